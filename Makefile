@@ -1,0 +1,54 @@
+# The project's commands. `make help` lists them; the README and .ci/run use these targets.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint typecheck pytest requirements migrate seed clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-base: requirements/base.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/base.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements/dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	touch $@ $(VENV)/.installed-base
+
+run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed-dev lint typecheck pytest ## Set up and run lint, type check and the test suite (second command)
+
+lint: $(VENV)/.installed-dev ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev ## mypy (strict, django-stubs)
+	$(VENV)/bin/mypy .
+
+pytest: $(VENV)/.installed-dev ## the pytest suite only
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+requirements: $(VENV)/.installed-dev ## Re-pin requirements/*.txt from pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe -o requirements/base.txt pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe --extra prod -o requirements/prod.txt pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe --extra dev -o requirements/dev.txt pyproject.toml
+
+migrate: $(VENV)/.installed-base ## Apply migrations
+	$(PY) manage.py migrate --noinput
+
+seed: $(VENV)/.installed-base ## Load the demo data
+	$(PY) manage.py seed_demo
+
+clean: ## Remove the virtualenv and local state
+	rm -rf $(VENV) db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""The HTTP surface: the NinjaAPI, its routers, schemas, auth, throttling and middleware."""

@@ -1,0 +1,280 @@
+"""The one typed settings object: every value the project reads from the environment.
+
+Nothing else in the project reads ``os.environ``; ``config/settings.py`` builds Django's
+settings from :func:`load_environment`.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Development-only placeholders; production refuses both (see _check_environment).
+DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789abcdef"  # noqa: S105
+DEV_JWT_KEYS = "dev:django-insecure-dev-only-jwt-key-never-use-in-production"
+INSECURE_MARKERS = ("insecure", "changeme", "change-me", "secret", "default", "example")
+
+StrList = Annotated[list[str], NoDecode]
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PROD = "prod"
+
+
+class GraphBackendName(StrEnum):
+    SQL = "sql"
+    NEO4J = "neo4j"
+
+
+def _split_list(value: Any) -> Any:
+    """Accept a JSON list or a comma-separated string (the form env files use)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a valid JSON list ({exc.msg})") from exc
+            if not isinstance(parsed, list) or not all(isinstance(v, str) for v in parsed):
+                raise ValueError("must be a JSON list of strings")
+            return [v.strip() for v in parsed if v.strip()]
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _looks_insecure(secret: str, *, min_length: int) -> str | None:
+    if len(secret) < min_length:
+        return f"must be at least {min_length} characters long"
+    if len(set(secret)) < 8:
+        return "has too few distinct characters"
+    lowered = secret.lower()
+    for marker in INSECURE_MARKERS:
+        if marker in lowered:
+            return f"looks like a placeholder (contains {marker!r})"
+    return None
+
+
+class AppEnvironment(BaseSettings):
+    """Every setting, validated at start-up. Field names are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=BASE_DIR / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+    )
+
+    ENVIRONMENT: Environment = Environment.DEV
+    DEBUG: bool | None = None
+    CI: bool = False
+
+    SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
+    # "kid:secret" pairs, comma-separated; the first one signs, all of them verify.
+    JWT_SECRET_KEYS: SecretStr = SecretStr(DEV_JWT_KEYS)
+    JWT_ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
+    JWT_ISSUER: str = "musicbud"
+    JWT_AUDIENCE: str = "musicbud-api"
+    JWT_ACCESS_TTL_SECONDS: PositiveInt = 15 * 60
+    JWT_REFRESH_TTL_SECONDS: PositiveInt = 14 * 24 * 3600
+
+    DATABASE_URL: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    DB_POOL_MIN_SIZE: Annotated[int, Field(ge=0)] = 1
+    DB_POOL_MAX_SIZE: PositiveInt = 10
+    DB_POOL_TIMEOUT_SECONDS: PositiveFloat = 10.0
+    DB_CONN_MAX_AGE: Annotated[int, Field(ge=0)] = 0
+
+    REDIS_URL: str | None = None
+
+    NEO4J_URL: str | None = None
+    NEO4J_USER: str = "neo4j"
+    NEO4J_PASSWORD: SecretStr = SecretStr("")
+    NEO4J_DATABASE: str = "neo4j"
+    GRAPH_BACKEND: GraphBackendName = GraphBackendName.SQL
+    GRAPH_FALLBACK_TO_SQL: bool = True
+
+    ALLOWED_HOSTS: StrList = Field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
+    CORS_ORIGINS: StrList = Field(default_factory=list)
+    CSRF_TRUSTED_ORIGINS: StrList = Field(default_factory=list)
+
+    RATE_LIMIT_PER_MINUTE: PositiveInt = 60
+    RATE_LIMIT_STRICT_PER_MINUTE: PositiveInt = 10
+    RATE_LIMIT_FAIL_OPEN: bool = True
+    # How many reverse proxies in front of us append to X-Forwarded-For; 0 = never trust it.
+    TRUSTED_PROXY_COUNT: Annotated[int, Field(ge=0, le=10)] = 0
+
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    API_TITLE: str = "musicbud API"
+    API_VERSION: str = "1.0.0"
+    API_DESCRIPTION: str = "Find your buds: the people who like what you like, and what you share."
+
+    METRICS_TOKEN: SecretStr | None = None
+    METRICS_ALLOWED_NETWORKS: StrList = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    PROMETHEUS_MULTIPROC_DIR: Path | None = None
+
+    SENTRY_DSN: SecretStr | None = None
+    SENTRY_TRACES_SAMPLE_RATE: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+    PROFILE_CACHE_TTL_SECONDS: PositiveInt = 300
+    BUDS_CACHE_TTL_SECONDS: PositiveInt = 300
+    USER_CACHE_TTL_SECONDS: PositiveInt = 300
+    HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
+    MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
+    X_XSS_PROTECTION: Literal["0", "1", "1; mode=block"] = "0"
+    SECURE_SSL_REDIRECT: bool | None = None
+    HSTS_SECONDS: Annotated[int, Field(ge=0)] = 31_536_000
+
+    @field_validator(
+        "ALLOWED_HOSTS",
+        "CORS_ORIGINS",
+        "CSRF_TRUSTED_ORIGINS",
+        "METRICS_ALLOWED_NETWORKS",
+        mode="before",
+    )
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("CORS_ORIGINS", "CSRF_TRUSTED_ORIGINS")
+    @classmethod
+    def _check_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+                raise ValueError(f"{origin!r} is not an origin like https://app.example.org")
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in {"sqlite", "postgres", "postgresql", "pgsql"}:
+            raise ValueError(
+                "must be postgres://user:pass@host:port/dbname or sqlite:///path/to/file.sqlite3"
+            )
+        if scheme != "sqlite" and not urlsplit(value).path.strip("/"):
+            raise ValueError("names no database (postgres://host:5432/<dbname>)")
+        return value
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss", "unix"} or not (parts.netloc or parts.path):
+            raise ValueError("must be redis://host:port/db (or rediss://, unix://)")
+        return value
+
+    @field_validator("NEO4J_URL")
+    @classmethod
+    def _check_neo4j_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        allowed = {"bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"}
+        if parts.scheme not in allowed or not parts.hostname:
+            raise ValueError("must be bolt://host:7687 (or neo4j://, bolt+s://, neo4j+s://)")
+        return value
+
+    @field_validator("JWT_SECRET_KEYS")
+    @classmethod
+    def _check_jwt_keys(cls, value: SecretStr) -> SecretStr:
+        parse_jwt_keys(value.get_secret_value())
+        return value
+
+    @field_validator("METRICS_ALLOWED_NETWORKS")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not an IP network") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_environment(self) -> AppEnvironment:
+        if self.DEBUG is None:
+            self.DEBUG = self.ENVIRONMENT is Environment.DEV
+        if self.GRAPH_BACKEND is GraphBackendName.NEO4J and not self.NEO4J_URL:
+            raise ValueError("GRAPH_BACKEND=neo4j needs NEO4J_URL")
+        if self.ENVIRONMENT is not Environment.PROD:
+            return self
+        if self.DEBUG:
+            raise ValueError("DEBUG must be off when ENVIRONMENT=prod")
+        problem = _looks_insecure(self.SECRET_KEY.get_secret_value(), min_length=50)
+        if problem:
+            raise ValueError(f"SECRET_KEY {problem}; production refuses to start with it")
+        for kid, secret in parse_jwt_keys(self.JWT_SECRET_KEYS.get_secret_value()):
+            problem = _looks_insecure(secret, min_length=32)
+            if problem:
+                raise ValueError(
+                    f"JWT_SECRET_KEYS key {kid!r} {problem}; production refuses to start with it"
+                )
+        if not self.ALLOWED_HOSTS:
+            raise ValueError("ALLOWED_HOSTS must list the served host names when ENVIRONMENT=prod")
+        return self
+
+    @property
+    def is_prod(self) -> bool:
+        return self.ENVIRONMENT is Environment.PROD
+
+
+def parse_jwt_keys(raw: str) -> list[tuple[str, str]]:
+    """Parse ``kid:secret,kid2:secret2`` into ordered pairs; the first pair signs."""
+    pairs: list[tuple[str, str]] = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid.strip() or not secret.strip():
+            raise ValueError("each key must be written kid:secret (comma-separated for rotation)")
+        if not kid.strip().replace("-", "").replace("_", "").isalnum():
+            raise ValueError("a key id may contain only letters, digits, '-' and '_'")
+        pairs.append((kid.strip(), secret.strip()))
+    if not pairs:
+        raise ValueError("at least one kid:secret key is required")
+    kids = [kid for kid, _ in pairs]
+    if len(set(kids)) != len(kids):
+        raise ValueError("key ids must be unique")
+    return pairs
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line naming each bad variable and its problem."""
+    problems = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_environment(**overrides: Any) -> AppEnvironment:
+    """Read and validate the environment; exit with one clear line when it is wrong."""
+    try:
+        return AppEnvironment(**overrides)
+    except ValidationError as exc:
+        raise SystemExit(f"musicbud: {format_validation_error(exc)}") from None

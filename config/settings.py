@@ -1,0 +1,221 @@
+"""Django settings, built from the one typed settings object in ``config.environment``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dj_database_url
+
+from config.environment import BASE_DIR, Environment, load_environment, parse_jwt_keys
+
+ENV = load_environment()
+
+ENVIRONMENT = ENV.ENVIRONMENT.value
+IS_PROD = ENV.is_prod
+IS_TEST = ENV.ENVIRONMENT is Environment.TEST
+CI = ENV.CI
+DEBUG = bool(ENV.DEBUG)
+SECRET_KEY = ENV.SECRET_KEY.get_secret_value()
+ALLOWED_HOSTS = ENV.ALLOWED_HOSTS
+if IS_TEST:
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "ninja",
+    "musicbud",
+    "graph",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database -------------------------------------------------------------------------------
+_db: dict[str, Any] = dict(dj_database_url.parse(ENV.DATABASE_URL))
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request's sync work runs in a thread of its own, so persistent
+    # per-thread connections are never reused; psycopg's pool is shared by all threads.
+    _db["CONN_MAX_AGE"] = 0
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db["OPTIONS"] = {
+        "pool": {
+            "min_size": ENV.DB_POOL_MIN_SIZE,
+            "max_size": ENV.DB_POOL_MAX_SIZE,
+            "timeout": ENV.DB_POOL_TIMEOUT_SECONDS,
+        },
+    }
+else:
+    _db["CONN_MAX_AGE"] = ENV.DB_CONN_MAX_AGE
+    _db["OPTIONS"] = {"timeout": 20}
+DATABASES: dict[str, dict[str, Any]] = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- cache, sessions --------------------------------------------------------------------------
+REDIS_URL = ENV.REDIS_URL
+if REDIS_URL:
+    CACHES: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "musicbud",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+            },
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "musicbud",
+            "KEY_PREFIX": "musicbud",
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- auth -------------------------------------------------------------------------------------
+AUTH_USER_MODEL = "musicbud.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+JWT_KEYS = parse_jwt_keys(ENV.JWT_SECRET_KEYS.get_secret_value())
+JWT_ALGORITHM = ENV.JWT_ALGORITHM
+JWT_ISSUER = ENV.JWT_ISSUER
+JWT_AUDIENCE = ENV.JWT_AUDIENCE
+JWT_ACCESS_TTL_SECONDS = ENV.JWT_ACCESS_TTL_SECONDS
+JWT_REFRESH_TTL_SECONDS = ENV.JWT_REFRESH_TTL_SECONDS
+USER_CACHE_TTL_SECONDS = ENV.USER_CACHE_TTL_SECONDS
+
+# --- graph ------------------------------------------------------------------------------------
+GRAPH_BACKEND = ENV.GRAPH_BACKEND.value
+GRAPH_FALLBACK_TO_SQL = ENV.GRAPH_FALLBACK_TO_SQL
+NEO4J_URL = ENV.NEO4J_URL
+NEO4J_USER = ENV.NEO4J_USER
+NEO4J_PASSWORD = ENV.NEO4J_PASSWORD.get_secret_value()
+NEO4J_DATABASE = ENV.NEO4J_DATABASE
+
+# --- HTTP -------------------------------------------------------------------------------------
+API_TITLE = ENV.API_TITLE
+API_VERSION = ENV.API_VERSION
+API_DESCRIPTION = ENV.API_DESCRIPTION
+CORS_ALLOWED_ORIGINS = ENV.CORS_ORIGINS
+CORS_ALLOW_CREDENTIALS = True
+CSRF_TRUSTED_ORIGINS = ENV.CSRF_TRUSTED_ORIGINS
+DATA_UPLOAD_MAX_MEMORY_SIZE = ENV.MAX_REQUEST_BODY_BYTES
+MAX_REQUEST_BODY_BYTES = ENV.MAX_REQUEST_BODY_BYTES
+RATE_LIMIT_PER_MINUTE = ENV.RATE_LIMIT_PER_MINUTE
+RATE_LIMIT_STRICT_PER_MINUTE = ENV.RATE_LIMIT_STRICT_PER_MINUTE
+RATE_LIMIT_FAIL_OPEN = ENV.RATE_LIMIT_FAIL_OPEN
+TRUSTED_PROXY_COUNT = ENV.TRUSTED_PROXY_COUNT
+METRICS_TOKEN = ENV.METRICS_TOKEN.get_secret_value() if ENV.METRICS_TOKEN else None
+METRICS_ALLOWED_NETWORKS = ENV.METRICS_ALLOWED_NETWORKS
+PROMETHEUS_MULTIPROC_DIR = ENV.PROMETHEUS_MULTIPROC_DIR
+PROFILE_CACHE_TTL_SECONDS = ENV.PROFILE_CACHE_TTL_SECONDS
+BUDS_CACHE_TTL_SECONDS = ENV.BUDS_CACHE_TTL_SECONDS
+HEALTH_CHECK_TIMEOUT_SECONDS = ENV.HEALTH_CHECK_TIMEOUT_SECONDS
+SENTRY_DSN = ENV.SENTRY_DSN.get_secret_value() if ENV.SENTRY_DSN else None
+SENTRY_TRACES_SAMPLE_RATE = ENV.SENTRY_TRACES_SAMPLE_RATE
+
+# --- security ---------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+X_XSS_PROTECTION = ENV.X_XSS_PROTECTION
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if IS_PROD:
+    SECURE_SSL_REDIRECT = ENV.SECURE_SSL_REDIRECT if ENV.SECURE_SSL_REDIRECT is not None else True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = ENV.HSTS_SECONDS
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = False
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+else:
+    SECURE_SSL_REDIRECT = bool(ENV.SECURE_SSL_REDIRECT)
+
+# --- i18n, static -----------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PROD
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- logging ----------------------------------------------------------------------------------
+LOG_LEVEL = ENV.LOG_LEVEL
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "neo4j": {"level": "WARNING"},
+    },
+}

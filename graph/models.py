@@ -1,0 +1,1 @@
+"""Relational bookkeeping of the graph projection (the outbox lives here)."""

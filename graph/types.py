@@ -1,0 +1,57 @@
+"""Value types every graph backend returns, so both backends answer in the same shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from uuid import UUID
+
+
+class BudSource(StrEnum):
+    LIKES = "likes"
+    TOP = "top"
+    PLAYED = "played"
+    ALL = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    kind: str
+    public_id: UUID
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class SharedItem:
+    item: ItemRef
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Bud:
+    user_public_id: UUID
+    username: str
+    display_name: str
+    score: float
+    shared_count: int
+    top_shared: list[SharedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class BudPage:
+    buds: list[Bud]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    item: ItemRef
+    score: float
+    liked_by: int
+
+
+@dataclass(frozen=True, slots=True)
+class TasteCounts:
+    likes: dict[str, int]
+    top: dict[str, int]
+    played: dict[str, int]

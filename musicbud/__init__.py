@@ -1,0 +1,1 @@
+"""The musicbud domain: users, the catalogue and taste edges."""

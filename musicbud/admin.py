@@ -1,0 +1,100 @@
+"""Admin for moderators: users (with groups and permissions), the catalogue, taste edges."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from musicbud.models import Album, Artist, Genre, TasteEdge, Track, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "username",
+        "email",
+        "display_name",
+        "is_active",
+        "is_staff",
+        "date_joined",
+        "last_login",
+    )
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
+    search_fields = ("username", "email", "display_name", "public_id")
+    readonly_fields = ("public_id", "date_joined", "last_login", "updated_at")
+    ordering = ("-date_joined",)
+    fieldsets = (
+        (None, {"fields": ("username", "password", "public_id")}),
+        ("Profile", {"fields": ("email", "display_name", "bio", "avatar_url")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("date_joined", "last_login", "updated_at")}),
+    )
+    add_fieldsets = (
+        (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
+    )
+
+
+class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "created_at")
+    search_fields = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "public_id")
+    readonly_fields = ("public_id", "created_at", "updated_at")
+    list_filter = ("created_at",)
+    ordering = ("name",)
+
+
+@admin.register(Genre)
+class GenreAdmin(CatalogueAdmin):
+    pass
+
+
+@admin.register(Artist)
+class ArtistAdmin(CatalogueAdmin):
+    list_filter = ("genres", "created_at")  # type: ignore[assignment]
+    filter_horizontal = ("genres",)
+
+
+@admin.register(Album)
+class AlbumAdmin(CatalogueAdmin):
+    list_display = ("name", "release_year", "spotify_id", "created_at")  # type: ignore[assignment]
+    list_filter = ("release_year", "created_at")  # type: ignore[assignment]
+    filter_horizontal = ("artists",)
+
+
+@admin.register(Track)
+class TrackAdmin(CatalogueAdmin):
+    list_display = ("name", "album", "duration_ms", "spotify_id", "created_at")
+    list_select_related = ("album",)
+    autocomplete_fields = ("album",)
+    filter_horizontal = ("artists",)
+
+
+@admin.register(TasteEdge)
+class TasteEdgeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = (
+        "user",
+        "relation",
+        "kind",
+        "track",
+        "artist",
+        "album",
+        "genre",
+        "rank",
+        "play_count",
+        "source",
+        "updated_at",
+    )
+    list_filter = ("relation", "kind", "source", "created_at")
+    search_fields = (
+        "user__username",
+        "track__name",
+        "artist__name",
+        "album__name",
+        "genre__name",
+    )
+    list_select_related = ("user", "track", "artist", "album", "genre")
+    raw_id_fields = ("user", "track", "artist", "album", "genre")
+    date_hierarchy = "created_at"
+    readonly_fields = ("created_at", "updated_at")

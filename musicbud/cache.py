@@ -1,0 +1,159 @@
+"""An async cache for hot paths, sharing keys and values with Django's cache framework.
+
+With ``REDIS_URL`` set it talks to Redis through ``redis.asyncio`` (no thread hop); otherwise
+it uses the process's Django ``LocMemCache`` directly (in-memory, never blocks). Keys go
+through Django's ``make_key`` and values are encoded as django-redis encodes them (integers
+raw, everything else pickled), so a value written here is readable with
+``django.core.cache.cache`` and vice versa.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import pickle
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from redis import asyncio as aioredis
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_MISSING = object()
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def redis_client() -> aioredis.Redis:
+    """The ``redis.asyncio`` client of the running event loop (pools are per loop)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None:
+        client = aioredis.Redis.from_url(
+            settings.REDIS_URL or "",
+            socket_connect_timeout=2,
+            socket_timeout=2,
+            health_check_interval=30,
+        )
+        _clients[loop] = client
+    return client
+
+
+async def close_redis_clients() -> None:
+    """Close the current loop's client (ASGI lifespan shutdown, test teardown)."""
+    loop = asyncio.get_running_loop()
+    client = _clients.pop(loop, None)
+    if client is not None:
+        await client.aclose()
+
+
+def _encode(value: Any) -> bytes | int:
+    # django-redis stores plain ints unpickled so that INCR works on them.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
+
+
+def _decode(raw: bytes | str) -> Any:
+    try:
+        return int(raw)
+    except (ValueError, TypeError):
+        return pickle.loads(raw if isinstance(raw, bytes) else raw.encode())  # noqa: S301 - our own cache, written by us or django-redis
+
+
+class AsyncCache:
+    """``get`` / ``set`` / ``increment`` / ``expire`` / ``delete`` without leaving the loop."""
+
+    @property
+    def uses_redis(self) -> bool:
+        return bool(settings.REDIS_URL)
+
+    def make_key(self, key: str) -> str:
+        return django_cache.make_key(key)
+
+    async def get(self, key: str, default: Any = None) -> Any:
+        if not self.uses_redis:
+            return django_cache.get(key, default)
+        raw = await redis_client().get(self.make_key(key))
+        return default if raw is None else _decode(raw)
+
+    async def set(self, key: str, value: Any, expire: int | None = None) -> None:
+        """Store ``value``; ``expire`` in seconds, ``None`` = no expiry."""
+        if not self.uses_redis:
+            django_cache.set(key, value, expire)
+            return
+        await redis_client().set(self.make_key(key), _encode(value), ex=expire)
+
+    async def increment(self, key: str, delta: int = 1, expire: int | None = None) -> int:
+        """Atomically add ``delta`` (starting from 0); ``expire`` applies when it is created."""
+        if not self.uses_redis:
+            if django_cache.add(key, delta, expire):
+                return delta
+            try:
+                return django_cache.incr(key, delta)
+            except ValueError:  # expired between add and incr
+                django_cache.set(key, delta, expire)
+                return delta
+        client = redis_client()
+        full_key = self.make_key(key)
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.incrby(full_key, delta)
+            if expire is not None:
+                pipe.expire(full_key, expire, nx=True)
+            results = await pipe.execute()
+        return int(results[0])
+
+    async def expire(self, key: str, seconds: int) -> bool:
+        """Set a key's time to live; False when the key does not exist."""
+        if not self.uses_redis:
+            return bool(django_cache.touch(key, seconds))
+        return bool(await redis_client().expire(self.make_key(key), seconds))
+
+    async def delete(self, *keys: str) -> int:
+        if not keys:
+            return 0
+        if not self.uses_redis:
+            return sum(1 for key in keys if django_cache.delete(key))
+        return int(await redis_client().delete(*(self.make_key(key) for key in keys)))
+
+    async def get_or_set(
+        self, key: str, factory: Callable[[], Awaitable[T]], expire: int | None
+    ) -> T:
+        value = await self.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[no-any-return]
+        value = await factory()
+        await self.set(key, value, expire)
+        return value
+
+
+async_cache = AsyncCache()
+
+
+def cached_query(
+    prefix: str, *, ttl: int, key: Callable[..., str] | None = None
+) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Cache an async query's result under ``prefix:<key>`` for ``ttl`` seconds.
+
+    The wrapped function accepts an extra keyword ``cache_ttl`` to override the TTL per call.
+    ``key`` builds the key suffix from the call's arguments (default: their ``repr``).
+    """
+
+    def decorate(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(func)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            call_ttl = kwargs.pop("cache_ttl", None)
+            suffix = key(*args, **kwargs) if key else ":".join(map(repr, (*args, *kwargs.items())))
+            expire = int(call_ttl) if isinstance(call_ttl, int) else ttl
+            return await async_cache.get_or_set(
+                f"{prefix}:{suffix}", lambda: func(*args, **kwargs), expire
+            )
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,70 @@
+"""The domain's one exception base; ``api.errors`` turns it into the error envelope."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+
+class MusicbudError(Exception):
+    """Base of every error the domain raises on purpose; ``code`` is machine-readable."""
+
+    code = "error"
+    status_code = HTTPStatus.BAD_REQUEST
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = HTTPStatus(status_code)
+        self.details = details
+
+
+class NotFound(MusicbudError):
+    code = "not_found"
+    status_code = HTTPStatus.NOT_FOUND
+
+
+class Conflict(MusicbudError):
+    code = "conflict"
+    status_code = HTTPStatus.CONFLICT
+
+
+class InvalidInput(MusicbudError):
+    code = "invalid"
+    status_code = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class AuthenticationFailed(MusicbudError):
+    code = "not_authenticated"
+    status_code = HTTPStatus.UNAUTHORIZED
+
+
+class PermissionDenied(MusicbudError):
+    code = "permission_denied"
+    status_code = HTTPStatus.FORBIDDEN
+
+
+class RateLimited(MusicbudError):
+    code = "rate_limited"
+    status_code = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, retry_after: int, limit: int, reset: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.limit = limit
+        self.reset = reset
+
+
+class ServiceUnavailable(MusicbudError):
+    code = "service_unavailable"
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE

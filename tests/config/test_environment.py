@@ -1,0 +1,112 @@
+"""Settings are validated at start-up with one clear line naming the bad variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.environment import AppEnvironment, format_validation_error, parse_jwt_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
+STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k in {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
+    }
+    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("DATABASE_URL", "nonsense", "DATABASE_URL: must be postgres://"),
+        ("RATE_LIMIT_PER_MINUTE", "abc", "RATE_LIMIT_PER_MINUTE: Input should be a valid integer"),
+        ("RATE_LIMIT_PER_MINUTE", "0", "RATE_LIMIT_PER_MINUTE: Input should be greater than 0"),
+        ("REDIS_URL", "http://cache", "REDIS_URL: must be redis://"),
+        ("NEO4J_URL", "localhost:7687", "NEO4J_URL: must be bolt://"),
+        ("GRAPH_BACKEND", "mongo", "GRAPH_BACKEND: Input should be 'sql' or 'neo4j'"),
+        ("CORS_ORIGINS", "not-an-origin", "CORS_ORIGINS: Value error, 'not-an-origin' is not"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL: Input should be"),
+        ("JWT_SECRET_KEYS", "no-colon", "JWT_SECRET_KEYS: each key must be written kid:secret"),
+    ],
+)
+def test_bad_setting_exits_with_one_line_naming_it(name: str, value: str, fragment: str) -> None:
+    result = run_manage("check", **{name: value})
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("musicbud: invalid configuration: ")
+    assert fragment.replace("Value error, ", "") in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "SECRET_KEY must be at least 50 characters long"),
+        ({"SECRET_KEY": "django-insecure-" + "x1y2z3" * 10}, "SECRET_KEY looks like a placeholder"),
+        ({"SECRET_KEY": STRONG_SECRET}, "JWT_SECRET_KEYS key 'dev'"),
+        (
+            {"SECRET_KEY": STRONG_SECRET, "JWT_SECRET_KEYS": STRONG_JWT, "DEBUG": "true"},
+            "DEBUG must be off when ENVIRONMENT=prod",
+        ),
+    ],
+)
+def test_prod_refuses_default_or_weak_secrets(env: dict[str, str], message: str) -> None:
+    full_env = {"ENVIRONMENT": "prod", "ALLOWED_HOSTS": "api.example.org", **env}
+    if "SECRET_KEY" not in env:
+        full_env["SECRET_KEY"] = "short"
+
+    result = run_manage("check", **full_env)
+
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_comma_and_json_lists_are_both_accepted() -> None:
+    comma = AppEnvironment(CORS_ORIGINS="https://a.example.org, https://b.example.org")
+    as_json = AppEnvironment(CORS_ORIGINS='["https://a.example.org", "https://b.example.org"]')
+
+    assert comma.CORS_ORIGINS == ["https://a.example.org", "https://b.example.org"]
+    assert as_json.CORS_ORIGINS == comma.CORS_ORIGINS
+
+
+def test_jwt_keys_keep_order_first_signs() -> None:
+    assert parse_jwt_keys("new:aaaa, old:bbbb") == [("new", "aaaa"), ("old", "bbbb")]
+
+
+def test_debug_defaults_follow_environment() -> None:
+    assert AppEnvironment(ENVIRONMENT="dev").DEBUG is True
+    assert AppEnvironment(ENVIRONMENT="test").DEBUG is False
+
+
+def test_validation_error_formatting_names_each_variable() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(RATE_LIMIT_PER_MINUTE="abc", DATABASE_URL="nonsense")
+
+    text = format_validation_error(info.value)
+    assert text.startswith("invalid configuration: ")
+    assert "RATE_LIMIT_PER_MINUTE: Input should be a valid integer" in text
+    assert "DATABASE_URL: must be postgres://" in text
