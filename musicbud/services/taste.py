@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
 from musicbud.models import CatalogueItem, EdgeSource, ItemKind, Relation, TasteEdge, User
 
 
-def _item_filter(kind: str, item: CatalogueItem) -> dict[str, CatalogueItem]:
+def _item_filter(kind: str, item: CatalogueItem) -> dict[str, Any]:
     return {ItemKind(kind).value: item}
 
 
