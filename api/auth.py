@@ -21,7 +21,7 @@ class BearerOrSessionAuth(APIKeyCookie):
     param_name = "sessionid"
     is_async = True
 
-    async def __call__(self, request: HttpRequest) -> User | None:  # type: ignore[override]
+    async def __call__(self, request: HttpRequest) -> User | None:
         user: Any = await request.auser()
         if user.is_authenticated and user.is_active:
             request.user = user
