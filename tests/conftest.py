@@ -131,7 +131,8 @@ def count_sync_hops(monkeypatch: pytest.MonkeyPatch) -> HopRecorder:
     original_execute = CursorWrapper._execute_with_wrappers  # type: ignore[attr-defined]
 
     async def recording_call(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        name = getattr(self.func, "__qualname__", repr(self.func))
+        # Never repr() the callable: a bound QuerySet method's repr runs the query.
+        name = getattr(self.func, "__qualname__", None) or type(self.func).__qualname__
         if self._thread_sensitive:
             recorder.thread_sensitive.append(name)
         else:

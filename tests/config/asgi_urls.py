@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.contrib import messages
 from django.db import connection
 from django.http import FileResponse, HttpRequest, JsonResponse, StreamingHttpResponse
 from django.urls import path
@@ -67,10 +68,33 @@ async def file_view(request: HttpRequest) -> FileResponse:
     return FileResponse(handle, content_type="text/plain")
 
 
+async def session_write_view(request: HttpRequest) -> JsonResponse:
+    await request.session.aset("seen", True)
+    return JsonResponse({"ok": True})
+
+
+async def message_view(request: HttpRequest) -> JsonResponse:
+    messages.info(request, "saved")
+    return JsonResponse({"ok": True})
+
+
+async def form_view(request: HttpRequest) -> JsonResponse:
+    # Not csrf_exempt: an unsafe request needs a CSRF token, as the admin's forms do.
+    return JsonResponse({"ok": True})
+
+
+async def big_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"items": [{"n": n, "name": f"item {n}"} for n in range(500)]})
+
+
 urlpatterns = [
     *project_urlpatterns,
     path("asgi-test/db", db_view, name="asgi-test-db"),
     path("asgi-test/loop", loop_view, name="asgi-test-loop"),
     path("asgi-test/stream", stream_view, name="asgi-test-stream"),
     path("asgi-test/file", file_view, name="asgi-test-file"),
+    path("asgi-test/session", session_write_view, name="asgi-test-session"),
+    path("asgi-test/message", message_view, name="asgi-test-message"),
+    path("asgi-test/form", form_view, name="asgi-test-form"),
+    path("asgi-test/big", big_view, name="asgi-test-big"),
 ]
