@@ -7,6 +7,7 @@ from typing import Any
 import dj_database_url
 
 from config.environment import BASE_DIR, Environment, load_environment, parse_jwt_keys
+from config.middleware_setting import MiddlewareSetting
 
 ENV = load_environment()
 
@@ -34,18 +35,21 @@ INSTALLED_APPS = [
 ]
 
 # Django's built-ins through config.middleware: the same classes, async-native (no thread
-# hop per hook per request on the ASGI path; see docs/perf.md).
-MIDDLEWARE = [
-    "config.middleware.SecurityMiddleware",
-    "config.middleware.WhiteNoiseMiddleware",
-    "config.middleware.CorsMiddleware",
-    "config.middleware.SessionMiddleware",
-    "config.middleware.CommonMiddleware",
-    "config.middleware.CsrfViewMiddleware",
-    "config.middleware.AuthenticationMiddleware",
-    "config.middleware.MessageMiddleware",
-    "config.middleware.XFrameOptionsMiddleware",
-]
+# hop per hook per request on the ASGI path; see docs/perf.md). MiddlewareSetting lets
+# Django's security checks recognise them as the built-ins they subclass.
+MIDDLEWARE = MiddlewareSetting(
+    [
+        "config.middleware.SecurityMiddleware",
+        "config.middleware.WhiteNoiseMiddleware",
+        "config.middleware.CorsMiddleware",
+        "config.middleware.SessionMiddleware",
+        "config.middleware.CommonMiddleware",
+        "config.middleware.CsrfViewMiddleware",
+        "config.middleware.AuthenticationMiddleware",
+        "config.middleware.MessageMiddleware",
+        "config.middleware.XFrameOptionsMiddleware",
+    ]
+)
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

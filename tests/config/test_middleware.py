@@ -12,11 +12,13 @@ import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
+from django.core.checks import run_checks
 from django.test import override_settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from config.asgi_handler import HopFreeASGIHandler
+from config.middleware_setting import MiddlewareSetting
 from tests.conftest import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
@@ -189,3 +191,24 @@ async def test_static_file_served_by_async_whitenoise(
     assert response.status == HTTPStatus.OK
     assert response.body == b"User-agent: *\n"
     assert "WhiteNoiseMiddleware.serve" in count_sync_hops.thread_free
+
+
+def test_settings_recognise_the_async_subclasses_as_django_middleware() -> None:
+    assert "django.middleware.security.SecurityMiddleware" in settings.MIDDLEWARE
+    assert "django.middleware.csrf.CsrfViewMiddleware" in settings.MIDDLEWARE
+    assert "django.middleware.clickjacking.XFrameOptionsMiddleware" in settings.MIDDLEWARE
+    assert "django.middleware.locale.LocaleMiddleware" not in settings.MIDDLEWARE
+    assert "no.such.Middleware" not in settings.MIDDLEWARE
+
+
+def test_django_security_checks_run_against_the_async_subclasses() -> None:
+    with override_settings(
+        MIDDLEWARE=MiddlewareSetting(settings.MIDDLEWARE),
+        SECURE_HSTS_SECONDS=0,
+        CSRF_COOKIE_SECURE=False,
+    ):
+        ids = {message.id for message in run_checks(include_deployment_checks=True)}
+
+    # Present, so not reported missing; and the checks that need them present did run.
+    assert {"security.W001", "security.W002", "security.W003"}.isdisjoint(ids)
+    assert {"security.W004", "security.W016"} <= ids
