@@ -50,6 +50,11 @@ _loop_safe_receivers: set[Callable[..., Any]] = {
     reset_urlconf,
     close_caches,
 }
+# The thread-bound ones among them: on the loop there is nothing for them to do, so the
+# handler skips them there (and runs them in a request's thread when it borrows one).
+_THREAD_BOUND_RECEIVERS: frozenset[Callable[..., Any]] = frozenset(
+    {close_old_connections, reset_queries}
+)
 
 
 def register_loop_safe_receiver(receiver: Callable[..., Any]) -> None:
@@ -65,21 +70,18 @@ def unregister_loop_safe_receiver(receiver: Callable[..., Any]) -> None:
     _loop_safe_receivers.discard(receiver)
 
 
-def _live_receivers(signal: Signal, sender: type) -> tuple[list[Any], list[Any]]:
-    # Signal._live_receivers is what Signal.send/asend use to split sync from async
-    # receivers (Django 5.0+); there is no public equivalent.
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    return list(sync_receivers), list(async_receivers)
+def loop_receivers(signal: Signal, sender: type) -> list[Callable[..., Any]] | None:
+    """The receivers of ``signal`` to call on the loop, or None if it needs a thread.
 
-
-def signal_is_loop_safe(signal: Signal, sender: type) -> bool:
-    """True when every receiver of ``signal`` can run on the loop without a thread hop.
-
-    Async receivers are excluded too: ``Signal.send`` runs them through ``async_to_sync``,
-    which cannot be called from the loop's own thread.
+    None when a sync receiver is not loop-safe, or when there is an async receiver:
+    ``Signal.send`` runs those through ``async_to_sync``, which cannot be called from the
+    loop's own thread. ``Signal._live_receivers`` is what ``send``/``asend`` use to split
+    sync from async receivers (Django 5.0+); there is no public equivalent.
     """
-    sync_receivers, async_receivers = _live_receivers(signal, sender)
-    return not async_receivers and all(r in _loop_safe_receivers for r in sync_receivers)
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    if async_receivers or not all(r in _loop_safe_receivers for r in sync_receivers):
+        return None
+    return [r for r in sync_receivers if r not in _THREAD_BOUND_RECEIVERS]
 
 
 def _start_request_in_thread() -> None:
@@ -211,15 +213,17 @@ class HopFreeASGIHandler(ASGIHandler):
     async def send_signal(self, signal: Signal, executor: RequestExecutor, **named: Any) -> None:
         """Send a request signal on the loop when that is equivalent, else the stock way."""
         sender = self.__class__
-        if executor.used or not signal_is_loop_safe(signal, sender):
+        receivers = None if executor.used else loop_receivers(signal, sender)
+        if receivers is None:
             # asend runs sync receivers via sync_to_async: in this request's thread.
             await signal.asend(sender=sender, **named)
             return
-        signal.send(sender=sender, **named)
+        for receiver in receivers:  # as Signal.send calls them
+            receiver(signal=signal, sender=sender, **named)
 
     async def close_response(self, response: HttpResponseBase, executor: RequestExecutor) -> None:
         """``response.close()``: closes its resources, then sends request_finished."""
-        if executor.used or not signal_is_loop_safe(signals.request_finished, self.__class__):
+        if executor.used or loop_receivers(signals.request_finished, self.__class__) is None:
             # The request ran sync code in its thread (it may hold connections there), or a
             # receiver needs a thread: close exactly as the stock handler does.
             await sync_to_async(response.close, thread_sensitive=True)()

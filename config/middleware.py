@@ -21,6 +21,7 @@ from django.contrib.auth.middleware import (
     AuthenticationMiddleware as _AuthenticationMiddleware,
 )
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.clickjacking import (
@@ -31,6 +32,7 @@ from django.middleware.csrf import CsrfViewMiddleware as _CsrfViewMiddleware
 from django.middleware.gzip import GZipMiddleware as _GZipMiddleware
 from django.middleware.security import SecurityMiddleware as _SecurityMiddleware
 from django.utils.deprecation import MiddlewareMixin
+from django.utils.functional import SimpleLazyObject, empty
 from whitenoise.middleware import WhiteNoiseMiddleware as _WhiteNoiseMiddleware
 
 __all__ = [
@@ -135,12 +137,21 @@ class SessionMiddleware(InlineHooksMixin, _SessionMiddleware):
 
 
 class MessageMiddleware(InlineHooksMixin, _MessageMiddleware):
-    """Message storage reads/writes the session or a cookie only when messages were used."""
+    """Message storage is built on first use and stored only when messages were used."""
+
+    async def aprocess_request(self, request: HttpRequest) -> HttpResponseBase | None:
+        # Building the storage derives a cookie signer: the largest single cost of a request
+        # that never uses messages (every API request). Lazy, it is built by the first
+        # messages.add_message / get_messages, as the admin does.
+        request._messages = SimpleLazyObject(lambda: default_storage(request))  # type: ignore[attr-defined]
+        return None
 
     async def aprocess_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         storage = getattr(request, "_messages", None)
+        if isinstance(storage, SimpleLazyObject) and storage._wrapped is empty:  # type: ignore[attr-defined]
+            return response  # never used: nothing to store
         if storage is not None and (storage.used or storage.added_new):
             # Storing may load and write the session: one hop, the stock code path.
             return await sync_to_async(self.run_process_response, thread_sensitive=True)(

@@ -78,6 +78,10 @@ async def message_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+async def message_read_view(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"messages": [m.message for m in messages.get_messages(request)]})
+
+
 async def form_view(request: HttpRequest) -> JsonResponse:
     # Not csrf_exempt: an unsafe request needs a CSRF token, as the admin's forms do.
     return JsonResponse({"ok": True})
@@ -96,5 +100,6 @@ urlpatterns = [
     path("asgi-test/session", session_write_view, name="asgi-test-session"),
     path("asgi-test/message", message_view, name="asgi-test-message"),
     path("asgi-test/form", form_view, name="asgi-test-form"),
+    path("asgi-test/message/read", message_read_view, name="asgi-test-message-read"),
     path("asgi-test/big", big_view, name="asgi-test-big"),
 ]

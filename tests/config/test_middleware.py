@@ -163,6 +163,23 @@ async def test_messages_stored_in_one_hop_only_when_used(
     assert "messages=" in response.headers["set-cookie"]
 
 
+async def test_lazy_message_storage_reads_and_clears_stored_messages(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    added = await asgi_request(hop_free_app, reverse("asgi-test-message"))
+    cookie = added.headers["set-cookie"].split(";")[0]
+    count_sync_hops.clear()
+
+    read = await asgi_request(
+        hop_free_app, reverse("asgi-test-message-read"), headers=[("cookie", cookie)]
+    )
+
+    assert read.json() == {"messages": ["saved"]}
+    # Read messages are removed: the storage clears its cookie, in the one storing hop.
+    assert read.headers["set-cookie"].startswith('messages=""; expires=Thu, 01 Jan 1970')
+    assert count_sync_hops.thread_sensitive == [SAVE, CLOSE]
+
+
 async def test_csrf_checks_unsafe_request_in_one_hop(
     hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
 ) -> None:
