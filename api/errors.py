@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from musicbud.errors import MusicbudError
+from musicbud.errors import MusicbudError, RateLimited
 
 
 def error_response(
@@ -35,12 +35,23 @@ def error_response(
     return JsonResponse(body, status=status_code)
 
 
+def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> JsonResponse:
+    """The envelope for a domain error; a 429 also says when to retry."""
+    response = error_response(
+        request, exc.status_code, exc.message, code=exc.code, details=exc.details
+    )
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+        response["RateLimit-Limit"] = str(exc.limit)
+        response["RateLimit-Remaining"] = "0"
+        response["RateLimit-Reset"] = str(exc.reset)
+    return response
+
+
 def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(MusicbudError)
     def _domain(request: HttpRequest, exc: MusicbudError) -> JsonResponse:
-        return error_response(
-            request, exc.status_code, exc.message, code=exc.code, details=exc.details
-        )
+        return domain_error_response(request, exc)
 
     @api.exception_handler(ValidationError)
     def _validation(request: HttpRequest, exc: ValidationError) -> JsonResponse:
