@@ -47,8 +47,8 @@ IN_FLIGHT = Gauge(
 )
 UNHANDLED_ERRORS = Counter(
     "musicbud_http_unhandled_errors_total",
-    "Requests that ended in an unhandled exception (500), by route template and exception.",
-    ["route", "exception"],
+    "Requests that ended in an unhandled exception (500), by route template and method.",
+    ["route", "method"],
 )
 RATE_LIMIT_REJECTIONS = Counter(
     "musicbud_rate_limit_rejections_total",
@@ -77,8 +77,8 @@ def request_observed(*, route: str, method: str, status: int, seconds: float) ->
     LATENCY.labels(route=route, method=method).observe(seconds)
 
 
-def unhandled_error(*, route: str, exception: str) -> None:
-    UNHANDLED_ERRORS.labels(route=route, exception=exception).inc()
+def unhandled_error(*, route: str, method: str) -> None:
+    UNHANDLED_ERRORS.labels(route=route, method=method).inc()
 
 
 def rate_limit_rejected(*, group: str, policy: str) -> None:

@@ -8,15 +8,19 @@ worker when ``REDIS_URL`` is set, the process's memory otherwise).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject, empty
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
+from ninja import NinjaAPI
 from redis.exceptions import RedisError
 
 from api.metrics import rate_limit_rejected
@@ -133,3 +137,33 @@ async def enforce_rate_limit(
             limit=limit,
             reset=reset,
         )
+
+
+def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
+    """Ninja operation decorator: the standard policy, one group per operation.
+
+    Applied in "operation" mode, so it runs after authentication (the key is the user when
+    there is one) for sync and async operations alike.
+    """
+    group = f"{view_func.__module__}.{view_func.__qualname__}"
+
+    if iscoroutinefunction(view_func):
+
+        @functools.wraps(view_func)
+        async def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            await enforce_rate_limit(request, group=group, policy="standard")
+            return await view_func(request, *args, **kwargs)
+
+        return limited
+
+    @functools.wraps(view_func)
+    def limited_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        async_to_sync(enforce_rate_limit)(request, group=group, policy="standard")
+        return view_func(request, *args, **kwargs)
+
+    return limited_sync
+
+
+def install_rate_limits(api: NinjaAPI) -> None:
+    """Apply the standard policy to every operation of ``api`` (routers added later too)."""
+    api.add_decorator(standard_rate_limit, mode="operation")
