@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 
 from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
@@ -24,6 +25,17 @@ def require_service(name: str, reason: str) -> None:
     if settings.CI:
         pytest.fail(f"{message} (CI=true: services are required)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """psycopg pools outlive the tests that open them; close them before the test DB drops."""
+    yield
+    with django_db_blocker.unblock():
+        for database in connections.all():
+            close_pool = getattr(database, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
 
 
 @pytest.fixture(autouse=True)
