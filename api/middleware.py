@@ -121,14 +121,28 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
             request_id_var.reset(token)
         return response
 
+    def _abandon(self, token: Any) -> None:
+        # Django turns exceptions into responses below us; this only keeps the gauge and
+        # the context right if something still escapes.
+        metrics.IN_FLIGHT.dec()
+        request_id_var.reset(token)
+
     def call(self, request: HttpRequest) -> HttpResponseBase:
         token, started = self._start(request)
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            self._abandon(token)
+            raise
         return self._finish(request, response, token, started)  # type: ignore[arg-type]
 
     async def acall(self, request: HttpRequest) -> HttpResponseBase:
         token, started = self._start(request)
-        response = await self.get_response(request)  # type: ignore[misc]
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+        except BaseException:
+            self._abandon(token)
+            raise
         return self._finish(request, response, token, started)
 
 

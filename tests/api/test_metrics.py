@@ -176,7 +176,7 @@ def test_metrics_from_several_processes_are_merged(tmp_path: Path) -> None:
     worker = (
         "import django; django.setup(); from django.test import Client; c = Client(); "
         "assert c.get('/health/live').status_code == 200; "
-        "assert c.get('/health/live').status_code == 200"
+        "assert c.get('/health/live').status_code == 200; import os; print(os.getpid())"
     )
     scraper = (
         "import django; django.setup(); from api.metrics import render_metrics; "
@@ -194,10 +194,19 @@ def test_metrics_from_several_processes_are_merged(tmp_path: Path) -> None:
             timeout=60,
         ).stdout
 
-    run(worker)
-    run(worker)
+    first_pid = int(run(worker).split()[-1])
+    second_pid = int(run(worker).split()[-1])
     text = run(scraper)
 
     labels = {"method": "GET", "route": "/health/live", "status": "200"}
     assert scraped_value(text, "musicbud_http_requests_total", **labels) == 4.0
-    assert len(list(tmp_path.glob("counter_*.db"))) == 2
+    assert {p.name for p in tmp_path.glob("counter_*.db")} == {
+        f"counter_{first_pid}.db",
+        f"counter_{second_pid}.db",
+    }
+    # A dead worker's live gauges go; its counters stay in the totals.
+    with override_settings(PROMETHEUS_MULTIPROC_DIR=tmp_path):
+        metrics.worker_exited(first_pid)
+    assert not (tmp_path / f"gauge_livesum_{first_pid}.db").exists()
+    assert (tmp_path / f"gauge_livesum_{second_pid}.db").exists()
+    assert scraped_value(run(scraper), "musicbud_http_requests_total", **labels) == 4.0
