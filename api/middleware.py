@@ -79,7 +79,9 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
         request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
-        sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
+        if sentry_sdk.get_client().is_active():
+            # The Django integration gives every request its own isolation scope.
+            sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
         metrics.IN_FLIGHT.inc()
         return token, time.perf_counter()
 

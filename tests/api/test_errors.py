@@ -282,3 +282,24 @@ def test_disallowed_host_is_a_400_envelope(client: Client) -> None:
     response = client.get(reverse("probe:probe-async"), HTTP_HOST="evil.example.com")
 
     assert_envelope(response, HTTPStatus.BAD_REQUEST, "bad_request", "Bad request")
+
+
+@pytest.mark.django_db
+def test_a_views_own_json_error_report_becomes_the_envelopes_details(client: Client) -> None:
+    # Readiness answers 503 with its component report; the report survives as details.
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        response = client.get(reverse("health-ready"))
+
+    body = assert_envelope(
+        response, HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable", "Service unavailable"
+    )
+    assert body["details"]["status"] == "unavailable"
+    assert body["details"]["components"]["cache"]["status"] == "down"
+    assert body["details"]["components"]["database"]["status"] == "up"
+
+
+def test_every_operation_of_the_real_api_gets_the_standard_rate_limit() -> None:
+    from api.api import api
+    from api.throttling import standard_rate_limit
+
+    assert (standard_rate_limit, "operation") in api.default_router._decorators
