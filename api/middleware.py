@@ -18,7 +18,12 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from api import metrics
-from api.errors import error_response, status_error_code, status_message
+from api.errors import (
+    domain_error_response,
+    error_response,
+    status_error_code,
+    status_message,
+)
 from api.request_context import (
     REQUEST_ID_HEADER,
     client_ip,
@@ -26,6 +31,7 @@ from api.request_context import (
     request_id_var,
 )
 from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
+from musicbud.errors import MusicbudError
 
 access_logger = logging.getLogger("musicbud.access")
 
@@ -211,6 +217,16 @@ def as_envelope(request: HttpRequest, response: HttpResponseBase) -> HttpRespons
 
 class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
     """Rejects bodies the API will not read, and turns every other error into the envelope."""
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        # Ninja maps domain errors itself; this covers plain Django views (a 429 from
+        # enforce_rate_limit there must not become a 500). Django runs exception
+        # middleware only when a view raised.
+        if isinstance(exception, MusicbudError):
+            return domain_error_response(request, exception)
+        return None
 
     def call(self, request: HttpRequest) -> HttpResponseBase:
         rejected = _reject_body(request)

@@ -23,7 +23,7 @@ from pydantic import Field
 from api.auth import auth
 from api.errors import install_exception_handlers
 from api.request_context import current_request_id
-from api.throttling import install_rate_limits
+from api.throttling import enforce_rate_limit, install_rate_limits
 from config.urls import handler400, handler403, handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
 from musicbud.errors import PermissionDenied
@@ -138,7 +138,14 @@ def database_backend_pid(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"pid": pid})
 
 
+async def plain_rate_limited(request: HttpRequest) -> JsonResponse:
+    """A plain Django view (no Ninja) using the strict policy, as auth views may."""
+    await enforce_rate_limit(request, group="probe.plain", policy="strict")
+    return JsonResponse({"ok": True})
+
+
 urlpatterns = [
+    path("probe/plain-limited", plain_rate_limited, name="probe-plain-limited"),
     path("api/v1/probe-api/", probe_api.urls),
     path("probe/db-pid", database_backend_pid, name="probe-db-pid"),
     *project_urlpatterns,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -182,6 +183,29 @@ async def test_rate_limited_operation_is_a_429_envelope_with_retry_headers(
     reset = int(third["RateLimit-Reset"])
     assert 0 <= reset <= 60
     assert third["Retry-After"] == str(max(reset, 1))
+
+
+def _assert_plain_view_limited(allowed: Any, limited: Any) -> None:
+    assert allowed.status_code == HTTPStatus.OK
+    assert (allowed["RateLimit-Limit"], allowed["RateLimit-Remaining"]) == ("1", "0")
+    assert_envelope(limited, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+    assert limited["Retry-After"] == str(max(int(limited["RateLimit-Reset"]), 1))
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=1)
+def test_domain_errors_from_plain_django_views_are_envelopes() -> None:
+    client = Client(raise_request_exception=False)
+    url = reverse("probe-plain-limited")
+
+    _assert_plain_view_limited(client.get(url), client.get(url))
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=1)
+async def test_domain_errors_from_plain_async_views_are_envelopes() -> None:
+    client = AsyncClient(raise_request_exception=False)
+    url = reverse("probe-plain-limited")
+
+    _assert_plain_view_limited(await client.get(url), await client.get(url))
 
 
 def test_unhandled_exception_is_a_500_envelope_and_logs_the_traceback(caplog) -> None:
