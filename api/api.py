@@ -6,6 +6,7 @@ from django.conf import settings
 from ninja import NinjaAPI
 
 from api.errors import install_exception_handlers
+from api.throttling import install_rate_limits
 
 api = NinjaAPI(
     title=settings.API_TITLE,
@@ -15,3 +16,4 @@ api = NinjaAPI(
     docs_url=None,
 )
 install_exception_handlers(api)
+install_rate_limits(api)

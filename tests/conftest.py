@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
-from collections.abc import AsyncIterator, Iterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.db.backends.utils import CursorWrapper
 
+from api.logs import RedactingJsonFormatter
+from api.request_context import RequestIdFilter
 from config.asgi_handler import HopFreeASGIHandler
 from config.lifespan import close_database
 from tests.factories import UserFactory
@@ -27,6 +33,17 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """psycopg pools outlive the tests that open them; close them before the test DB drops."""
+    yield
+    with django_db_blocker.unblock():
+        for database in connections.all():
+            close_pool = getattr(database, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     cache.clear()
@@ -37,6 +54,57 @@ def _clear_cache() -> Iterator[None]:
 @pytest.fixture
 def user(db: None) -> object:
     return UserFactory()
+
+
+def assert_envelope(response: Any, status: int, code: str, message: str | None = None) -> Any:
+    """The response is the error envelope for ``status`` and carries its request id."""
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert body["error"] is True
+    assert body["status_code"] == status
+    assert body["code"] == code
+    assert body["request_id"] == response["X-Request-ID"]
+    assert set(body) - {"details"} == {
+        "error",
+        "message",
+        "status_code",
+        "request_id",
+        "timestamp",
+        "code",
+    }
+    stamp = datetime.fromisoformat(body["timestamp"])
+    assert stamp.tzinfo is not None
+    assert stamp.utcoffset() == UTC.utcoffset(None)
+    assert body["timestamp"].endswith("Z")
+    assert "Traceback" not in response.content.decode()
+    if message is not None:
+        assert body["message"] == message
+    return body
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Every log line written while the test runs, through the configured JSON formatter."""
+    formatter_config = settings.LOGGING["formatters"]["json"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        RedactingJsonFormatter(
+            fmt=formatter_config["fmt"], rename_fields=formatter_config["rename_fields"]
+        )
+    )
+    handler.addFilter(RequestIdFilter())
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(), logging.getLogger("django")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 # --- ASGI: drive an ASGI application directly, count thread hops and queries ------------------

@@ -216,6 +216,12 @@ def test_settings_recognise_the_async_subclasses_as_django_middleware() -> None:
     assert "django.middleware.clickjacking.XFrameOptionsMiddleware" in settings.MIDDLEWARE
     assert "django.middleware.locale.LocaleMiddleware" not in settings.MIDDLEWARE
     assert "no.such.Middleware" not in settings.MIDDLEWARE
+    # Found where the subclass is: the chain's order reads the same as with Django's paths.
+    assert settings.MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") == (
+        settings.MIDDLEWARE.index("config.middleware.SecurityMiddleware")
+    )
+    with pytest.raises(ValueError, match="LocaleMiddleware"):
+        settings.MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware")
 
 
 def test_django_security_checks_run_against_the_async_subclasses() -> None:
