@@ -15,3 +15,5 @@ api = NinjaAPI(
     docs_url=None,
 )
 install_exception_handlers(api)
+api.add_router("/auth/", "api.routers.auth.router")
+api.add_router("/admin/", "api.routers.admin.router")

@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from musicbud.errors import MusicbudError
+from musicbud.errors import AuthenticationFailed, MusicbudError
 
 
 def error_response(
@@ -38,9 +38,12 @@ def error_response(
 def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(MusicbudError)
     def _domain(request: HttpRequest, exc: MusicbudError) -> JsonResponse:
-        return error_response(
+        response = error_response(
             request, exc.status_code, exc.message, code=exc.code, details=exc.details
         )
+        if isinstance(exc, AuthenticationFailed):
+            response["WWW-Authenticate"] = exc.www_authenticate
+        return response
 
     @api.exception_handler(ValidationError)
     def _validation(request: HttpRequest, exc: ValidationError) -> JsonResponse:

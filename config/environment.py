@@ -94,6 +94,8 @@ class AppEnvironment(BaseSettings):
     JWT_AUDIENCE: str = "musicbud-api"
     JWT_ACCESS_TTL_SECONDS: PositiveInt = 15 * 60
     JWT_REFRESH_TTL_SECONDS: PositiveInt = 14 * 24 * 3600
+    # Clock skew tolerated on exp/iat/nbf between the workers that issue and verify tokens.
+    JWT_LEEWAY_SECONDS: Annotated[int, Field(ge=0, le=300)] = 5
 
     DATABASE_URL: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     DB_POOL_MIN_SIZE: Annotated[int, Field(ge=0)] = 1

@@ -116,6 +116,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+if IS_TEST:
+    # Still Argon2 (same encoded format), with cheap parameters so the suite stays fast.
+    PASSWORD_HASHERS = ["musicbud.hashers.TestArgon2PasswordHasher", *PASSWORD_HASHERS]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -128,6 +131,7 @@ JWT_ISSUER = ENV.JWT_ISSUER
 JWT_AUDIENCE = ENV.JWT_AUDIENCE
 JWT_ACCESS_TTL_SECONDS = ENV.JWT_ACCESS_TTL_SECONDS
 JWT_REFRESH_TTL_SECONDS = ENV.JWT_REFRESH_TTL_SECONDS
+JWT_LEEWAY_SECONDS = ENV.JWT_LEEWAY_SECONDS
 USER_CACHE_TTL_SECONDS = ENV.USER_CACHE_TTL_SECONDS
 
 # --- graph ------------------------------------------------------------------------------------

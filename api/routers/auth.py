@@ -1,0 +1,148 @@
+"""/api/v1/auth/: register, log in (tokens, optionally a session), refresh, log out, password."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from uuid import UUID
+
+from django.contrib.auth import alogin, alogout, aupdate_session_auth_hash
+from django.http import HttpRequest
+from ninja import Router, Schema
+from pydantic import Field
+
+from api.auth import auth
+from musicbud.errors import AuthenticationFailed
+from musicbud.models import User
+from musicbud.services.tokens import (
+    TokenPair,
+    token_logout,
+    token_pair_issue,
+    token_refresh,
+)
+from musicbud.services.users import user_authenticate, user_password_change, user_register
+
+router = Router(tags=["auth"])
+
+# --- schemas ----------------------------------------------------------------------------------
+
+
+class RegisterIn(Schema):
+    username: str = Field(max_length=30)
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=128)
+
+
+class LoginIn(Schema):
+    username: str = Field(max_length=254, description="The username or the email address")
+    password: str = Field(max_length=128)
+    session: bool = Field(default=False, description="Also start a Django session (cookie)")
+
+
+class RefreshIn(Schema):
+    refresh_token: str = Field(max_length=4096)
+
+
+class LogoutIn(Schema):
+    refresh_token: str | None = Field(default=None, max_length=4096)
+
+
+class PasswordChangeIn(Schema):
+    old_password: str = Field(max_length=128)
+    new_password: str = Field(max_length=128)
+
+
+class TokenPairOut(Schema):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
+    expires_in: int
+    refresh_expires_in: int
+
+
+class PublicUserOut(Schema):
+    id: UUID
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str
+    date_joined: datetime
+
+    @staticmethod
+    def resolve_id(obj: User) -> UUID:
+        return obj.public_id
+
+
+class MeOut(PublicUserOut):
+    email: str
+    is_staff: bool
+
+
+def _pair_out(pair: TokenPair) -> TokenPairOut:
+    return TokenPairOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        refresh_expires_in=pair.refresh_expires_in,
+    )
+
+
+# --- operations -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
+)
+async def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, User]:
+    user = await user_register(
+        username=payload.username, email=payload.email, password=payload.password
+    )
+    return HTTPStatus.CREATED, user
+
+
+@router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
+async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
+    user = await user_authenticate(login=payload.username, password=payload.password)
+    pair = await token_pair_issue(user=user)
+    if payload.session:
+        await alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return _pair_out(pair)
+
+
+@router.post("/refresh", auth=None, response=TokenPairOut, url_name="auth-refresh")
+async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
+    return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
+
+
+@router.post("/logout", auth=None, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-logout")
+async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> tuple[int, None]:
+    refresh_token = payload.refresh_token if payload else None
+    # Authenticates when credentials are sent; an invalid bearer or missing CSRF token fails.
+    user = await auth(request)
+    if refresh_token is None and user is None:
+        raise AuthenticationFailed("Authentication required")
+    await token_logout(
+        refresh_token=refresh_token, access_claims=getattr(request, "token_claims", None)
+    )
+    await alogout(request)
+    return HTTPStatus.NO_CONTENT, None
+
+
+@router.get("/me", auth=auth, response=MeOut, url_name="auth-me")
+async def me(request: HttpRequest) -> User:
+    user: User = request.auth  # type: ignore[attr-defined]
+    return user
+
+
+@router.post(
+    "/password", auth=auth, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-password"
+)
+async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> tuple[int, None]:
+    current: User = request.auth  # type: ignore[attr-defined]
+    user = await user_password_change(
+        user_id=current.pk, old_password=payload.old_password, new_password=payload.new_password
+    )
+    if getattr(request, "token_claims", None) is None:
+        # Session-authenticated: keep this session, as Django's own password change view does.
+        await aupdate_session_auth_hash(request, user)
+    return HTTPStatus.NO_CONTENT, None
