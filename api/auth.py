@@ -63,6 +63,8 @@ class BearerOrSessionAuth(HttpBearer):
         exempt = getattr(request, "_ninja_csrf_exempt", False)
         if request.method not in SAFE_METHODS and not exempt and check_csrf(request) is not None:
             raise PermissionDenied("CSRF verification failed", code="csrf_failed")
+        # Resolved here, so sync code reading request.user later never queries in the loop.
+        request.user = user
         return user  # type: ignore[no-any-return]
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import json
+import secrets
+import time
+import uuid
+from typing import Any
 
 import factory
+import jwt
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from musicbud.models import Album, Artist, Genre, Track, User
@@ -55,3 +63,46 @@ class TrackFactory(factory.django.DjangoModelFactory[Track]):
         model = Track
 
     name = factory.Sequence(lambda n: f"Track {n}")
+
+
+def forged_token(
+    *,
+    user_id: int,
+    typ: str = "access",
+    key: tuple[str, str] | None = None,
+    algorithm: str | None = None,
+    drop: tuple[str, ...] = (),
+    **claims: Any,
+) -> str:
+    """A token built outside the service, to present what an attacker or a bug could send.
+
+    Defaults give a valid access token under the current settings; ``claims`` override or
+    add claims, ``drop`` removes them, ``key`` is ``(kid, secret)``.
+    """
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "sub": str(user_id),
+        "typ": typ,
+        "jti": secrets.token_urlsafe(16),
+        "fam": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 300,
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+        **claims,
+    }
+    for name in drop:
+        payload.pop(name)
+    kid, secret = key or settings.JWT_KEYS[0]
+    algorithm = algorithm or settings.JWT_ALGORITHM
+    if algorithm == "none":
+        # What an attacker sends: an unsigned token (PyJWT will not build one with a key).
+        header = {"alg": "none", "typ": "JWT", "kid": kid}
+        return (
+            ".".join(
+                base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+                for part in (header, payload)
+            )
+            + "."
+        )
+    return jwt.encode(payload, secret, algorithm=algorithm, headers={"kid": kid})

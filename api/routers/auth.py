@@ -8,7 +8,7 @@ from uuid import UUID
 
 from django.contrib.auth import alogin, alogout, aupdate_session_auth_hash
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from api.auth import auth
@@ -93,11 +93,11 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
 @router.post(
     "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
 )
-async def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, User]:
+async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
     user = await user_register(
         username=payload.username, email=payload.email, password=payload.password
     )
-    return HTTPStatus.CREATED, user
+    return Status(HTTPStatus.CREATED, user)
 
 
 @router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
@@ -115,7 +115,7 @@ async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
 
 
 @router.post("/logout", auth=None, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-logout")
-async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> tuple[int, None]:
+async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Status[None]:
     refresh_token = payload.refresh_token if payload else None
     # Authenticates when credentials are sent; an invalid bearer or missing CSRF token fails.
     user = await auth(request)
@@ -125,7 +125,7 @@ async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> tuple
         refresh_token=refresh_token, access_claims=getattr(request, "token_claims", None)
     )
     await alogout(request)
-    return HTTPStatus.NO_CONTENT, None
+    return Status(HTTPStatus.NO_CONTENT, None)
 
 
 @router.get("/me", auth=auth, response=MeOut, url_name="auth-me")
@@ -137,7 +137,7 @@ async def me(request: HttpRequest) -> User:
 @router.post(
     "/password", auth=auth, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-password"
 )
-async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> tuple[int, None]:
+async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]:
     current: User = request.auth  # type: ignore[attr-defined]
     user = await user_password_change(
         user_id=current.pk, old_password=payload.old_password, new_password=payload.new_password
@@ -145,4 +145,4 @@ async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> tu
     if getattr(request, "token_claims", None) is None:
         # Session-authenticated: keep this session, as Django's own password change view does.
         await aupdate_session_auth_hash(request, user)
-    return HTTPStatus.NO_CONTENT, None
+    return Status(HTTPStatus.NO_CONTENT, None)

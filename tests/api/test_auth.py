@@ -1,0 +1,829 @@
+"""The auth endpoints and the bearer-or-session auth class, through Django's request path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+import jwt
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+from django.test import AsyncClient, Client, override_settings
+from django.urls import reverse
+
+from musicbud.models import TasteEdge, User
+from tests.conftest import bearer
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    ArtistFactory,
+    TrackFactory,
+    UserFactory,
+    default_password_hash,
+    forged_token,
+)
+
+pytestmark = pytest.mark.django_db
+
+Login = Callable[..., dict[str, Any]]
+
+REGISTER = "api-v1:auth-register"
+LOGIN = "api-v1:auth-login"
+REFRESH = "api-v1:auth-refresh"
+LOGOUT = "api-v1:auth-logout"
+ME = "api-v1:auth-me"
+PASSWORD = "api-v1:auth-password"
+STATS = "api-v1:admin-stats"
+
+NEW_PASSWORD = "a-brand-new-passphrase-77"
+
+
+def post(client: Client, name: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    return client.post(reverse(name), body or {}, content_type="application/json", **kwargs)
+
+
+def me(client: Client, token: str | None = None) -> Any:
+    return client.get(reverse(ME), headers=bearer(token) if token else {})
+
+
+def assert_envelope(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.content
+    body: dict[str, Any] = response.json()
+    assert body["error"] is True
+    assert body["status_code"] == status
+    assert body["code"] == code
+    return body
+
+
+def assert_token_rejected(response: Any, code: str) -> None:
+    assert_envelope(response, HTTPStatus.UNAUTHORIZED, code)
+    assert response["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+# --- register ---------------------------------------------------------------------------------
+
+
+def test_register_creates_an_active_user_and_returns_the_public_user(client: Client) -> None:
+    response = post(
+        client,
+        REGISTER,
+        {"username": "Lena", "email": "lena@example.org", "password": NEW_PASSWORD},
+    )
+
+    assert response.status_code == HTTPStatus.CREATED
+    user = User.objects.get(username="Lena")
+    assert response.json() == {
+        "id": str(user.public_id),
+        "username": "Lena",
+        "display_name": "",
+        "bio": "",
+        "avatar_url": "",
+        "date_joined": DjangoJSONEncoder().default(user.date_joined),
+    }
+    assert user.is_active
+    assert user.email == "lena@example.org"
+    assert user.password.startswith("argon2$argon2id$")
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_register_reports_every_bad_field(client: Client) -> None:
+    response = post(
+        client, REGISTER, {"username": "-x", "email": "not-an-email", "password": "12345678"}
+    )
+
+    body = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    fields = [detail["field"] for detail in body["details"]]
+    assert fields[:2] == ["username", "email"]
+    assert set(fields[2:]) == {"password"}
+    assert "This password is too common." in [d["message"] for d in body["details"]]
+    assert "This password is entirely numeric." in [d["message"] for d in body["details"]]
+    assert "12345678" not in response.content.decode()
+    assert not User.objects.exists()
+
+
+def test_register_rejects_a_missing_field_with_422(client: Client) -> None:
+    response = post(client, REGISTER, {"username": "lena", "password": NEW_PASSWORD})
+
+    body = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    assert [detail["field"] for detail in body["details"]] == ["body.payload.email"]
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "code"),
+    [
+        ("LENA", "other@example.org", "username_taken"),
+        ("other", "Lena@Example.ORG", "email_taken"),
+    ],
+)
+def test_register_refuses_taken_username_or_email_case_insensitively(
+    client: Client, username: str, email: str, code: str
+) -> None:
+    UserFactory(username="lena", email="lena@example.org")
+
+    response = post(
+        client, REGISTER, {"username": username, "email": email, "password": NEW_PASSWORD}
+    )
+
+    assert_envelope(response, HTTPStatus.CONFLICT, code)
+    assert User.objects.count() == 1
+
+
+# --- login ------------------------------------------------------------------------------------
+
+
+def test_login_returns_a_verified_token_pair(client: Client, user: User) -> None:
+    response = post(client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == HTTPStatus.OK
+    body = response.json()
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "refresh_expires_in",
+    }
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == settings.JWT_ACCESS_TTL_SECONDS == 900
+    assert body["refresh_expires_in"] == settings.JWT_REFRESH_TTL_SECONDS == 14 * 24 * 3600
+    kid, secret = settings.JWT_KEYS[0]
+    for token, typ, ttl in (
+        (body["access_token"], "access", 900),
+        (body["refresh_token"], "refresh", 14 * 24 * 3600),
+    ):
+        assert jwt.get_unverified_header(token) == {"alg": "HS256", "kid": kid, "typ": "JWT"}
+        claims = jwt.decode(token, secret, algorithms=["HS256"], audience="musicbud-api")
+        assert claims["sub"] == str(user.pk)
+        assert claims["typ"] == typ
+        assert claims["iss"] == "musicbud"
+        assert claims["exp"] - claims["iat"] == ttl
+    access = jwt.decode(body["access_token"], options={"verify_signature": False})
+    refresh = jwt.decode(body["refresh_token"], options={"verify_signature": False})
+    assert access["fam"] == refresh["fam"]
+    assert access["jti"] != refresh["jti"]
+    assert "sessionid" not in response.cookies
+    user.refresh_from_db()
+    assert user.last_login is not None
+
+
+def test_login_accepts_the_email_in_any_case(client: Client) -> None:
+    user = UserFactory(email="Mia@Example.org")
+
+    response = post(client, LOGIN, {"username": "mia@example.ORG", "password": DEFAULT_PASSWORD})
+
+    assert response.status_code == HTTPStatus.OK
+    assert me(client, response.json()["access_token"]).json()["username"] == user.username
+
+
+@pytest.mark.parametrize("case", ["unknown user", "wrong password", "inactive user"])
+def test_login_failures_all_look_the_same(client: Client, case: str) -> None:
+    user = UserFactory(is_active=case != "inactive user")
+    username = "nobody" if case == "unknown user" else user.username
+    password = "wrong-password-123" if case == "wrong password" else DEFAULT_PASSWORD
+
+    response = post(client, LOGIN, {"username": username, "password": password})
+
+    body = assert_envelope(response, HTTPStatus.UNAUTHORIZED, "invalid_credentials")
+    assert body["message"] == "Invalid username or password"
+    assert "access_token" not in body
+
+
+def test_login_with_session_sets_a_session_cookie_that_authenticates(
+    client: Client, user: User
+) -> None:
+    response = post(
+        client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD, "session": True}
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.cookies["sessionid"]["httponly"] is True
+    session_only = me(client)
+    assert session_only.status_code == HTTPStatus.OK
+    assert session_only.json()["username"] == user.username
+
+
+# --- the auth class ---------------------------------------------------------------------------
+
+
+def test_me_with_a_bearer_token_returns_the_current_user(
+    client: Client, user: User, login: Login
+) -> None:
+    response = me(client, login(user)["access_token"])
+
+    assert response.status_code == HTTPStatus.OK
+    user.refresh_from_db()
+    assert response.json() == {
+        "id": str(user.public_id),
+        "username": user.username,
+        "display_name": user.display_name,
+        "bio": "",
+        "avatar_url": "",
+        "date_joined": DjangoJSONEncoder().default(user.date_joined),
+        "email": user.email,
+        "is_staff": False,
+    }
+
+
+def test_no_credentials_is_401_naming_the_bearer_scheme(client: Client) -> None:
+    response = me(client)
+
+    body = assert_envelope(response, HTTPStatus.UNAUTHORIZED, "not_authenticated")
+    assert body["message"] == "Authentication required"
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
+    now = int(time.time())
+    kid, secret = settings.JWT_KEYS[0]
+    valid = forged_token(user_id=user_id)
+    tampered = valid[:-4] + ("AAAA" if not valid.endswith("AAAA") else "BBBB")
+    return {
+        "bad signature": (
+            forged_token(user_id=user_id, key=(kid, "x" * 40)),
+            "token_bad_signature",
+        ),
+        "tampered": (tampered, "token_bad_signature"),
+        "expired": (forged_token(user_id=user_id, iat=now - 600, exp=now - 60), "token_expired"),
+        "not yet valid": (
+            forged_token(user_id=user_id, iat=now + 600, exp=now + 900),
+            "token_not_yet_valid",
+        ),
+        "nbf in future": (forged_token(user_id=user_id, nbf=now + 600), "token_not_yet_valid"),
+        "refresh as access": (forged_token(user_id=user_id, typ="refresh"), "token_wrong_type"),
+        "unknown kid": (forged_token(user_id=user_id, key=("gone", secret)), "token_unknown_key"),
+        "alg none": (
+            forged_token(user_id=user_id, algorithm="none"),
+            "token_algorithm_not_allowed",
+        ),
+        "disallowed alg": (
+            forged_token(user_id=user_id, algorithm="HS512"),
+            "token_algorithm_not_allowed",
+        ),
+        "wrong issuer": (forged_token(user_id=user_id, iss="someone-else"), "token_wrong_issuer"),
+        "wrong audience": (forged_token(user_id=user_id, aud="other-api"), "token_wrong_audience"),
+        "garbage": ("not.a.jwt", "token_malformed"),
+        "non-numeric subject": (forged_token(user_id=user_id, sub="admin"), "token_malformed"),
+        **{
+            f"missing {claim}": (
+                forged_token(user_id=user_id, drop=(claim,)),
+                "token_claims_missing",
+            )
+            for claim in ("sub", "typ", "jti", "fam", "iat", "exp", "iss", "aud")
+        },
+    }
+
+
+REJECTION_CASES = [
+    "bad signature",
+    "tampered",
+    "expired",
+    "not yet valid",
+    "nbf in future",
+    "refresh as access",
+    "unknown kid",
+    "alg none",
+    "disallowed alg",
+    "wrong issuer",
+    "wrong audience",
+    "garbage",
+    "non-numeric subject",
+    *[f"missing {c}" for c in ("sub", "typ", "jti", "fam", "iat", "exp", "iss", "aud")],
+]
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("case", REJECTION_CASES)
+def test_an_invalid_bearer_token_is_401_with_its_reason_and_never_falls_back(
+    client: Client, user: User, case: str
+) -> None:
+    token, code = _rejected_tokens(user.pk)[case]
+    client.force_login(user)  # a valid session must not rescue an invalid token
+    assert me(client).status_code == HTTPStatus.OK
+
+    response = me(client, token)
+
+    assert_token_rejected(response, code)
+
+
+def test_an_rs256_token_is_refused_before_any_key_is_tried(client: Client, user: User) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {
+        "sub": str(user.pk),
+        "typ": "access",
+        "jti": "j",
+        "fam": "f",
+        "iat": now,
+        "exp": now + 60,
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+    }
+    token = jwt.encode(claims, private_key, algorithm="RS256", headers={"kid": "dev"})
+
+    assert_token_rejected(me(client, token), "token_algorithm_not_allowed")
+
+
+def test_an_empty_bearer_token_is_malformed(client: Client) -> None:
+    response = client.get(reverse(ME), headers={"Authorization": "Bearer "})
+
+    assert_token_rejected(response, "token_malformed")
+
+
+def test_a_valid_token_of_a_deleted_user_is_refused(client: Client, login: Login) -> None:
+    user = UserFactory.create()
+    access = login(user)["access_token"]
+    assert me(client, access).status_code == HTTPStatus.OK
+
+    user.delete()
+
+    assert_token_rejected(me(client, access), "user_not_found")
+
+
+def test_an_inactive_user_with_an_unexpired_token_is_refused_on_the_next_request(
+    client: Client, user: User, login: Login
+) -> None:
+    pair = login(user)
+    assert me(client, pair["access_token"]).status_code == HTTPStatus.OK  # now cached
+
+    user.is_active = False
+    user.save()  # as the admin's change form does
+
+    assert_token_rejected(me(client, pair["access_token"]), "user_inactive")
+    assert_token_rejected(
+        post(client, REFRESH, {"refresh_token": pair["refresh_token"]}), "user_inactive"
+    )
+
+
+def test_an_inactive_users_session_is_refused(client: Client, user: User) -> None:
+    client.force_login(user)
+    user.is_active = False
+    user.save()
+
+    assert_envelope(me(client), HTTPStatus.UNAUTHORIZED, "not_authenticated")
+
+
+def test_a_warm_bearer_request_makes_no_query(
+    client: Client, user: User, login: Login, django_assert_num_queries: Any
+) -> None:
+    access = login(user)["access_token"]
+    cache.delete(f"user:{user.pk}")
+    with django_assert_num_queries(1):  # cold: the user is loaded once ...
+        assert me(client, access).status_code == HTTPStatus.OK
+
+    with django_assert_num_queries(0):  # ... and then served from the cache
+        assert me(client, access).status_code == HTTPStatus.OK
+
+
+def test_admin_edits_apply_to_the_next_request(client: Client, user: User, login: Login) -> None:
+    access = login(user)["access_token"]
+    assert me(client, access).json()["display_name"] == user.display_name
+
+    user.display_name = "Renamed"
+    user.save()
+
+    assert me(client, access).json()["display_name"] == "Renamed"
+
+
+# --- session and CSRF -------------------------------------------------------------------------
+
+
+def test_session_auth_requires_csrf_on_unsafe_methods(user: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    login_response = post(
+        client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD, "session": True}
+    )
+    assert login_response.status_code == HTTPStatus.OK
+    csrf_token = client.cookies["csrftoken"].value
+    body = {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+
+    assert me(client).status_code == HTTPStatus.OK  # safe method: no token needed
+    without = post(client, PASSWORD, body)
+    assert_envelope(without, HTTPStatus.FORBIDDEN, "csrf_failed")
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)  # nothing changed
+
+    with_token = post(client, PASSWORD, body, headers={"X-CSRFToken": csrf_token})
+    assert with_token.status_code == HTTPStatus.NO_CONTENT
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+    assert me(client).status_code == HTTPStatus.OK  # this session survives its own change
+
+
+def test_bearer_requests_need_no_csrf_token(user: User, login: Login) -> None:
+    client = Client(enforce_csrf_checks=True)
+    access = login(user)["access_token"]
+
+    response = post(
+        client,
+        PASSWORD,
+        {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=bearer(access),
+    )
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+
+
+def test_logout_through_a_session_needs_csrf(user: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    assert_envelope(post(client, LOGOUT), HTTPStatus.FORBIDDEN, "csrf_failed")
+    assert me(client).status_code == HTTPStatus.OK
+
+
+# --- refresh, rotation, reuse -----------------------------------------------------------------
+
+
+def test_refresh_rotates_the_pair(client: Client, user: User, login: Login) -> None:
+    first = login(user)
+
+    response = post(client, REFRESH, {"refresh_token": first["refresh_token"]})
+
+    assert response.status_code == HTTPStatus.OK
+    second = response.json()
+    assert second["access_token"] != first["access_token"]
+    assert second["refresh_token"] != first["refresh_token"]
+    old = jwt.decode(first["refresh_token"], options={"verify_signature": False})
+    new = jwt.decode(second["refresh_token"], options={"verify_signature": False})
+    assert new["fam"] == old["fam"]
+    assert me(client, second["access_token"]).status_code == HTTPStatus.OK
+    assert me(client, first["access_token"]).status_code == HTTPStatus.OK  # still unexpired
+    third = post(client, REFRESH, {"refresh_token": second["refresh_token"]})
+    assert third.status_code == HTTPStatus.OK
+
+
+def test_reusing_a_spent_refresh_token_revokes_its_whole_family(
+    client: Client, user: User, login: Login
+) -> None:
+    stolen = login(user)
+    other_login = login(user)
+    rotated = post(client, REFRESH, {"refresh_token": stolen["refresh_token"]}).json()
+
+    reuse = post(client, REFRESH, {"refresh_token": stolen["refresh_token"]})
+
+    assert_token_rejected(reuse, "token_reused")
+    assert_token_rejected(me(client, rotated["access_token"]), "token_revoked")
+    assert_token_rejected(me(client, stolen["access_token"]), "token_revoked")
+    assert_token_rejected(
+        post(client, REFRESH, {"refresh_token": rotated["refresh_token"]}), "token_revoked"
+    )
+    # Another login of the same user is a different family and keeps working.
+    assert me(client, other_login["access_token"]).status_code == HTTPStatus.OK
+    assert (
+        post(client, REFRESH, {"refresh_token": other_login["refresh_token"]}).status_code
+        == HTTPStatus.OK
+    )
+
+
+def test_an_access_token_cannot_refresh(client: Client, user: User, login: Login) -> None:
+    pair = login(user)
+
+    response = post(client, REFRESH, {"refresh_token": pair["access_token"]})
+
+    assert_token_rejected(response, "token_wrong_type")
+
+
+def test_a_refresh_token_of_an_unknown_family_is_refused(client: Client, user: User) -> None:
+    token = forged_token(user_id=user.pk, typ="refresh")
+
+    assert_token_rejected(post(client, REFRESH, {"refresh_token": token}), "token_revoked")
+
+
+def test_revocation_survives_a_restart(client: Client, user: User, login: Login) -> None:
+    revoked = login(user)
+    live = login(user)
+    assert post(client, LOGOUT, headers=bearer(revoked["access_token"])).status_code == 204
+
+    # A restart loses the process's memory. With Redis nothing lives there (each request
+    # of the test client even runs in a fresh event loop with a fresh Redis client).
+    if not settings.REDIS_URL:
+        cache.clear()
+
+    assert_token_rejected(me(client, revoked["access_token"]), "token_revoked")
+    assert_token_rejected(
+        post(client, REFRESH, {"refresh_token": revoked["refresh_token"]}), "token_revoked"
+    )
+    assert me(client, live["access_token"]).status_code == HTTPStatus.OK
+    assert post(client, REFRESH, {"refresh_token": live["refresh_token"]}).status_code == 200
+
+
+# --- logout -----------------------------------------------------------------------------------
+
+
+def test_logout_with_the_refresh_token_revokes_that_family_only(
+    client: Client, user: User, login: Login
+) -> None:
+    pair = login(user)
+    other = login(user)
+
+    response = post(client, LOGOUT, {"refresh_token": pair["refresh_token"]})
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert response.content == b""
+    assert_token_rejected(me(client, pair["access_token"]), "token_revoked")
+    assert_token_rejected(
+        post(client, REFRESH, {"refresh_token": pair["refresh_token"]}), "token_revoked"
+    )
+    assert me(client, other["access_token"]).status_code == HTTPStatus.OK
+
+
+def test_logout_with_the_bearer_token_alone_revokes_its_family(
+    client: Client, user: User, login: Login
+) -> None:
+    pair = login(user)
+
+    response = post(client, LOGOUT, headers=bearer(pair["access_token"]))
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert_token_rejected(me(client, pair["access_token"]), "token_revoked")
+    assert_token_rejected(
+        post(client, REFRESH, {"refresh_token": pair["refresh_token"]}), "token_revoked"
+    )
+
+
+def test_logout_ends_the_session(client: Client, user: User) -> None:
+    post(client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD, "session": True})
+    assert me(client).status_code == HTTPStatus.OK
+
+    assert post(client, LOGOUT).status_code == HTTPStatus.NO_CONTENT
+
+    assert_envelope(me(client), HTTPStatus.UNAUTHORIZED, "not_authenticated")
+
+
+def test_logout_without_any_credentials_is_401(client: Client) -> None:
+    assert_envelope(post(client, LOGOUT), HTTPStatus.UNAUTHORIZED, "not_authenticated")
+
+
+def test_logout_with_an_invalid_refresh_token_is_401(client: Client, user: User) -> None:
+    token = forged_token(user_id=user.pk, typ="refresh", key=("dev", "y" * 40))
+
+    assert_token_rejected(post(client, LOGOUT, {"refresh_token": token}), "token_bad_signature")
+
+
+# --- password change --------------------------------------------------------------------------
+
+
+def test_password_change_revokes_every_token_of_the_user(
+    client: Client, user: User, login: Login
+) -> None:
+    first = login(user)
+    second = login(user)
+    bystander = UserFactory()
+    bystander_pair = login(bystander)
+
+    response = post(
+        client,
+        PASSWORD,
+        {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=bearer(first["access_token"]),
+    )
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    for pair in (first, second):
+        assert_token_rejected(me(client, pair["access_token"]), "token_revoked")
+        assert_token_rejected(
+            post(client, REFRESH, {"refresh_token": pair["refresh_token"]}), "token_revoked"
+        )
+    assert me(client, bystander_pair["access_token"]).status_code == HTTPStatus.OK
+    old = post(client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD})
+    assert_envelope(old, HTTPStatus.UNAUTHORIZED, "invalid_credentials")
+    fresh = login(user, password=NEW_PASSWORD)
+    assert me(client, fresh["access_token"]).status_code == HTTPStatus.OK
+
+
+def test_password_change_ends_other_sessions(user: User, login: Login) -> None:
+    browser = Client()
+    browser.force_login(user)
+    access = login(user)["access_token"]
+
+    response = post(
+        Client(),
+        PASSWORD,
+        {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD},
+        headers=bearer(access),
+    )
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert_envelope(me(browser), HTTPStatus.UNAUTHORIZED, "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "code", "field"),
+    [
+        ("wrong-password-0", NEW_PASSWORD, "wrong_password", "old_password"),
+        (DEFAULT_PASSWORD, "password", "validation_error", "new_password"),
+    ],
+)
+def test_password_change_refusals_change_nothing(
+    client: Client, user: User, login: Login, old: str, new: str, code: str, field: str
+) -> None:
+    pair = login(user)
+
+    response = post(
+        client,
+        PASSWORD,
+        {"old_password": old, "new_password": new},
+        headers=bearer(pair["access_token"]),
+    )
+
+    body = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, code)
+    assert {detail["field"] for detail in body["details"]} == {field}
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
+    assert me(client, pair["access_token"]).status_code == HTTPStatus.OK
+
+
+# --- permissions ------------------------------------------------------------------------------
+
+
+def test_stats_without_the_permission_is_403_naming_it(
+    client: Client, user: User, login: Login
+) -> None:
+    response = client.get(reverse(STATS), headers=bearer(login(user)["access_token"]))
+
+    body = assert_envelope(response, HTTPStatus.FORBIDDEN, "permission_denied")
+    assert body["message"] == "Permission 'musicbud.view_stats' required"
+
+
+def test_stats_without_credentials_is_401(client: Client) -> None:
+    response = client.get(reverse(STATS))
+
+    assert_envelope(response, HTTPStatus.UNAUTHORIZED, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_permission_granted_through_a_group_applies_to_the_next_request(
+    client: Client, user: User, login: Login
+) -> None:
+    access = login(user)["access_token"]
+    assert client.get(reverse(STATS), headers=bearer(access)).status_code == 403  # user cached
+    UserFactory(is_active=False)
+    TrackFactory.create_batch(2)
+    ArtistFactory()
+
+    # What the admin does: a group holding the permission, the user added to it.
+    staff = Group.objects.create(name="stats readers")
+    staff.permissions.add(Permission.objects.get(codename="view_stats"))
+    user.groups.add(staff)
+
+    response = client.get(reverse(STATS), headers=bearer(access))
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {
+        "users": 2,
+        "active_users": 1,
+        "tracks": 2,
+        "artists": 1,
+        "albums": 0,
+        "genres": 0,
+        "taste_edges": TasteEdge.objects.count(),
+    }
+
+    # And taking the group's permission away applies as quickly.
+    staff.permissions.clear()
+    assert client.get(reverse(STATS), headers=bearer(access)).status_code == 403
+
+
+def test_stats_through_a_session_for_a_superuser(client: Client) -> None:
+    admin = UserFactory.create(is_superuser=True, is_staff=True)
+    client.force_login(admin)
+
+    assert client.get(reverse(STATS)).status_code == HTTPStatus.OK
+
+
+# --- key rotation -----------------------------------------------------------------------------
+
+
+def test_key_rotation_old_tokens_verify_while_their_key_is_listed(
+    client: Client, user: User, login: Login
+) -> None:
+    old_key = ("k2025", "old-secret-for-tests-0123456789abcdef")
+    new_key = ("k2026", "new-secret-for-tests-0123456789abcdef")
+    with override_settings(JWT_KEYS=[old_key]):
+        before = login(user)
+
+    with override_settings(JWT_KEYS=[new_key, old_key]):
+        assert me(client, before["access_token"]).status_code == HTTPStatus.OK
+        after = login(user)
+        assert jwt.get_unverified_header(after["access_token"])["kid"] == "k2026"
+        rotated = post(client, REFRESH, {"refresh_token": before["refresh_token"]})
+        assert rotated.status_code == HTTPStatus.OK
+        assert jwt.get_unverified_header(rotated.json()["access_token"])["kid"] == "k2026"
+
+    with override_settings(JWT_KEYS=[new_key]):
+        assert_token_rejected(me(client, before["access_token"]), "token_unknown_key")
+        assert me(client, after["access_token"]).status_code == HTTPStatus.OK
+
+
+# --- nothing leaks ----------------------------------------------------------------------------
+
+
+def test_passwords_and_tokens_never_reach_the_logs(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    password = "leak-canary-passphrase-31"
+    registered = post(
+        client, REGISTER, {"username": "canary", "email": "c@example.org", "password": password}
+    )
+    failed = post(client, LOGIN, {"username": "canary", "password": password + "x"})
+    pair = post(client, LOGIN, {"username": "canary", "password": password}).json()
+    rotated = post(client, REFRESH, {"refresh_token": pair["refresh_token"]}).json()
+    reused = post(client, REFRESH, {"refresh_token": pair["refresh_token"]})
+    profile = me(client, rotated["access_token"])
+
+    secrets = [
+        password,
+        pair["access_token"],
+        pair["refresh_token"],
+        rotated["access_token"],
+        rotated["refresh_token"],
+    ]
+    user = User.objects.get(username="canary")
+    logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
+    assert caplog.records  # the requests above did log (4xx warnings at least)
+    for secret in [*secrets, user.password]:
+        assert secret not in logged
+    for response in (registered, failed, reused, profile):
+        for secret in [*secrets, user.password, "argon2"]:
+            assert secret not in response.content.decode()
+
+
+# --- async: the hot path and concurrency --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_warm_bearer_request_makes_no_thread_hop(
+    hop_counter: list[Callable[..., Any]],
+) -> None:
+    user = await User.objects.acreate(
+        username="hopper", email="h@example.org", password=default_password_hash()
+    )
+    with override_settings(MIDDLEWARE=[]):  # Django's stock middleware hops; measure the API
+        client = AsyncClient()
+        pair = (
+            await client.post(
+                reverse(LOGIN),
+                {"username": "hopper", "password": DEFAULT_PASSWORD},
+                content_type="application/json",
+            )
+        ).json()
+        await cache.adelete(f"user:{user.pk}")
+
+        hop_counter.clear()
+        await client.get(reverse("health-live"))
+        handler_hops = len(hop_counter)  # what the request cycle itself costs
+        hop_counter.clear()
+        cold = await client.get(reverse(ME), headers=bearer(pair["access_token"]))
+        cold_hops = len(hop_counter)
+        hop_counter.clear()
+        warm = await client.get(reverse(ME), headers=bearer(pair["access_token"]))
+        warm_hops = list(hop_counter)
+
+    assert cold.status_code == warm.status_code == HTTPStatus.OK
+    assert cold_hops == handler_hops + 1  # the counter sees the one user load ...
+    assert len(warm_hops) == handler_hops, warm_hops  # ... and nothing once it is cached
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_concurrent_refreshes_of_one_token_yield_at_most_one_pair() -> None:
+    await User.objects.acreate(
+        username="racer", email="r@example.org", password=default_password_hash()
+    )
+    client = AsyncClient()
+    pair = (
+        await client.post(
+            reverse(LOGIN),
+            {"username": "racer", "password": DEFAULT_PASSWORD},
+            content_type="application/json",
+        )
+    ).json()
+
+    responses = await asyncio.gather(
+        *(
+            AsyncClient().post(
+                reverse(REFRESH),
+                {"refresh_token": pair["refresh_token"]},
+                content_type="application/json",
+            )
+            for _ in range(4)
+        )
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [200, 401, 401, 401]
+    codes = {response.json()["code"] for response in responses if response.status_code == 401}
+    assert codes <= {"token_reused", "token_revoked"}
+    assert "token_reused" in codes
+    # The race looks like theft, so the family is revoked: the winner's pair is dead too.
+    winner = next(response for response in responses if response.status_code == 200).json()
+    assert_token_rejected(
+        await client.get(reverse(ME), headers=bearer(winner["access_token"])), "token_revoked"
+    )
