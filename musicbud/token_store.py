@@ -120,7 +120,8 @@ class RedisTokenStore:
 
     async def family_revoke(self, *, family_id: str) -> bool:
         key = async_cache.make_key(_family_key(family_id))
-        return bool(await redis_client().set(key, REVOKED, xx=True, keepttl=True))
+        previous = await redis_client().set(key, REVOKED, xx=True, keepttl=True, get=True)
+        return previous is not None and previous != REVOKED.encode()
 
     async def user_revoke_all(self, *, user_id: int) -> int:
         result = await redis_client().eval(
