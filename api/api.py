@@ -6,6 +6,7 @@ from django.conf import settings
 from ninja import NinjaAPI
 
 from api.errors import install_exception_handlers
+from api.throttling import install_rate_limits
 
 api = NinjaAPI(
     title=settings.API_TITLE,
@@ -15,5 +16,6 @@ api = NinjaAPI(
     docs_url=None,
 )
 install_exception_handlers(api)
+install_rate_limits(api)
 api.add_router("/auth/", "api.routers.auth.router")
 api.add_router("/admin/", "api.routers.admin.router")

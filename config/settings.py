@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import dj_database_url
+from csp.constants import SELF, UNSAFE_INLINE
 
 from config.environment import BASE_DIR, Environment, load_environment, parse_jwt_keys
 
@@ -28,21 +30,29 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "csp",
     "ninja",
     "musicbud",
     "graph",
 ]
 
+# Outermost first. The request context wraps everything so every response (errors included)
+# gets the request id, metrics and its access-log line; the header middleware sit above the
+# envelope middleware so converted errors get security, CSP, CORS and frame headers too.
 MIDDLEWARE = [
+    "api.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.ErrorEnvelopeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,11 +168,24 @@ TRUSTED_PROXY_COUNT = ENV.TRUSTED_PROXY_COUNT
 METRICS_TOKEN = ENV.METRICS_TOKEN.get_secret_value() if ENV.METRICS_TOKEN else None
 METRICS_ALLOWED_NETWORKS = ENV.METRICS_ALLOWED_NETWORKS
 PROMETHEUS_MULTIPROC_DIR = ENV.PROMETHEUS_MULTIPROC_DIR
+if PROMETHEUS_MULTIPROC_DIR:
+    # prometheus-client picks multiprocess mode from this variable when it is first imported;
+    # export the validated value so a .env-only setting reaches it too.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(PROMETHEUS_MULTIPROC_DIR))
 PROFILE_CACHE_TTL_SECONDS = ENV.PROFILE_CACHE_TTL_SECONDS
 BUDS_CACHE_TTL_SECONDS = ENV.BUDS_CACHE_TTL_SECONDS
 HEALTH_CHECK_TIMEOUT_SECONDS = ENV.HEALTH_CHECK_TIMEOUT_SECONDS
 SENTRY_DSN = ENV.SENTRY_DSN.get_secret_value() if ENV.SENTRY_DSN else None
 SENTRY_TRACES_SAMPLE_RATE = ENV.SENTRY_TRACES_SAMPLE_RATE
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=ENVIRONMENT,
+        release=ENV.API_VERSION,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
 
 # --- security ---------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -170,6 +193,16 @@ SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 X_XSS_PROTECTION = ENV.X_XSS_PROTECTION
+CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+# The Swagger UI page loads only same-origin scripts (Ninja's bundled static files); its
+# stylesheet sets inline styles, hence 'unsafe-inline' for styles only.
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+    },
+}
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -203,23 +236,38 @@ STORAGES = {
 }
 
 # --- logging ----------------------------------------------------------------------------------
+# One JSON line per record, every record tagged with the request id of the request that
+# logged it; the formatter scrubs credentials. uvicorn's access log is replaced by ours
+# (musicbud.access), which logs route templates and never query strings.
 LOG_LEVEL = ENV.LOG_LEVEL
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        "request_id": {"()": "api.request_context.RequestIdFilter"},
+    },
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "api.logs.RedactingJsonFormatter",
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "filters": ["request_id"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+        "gunicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         "neo4j": {"level": "WARNING"},
     },
 }

@@ -1,4 +1,4 @@
-"""URL wiring: the admin, the versioned API, its docs and the health endpoints."""
+"""URL wiring: the admin, the versioned API, its docs, health, metrics and the error views."""
 
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
@@ -7,6 +7,7 @@ from ninja.openapi.views import openapi_view
 
 from api.api import api
 from api.health import live, ready
+from api.metrics import metrics_view
 
 
 def api_docs(request: HttpRequest) -> HttpResponse:
@@ -20,4 +21,11 @@ urlpatterns = [
     path("api/docs", api_docs, name="api-docs"),
     path("health/live", live, name="health-live"),
     path("health/ready", ready, name="health-ready"),
+    path("metrics", metrics_view, name="metrics"),
 ]
+
+# Every error Django itself answers is the API's JSON envelope.
+handler400 = "api.errors.bad_request"
+handler403 = "api.errors.permission_denied"
+handler404 = "api.errors.page_not_found"
+handler500 = "api.errors.server_error"

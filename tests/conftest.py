@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +17,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from api.logs import RedactingJsonFormatter
+from api.request_context import RequestIdFilter
 from musicbud.models import User
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
@@ -71,3 +77,54 @@ def hop_counter(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting)
     return calls
+
+
+def assert_envelope(response: Any, status: int, code: str, message: str | None = None) -> Any:
+    """The response is the error envelope for ``status`` and carries its request id."""
+    assert response.status_code == status
+    assert response["Content-Type"] == "application/json"
+    body: dict[str, Any] = response.json()
+    assert body["error"] is True
+    assert body["status_code"] == status
+    assert body["code"] == code
+    assert body["request_id"] == response["X-Request-ID"]
+    assert set(body) - {"details"} == {
+        "error",
+        "message",
+        "status_code",
+        "request_id",
+        "timestamp",
+        "code",
+    }
+    stamp = datetime.fromisoformat(body["timestamp"])
+    assert stamp.tzinfo is not None
+    assert stamp.utcoffset() == UTC.utcoffset(None)
+    assert body["timestamp"].endswith("Z")
+    assert "Traceback" not in response.content.decode()
+    if message is not None:
+        assert body["message"] == message
+    return body
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Every log line written while the test runs, through the configured JSON formatter."""
+    formatter_config = settings.LOGGING["formatters"]["json"]
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        RedactingJsonFormatter(
+            fmt=formatter_config["fmt"], rename_fields=formatter_config["rename_fields"]
+        )
+    )
+    handler.addFilter(RequestIdFilter())
+    handler.setLevel(logging.DEBUG)
+    loggers = [logging.getLogger(), logging.getLogger("django")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -19,7 +19,7 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
 from musicbud.models import TasteEdge, User
-from tests.conftest import bearer
+from tests.conftest import assert_envelope, bearer
 from tests.factories import (
     DEFAULT_PASSWORD,
     ArtistFactory,
@@ -50,15 +50,6 @@ def post(client: Client, name: str, body: dict[str, Any] | None = None, **kwargs
 
 def me(client: Client, token: str | None = None) -> Any:
     return client.get(reverse(ME), headers=bearer(token) if token else {})
-
-
-def assert_envelope(response: Any, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    body: dict[str, Any] = response.json()
-    assert body["error"] is True
-    assert body["status_code"] == status
-    assert body["code"] == code
-    return body
 
 
 def assert_token_rejected(response: Any, code: str) -> None:

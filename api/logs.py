@@ -1,0 +1,71 @@
+"""JSON log lines that never carry secrets: passwords, tokens, cookies, Authorization."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from pythonjsonlogger.json import JsonFormatter
+
+REDACTED = "[redacted]"
+# Any key naming a credential, in extras, dicts and key=value / "key": "value" text.
+_SENSITIVE_KEY = re.compile(
+    r"pass(word|wd)?|secret|token|authori[sz]ation|cookie|session|csrf|api[_-]?key|credential|"
+    r"signature|jwt|refresh|access",
+    re.IGNORECASE,
+)
+_SENSITIVE_TEXT = [
+    # "password": "x" / 'token': 'x' (JSON, Python reprs)
+    re.compile(
+        r"""(?P<key>["']?[\w-]*(?:pass(?:word|wd)?|secret|token|authori[sz]ation|cookie|"""
+        r"""sessionid|csrftoken|api[_-]?key|jwt)[\w-]*["']?\s*[:=]\s*)"""
+        r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,&;}\]"'\\]+)""",
+        re.IGNORECASE,
+    ),
+    # Authorization schemes written without a key.
+    re.compile(r"(?P<key>\b(?:Bearer|Basic|Token)\s+)(?P<value>[A-Za-z0-9._~+/=-]{8,})"),
+    # JWTs anywhere (three base64url segments).
+    re.compile(r"(?P<key>)(?P<value>\beyJ[\w-]+\.[\w-]+\.[\w-]+)"),
+]
+
+
+def _redact_text(text: str) -> str:
+    for pattern in _SENSITIVE_TEXT:
+        text = pattern.sub(lambda m: m.group("key") + REDACTED, text)
+    return text
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if _SENSITIVE_KEY.search(str(key)) else _redact(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_redact(item) for item in value]
+    if isinstance(value, str):
+        return _redact_text(value)
+    return value
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """python-json-logger's formatter with credentials scrubbed from fields and text.
+
+    Django's request loggers pass the request object as an extra; its repr includes the
+    query string, so it is replaced by the path alone.
+    """
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        request = log_data.pop("request", None)
+        if request is not None and hasattr(request, "path"):
+            log_data.setdefault("path", request.path)
+            log_data.setdefault("method", getattr(request, "method", None))
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Every field, the message and the formatted traceback included, before serialising.
+        redacted: dict[str, Any] = _redact(log_data)
+        return redacted

@@ -1,0 +1,150 @@
+"""Prometheus metrics: the collectors, the functions other areas call, and the /metrics view.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (several gunicorn workers), prometheus-client writes
+every process's values to files in that directory and the view merges them on scrape.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from functools import cache
+from http import HTTPStatus
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from api.errors import error_response
+from api.request_context import client_ip
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+REQUESTS = Counter(
+    "musicbud_http_requests_total",
+    "HTTP requests by route template, method and status code.",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "musicbud_http_request_duration_seconds",
+    "Time from the first middleware to the response, by route template and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+IN_FLIGHT = Gauge(
+    "musicbud_http_requests_in_flight",
+    "Requests being handled right now.",
+    multiprocess_mode="livesum",
+)
+UNHANDLED_ERRORS = Counter(
+    "musicbud_http_unhandled_errors_total",
+    "Requests that ended in an unhandled exception (500), by route template and method.",
+    ["route", "method"],
+)
+RATE_LIMIT_REJECTIONS = Counter(
+    "musicbud_rate_limit_rejections_total",
+    "Requests rejected with 429, by rate-limit group and policy.",
+    ["group", "policy"],
+)
+CACHE_LOOKUPS = Counter(
+    "musicbud_cache_lookups_total",
+    "Cache lookups by cache name and result (hit or miss).",
+    ["cache", "result"],
+)
+GRAPH_PROJECTION_LAG = Gauge(
+    "musicbud_graph_projection_lag_seconds",
+    "Age of the oldest taste change not yet applied to the graph store (0 = caught up).",
+    multiprocess_mode="mostrecent",
+)
+GRAPH_PROJECTION_PENDING = Gauge(
+    "musicbud_graph_projection_pending",
+    "Outbox rows waiting to be applied to the graph store.",
+    multiprocess_mode="mostrecent",
+)
+
+
+def request_observed(*, route: str, method: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(route=route, method=method, status=str(status)).inc()
+    LATENCY.labels(route=route, method=method).observe(seconds)
+
+
+def unhandled_error(*, route: str, method: str) -> None:
+    UNHANDLED_ERRORS.labels(route=route, method=method).inc()
+
+
+def rate_limit_rejected(*, group: str, policy: str) -> None:
+    RATE_LIMIT_REJECTIONS.labels(group=group, policy=policy).inc()
+
+
+def cache_hit(*, cache: str) -> None:
+    """Count a hit in the named cache (``profile``, ``buds``, ...)."""
+    CACHE_LOOKUPS.labels(cache=cache, result="hit").inc()
+
+
+def cache_miss(*, cache: str) -> None:
+    """Count a miss in the named cache."""
+    CACHE_LOOKUPS.labels(cache=cache, result="miss").inc()
+
+
+def graph_projection_lag_set(*, seconds: float, pending: int) -> None:
+    """Report how far the graph projection is behind (called by the graph projector)."""
+    GRAPH_PROJECTION_LAG.set(max(seconds, 0.0))
+    GRAPH_PROJECTION_PENDING.set(max(pending, 0))
+
+
+@cache
+def _allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(
+        ipaddress.ip_network(network, strict=False) for network in settings.METRICS_ALLOWED_NETWORKS
+    )
+
+
+def _scrape_allowed(request: HttpRequest) -> bool:
+    token: str | None = settings.METRICS_TOKEN
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(presented, token):
+        return True
+    try:
+        address = ipaddress.ip_address(client_ip(request))
+    except ValueError:
+        return False
+    return any(address in network for network in _allowed_networks())
+
+
+def render_metrics() -> bytes:
+    """Every process's metrics in Prometheus text format."""
+    if settings.PROMETHEUS_MULTIPROC_DIR:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=str(settings.PROMETHEUS_MULTIPROC_DIR)
+        )
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """``GET /metrics``: a bearer token from settings or an allow-listed network.
+
+    A sync view on purpose: in multiprocess mode a scrape reads every worker's files.
+    """
+    if not _scrape_allowed(request):
+        return error_response(
+            request, HTTPStatus.FORBIDDEN, "Metrics are not public", code="permission_denied"
+        )
+    if request.method not in ("GET", "HEAD"):
+        response = error_response(
+            request, HTTPStatus.METHOD_NOT_ALLOWED, "Method not allowed", code="method_not_allowed"
+        )
+        response["Allow"] = "GET, HEAD"
+        return response
+    return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,218 @@
+"""The project's middleware, async-native: each class serves sync and async chains directly,
+so the async path has no MiddlewareMixin ``sync_to_async`` hop."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+import sentry_sdk
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
+from django.core.signals import got_request_exception
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
+
+from api import metrics
+from api.errors import error_response, status_error_code, status_message
+from api.request_context import (
+    REQUEST_ID_HEADER,
+    client_ip,
+    request_id_from_header,
+    request_id_var,
+)
+from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
+
+access_logger = logging.getLogger("musicbud.access")
+
+SyncGetResponse = Callable[[HttpRequest], HttpResponseBase]
+AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+API_PATH_PREFIX = "/api/"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# The API speaks JSON; multipart stays allowed for uploads.
+API_MEDIA_TYPES = ("application/json", "multipart/form-data")
+# Headers of a replaced error response that still describe the error.
+_REPLACED_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
+
+
+class AsyncNativeMiddleware:
+    """Base: ``__call__`` returns a coroutine on an async chain and a response on a sync one."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: SyncGetResponse | AsyncGetResponse) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.acall(request)
+        return self.call(request)
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        raise NotImplementedError
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        raise NotImplementedError
+
+
+def route_template(request: HttpRequest) -> str:
+    """The matched URL pattern (``api/v1/users/<int:user_id>``), never the raw path."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or not match.route:
+        return metrics.UNMATCHED_ROUTE
+    return "/" + str(match.route).lstrip("^").rstrip("$")
+
+
+class RequestContextMiddleware(AsyncNativeMiddleware):
+    """Outermost: request id, per-request headers, metrics and the one access-log line."""
+
+    def _start(self, request: HttpRequest) -> tuple[Any, float]:
+        request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
+        request.request_id = request_id  # type: ignore[attr-defined]
+        token = request_id_var.set(request_id)
+        sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
+        metrics.IN_FLIGHT.inc()
+        return token, time.perf_counter()
+
+    def _finish(
+        self, request: HttpRequest, response: HttpResponseBase, token: Any, started: float
+    ) -> HttpResponseBase:
+        try:
+            seconds = time.perf_counter() - started
+            route = route_template(request)
+            response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
+            response["X-XSS-Protection"] = settings.X_XSS_PROTECTION
+            state: RateLimitState | None = getattr(request, REQUEST_ATTRIBUTE, None)
+            if state is not None:
+                for name, value in state.headers().items():
+                    response.headers.setdefault(name, value)
+            metrics.request_observed(
+                route=route,
+                method=request.method or "",
+                status=response.status_code,
+                seconds=seconds,
+            )
+            access_logger.info(
+                "%s %s %s",
+                request.method,
+                route,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "route": route,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "user_id": request_user_id(request),
+                    "client_ip": client_ip(request),
+                },
+            )
+        finally:
+            metrics.IN_FLIGHT.dec()
+            request_id_var.reset(token)
+        return response
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        token, started = self._start(request)
+        response = self.get_response(request)
+        return self._finish(request, response, token, started)  # type: ignore[arg-type]
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        token, started = self._start(request)
+        response = await self.get_response(request)  # type: ignore[misc]
+        return self._finish(request, response, token, started)
+
+
+def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
+    """413 for a declared body over the limit, 415 for a non-JSON body sent to the API."""
+    raw_length = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw_length)
+    except ValueError:
+        return error_response(
+            request, HTTPStatus.BAD_REQUEST, "Invalid Content-Length", code="bad_request"
+        )
+    if length > settings.MAX_REQUEST_BODY_BYTES:
+        return error_response(
+            request,
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"Request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes",
+            code="request_too_large",
+        )
+    has_body = length > 0 or "HTTP_TRANSFER_ENCODING" in request.META
+    if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS and has_body:
+        media_type = request.content_type or ""
+        if not (media_type in API_MEDIA_TYPES or media_type.endswith("+json")):
+            return error_response(
+                request,
+                HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                "Send the request body as application/json",
+                code="unsupported_media_type",
+            )
+    return None
+
+
+def _is_envelope(response: HttpResponseBase) -> bool:
+    return bool(getattr(response, "error_envelope", False))
+
+
+def as_envelope(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """Replace a non-envelope error response by the envelope, keeping its meaningful headers.
+
+    A JSON body (a view's own error report, such as readiness) is kept as ``details``;
+    anything else (HTML debug pages, plain text) is dropped so no trace leaks.
+    """
+    if response.status_code < 400 or _is_envelope(response) or response.streaming:
+        return response
+    details: Any = None
+    if response.get("Content-Type", "").startswith("application/json"):
+        try:
+            details = json.loads(response.content)  # type: ignore[attr-defined]
+        except ValueError:
+            details = None
+    envelope = error_response(
+        request,
+        response.status_code,
+        status_message(response.status_code),
+        code=status_error_code(response.status_code),
+        details=details,
+    )
+    for name, value in response.items():
+        if name.lower() not in _REPLACED_HEADERS:
+            envelope[name] = value
+    envelope.cookies = response.cookies
+    return envelope
+
+
+class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
+    """Rejects bodies the API will not read, and turns every other error into the envelope."""
+
+    def call(self, request: HttpRequest) -> HttpResponseBase:
+        rejected = _reject_body(request)
+        if rejected is not None:
+            return rejected
+        return as_envelope(request, self.get_response(request))  # type: ignore[arg-type]
+
+    async def acall(self, request: HttpRequest) -> HttpResponseBase:
+        rejected = _reject_body(request)
+        if rejected is not None:
+            return rejected
+        return as_envelope(request, await self.get_response(request))  # type: ignore[misc]
+
+
+def _count_unhandled(sender: object, request: HttpRequest | None = None, **kwargs: Any) -> None:
+    if request is not None:
+        metrics.unhandled_error(route=route_template(request), method=request.method or "")
+
+
+# Django sends this signal for every exception that becomes a 500, on sync and async paths.
+got_request_exception.connect(_count_unhandled, dispatch_uid="musicbud-unhandled-errors")

@@ -1,0 +1,70 @@
+"""Per-request context: the request id (a contextvar, so every log line carries it) and the
+client address."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+
+from django.conf import settings
+from django.http import HttpRequest
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# Accept a caller's id only when it cannot smuggle anything into logs or headers.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
+UNKNOWN_CLIENT = "unknown"
+
+# Each ASGI request runs in its own task (its own context copy), and asgiref copies the
+# context into sync_to_async threads, so concurrent requests never see each other's id.
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def request_id_from_header(value: str | None) -> str:
+    """The caller's ``X-Request-ID`` when it is a sane token, otherwise a fresh UUID4."""
+    if value and _SANE_REQUEST_ID.fullmatch(value):
+        return value
+    return str(uuid.uuid4())
+
+
+def current_request_id() -> str | None:
+    return request_id_var.get()
+
+
+def _valid_ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: ``REMOTE_ADDR``, or X-Forwarded-For behind trusted proxies.
+
+    With ``TRUSTED_PROXY_COUNT = n`` each of our n proxies appended the address it saw, so the
+    client is the n-th entry from the right; anything further left is client-supplied and
+    can be forged. With 0 the header is ignored.
+    """
+    proxies: int = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop for hop in (part.strip() for part in forwarded.split(",")) if hop]
+        if len(hops) >= proxies:
+            address = _valid_ip(hops[-proxies])
+            if address is not None:
+                return address
+    return _valid_ip(request.META.get("REMOTE_ADDR") or "") or UNKNOWN_CLIENT
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every record logged while a request is being handled."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "request_id", None) is None:
+            # Django logs 4xx/5xx responses after the middleware chain has returned, with
+            # the request attached; its id is on it.
+            request = getattr(record, "request", None)
+            record.request_id = request_id_var.get() or getattr(request, "request_id", None)
+        return True

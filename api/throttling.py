@@ -1,0 +1,169 @@
+"""Rate limits for async views: django-ratelimit's windows and keys, counted atomically.
+
+django-ratelimit's decorator is sync-only and counts with add-then-incr through Django's
+cache; here its window and key helpers are reused, and the hit is one atomic
+``INCR`` + ``EXPIRE NX`` through ``musicbud.cache.async_cache`` (Redis shared by every
+worker when ``REDIS_URL`` is set, the process's memory otherwise).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject, empty
+from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
+from ninja import NinjaAPI
+from redis.exceptions import RedisError
+
+from api.metrics import rate_limit_rejected
+from api.request_context import client_ip
+from musicbud.cache import async_cache
+from musicbud.errors import RateLimited
+
+logger = logging.getLogger(__name__)
+
+Policy = Literal["standard", "strict"]
+
+# The request attribute holding the tightest budget seen while handling the request.
+REQUEST_ATTRIBUTE = "rate_limit"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """One counted hit: the policy's limit, what is left of it and seconds until it resets."""
+
+    group: str
+    limit: int
+    remaining: int
+    reset: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset),
+        }
+
+
+def policy_rate(policy: Policy) -> str:
+    """The policy as a django-ratelimit rate string (``"60/m"``), read from settings."""
+    if policy == "strict":
+        return f"{settings.RATE_LIMIT_STRICT_PER_MINUTE}/m"
+    return f"{settings.RATE_LIMIT_PER_MINUTE}/m"
+
+
+def _loaded_user(candidate: Any) -> Any:
+    # Evaluating a lazy ``request.user`` would hit the session store synchronously; only a
+    # user that authentication already loaded counts.
+    if type(candidate) is SimpleLazyObject:
+        wrapped = getattr(candidate, "_wrapped", empty)
+        return None if wrapped is empty else wrapped
+    return candidate
+
+
+def request_user_id(request: HttpRequest) -> int | str | None:
+    """The authenticated user's id if authentication already ran, without any I/O."""
+    for attribute in ("auth", "user"):
+        user = _loaded_user(request.__dict__.get(attribute))
+        if getattr(user, "is_authenticated", False) is True and getattr(user, "pk", None):
+            pk: int | str = user.pk
+            return pk
+    return None
+
+
+def _identity(request: HttpRequest, key: str | None) -> str:
+    if key is not None:
+        return f"key:{key}"
+    user_id = request_user_id(request)
+    if user_id is not None:
+        return f"user:{user_id}"
+    return f"ip:{client_ip(request)}"
+
+
+def _record(request: HttpRequest, state: RateLimitState) -> None:
+    # Several limits may apply to one request (auth: per account and per IP); the
+    # response reports the tightest.
+    current: RateLimitState | None = getattr(request, REQUEST_ATTRIBUTE, None)
+    if current is None or state.remaining < current.remaining:
+        setattr(request, REQUEST_ATTRIBUTE, state)
+
+
+async def enforce_rate_limit(
+    request: HttpRequest, *, group: str, policy: Policy, key: str | None = None
+) -> None:
+    """Count one hit for ``group`` and (``key`` or the user / client IP) under ``policy``.
+
+    Raises :class:`RateLimited` when over the limit. When the counter store fails, the
+    request passes or is rejected according to ``RATE_LIMIT_FAIL_OPEN`` (logged either way).
+    """
+    rate = policy_rate(policy)
+    limit, period = _split_rate(rate)
+    identity = _identity(request, key)
+    window = _get_window(identity, period)
+    cache_key = _make_cache_key(group, window, rate, identity, None)
+    try:
+        count = await async_cache.increment(cache_key, 1, expire=period + EXPIRATION_FUDGE)
+    except (RedisError, OSError) as exc:
+        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN
+        logger.exception(
+            "rate limit counter unavailable; failing %s",
+            "open" if fail_open else "closed",
+            extra={"group": group, "policy": policy, "error": type(exc).__name__},
+        )
+        if fail_open:
+            return
+        raise RateLimited(
+            "Rate limiting is unavailable; try again shortly",
+            retry_after=period,
+            limit=limit,
+            reset=period,
+        ) from exc
+    reset = max(window - int(time.time()), 0)
+    state = RateLimitState(group=group, limit=limit, remaining=max(limit - count, 0), reset=reset)
+    _record(request, state)
+    if count > limit:
+        rate_limit_rejected(group=group, policy=policy)
+        raise RateLimited(
+            "Too many requests; slow down",
+            retry_after=max(reset, 1),
+            limit=limit,
+            reset=reset,
+        )
+
+
+def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
+    """Ninja operation decorator: the standard policy, one group per operation.
+
+    Applied in "operation" mode, so it runs after authentication (the key is the user when
+    there is one) for sync and async operations alike.
+    """
+    group = f"{view_func.__module__}.{view_func.__qualname__}"
+
+    if iscoroutinefunction(view_func):
+
+        @functools.wraps(view_func)
+        async def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            await enforce_rate_limit(request, group=group, policy="standard")
+            return await view_func(request, *args, **kwargs)
+
+        return limited
+
+    @functools.wraps(view_func)
+    def limited_sync(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        async_to_sync(enforce_rate_limit)(request, group=group, policy="standard")
+        return view_func(request, *args, **kwargs)
+
+    return limited_sync
+
+
+def install_rate_limits(api: NinjaAPI) -> None:
+    """Apply the standard policy to every operation of ``api`` (routers added later too)."""
+    api.add_decorator(standard_rate_limit, mode="operation")

@@ -1,0 +1,198 @@
+"""enforce_rate_limit: policies, keys, atomic shared counters and the fail-open/closed setting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.test import AsyncRequestFactory, RequestFactory, override_settings
+from redis import asyncio as aioredis
+
+from api.request_context import client_ip
+from api.throttling import RateLimitState, enforce_rate_limit
+from musicbud.cache import close_redis_clients
+from musicbud.errors import RateLimited
+from tests.conftest import require_service
+from tests.factories import UserFactory
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+def _request(ip: str = "203.0.113.7") -> Any:
+    request: Any = AsyncRequestFactory().get("/api/v1/anything")
+    request.META["REMOTE_ADDR"] = ip
+    request.user = AnonymousUser()
+    return request
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=3)
+async def test_standard_policy_allows_the_limit_then_rejects() -> None:
+    remaining = []
+    for _ in range(3):
+        request = _request()
+        await enforce_rate_limit(request, group="g", policy="standard")
+        state = request.rate_limit
+        assert isinstance(state, RateLimitState)
+        assert state.limit == 3
+        assert 0 < state.reset <= 60
+        remaining.append(state.remaining)
+
+    request = _request()
+    with pytest.raises(RateLimited) as caught:
+        await enforce_rate_limit(request, group="g", policy="standard")
+
+    assert remaining == [2, 1, 0]
+    assert caught.value.limit == 3
+    assert caught.value.status_code == 429
+    assert 1 <= caught.value.retry_after <= 60
+    assert request.rate_limit.remaining == 0
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=50, RATE_LIMIT_STRICT_PER_MINUTE=2)
+async def test_strict_policy_uses_the_strict_limit() -> None:
+    await enforce_rate_limit(_request(), group="login", policy="strict")
+    await enforce_rate_limit(_request(), group="login", policy="strict")
+
+    with pytest.raises(RateLimited) as caught:
+        await enforce_rate_limit(_request(), group="login", policy="strict")
+    assert caught.value.limit == 2
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1)
+async def test_groups_ips_and_explicit_keys_are_counted_separately() -> None:
+    await enforce_rate_limit(_request("203.0.113.7"), group="a", policy="standard")
+    # Another group, another IP, an explicit key: each has its own budget.
+    await enforce_rate_limit(_request("203.0.113.7"), group="b", policy="standard")
+    await enforce_rate_limit(_request("203.0.113.8"), group="a", policy="standard")
+    await enforce_rate_limit(_request("203.0.113.7"), group="a", policy="standard", key="acct:x")
+
+    with pytest.raises(RateLimited):
+        await enforce_rate_limit(_request("203.0.113.7"), group="a", policy="standard")
+    with pytest.raises(RateLimited):
+        await enforce_rate_limit(
+            _request("198.51.100.1"), group="a", policy="standard", key="acct:x"
+        )
+
+
+@pytest.mark.django_db
+@override_settings(RATE_LIMIT_PER_MINUTE=1)
+async def test_authenticated_requests_are_keyed_per_user_not_per_ip() -> None:
+    from asgiref.sync import sync_to_async
+
+    alice, bob = await sync_to_async(lambda: (UserFactory(), UserFactory()))()
+    first = _request("203.0.113.7")
+    first.auth = alice
+    await enforce_rate_limit(first, group="g", policy="standard")
+
+    # Same user from a new address: same budget, now spent.
+    moved = _request("198.51.100.9")
+    moved.auth = alice
+    with pytest.raises(RateLimited):
+        await enforce_rate_limit(moved, group="g", policy="standard")
+
+    # Another user behind the first user's address has a budget of their own.
+    other = _request("203.0.113.7")
+    other.auth = bob
+    await enforce_rate_limit(other, group="g", policy="standard")
+    assert other.rate_limit.remaining == 0
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=5)
+async def test_the_tightest_budget_is_recorded_on_the_request() -> None:
+    request = _request()
+    await enforce_rate_limit(request, group="wide", policy="standard")
+    await enforce_rate_limit(request, group="wide", policy="standard", key="k")
+    await enforce_rate_limit(request, group="wide", policy="standard", key="k")
+    await enforce_rate_limit(request, group="other", policy="standard")
+
+    assert request.rate_limit.group == "wide"
+    assert request.rate_limit.remaining == 3
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "198.51.100.1", "10.0.0.2"),
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "6.6.6.6, 198.51.100.1", "198.51.100.1"),
+        (2, "6.6.6.6, 198.51.100.1, 10.0.0.9", "198.51.100.1"),
+        (2, "198.51.100.1", "10.0.0.2"),  # fewer hops than proxies: header not believed
+        (1, "not-an-ip", "10.0.0.2"),
+        (1, "", "10.0.0.2"),
+        (1, "2001:db8::1", "2001:db8::1"),
+    ],
+)
+def test_client_ip_believes_only_trusted_proxies(proxies: int, forwarded: str, expected: str):
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
+    with override_settings(TRUSTED_PROXY_COUNT=proxies):
+        assert client_ip(request) == expected
+
+
+@pytest.fixture
+async def dead_redis() -> AsyncIterator[None]:
+    await close_redis_clients()
+    with override_settings(REDIS_URL=DEAD_REDIS):
+        yield
+        await close_redis_clients()
+
+
+@override_settings(RATE_LIMIT_FAIL_OPEN=True, RATE_LIMIT_PER_MINUTE=1)
+async def test_redis_down_fails_open_and_logs(dead_redis: None, caplog) -> None:
+    caplog.set_level(logging.ERROR, logger="api.throttling")
+    request = _request()
+
+    for _ in range(3):
+        await enforce_rate_limit(request, group="g", policy="standard")
+
+    assert not hasattr(request, "rate_limit")
+    messages = [r.getMessage() for r in caplog.records if r.name == "api.throttling"]
+    assert messages == ["rate limit counter unavailable; failing open"] * 3
+
+
+@override_settings(RATE_LIMIT_FAIL_OPEN=False, RATE_LIMIT_PER_MINUTE=100)
+async def test_redis_down_fails_closed_and_logs(dead_redis: None, caplog) -> None:
+    caplog.set_level(logging.ERROR, logger="api.throttling")
+
+    with pytest.raises(RateLimited) as caught:
+        await enforce_rate_limit(_request(), group="g", policy="standard")
+
+    assert caught.value.retry_after == 60
+    messages = [r.getMessage() for r in caplog.records if r.name == "api.throttling"]
+    assert messages == ["rate limit counter unavailable; failing closed"]
+
+
+@pytest.fixture
+async def redis_counters() -> AsyncIterator[aioredis.Redis]:
+    if not settings.REDIS_URL:
+        require_service("Redis", "REDIS_URL is not set")
+    client = aioredis.Redis.from_url(str(settings.REDIS_URL))
+    try:
+        await client.ping()
+    except OSError as exc:
+        require_service("Redis", str(exc))
+    yield client
+    await client.aclose()
+    await close_redis_clients()
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=10)
+async def test_concurrent_hits_are_counted_atomically_in_redis(
+    redis_counters: aioredis.Redis,
+) -> None:
+    results = await asyncio.gather(
+        *(enforce_rate_limit(_request(), group="burst", policy="standard") for _ in range(25)),
+        return_exceptions=True,
+    )
+
+    assert results.count(None) == 10
+    assert sum(isinstance(r, RateLimited) for r in results) == 15
+    # The counter lives in Redis, where every worker sees it, and expires after the window.
+    keys = [key async for key in redis_counters.scan_iter(match="musicbud:1:rl:*")]
+    assert len(keys) == 1
+    assert await redis_counters.get(keys[0]) == b"25"
+    assert 0 < await redis_counters.ttl(keys[0]) <= 65
