@@ -12,6 +12,8 @@ from ninja import Router, Schema, Status
 from pydantic import Field
 
 from api.auth import auth
+from api.request_context import client_ip
+from api.throttling import enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
 from musicbud.services.tokens import (
@@ -94,6 +96,7 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
     "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
+    await enforce_rate_limit(request, group="auth.register", policy="strict")
     user = await user_register(
         username=payload.username, email=payload.email, password=payload.password
     )
@@ -102,6 +105,13 @@ async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
 
 @router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
+    # Both budgets are spent before the password is hashed: guessing one account from many
+    # addresses and many accounts from one address are both slowed down.
+    account = payload.username.strip().lower()
+    await enforce_rate_limit(request, group="auth.login.account", policy="strict", key=account)
+    await enforce_rate_limit(
+        request, group="auth.login.ip", policy="strict", key=client_ip(request)
+    )
     user = await user_authenticate(login=payload.username, password=payload.password)
     pair = await token_pair_issue(user=user)
     if payload.session:
@@ -111,6 +121,7 @@ async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
 
 @router.post("/refresh", auth=None, response=TokenPairOut, url_name="auth-refresh")
 async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
+    await enforce_rate_limit(request, group="auth.refresh", policy="strict")
     return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
 
 

@@ -818,3 +818,110 @@ async def test_concurrent_refreshes_of_one_token_yield_at_most_one_pair() -> Non
     assert_token_rejected(
         await client.get(reverse(ME), headers=bearer(winner["access_token"])), "token_revoked"
     )
+
+
+# --- rate limits (the strict policy) -----------------------------------------------------------
+
+
+def assert_rate_limited(response: Any) -> None:
+    assert_envelope(response, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+    assert int(response["Retry-After"]) >= 1
+    assert response["RateLimit-Limit"] == "3"
+    assert response["RateLimit-Remaining"] == "0"
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
+def test_login_is_limited_per_account_across_addresses(client: Client, user: User) -> None:
+    for attempt in range(3):
+        wrong = post(
+            client,
+            LOGIN,
+            {"username": user.username, "password": "wrong-password-0"},
+            REMOTE_ADDR=f"10.0.0.{attempt}",
+        )
+        assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+
+    # Even the right password from a fresh address is refused now, in another case.
+    blocked = post(
+        client,
+        LOGIN,
+        {"username": user.username.upper(), "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.0.0.99",
+    )
+
+    assert_rate_limited(blocked)
+    assert "access_token" not in blocked.json()
+    other = UserFactory.create()
+    allowed = post(
+        client,
+        LOGIN,
+        {"username": other.username, "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.9.9.9",
+    )
+    assert allowed.status_code == HTTPStatus.OK
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
+def test_login_is_limited_per_address_across_accounts(client: Client) -> None:
+    users = UserFactory.create_batch(4)
+    for user in users[:3]:
+        response = post(
+            client,
+            LOGIN,
+            {"username": user.username, "password": "wrong-password-0"},
+            REMOTE_ADDR="10.1.1.1",
+        )
+        assert response.status_code == HTTPStatus.UNAUTHORIZED
+
+    blocked = post(
+        client,
+        LOGIN,
+        {"username": users[3].username, "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.1.1.1",
+    )
+
+    assert_rate_limited(blocked)
+    elsewhere = post(
+        client,
+        LOGIN,
+        {"username": users[3].username, "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.2.2.2",
+    )
+    assert elsewhere.status_code == HTTPStatus.OK
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
+def test_register_is_limited(client: Client) -> None:
+    for n in range(3):
+        response = post(
+            client,
+            REGISTER,
+            {"username": f"new{n}", "email": f"new{n}@example.org", "password": NEW_PASSWORD},
+        )
+        assert response.status_code == HTTPStatus.CREATED
+
+    blocked = post(
+        client,
+        REGISTER,
+        {"username": "new3", "email": "new3@example.org", "password": NEW_PASSWORD},
+    )
+
+    assert_rate_limited(blocked)
+    assert not User.objects.filter(username="new3").exists()
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
+def test_refresh_is_limited(client: Client, user: User, login: Login) -> None:
+    pair = login(user)  # the login budgets are other groups
+    token = pair["refresh_token"]
+    for _ in range(3):
+        response = post(client, REFRESH, {"refresh_token": token})
+        assert response.status_code == HTTPStatus.OK
+        token = response.json()["refresh_token"]
+
+    blocked = post(client, REFRESH, {"refresh_token": token})
+
+    assert_rate_limited(blocked)
+    # The refused request did not spend the token.
+    with override_settings(RATE_LIMIT_STRICT_PER_MINUTE=10):
+        assert post(client, REFRESH, {"refresh_token": token}).status_code == HTTPStatus.OK
