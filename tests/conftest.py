@@ -5,15 +5,16 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
@@ -128,3 +129,14 @@ def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@pytest.fixture
+async def thread_connections_closed() -> AsyncIterator[None]:
+    """For async tests using the ORM: return asgiref's worker-thread connection when done.
+
+    Their queries run in that thread, whose connection nothing else closes; left open (and
+    checked out of the pool) it would keep the test database from being dropped.
+    """
+    yield
+    await sync_to_async(connections.close_all, thread_sensitive=True)()

@@ -751,6 +751,7 @@ def test_passwords_and_tokens_never_reach_the_logs(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("thread_connections_closed")
 async def test_a_warm_bearer_request_makes_no_thread_hop(
     hop_counter: list[Callable[..., Any]],
 ) -> None:
@@ -784,6 +785,7 @@ async def test_a_warm_bearer_request_makes_no_thread_hop(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("thread_connections_closed")
 async def test_concurrent_refreshes_of_one_token_yield_at_most_one_pair() -> None:
     await User.objects.acreate(
         username="racer", email="r@example.org", password=default_password_hash()
