@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
 from musicbud.models import Album, Artist, Genre, Track, User
+from musicbud.selectors.users import password_stamp
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
 
@@ -76,15 +77,17 @@ def forged_token(
 ) -> str:
     """A token built outside the service, to present what an attacker or a bug could send.
 
-    Defaults give a valid access token under the current settings; ``claims`` override or
-    add claims, ``drop`` removes them, ``key`` is ``(kid, secret)``.
+    Defaults give a valid access token under the current settings for the user as stored
+    now; ``claims`` override or add claims, ``drop`` removes them, ``key`` is ``(kid, secret)``.
     """
     now = int(time.time())
+    stored = User.objects.filter(pk=user_id).values_list("password", flat=True).first()
     payload: dict[str, Any] = {
         "sub": str(user_id),
         "typ": typ,
         "jti": secrets.token_urlsafe(16),
         "fam": str(uuid.uuid4()),
+        "pwv": password_stamp(stored or ""),
         "iat": now,
         "exp": now + 300,
         "iss": settings.JWT_ISSUER,

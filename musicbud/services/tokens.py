@@ -6,6 +6,8 @@ listed key their ``kid`` names, so keys rotate without logging anyone out.
 
 from __future__ import annotations
 
+import hmac
+import logging
 import secrets
 import time
 import uuid
@@ -18,10 +20,12 @@ from django.conf import settings
 
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
-from musicbud.selectors.users import user_get_cached
+from musicbud.selectors.users import password_stamp, principal_get_cached
 from musicbud.token_store import Rotation, token_store
 
-REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "iat", "exp", "iss", "aud")
+logger = logging.getLogger(__name__)
+
+REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 
@@ -45,6 +49,7 @@ class TokenClaims:
     token_type: TokenType
     jti: str
     family_id: str
+    password_stamp: str
     issued_at: int
     expires_at: int
 
@@ -66,7 +71,9 @@ def _verification_keys() -> dict[str, str]:
     return dict(settings.JWT_KEYS)
 
 
-def _encode(*, user_id: int, token_type: TokenType, jti: str, family_id: str, now: int) -> str:
+def _encode(
+    *, user_id: int, token_type: TokenType, jti: str, family_id: str, stamp: str, now: int
+) -> str:
     ttl = (
         settings.JWT_ACCESS_TTL_SECONDS
         if token_type is TokenType.ACCESS
@@ -78,6 +85,7 @@ def _encode(*, user_id: int, token_type: TokenType, jti: str, family_id: str, no
         "typ": token_type.value,
         "jti": jti,
         "fam": family_id,
+        "pwv": stamp,
         "iat": now,
         "nbf": now,
         "exp": now + ttl,
@@ -136,37 +144,44 @@ def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
 def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> TokenClaims:
     if claims["typ"] != expected_type.value:
         raise TokenRejected("token_wrong_type", f"An {expected_type.value} token is required")
-    subject, jti, family_id = claims["sub"], claims["jti"], claims["fam"]
+    subject = claims["sub"]
     if not (isinstance(subject, str) and subject.isdigit()):
         raise TokenRejected("token_malformed", "The token is malformed")
-    if not (isinstance(jti, str) and jti and isinstance(family_id, str) and family_id):
+    if not all(isinstance(claims[name], str) and claims[name] for name in ("jti", "fam", "pwv")):
         raise TokenRejected("token_malformed", "The token is malformed")
     return TokenClaims(
         user_id=int(subject),
         token_type=expected_type,
-        jti=jti,
-        family_id=family_id,
+        jti=claims["jti"],
+        family_id=claims["fam"],
+        password_stamp=claims["pwv"],
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
     )
 
 
-async def _active_user(user_id: int) -> User:
-    user = await user_get_cached(user_id=user_id)
-    if user is None:
+async def _active_user(claims: TokenClaims) -> tuple[User, str]:
+    """The token's user, if it still exists, is active and has not changed its password."""
+    principal = await principal_get_cached(user_id=claims.user_id)
+    if principal is None:
         raise TokenRejected("user_not_found", "The token's user no longer exists")
-    if not user.is_active:
+    if not principal.user.is_active:
         raise TokenRejected("user_inactive", "The token's user is inactive")
-    return user
+    if not hmac.compare_digest(principal.password_stamp, claims.password_stamp):
+        # The password changed after the token was issued, by whatever path.
+        raise TokenRejected("token_revoked", "The token has been revoked")
+    return principal.user, principal.password_stamp
 
 
-def _pair(*, user_id: int, family_id: str, refresh_jti: str, now: int) -> TokenPair:
+def _pair(*, user_id: int, family_id: str, stamp: str, refresh_jti: str) -> TokenPair:
+    now = int(time.time())
     return TokenPair(
         access_token=_encode(
             user_id=user_id,
             token_type=TokenType.ACCESS,
             jti=_new_jti(),
             family_id=family_id,
+            stamp=stamp,
             now=now,
         ),
         refresh_token=_encode(
@@ -174,6 +189,7 @@ def _pair(*, user_id: int, family_id: str, refresh_jti: str, now: int) -> TokenP
             token_type=TokenType.REFRESH,
             jti=refresh_jti,
             family_id=family_id,
+            stamp=stamp,
             now=now,
         ),
         expires_in=settings.JWT_ACCESS_TTL_SECONDS,
@@ -192,7 +208,10 @@ async def token_pair_issue(*, user: User) -> TokenPair:
         ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
     )
     return _pair(
-        user_id=user.pk, family_id=family_id, refresh_jti=refresh_jti, now=int(time.time())
+        user_id=user.pk,
+        family_id=family_id,
+        stamp=password_stamp(user.password),
+        refresh_jti=refresh_jti,
     )
 
 
@@ -203,7 +222,7 @@ async def token_refresh(*, refresh_token: str) -> TokenPair:
     raced itself; both look the same from here).
     """
     claims = token_decode(token=refresh_token, expected_type=TokenType.REFRESH)
-    await _active_user(claims.user_id)
+    _, stamp = await _active_user(claims)
     new_jti = _new_jti()
     rotation = await token_store().family_rotate(
         family_id=claims.family_id,
@@ -213,16 +232,17 @@ async def token_refresh(*, refresh_token: str) -> TokenPair:
         ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
     )
     if rotation is Rotation.REUSED:
+        logger.warning(
+            "refresh token reuse: family revoked",
+            extra={"user_id": claims.user_id, "family_id": claims.family_id},
+        )
         raise TokenRejected(
             "token_reused", "The refresh token was already used; its sessions are revoked"
         )
     if rotation is Rotation.REVOKED:
         raise TokenRejected("token_revoked", "The token has been revoked")
     return _pair(
-        user_id=claims.user_id,
-        family_id=claims.family_id,
-        refresh_jti=new_jti,
-        now=int(time.time()),
+        user_id=claims.user_id, family_id=claims.family_id, stamp=stamp, refresh_jti=new_jti
     )
 
 
@@ -231,7 +251,8 @@ async def token_authenticate(*, token: str) -> tuple[User, TokenClaims]:
     claims = token_decode(token=token, expected_type=TokenType.ACCESS)
     if not await token_store().family_is_active(family_id=claims.family_id):
         raise TokenRejected("token_revoked", "The token has been revoked")
-    return await _active_user(claims.user_id), claims
+    user, _ = await _active_user(claims)
+    return user, claims
 
 
 async def token_family_revoke(*, family_id: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -14,6 +15,8 @@ from django.utils import timezone
 from musicbud.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicbud.models import User, username_validator
 from musicbud.services.tokens import token_user_revoke_all
+
+logger = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid username or password"
 
@@ -77,10 +80,20 @@ def _authenticate(*, login: str, password: str) -> User:
     lookup = {"email__iexact": login} if "@" in login else {"username__iexact": login}
     user = User.objects.filter(**lookup).first()
     if user is None:
-        # Hash anyway so an unknown account costs as much time as a wrong password.
+        # Hash anyway so an unknown account costs as much time as a wrong password. The
+        # attempted name is not logged: people type passwords into the username field.
         User().set_password(password)
+        logger.info("login refused", extra={"reason": "unknown_account"})
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
-    if not user.check_password(password) or not user.is_active:
+    refusal = (
+        "wrong_password"
+        if not user.check_password(password)
+        else "inactive"
+        if not user.is_active
+        else None
+    )
+    if refusal is not None:
+        logger.info("login refused", extra={"reason": refusal, "user_id": user.pk})
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
     with transaction.atomic():
         user.last_login = timezone.now()
@@ -97,7 +110,8 @@ async def user_password_change(*, user_id: int, old_password: str, new_password:
     user = await sync_to_async(_password_set, thread_sensitive=True)(
         user_id=user_id, old_password=old_password, new_password=new_password
     )
-    await token_user_revoke_all(user_id=user_id)
+    revoked = await token_user_revoke_all(user_id=user_id)
+    logger.info("password changed", extra={"user_id": user_id, "revoked_families": revoked})
     return user
 
 

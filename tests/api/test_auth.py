@@ -172,17 +172,30 @@ def test_login_accepts_the_email_in_any_case(client: Client) -> None:
     assert me(client, response.json()["access_token"]).json()["username"] == user.username
 
 
-@pytest.mark.parametrize("case", ["unknown user", "wrong password", "inactive user"])
-def test_login_failures_all_look_the_same(client: Client, case: str) -> None:
-    user = UserFactory(is_active=case != "inactive user")
+@pytest.mark.parametrize(
+    ("case", "reason"),
+    [
+        ("unknown user", "unknown_account"),
+        ("wrong password", "wrong_password"),
+        ("inactive user", "inactive"),
+    ],
+)
+def test_login_failures_all_look_the_same(
+    client: Client, caplog: pytest.LogCaptureFixture, case: str, reason: str
+) -> None:
+    user = UserFactory.create(is_active=case != "inactive user")
     username = "nobody" if case == "unknown user" else user.username
     password = "wrong-password-123" if case == "wrong password" else DEFAULT_PASSWORD
+    caplog.set_level(logging.INFO, logger="musicbud.services.users")
 
     response = post(client, LOGIN, {"username": username, "password": password})
 
     body = assert_envelope(response, HTTPStatus.UNAUTHORIZED, "invalid_credentials")
     assert body["message"] == "Invalid username or password"
     assert "access_token" not in body
+    assert "sessionid" not in response.cookies
+    refusals = [r for r in caplog.records if r.getMessage() == "login refused"]
+    assert [r.__dict__["reason"] for r in refusals] == [reason]
 
 
 def test_login_with_session_sets_a_session_cookie_that_authenticates(
@@ -265,7 +278,7 @@ def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
                 forged_token(user_id=user_id, drop=(claim,)),
                 "token_claims_missing",
             )
-            for claim in ("sub", "typ", "jti", "fam", "iat", "exp", "iss", "aud")
+            for claim in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
         },
     }
 
@@ -284,7 +297,7 @@ REJECTION_CASES = [
     "wrong audience",
     "garbage",
     "non-numeric subject",
-    *[f"missing {c}" for c in ("sub", "typ", "jti", "fam", "iat", "exp", "iss", "aud")],
+    *[f"missing {c}" for c in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")],
 ]
 
 
@@ -590,6 +603,28 @@ def test_password_change_revokes_every_token_of_the_user(
     assert me(client, fresh["access_token"]).status_code == HTTPStatus.OK
 
 
+def test_a_password_set_outside_the_api_also_revokes_every_token(
+    client: Client, user: User, login: Login
+) -> None:
+    pair = login(user)
+    assert me(client, pair["access_token"]).status_code == HTTPStatus.OK  # now cached
+
+    user.set_password(NEW_PASSWORD)  # the admin's password form, manage.py changepassword
+    user.save()
+
+    assert_token_rejected(me(client, pair["access_token"]), "token_revoked")
+    assert_token_rejected(
+        post(client, REFRESH, {"refresh_token": pair["refresh_token"]}), "token_revoked"
+    )
+    assert me(client, login(user, password=NEW_PASSWORD)["access_token"]).status_code == 200
+
+
+def test_a_token_carrying_another_password_stamp_is_refused(client: Client, user: User) -> None:
+    token = forged_token(user_id=user.pk, pwv="0123456789abcdef")
+
+    assert_token_rejected(me(client, token), "token_revoked")
+
+
 def test_password_change_ends_other_sessions(user: User, login: Login) -> None:
     browser = Client()
     browser.force_login(user)
@@ -739,7 +774,9 @@ def test_passwords_and_tokens_never_reach_the_logs(
     ]
     user = User.objects.get(username="canary")
     logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
-    assert caplog.records  # the requests above did log (4xx warnings at least)
+    messages = [record.getMessage() for record in caplog.records]
+    assert "login refused" in messages  # the flows above did log ...
+    assert "refresh token reuse: family revoked" in messages
     for secret in [*secrets, user.password]:
         assert secret not in logged
     for response in (registered, failed, reused, profile):
