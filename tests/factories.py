@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -98,14 +100,17 @@ def forged_token(
         payload.pop(name)
     kid, secret = key or settings.JWT_KEYS[0]
     algorithm = algorithm or settings.JWT_ALGORITHM
-    if algorithm == "none":
-        # What an attacker sends: an unsigned token (PyJWT will not build one with a key).
-        header = {"alg": "none", "typ": "JWT", "kid": kid}
-        return (
-            ".".join(
-                base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
-                for part in (header, payload)
-            )
-            + "."
+    if algorithm == "none" or (algorithm.startswith("HS") and "-----BEGIN" in secret):
+        # What an attacker sends and PyJWT refuses to build: an unsigned token, or an HMAC
+        # keyed with a published public key (the algorithm-confusion attack).
+        header = {"alg": algorithm, "typ": "JWT", "kid": kid}
+        signing_input = ".".join(
+            base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+            for part in (header, payload)
         )
+        signature = b""
+        if algorithm != "none":
+            digest = getattr(hashlib, f"sha{algorithm[2:]}")
+            signature = hmac.new(secret.encode(), signing_input.encode(), digest).digest()
+        return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
     return jwt.encode(payload, secret, algorithm=algorithm, headers={"kid": kid})

@@ -6,6 +6,7 @@ listed key their ``kid`` names, so keys rotate without logging anyone out.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import secrets
@@ -16,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
 from musicbud.errors import AuthenticationFailed
@@ -62,13 +64,25 @@ class TokenPair:
     refresh_expires_in: int
 
 
-def _signing_key() -> tuple[str, str]:
-    kid, secret = settings.JWT_KEYS[0]
-    return kid, secret
+@functools.lru_cache(maxsize=8)
+def _keyring(algorithm: str, keys: tuple[tuple[str, str], ...]) -> tuple[str, Any, dict[str, Any]]:
+    """(signing kid, signing key, kid -> verifying key); parsed PEMs are kept, not re-read."""
+    if algorithm in HMAC_ALGORITHMS:
+        return keys[0][0], keys[0][1], dict(keys)
+    verifying: dict[str, Any] = {}
+    for kid, pem in keys:
+        if "PRIVATE KEY-----" in pem:
+            verifying[kid] = serialization.load_pem_private_key(
+                pem.encode(), password=None
+            ).public_key()
+        else:
+            verifying[kid] = serialization.load_pem_public_key(pem.encode())
+    signing = serialization.load_pem_private_key(keys[0][1].encode(), password=None)
+    return keys[0][0], signing, verifying
 
 
-def _verification_keys() -> dict[str, str]:
-    return dict(settings.JWT_KEYS)
+def _keys() -> tuple[str, Any, dict[str, Any]]:
+    return _keyring(settings.JWT_ALGORITHM, tuple(tuple(pair) for pair in settings.JWT_KEYS))
 
 
 def _encode(
@@ -79,7 +93,7 @@ def _encode(
         if token_type is TokenType.ACCESS
         else settings.JWT_REFRESH_TTL_SECONDS
     )
-    kid, secret = _signing_key()
+    kid, signing_key, _ = _keys()
     claims: dict[str, Any] = {
         "sub": str(user_id),
         "typ": token_type.value,
@@ -92,7 +106,7 @@ def _encode(
         "iss": settings.JWT_ISSUER,
         "aud": settings.JWT_AUDIENCE,
     }
-    return jwt.encode(claims, secret, algorithm=settings.JWT_ALGORITHM, headers={"kid": kid})
+    return jwt.encode(claims, signing_key, algorithm=settings.JWT_ALGORITHM, headers={"kid": kid})
 
 
 def _new_jti() -> str:
@@ -106,18 +120,18 @@ def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
     except jwt.InvalidTokenError:
         raise TokenRejected("token_malformed", "The token is malformed") from None
     algorithm = header.get("alg")
-    # Only the configured HMAC algorithm is accepted: never "none", never an algorithm
-    # that would read the shared secret as something else (the classic RS/HS confusion).
-    if algorithm != settings.JWT_ALGORITHM or algorithm not in HMAC_ALGORITHMS:
+    # Exactly the configured algorithm: never "none", and never another family that would
+    # read a key as something else (the classic RS256/HS256 confusion).
+    if algorithm != settings.JWT_ALGORITHM:
         raise TokenRejected("token_algorithm_not_allowed", "The token's algorithm is not allowed")
     kid = header.get("kid")
-    secret = _verification_keys().get(kid) if isinstance(kid, str) else None
-    if secret is None:
+    key = _keys()[2].get(kid) if isinstance(kid, str) else None
+    if key is None:
         raise TokenRejected("token_unknown_key", "The token's signing key is not known")
     try:
         claims = jwt.decode(
             token,
-            secret,
+            key,
             algorithms=[algorithm],
             audience=settings.JWT_AUDIENCE,
             issuer=settings.JWT_ISSUER,

@@ -748,6 +748,53 @@ def test_key_rotation_old_tokens_verify_while_their_key_is_listed(
         assert me(client, after["access_token"]).status_code == HTTPStatus.OK
 
 
+def _ec_pem_pair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+def test_asymmetric_keys_sign_with_the_first_and_verify_with_every_listed_one(
+    client: Client, user: User, login: Login
+) -> None:
+    new_private, new_public = _ec_pem_pair()
+    old_private, old_public = _ec_pem_pair()
+    with override_settings(JWT_ALGORITHM="ES256", JWT_KEYS=[("ec1", old_private)]):
+        before = login(user)
+
+    # Rotated: the new private key signs; only the old public key is still deployed.
+    with override_settings(
+        JWT_ALGORITHM="ES256", JWT_KEYS=[("ec2", new_private), ("ec1", old_public)]
+    ):
+        pair = login(user)
+        assert jwt.get_unverified_header(pair["access_token"]) == {
+            "alg": "ES256",
+            "kid": "ec2",
+            "typ": "JWT",
+        }
+        jwt.decode(pair["access_token"], new_public, algorithms=["ES256"], audience="musicbud-api")
+        assert me(client, pair["access_token"]).status_code == HTTPStatus.OK
+        assert me(client, before["access_token"]).status_code == HTTPStatus.OK
+        # The confusion attack: HS256 keyed with the published public key.
+        confused = forged_token(user_id=user.pk, key=("ec2", new_public), algorithm="HS256")
+        assert_token_rejected(me(client, confused), "token_algorithm_not_allowed")
+        forged = forged_token(user_id=user.pk, key=("ec2", old_private), algorithm="ES256")
+        assert_token_rejected(me(client, forged), "token_bad_signature")
+
+    # HMAC tokens are not accepted once the deployment is on ES256, and vice versa.
+    assert_token_rejected(me(client, pair["access_token"]), "token_algorithm_not_allowed")
+
+
 # --- nothing leaks ----------------------------------------------------------------------------
 
 
