@@ -34,6 +34,12 @@ def bearer_token(request: HttpRequest) -> str | None:
     return token
 
 
+def require_csrf(request: HttpRequest) -> None:
+    """Django's CSRF check (cookie + ``X-CSRFToken`` header, Origin/Referer); 403 if it fails."""
+    if check_csrf(request) is not None:
+        raise PermissionDenied("CSRF verification failed", code="csrf_failed")
+
+
 class BearerOrSessionAuth(HttpBearer):
     """A valid bearer access token wins; an invalid one is a 401 that never falls back.
 
@@ -60,9 +66,8 @@ class BearerOrSessionAuth(HttpBearer):
         user: Any = await auser()
         if not (user.is_authenticated and user.is_active):
             return None
-        exempt = getattr(request, "_ninja_csrf_exempt", False)
-        if request.method not in SAFE_METHODS and not exempt and check_csrf(request) is not None:
-            raise PermissionDenied("CSRF verification failed", code="csrf_failed")
+        if request.method not in SAFE_METHODS and not getattr(request, "_ninja_csrf_exempt", False):
+            require_csrf(request)
         # Resolved here, so sync code reading request.user later never queries in the loop.
         request.user = user
         return user  # type: ignore[no-any-return]

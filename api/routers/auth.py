@@ -8,10 +8,11 @@ from uuid import UUID
 
 from django.contrib.auth import alogin, alogout, aupdate_session_auth_hash
 from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from ninja import Router, Schema, Status
 from pydantic import Field
 
-from api.auth import auth
+from api.auth import auth, require_csrf
 from api.request_context import client_ip
 from api.throttling import enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
@@ -52,6 +53,10 @@ class LogoutIn(Schema):
 class PasswordChangeIn(Schema):
     old_password: str = Field(max_length=128)
     new_password: str = Field(max_length=128)
+
+
+class CsrfOut(Schema):
+    csrf_token: str
 
 
 class TokenPairOut(Schema):
@@ -103,6 +108,12 @@ async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
     return Status(HTTPStatus.CREATED, user)
 
 
+@router.get("/csrf", auth=None, response=CsrfOut, url_name="auth-csrf")
+async def csrf(request: HttpRequest) -> CsrfOut:
+    """Sets the ``csrftoken`` cookie; browsers send its value as ``X-CSRFToken``."""
+    return CsrfOut(csrf_token=get_token(request))
+
+
 @router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     # Both budgets are spent before the password is hashed: guessing one account from many
@@ -112,6 +123,10 @@ async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     await enforce_rate_limit(
         request, group="auth.login.ip", policy="strict", key=client_ip(request)
     )
+    if payload.session:
+        # A login that sets a session cookie is CSRF-protected like Django's LoginView, so
+        # no other site can log a browser into an account of its choosing.
+        require_csrf(request)
     user = await user_authenticate(login=payload.username, password=payload.password)
     pair = await token_pair_issue(user=user)
     if payload.session:

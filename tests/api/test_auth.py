@@ -399,13 +399,30 @@ def test_admin_edits_apply_to_the_next_request(client: Client, user: User, login
 # --- session and CSRF -------------------------------------------------------------------------
 
 
+def test_a_session_login_needs_the_csrf_token(user: User) -> None:
+    client = Client(enforce_csrf_checks=True)
+    body = {"username": user.username, "password": DEFAULT_PASSWORD, "session": True}
+
+    refused = post(client, LOGIN, body)
+    assert_envelope(refused, HTTPStatus.FORBIDDEN, "csrf_failed")
+    assert "sessionid" not in refused.cookies
+
+    issued = client.get(reverse("api-v1:auth-csrf"))
+    assert issued.status_code == HTTPStatus.OK
+    assert set(issued.json()) == {"csrf_token"}
+    assert len(issued.json()["csrf_token"]) == 64  # Django's masked token
+    accepted = post(client, LOGIN, body, headers={"X-CSRFToken": issued.json()["csrf_token"]})
+    assert accepted.status_code == HTTPStatus.OK
+    assert accepted.cookies["sessionid"].value
+    # A token-only login needs no CSRF token: it sets no cookie to ride on.
+    tokens_only = post(client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD})
+    assert tokens_only.status_code == HTTPStatus.OK
+
+
 def test_session_auth_requires_csrf_on_unsafe_methods(user: User) -> None:
     client = Client(enforce_csrf_checks=True)
-    login_response = post(
-        client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD, "session": True}
-    )
-    assert login_response.status_code == HTTPStatus.OK
-    csrf_token = client.cookies["csrftoken"].value
+    client.force_login(user)
+    csrf_token = client.get(reverse("api-v1:auth-csrf")).json()["csrf_token"]
     body = {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
 
     assert me(client).status_code == HTTPStatus.OK  # safe method: no token needed
