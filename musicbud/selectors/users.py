@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
@@ -14,8 +16,17 @@ from musicbud.cache import async_cache
 from musicbud.models import User
 
 
+@functools.cache
+def _user_schema_digest() -> str:
+    # Part of the key: after a deploy that changes the User model, copies pickled by the old
+    # code (lacking the new fields, which would load lazily, i.e. with a query in the event
+    # loop) are simply never read.
+    names = ",".join(sorted(field.attname for field in User._meta.concrete_fields))
+    return hashlib.sha256(names.encode()).hexdigest()[:8]
+
+
 def user_cache_key(user_id: int) -> str:
-    return f"user:{user_id}"
+    return f"user:{_user_schema_digest()}:{user_id}"
 
 
 def password_stamp(password_hash: str) -> str:

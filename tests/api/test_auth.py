@@ -19,6 +19,7 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
 from musicbud.models import TasteEdge, User
+from musicbud.selectors.users import user_cache_key
 from tests.conftest import assert_envelope, bearer
 from tests.factories import (
     DEFAULT_PASSWORD,
@@ -378,7 +379,7 @@ def test_a_warm_bearer_request_makes_no_query(
     client: Client, user: User, login: Login, django_assert_num_queries: Any
 ) -> None:
     access = login(user)["access_token"]
-    cache.delete(f"user:{user.pk}")
+    cache.delete(user_cache_key(user.pk))
     with django_assert_num_queries(1):  # cold: the user is loaded once ...
         assert me(client, access).status_code == HTTPStatus.OK
 
@@ -868,7 +869,7 @@ async def test_a_warm_bearer_request_makes_no_thread_hop(
                 content_type="application/json",
             )
         ).json()
-        await cache.adelete(f"user:{user.pk}")
+        await cache.adelete(user_cache_key(user.pk))
 
         hop_counter.clear()
         await client.get(reverse("health-live"))

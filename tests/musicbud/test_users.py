@@ -87,3 +87,13 @@ def test_authenticate_accepts_the_email_and_records_the_login() -> None:
     assert stored.last_login == authenticated.last_login
     with pytest.raises(AuthenticationFailed):
         async_to_sync(user_authenticate)(login=user.username, password="nope-nope-nope")
+
+
+def test_the_cache_key_names_the_user_model_schema() -> None:
+    key = user_cache_key(42)
+
+    prefix, digest, user_id = key.split(":")
+    assert (prefix, user_id) == ("user", "42")
+    assert len(digest) == 8
+    assert int(digest, 16) >= 0  # hex
+    assert user_cache_key(42) == key  # stable within a deploy
