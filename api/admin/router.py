@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router
 
+from api.admin.schemas import StatsOut
 from api.auth import require_permission
 from musicbud.selectors.stats import ServiceStats, service_stats
 
 router = Router(tags=["admin"])
-
-
-class StatsOut(Schema):
-    users: int
-    active_users: int
-    tracks: int
-    artists: int
-    albums: int
-    genres: int
-    taste_edges: int
 
 
 @router.get(

@@ -1,8 +1,4 @@
-"""Authentication for the API: one bearer-or-session class, and permission requirements.
-
-Routers use ``auth=auth`` (``request.auth`` is the active ``User``) or
-``auth=require_permission("app.codename")``.
-"""
+"""One bearer-or-session Ninja auth class, CSRF for sessions, and permission requirements."""
 
 from __future__ import annotations
 

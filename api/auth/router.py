@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from http import HTTPStatus
-from uuid import UUID
 
 from django.contrib.auth import alogin, alogout, aupdate_session_auth_hash
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from ninja import Router, Schema, Status
-from pydantic import Field
+from ninja import Router, Status
 
-from api.auth import auth, require_csrf
+from api.auth.schemas import (
+    CsrfOut,
+    LoginIn,
+    LogoutIn,
+    MeOut,
+    PasswordChangeIn,
+    PublicUserOut,
+    RefreshIn,
+    RegisterIn,
+    TokenPairOut,
+)
+from api.auth.security import auth, require_csrf
 from api.request_context import client_ip
 from api.throttling import enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
@@ -27,63 +35,6 @@ from musicbud.services.users import user_authenticate, user_password_change, use
 
 router = Router(tags=["auth"])
 
-# --- schemas ----------------------------------------------------------------------------------
-
-
-class RegisterIn(Schema):
-    username: str = Field(max_length=30)
-    email: str = Field(max_length=254)
-    password: str = Field(max_length=128)
-
-
-class LoginIn(Schema):
-    username: str = Field(max_length=254, description="The username or the email address")
-    password: str = Field(max_length=128)
-    session: bool = Field(default=False, description="Also start a Django session (cookie)")
-
-
-class RefreshIn(Schema):
-    refresh_token: str = Field(max_length=4096)
-
-
-class LogoutIn(Schema):
-    refresh_token: str | None = Field(default=None, max_length=4096)
-
-
-class PasswordChangeIn(Schema):
-    old_password: str = Field(max_length=128)
-    new_password: str = Field(max_length=128)
-
-
-class CsrfOut(Schema):
-    csrf_token: str
-
-
-class TokenPairOut(Schema):
-    access_token: str
-    refresh_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
-    expires_in: int
-    refresh_expires_in: int
-
-
-class PublicUserOut(Schema):
-    id: UUID
-    username: str
-    display_name: str
-    bio: str
-    avatar_url: str
-    date_joined: datetime
-
-    @staticmethod
-    def resolve_id(obj: User) -> UUID:
-        return obj.public_id
-
-
-class MeOut(PublicUserOut):
-    email: str
-    is_staff: bool
-
 
 def _pair_out(pair: TokenPair) -> TokenPairOut:
     return TokenPairOut(
@@ -92,9 +43,6 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
         expires_in=pair.expires_in,
         refresh_expires_in=pair.refresh_expires_in,
     )
-
-
-# --- operations -------------------------------------------------------------------------------
 
 
 @router.post(
