@@ -60,6 +60,7 @@ class RedactingJsonFormatter(JsonFormatter):
         self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
     ) -> None:
         super().add_fields(log_data, record, message_dict)
+        log_data.pop("color_message", None)  # uvicorn's ANSI-coloured copy of the message
         request = log_data.pop("request", None)
         if request is not None and hasattr(request, "path"):
             log_data.setdefault("path", request.path)

@@ -18,7 +18,12 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from api import metrics
-from api.errors import error_response, status_error_code, status_message
+from api.errors import (
+    domain_error_response,
+    error_response,
+    status_error_code,
+    status_message,
+)
 from api.request_context import (
     REQUEST_ID_HEADER,
     client_ip,
@@ -26,6 +31,7 @@ from api.request_context import (
     request_id_var,
 )
 from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
+from musicbud.errors import MusicbudError
 
 access_logger = logging.getLogger("musicbud.access")
 
@@ -79,7 +85,9 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
         request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
-        sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
+        if sentry_sdk.get_client().is_active():
+            # The Django integration gives every request its own isolation scope.
+            sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
         metrics.IN_FLIGHT.inc()
         return token, time.perf_counter()
 
@@ -121,14 +129,28 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
             request_id_var.reset(token)
         return response
 
+    def _abandon(self, token: Any) -> None:
+        # Django turns exceptions into responses below us; this only keeps the gauge and
+        # the context right if something still escapes.
+        metrics.IN_FLIGHT.dec()
+        request_id_var.reset(token)
+
     def call(self, request: HttpRequest) -> HttpResponseBase:
         token, started = self._start(request)
-        response = self.get_response(request)
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            self._abandon(token)
+            raise
         return self._finish(request, response, token, started)  # type: ignore[arg-type]
 
     async def acall(self, request: HttpRequest) -> HttpResponseBase:
         token, started = self._start(request)
-        response = await self.get_response(request)  # type: ignore[misc]
+        try:
+            response = await self.get_response(request)  # type: ignore[misc]
+        except BaseException:
+            self._abandon(token)
+            raise
         return self._finish(request, response, token, started)
 
 
@@ -195,6 +217,16 @@ def as_envelope(request: HttpRequest, response: HttpResponseBase) -> HttpRespons
 
 class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
     """Rejects bodies the API will not read, and turns every other error into the envelope."""
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        # Ninja maps domain errors itself; this covers plain Django views (a 429 from
+        # enforce_rate_limit there must not become a 500). Django runs exception
+        # middleware only when a view raised.
+        if isinstance(exception, MusicbudError):
+            return domain_error_response(request, exception)
+        return None
 
     def call(self, request: HttpRequest) -> HttpResponseBase:
         rejected = _reject_body(request)

@@ -23,7 +23,8 @@ def sentry_init(
         release=release,
         traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration()],
-        # Request bodies, cookies and headers that identify users stay out of events.
-        send_default_pii=False,
+        # No user identity and no request bodies (passwords, tokens) in events; headers and
+        # cookies go through the SDK's denylist scrubber.
+        data_collection={"user_info": False, "http_bodies": []},
         transport=transport,
     )

@@ -32,6 +32,17 @@ def require_service(name: str, reason: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_connection_pools(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """psycopg pools outlive the tests that open them; close them before the test DB drops."""
+    yield
+    with django_db_blocker.unblock():
+        for database in connections.all():
+            close_pool = getattr(database, "close_pool", None)
+            if close_pool is not None:
+                close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     cache.clear()

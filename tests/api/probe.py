@@ -13,15 +13,17 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from ninja import NinjaAPI, Query, Router, Schema
+from prometheus_client import REGISTRY
 from pydantic import Field
 
 from api.auth import auth
 from api.errors import install_exception_handlers
 from api.request_context import current_request_id
-from api.throttling import install_rate_limits
+from api.throttling import enforce_rate_limit, install_rate_limits
 from config.urls import handler400, handler403, handler404, handler500
 from config.urls import urlpatterns as project_urlpatterns
 from musicbud.errors import PermissionDenied
@@ -85,6 +87,11 @@ async def work(request: HttpRequest, pause: float = 0.0) -> dict[str, Any]:
     return {"request_id": current_request_id()}
 
 
+@router.get("/in-flight", url_name="probe-in-flight")
+async def in_flight(request: HttpRequest) -> dict[str, float | None]:
+    return {"in_flight": REGISTRY.get_sample_value("musicbud_http_requests_in_flight")}
+
+
 @router.get("/private", auth=auth, url_name="probe-private")
 async def private(request: HttpRequest) -> dict[str, Any]:
     return {"user_id": request.auth.pk}  # type: ignore[attr-defined]
@@ -123,4 +130,23 @@ class ExplodingMiddleware:
         return self.get_response(request)
 
 
-urlpatterns = [path("api/v1/probe-api/", probe_api.urls), *project_urlpatterns]
+def database_backend_pid(request: HttpRequest) -> JsonResponse:
+    """The PostgreSQL backend serving this request's ORM connection."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    return JsonResponse({"pid": pid})
+
+
+async def plain_rate_limited(request: HttpRequest) -> JsonResponse:
+    """A plain Django view (no Ninja) using the strict policy, as auth views may."""
+    await enforce_rate_limit(request, group="probe.plain", policy="strict")
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [
+    path("probe/plain-limited", plain_rate_limited, name="probe-plain-limited"),
+    path("api/v1/probe-api/", probe_api.urls),
+    path("probe/db-pid", database_backend_pid, name="probe-db-pid"),
+    *project_urlpatterns,
+]

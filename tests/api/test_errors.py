@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -184,6 +185,29 @@ async def test_rate_limited_operation_is_a_429_envelope_with_retry_headers(
     assert third["Retry-After"] == str(max(reset, 1))
 
 
+def _assert_plain_view_limited(allowed: Any, limited: Any) -> None:
+    assert allowed.status_code == HTTPStatus.OK
+    assert (allowed["RateLimit-Limit"], allowed["RateLimit-Remaining"]) == ("1", "0")
+    assert_envelope(limited, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+    assert limited["Retry-After"] == str(max(int(limited["RateLimit-Reset"]), 1))
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=1)
+def test_domain_errors_from_plain_django_views_are_envelopes() -> None:
+    client = Client(raise_request_exception=False)
+    url = reverse("probe-plain-limited")
+
+    _assert_plain_view_limited(client.get(url), client.get(url))
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=1)
+async def test_domain_errors_from_plain_async_views_are_envelopes() -> None:
+    client = AsyncClient(raise_request_exception=False)
+    url = reverse("probe-plain-limited")
+
+    _assert_plain_view_limited(await client.get(url), await client.get(url))
+
+
 def test_unhandled_exception_is_a_500_envelope_and_logs_the_traceback(caplog) -> None:
     client = Client(raise_request_exception=False)
     caplog.set_level(logging.ERROR, logger="django.request")
@@ -282,3 +306,24 @@ def test_disallowed_host_is_a_400_envelope(client: Client) -> None:
     response = client.get(reverse("probe:probe-async"), HTTP_HOST="evil.example.com")
 
     assert_envelope(response, HTTPStatus.BAD_REQUEST, "bad_request", "Bad request")
+
+
+@pytest.mark.django_db
+def test_a_views_own_json_error_report_becomes_the_envelopes_details(client: Client) -> None:
+    # Readiness answers 503 with its component report; the report survives as details.
+    with override_settings(REDIS_URL="redis://127.0.0.1:1/0"):
+        response = client.get(reverse("health-ready"))
+
+    body = assert_envelope(
+        response, HTTPStatus.SERVICE_UNAVAILABLE, "service_unavailable", "Service unavailable"
+    )
+    assert body["details"]["status"] == "unavailable"
+    assert body["details"]["components"]["cache"]["status"] == "down"
+    assert body["details"]["components"]["database"]["status"] == "up"
+
+
+def test_every_operation_of_the_real_api_gets_the_standard_rate_limit() -> None:
+    from api.api import api
+    from api.throttling import standard_rate_limit
+
+    assert (standard_rate_limit, "operation") in api.default_router._decorators

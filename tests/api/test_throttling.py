@@ -17,6 +17,7 @@ from api.request_context import client_ip
 from api.throttling import RateLimitState, enforce_rate_limit
 from musicbud.cache import close_redis_clients
 from musicbud.errors import RateLimited
+from musicbud.models import User
 from tests.conftest import require_service
 from tests.factories import UserFactory
 
@@ -79,12 +80,16 @@ async def test_groups_ips_and_explicit_keys_are_counted_separately() -> None:
         )
 
 
-@pytest.mark.django_db
-@override_settings(RATE_LIMIT_PER_MINUTE=1)
-async def test_authenticated_requests_are_keyed_per_user_not_per_ip() -> None:
-    from asgiref.sync import sync_to_async
+@pytest.fixture
+def two_users(db: None) -> tuple[User, User]:
+    return UserFactory.create(), UserFactory.create()
 
-    alice, bob = await sync_to_async(lambda: (UserFactory(), UserFactory()))()
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1)
+async def test_authenticated_requests_are_keyed_per_user_not_per_ip(
+    two_users: tuple[User, User],
+) -> None:
+    alice, bob = two_users
     first = _request("203.0.113.7")
     first.auth = alice
     await enforce_rate_limit(first, group="g", policy="standard")

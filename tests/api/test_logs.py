@@ -1,0 +1,154 @@
+"""Structured JSON logs: one access line per request, app lines alike, and never a secret."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from api.logs import REDACTED
+from config.environment import BASE_DIR
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.urls("tests.api.probe")
+
+PASSWORD = "Pw-Tr0ub4dor-and-3"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJlLXNlY3JldA"
+REFRESH = "refresh-Zx81-secret-value"
+SESSION_COOKIE = "sessioncookievalue0123456789abcdef"
+CSRF_COOKIE = "csrfcookievalue0123456789abcdefABCDEF"
+SECRETS = (PASSWORD, TOKEN, REFRESH, SESSION_COOKIE, CSRF_COOKIE, "hunter2")
+
+
+def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in lines if line["logger"] == "musicbud.access"]
+
+
+def test_one_access_line_per_request_with_its_fields(client: Client, json_logs: Any) -> None:
+    response = client.get(
+        reverse("probe:probe-item", args=[7]),
+        HTTP_X_REQUEST_ID="access-line-0001",
+        REMOTE_ADDR="198.51.100.23",
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    [line] = access_lines(json_logs())
+    assert isinstance(line.pop("duration_ms"), float)
+    assert isinstance(line.pop("ts"), str)
+    assert line == {
+        "level": "INFO",
+        "logger": "musicbud.access",
+        "message": "GET /api/v1/probe-api/probe/items/<item_id> 200",
+        "method": "GET",
+        "route": "/api/v1/probe-api/probe/items/<item_id>",
+        "path": "/api/v1/probe-api/probe/items/7",
+        "status": 200,
+        "user_id": None,
+        "client_ip": "198.51.100.23",
+        "request_id": "access-line-0001",
+    }
+
+
+@pytest.mark.django_db
+def test_access_line_names_the_authenticated_user(client: Client, json_logs: Any) -> None:
+    user = UserFactory.create()
+    client.force_login(user)
+
+    client.get(reverse("probe:probe-private"))
+
+    [line] = access_lines(json_logs())
+    assert (line["status"], line["user_id"]) == (200, user.pk)
+
+
+def test_application_logs_share_the_format_and_request_id(client: Client, json_logs: Any) -> None:
+    client.get(reverse("probe:probe-work"), HTTP_X_REQUEST_ID="app-lines-0001")
+
+    lines = json_logs()
+    app = [line for line in lines if line["logger"] == "tests.probe"]
+    assert [(line["message"], line["level"], line["request_id"]) for line in app] == [
+        ("probe work started", "INFO", "app-lines-0001"),
+        ("probe work in a thread", "INFO", "app-lines-0001"),
+    ]
+    assert len(access_lines(lines)) == 1
+
+
+def _hostile_requests(client: Client) -> list[int]:
+    """Login-like traffic carrying credentials in every place a log could pick them up."""
+    headers: Any = {
+        "HTTP_AUTHORIZATION": f"Bearer {TOKEN}",
+        "HTTP_COOKIE": f"sessionid={SESSION_COOKIE}; csrftoken={CSRF_COOKIE}",
+    }
+    url = reverse("probe:probe-items")
+    body = {"name": "login", "count": 1, "password": PASSWORD, "token": TOKEN}
+    statuses = [
+        # accepted
+        client.post(url, json.dumps(body), content_type="application/json", **headers),
+        # validation error (422) echoing nothing of the input
+        client.post(
+            url,
+            json.dumps({**body, "count": -1, "name": ""}),
+            content_type="application/json",
+            **headers,
+        ),
+        # malformed JSON (400)
+        client.post(url, f'{{"password": "{PASSWORD}", "refresh": "{REFRESH}"', "application/json"),
+        # wrong media type (415)
+        client.post(url, f"password={PASSWORD}&token={TOKEN}", "application/x-www-form-urlencoded"),
+        # credentials in the query string, on a 404 and on a 401
+        client.get(f"/nope?token={TOKEN}&password={PASSWORD}", **headers),
+        client.get(f"{reverse('probe:probe-private')}?refresh={REFRESH}", **headers),
+        # unhandled exception whose message carries a password
+        Client(raise_request_exception=False).get(reverse("probe:probe-boom"), **headers),
+    ]
+    return [response.status_code for response in statuses]
+
+
+@pytest.mark.django_db
+def test_credentials_never_reach_the_logs(client: Client, json_logs: Any) -> None:
+    statuses = _hostile_requests(client)
+
+    assert statuses == [200, 422, 400, 415, 404, 401, 500]
+    lines = json_logs()
+    raw = "\n".join(json.dumps(line) for line in lines)
+    assert len(access_lines(lines)) == 7
+    for secret in SECRETS:
+        assert secret not in raw
+    assert "Authorization" not in raw
+    assert "Cookie" not in raw
+    # The traceback is still there, with the credential scrubbed out of it.
+    [error] = [line for line in lines if line["level"] == "ERROR"]
+    assert "RuntimeError: kaboom with password=" + REDACTED in error["exc_info"]
+
+
+def test_log_level_comes_from_the_environment() -> None:
+    # LOGGING is configured at start-up; a fresh interpreter shows the level applied.
+    script = (
+        "import django; django.setup(); from django.test import Client; c = Client(); "
+        "c.get('/health/live'); c.get('/missing')"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ENVIRONMENT": "test",
+        "LOG_LEVEL": "WARNING",
+    }
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [(line["level"], line["logger"], line["message"]) for line in lines] == [
+        ("WARNING", "django.request", "Not Found: /missing")
+    ]

@@ -1,0 +1,212 @@
+"""/metrics: what it counts (by route template), who may read it, and several processes."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import AsyncClient, Client, override_settings
+from django.urls import reverse
+from prometheus_client import REGISTRY
+
+from api import metrics
+from config.environment import BASE_DIR
+from tests.conftest import assert_envelope
+
+pytestmark = pytest.mark.urls("tests.api.probe")
+
+ITEM_ROUTE = "/api/v1/probe-api/probe/items/<item_id>"
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def scraped_value(text: str, name: str, **labels: str) -> float:
+    rendered = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    match = re.search(rf"^{re.escape(name)}\{{{re.escape(rendered)}\}} (\S+)$", text, re.M)
+    assert match is not None, f"{name}{{{rendered}}} not in the scrape"
+    return float(match.group(1))
+
+
+def test_requests_are_counted_by_route_template_method_and_status(client: Client) -> None:
+    labels = {"route": ITEM_ROUTE, "method": "GET", "status": "200"}
+    before = sample("musicbud_http_requests_total", **labels)
+    latency_before = sample(
+        "musicbud_http_request_duration_seconds_count", route=ITEM_ROUTE, method="GET"
+    )
+
+    for item_id in (1, 2, 3):
+        assert client.get(reverse("probe:probe-item", args=[item_id])).status_code == 200
+    scrape = client.get(reverse("metrics"))
+
+    assert scrape.status_code == HTTPStatus.OK
+    assert scrape["Content-Type"].startswith("text/plain; version=")
+    text = scrape.content.decode()
+    assert scraped_value(text, "musicbud_http_requests_total", **labels) == before + 3
+    assert (
+        scraped_value(
+            text, "musicbud_http_request_duration_seconds_count", route=ITEM_ROUTE, method="GET"
+        )
+        == latency_before + 3
+    )
+    # Never the raw path: one series for every item id.
+    assert "/probe/items/1" not in text
+    assert "/probe/items/2" not in text
+
+
+def test_unmatched_urls_share_one_route_label(client: Client) -> None:
+    labels = {"route": metrics.UNMATCHED_ROUTE, "method": "GET", "status": "404"}
+    before = sample("musicbud_http_requests_total", **labels)
+
+    client.get("/random/a")
+    client.get("/random/b")
+
+    assert sample("musicbud_http_requests_total", **labels) == before + 2
+
+
+async def test_in_flight_counts_the_request_being_served(async_client: AsyncClient) -> None:
+    before = sample("musicbud_http_requests_in_flight")
+
+    response = await async_client.get(reverse("probe:probe-in-flight"))
+
+    assert response.json() == {"in_flight": before + 1}
+    assert sample("musicbud_http_requests_in_flight") == before
+
+
+@pytest.mark.parametrize("client_class", [Client, AsyncClient])
+async def test_unhandled_errors_are_counted(client_class: type) -> None:
+    labels = {"route": "/api/v1/probe-api/probe/boom", "method": "GET"}
+    before = sample("musicbud_http_unhandled_errors_total", **labels)
+    client = client_class(raise_request_exception=False)
+
+    response = client.get(reverse("probe:probe-boom"))
+    if client_class is AsyncClient:
+        response = await response
+
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert sample("musicbud_http_unhandled_errors_total", **labels) == before + 1
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=1)
+def test_rate_limit_rejections_are_counted(client: Client) -> None:
+    labels = {"group": "tests.api.probe.sync_ok", "policy": "standard"}
+    before = sample("musicbud_rate_limit_rejections_total", **labels)
+
+    statuses = [client.get(reverse("probe:probe-sync")).status_code for _ in range(3)]
+
+    assert statuses == [200, 429, 429]
+    assert sample("musicbud_rate_limit_rejections_total", **labels) == before + 2
+
+
+def test_cache_hits_misses_and_graph_lag_are_exposed(client: Client) -> None:
+    hits = sample("musicbud_cache_lookups_total", cache="profile", result="hit")
+    misses = sample("musicbud_cache_lookups_total", cache="profile", result="miss")
+
+    metrics.cache_hit(cache="profile")
+    metrics.cache_hit(cache="profile")
+    metrics.cache_miss(cache="profile")
+    metrics.graph_projection_lag_set(seconds=12.5, pending=7)
+    text = client.get(reverse("metrics")).content.decode()
+
+    assert scraped_value(text, "musicbud_cache_lookups_total", cache="profile", result="hit") == (
+        hits + 2
+    )
+    assert scraped_value(text, "musicbud_cache_lookups_total", cache="profile", result="miss") == (
+        misses + 1
+    )
+    assert re.search(r"^musicbud_graph_projection_lag_seconds 12\.5$", text, re.M)
+    assert re.search(r"^musicbud_graph_projection_pending 7\.0$", text, re.M)
+
+
+def test_metrics_are_not_public(client: Client) -> None:
+    response = client.get(reverse("metrics"), REMOTE_ADDR="203.0.113.9")
+
+    assert_envelope(response, HTTPStatus.FORBIDDEN, "permission_denied", "Metrics are not public")
+    assert b"musicbud_http_requests_total" not in response.content
+
+
+@override_settings(METRICS_TOKEN="scrape-token-0123456789")
+def test_a_bearer_token_opens_metrics_from_anywhere(client: Client) -> None:
+    outside: Any = {"REMOTE_ADDR": "203.0.113.9"}
+
+    good = client.get(
+        reverse("metrics"), HTTP_AUTHORIZATION="Bearer scrape-token-0123456789", **outside
+    )
+    wrong = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer scrape-token-x", **outside)
+    missing = client.get(reverse("metrics"), **outside)
+
+    assert good.status_code == HTTPStatus.OK
+    assert b"musicbud_http_requests_total" in good.content
+    assert (wrong.status_code, missing.status_code) == (HTTPStatus.FORBIDDEN, HTTPStatus.FORBIDDEN)
+
+
+@override_settings(METRICS_ALLOWED_NETWORKS=["10.20.0.0/16"], TRUSTED_PROXY_COUNT=0)
+def test_allow_listed_networks_may_scrape(client: Client) -> None:
+    from api.metrics import _allowed_networks
+
+    _allowed_networks.cache_clear()
+    try:
+        inside = client.get(reverse("metrics"), REMOTE_ADDR="10.20.3.4")
+        loopback = client.get(reverse("metrics"), REMOTE_ADDR="127.0.0.1")
+        # A forged X-Forwarded-For is not believed without trusted proxies.
+        forged = client.get(
+            reverse("metrics"), REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="10.20.3.4"
+        )
+    finally:
+        _allowed_networks.cache_clear()
+
+    assert inside.status_code == HTTPStatus.OK
+    assert (loopback.status_code, forged.status_code) == (403, 403)
+
+
+def test_metrics_from_several_processes_are_merged(tmp_path: Path) -> None:
+    # Each "worker" is its own interpreter serving two requests; a third one scrapes.
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ENVIRONMENT": "test",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    worker = (
+        "import django; django.setup(); from django.test import Client; c = Client(); "
+        "assert c.get('/health/live').status_code == 200; "
+        "assert c.get('/health/live').status_code == 200; import os; print(os.getpid())"
+    )
+    scraper = (
+        "import django; django.setup(); from api.metrics import render_metrics; "
+        "print(render_metrics().decode())"
+    )
+
+    def run(script: str) -> str:
+        return subprocess.run(  # noqa: S603 - our own interpreter and fixed scripts
+            [sys.executable, "-c", script],
+            cwd=BASE_DIR,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+
+    first_pid = int(run(worker).split()[-1])
+    second_pid = int(run(worker).split()[-1])
+    text = run(scraper)
+
+    labels = {"method": "GET", "route": "/health/live", "status": "200"}
+    assert scraped_value(text, "musicbud_http_requests_total", **labels) == 4.0
+    assert {p.name for p in tmp_path.glob("counter_*.db")} == {
+        f"counter_{first_pid}.db",
+        f"counter_{second_pid}.db",
+    }
+    # A dead worker's live gauges go; its counters stay in the totals.
+    with override_settings(PROMETHEUS_MULTIPROC_DIR=tmp_path):
+        metrics.worker_exited(first_pid)
+    assert not (tmp_path / f"gauge_livesum_{first_pid}.db").exists()
+    assert (tmp_path / f"gauge_livesum_{second_pid}.db").exists()
+    assert scraped_value(run(scraper), "musicbud_http_requests_total", **labels) == 4.0
