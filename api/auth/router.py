@@ -113,6 +113,8 @@ async def me(request: HttpRequest) -> User:
 )
 async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]:
     current: User = request.auth  # type: ignore[attr-defined]
+    # A stolen access token must not become a fast oracle for the current password.
+    await enforce_rate_limit(request, group="auth.password", policy="strict")
     user = await user_password_change(
         user_id=current.pk, old_password=payload.old_password, new_password=payload.new_password
     )

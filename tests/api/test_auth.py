@@ -1029,3 +1029,19 @@ def test_refresh_is_limited(client: Client, user: User, login: Login) -> None:
     # The refused request did not spend the token.
     with override_settings(RATE_LIMIT_STRICT_PER_MINUTE=10):
         assert post(client, REFRESH, {"refresh_token": token}).status_code == HTTPStatus.OK
+
+
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
+def test_password_change_is_limited_per_user(client: Client, user: User, login: Login) -> None:
+    access = login(user)["access_token"]
+    wrong = {"old_password": "guess-0000000", "new_password": NEW_PASSWORD}
+    for _ in range(3):
+        response = post(client, PASSWORD, wrong, headers=bearer(access))
+        assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "wrong_password")
+
+    right = {"old_password": DEFAULT_PASSWORD, "new_password": NEW_PASSWORD}
+    blocked = post(client, PASSWORD, right, headers=bearer(access))
+
+    assert_rate_limited(blocked)
+    user.refresh_from_db()
+    assert user.check_password(DEFAULT_PASSWORD)
