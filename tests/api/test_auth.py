@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -817,10 +818,16 @@ def test_asymmetric_keys_sign_with_the_first_and_verify_with_every_listed_one(
 
 
 def test_passwords_and_tokens_never_reach_the_logs(
-    client: Client, caplog: pytest.LogCaptureFixture
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+    json_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     caplog.set_level(logging.DEBUG)
     password = "leak-canary-passphrase-31"
+    new_password = "leak-canary-renewed-phrase-47"
+    weak = post(
+        client, REGISTER, {"username": "canary", "email": "c@example.org", "password": "canary"}
+    )
     registered = post(
         client, REGISTER, {"username": "canary", "email": "c@example.org", "password": password}
     )
@@ -828,23 +835,37 @@ def test_passwords_and_tokens_never_reach_the_logs(
     pair = post(client, LOGIN, {"username": "canary", "password": password}).json()
     rotated = post(client, REFRESH, {"refresh_token": pair["refresh_token"]}).json()
     reused = post(client, REFRESH, {"refresh_token": pair["refresh_token"]})
-    profile = me(client, rotated["access_token"])
+    second = post(client, LOGIN, {"username": "canary", "password": password}).json()
+    profile = me(client, second["access_token"])
+    changed = post(
+        client,
+        PASSWORD,
+        {"old_password": password, "new_password": new_password},
+        headers=bearer(second["access_token"]),
+    )
+    logged_out = post(client, LOGOUT, {"refresh_token": second["refresh_token"]})
 
+    tokens = [pair, rotated, second]
     secrets = [
         password,
-        pair["access_token"],
-        pair["refresh_token"],
-        rotated["access_token"],
-        rotated["refresh_token"],
+        new_password,
+        *(t[k] for t in tokens for k in ("access_token", "refresh_token")),
     ]
     user = User.objects.get(username="canary")
-    logged = caplog.text + "".join(str(record.__dict__) for record in caplog.records)
+    logged = (
+        caplog.text
+        + "".join(str(record.__dict__) for record in caplog.records)
+        + json.dumps(json_logs())
+    )
     messages = [record.getMessage() for record in caplog.records]
     assert "login refused" in messages  # the flows above did log ...
     assert "refresh token reuse: family revoked" in messages
-    for secret in [*secrets, user.password]:
+    assert "password changed" in messages
+    for secret in [*secrets, user.password]:  # ... and nothing secret
         assert secret not in logged
-    for response in (registered, failed, reused, profile):
+    assert weak.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert changed.status_code == logged_out.status_code == HTTPStatus.NO_CONTENT
+    for response in (weak, registered, failed, reused, profile, changed, logged_out):
         for secret in [*secrets, user.password, "argon2"]:
             assert secret not in response.content.decode()
 
