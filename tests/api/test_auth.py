@@ -13,19 +13,16 @@ from typing import Any
 import jwt
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
-from musicbud.models import TasteEdge, User
+from musicbud.models import User
 from musicbud.selectors.users import user_cache_key
 from tests.conftest import assert_envelope, bearer
 from tests.factories import (
     DEFAULT_PASSWORD,
-    ArtistFactory,
-    TrackFactory,
     UserFactory,
     default_password_hash,
     forged_token,
@@ -41,7 +38,6 @@ REFRESH = "api-v1:auth-refresh"
 LOGOUT = "api-v1:auth-logout"
 ME = "api-v1:auth-me"
 PASSWORD = "api-v1:auth-password"
-STATS = "api-v1:admin-stats"
 
 NEW_PASSWORD = "a-brand-new-passphrase-77"
 
@@ -684,63 +680,6 @@ def test_password_change_refusals_change_nothing(
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
     assert me(client, pair["access_token"]).status_code == HTTPStatus.OK
-
-
-# --- permissions ------------------------------------------------------------------------------
-
-
-def test_stats_without_the_permission_is_403_naming_it(
-    client: Client, user: User, login: Login
-) -> None:
-    response = client.get(reverse(STATS), headers=bearer(login(user)["access_token"]))
-
-    body = assert_envelope(response, HTTPStatus.FORBIDDEN, "permission_denied")
-    assert body["message"] == "Permission 'musicbud.view_stats' required"
-
-
-def test_stats_without_credentials_is_401(client: Client) -> None:
-    response = client.get(reverse(STATS))
-
-    assert_envelope(response, HTTPStatus.UNAUTHORIZED, "not_authenticated")
-    assert response["WWW-Authenticate"] == "Bearer"
-
-
-def test_a_permission_granted_through_a_group_applies_to_the_next_request(
-    client: Client, user: User, login: Login
-) -> None:
-    access = login(user)["access_token"]
-    assert client.get(reverse(STATS), headers=bearer(access)).status_code == 403  # user cached
-    UserFactory(is_active=False)
-    TrackFactory.create_batch(2)
-    ArtistFactory()
-
-    # What the admin does: a group holding the permission, the user added to it.
-    staff = Group.objects.create(name="stats readers")
-    staff.permissions.add(Permission.objects.get(codename="view_stats"))
-    user.groups.add(staff)
-
-    response = client.get(reverse(STATS), headers=bearer(access))
-    assert response.status_code == HTTPStatus.OK
-    assert response.json() == {
-        "users": 2,
-        "active_users": 1,
-        "tracks": 2,
-        "artists": 1,
-        "albums": 0,
-        "genres": 0,
-        "taste_edges": TasteEdge.objects.count(),
-    }
-
-    # And taking the group's permission away applies as quickly.
-    staff.permissions.clear()
-    assert client.get(reverse(STATS), headers=bearer(access)).status_code == 403
-
-
-def test_stats_through_a_session_for_a_superuser(client: Client) -> None:
-    admin = UserFactory.create(is_superuser=True, is_staff=True)
-    client.force_login(admin)
-
-    assert client.get(reverse(STATS)).status_code == HTTPStatus.OK
 
 
 # --- key rotation -----------------------------------------------------------------------------
