@@ -68,7 +68,8 @@ end
 return 0
 """
 
-# KEYS[1] the user's family set; ARGV[1] family key prefix, ARGV[2] revoked marker.
+# KEYS[1] the user's family set; ARGV[1] family key prefix, ARGV[2] revoked marker. The
+# family keys are built inside the script, so this assumes one Redis, not a Cluster.
 _REVOKE_USER_SCRIPT = """
 local families = redis.call('SMEMBERS', KEYS[1])
 local revoked = 0

@@ -163,6 +163,10 @@ def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> To
         raise TokenRejected("token_malformed", "The token is malformed")
     if not all(isinstance(claims[name], str) and claims[name] for name in ("jti", "fam", "pwv")):
         raise TokenRejected("token_malformed", "The token is malformed")
+    try:
+        uuid.UUID(claims["fam"])
+    except ValueError:
+        raise TokenRejected("token_malformed", "The token is malformed") from None
     return TokenClaims(
         user_id=int(subject),
         token_type=expected_type,

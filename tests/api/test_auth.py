@@ -271,6 +271,7 @@ def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
         "wrong audience": (forged_token(user_id=user_id, aud="other-api"), "token_wrong_audience"),
         "garbage": ("not.a.jwt", "token_malformed"),
         "non-numeric subject": (forged_token(user_id=user_id, sub="admin"), "token_malformed"),
+        "family not a uuid": (forged_token(user_id=user_id, fam="x' OR 1=1"), "token_malformed"),
         **{
             f"missing {claim}": (
                 forged_token(user_id=user_id, drop=(claim,)),
@@ -295,6 +296,7 @@ REJECTION_CASES = [
     "wrong audience",
     "garbage",
     "non-numeric subject",
+    "family not a uuid",
     *[f"missing {c}" for c in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")],
 ]
 
