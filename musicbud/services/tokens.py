@@ -216,7 +216,11 @@ def _pair(*, user_id: int, family_id: str, stamp: str, refresh_jti: str) -> Toke
 
 
 async def token_pair_issue(*, user: User) -> TokenPair:
-    """Start a new family (one login) and return its first access + refresh pair."""
+    """Start a new family (one login) and return its first access + refresh pair.
+
+    ``user`` must have its password field loaded (as ``user_authenticate`` returns it): the
+    tokens carry a stamp of the hash.
+    """
     family_id = str(uuid.uuid4())
     refresh_jti = _new_jti()
     await token_store().family_create(
