@@ -3,6 +3,7 @@ so the async path has no MiddlewareMixin ``sync_to_async`` hop."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.core.signals import got_request_exception
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import Resolver404, resolve
 
 from api import metrics
 from api.errors import (
@@ -156,6 +158,16 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
 
 def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
     """413 for a declared body over the limit, 415 for a non-JSON body sent to the API."""
+    rejected = _body_rejection(request)
+    if rejected is not None:
+        # Rejected before URL resolution; resolve anyway so metrics and the access log
+        # name the route that was refused.
+        with contextlib.suppress(Resolver404):
+            request.resolver_match = resolve(request.path_info)
+    return rejected
+
+
+def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
     raw_length = request.META.get("CONTENT_LENGTH") or "0"
     try:
         length = int(raw_length)

@@ -60,6 +60,25 @@ def test_requests_are_counted_by_route_template_method_and_status(client: Client
     assert "/probe/items/2" not in text
 
 
+@override_settings(MAX_REQUEST_BODY_BYTES=10)
+def test_bodies_refused_before_the_view_are_counted_under_their_route(client: Client) -> None:
+    route = "/api/v1/probe-api/probe/items"
+    too_large = {"route": route, "method": "POST", "status": "413"}
+    wrong_type = {"route": route, "method": "POST", "status": "415"}
+    before = (
+        sample("musicbud_http_requests_total", **too_large),
+        sample("musicbud_http_requests_total", **wrong_type),
+    )
+
+    client.post(reverse("probe:probe-items"), "x" * 11, content_type="application/json")
+    client.post(reverse("probe:probe-items"), "x", content_type="text/plain")
+
+    assert (
+        sample("musicbud_http_requests_total", **too_large),
+        sample("musicbud_http_requests_total", **wrong_type),
+    ) == (before[0] + 1, before[1] + 1)
+
+
 def test_unmatched_urls_share_one_route_label(client: Client) -> None:
     labels = {"route": metrics.UNMATCHED_ROUTE, "method": "GET", "status": "404"}
     before = sample("musicbud_http_requests_total", **labels)
