@@ -157,7 +157,8 @@ def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
 
 def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> TokenClaims:
     if claims["typ"] != expected_type.value:
-        raise TokenRejected("token_wrong_type", f"An {expected_type.value} token is required")
+        wanted = "an access" if expected_type is TokenType.ACCESS else "a refresh"
+        raise TokenRejected("token_wrong_type", f"This needs {wanted} token")
     subject = claims["sub"]
     if not (isinstance(subject, str) and subject.isdigit()):
         raise TokenRejected("token_malformed", "The token is malformed")

@@ -510,6 +510,10 @@ def test_an_access_token_cannot_refresh(client: Client, user: User, login: Login
     response = post(client, REFRESH, {"refresh_token": pair["access_token"]})
 
     assert_token_rejected(response, "token_wrong_type")
+    assert response.json()["message"] == "This needs a refresh token"
+    used_as_access = me(client, pair["refresh_token"])
+    assert_token_rejected(used_as_access, "token_wrong_type")
+    assert used_as_access.json()["message"] == "This needs an access token"
 
 
 def test_a_refresh_token_of_an_unknown_family_is_refused(client: Client, user: User) -> None:
