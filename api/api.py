@@ -17,3 +17,5 @@ api = NinjaAPI(
 )
 install_exception_handlers(api)
 install_rate_limits(api)
+api.add_router("/auth/", "api.auth.router.router")
+api.add_router("/admin/", "api.admin.router.router")

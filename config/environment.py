@@ -89,11 +89,16 @@ class AppEnvironment(BaseSettings):
     SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
     # "kid:secret" pairs, comma-separated; the first one signs, all of them verify.
     JWT_SECRET_KEYS: SecretStr = SecretStr(DEV_JWT_KEYS)
-    JWT_ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
+    JWT_ALGORITHM: Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"] = "HS256"
+    # Asymmetric algorithms only: "kid:/path/to/key.pem" pairs, comma-separated. The first
+    # is the private key that signs; the others (private or public) only verify.
+    JWT_KEY_FILES: str | None = None
     JWT_ISSUER: str = "musicbud"
     JWT_AUDIENCE: str = "musicbud-api"
     JWT_ACCESS_TTL_SECONDS: PositiveInt = 15 * 60
     JWT_REFRESH_TTL_SECONDS: PositiveInt = 14 * 24 * 3600
+    # Clock skew tolerated on exp/iat/nbf between the workers that issue and verify tokens.
+    JWT_LEEWAY_SECONDS: Annotated[int, Field(ge=0, le=300)] = 5
 
     DATABASE_URL: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     DB_POOL_MIN_SIZE: Annotated[int, Field(ge=0)] = 1
@@ -219,6 +224,8 @@ class AppEnvironment(BaseSettings):
             self.DEBUG = self.ENVIRONMENT is Environment.DEV
         if self.GRAPH_BACKEND is GraphBackendName.NEO4J and not self.NEO4J_URL:
             raise ValueError("GRAPH_BACKEND=neo4j needs NEO4J_URL")
+        if not self.jwt_uses_hmac:
+            _check_jwt_key_files(self.JWT_ALGORITHM, self.JWT_KEY_FILES)
         if self.ENVIRONMENT is not Environment.PROD:
             return self
         if self.DEBUG:
@@ -226,7 +233,8 @@ class AppEnvironment(BaseSettings):
         problem = _looks_insecure(self.SECRET_KEY.get_secret_value(), min_length=50)
         if problem:
             raise ValueError(f"SECRET_KEY {problem}; production refuses to start with it")
-        for kid, secret in parse_jwt_keys(self.JWT_SECRET_KEYS.get_secret_value()):
+        hmac_keys = parse_jwt_keys(self.JWT_SECRET_KEYS.get_secret_value())
+        for kid, secret in hmac_keys if self.jwt_uses_hmac else []:
             problem = _looks_insecure(secret, min_length=32)
             if problem:
                 raise ValueError(
@@ -239,6 +247,28 @@ class AppEnvironment(BaseSettings):
     @property
     def is_prod(self) -> bool:
         return self.ENVIRONMENT is Environment.PROD
+
+    @property
+    def jwt_uses_hmac(self) -> bool:
+        return self.JWT_ALGORITHM.startswith("HS")
+
+
+def _check_jwt_key_files(algorithm: str, raw: str | None) -> None:
+    if not raw:
+        raise ValueError(f"JWT_ALGORITHM={algorithm} needs JWT_KEY_FILES (kid:/path/key.pem,...)")
+    try:
+        pairs = parse_jwt_keys(raw)
+    except ValueError as exc:
+        raise ValueError(f"JWT_KEY_FILES: {exc}") from None
+    for index, (kid, path) in enumerate(pairs):
+        try:
+            text = Path(path).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"JWT_KEY_FILES key {kid!r}: cannot read {path} ({exc})") from None
+        if "-----BEGIN" not in text:
+            raise ValueError(f"JWT_KEY_FILES key {kid!r}: {path} is not a PEM file")
+        if index == 0 and "PRIVATE KEY-----" not in text:
+            raise ValueError(f"JWT_KEY_FILES key {kid!r}: the first (signing) key must be private")
 
 
 def parse_jwt_keys(raw: str) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -126,18 +127,30 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+if IS_TEST:
+    # Still Argon2 (same encoded format), with cheap parameters so the suite stays fast.
+    PASSWORD_HASHERS = ["musicbud.hashers.TestArgon2PasswordHasher", *PASSWORD_HASHERS]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-JWT_KEYS = parse_jwt_keys(ENV.JWT_SECRET_KEYS.get_secret_value())
 JWT_ALGORITHM = ENV.JWT_ALGORITHM
+# (kid, key) pairs, the first signs: HMAC secrets, or PEM texts for RS256/ES256/EdDSA.
+JWT_KEYS: list[tuple[str, str]] = (
+    parse_jwt_keys(ENV.JWT_SECRET_KEYS.get_secret_value())
+    if ENV.jwt_uses_hmac
+    else [
+        (kid, Path(path).read_text(encoding="ascii"))
+        for kid, path in parse_jwt_keys(ENV.JWT_KEY_FILES or "")
+    ]
+)
 JWT_ISSUER = ENV.JWT_ISSUER
 JWT_AUDIENCE = ENV.JWT_AUDIENCE
 JWT_ACCESS_TTL_SECONDS = ENV.JWT_ACCESS_TTL_SECONDS
 JWT_REFRESH_TTL_SECONDS = ENV.JWT_REFRESH_TTL_SECONDS
+JWT_LEEWAY_SECONDS = ENV.JWT_LEEWAY_SECONDS
 USER_CACHE_TTL_SECONDS = ENV.USER_CACHE_TTL_SECONDS
 
 # --- graph ------------------------------------------------------------------------------------

@@ -5,18 +5,23 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connections
+from django.test import Client
+from django.urls import reverse
 
 from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
-from tests.factories import UserFactory
+from musicbud.models import User
+from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
 def require_service(name: str, reason: str) -> None:
@@ -48,6 +53,42 @@ def _clear_cache() -> Iterator[None]:
 @pytest.fixture
 def user(db: None) -> object:
     return UserFactory()
+
+
+@pytest.fixture
+def login(client: Client) -> Callable[..., dict[str, Any]]:
+    """Log ``user`` in through the API and return the token pair body."""
+
+    def _login(user: User, *, password: str = DEFAULT_PASSWORD, **extra: Any) -> dict[str, Any]:
+        response = client.post(
+            reverse("api-v1:auth-login"),
+            {"username": user.username, "password": password, **extra},
+            content_type="application/json",
+        )
+        assert response.status_code == HTTPStatus.OK, response.content
+        body: dict[str, Any] = response.json()
+        return body
+
+    return _login
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Request headers carrying ``token`` (for Client/AsyncClient ``headers=``)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def hop_counter(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
+    """Every function run through asgiref's SyncToAsync (a thread hop), in call order."""
+    calls: list[Callable[..., Any]] = []
+    original = SyncToAsync.__call__
+
+    async def counting(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append(self.func)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    return calls
 
 
 def assert_envelope(response: Any, status: int, code: str, message: str | None = None) -> Any:
@@ -99,3 +140,14 @@ def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@pytest.fixture
+async def thread_connections_closed() -> AsyncIterator[None]:
+    """For async tests using the ORM: return asgiref's worker-thread connection when done.
+
+    Their queries run in that thread, whose connection nothing else closes; left open (and
+    checked out of the pool) it would keep the test database from being dropped.
+    """
+    yield
+    await sync_to_async(connections.close_all, thread_sensitive=True)()
