@@ -1,0 +1,69 @@
+"""``manage.py seed_demo``: options, progress lines, the login hint and idempotency."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from musicbud.services.demo import demo_counts
+
+pytestmark = pytest.mark.django_db
+
+ARGS = ("--users", "30", "--items", "150", "--edges", "900", "--seed", "11")
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_prints_progress_and_how_to_log_in() -> None:
+    output = seed(*ARGS)
+
+    lines = output.splitlines()
+    assert "  taste edges: 900/900" in [line.split(" (")[0] for line in lines]
+    assert any(line.startswith("  users: 30/30") for line in lines)
+    assert lines[-1] == (
+        "Log in as username 'demo' with password 'musicbud-demo-2024' "
+        "(every demo account shares that password)."
+    )
+    assert "Demo data ready" in output
+    assert demo_counts() == {
+        "users": 30,
+        "genres": 3,
+        "artists": 12,
+        "albums": 30,
+        "tracks": 150,
+        "edges": 900,
+    }
+
+
+def test_twice_leaves_the_same_counts() -> None:
+    seed(*ARGS)
+    counts = demo_counts()
+
+    output = seed(*ARGS)
+
+    assert demo_counts() == counts
+    assert "Demo data already present (nothing changed)" in output
+    assert "taste edges:" not in output
+
+
+def test_other_parameters_fail_with_a_clear_error_and_reset_replaces() -> None:
+    seed(*ARGS)
+
+    with pytest.raises(CommandError, match="--reset"):
+        seed("--users", "31", "--items", "150", "--edges", "900", "--seed", "11")
+    assert demo_counts()["users"] == 30
+
+    seed("--users", "31", "--items", "150", "--edges", "900", "--seed", "11", "--reset")
+    assert demo_counts()["users"] == 31
+
+
+def test_invalid_sizes_are_rejected() -> None:
+    with pytest.raises(CommandError, match="at least 1"):
+        seed("--users", "0")
+    assert demo_counts()["users"] == 0
