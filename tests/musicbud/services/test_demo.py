@@ -17,6 +17,7 @@ from musicbud.models import Album, Artist, EdgeSource, Genre, TasteEdge, Track, 
 from musicbud.services.demo import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
+    DemoSeedResult,
     demo_counts,
     demo_plan,
     demo_reset,
@@ -35,6 +36,17 @@ SMALL_COUNTS = {
     "tracks": 200,
     "edges": 1500,
 }
+
+
+def seed_small(*, reset: bool = False, **overrides: int) -> DemoSeedResult:
+    sizes = {**SMALL, **overrides}
+    return demo_seed(
+        users=sizes["users"],
+        tracks=sizes["tracks"],
+        edges=sizes["edges"],
+        seed=sizes["seed"],
+        reset=reset,
+    )
 
 
 def snapshot() -> dict[str, Any]:
@@ -71,7 +83,7 @@ def snapshot() -> dict[str, Any]:
 
 
 def test_small_run_has_exactly_the_planned_rows() -> None:
-    result = demo_seed(**SMALL)
+    result = seed_small()
 
     assert result.created is True
     assert result.counts == SMALL_COUNTS
@@ -83,7 +95,7 @@ def test_small_run_has_exactly_the_planned_rows() -> None:
 
 
 def test_catalogue_is_linked_like_real_music() -> None:
-    demo_seed(**SMALL)
+    seed_small()
 
     assert Track.objects.filter(album__isnull=True).count() == 0
     assert Track.objects.annotate(n=Count("artists")).filter(n=0).count() == 0
@@ -94,7 +106,7 @@ def test_catalogue_is_linked_like_real_music() -> None:
 
 
 def test_edges_carry_the_fields_of_their_relation() -> None:
-    demo_seed(**SMALL)
+    seed_small()
 
     played = TasteEdge.objects.filter(relation="played")
     assert played.filter(play_count__isnull=True).count() == 0
@@ -115,27 +127,27 @@ def test_edges_carry_the_fields_of_their_relation() -> None:
 
 
 def test_same_seed_gives_the_same_data_and_another_seed_does_not() -> None:
-    demo_seed(**SMALL)
+    seed_small()
     first = snapshot()
 
     demo_reset()
     assert demo_counts() == dict.fromkeys(SMALL_COUNTS, 0)
-    demo_seed(**SMALL)
+    seed_small()
     assert snapshot() == first
 
-    demo_seed(**{**SMALL, "seed": 8}, reset=True)
+    seed_small(seed=8, reset=True)
     other = snapshot()
     assert other["edges"] != first["edges"]
     assert other["tracks"] != first["tracks"]
 
 
 def test_second_run_changes_nothing() -> None:
-    demo_seed(**SMALL)
+    seed_small()
     before = snapshot()
     last_edge = TasteEdge.objects.aggregate(last=Max("id"))["last"]
 
     with CaptureQueriesContext(connection) as queries:
-        result = demo_seed(**SMALL)
+        result = seed_small()
 
     assert result.created is False
     assert result.counts == SMALL_COUNTS
@@ -146,33 +158,33 @@ def test_second_run_changes_nothing() -> None:
 
 
 def test_an_interrupted_run_is_completed_to_the_same_data() -> None:
-    demo_seed(**SMALL)
+    seed_small()
     before = snapshot()
     TasteEdge.objects.filter(pk__in=TasteEdge.objects.order_by("-id").values("id")[:300]).delete()
     assert demo_counts()["edges"] == 1200
 
-    result = demo_seed(**SMALL)
+    result = seed_small()
 
     assert result.created is True
     assert snapshot() == before
 
 
 def test_other_parameters_are_refused_until_reset() -> None:
-    demo_seed(**SMALL)
+    seed_small()
     before = snapshot()
 
     with pytest.raises(Conflict, match="run seed_demo --reset"):
-        demo_seed(**{**SMALL, "edges": 1000})
+        seed_small(edges=1000)
     assert snapshot() == before
 
-    result = demo_seed(**{**SMALL, "edges": 1000}, reset=True)
+    result = seed_small(edges=1000, reset=True)
     assert result.counts == {**SMALL_COUNTS, "edges": 1000}
 
 
 def test_reset_keeps_rows_that_are_not_demo_data() -> None:
-    own_user = UserFactory(username="alice")
-    own_track = TrackFactory(name="Mine")
-    demo_seed(**SMALL)
+    own_user = UserFactory.create(username="alice")
+    own_track = TrackFactory.create(name="Mine")
+    seed_small()
 
     demo_reset()
 
@@ -222,9 +234,9 @@ def test_edges_are_capped_at_what_fits() -> None:
 
 
 def test_writes_in_batches_not_per_row() -> None:
-    def statements(**sizes: int) -> tuple[int, int]:
+    def statements(*, users: int, tracks: int, edges: int) -> tuple[int, int]:
         with CaptureQueriesContext(connection) as queries:
-            demo_seed(**sizes, seed=5)
+            demo_seed(users=users, tracks=tracks, edges=edges, seed=5)
         inserts = sum(1 for q in queries if q["sql"].startswith("INSERT"))
         return inserts, len(queries) - inserts
 
@@ -240,7 +252,7 @@ def test_writes_in_batches_not_per_row() -> None:
 
 
 def test_demo_account_can_log_in_with_the_documented_password(client: Client) -> None:
-    demo_seed(**SMALL)
+    seed_small()
 
     assert client.login(username=DEMO_USERNAME, password=DEMO_PASSWORD) is True
     assert client.login(username=DEMO_USERNAME, password="wrong-password") is False
