@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 
 from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+# Only what a subprocess needs to run; DATABASE_URL, REDIS_URL & co. must be passed explicitly.
+_PASSED_THROUGH = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
+
+
+def run_manage(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` in a fresh interpreter with a clean environment plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
+    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def require_service(name: str, reason: str) -> None:

@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from config.environment import AppEnvironment, format_validation_error, parse_jwt_keys
+from tests.conftest import run_manage
 
-ROOT = Path(__file__).resolve().parents[2]
 STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
 STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"
-
-
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k in {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
-    }
-    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
