@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _PASSED_THROUGH = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
 
 
-def run_manage(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py`` in a fresh interpreter with a clean environment plus ``env``."""
     base = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
     return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
