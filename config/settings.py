@@ -188,6 +188,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves what collectstatic gathered at image build time (hashed, compressed);
+# elsewhere WhiteNoise finds app static files directly, so the API docs' Swagger UI assets
+# are served by this project (never a CDN) under runserver, uvicorn and the test client alike.
+WHITENOISE_USE_FINDERS = not IS_PROD
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
