@@ -88,3 +88,25 @@ def test_validation_error_formatting_names_each_variable() -> None:
     assert text.startswith("invalid configuration: ")
     assert "RATE_LIMIT_PER_MINUTE: Input should be a valid integer" in text
     assert "DATABASE_URL: must be postgres://" in text
+
+
+def test_prod_refuses_any_setting_left_at_the_placeholder() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(
+            ENVIRONMENT="prod",
+            SECRET_KEY=STRONG_SECRET,
+            JWT_SECRET_KEYS=STRONG_JWT,
+            ALLOWED_HOSTS="api.example.org",
+            NEO4J_PASSWORD="<set-me>",
+        )
+
+    assert format_validation_error(info.value) == (
+        "invalid configuration: NEO4J_PASSWORD still holds the placeholder <set-me>; "
+        "production refuses to start until they are set"
+    )
+    # Outside prod the placeholder is just a value (dev never starts Neo4j with it).
+    assert AppEnvironment(NEO4J_PASSWORD="<set-me>").NEO4J_PASSWORD.get_secret_value() == (
+        "<set-me>"
+    )
