@@ -6,7 +6,9 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.core.management.base import OutputWrapper
 
+from musicbud.management.commands.seed_demo import _Progress
 from musicbud.services.demo import demo_counts
 
 pytestmark = pytest.mark.django_db
@@ -67,3 +69,17 @@ def test_invalid_sizes_are_rejected() -> None:
     with pytest.raises(CommandError, match="at least 1"):
         seed("--users", "0")
     assert demo_counts()["users"] == 0
+
+
+def test_a_terminal_gets_a_progress_bar_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    out = io.StringIO()
+    progress = _Progress(OutputWrapper(out), tty=True)
+
+    progress("taste edges", 500, 1000)
+    progress("taste edges", 1000, 1000)
+    progress.close()
+
+    bar = capsys.readouterr().err
+    assert "taste edges: 100%" in bar
+    assert "1000/1000" in bar
+    assert out.getvalue() == ""  # no plain lines when a bar is drawn
