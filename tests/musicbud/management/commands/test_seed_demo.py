@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,6 +13,7 @@ from django.core.management.base import OutputWrapper
 
 from musicbud.management.commands.seed_demo import _Progress
 from musicbud.services.demo import demo_counts
+from tests.conftest import run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +87,32 @@ def test_a_terminal_gets_a_progress_bar_per_stage(capsys: pytest.CaptureFixture[
     assert "taste edges: 100%" in bar
     assert "1000/1000" in bar
     assert out.getvalue() == ""  # no plain lines when a bar is drawn
+
+
+def test_separate_processes_with_the_same_seed_write_the_same_rows(tmp_path: Path) -> None:
+    def seeded(name: str, hash_seed: str) -> list[tuple[object, ...]]:
+        url = f"sqlite:///{tmp_path / name}"
+        for command in (("migrate", "--noinput"), ("seed_demo", *ARGS)):
+            result = run_manage(*command, DATABASE_URL=url, PYTHONHASHSEED=hash_seed)
+            assert result.returncode == 0, result.stderr
+        with closing(sqlite3.connect(tmp_path / name)) as db:
+            return db.execute(
+                """
+                SELECT u.username, e.relation, e.kind,
+                       COALESCE(t.spotify_id, a.spotify_id, b.spotify_id, g.spotify_id),
+                       COALESCE(t.name, a.name, b.name, g.name),
+                       e.rank, e.play_count, e.last_played_at
+                FROM musicbud_tasteedge e JOIN musicbud_user u ON u.id = e.user_id
+                LEFT JOIN musicbud_track t ON t.id = e.track_id
+                LEFT JOIN musicbud_artist a ON a.id = e.artist_id
+                LEFT JOIN musicbud_album b ON b.id = e.album_id
+                LEFT JOIN musicbud_genre g ON g.id = e.genre_id
+                ORDER BY 1, 2, 3, 4
+                """
+            ).fetchall()
+
+    # Different hash seeds: nothing may depend on set or dict-of-str iteration order.
+    first, second = seeded("one.sqlite3", "1"), seeded("two.sqlite3", "2")
+
+    assert len(first) == 900
+    assert first == second
