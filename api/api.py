@@ -15,3 +15,8 @@ api = NinjaAPI(
     docs_url=None,
 )
 install_exception_handlers(api)
+
+# Order matters where paths overlap: each router declares its fixed paths before its
+# parameterised ones.
+api.add_router("/", "api.users.router.router")
+api.add_router("/", "api.catalogue.router.router")

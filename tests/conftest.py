@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 
+from musicbud.models import User
 from tests.factories import UserFactory
 
 
@@ -27,5 +31,28 @@ def _clear_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def user(db: None) -> object:
+def user(db: None) -> User:
     return UserFactory()
+
+
+@pytest.fixture
+def api_client(user: User) -> Client:
+    """A Django test client signed in (session) as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def thread_sensitive_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every thread-sensitive ``sync_to_async`` call (the expensive hop) by name."""
+    calls: list[str] = []
+    original = SyncToAsync.__call__
+
+    async def counting_call(self: SyncToAsync[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._thread_sensitive:
+            calls.append(getattr(self.func, "__qualname__", repr(self.func)))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    return calls
