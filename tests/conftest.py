@@ -32,7 +32,7 @@ def _clear_cache() -> Iterator[None]:
 
 @pytest.fixture
 def user(db: None) -> User:
-    return UserFactory()
+    return UserFactory.create()
 
 
 @pytest.fixture

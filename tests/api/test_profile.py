@@ -32,10 +32,12 @@ def _iso(value: object) -> str:
 
 
 def test_my_profile_shows_private_fields_and_taste_counts(api_client: Client, user: User) -> None:
-    like_add(user=user, kind="track", item=TrackFactory())
-    like_add(user=user, kind="track", item=TrackFactory())
-    taste_edge_set(user=user, kind="artist", item=ArtistFactory(), relation="top", rank=1)
-    taste_edge_set(user=user, kind="track", item=TrackFactory(), relation="played", play_count=3)
+    like_add(user=user, kind="track", item=TrackFactory.create())
+    like_add(user=user, kind="track", item=TrackFactory.create())
+    taste_edge_set(user=user, kind="artist", item=ArtistFactory.create(), relation="top", rank=1)
+    taste_edge_set(
+        user=user, kind="track", item=TrackFactory.create(), relation="played", play_count=3
+    )
 
     response = api_client.get(reverse("api-v1:my-profile"))
 
@@ -192,8 +194,8 @@ def test_profile_update_drops_the_cached_profile_after_commit(
 def test_public_profile_by_username_is_case_insensitive_and_has_no_private_fields(
     api_client: Client,
 ) -> None:
-    other = UserFactory(username="DJ.Shadow", bio="Endtroducing")
-    like_add(user=other, kind="artist", item=ArtistFactory())
+    other = UserFactory.create(username="DJ.Shadow", bio="Endtroducing")
+    like_add(user=other, kind="artist", item=ArtistFactory.create())
 
     response = api_client.get(reverse("api-v1:user-profile", args=["dj.shadow"]))
 
@@ -217,7 +219,7 @@ def test_public_profile_by_username_is_case_insensitive_and_has_no_private_field
 def test_public_profile_of_unknown_or_inactive_user_is_404(
     api_client: Client, active: bool
 ) -> None:
-    UserFactory(username="gone", is_active=active)
+    UserFactory.create(username="gone", is_active=active)
     name = "nobody" if active else "gone"
 
     response = api_client.get(reverse("api-v1:user-profile", args=[name]))
@@ -231,15 +233,15 @@ def test_public_profile_of_unknown_or_inactive_user_is_404(
 def test_user_search_ranks_username_prefix_first_and_paginates(
     api_client: Client, user: User, django_assert_num_queries
 ) -> None:
-    UserFactory(username="zz-rockfan", display_name="Z")
-    UserFactory(username="rocky", display_name="R")
-    UserFactory(username="alrock", display_name="A")
-    UserFactory(username="jazzcat", display_name="Rock Lobster")
-    UserFactory(username="rockinactive", is_active=False)
-    UserFactory(username="classical", display_name="C")
+    UserFactory.create(username="zz-rockfan", display_name="Z")
+    UserFactory.create(username="rocky", display_name="R")
+    UserFactory.create(username="alrock", display_name="A")
+    UserFactory.create(username="jazzcat", display_name="Rock Lobster")
+    UserFactory.create(username="rockinactive", is_active=False)
+    UserFactory.create(username="classical", display_name="C")
     url = reverse("api-v1:user-search")
 
-    first = api_client.get(url, {"q": "ROCK", "limit": 2})
+    first = api_client.get(url, {"q": "ROCK", "limit": "2"})
     second = api_client.get(first.json()["next"])
 
     assert [u["username"] for u in first.json()["items"]] == ["rocky", "alrock"]
