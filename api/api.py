@@ -20,3 +20,4 @@ install_exception_handlers(api)
 # parameterised ones.
 api.add_router("/", "api.users.router.router")
 api.add_router("/", "api.catalogue.router.router")
+api.add_router("/", "api.taste.router.router")

@@ -135,6 +135,8 @@ class AppEnvironment(BaseSettings):
 
     PROFILE_CACHE_TTL_SECONDS: PositiveInt = 300
     BUDS_CACHE_TTL_SECONDS: PositiveInt = 300
+    # Most entries (likes + top + plays) one taste import may carry.
+    TASTE_IMPORT_MAX_ENTRIES: Annotated[int, Field(ge=1, le=10_000)] = 500
     USER_CACHE_TTL_SECONDS: PositiveInt = 300
     HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024

@@ -9,7 +9,10 @@ import pytest
 from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from musicbud.models import User
 from tests.factories import UserFactory
@@ -56,3 +59,18 @@ def thread_sensitive_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
     return calls
+
+
+@pytest.fixture
+def auth_queries(api_client: Client) -> int:
+    """Database queries the auth layer in front of every endpoint makes per request.
+
+    Measured on a warm ``GET /me/profile``, whose own work makes no query (see
+    tests/api/test_profile.py), so list tests can assert their exact count on top of it
+    whichever auth class and session backend are in place.
+    """
+    url = reverse("api-v1:my-profile")
+    api_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        api_client.get(url)
+    return len(queries)
