@@ -100,7 +100,12 @@ class ImportPlayIn(ImportItemIn):
 
 IMPORT_EXAMPLE: dict[str, Any] = {
     "likes": [
-        {"kind": "track", "provider": "spotify", "external_id": "3n3Ppam7vgaVa1iaRUc9Lp"},
+        {
+            "kind": "track",
+            "provider": "spotify",
+            "external_id": "3n3Ppam7vgaVa1iaRUc9Lp",
+            "name": "Mr. Brightside",
+        },
         {"kind": "artist", "name": "Radiohead"},
         {"kind": "genre", "provider": "lastfm", "external_id": "trip-hop", "name": "Trip-hop"},
     ],

@@ -53,7 +53,7 @@ class _Resolver:
         self.report = report
         self.by_external: dict[tuple[str, str, str], CatalogueItem] = {}
         self.by_name: dict[tuple[str, str], CatalogueItem] = {}
-        self.seen: set[int] = set()  # ids of items already counted in the report
+        self.seen: set[tuple[str, int]] = set()  # (kind, id) of items already reported
 
     def resolve(self, entry: ImportEntry) -> CatalogueItem:
         model = ITEM_MODELS[ItemKind(entry.kind)]
@@ -97,8 +97,8 @@ class _Resolver:
             self.by_external[ext_key] = item
         if name_key:
             self.by_name[name_key] = item
-        if item.pk not in self.seen:
-            self.seen.add(item.pk)
+        if (entry.kind, item.pk) not in self.seen:
+            self.seen.add((entry.kind, item.pk))
             if created:
                 self.report.items_created += 1
             else:
