@@ -26,7 +26,10 @@ T = TypeVar("T")
 class PageParams(Schema):
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size (1-100).")
     cursor: str | None = Field(
-        None, max_length=200, description="The `next` link's cursor, to read the next page."
+        None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The `next` link's cursor, to read the next page.",
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,8 +15,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from musicbud.models import User
-from tests.factories import UserFactory
+from musicbud.models import Artist, Track, User
+from musicbud.services.taste import like_add
+from tests.factories import ArtistFactory, TrackFactory, UserFactory
 
 
 def require_service(name: str, reason: str) -> None:
@@ -74,3 +76,47 @@ def auth_queries(api_client: Client) -> int:
     with CaptureQueriesContext(connection) as queries:
         api_client.get(url)
     return len(queries)
+
+
+@dataclass
+class BudWorld:
+    """``me`` (the ``user`` fixture) and the people around them; see ``bud_world``."""
+
+    me: User
+    users: dict[str, User]
+    tracks: dict[str, Track]
+    artists: dict[str, Artist]
+
+
+@pytest.fixture
+def bud_world(user: User) -> BudWorld:
+    """A small taste world, written through the taste services.
+
+    ``me`` likes the popular ``hit``, two rare tracks and the artist ``band``. ``ana`` shares
+    both rare tracks, ``ben`` the hit and the band, ``cat`` only the hit (which everybody
+    likes), ``dan`` nothing, ``eve`` (inactive) a rare track.
+    """
+    tracks = {name: TrackFactory.create(name=name) for name in ("hit", "rare1", "rare2", "deep")}
+    artists = {name: ArtistFactory.create(name=name) for name in ("band", "other")}
+    users = {
+        name: UserFactory.create(username=name, display_name=name.title())
+        for name in ("ana", "ben", "cat", "dan", "eve")
+    }
+    users["eve"].is_active = False
+    users["eve"].save(update_fields=["is_active"])
+    likes = {
+        "me": ["hit", "rare1", "rare2", "band"],
+        "ana": ["rare1", "rare2", "deep"],
+        "ben": ["hit", "band", "other"],
+        "cat": ["hit"],
+        "dan": ["deep", "other"],
+        "eve": ["hit", "rare1"],
+    }
+    for name, items in likes.items():
+        person = user if name == "me" else users[name]
+        for item_name in items:
+            if item_name in tracks:
+                like_add(user=person, kind="track", item=tracks[item_name])
+            else:
+                like_add(user=person, kind="artist", item=artists[item_name])
+    return BudWorld(me=user, users=users, tracks=tracks, artists=artists)

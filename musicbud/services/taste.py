@@ -2,12 +2,14 @@
 
 Every write also records, in the same transaction, the edge's next version, the library
 size the similarity formula divides by, and an outbox row for the Neo4j projection
-(DESIGN §3); the projector is started only after the transaction commits.
+(DESIGN §3); the projector is started only after the transaction commits, and so is the
+invalidation of the user's cached profile and bud pages (a rolled-back write changes nothing).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from graph.models import EdgeVersion, LibrarySize, OutboxOperation, ProjectionOutbox
 from graph.projection import projection_dispatch
+from musicbud.cache_keys import taste_caches_invalidate
 from musicbud.models import CatalogueItem, EdgeSource, ItemKind, Relation, TasteEdge, User
 
 
@@ -128,6 +131,7 @@ def taste_edge_set(
             version=version,
             edge=edge,
         )
+        transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk))
     return edge, created
 
 
@@ -151,6 +155,7 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
                 version=version,
                 edge=None,
             )
+            transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk))
     return deleted > 0
 
 

@@ -105,13 +105,21 @@ def test_search_accepts_the_max_page_size(api_client: Client) -> None:
     assert response.status_code == HTTPStatus.OK
 
 
-def test_malformed_cursor_is_422(api_client: Client) -> None:
+@pytest.mark.parametrize(
+    ("cursor", "code"),
+    [
+        ("bm90LWpzb24", "invalid_cursor"),  # base64 of "not-json"
+        ("eyJvIjotMX0", "invalid_cursor"),  # {"o":-1}
+        ("not a cursor!", "validation_error"),
+    ],
+)
+def test_malformed_cursor_is_422(api_client: Client, cursor: str, code: str) -> None:
     response = api_client.get(
-        reverse("api-v1:catalogue-search", args=["tracks"]), {"cursor": "not-a-cursor!"}
+        reverse("api-v1:catalogue-search", args=["tracks"]), {"cursor": cursor}
     )
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert response.json()["code"] == "invalid_cursor"
+    assert response.json()["code"] == code
 
 
 @pytest.mark.parametrize("kind", ["track", "songs", "users"])

@@ -27,7 +27,9 @@ def _build_world() -> TasteWorld:
         name: UserFactory.create(username=name, display_name=name.title())
         for name in ("alice", "bob", "carol", "dave", "erin", "frank")
     }
-    tracks = {name: TrackFactory.create(name=name) for name in ("hit", "deep", "rare", "b-side", "jam")}
+    tracks = {
+        name: TrackFactory.create(name=name) for name in ("hit", "deep", "rare", "b-side", "jam")
+    }
     artists = {name: ArtistFactory.create(name=name) for name in ("band", "solo", "duo")}
     albums = {name: AlbumFactory.create(name=name) for name in ("lp", "ep")}
     genres = {name: GenreFactory.create(name=name) for name in ("jazz", "rock", "pop")}
