@@ -56,7 +56,8 @@ def thread_sensitive_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     async def counting_call(self: SyncToAsync[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._thread_sensitive:
-            calls.append(getattr(self.func, "__qualname__", repr(self.func)))
+            # Never repr() the callable: a bound QuerySet method's repr runs the query.
+            calls.append(getattr(self.func, "__qualname__", None) or type(self.func).__name__)
         return await original(self, *args, **kwargs)
 
     monkeypatch.setattr(SyncToAsync, "__call__", counting_call)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -80,6 +81,32 @@ def test_warm_profile_read_makes_no_query_and_no_thread_hop(
     assert thread_sensitive_hops == []
     assert profile.username == user.username
     assert profile.user_id == user.pk
+
+
+def test_warm_profile_request_through_asgi_adds_no_thread_hop(
+    user: User, thread_sensitive_hops: list[str]
+) -> None:
+    url = reverse("api-v1:my-profile")
+
+    async def scenario() -> tuple[Any, list[str], Any, list[str]]:
+        client = AsyncClient()
+        await client.aforce_login(user)
+        thread_sensitive_hops.clear()
+        cold = await client.get(url)
+        cold_hops = list(thread_sensitive_hops)
+        thread_sensitive_hops.clear()
+        warm = await client.get(url)
+        return cold, cold_hops, warm, list(thread_sensitive_hops)
+
+    # Driven from this (sync) test, the request's thread-sensitive work runs on this thread,
+    # inside the test's transaction, through the full ASGI request path.
+    cold, cold_hops, warm, warm_hops = async_to_sync(scenario)()
+
+    assert cold.status_code == warm.status_code == HTTPStatus.OK
+    assert warm.json() == cold.json()
+    assert "_profile_load" in cold_hops
+    # Whatever hops the handler and the auth layer in front take, the view adds none.
+    assert warm_hops == [hop for hop in cold_hops if hop != "_profile_load"]
 
 
 def test_warm_profile_request_is_served_from_the_cache(api_client: Client, user: User) -> None:
@@ -231,7 +258,7 @@ def test_public_profile_of_unknown_or_inactive_user_is_404(
 
 
 def test_user_search_ranks_username_prefix_first_and_paginates(
-    api_client: Client, user: User, django_assert_num_queries
+    api_client: Client, user: User, auth_queries: int, django_assert_num_queries
 ) -> None:
     UserFactory.create(username="zz-rockfan", display_name="Z")
     UserFactory.create(username="rocky", display_name="R")
@@ -241,8 +268,10 @@ def test_user_search_ranks_username_prefix_first_and_paginates(
     UserFactory.create(username="classical", display_name="C")
     url = reverse("api-v1:user-search")
 
-    first = api_client.get(url, {"q": "ROCK", "limit": "2"})
-    second = api_client.get(first.json()["next"])
+    with django_assert_num_queries(auth_queries + 1):
+        first = api_client.get(url, {"q": "ROCK", "limit": "2"})
+    with django_assert_num_queries(auth_queries + 1):
+        second = api_client.get(first.json()["next"])
 
     assert [u["username"] for u in first.json()["items"]] == ["rocky", "alrock"]
     assert [u["username"] for u in second.json()["items"]] == ["jazzcat", "zz-rockfan"]
