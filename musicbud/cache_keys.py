@@ -4,6 +4,10 @@
 ``buds:<user_id>:<generation>:<params>``; a taste change bumps ``buds:<user_id>:gen`` so every
 cached page of that user is dropped at once without scanning keys (Redis and memory alike).
 Other users' bud pages that mention this user refresh when their TTL runs out.
+
+Services register the invalidations with ``on_commit(..., robust=True)``: a cache outage
+after a committed write is logged and leaves entries to expire by TTL, instead of failing a
+request whose write already happened.
 """
 
 from __future__ import annotations

@@ -40,5 +40,5 @@ def profile_update(
         raise InvalidInput("Invalid profile", details=exc.message_dict) from exc
     with transaction.atomic():
         user.save(update_fields=[*changes, "updated_at"])
-        transaction.on_commit(partial(profile_cache_invalidate, user_id=user.pk))
+        transaction.on_commit(partial(profile_cache_invalidate, user_id=user.pk), robust=True)
     return user

@@ -131,7 +131,7 @@ def taste_edge_set(
             version=version,
             edge=edge,
         )
-        transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk))
+        transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
     return edge, created
 
 
@@ -155,7 +155,7 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
                 version=version,
                 edge=None,
             )
-            transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk))
+            transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
     return deleted > 0
 
 

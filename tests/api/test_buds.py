@@ -231,6 +231,18 @@ def test_buds_of_an_item(api_client: Client, bud_world: BudWorld) -> None:
         assert [s["item"]["name"] for s in bud["top_shared"]] == ["rare1"]
 
 
+def test_buds_of_an_item_query_count_does_not_grow_with_the_page(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    url = reverse("api-v1:item-buds", args=["tracks", bud_world.tracks["hit"].public_id])
+    with CaptureQueriesContext(connection) as small:
+        assert len(api_client.get(url, {"limit": "1"}).json()["items"]) == 1
+    with CaptureQueriesContext(connection) as large:
+        assert len(api_client.get(url, {"limit": "3"}).json()["items"]) == 3
+
+    assert len(small) == len(large)
+
+
 def test_buds_of_an_unknown_item_is_404(api_client: Client, bud_world: BudWorld) -> None:
     unknown = api_client.get(reverse("api-v1:item-buds", args=["tracks", uuid.uuid4()]))
     wrong_kind = api_client.get(
