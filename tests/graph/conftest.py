@@ -43,6 +43,7 @@ def bolt_url() -> Iterator[str]:
             server = embedded_bolt_server_start()
         except BoltServerError as exc:
             require_service("Bolt graph server", str(exc))
+            raise  # not reached: require_service fails or skips
         url = server.url
     original = django_settings.NEO4J_URL
     django_settings.NEO4J_URL = url

@@ -99,7 +99,7 @@ class Reference:
                     parts[other][key] = parts[other].get(key, 0.0) + value
         return parts
 
-    def buds(self, me: int, cells: list[tuple[str, str]]) -> list[tuple[str, float, int, list]]:
+    def buds(self, me: int, cells: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
         parts = self.score_parts(me, cells)
         rows = []
         for other, items in parts.items():
@@ -194,3 +194,121 @@ async def test_buds_for_user_match_the_formula(
         )
         assert page.next_cursor is None
         assert_same(flatten(page.buds), ref.buds(user.pk, _cells(source, kind)))
+
+
+async def test_pages_walk_the_whole_ranking_once(world: TasteWorld) -> None:
+    alice = world.users["alice"]
+    whole = await queries.buds_for_user(
+        user_id=alice.pk, kind=None, source=BudSource.ALL, limit=50, cursor=None
+    )
+
+    walked = await all_pages(user_id=alice.pk, kind=None, source=BudSource.ALL, limit=1)
+
+    assert len(whole.buds) == 4
+    assert [b.user_public_id for b in walked] == [b.user_public_id for b in whole.buds]
+    assert [b.score for b in walked] == [b.score for b in whole.buds]
+
+
+def _item_key(kind: str, pk: int) -> str:
+    return f"{kind}:{pk}"
+
+
+@pytest.mark.parametrize("kind", [None, "track", "artist"])
+async def test_common_items_match_the_formula(world: TasteWorld, kind: str | None) -> None:
+    ref = await reference()
+    alice = world.users["alice"]
+    for name in ("bob", "carol", "dave", "frank"):
+        other = world.users[name]
+        parts = ref.score_parts(alice.pk, _cells(BudSource.ALL, kind)).get(other.pk, {})
+        expected = sorted(
+            ((ref.names[_split(k)][0], w, _split(k)[0]) for k, w in parts.items()),
+            key=lambda s: (-round(s[1], 9), KINDS.index(s[2]), s[0]),
+        )
+
+        shared = await queries.common_items(user_id=alice.pk, other_id=other.pk, kind=kind)
+
+        assert [s.item.name for s in shared] == [name for name, _, _ in expected]
+        assert [s.item.kind for s in shared] == [k for _, _, k in expected]
+        assert [s.weight for s in shared] == pytest.approx(
+            [w for _, w, _ in expected], abs=TOLERANCE
+        )
+
+
+async def test_buds_for_item_match_the_formula(world: TasteWorld) -> None:
+    ref = await reference()
+    sizes: dict[tuple[int, str, str], int] = defaultdict(int)
+    for user, relation, kind, _ in ref.edges:
+        sizes[(user, relation, kind)] += 1
+    for kind, model in ITEM_MODELS.items():
+        async for item in model._default_manager.all():
+            relations: dict[int, set[str]] = defaultdict(set)
+            for user, relation, k, pk in ref.edges:
+                if k == kind and pk == item.pk:
+                    relations[user].add(relation)
+            expected = sorted(
+                (
+                    (
+                        ref.users[user].username,
+                        round(
+                            sum(
+                                RELATION_WEIGHT[r] / math.sqrt(sizes[(user, r, kind)]) for r in rels
+                            )
+                            / sum(RELATION_WEIGHT.values()),
+                            9,
+                        ),
+                        ref.users[user].public_id,
+                    )
+                    for user, rels in relations.items()
+                ),
+                key=lambda row: (-row[1], row[2]),
+            )
+
+            page = await queries.buds_for_item(kind=kind, item_id=item.pk, limit=50, cursor=None)
+
+            assert [b.username for b in page.buds] == [name for name, _, _ in expected]
+            assert [b.score for b in page.buds] == pytest.approx(
+                [score for _, score, _ in expected], abs=TOLERANCE
+            )
+            assert all(b.shared_count == 1 for b in page.buds)
+            assert all(b.top_shared[0].item.public_id == item.public_id for b in page.buds)
+
+
+async def test_taste_counts_match_the_edges(world: TasteWorld) -> None:
+    ref = await reference()
+    for user in world.users.values():
+        expected = {r: dict.fromkeys(KINDS, 0) for r in ("like", "top", "played")}
+        for owner, relation, kind, _ in ref.edges:
+            if owner == user.pk:
+                expected[relation][kind] += 1
+
+        counts = await queries.taste_counts(user_id=user.pk)
+
+        assert counts.likes == expected["like"]
+        assert counts.top == expected["top"]
+        assert counts.played == expected["played"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_recommendations_match_the_formula(world: TasteWorld, kind: str) -> None:
+    ref = await reference()
+    for name in ("alice", "bob", "dave"):
+        me = world.users[name]
+        parts = ref.score_parts(me.pk, _cells(BudSource.ALL, None))
+        buds = {user: round(sum(items.values()), 9) for user, items in parts.items()}
+        mine = {pk for owner, _, k, pk in ref.edges if owner == me.pk and k == kind}
+        holders: dict[int, set[int]] = defaultdict(set)
+        for owner, _, k, pk in ref.edges:
+            if owner in buds and k == kind and pk not in mine:
+                holders[pk].add(owner)
+        expected = sorted(
+            (
+                (ref.names[(kind, pk)][0], sum(buds[b] for b in owners), len(owners))
+                for pk, owners in holders.items()
+            ),
+            key=lambda row: (-round(row[1], 9), row[0]),
+        )
+
+        got = await queries.recommendations(user_id=me.pk, kind=kind, limit=50)
+
+        assert [(r.item.name, r.liked_by) for r in got] == [(n, c) for n, _, c in expected]
+        assert [r.score for r in got] == pytest.approx([s for _, s, _ in expected], abs=TOLERANCE)
