@@ -4,6 +4,7 @@ TEST_NEO4J_URL), a clean graph per test, and a small taste world written through
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -70,5 +71,18 @@ def neo4j_graph(bolt_url: str, settings: SettingsWrapper) -> Iterator[str]:
     drivers_reset()
     graph_clear()
     yield bolt_url
+    projection_wait()
+    drivers_reset()
+
+
+@pytest.fixture
+def dead_bolt_url(settings: SettingsWrapper) -> Iterator[str]:
+    """A Bolt URL where nothing listens, configured as the graph store: Neo4j is down."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.NEO4J_URL = f"bolt://neo4j:password@127.0.0.1:{port}"
+    drivers_reset()
+    yield settings.NEO4J_URL
     projection_wait()
     drivers_reset()
