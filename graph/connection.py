@@ -23,15 +23,24 @@ def graph_configured() -> bool:
     return bool(settings.NEO4J_URL)
 
 
-def _target() -> tuple[str, tuple[str, str]]:
-    """The URL without credentials, and the credentials (from the URL or NEO4J_USER/PASSWORD)."""
-    parts = urlsplit(settings.NEO4J_URL or "")
-    user = unquote(parts.username) if parts.username else settings.NEO4J_USER
-    password = unquote(parts.password) if parts.password else settings.NEO4J_PASSWORD
+def split_bolt_url(
+    url: str, *, user: str = "neo4j", password: str = ""
+) -> tuple[str, tuple[str, str]]:
+    """The URL without credentials, and the credentials (from the URL, else the defaults)."""
+    parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, "", "", "")), (user, password)
+    return urlunsplit((parts.scheme, netloc, "", "", "")), (
+        unquote(parts.username) if parts.username else user,
+        unquote(parts.password) if parts.password else password,
+    )
+
+
+def _target() -> tuple[str, tuple[str, str]]:
+    return split_bolt_url(
+        settings.NEO4J_URL or "", user=settings.NEO4J_USER, password=settings.NEO4J_PASSWORD
+    )
 
 
 def _driver_options() -> dict[str, Any]:
@@ -58,6 +67,13 @@ def async_driver() -> AsyncDriver:
         driver = AsyncGraphDatabase.driver(url, auth=auth, **_driver_options())
         _async_drivers[loop] = driver
     return driver
+
+
+async def async_driver_close() -> None:
+    """Close the running loop's driver (before a loop made by ``asyncio.run`` ends)."""
+    driver = _async_drivers.pop(asyncio.get_running_loop(), None)
+    if driver is not None:
+        await driver.close()
 
 
 def drivers_reset() -> None:

@@ -1,100 +1,88 @@
-"""Fixtures of the graph suite: a small taste world written through the taste services."""
+"""Fixtures of the graph suite: a Bolt server for the session (embedded ArcadeDB, or
+TEST_NEO4J_URL), a clean graph per test, and a small taste world written through the services."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import asyncio
+import socket
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings as django_settings
+from pytest_django.fixtures import Settings as SettingsWrapper
 
-from musicbud.models import Album, Artist, Genre, ItemKind, Relation, Track, User
-from musicbud.services.taste import like_add, taste_edge_set
-from tests.factories import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory, UserFactory
-
-
-@dataclass
-class TasteWorld:
-    users: dict[str, User]
-    tracks: dict[str, Track]
-    artists: dict[str, Artist]
-    albums: dict[str, Album]
-    genres: dict[str, Genre]
-
-
-def _build_world() -> TasteWorld:
-    """Six people; one hit song everybody likes, niche songs few share, ties on purpose."""
-    users = {
-        name: UserFactory.create(username=name, display_name=name.title())
-        for name in ("alice", "bob", "carol", "dave", "erin", "frank")
-    }
-    tracks = {
-        name: TrackFactory.create(name=name) for name in ("hit", "deep", "rare", "b-side", "jam")
-    }
-    artists = {name: ArtistFactory.create(name=name) for name in ("band", "solo", "duo")}
-    albums = {name: AlbumFactory.create(name=name) for name in ("lp", "ep")}
-    genres = {name: GenreFactory.create(name=name) for name in ("jazz", "rock", "pop")}
-    likes: dict[str, list[tuple[str, object]]] = {
-        "alice": [
-            ("track", tracks["hit"]),
-            ("track", tracks["deep"]),
-            ("track", tracks["rare"]),
-            ("artist", artists["band"]),
-            ("genre", genres["jazz"]),
-            ("album", albums["lp"]),
-        ],
-        "bob": [
-            ("track", tracks["hit"]),
-            ("track", tracks["rare"]),
-            ("artist", artists["band"]),
-            ("genre", genres["jazz"]),
-        ],
-        "carol": [
-            ("track", tracks["hit"]),
-            ("track", tracks["deep"]),
-            ("track", tracks["jam"]),
-            ("genre", genres["pop"]),
-            ("album", albums["lp"]),
-        ],
-        "dave": [("track", tracks["hit"]), ("artist", artists["solo"]), ("genre", genres["rock"])],
-        "erin": [("track", tracks["hit"]), ("artist", artists["solo"]), ("genre", genres["rock"])],
-        "frank": [("track", tracks["b-side"]), ("artist", artists["duo"])],
-    }
-    for name, items in likes.items():
-        for kind, item in items:
-            like_add(user=users[name], kind=kind, item=item)  # type: ignore[arg-type]
-    tops = {
-        "alice": [(artists["band"], 1), (artists["solo"], 2)],
-        "bob": [(artists["band"], 1)],
-        "dave": [(artists["solo"], 1), (artists["band"], 2)],
-    }
-    for name, ranked in tops.items():
-        for artist, rank in ranked:
-            taste_edge_set(
-                user=users[name],
-                kind=ItemKind.ARTIST,
-                item=artist,
-                relation=Relation.TOP,
-                rank=rank,
-            )
-    played = datetime(2026, 1, 1, 12, tzinfo=UTC)
-    plays = {
-        "alice": [(tracks["jam"], 12), (tracks["deep"], 3)],
-        "carol": [(tracks["jam"], 40)],
-        "erin": [(tracks["deep"], 1), (tracks["jam"], 2)],
-    }
-    for name, counted in plays.items():
-        for track, count in counted:
-            taste_edge_set(
-                user=users[name],
-                kind=ItemKind.TRACK,
-                item=track,
-                relation=Relation.PLAYED,
-                play_count=count,
-                last_played_at=played,
-            )
-    return TasteWorld(users=users, tracks=tracks, artists=artists, albums=albums, genres=genres)
+from graph.arcadedb import BoltServerError, bolt_ready, embedded_bolt_server_start
+from graph.connection import async_driver_close, drivers_reset, sync_driver
+from graph.projection import projection_wait
+from graph.schema import graph_labels_install
+from tests.conftest import require_service
+from tests.graph.taste_world import TasteWorld, build_world
 
 
 @pytest.fixture
 def taste_world(db: None) -> TasteWorld:
-    return _build_world()
+    return build_world()
+
+
+async def _install_labels() -> None:
+    try:
+        await graph_labels_install()
+    finally:
+        await async_driver_close()
+
+
+@pytest.fixture(scope="session")
+def bolt_url() -> Iterator[str]:
+    """One Bolt server for the whole session, its labels installed once."""
+    configured = django_settings.TEST_NEO4J_URL
+    if configured:
+        if not bolt_ready(configured):
+            require_service("Bolt graph server", "TEST_NEO4J_URL does not answer RETURN 1")
+        url, server = configured, None
+    else:
+        try:
+            server = embedded_bolt_server_start()
+        except BoltServerError as exc:
+            require_service("Bolt graph server", str(exc))
+            raise  # not reached: require_service fails or skips
+        url = server.url
+    original = django_settings.NEO4J_URL
+    django_settings.NEO4J_URL = url
+    try:
+        drivers_reset()
+        asyncio.run(_install_labels())
+    finally:
+        drivers_reset()
+        django_settings.NEO4J_URL = original
+    yield url
+    if server is not None:
+        server.stop()
+
+
+def graph_clear() -> None:
+    with sync_driver().session(database=django_settings.NEO4J_DATABASE) as session:
+        session.run("MATCH (n) DETACH DELETE n").consume()
+
+
+@pytest.fixture
+def neo4j_graph(bolt_url: str, settings: SettingsWrapper) -> Iterator[str]:
+    """The Bolt server configured as the graph store, with no data in it."""
+    settings.NEO4J_URL = bolt_url
+    drivers_reset()
+    graph_clear()
+    yield bolt_url
+    projection_wait()
+    drivers_reset()
+
+
+@pytest.fixture
+def dead_bolt_url(settings: SettingsWrapper) -> Iterator[str]:
+    """A Bolt URL where nothing listens, configured as the graph store: Neo4j is down."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.NEO4J_URL = f"bolt://neo4j:password@127.0.0.1:{port}"
+    drivers_reset()
+    yield settings.NEO4J_URL
+    projection_wait()
+    drivers_reset()
