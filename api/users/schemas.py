@@ -103,6 +103,6 @@ class UserSummaryOut(Schema):
 class UserSearchParams(PageParams):
     q: str = Field(
         min_length=1,
-        max_length=30,
+        max_length=80,
         description="Part of a username or display name (case-insensitive).",
     )

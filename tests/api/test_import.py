@@ -65,6 +65,18 @@ def test_import_matches_creates_and_reports(api_client: Client, user: User) -> N
     assert Track.objects.count() == 2
 
 
+def test_import_refreshes_my_cached_profile_after_commit(
+    api_client: Client, user: User, django_capture_on_commit_callbacks
+) -> None:
+    profile_url = reverse("api-v1:my-profile")
+    assert api_client.get(profile_url).json()["taste_counts"]["likes"]["genre"] == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(api_client, {"likes": [{"kind": "genre", "name": "Dub"}]})
+
+    assert api_client.get(profile_url).json()["taste_counts"]["likes"]["genre"] == 1
+
+
 def test_import_twice_updates_instead_of_duplicating(api_client: Client, user: User) -> None:
     document = {
         "likes": [{"kind": "genre", "name": "Dub"}],

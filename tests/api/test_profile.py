@@ -218,6 +218,23 @@ def test_profile_update_drops_the_cached_profile_after_commit(
     assert async_to_sync(profile_get)(user_id=user.pk).bio == "New"
 
 
+def test_my_taste_changes_refresh_the_cached_counts(
+    api_client: Client, user: User, django_capture_on_commit_callbacks
+) -> None:
+    track = TrackFactory.create()
+    url = reverse("api-v1:my-profile")
+    assert api_client.get(url).json()["taste_counts"]["likes"]["track"] == 0  # cached now
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.put(reverse("api-v1:my-like", args=["tracks", track.public_id]))
+    liked = api_client.get(url).json()["taste_counts"]["likes"]["track"]
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.delete(reverse("api-v1:my-like", args=["tracks", track.public_id]))
+    unliked = api_client.get(url).json()["taste_counts"]["likes"]["track"]
+
+    assert (liked, unliked) == (1, 0)
+
+
 def test_public_profile_by_username_is_case_insensitive_and_has_no_private_fields(
     api_client: Client,
 ) -> None:
