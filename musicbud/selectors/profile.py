@@ -34,7 +34,12 @@ class ProfileData:
 
 
 def taste_counts_read(*, user_id: int) -> TasteCounts:
-    """Edges per relation and kind (every kind present, zero when none), in one query."""
+    """Edges per relation and kind (every kind present, zero when none), in one query.
+
+    Counted in the relational DB rather than through ``graph.queries.taste_counts``: the
+    profile is rebuilt right after my own taste write commits, before a Neo4j projection
+    may have caught up, and this query shares the profile's one thread hop.
+    """
     counts: dict[str, dict[str, int]] = {
         relation: dict.fromkeys(ItemKind.values, 0) for relation in Relation.values
     }
