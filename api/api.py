@@ -22,3 +22,10 @@ install_exception_handlers(api)
 install_rate_limits(api)
 api.add_router("/auth/", "api.auth.router.router")
 api.add_router("/admin/", "api.admin.router.router")
+
+# Order matters where paths overlap: each router declares its fixed paths before its
+# parameterised ones.
+api.add_router("/", "api.users.router.router")
+api.add_router("/", "api.catalogue.router.router")
+api.add_router("/", "api.taste.router.router")
+api.add_router("/", "api.buds.router.router")

@@ -116,6 +116,16 @@ class AppEnvironment(BaseSettings):
     NEO4J_DATABASE: str = "neo4j"
     GRAPH_BACKEND: GraphBackendName = GraphBackendName.SQL
     GRAPH_FALLBACK_TO_SQL: bool = True
+    # Bounded so a dead Neo4j costs a write's background projector (and readiness) seconds, not
+    # the driver's default 30 s.
+    GRAPH_CONNECT_TIMEOUT_SECONDS: PositiveFloat = 2.0
+    GRAPH_WORKER_BATCH_SIZE: PositiveInt = 200
+    GRAPH_RETRY_BASE_SECONDS: PositiveFloat = 1.0
+    GRAPH_RETRY_MAX_SECONDS: PositiveFloat = 300.0
+    GRAPH_REBUILD_BATCH_SIZE: PositiveInt = 5000
+    # A Bolt server for the graph test suite (bolt://user:password@host:port); when unset the
+    # suite starts an embedded ArcadeDB itself.
+    TEST_NEO4J_URL: str | None = None
 
     ALLOWED_HOSTS: StrList = Field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
     CORS_ORIGINS: StrList = Field(default_factory=list)
@@ -142,6 +152,8 @@ class AppEnvironment(BaseSettings):
 
     PROFILE_CACHE_TTL_SECONDS: PositiveInt = 300
     BUDS_CACHE_TTL_SECONDS: PositiveInt = 300
+    # Most entries (likes + top + plays) one taste import may carry.
+    TASTE_IMPORT_MAX_ENTRIES: Annotated[int, Field(ge=1, le=10_000)] = 500
     USER_CACHE_TTL_SECONDS: PositiveInt = 300
     HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
@@ -192,7 +204,7 @@ class AppEnvironment(BaseSettings):
             raise ValueError("must be redis://host:port/db (or rediss://, unix://)")
         return value
 
-    @field_validator("NEO4J_URL")
+    @field_validator("NEO4J_URL", "TEST_NEO4J_URL")
     @classmethod
     def _check_neo4j_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

@@ -19,14 +19,17 @@ from tests.conftest import ROOT, run_manage
 
 
 def project_apps_with_migrations() -> list[str]:
-    """Our own apps (not Django's) that have at least one migration on disk."""
+    """Our own apps (not Django's) with migrations, in the order migrate applies them."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    with_migrations = {label for label, _ in loader.disk_migrations}
-    return sorted(
-        config.label
-        for config in django_apps.get_app_configs()
-        if Path(config.path).parent == ROOT and config.label in with_migrations
-    )
+    ours = {
+        config.label for config in django_apps.get_app_configs() if Path(config.path).parent == ROOT
+    }
+    ordered: list[str] = []
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        for app, _ in loader.graph.forwards_plan(leaf):
+            if app in ours and app not in ordered:
+                ordered.append(app)
+    return ordered
 
 
 def round_trip(database_url: str) -> None:
@@ -36,7 +39,7 @@ def round_trip(database_url: str) -> None:
 
     apps = project_apps_with_migrations()
     assert "musicbud" in apps
-    # Dependents first (graph's migrations depend on musicbud's).
+    # Dependents first: unapplying an app also unapplies what depends on it.
     for app in reversed(apps):
         result = run_manage("migrate", app, "zero", "--noinput", **env)
         assert result.returncode == 0, result.stderr
