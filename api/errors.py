@@ -13,7 +13,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from api.request_context import current_request_id
-from musicbud.errors import MusicbudError, RateLimited
+from musicbud.errors import AuthenticationFailed, MusicbudError, RateLimited
 
 _STATUS_CODES = {
     HTTPStatus.BAD_REQUEST: "bad_request",
@@ -77,6 +77,8 @@ def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> Js
     response = error_response(
         request, exc.status_code, exc.message, code=exc.code, details=exc.details
     )
+    if isinstance(exc, AuthenticationFailed):
+        response["WWW-Authenticate"] = exc.www_authenticate
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
         response["RateLimit-Limit"] = str(exc.limit)

@@ -28,6 +28,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Development-only placeholders; production refuses both (see _check_environment).
 DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 DEV_JWT_KEYS = "dev:django-insecure-dev-only-jwt-key-never-use-in-production"
+# docker/env.prod.example writes this where a real value must go; production refuses it.
+PLACEHOLDER = "<set-me>"
 INSECURE_MARKERS = ("insecure", "changeme", "change-me", "secret", "default", "example")
 
 StrList = Annotated[list[str], NoDecode]
@@ -89,11 +91,16 @@ class AppEnvironment(BaseSettings):
     SECRET_KEY: SecretStr = SecretStr(DEV_SECRET_KEY)
     # "kid:secret" pairs, comma-separated; the first one signs, all of them verify.
     JWT_SECRET_KEYS: SecretStr = SecretStr(DEV_JWT_KEYS)
-    JWT_ALGORITHM: Literal["HS256", "HS384", "HS512"] = "HS256"
+    JWT_ALGORITHM: Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"] = "HS256"
+    # Asymmetric algorithms only: "kid:/path/to/key.pem" pairs, comma-separated. The first
+    # is the private key that signs; the others (private or public) only verify.
+    JWT_KEY_FILES: str | None = None
     JWT_ISSUER: str = "musicbud"
     JWT_AUDIENCE: str = "musicbud-api"
     JWT_ACCESS_TTL_SECONDS: PositiveInt = 15 * 60
     JWT_REFRESH_TTL_SECONDS: PositiveInt = 14 * 24 * 3600
+    # Clock skew tolerated on exp/iat/nbf between the workers that issue and verify tokens.
+    JWT_LEEWAY_SECONDS: Annotated[int, Field(ge=0, le=300)] = 5
 
     DATABASE_URL: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     DB_POOL_MIN_SIZE: Annotated[int, Field(ge=0)] = 1
@@ -109,6 +116,16 @@ class AppEnvironment(BaseSettings):
     NEO4J_DATABASE: str = "neo4j"
     GRAPH_BACKEND: GraphBackendName = GraphBackendName.SQL
     GRAPH_FALLBACK_TO_SQL: bool = True
+    # Bounded so a dead Neo4j costs a write's background projector (and readiness) seconds, not
+    # the driver's default 30 s.
+    GRAPH_CONNECT_TIMEOUT_SECONDS: PositiveFloat = 2.0
+    GRAPH_WORKER_BATCH_SIZE: PositiveInt = 200
+    GRAPH_RETRY_BASE_SECONDS: PositiveFloat = 1.0
+    GRAPH_RETRY_MAX_SECONDS: PositiveFloat = 300.0
+    GRAPH_REBUILD_BATCH_SIZE: PositiveInt = 5000
+    # A Bolt server for the graph test suite (bolt://user:password@host:port); when unset the
+    # suite starts an embedded ArcadeDB itself.
+    TEST_NEO4J_URL: str | None = None
 
     ALLOWED_HOSTS: StrList = Field(default_factory=lambda: ["localhost", "127.0.0.1", "[::1]"])
     CORS_ORIGINS: StrList = Field(default_factory=list)
@@ -135,6 +152,8 @@ class AppEnvironment(BaseSettings):
 
     PROFILE_CACHE_TTL_SECONDS: PositiveInt = 300
     BUDS_CACHE_TTL_SECONDS: PositiveInt = 300
+    # Most entries (likes + top + plays) one taste import may carry.
+    TASTE_IMPORT_MAX_ENTRIES: Annotated[int, Field(ge=1, le=10_000)] = 500
     USER_CACHE_TTL_SECONDS: PositiveInt = 300
     HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
@@ -151,6 +170,7 @@ class AppEnvironment(BaseSettings):
     WEB_MAX_REQUESTS_JITTER: Annotated[int, Field(ge=0)] = 1_000
     SECURE_SSL_REDIRECT: bool | None = None
     HSTS_SECONDS: Annotated[int, Field(ge=0)] = 31_536_000
+    HSTS_PRELOAD: bool = False
 
     @field_validator(
         "ALLOWED_HOSTS",
@@ -194,7 +214,7 @@ class AppEnvironment(BaseSettings):
             raise ValueError("must be redis://host:port/db (or rediss://, unix://)")
         return value
 
-    @field_validator("NEO4J_URL")
+    @field_validator("NEO4J_URL", "TEST_NEO4J_URL")
     @classmethod
     def _check_neo4j_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -229,14 +249,24 @@ class AppEnvironment(BaseSettings):
             self.DEBUG = self.ENVIRONMENT is Environment.DEV
         if self.GRAPH_BACKEND is GraphBackendName.NEO4J and not self.NEO4J_URL:
             raise ValueError("GRAPH_BACKEND=neo4j needs NEO4J_URL")
+        if not self.jwt_uses_hmac:
+            _check_jwt_key_files(self.JWT_ALGORITHM, self.JWT_KEY_FILES)
         if self.ENVIRONMENT is not Environment.PROD:
             return self
+        placeholders = [name for name in type(self).model_fields if PLACEHOLDER in self._raw(name)]
+        if placeholders:
+            raise ValueError(
+                f"{', '.join(placeholders)} still "
+                f"{'holds' if len(placeholders) == 1 else 'hold'} the placeholder {PLACEHOLDER}; "
+                "production refuses to start until they are set"
+            )
         if self.DEBUG:
             raise ValueError("DEBUG must be off when ENVIRONMENT=prod")
         problem = _looks_insecure(self.SECRET_KEY.get_secret_value(), min_length=50)
         if problem:
             raise ValueError(f"SECRET_KEY {problem}; production refuses to start with it")
-        for kid, secret in parse_jwt_keys(self.JWT_SECRET_KEYS.get_secret_value()):
+        hmac_keys = parse_jwt_keys(self.JWT_SECRET_KEYS.get_secret_value())
+        for kid, secret in hmac_keys if self.jwt_uses_hmac else []:
             problem = _looks_insecure(secret, min_length=32)
             if problem:
                 raise ValueError(
@@ -246,9 +276,35 @@ class AppEnvironment(BaseSettings):
             raise ValueError("ALLOWED_HOSTS must list the served host names when ENVIRONMENT=prod")
         return self
 
+    def _raw(self, name: str) -> str:
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
     @property
     def is_prod(self) -> bool:
         return self.ENVIRONMENT is Environment.PROD
+
+    @property
+    def jwt_uses_hmac(self) -> bool:
+        return self.JWT_ALGORITHM.startswith("HS")
+
+
+def _check_jwt_key_files(algorithm: str, raw: str | None) -> None:
+    if not raw:
+        raise ValueError(f"JWT_ALGORITHM={algorithm} needs JWT_KEY_FILES (kid:/path/key.pem,...)")
+    try:
+        pairs = parse_jwt_keys(raw)
+    except ValueError as exc:
+        raise ValueError(f"JWT_KEY_FILES: {exc}") from None
+    for index, (kid, path) in enumerate(pairs):
+        try:
+            text = Path(path).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"JWT_KEY_FILES key {kid!r}: cannot read {path} ({exc})") from None
+        if "-----BEGIN" not in text:
+            raise ValueError(f"JWT_KEY_FILES key {kid!r}: {path} is not a PEM file")
+        if index == 0 and "PRIVATE KEY-----" not in text:
+            raise ValueError(f"JWT_KEY_FILES key {kid!r}: the first (signing) key must be private")
 
 
 def parse_jwt_keys(raw: str) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -62,6 +63,7 @@ MIDDLEWARE = MiddlewareSetting(
 )
 
 ROOT_URLCONF = "config.urls"
+TEST_RUNNER = "config.test_runner.PytestTestRunner"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -135,18 +137,30 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+if IS_TEST:
+    # Still Argon2 (same encoded format), with cheap parameters so the suite stays fast.
+    PASSWORD_HASHERS = ["musicbud.hashers.TestArgon2PasswordHasher", *PASSWORD_HASHERS]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-JWT_KEYS = parse_jwt_keys(ENV.JWT_SECRET_KEYS.get_secret_value())
 JWT_ALGORITHM = ENV.JWT_ALGORITHM
+# (kid, key) pairs, the first signs: HMAC secrets, or PEM texts for RS256/ES256/EdDSA.
+JWT_KEYS: list[tuple[str, str]] = (
+    parse_jwt_keys(ENV.JWT_SECRET_KEYS.get_secret_value())
+    if ENV.jwt_uses_hmac
+    else [
+        (kid, Path(path).read_text(encoding="ascii"))
+        for kid, path in parse_jwt_keys(ENV.JWT_KEY_FILES or "")
+    ]
+)
 JWT_ISSUER = ENV.JWT_ISSUER
 JWT_AUDIENCE = ENV.JWT_AUDIENCE
 JWT_ACCESS_TTL_SECONDS = ENV.JWT_ACCESS_TTL_SECONDS
 JWT_REFRESH_TTL_SECONDS = ENV.JWT_REFRESH_TTL_SECONDS
+JWT_LEEWAY_SECONDS = ENV.JWT_LEEWAY_SECONDS
 USER_CACHE_TTL_SECONDS = ENV.USER_CACHE_TTL_SECONDS
 
 # --- graph ------------------------------------------------------------------------------------
@@ -156,6 +170,12 @@ NEO4J_URL = ENV.NEO4J_URL
 NEO4J_USER = ENV.NEO4J_USER
 NEO4J_PASSWORD = ENV.NEO4J_PASSWORD.get_secret_value()
 NEO4J_DATABASE = ENV.NEO4J_DATABASE
+GRAPH_CONNECT_TIMEOUT_SECONDS = ENV.GRAPH_CONNECT_TIMEOUT_SECONDS
+GRAPH_WORKER_BATCH_SIZE = ENV.GRAPH_WORKER_BATCH_SIZE
+GRAPH_RETRY_BASE_SECONDS = ENV.GRAPH_RETRY_BASE_SECONDS
+GRAPH_RETRY_MAX_SECONDS = ENV.GRAPH_RETRY_MAX_SECONDS
+GRAPH_REBUILD_BATCH_SIZE = ENV.GRAPH_REBUILD_BATCH_SIZE
+TEST_NEO4J_URL = ENV.TEST_NEO4J_URL
 
 # --- HTTP -------------------------------------------------------------------------------------
 API_TITLE = ENV.API_TITLE
@@ -177,8 +197,11 @@ if PROMETHEUS_MULTIPROC_DIR:
     # prometheus-client picks multiprocess mode from this variable when it is first imported;
     # export the validated value so a .env-only setting reaches it too.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(PROMETHEUS_MULTIPROC_DIR))
+    # The client writes its per-process files there from the first metric on.
+    PROMETHEUS_MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 PROFILE_CACHE_TTL_SECONDS = ENV.PROFILE_CACHE_TTL_SECONDS
 BUDS_CACHE_TTL_SECONDS = ENV.BUDS_CACHE_TTL_SECONDS
+TASTE_IMPORT_MAX_ENTRIES = ENV.TASTE_IMPORT_MAX_ENTRIES
 HEALTH_CHECK_TIMEOUT_SECONDS = ENV.HEALTH_CHECK_TIMEOUT_SECONDS
 SENTRY_DSN = ENV.SENTRY_DSN.get_secret_value() if ENV.SENTRY_DSN else None
 SENTRY_TRACES_SAMPLE_RATE = ENV.SENTRY_TRACES_SAMPLE_RATE
@@ -216,7 +239,7 @@ if IS_PROD:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = ENV.HSTS_SECONDS
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = False
+    SECURE_HSTS_PRELOAD = ENV.HSTS_PRELOAD
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 else:
@@ -229,6 +252,11 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves what collectstatic gathered at image build time (hashed, compressed);
+# elsewhere WhiteNoise finds app static files directly, so the API docs' Swagger UI assets
+# are served by this project (never a CDN) under runserver, uvicorn and the test client alike.
+WHITENOISE_USE_FINDERS = not IS_PROD
+WHITENOISE_AUTOREFRESH = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

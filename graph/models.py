@@ -1,1 +1,126 @@
-"""Relational bookkeeping of the graph projection (the outbox lives here)."""
+"""Relational bookkeeping of the graph layer: the projection outbox, per-edge versions, and
+the library sizes the similarity formula divides by (kept exact, in the same transaction)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from musicbud.models import ItemKind, Relation, User
+
+
+class EdgeVersion(models.Model):
+    """The last version written for one taste edge, kept after the edge is deleted.
+
+    Every write of an edge takes the next version under a row lock, so the projection can tell
+    newer from older whatever order outbox rows are applied in.
+    """
+
+    user_id = models.BigIntegerField()
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    item_id = models.BigIntegerField()
+    version = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user_id", "relation", "kind", "item_id"], name="edge_version_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.relation} {self.kind}:{self.item_id} v{self.version}"
+
+
+class OutboxOperation(models.TextChoices):
+    UPSERT = "upsert", "Create or update the edge"
+    DELETE = "delete", "Delete the edge"
+
+
+class ProjectionOutbox(models.Model):
+    """One taste-edge change still to be applied to Neo4j (``applied_at`` is null while pending).
+
+    Rows carry everything the projector needs (public ids, names, edge properties) so applying
+    one never reads the relational DB, and a later change of the user or item cannot break it.
+    """
+
+    operation = models.CharField(max_length=8, choices=OutboxOperation.choices)
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    version = models.BigIntegerField()
+    user_pk = models.BigIntegerField()
+    user_public_id = models.UUIDField()
+    username = models.CharField(max_length=30)
+    display_name = models.CharField(max_length=80, blank=True)
+    item_pk = models.BigIntegerField()
+    item_public_id = models.UUIDField()
+    item_name = models.CharField(max_length=300)
+    rank = models.PositiveSmallIntegerField(null=True, blank=True)
+    play_count = models.PositiveIntegerField(null=True, blank=True)
+    last_played_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(applied_at__isnull=True),
+                name="outbox_pending_idx",
+            ),
+            models.Index(
+                fields=["created_at"],
+                condition=Q(applied_at__isnull=True),
+                name="outbox_pending_age_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        edge = f"{self.relation} {self.kind}:{self.item_pk}"
+        return f"#{self.pk} {self.operation} {edge} v{self.version}"
+
+    @property
+    def edge_key(self) -> str:
+        return f"{self.user_public_id}|{self.relation}|{self.kind}|{self.item_public_id}"
+
+
+class LibrarySize(models.Model):
+    """How many items a user has in one (relation, kind) cell; rows exist only when > 0.
+
+    Maintained by the taste services in the write's own transaction, so it is exact; the
+    SQL graph backend reads it instead of counting every candidate's library per query.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "relation", "kind"], name="library_size_unique")
+        ]
+        indexes = [models.Index(fields=["relation", "kind"], name="library_size_cell_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.relation} {self.kind}: {self.size}"
+
+
+class RebuildCheckpoint(models.Model):
+    """Progress of ``graph_rebuild``, so an interrupted rebuild resumes where it stopped."""
+
+    name = models.CharField(max_length=40, unique=True)
+    phase = models.CharField(max_length=20)
+    last_id = models.BigIntegerField(default=0)
+    items_done = models.BigIntegerField(default=0)
+    edges_done = models.BigIntegerField(default=0)
+    started_at = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.phase} after {self.last_id}"

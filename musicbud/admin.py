@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 
 from musicbud.models import Album, Artist, Genre, TasteEdge, Track, User
 
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
+    # Scheme-less avatar URLs typed by a moderator mean https (Django 6 default, said now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "username",
         "email",

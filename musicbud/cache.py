@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import pickle
 import weakref
 from collections.abc import Awaitable, Callable
@@ -24,31 +25,33 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _MISSING = object()
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+# Pools are per event loop, and per URL so that a changed REDIS_URL (tests) takes effect.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
 
 def redis_client() -> aioredis.Redis:
-    """The ``redis.asyncio`` client of the running event loop (pools are per loop)."""
+    """The ``redis.asyncio`` client of the running event loop for the configured URL."""
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
+    url = settings.REDIS_URL or ""
+    clients = _clients.setdefault(loop, {})
+    client = clients.get(url)
     if client is None:
         client = aioredis.Redis.from_url(
-            settings.REDIS_URL or "",
+            url,
             socket_connect_timeout=2,
             socket_timeout=2,
             health_check_interval=30,
         )
-        _clients[loop] = client
+        clients[url] = client
     return client
 
 
 async def close_redis_clients() -> None:
-    """Close the current loop's client (ASGI lifespan shutdown, test teardown)."""
+    """Close the current loop's clients (ASGI lifespan shutdown, test teardown)."""
     loop = asyncio.get_running_loop()
-    client = _clients.pop(loop, None)
-    if client is not None:
+    for client in _clients.pop(loop, {}).values():
         await client.aclose()
 
 
@@ -83,7 +86,11 @@ class AsyncCache:
         return default if raw is None else _decode(raw)
 
     async def set(self, key: str, value: Any, expire: int | None = None) -> None:
-        """Store ``value``; ``expire`` in seconds, ``None`` = no expiry."""
+        """Store ``value``; ``expire`` in seconds, ``None`` = no expiry, ``<= 0`` = delete
+        (as Django's cache treats a zero timeout; Redis would reject ``EX 0``)."""
+        if expire is not None and expire <= 0:
+            await self.delete(key)
+            return
         if not self.uses_redis:
             django_cache.set(key, value, expire)
             return
@@ -102,11 +109,13 @@ class AsyncCache:
         client = redis_client()
         full_key = self.make_key(key)
         async with client.pipeline(transaction=True) as pipe:
-            pipe.incrby(full_key, delta)
             if expire is not None:
-                pipe.expire(full_key, expire, nx=True)
+                # Creates the counter with its TTL only when it does not exist yet, so later
+                # increments never extend (or add) an expiry.
+                pipe.set(full_key, 0, ex=expire, nx=True)
+            pipe.incrby(full_key, delta)
             results = await pipe.execute()
-        return int(results[0])
+        return int(results[-1])
 
     async def expire(self, key: str, seconds: int) -> bool:
         """Set a key's time to live; False when the key does not exist."""
@@ -135,6 +144,17 @@ class AsyncCache:
 async_cache = AsyncCache()
 
 
+def _default_suffix(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A key suffix from the call's arguments: keyword order does not matter, and a suffix a
+    cache key cannot hold (spaces, control characters, too long) is replaced by its hash."""
+    parts = [repr(arg) for arg in args]
+    parts += [f"{name}={value!r}" for name, value in sorted(kwargs.items())]
+    suffix = ":".join(parts)
+    if len(suffix) > 150 or any(ord(char) < 33 or ord(char) == 127 for char in suffix):
+        return "h" + hashlib.sha256(suffix.encode()).hexdigest()
+    return suffix
+
+
 def cached_query(
     prefix: str, *, ttl: int, key: Callable[..., str] | None = None
 ) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
@@ -148,8 +168,8 @@ def cached_query(
         @functools.wraps(func)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
             call_ttl = kwargs.pop("cache_ttl", None)
-            suffix = key(*args, **kwargs) if key else ":".join(map(repr, (*args, *kwargs.items())))
-            expire = int(call_ttl) if isinstance(call_ttl, int) else ttl
+            suffix = key(*args, **kwargs) if key else _default_suffix(args, kwargs)
+            expire = call_ttl if isinstance(call_ttl, int) else ttl
             return await async_cache.get_or_set(
                 f"{prefix}:{suffix}", lambda: func(*args, **kwargs), expire
             )

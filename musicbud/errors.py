@@ -47,6 +47,8 @@ class InvalidInput(MusicbudError):
 class AuthenticationFailed(MusicbudError):
     code = "not_authenticated"
     status_code = HTTPStatus.UNAUTHORIZED
+    # RFC 7235: a 401 names the scheme to use; RFC 6750 adds the error for bad tokens.
+    www_authenticate = "Bearer"
 
 
 class PermissionDenied(MusicbudError):

@@ -251,3 +251,26 @@ class TasteEdge(models.Model):
     def item_id(self) -> int | None:
         value: int | None = getattr(self, f"{self.kind}_id")
         return value
+
+
+class TokenFamily(models.Model):
+    """One login's chain of rotated refresh tokens (the database revocation store).
+
+    ``current_jti`` is the one refresh token of the family that may still be used; rotating
+    it is a conditional UPDATE, so two concurrent refreshes cannot both win. Used only when
+    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``docs/auth.md``).
+    """
+
+    id = models.UUIDField(primary_key=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="token_families")
+    current_jti = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="token_family_user_idx")]
+        verbose_name_plural = "token families"
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.id}"

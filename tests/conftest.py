@@ -6,23 +6,50 @@ import asyncio
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connections
+from django.db import connection, connections
 from django.db.backends.utils import CursorWrapper
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
 from config.asgi_handler import HopFreeASGIHandler
-from config.lifespan import close_database
-from tests.factories import UserFactory
+from musicbud.models import Artist, Track, User
+from musicbud.services.taste import like_add
+from tests.factories import DEFAULT_PASSWORD, ArtistFactory, TrackFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+# Only what a subprocess needs to run; DATABASE_URL, REDIS_URL & co. must be passed explicitly.
+_PASSED_THROUGH = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py`` in a fresh interpreter with a clean environment plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
+    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def require_service(name: str, reason: str) -> None:
@@ -52,8 +79,44 @@ def _clear_cache() -> Iterator[None]:
 
 
 @pytest.fixture
-def user(db: None) -> object:
-    return UserFactory()
+def user(db: None) -> User:
+    return UserFactory.create()
+
+
+@pytest.fixture
+def login(client: Client) -> Callable[..., dict[str, Any]]:
+    """Log ``user`` in through the API and return the token pair body."""
+
+    def _login(user: User, *, password: str = DEFAULT_PASSWORD, **extra: Any) -> dict[str, Any]:
+        response = client.post(
+            reverse("api-v1:auth-login"),
+            {"username": user.username, "password": password, **extra},
+            content_type="application/json",
+        )
+        assert response.status_code == HTTPStatus.OK, response.content
+        body: dict[str, Any] = response.json()
+        return body
+
+    return _login
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Request headers carrying ``token`` (for Client/AsyncClient ``headers=``)."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def hop_counter(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
+    """Every function run through asgiref's SyncToAsync (a thread hop), in call order."""
+    calls: list[Callable[..., Any]] = []
+    original = SyncToAsync.__call__
+
+    async def counting(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        calls.append(self.func)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting)
+    return calls
 
 
 def assert_envelope(response: Any, status: int, code: str, message: str | None = None) -> Any:
@@ -105,6 +168,100 @@ def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     for logger, level in zip(loggers, levels, strict=True):
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+@pytest.fixture
+async def thread_connections_closed() -> AsyncIterator[None]:
+    """For async tests using the ORM: return asgiref's worker-thread connection when done.
+
+    Their queries run in that thread, whose connection nothing else closes; left open (and
+    checked out of the pool) it would keep the test database from being dropped.
+    """
+    yield
+    await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
+@pytest.fixture
+def api_client(user: User) -> Client:
+    """A Django test client signed in (session) as ``user``."""
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def thread_sensitive_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Records every thread-sensitive ``sync_to_async`` call (the expensive hop) by name."""
+    calls: list[str] = []
+    original = SyncToAsync.__call__
+
+    async def counting_call(self: SyncToAsync[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._thread_sensitive:
+            # Never repr() the callable: a bound QuerySet method's repr runs the query.
+            calls.append(getattr(self.func, "__qualname__", None) or type(self.func).__name__)
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
+    return calls
+
+
+@pytest.fixture
+def auth_queries(api_client: Client) -> int:
+    """Database queries the auth layer in front of every endpoint makes per request.
+
+    Measured on a warm ``GET /me/profile``, whose own work makes no query (see
+    tests/api/test_profile.py), so list tests can assert their exact count on top of it
+    whichever auth class and session backend are in place.
+    """
+    url = reverse("api-v1:my-profile")
+    api_client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        api_client.get(url)
+    return len(queries)
+
+
+@dataclass
+class BudWorld:
+    """``me`` (the ``user`` fixture) and the people around them; see ``bud_world``."""
+
+    me: User
+    users: dict[str, User]
+    tracks: dict[str, Track]
+    artists: dict[str, Artist]
+
+
+@pytest.fixture
+def bud_world(user: User) -> BudWorld:
+    """A small taste world, written through the taste services.
+
+    ``me`` likes the popular ``hit``, two rare tracks and the artist ``band``. ``ana`` shares
+    both rare tracks, ``ben`` the hit and the band, ``cat`` only the hit (which everybody
+    likes), ``dan`` nothing, ``eve`` (inactive) a rare track.
+    """
+    tracks = {name: TrackFactory.create(name=name) for name in ("hit", "rare1", "rare2", "deep")}
+    artists = {name: ArtistFactory.create(name=name) for name in ("band", "other")}
+    users = {
+        name: UserFactory.create(username=name, display_name=name.title())
+        for name in ("ana", "ben", "cat", "dan", "eve")
+    }
+    users["eve"].is_active = False
+    users["eve"].save(update_fields=["is_active"])
+    likes = {
+        "me": ["hit", "rare1", "rare2", "band"],
+        "ana": ["rare1", "rare2", "deep"],
+        "ben": ["hit", "band", "other"],
+        "cat": ["hit"],
+        "dan": ["deep", "other"],
+        "eve": ["hit", "rare1"],
+    }
+    for name, items in likes.items():
+        person = user if name == "me" else users[name]
+        for item_name in items:
+            if item_name in tracks:
+                like_add(user=person, kind="track", item=tracks[item_name])
+            else:
+                like_add(user=person, kind="artist", item=artists[item_name])
+    return BudWorld(me=user, users=users, tracks=tracks, artists=artists)
 
 
 # --- ASGI: drive an ASGI application directly, count thread hops and queries ------------------
@@ -218,12 +375,13 @@ def count_sync_hops(monkeypatch: pytest.MonkeyPatch) -> HopRecorder:
 
 @pytest.fixture
 async def hop_free_app() -> AsyncIterator[HopFreeASGIHandler]:
-    """A fresh instance of the project's ASGI handler, shut down after as the server would.
+    """A fresh instance of the project's ASGI handler; its request threads retired after.
 
-    Its request threads close their connections, and psycopg's pool (which those threads
-    opened) is closed so the test database can be dropped at the end of the session.
+    Retiring a thread closes the connections it holds. The test's own ``sync_to_async``
+    calls (factories) ran in asgiref's shared thread: its connection is handed back too, or
+    it would keep the test database from being dropped.
     """
     app = HopFreeASGIHandler()
     yield app
     await app.thread_pool.close()
-    await close_database()
+    await sync_to_async(connections.close_all, thread_sensitive=True)()

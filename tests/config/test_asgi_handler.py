@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.core.signals import request_finished
 from django.db import connection, connections
@@ -156,7 +156,7 @@ async def test_request_that_hops_finishes_in_its_own_thread(
     count_sync_hops: HopRecorder,
     loop_safe_finished_calls: list[int],
 ) -> None:
-    await asyncio.to_thread(UserFactory.create_batch, 2)
+    await sync_to_async(UserFactory.create_batch)(2)
     count_sync_hops.clear()
 
     response = await asgi_request(hop_free_app, reverse("asgi-test-db"))

@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from config.environment import AppEnvironment, format_validation_error, parse_jwt_keys
+from tests.conftest import run_manage
 
-ROOT = Path(__file__).resolve().parents[2]
 STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
 STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"
-
-
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k in {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
-    }
-    return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**base, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -110,3 +91,84 @@ def test_validation_error_formatting_names_each_variable() -> None:
     assert text.startswith("invalid configuration: ")
     assert "RATE_LIMIT_PER_MINUTE: Input should be a valid integer" in text
     assert "DATABASE_URL: must be postgres://" in text
+
+
+def _pem_pair(directory: Path, name: str) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = directory / f"{name}.pem"
+    public = directory / f"{name}.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+def test_asymmetric_keys_are_read_from_pem_files(tmp_path: Path) -> None:
+    private, _ = _pem_pair(tmp_path, "new")
+    _, old_public = _pem_pair(tmp_path, "old")
+
+    env = AppEnvironment(JWT_ALGORITHM="ES256", JWT_KEY_FILES=f"k2:{private},k1:{old_public}")
+
+    assert env.jwt_uses_hmac is False
+    assert parse_jwt_keys(env.JWT_KEY_FILES or "") == [
+        ("k2", str(private)),
+        ("k1", str(old_public)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        (None, "JWT_ALGORITHM=ES256 needs JWT_KEY_FILES"),
+        ("k1:{missing}", "JWT_KEY_FILES key 'k1': cannot read"),
+        ("k1:{public}", "JWT_KEY_FILES key 'k1': the first (signing) key must be private"),
+        ("k1:{text}", "JWT_KEY_FILES key 'k1':"),
+        ("nocolon", "JWT_KEY_FILES: each key must be written kid:secret"),
+    ],
+)
+def test_asymmetric_key_files_are_checked_at_start_up(
+    tmp_path: Path, files: str | None, message: str
+) -> None:
+    _, public = _pem_pair(tmp_path, "k")
+    text = tmp_path / "text.pem"
+    text.write_text("not a key")
+    raw = files.format(missing=tmp_path / "absent.pem", public=public, text=text) if files else None
+
+    with pytest.raises(ValidationError) as error:
+        AppEnvironment(JWT_ALGORITHM="ES256", JWT_KEY_FILES=raw)
+
+    assert message in format_validation_error(error.value)
+
+
+def test_prod_refuses_any_setting_left_at_the_placeholder() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(
+            ENVIRONMENT="prod",
+            SECRET_KEY=STRONG_SECRET,
+            JWT_SECRET_KEYS=STRONG_JWT,
+            ALLOWED_HOSTS="api.example.org",
+            NEO4J_PASSWORD="<set-me>",
+        )
+
+    assert format_validation_error(info.value) == (
+        "invalid configuration: NEO4J_PASSWORD still holds the placeholder <set-me>; "
+        "production refuses to start until they are set"
+    )
+    # Outside prod the placeholder is just a value (dev never starts Neo4j with it).
+    assert AppEnvironment(NEO4J_PASSWORD="<set-me>").NEO4J_PASSWORD.get_secret_value() == (
+        "<set-me>"
+    )

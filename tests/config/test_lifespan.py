@@ -13,12 +13,11 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db.backends.signals import connection_created
 from django.urls import reverse
 
 from config import lifespan
 from config.asgi_handler import HopFreeASGIHandler
-from tests.conftest import asgi_request, require_service
+from tests.conftest import HopRecorder, asgi_request, require_service
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 
@@ -59,34 +58,32 @@ async def events() -> AsyncIterator[list[str]]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_lifespan_runs_hooks_without_warnings_or_leftover_tasks(
-    events: list[str],
+    events: list[str], count_sync_hops: HopRecorder
 ) -> None:
     app = HopFreeASGIHandler()
     tasks_before = asyncio.all_tasks()
-    created: list[int] = []
 
-    def on_connect(**kwargs: Any) -> None:
-        created.append(threading.get_ident())
-
-    connection_created.connect(on_connect)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            communicator, started = await start(app)
-            assert events == ["started"]
-            stopped = await stop(communicator)
-            gc.collect()  # unclosed sockets or pools would warn (ResourceWarning) here
-    finally:
-        connection_created.disconnect(on_connect)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        communicator, started = await start(app)
+        assert events == ["started"]
+        stopped = await stop(communicator)
+        gc.collect()  # unclosed sockets or pools would warn (ResourceWarning) here
 
     assert started == {"type": "lifespan.startup.complete"}
     assert stopped == {"type": "lifespan.shutdown.complete"}
     assert events == ["started", "stopped"]
     assert [str(w.message) for w in caught] == []
     assert asyncio.all_tasks() == tasks_before
-    # The database was opened once, off the loop, to warm it (and its pool).
-    assert len(created) == 1
-    assert created != [threading.get_ident()]
+    # Checks, warm-up and pool closing each ran once off the loop, in a thread-free hop
+    # (no DB connection may stay behind in a request thread); the warm-up made one query.
+    assert count_sync_hops.thread_free == [
+        "_run_system_checks",
+        "_open_database",
+        "_close_database_pool",
+    ]
+    assert count_sync_hops.thread_sensitive == []
+    assert count_sync_hops.queries == ["SELECT 1"]
 
 
 async def test_failing_startup_hook_fails_startup(events: list[str]) -> None:

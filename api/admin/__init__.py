@@ -1,0 +1,1 @@
+"""Staff-only API operations, each guarded by a Django permission."""

@@ -1,0 +1,24 @@
+"""/api/v1/admin/: staff-only reads, each guarded by a Django permission."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+from ninja import Router
+
+from api.admin.schemas import StatsOut
+from api.auth import require_permission
+from musicbud.selectors.stats import ServiceStats, service_stats
+
+router = Router(tags=["admin"])
+
+
+@router.get(
+    "/stats",
+    auth=require_permission("musicbud.view_stats"),
+    response=StatsOut,
+    url_name="admin-stats",
+)
+async def stats(request: HttpRequest) -> ServiceStats:
+    # Seven counts, one thread hop (the ORM is sync).
+    return await sync_to_async(service_stats, thread_sensitive=True)()

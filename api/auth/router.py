@@ -1,0 +1,124 @@
+"""/api/v1/auth/: register, log in (tokens, optionally a session), refresh, log out, password."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.contrib.auth import alogin, alogout, aupdate_session_auth_hash
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from ninja import Router, Status
+
+from api.auth.schemas import (
+    CsrfOut,
+    LoginIn,
+    LogoutIn,
+    MeOut,
+    PasswordChangeIn,
+    PublicUserOut,
+    RefreshIn,
+    RegisterIn,
+    TokenPairOut,
+)
+from api.auth.security import auth, require_csrf
+from api.request_context import client_ip
+from api.throttling import enforce_rate_limit
+from musicbud.errors import AuthenticationFailed
+from musicbud.models import User
+from musicbud.services.tokens import (
+    TokenPair,
+    token_logout,
+    token_pair_issue,
+    token_refresh,
+)
+from musicbud.services.users import user_authenticate, user_password_change, user_register
+
+router = Router(tags=["auth"])
+
+
+def _pair_out(pair: TokenPair) -> TokenPairOut:
+    return TokenPairOut(
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        expires_in=pair.expires_in,
+        refresh_expires_in=pair.refresh_expires_in,
+    )
+
+
+@router.post(
+    "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
+)
+async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
+    await enforce_rate_limit(request, group="auth.register", policy="strict")
+    user = await user_register(
+        username=payload.username, email=payload.email, password=payload.password
+    )
+    return Status(HTTPStatus.CREATED, user)
+
+
+@router.get("/csrf", auth=None, response=CsrfOut, url_name="auth-csrf")
+async def csrf(request: HttpRequest) -> CsrfOut:
+    """Sets the ``csrftoken`` cookie; browsers send its value as ``X-CSRFToken``."""
+    return CsrfOut(csrf_token=get_token(request))
+
+
+@router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
+async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
+    # Both budgets are spent before the password is hashed: guessing one account from many
+    # addresses and many accounts from one address are both slowed down.
+    account = payload.username.strip().lower()
+    await enforce_rate_limit(request, group="auth.login.account", policy="strict", key=account)
+    await enforce_rate_limit(
+        request, group="auth.login.ip", policy="strict", key=client_ip(request)
+    )
+    if payload.session:
+        # A login that sets a session cookie is CSRF-protected like Django's LoginView, so
+        # no other site can log a browser into an account of its choosing.
+        require_csrf(request)
+    user = await user_authenticate(login=payload.username, password=payload.password)
+    pair = await token_pair_issue(user=user)
+    if payload.session:
+        await alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return _pair_out(pair)
+
+
+@router.post("/refresh", auth=None, response=TokenPairOut, url_name="auth-refresh")
+async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
+    await enforce_rate_limit(request, group="auth.refresh", policy="strict")
+    return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
+
+
+@router.post("/logout", auth=None, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-logout")
+async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Status[None]:
+    refresh_token = payload.refresh_token if payload else None
+    # Authenticates when credentials are sent; an invalid bearer or missing CSRF token fails.
+    user = await auth(request)
+    if refresh_token is None and user is None:
+        raise AuthenticationFailed("Authentication required")
+    await token_logout(
+        refresh_token=refresh_token, access_claims=getattr(request, "token_claims", None)
+    )
+    await alogout(request)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.get("/me", auth=auth, response=MeOut, url_name="auth-me")
+async def me(request: HttpRequest) -> User:
+    user: User = request.auth  # type: ignore[attr-defined]
+    return user
+
+
+@router.post(
+    "/password", auth=auth, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-password"
+)
+async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]:
+    current: User = request.auth  # type: ignore[attr-defined]
+    # A stolen access token must not become a fast oracle for the current password.
+    await enforce_rate_limit(request, group="auth.password", policy="strict")
+    user = await user_password_change(
+        user_id=current.pk, old_password=payload.old_password, new_password=payload.new_password
+    )
+    if getattr(request, "token_claims", None) is None:
+        # Session-authenticated: keep this session, as Django's own password change view does.
+        await aupdate_session_auth_hash(request, user)
+    return Status(HTTPStatus.NO_CONTENT, None)

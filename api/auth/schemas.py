@@ -1,0 +1,66 @@
+"""Request and response schemas of /api/v1/auth/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field
+
+from musicbud.models import User
+
+
+class RegisterIn(Schema):
+    username: str = Field(max_length=30)
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=128)
+
+
+class LoginIn(Schema):
+    username: str = Field(max_length=254, description="The username or the email address")
+    password: str = Field(max_length=128)
+    session: bool = Field(default=False, description="Also start a Django session (cookie)")
+
+
+class RefreshIn(Schema):
+    refresh_token: str = Field(max_length=4096)
+
+
+class LogoutIn(Schema):
+    refresh_token: str | None = Field(default=None, max_length=4096)
+
+
+class PasswordChangeIn(Schema):
+    old_password: str = Field(max_length=128)
+    new_password: str = Field(max_length=128)
+
+
+class CsrfOut(Schema):
+    csrf_token: str
+
+
+class TokenPairOut(Schema):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
+    expires_in: int
+    refresh_expires_in: int
+
+
+class PublicUserOut(Schema):
+    id: UUID
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str
+    date_joined: datetime
+
+    @staticmethod
+    def resolve_id(obj: User) -> UUID:
+        return obj.public_id
+
+
+class MeOut(PublicUserOut):
+    email: str
+    is_staff: bool

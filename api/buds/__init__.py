@@ -1,0 +1,1 @@
+"""The buds area: my buds, what I share with someone, an item's buds, recommendations."""

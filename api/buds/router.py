@@ -1,0 +1,81 @@
+"""Buds endpoints: my buds (cached), what I share with someone, an item's buds,
+recommendations."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from api.auth import auth
+from api.buds.schemas import (
+    BudOut,
+    BudsParams,
+    CommonParams,
+    RecommendationOut,
+    RecommendationParams,
+    SharedItemOut,
+)
+from api.catalogue.schemas import KindPath
+from api.pagination import Page, PageParams, decode_offset, next_link, offset_page
+from musicbud.selectors.buds import (
+    buds_page_get,
+    common_items_get,
+    item_buds_get,
+    recommendations_get,
+)
+
+router = Router(tags=["buds"], auth=auth)
+
+
+@router.get("/me/buds", response=Page[BudOut], url_name="my-buds")
+async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> dict[str, object]:
+    page = await buds_page_get(
+        user_id=request.auth.pk,  # type: ignore[attr-defined]
+        kind=params.kind.item_kind if params.kind else None,
+        source=params.source,
+        limit=params.limit,
+        cursor=params.cursor,
+    )
+    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
+
+
+@router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")
+async def common(
+    request: HttpRequest, username: str, params: Query[CommonParams]
+) -> dict[str, object]:
+    offset = decode_offset(params.cursor)
+    shared = await common_items_get(
+        user_id=request.auth.pk,  # type: ignore[attr-defined]
+        username=username,
+        kind=params.kind.item_kind if params.kind else None,
+    )
+    rows = shared[offset : offset + params.limit + 1]
+    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
+    return {"items": items, "next": next_url}
+
+
+@router.get("/catalogue/{kind}/{item_id}/buds", response=Page[BudOut], url_name="item-buds")
+async def item_buds(
+    request: HttpRequest, kind: KindPath, item_id: UUID, params: Query[PageParams]
+) -> dict[str, object]:
+    page = await item_buds_get(
+        kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
+    )
+    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
+
+
+@router.get("/me/recommendations", response=Page[RecommendationOut], url_name="recommendations")
+async def recommendations(
+    request: HttpRequest, params: Query[RecommendationParams]
+) -> dict[str, object]:
+    offset = decode_offset(params.cursor)
+    rows = await recommendations_get(
+        user_id=request.auth.pk,  # type: ignore[attr-defined]
+        kind=params.kind.item_kind,
+        offset=offset,
+        limit=params.limit,
+    )
+    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
+    return {"items": items, "next": next_url}

@@ -1,0 +1,74 @@
+"""Schemas of the buds area. Another user appears only by public id, username and display
+name: never their email, tokens or any other private field."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ninja import Schema
+from pydantic import Field
+
+from api.catalogue.schemas import KindPath
+from api.pagination import PageParams
+from graph.types import Bud, BudSource, ItemRef
+from musicbud.models import ItemKind
+
+
+class ItemRefOut(Schema):
+    id: UUID
+    kind: ItemKind
+    name: str
+
+    @staticmethod
+    def resolve_id(obj: ItemRef) -> UUID:
+        return obj.public_id
+
+
+class SharedItemOut(Schema):
+    item: ItemRefOut
+    weight: float = Field(description="This item's share of the bud score.")
+
+
+class BudUserOut(Schema):
+    id: UUID
+    username: str
+    display_name: str
+
+
+class BudOut(Schema):
+    user: BudUserOut
+    score: float = Field(
+        description="Similarity (IDF-weighted cosine, see docs/api.md); the weights of all "
+        "shared items add up to it."
+    )
+    shared_count: int = Field(description="How many items we share.")
+    top_shared: list[SharedItemOut] = Field(description="The shared items weighing most.")
+
+    @staticmethod
+    def resolve_user(obj: Bud) -> dict[str, object]:
+        return {
+            "id": obj.user_public_id,
+            "username": obj.username,
+            "display_name": obj.display_name,
+        }
+
+
+class RecommendationOut(Schema):
+    item: ItemRefOut
+    score: float
+    liked_by: int = Field(description="How many of my top buds have it.")
+
+
+class BudsParams(PageParams):
+    kind: KindPath | None = Field(None, description="Only this kind of item (default: all).")
+    source: BudSource = Field(
+        BudSource.ALL, description="Which taste to compare: likes, top, played or all."
+    )
+
+
+class CommonParams(PageParams):
+    kind: KindPath | None = Field(None, description="Only this kind of item (default: all).")
+
+
+class RecommendationParams(PageParams):
+    kind: KindPath = Field(description="Which kind of item to recommend.")

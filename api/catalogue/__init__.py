@@ -1,0 +1,1 @@
+"""The catalogue area: search and item detail."""

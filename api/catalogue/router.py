@@ -1,0 +1,33 @@
+"""Catalogue endpoints: search by name and item detail."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from api.auth import auth
+from api.catalogue.schemas import CatalogueSearchParams, ItemDetailOut, ItemOut, KindPath
+from api.pagination import Page, decode_offset, offset_page
+from musicbud.models import CatalogueItem
+from musicbud.selectors.catalogue import catalogue_item_get, catalogue_search
+
+router = Router(tags=["catalogue"], auth=auth)
+
+
+@router.get("/catalogue/{kind}", response=Page[ItemOut], url_name="catalogue-search")
+async def search(
+    request: HttpRequest, kind: KindPath, params: Query[CatalogueSearchParams]
+) -> dict[str, object]:
+    offset = decode_offset(params.cursor)
+    rows = await catalogue_search(
+        kind=kind.item_kind, query=params.q, offset=offset, limit=params.limit
+    )
+    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
+    return {"items": items, "next": next_url}
+
+
+@router.get("/catalogue/{kind}/{item_id}", response=ItemDetailOut, url_name="catalogue-item")
+async def detail(request: HttpRequest, kind: KindPath, item_id: UUID) -> CatalogueItem:
+    return await catalogue_item_get(kind=kind.item_kind, public_id=item_id)

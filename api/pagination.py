@@ -1,0 +1,78 @@
+"""Cursor pagination shared by every list endpoint: one query schema, one page shape, one link.
+
+A cursor is opaque to clients. Offset-paginated lists encode ``{"o": <offset>}`` as URL-safe
+base64; the graph layer's bud pages carry the graph's own cursor string through unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Generic, TypeVar
+
+from django.http import HttpRequest, QueryDict
+from ninja import Schema
+from pydantic import Field
+
+from musicbud.errors import InvalidInput
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+class PageParams(Schema):
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Page size (1-100).")
+    cursor: str | None = Field(
+        None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="The `next` link's cursor, to read the next page.",
+    )
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    next: str | None = Field(
+        description="Path and query of the next page (same filters), or null on the last page."
+    )
+
+
+def encode_offset(offset: int) -> str:
+    raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_offset(cursor: str | None) -> int:
+    """The offset a cursor stands for (0 without one); a malformed cursor is a 422."""
+    if not cursor:
+        return 0
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        offset = data["o"]
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise InvalidInput("Invalid cursor", code="invalid_cursor") from exc
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInput("Invalid cursor", code="invalid_cursor")
+    return offset
+
+
+def next_link(request: HttpRequest, cursor: str | None) -> str | None:
+    """The request's own path and query with ``cursor`` replaced, or None on the last page."""
+    if cursor is None:
+        return None
+    query: QueryDict = request.GET.copy()
+    query["cursor"] = cursor
+    return f"{request.path}?{query.urlencode()}"
+
+
+def offset_page(
+    request: HttpRequest, rows: list[T], *, offset: int, limit: int
+) -> tuple[list[T], str | None]:
+    """Cut a ``limit + 1`` fetch down to one page and link the next one when there is more."""
+    has_more = len(rows) > limit
+    cursor = encode_offset(offset + limit) if has_more else None
+    return rows[:limit], next_link(request, cursor)

@@ -1,0 +1,1 @@
+"""The taste area: my likes, top items, plays and the taste import."""

@@ -1,0 +1,108 @@
+"""Taste endpoints: like / unlike, my likes, top items and plays, the taste import."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+from ninja import Query, Router, Status
+
+from api.auth import auth
+from api.catalogue.schemas import KindPath
+from api.pagination import Page, PageParams, decode_offset, offset_page
+from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
+from musicbud.models import ItemKind, Relation, TasteEdge
+from musicbud.selectors.taste import taste_edges_list
+from musicbud.services.likes import like_delete, like_put
+from musicbud.services.taste_import import ImportReport, taste_import
+
+router = Router(tags=["taste"], auth=auth)
+
+
+async def _edge_page(
+    request: HttpRequest, *, relation: str, kind: str, params: PageParams
+) -> dict[str, object]:
+    offset = decode_offset(params.cursor)
+    rows = await taste_edges_list(
+        user_id=request.auth.pk,  # type: ignore[attr-defined]
+        relation=relation,
+        kind=kind,
+        offset=offset,
+        limit=params.limit,
+    )
+    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
+    return {"items": items, "next": next_url}
+
+
+@router.get("/me/likes/{kind}", response=Page[LikeOut], url_name="my-likes")
+async def my_likes(
+    request: HttpRequest, kind: KindPath, params: Query[PageParams]
+) -> dict[str, object]:
+    return await _edge_page(request, relation=Relation.LIKE, kind=kind.item_kind, params=params)
+
+
+@router.get("/me/top/{kind}", response=Page[TopOut], url_name="my-top")
+async def my_top(
+    request: HttpRequest, kind: KindPath, params: Query[PageParams]
+) -> dict[str, object]:
+    return await _edge_page(request, relation=Relation.TOP, kind=kind.item_kind, params=params)
+
+
+@router.get("/me/played/tracks", response=Page[PlayOut], url_name="my-played-tracks")
+async def my_played_tracks(request: HttpRequest, params: Query[PageParams]) -> dict[str, object]:
+    return await _edge_page(request, relation=Relation.PLAYED, kind=ItemKind.TRACK, params=params)
+
+
+@router.put(
+    "/me/likes/{kind}/{item_id}",
+    response={HTTPStatus.CREATED: LikeOut, HTTPStatus.OK: LikeOut},
+    url_name="my-like",
+    summary="Like an item (201 the first time, 200 when already liked)",
+)
+async def like(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
+    # Lookup and write are sync ORM work in one transaction: one thread hop.
+    edge, created = await sync_to_async(like_put)(
+        user=request.auth,  # type: ignore[attr-defined]
+        kind=kind.item_kind,
+        public_id=item_id,
+    )
+    return Status(HTTPStatus.CREATED if created else HTTPStatus.OK, edge)
+
+
+@router.delete(
+    "/me/likes/{kind}/{item_id}",
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="my-like",
+    summary="Unlike an item (204 also when it was not liked; 404 for an unknown item)",
+)
+async def unlike(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[None]:
+    # One thread hop for the lookup and the delete.
+    await sync_to_async(like_delete)(
+        user=request.auth,  # type: ignore[attr-defined]
+        kind=kind.item_kind,
+        public_id=item_id,
+    )
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post(
+    "/me/taste/import",
+    response=TasteImportOut,
+    url_name="taste-import",
+    summary="Import likes, top items and plays (all or nothing)",
+    description=(
+        "Items are referred to by `provider` + `external_id` (spotify, lastfm, ytmusic), by "
+        "`name` (case-insensitive), or both: the provider id is tried first, then the name; "
+        "an item matched by neither is created when a name is given. An entry that can be "
+        "resolved by neither is a 422 and nothing is written. Entries repeating an earlier "
+        "one (same relation and item) are skipped and listed in the report."
+    ),
+)
+async def import_taste(request: HttpRequest, payload: TasteImportIn) -> ImportReport:
+    # The whole import is one transaction of sync ORM work: one thread hop.
+    return await sync_to_async(taste_import)(
+        user=request.auth,  # type: ignore[attr-defined]
+        entries=payload.entries(),
+    )

@@ -1,0 +1,189 @@
+"""Schemas of the taste area, including the taste import document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from ninja import Schema
+from pydantic import ConfigDict, Field, model_validator
+
+from api.catalogue.schemas import ItemOut
+from musicbud.models import CatalogueItem, ItemKind, Provider, Relation, TasteEdge
+from musicbud.services.taste_import import ImportEntry
+
+
+def _edge_item(edge: TasteEdge) -> CatalogueItem:
+    item: CatalogueItem = getattr(edge, edge.kind)
+    return item
+
+
+class LikeOut(Schema):
+    item: ItemOut
+    source: str
+    liked_at: datetime
+
+    @staticmethod
+    def resolve_item(obj: TasteEdge) -> CatalogueItem:
+        return _edge_item(obj)
+
+    @staticmethod
+    def resolve_liked_at(obj: TasteEdge) -> datetime:
+        return obj.created_at
+
+
+class TopOut(Schema):
+    item: ItemOut
+    rank: int
+    source: str
+
+    @staticmethod
+    def resolve_item(obj: TasteEdge) -> CatalogueItem:
+        return _edge_item(obj)
+
+
+class PlayOut(Schema):
+    item: ItemOut
+    play_count: int
+    last_played_at: datetime | None
+
+    @staticmethod
+    def resolve_item(obj: TasteEdge) -> CatalogueItem:
+        return _edge_item(obj)
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+class ImportItemIn(Schema):
+    """An item by provider id, by name, or both (the id is tried first; the name creates the
+    item when nothing matches)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ItemKind
+    provider: Provider | None = None
+    external_id: str | None = Field(None, min_length=1, max_length=128)
+    name: str | None = Field(None, min_length=1, max_length=300)
+
+    @model_validator(mode="after")
+    def _identified(self) -> ImportItemIn:
+        if (self.provider is None) != (self.external_id is None):
+            raise ValueError("provider and external_id go together")
+        if self.external_id is None and self.name is None:
+            raise ValueError("give provider + external_id, or name, or both")
+        return self
+
+    def entry(self, section: str, index: int, relation: str, **edge: Any) -> ImportEntry:
+        return ImportEntry(
+            section=section,
+            index=index,
+            relation=relation,
+            kind=self.kind.value,
+            name=self.name.strip() if self.name else None,
+            provider=self.provider.value if self.provider else None,
+            external_id=self.external_id,
+            **edge,
+        )
+
+
+class ImportTopIn(ImportItemIn):
+    rank: int = Field(ge=1, le=1000)
+
+
+class ImportPlayIn(ImportItemIn):
+    kind: Literal[ItemKind.TRACK] = ItemKind.TRACK
+    play_count: int = Field(ge=1, le=10_000_000)
+    last_played_at: datetime | None = None
+
+
+IMPORT_EXAMPLE: dict[str, Any] = {
+    "likes": [
+        {
+            "kind": "track",
+            "provider": "spotify",
+            "external_id": "3n3Ppam7vgaVa1iaRUc9Lp",
+            "name": "Mr. Brightside",
+        },
+        {"kind": "artist", "name": "Radiohead"},
+        {"kind": "genre", "provider": "lastfm", "external_id": "trip-hop", "name": "Trip-hop"},
+    ],
+    "top": [{"kind": "artist", "rank": 1, "name": "Portishead"}],
+    "plays": [
+        {
+            "provider": "ytmusic",
+            "external_id": "dQw4w9WgXcQ",
+            "name": "Never Gonna Give You Up",
+            "play_count": 12,
+            "last_played_at": "2026-01-31T21:15:00Z",
+        }
+    ],
+}
+
+
+class TasteImportIn(Schema):
+    """A taste document. Every entry is applied, or none is."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [IMPORT_EXAMPLE]})
+
+    likes: list[ImportItemIn] = Field(default_factory=list)
+    top: list[ImportTopIn] = Field(default_factory=list)
+    plays: list[ImportPlayIn] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _size(self) -> TasteImportIn:
+        total = len(self.likes) + len(self.top) + len(self.plays)
+        if total == 0:
+            raise ValueError("the document has no entries")
+        if total > settings.TASTE_IMPORT_MAX_ENTRIES:
+            raise ValueError(
+                f"{total} entries; one import takes at most {settings.TASTE_IMPORT_MAX_ENTRIES}"
+            )
+        return self
+
+    def entries(self) -> list[ImportEntry]:
+        return [
+            *(e.entry("likes", i, Relation.LIKE) for i, e in enumerate(self.likes)),
+            *(e.entry("top", i, Relation.TOP, rank=e.rank) for i, e in enumerate(self.top)),
+            *(
+                e.entry(
+                    "plays",
+                    i,
+                    Relation.PLAYED,
+                    play_count=e.play_count,
+                    last_played_at=e.last_played_at,
+                )
+                for i, e in enumerate(self.plays)
+            ),
+        ]
+
+
+class ImportCountsOut(Schema):
+    created: int
+    matched: int
+
+
+class ImportEdgeCountsOut(Schema):
+    created: int
+    updated: int
+
+
+class SkippedOut(Schema):
+    section: str
+    index: int
+    reason: str
+
+
+class TasteImportOut(Schema):
+    items: ImportCountsOut = Field(description="Catalogue items created or matched.")
+    edges: ImportEdgeCountsOut = Field(description="Likes / top items / plays set.")
+    skipped: list[SkippedOut] = Field(description="Entries repeating an earlier one.")
+
+    @staticmethod
+    def resolve_items(obj: Any) -> dict[str, int]:
+        return {"created": obj.items_created, "matched": obj.items_matched}
+
+    @staticmethod
+    def resolve_edges(obj: Any) -> dict[str, int]:
+        return {"created": obj.edges_created, "updated": obj.edges_updated}

@@ -1,0 +1,1 @@
+"""The users area: my profile, public profiles, user search."""

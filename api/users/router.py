@@ -1,0 +1,59 @@
+"""Users endpoints: my profile (cached), public profiles and user search."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest
+from ninja import Query, Router
+
+from api.auth import auth
+from api.pagination import Page, decode_offset, offset_page
+from api.users.schemas import (
+    MyProfileOut,
+    ProfileUpdateIn,
+    PublicProfileOut,
+    UserSearchParams,
+    UserSummaryOut,
+)
+from musicbud.selectors.profile import (
+    ProfileData,
+    profile_get,
+    profile_refresh,
+    public_profile_get,
+    user_search,
+)
+from musicbud.services.profile import profile_update
+
+router = Router(tags=["users"], auth=auth)
+
+
+@router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
+async def my_profile(request: HttpRequest) -> ProfileData:
+    return await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
+
+
+@router.patch("/me/profile", response=MyProfileOut, url_name="my-profile")
+async def update_my_profile(request: HttpRequest, payload: ProfileUpdateIn) -> ProfileData:
+    user = request.auth  # type: ignore[attr-defined]
+    # The update is sync ORM work with its own transaction: one thread hop.
+    await sync_to_async(profile_update)(user=user, **payload.model_dump(exclude_unset=True))
+    return await profile_refresh(user_id=user.pk)
+
+
+# Declared before /users/{username}: "search" is also a valid username.
+@router.get("/users/search", response=Page[UserSummaryOut], url_name="user-search")
+async def search_users(request: HttpRequest, params: Query[UserSearchParams]) -> dict[str, object]:
+    offset = decode_offset(params.cursor)
+    rows = await user_search(
+        query=params.q,
+        exclude_id=request.auth.pk,  # type: ignore[attr-defined]
+        offset=offset,
+        limit=params.limit,
+    )
+    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
+    return {"items": items, "next": next_url}
+
+
+@router.get("/users/{username}", response=PublicProfileOut, url_name="user-profile")
+async def public_profile(request: HttpRequest, username: str) -> ProfileData:
+    return await public_profile_get(username=username)

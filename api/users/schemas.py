@@ -1,0 +1,108 @@
+"""Schemas of the users area."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from ninja import Schema
+from pydantic import Field, field_validator, model_validator
+
+from api.pagination import PageParams
+
+_http_url = URLValidator(schemes=["http", "https"])
+
+
+class TasteCountsOut(Schema):
+    likes: dict[str, int] = Field(description="Liked items per kind.")
+    top: dict[str, int] = Field(description="Top items per kind.")
+    played: dict[str, int] = Field(description="Played items per kind.")
+
+
+class PublicProfileOut(Schema):
+    """What anyone signed in may see of a user."""
+
+    id: UUID
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str
+    joined_at: datetime
+    taste_counts: TasteCountsOut
+
+    @staticmethod
+    def resolve_id(obj: Any) -> UUID:
+        return obj.public_id  # type: ignore[no-any-return]
+
+    @staticmethod
+    def resolve_joined_at(obj: Any) -> datetime:
+        return obj.date_joined  # type: ignore[no-any-return]
+
+
+class MyProfileOut(PublicProfileOut):
+    """My own profile: the public one plus private fields."""
+
+    email: str
+
+
+class ProfileUpdateIn(Schema):
+    """Fields to change; omitted fields stay as they are, "" clears one."""
+
+    display_name: str | None = Field(None, max_length=80)
+    bio: str | None = Field(None, max_length=500)
+    avatar_url: str | None = Field(
+        None, max_length=500, description='An http(s) URL of the avatar image, or "".'
+    )
+
+    @field_validator("display_name", "bio", "avatar_url")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
+
+    @field_validator("display_name")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("avatar_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                _http_url(value)
+            except DjangoValidationError as exc:
+                raise ValueError("must be an http:// or https:// URL") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> ProfileUpdateIn:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None:
+                raise ValueError(f'{name} may not be null; send "" to clear it')
+        return self
+
+
+class UserSummaryOut(Schema):
+    """Another user as lists show them: never their email or any private field."""
+
+    id: UUID
+    username: str
+    display_name: str
+    avatar_url: str
+
+    @staticmethod
+    def resolve_id(obj: Any) -> UUID:
+        return obj.public_id  # type: ignore[no-any-return]
+
+
+class UserSearchParams(PageParams):
+    q: str = Field(
+        min_length=1,
+        max_length=80,
+        description="Part of a username or display name (case-insensitive).",
+    )

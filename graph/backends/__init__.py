@@ -1,0 +1,1 @@
+"""The two implementations of graph/queries.py: SQL (Django ORM) and Neo4j."""

@@ -1,0 +1,255 @@
+"""The Neo4j graph backend: the same queries over the projection, through the async driver.
+
+It gathers the same integer facts as the SQL backend (library sizes, document frequencies,
+users per cell) with Cypher and scores them with ``graph.scoring``; no thread hop anywhere.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from graph.connection import cypher_read
+from graph.projection import LABEL_FOR_KIND, TYPE_FOR_RELATION
+from graph.scoring import (
+    BUDS_PER_RECOMMENDATION,
+    KIND_ORDER,
+    Candidate,
+    Cell,
+    TasteFacts,
+    build_bud,
+    candidate_scores,
+    cells_for,
+    item_bud_score,
+    page_after,
+    rank_candidates,
+    recommendation_scores,
+    round_score,
+    sort_shared,
+)
+from graph.types import BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
+from musicbud.models import Relation
+
+KIND_FOR_LABEL = {label: kind for kind, label in LABEL_FOR_KIND.items()}
+RELATION_FOR_TYPE = {rel_type: relation for relation, rel_type in TYPE_FOR_RELATION.items()}
+
+
+def _cell(rel_type: str, labels: list[str]) -> Cell | None:
+    kinds = [KIND_FOR_LABEL[label] for label in labels if label in KIND_FOR_LABEL]
+    if not kinds or rel_type not in RELATION_FOR_TYPE:
+        return None
+    return (RELATION_FOR_TYPE[rel_type], kinds[0])
+
+
+def _types(cells: list[Cell]) -> list[str]:
+    return sorted({TYPE_FOR_RELATION[relation] for relation, _ in cells})
+
+
+async def _sizes(*, user_ids: Iterable[int], cells: list[Cell]) -> dict[tuple[int, Cell], int]:
+    rows = await cypher_read(
+        "MATCH (u:User)-[r]->(i) WHERE u.sql_id IN $users AND type(r) IN $types "
+        "RETURN u.sql_id AS user, type(r) AS rel, labels(i) AS labels, count(r) AS n",
+        {"users": list(user_ids), "types": _types(cells)},
+    )
+    wanted = set(cells)
+    sizes: dict[tuple[int, Cell], int] = {}
+    for row in rows:
+        cell = _cell(row["rel"], row["labels"])
+        if cell in wanted and cell is not None:
+            key = (int(row["user"]), cell)
+            sizes[key] = sizes.get(key, 0) + int(row["n"])
+    return sizes
+
+
+async def _facts(
+    *, user_id: int, cells: list[Cell]
+) -> tuple[TasteFacts, list[tuple[int, Cell, int]], dict[int, dict[str, Any]]]:
+    """The facts, every (other user, cell, item) hit on my items, and the others' profiles."""
+    wanted = set(cells)
+    types = _types(cells)
+    mine = await cypher_read(
+        "MATCH (me:User {sql_id: $me})-[r]->(i) WHERE type(r) IN $types "
+        "RETURN type(r) AS rel, labels(i) AS labels, i.sql_id AS item",
+        {"me": user_id, "types": types},
+    )
+    my_items: dict[Cell, list[int]] = defaultdict(list)
+    for row in mine:
+        cell = _cell(row["rel"], row["labels"])
+        if cell in wanted and cell is not None:
+            my_items[cell].append(int(row["item"]))
+    hit_rows = await cypher_read(
+        "MATCH (me:User {sql_id: $me})-[r]->(i)<-[r2]-(v:User) "
+        "WHERE type(r) IN $types AND type(r2) = type(r) "
+        "RETURN v.sql_id AS user, v.public_id AS public_id, v.username AS username, "
+        "v.display_name AS display_name, type(r) AS rel, labels(i) AS labels, i.sql_id AS item",
+        {"me": user_id, "types": types},
+    )
+    hits: list[tuple[int, Cell, int]] = []
+    profiles: dict[int, dict[str, Any]] = {}
+    df: dict[tuple[Cell, int], int] = {
+        (cell, item): 1 for cell, items in my_items.items() for item in items
+    }
+    for row in hit_rows:
+        cell = _cell(row["rel"], row["labels"])
+        if cell not in wanted or cell is None:
+            continue
+        key = (cell, int(row["item"]))
+        df[key] += 1
+        hits.append((int(row["user"]), cell, int(row["item"])))
+        profiles[int(row["user"])] = row
+    counted = await cypher_read(
+        "MATCH (u:User)-[r]->(i) WHERE type(r) IN $types "
+        "RETURN type(r) AS rel, labels(i) AS labels, count(DISTINCT u) AS n",
+        {"types": types},
+    )
+    users: dict[Cell, int] = {}
+    for row in counted:
+        cell = _cell(row["rel"], row["labels"])
+        if cell in wanted and cell is not None:
+            users[cell] = int(row["n"])
+    sizes = await _sizes(user_ids=[user_id, *profiles], cells=cells)
+    facts = TasteFacts(
+        cells=cells, my_items=dict(my_items), df=df, users=users, sizes=sizes, me=user_id
+    )
+    return facts, hits, profiles
+
+
+async def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for key in keys:
+        kind, _, item_id = key.partition(":")
+        by_kind[kind].append(int(item_id))
+    refs: dict[str, ItemRef] = {}
+    for kind, ids in by_kind.items():
+        rows = await cypher_read(
+            f"MATCH (i:{LABEL_FOR_KIND[kind]}) WHERE i.sql_id IN $ids "
+            "RETURN i.sql_id AS pk, i.public_id AS public_id, i.name AS name",
+            {"ids": ids},
+        )
+        for row in rows:
+            refs[f"{kind}:{row['pk']}"] = ItemRef(
+                kind=kind, public_id=UUID(row["public_id"]), name=row["name"]
+            )
+    return refs
+
+
+def _ranked(
+    facts: TasteFacts, hits: list[tuple[int, Cell, int]], profiles: dict[int, dict[str, Any]]
+) -> list[Candidate]:
+    return rank_candidates(
+        Candidate(
+            user,
+            UUID(profiles[user]["public_id"]),
+            profiles[user]["username"],
+            profiles[user]["display_name"] or "",
+            score,
+        )
+        for user, score in candidate_scores(facts, hits).items()
+    )
+
+
+async def buds_for_user(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> BudPage:
+    facts, hits, profiles = await _facts(user_id=user_id, cells=cells_for(source=source, kind=kind))
+    page, next_cursor = page_after(_ranked(facts, hits, profiles), limit=limit, cursor=cursor)
+    on_page = {candidate.user_id for candidate in page}
+    shared: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
+    for user, cell, item in hits:
+        if user in on_page:
+            shared[user].append((cell, item))
+    weights = {user: facts.shared_weights(other=user, shared=shared[user]) for user in on_page}
+    refs = await _item_refs(key for w in weights.values() for key in w)
+    return BudPage(
+        buds=[build_bud(c, shared=weights[c.user_id], items=refs) for c in page],
+        next_cursor=next_cursor,
+    )
+
+
+async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
+    facts, hits, _ = await _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=kind))
+    shared = [(cell, item) for user, cell, item in hits if user == other_id]
+    weights = facts.shared_weights(other=other_id, shared=shared)
+    refs = await _item_refs(weights)
+    return sort_shared(SharedItem(item=refs[key], weight=w) for key, w in weights.items())
+
+
+async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+    label = LABEL_FOR_KIND[kind]
+    rows = await cypher_read(
+        f"MATCH (u:User)-[r]->(i:{label} {{sql_id: $item}}) WHERE type(r) IN $types "
+        "RETURN u.sql_id AS user, u.public_id AS public_id, u.username AS username, "
+        "u.display_name AS display_name, type(r) AS rel",
+        {"item": item_id, "types": sorted(TYPE_FOR_RELATION.values())},
+    )
+    if not rows:
+        return BudPage(buds=[], next_cursor=None)
+    holders: dict[int, list[str]] = defaultdict(list)
+    profiles: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        holders[int(row["user"])].append(RELATION_FOR_TYPE[row["rel"]])
+        profiles[int(row["user"])] = row
+    cells = [(relation, kind) for relation in Relation.values]
+    sizes = await _sizes(user_ids=holders, cells=cells)
+    ranked = rank_candidates(
+        Candidate(
+            user,
+            UUID(profiles[user]["public_id"]),
+            profiles[user]["username"],
+            profiles[user]["display_name"] or "",
+            item_bud_score(
+                relations=rels,
+                sizes={relation: sizes.get((user, (relation, kind)), 0) for relation in rels},
+            ),
+        )
+        for user, rels in holders.items()
+    )
+    page, next_cursor = page_after(ranked, limit=limit, cursor=cursor)
+    key = f"{kind}:{item_id}"
+    refs = await _item_refs([key])
+    return BudPage(
+        buds=[build_bud(c, shared={key: c.score}, items=refs) for c in page],
+        next_cursor=next_cursor,
+    )
+
+
+async def taste_counts(*, user_id: int) -> TasteCounts:
+    counts: dict[str, dict[str, int]] = {
+        relation: dict.fromkeys(KIND_ORDER, 0) for relation in Relation.values
+    }
+    cells = [(relation, kind) for relation in Relation.values for kind in KIND_ORDER]
+    for (_, (relation, kind)), n in (await _sizes(user_ids=[user_id], cells=cells)).items():
+        counts[relation][kind] = n
+    return TasteCounts(
+        likes=counts[Relation.LIKE], top=counts[Relation.TOP], played=counts[Relation.PLAYED]
+    )
+
+
+async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
+    facts, hits, profiles = await _facts(
+        user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None)
+    )
+    buds = {c.user_id: c.score for c in _ranked(facts, hits, profiles)[:BUDS_PER_RECOMMENDATION]}
+    if not buds:
+        return []
+    rows = await cypher_read(
+        f"MATCH (b:User)-[r]->(i:{LABEL_FOR_KIND[kind]}) "
+        "WHERE b.sql_id IN $buds AND type(r) IN $types "
+        "AND NOT EXISTS { MATCH (me:User {sql_id: $me})-[r2]->(i) WHERE type(r2) IN $types } "
+        "RETURN b.sql_id AS bud, i.sql_id AS item",
+        {"buds": list(buds), "me": user_id, "types": sorted(TYPE_FOR_RELATION.values())},
+    )
+    totals = recommendation_scores(
+        bud_scores=buds, holders=((int(row["bud"]), f"{kind}:{row['item']}") for row in rows)
+    )
+    refs = await _item_refs(totals)
+    ranked = sorted(
+        (
+            Recommendation(item=refs[key], score=round_score(t.score), liked_by=t.liked_by)
+            for key, t in totals.items()
+        ),
+        key=lambda r: (-r.score, r.item.name, r.item.public_id),
+    )
+    return ranked[: max(1, limit)]

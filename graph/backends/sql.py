@@ -1,0 +1,332 @@
+"""The SQL graph backend: graph queries computed in the relational DB (the embedded default).
+
+Each public function does all of its ORM work in one ``sync_to_async`` hop (the ORM is
+synchronous and thread-bound; one hop per call, not one per query).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.db import connection
+from django.db.models import Count
+
+from graph.models import LibrarySize
+from graph.scoring import (
+    BUDS_PER_RECOMMENDATION,
+    KIND_ORDER,
+    Candidate,
+    Cell,
+    TasteFacts,
+    build_bud,
+    cells_for,
+    item_bud_score,
+    page_after,
+    rank_candidates,
+    recommendation_scores,
+    round_score,
+    sort_shared,
+)
+from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
+from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, User
+
+ITEM_COLUMNS = tuple(f"{kind}_id" for kind in KIND_ORDER)
+
+
+def _item_id(row: dict[str, Any]) -> int:
+    return int(row[f"{row['kind']}_id"])
+
+
+def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> TasteFacts:
+    relations = sorted({relation for relation, _ in cells})
+    kinds = sorted({kind for _, kind in cells})
+    cell_set = set(cells)
+    my_items: dict[Cell, list[int]] = defaultdict(list)
+    mine = TasteEdge.objects.filter(user_id=user_id, relation__in=relations, kind__in=kinds)
+    for row in mine.values("relation", "kind", *ITEM_COLUMNS):
+        cell = (row["relation"], row["kind"])
+        if cell in cell_set:
+            my_items[cell].append(_item_id(row))
+
+    df: dict[tuple[Cell, int], int] = {}
+    for kind in kinds:
+        ids = {item for (relation, k), items in my_items.items() if k == kind for item in items}
+        if not ids:
+            continue
+        column = f"{kind}_id"
+        counted = (
+            TasteEdge.objects.filter(kind=kind, relation__in=relations, **{f"{column}__in": ids})
+            .values("relation", column)
+            .annotate(n=Count("id"))
+        )
+        for row in counted:
+            df[((row["relation"], kind), int(row[column]))] = int(row["n"])
+
+    users: dict[Cell, int] = {}
+    per_cell = (
+        LibrarySize.objects.filter(relation__in=relations, kind__in=kinds)
+        .values("relation", "kind")
+        .annotate(n=Count("id"))
+    )
+    for row in per_cell:
+        users[(row["relation"], row["kind"])] = int(row["n"])
+    return TasteFacts(
+        cells=cells,
+        my_items=dict(my_items),
+        df=df,
+        users=users,
+        sizes=_sizes(user_ids=[user_id, *others], cells=cells),
+        me=user_id,
+    )
+
+
+def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cell], int]:
+    relations = {relation for relation, _ in cells}
+    kinds = {kind for _, kind in cells}
+    rows = LibrarySize.objects.filter(
+        user_id__in=user_ids, relation__in=relations, kind__in=kinds
+    ).values_list("user_id", "relation", "kind", "size")
+    return {(user, (relation, kind)): size for user, relation, kind, size in rows}
+
+
+def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
+    """(user id, public id, score) of every active user sharing an item, summed in SQL.
+
+    Python computes each of my items' coefficient (cell weight * IDF / sqrt(my size)); the
+    database sums them per candidate and cell and divides by sqrt(the candidate's size).
+    """
+    coefficients = facts.coefficients()
+    if not coefficients:
+        return []
+    values: list[str] = []
+    params: list[Any] = []
+    for ((relation, kind), item_id), coefficient in coefficients.items():
+        values.append(
+            "(CAST(%s AS varchar(8)), CAST(%s AS varchar(8)), CAST(%s AS bigint), "
+            "CAST(%s AS double precision))"
+        )
+        params.extend([relation, kind, item_id, coefficient])
+    edges = TasteEdge._meta.db_table
+    parts: list[str] = []
+    for kind in sorted({kind for (_, kind), _ in coefficients}):
+        column = f"{kind}_id"
+        # The IS NOT NULL lets the planner use the partial (item, relation, user) index.
+        parts.append(
+            f"SELECT e.user_id, e.relation, e.kind, m.coef FROM {edges} e "  # noqa: S608
+            f"JOIN mine m ON m.kind = %s AND e.{column} = m.item_id AND e.relation = m.relation "
+            f"WHERE e.{column} IS NOT NULL AND e.user_id <> %s"
+        )
+        params.extend([kind, facts.me])
+    # Only table names and %s placeholders are interpolated into the statement.
+    sql = (
+        f"WITH mine(relation, kind, item_id, coef) AS (VALUES {', '.join(values)}), "  # noqa: S608
+        f"hits AS ({' UNION ALL '.join(parts)}), "
+        "per_cell AS (SELECT user_id, relation, kind, SUM(coef) AS s FROM hits "
+        "GROUP BY user_id, relation, kind) "
+        "SELECT u.id, u.public_id, SUM(p.s / SQRT(ls.size)) AS score FROM per_cell p "
+        f"JOIN {LibrarySize._meta.db_table} ls ON ls.user_id = p.user_id "
+        "AND ls.relation = p.relation AND ls.kind = p.kind "
+        f"JOIN {User._meta.db_table} u ON u.id = p.user_id "
+        "WHERE u.is_active GROUP BY u.id, u.public_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            (int(user), public_id, float(score)) for user, public_id, score in cursor.fetchall()
+        ]
+
+
+def _public_uuid(value: Any) -> UUID:
+    # SQLite hands UUID columns back as hex strings, PostgreSQL as UUIDs.
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _ranked(facts: TasteFacts) -> list[Candidate]:
+    return rank_candidates(
+        Candidate(user, _public_uuid(public_id), "", "", score)
+        for user, public_id, score in _candidate_scores(facts)
+    )
+
+
+def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
+    by_kind: dict[str, set[int]] = defaultdict(set)
+    for key in keys:
+        kind, _, item_id = key.partition(":")
+        by_kind[kind].add(int(item_id))
+    refs: dict[str, ItemRef] = {}
+    for kind, ids in by_kind.items():
+        for pk, public_id, name in (
+            ITEM_MODELS[kind]
+            ._default_manager.filter(pk__in=ids)
+            .values_list("pk", "public_id", "name")
+        ):
+            refs[f"{kind}:{pk}"] = ItemRef(kind=kind, public_id=public_id, name=name)
+    return refs
+
+
+def _shared_rows(
+    *, facts: TasteFacts, other_ids: Sequence[int]
+) -> dict[int, list[tuple[Cell, int]]]:
+    """For each other user, the (cell, item id) pairs they share with me."""
+    result: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
+    for (relation, kind), items in facts.my_items.items():
+        rows = TasteEdge.objects.filter(
+            user_id__in=other_ids, relation=relation, kind=kind, **{f"{kind}_id__in": items}
+        ).values_list("user_id", f"{kind}_id")
+        for user, item_id in rows:
+            result[int(user)].append(((relation, kind), int(item_id)))
+    return result
+
+
+def _buds_for_user(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> BudPage:
+    cells = cells_for(source=source, kind=kind)
+    facts = _facts(user_id=user_id, cells=cells)
+    page, next_cursor = page_after(_ranked(facts), limit=limit, cursor=cursor)
+    if not page:
+        return BudPage(buds=[], next_cursor=None)
+    ids = [candidate.user_id for candidate in page]
+    facts = TasteFacts(
+        cells=facts.cells,
+        my_items=facts.my_items,
+        df=facts.df,
+        users=facts.users,
+        sizes={**facts.sizes, **_sizes(user_ids=ids, cells=cells)},
+        me=user_id,
+    )
+    shared = _shared_rows(facts=facts, other_ids=ids)
+    weights = {user: facts.shared_weights(other=user, shared=shared[user]) for user in ids}
+    refs = _item_refs(key for w in weights.values() for key in w)
+    profiles = {
+        pk: (username, display_name)
+        for pk, username, display_name in User.objects.filter(pk__in=ids).values_list(
+            "pk", "username", "display_name"
+        )
+    }
+    buds: list[Bud] = []
+    for candidate in page:
+        username, display_name = profiles[candidate.user_id]
+        named = Candidate(
+            candidate.user_id, candidate.public_id, username, display_name, candidate.score
+        )
+        buds.append(build_bud(named, shared=weights[candidate.user_id], items=refs))
+    return BudPage(buds=buds, next_cursor=next_cursor)
+
+
+async def buds_for_user(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> BudPage:
+    # One hop for all the ORM work of the call.
+    return await sync_to_async(_buds_for_user)(
+        user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
+    )
+
+
+def _common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
+    cells = cells_for(source=BudSource.ALL, kind=kind)
+    facts = _facts(user_id=user_id, cells=cells, others=[other_id])
+    shared = _shared_rows(facts=facts, other_ids=[other_id])
+    weights = facts.shared_weights(other=other_id, shared=shared[other_id])
+    refs = _item_refs(weights)
+    return sort_shared(SharedItem(item=refs[key], weight=w) for key, w in weights.items())
+
+
+async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
+    # One hop for all the ORM work of the call.
+    return await sync_to_async(_common_items)(user_id=user_id, other_id=other_id, kind=kind)
+
+
+def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+    holders: dict[int, list[str]] = defaultdict(list)
+    for user, relation in TasteEdge.objects.filter(
+        kind=kind, user__is_active=True, **{f"{kind}_id": item_id}
+    ).values_list("user_id", "relation"):
+        holders[int(user)].append(relation)
+    if not holders:
+        return BudPage(buds=[], next_cursor=None)
+    sizes: dict[int, dict[str, int]] = defaultdict(dict)
+    for user, relation, size in LibrarySize.objects.filter(
+        user_id__in=holders, kind=kind
+    ).values_list("user_id", "relation", "size"):
+        sizes[int(user)][relation] = size
+    profiles = {
+        pk: (public_id, username, display_name)
+        for pk, public_id, username, display_name in User.objects.filter(
+            pk__in=holders
+        ).values_list("pk", "public_id", "username", "display_name")
+    }
+    ranked = rank_candidates(
+        Candidate(user, *profiles[user], item_bud_score(relations=rels, sizes=sizes[user]))
+        for user, rels in holders.items()
+    )
+    page, next_cursor = page_after(ranked, limit=limit, cursor=cursor)
+    ref = _item_refs([f"{kind}:{item_id}"])
+    return BudPage(
+        buds=[build_bud(c, shared={f"{kind}:{item_id}": c.score}, items=ref) for c in page],
+        next_cursor=next_cursor,
+    )
+
+
+async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+    # One hop for all the ORM work of the call.
+    return await sync_to_async(_buds_for_item)(
+        kind=kind, item_id=item_id, limit=limit, cursor=cursor
+    )
+
+
+def _taste_counts(*, user_id: int) -> TasteCounts:
+    counts: dict[str, dict[str, int]] = {
+        relation: dict.fromkeys(KIND_ORDER, 0) for relation in Relation.values
+    }
+    rows = (
+        TasteEdge.objects.filter(user_id=user_id)
+        .values("relation", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["relation"]][row["kind"]] = int(row["n"])
+    return TasteCounts(
+        likes=counts[Relation.LIKE], top=counts[Relation.TOP], played=counts[Relation.PLAYED]
+    )
+
+
+async def taste_counts(*, user_id: int) -> TasteCounts:
+    # One hop for all the ORM work of the call.
+    return await sync_to_async(_taste_counts)(user_id=user_id)
+
+
+def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
+    facts = _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None))
+    buds = {c.user_id: c.score for c in _ranked(facts)[:BUDS_PER_RECOMMENDATION]}
+    if not buds:
+        return []
+    column = f"{ItemKind(kind).value}_id"
+    mine = TasteEdge.objects.filter(user_id=user_id, kind=kind).values(column)
+    holders = (
+        TasteEdge.objects.filter(user_id__in=buds, kind=kind)
+        .exclude(**{f"{column}__in": mine})
+        .values_list("user_id", column)
+    )
+    totals = recommendation_scores(
+        bud_scores=buds, holders=((int(user), f"{kind}:{item}") for user, item in holders)
+    )
+    refs = _item_refs(totals)
+    ranked = sorted(
+        (
+            Recommendation(item=refs[key], score=round_score(t.score), liked_by=t.liked_by)
+            for key, t in totals.items()
+        ),
+        key=lambda r: (-r.score, r.item.name, r.item.public_id),
+    )
+    return ranked[: max(1, limit)]
+
+
+async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
+    # One hop for all the ORM work of the call.
+    return await sync_to_async(_recommendations)(user_id=user_id, kind=kind, limit=limit)

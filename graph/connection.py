@@ -1,0 +1,149 @@
+"""Connections to the Neo4j graph store (sync driver for the projector, async for queries),
+with a bounded connection timeout, plus the small Cypher helpers the rest of the layer uses."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+import neo4j
+from django.conf import settings
+from neo4j import AsyncDriver, AsyncGraphDatabase, Driver, GraphDatabase
+
+_async_drivers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncDriver] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def graph_configured() -> bool:
+    """Whether a Neo4j store is configured at all (the projection and readiness need one)."""
+    return bool(settings.NEO4J_URL)
+
+
+def split_bolt_url(
+    url: str, *, user: str = "neo4j", password: str = ""
+) -> tuple[str, tuple[str, str]]:
+    """The URL without credentials, and the credentials (from the URL, else the defaults)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, "", "", "")), (
+        unquote(parts.username) if parts.username else user,
+        unquote(parts.password) if parts.password else password,
+    )
+
+
+def _target() -> tuple[str, tuple[str, str]]:
+    return split_bolt_url(
+        settings.NEO4J_URL or "", user=settings.NEO4J_USER, password=settings.NEO4J_PASSWORD
+    )
+
+
+def _driver_options() -> dict[str, Any]:
+    timeout = settings.GRAPH_CONNECT_TIMEOUT_SECONDS
+    return {
+        "connection_timeout": timeout,
+        "connection_acquisition_timeout": timeout * 2,
+        "max_transaction_retry_time": 0,
+    }
+
+
+@functools.cache
+def sync_driver() -> Driver:
+    url, auth = _target()
+    return GraphDatabase.driver(url, auth=auth, **_driver_options())
+
+
+def async_driver() -> AsyncDriver:
+    """The async driver of the running event loop (its connection pool is bound to the loop)."""
+    loop = asyncio.get_running_loop()
+    driver = _async_drivers.get(loop)
+    if driver is None:
+        url, auth = _target()
+        driver = AsyncGraphDatabase.driver(url, auth=auth, **_driver_options())
+        _async_drivers[loop] = driver
+    return driver
+
+
+async def async_driver_close() -> None:
+    """Close the running loop's driver (before a loop made by ``asyncio.run`` ends)."""
+    driver = _async_drivers.pop(asyncio.get_running_loop(), None)
+    if driver is not None:
+        await driver.close()
+
+
+def drivers_reset() -> None:
+    """Forget cached drivers (after the settings changed, e.g. in tests)."""
+    if sync_driver.cache_info().currsize:
+        sync_driver().close()
+    sync_driver.cache_clear()
+    _async_drivers.clear()
+
+
+async def cypher_read(query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run a parameterised read query; one dict per record."""
+    async with async_driver().session(
+        database=settings.NEO4J_DATABASE, default_access_mode=neo4j.READ_ACCESS
+    ) as session:
+        result = await session.run(query, params or {})
+        return [record.data() async for record in result]
+
+
+async def cypher_write(query: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run a parameterised write query in an explicit transaction; one dict per record."""
+    # The transaction commits when the block succeeds and rolls back when it raises.
+    async with (
+        async_driver().session(database=settings.NEO4J_DATABASE) as session,
+        await session.begin_transaction() as tx,
+    ):
+        result = await tx.run(query, params or {})
+        return [record.data() async for record in result]
+
+
+async def graph_ping() -> None:
+    """A real round trip: the Bolt port may be open before the database answers."""
+    rows = await cypher_read("RETURN 1 AS ok")
+    if rows != [{"ok": 1}]:
+        raise RuntimeError(f"unexpected answer to RETURN 1: {rows!r}")
+
+
+async def user_merge(
+    *, user_pk: int, public_id: str, username: str, display_name: str
+) -> dict[str, Any]:
+    """Create or update a user node keyed by its public id."""
+    rows = await cypher_write(
+        "MERGE (u:User {public_id: $public_id}) "
+        "SET u.sql_id = $pk, u.username = $username, u.display_name = $display_name "
+        "RETURN u.public_id AS public_id, u.username AS username",
+        {"public_id": public_id, "pk": user_pk, "username": username, "display_name": display_name},
+    )
+    return rows[0]
+
+
+REL_TYPES = frozenset({"LIKES", "TOP", "PLAYED", "PERFORMED_BY", "ON_ALBUM", "IN_GENRE"})
+LABELS = frozenset({"User", "Track", "Artist", "Album", "Genre"})
+
+
+async def relationship_create(
+    *,
+    from_label: str,
+    from_id: str,
+    rel_type: str,
+    to_label: str,
+    to_id: str,
+    properties: dict[str, Any] | None = None,
+) -> bool:
+    """Merge a relationship between two existing nodes (by public id); False if one is missing."""
+    if from_label not in LABELS or to_label not in LABELS or rel_type not in REL_TYPES:
+        raise ValueError("unknown label or relationship type")
+    # Labels and types cannot be parameters in Cypher; both come from the whitelist above.
+    rows = await cypher_write(
+        f"MATCH (a:{from_label} {{public_id: $from_id}}), (b:{to_label} {{public_id: $to_id}}) "
+        f"MERGE (a)-[r:{rel_type}]->(b) SET r += $props RETURN count(r) AS n",
+        {"from_id": from_id, "to_id": to_id, "props": properties or {}},
+    )
+    return bool(rows and rows[0]["n"])

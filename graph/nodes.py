@@ -1,0 +1,94 @@
+"""neomodel node and relationship classes of the projection (labels, keys and constraints).
+
+Queries use Cypher through ``graph.connection``; these classes define the schema that
+``manage.py graph_install_labels`` installs and give typed access for scripts and tests.
+"""
+
+from __future__ import annotations
+
+from neomodel import (
+    AsyncRelationshipTo,
+    AsyncStructuredNode,
+    AsyncStructuredRel,
+    DateTimeProperty,
+    IntegerProperty,
+    StringProperty,
+    UniqueIdProperty,
+)
+
+
+class LikesRel(AsyncStructuredRel):
+    at = DateTimeProperty()
+    version = IntegerProperty(default=0)
+
+
+class TopRel(AsyncStructuredRel):
+    rank = IntegerProperty()
+    at = DateTimeProperty()
+    version = IntegerProperty(default=0)
+
+
+class PlayedRel(AsyncStructuredRel):
+    count = IntegerProperty()
+    last_at = DateTimeProperty()
+    version = IntegerProperty(default=0)
+
+
+class CatalogueNode(AsyncStructuredNode):
+    __abstract_node__ = True
+
+    public_id = UniqueIdProperty()
+    sql_id = IntegerProperty(index=True)
+    name = StringProperty()
+
+
+class GenreNode(CatalogueNode):
+    __label__ = "Genre"
+
+
+class ArtistNode(CatalogueNode):
+    __label__ = "Artist"
+
+    genres = AsyncRelationshipTo(GenreNode, "IN_GENRE")
+
+
+class AlbumNode(CatalogueNode):
+    __label__ = "Album"
+
+
+class TrackNode(CatalogueNode):
+    __label__ = "Track"
+
+    artists = AsyncRelationshipTo(ArtistNode, "PERFORMED_BY")
+    album = AsyncRelationshipTo(AlbumNode, "ON_ALBUM")
+
+
+class UserNode(AsyncStructuredNode):
+    __label__ = "User"
+
+    public_id = UniqueIdProperty()
+    sql_id = IntegerProperty(index=True)
+    username = StringProperty()
+    display_name = StringProperty()
+
+    likes_tracks = AsyncRelationshipTo(TrackNode, "LIKES", model=LikesRel)
+    likes_artists = AsyncRelationshipTo(ArtistNode, "LIKES", model=LikesRel)
+    likes_albums = AsyncRelationshipTo(AlbumNode, "LIKES", model=LikesRel)
+    likes_genres = AsyncRelationshipTo(GenreNode, "LIKES", model=LikesRel)
+    top_tracks = AsyncRelationshipTo(TrackNode, "TOP", model=TopRel)
+    top_artists = AsyncRelationshipTo(ArtistNode, "TOP", model=TopRel)
+    top_albums = AsyncRelationshipTo(AlbumNode, "TOP", model=TopRel)
+    top_genres = AsyncRelationshipTo(GenreNode, "TOP", model=TopRel)
+    played_tracks = AsyncRelationshipTo(TrackNode, "PLAYED", model=PlayedRel)
+    played_artists = AsyncRelationshipTo(ArtistNode, "PLAYED", model=PlayedRel)
+    played_albums = AsyncRelationshipTo(AlbumNode, "PLAYED", model=PlayedRel)
+    played_genres = AsyncRelationshipTo(GenreNode, "PLAYED", model=PlayedRel)
+
+
+class EdgeStateNode(AsyncStructuredNode):
+    """Newest version applied per taste edge (kept after a delete: the tombstone)."""
+
+    __label__ = "EdgeState"
+
+    key = StringProperty(unique_index=True, required=True)
+    version = IntegerProperty(default=0)

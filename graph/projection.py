@@ -1,0 +1,260 @@
+"""The projection of taste edges into Neo4j: apply outbox rows idempotently, retry failures
+with exponential backoff, and report the lag.
+
+Rows are applied in explicit Neo4j transactions. Each edge carries the version of the write
+that produced it, and an ``EdgeState`` node remembers the newest version applied (also after
+a delete), so applying rows twice or out of order always ends in the newest state.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from threading import Lock
+from typing import Any
+
+import neo4j
+from django.conf import settings
+from django.db import close_old_connections
+from django.db.models import Min, Q
+from django.utils import timezone
+from neo4j.exceptions import DriverError, Neo4jError
+
+from graph.connection import graph_configured, sync_driver
+from graph.models import EdgeVersion, OutboxOperation, ProjectionOutbox
+from musicbud.models import ItemKind, Relation
+
+logger = logging.getLogger(__name__)
+
+LABEL_FOR_KIND: dict[str, str] = {
+    ItemKind.TRACK: "Track",
+    ItemKind.ARTIST: "Artist",
+    ItemKind.ALBUM: "Album",
+    ItemKind.GENRE: "Genre",
+}
+TYPE_FOR_RELATION: dict[str, str] = {
+    Relation.LIKE: "LIKES",
+    Relation.TOP: "TOP",
+    Relation.PLAYED: "PLAYED",
+}
+# What a failed apply can raise: the server refused, or it could not be reached at all.
+GRAPH_ERRORS: tuple[type[Exception], ...] = (Neo4jError, DriverError, OSError)
+
+_executor_lock = Lock()
+_executor: ThreadPoolExecutor | None = None
+_futures: set[Future[None]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyReport:
+    applied: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.applied + self.skipped + self.failed
+
+
+def edge_properties(
+    *,
+    relation: str,
+    version: int,
+    changed_at: datetime | None,
+    rank: int | None,
+    play_count: int | None,
+    last_played_at: datetime | None,
+) -> dict[str, Any]:
+    """Properties of one taste relationship; times as epoch seconds, as neomodel stores them."""
+    props: dict[str, Any] = {"version": version}
+    if relation == Relation.PLAYED:
+        props["count"] = play_count
+        props["last_at"] = last_played_at.timestamp() if last_played_at else None
+    else:
+        props["at"] = changed_at.timestamp() if changed_at else None
+    if relation == Relation.TOP:
+        props["rank"] = rank
+    return props
+
+
+def _apply_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool:
+    """Apply one row inside a transaction; False when a newer version is already there."""
+    label = LABEL_FOR_KIND[row.kind]
+    rel_type = TYPE_FOR_RELATION[row.relation]
+    params: dict[str, Any] = {
+        "key": row.edge_key,
+        "user": str(row.user_public_id),
+        "item": str(row.item_public_id),
+        "version": row.version,
+    }
+    # Writing the state node first takes its lock, so two appliers of one edge serialise.
+    state = tx.run(
+        "MERGE (s:EdgeState {key: $key}) ON CREATE SET s.version = 0 "
+        "SET s.locked = true RETURN s.version AS version",
+        params,
+    ).single()
+    edge = tx.run(
+        f"MATCH (:User {{public_id: $user}})-[r:{rel_type}]->(:{label} {{public_id: $item}}) "
+        "RETURN r.version AS version",
+        params,
+    ).single()
+    current = max(
+        int(state["version"]) if state and state["version"] is not None else 0,
+        int(edge["version"]) if edge and edge["version"] is not None else 0,
+    )
+    if row.version <= current:
+        return False
+    if row.operation == OutboxOperation.UPSERT:
+        tx.run(
+            f"MERGE (u:User {{public_id: $user}}) "
+            "SET u.sql_id = $user_pk, u.username = $username, u.display_name = $display_name "
+            f"MERGE (i:{label} {{public_id: $item}}) SET i.sql_id = $item_pk, i.name = $item_name "
+            f"MERGE (u)-[r:{rel_type}]->(i) SET r += $props",
+            {
+                **params,
+                "user_pk": row.user_pk,
+                "username": row.username,
+                "display_name": row.display_name,
+                "item_pk": row.item_pk,
+                "item_name": row.item_name,
+                "props": edge_properties(
+                    relation=row.relation,
+                    version=row.version,
+                    changed_at=row.changed_at,
+                    rank=row.rank,
+                    play_count=row.play_count,
+                    last_played_at=row.last_played_at,
+                ),
+            },
+        )
+    else:
+        tx.run(
+            f"MATCH (:User {{public_id: $user}})-[r:{rel_type}]->(:{label} {{public_id: $item}}) "
+            "DELETE r",
+            params,
+        )
+    tx.run("MATCH (s:EdgeState {key: $key}) SET s.version = $version", params)
+    return True
+
+
+def outbox_row_apply(row: ProjectionOutbox) -> bool:
+    """Apply one row to Neo4j in an explicit transaction; True when it changed the graph."""
+    with sync_driver().session(database=settings.NEO4J_DATABASE) as session:
+        # The driver's own retries are off (max_transaction_retry_time=0): the outbox retries.
+        return bool(session.execute_write(_apply_row, row))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base, ... capped at GRAPH_RETRY_MAX_SECONDS."""
+    seconds = settings.GRAPH_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    return timedelta(seconds=min(seconds, settings.GRAPH_RETRY_MAX_SECONDS))
+
+
+def _superseded(row: ProjectionOutbox) -> bool:
+    # A newer committed write of the same edge exists: its own row carries the newer state.
+    return EdgeVersion.objects.filter(
+        user_id=row.user_pk,
+        relation=row.relation,
+        kind=row.kind,
+        item_id=row.item_pk,
+        version__gt=row.version,
+    ).exists()
+
+
+def projection_apply(
+    *, row_ids: Sequence[int] | None = None, limit: int | None = None
+) -> ApplyReport:
+    """Apply pending outbox rows (the given ones, or those due for a retry) in id order.
+
+    A row that fails stays pending with its next attempt pushed back; the first connection
+    failure ends the pass, since every later row would wait on the same dead server.
+    """
+    now = timezone.now()
+    pending = ProjectionOutbox.objects.filter(applied_at__isnull=True)
+    if row_ids is not None:
+        pending = pending.filter(pk__in=row_ids)
+    else:
+        pending = pending.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    rows = list(pending.order_by("id")[: limit or settings.GRAPH_WORKER_BATCH_SIZE])
+    applied = skipped = failed = 0
+    for row in rows:
+        if _superseded(row):
+            ProjectionOutbox.objects.filter(pk=row.pk).update(
+                applied_at=timezone.now(), last_error="superseded by a newer version"
+            )
+            skipped += 1
+            continue
+        try:
+            changed = outbox_row_apply(row)
+        except GRAPH_ERRORS as exc:
+            attempts = row.attempts + 1
+            ProjectionOutbox.objects.filter(pk=row.pk).update(
+                attempts=attempts,
+                next_attempt_at=timezone.now() + retry_delay(attempts),
+                last_error=f"{type(exc).__name__}: {exc}"[:500],
+            )
+            failed += 1
+            logger.warning(
+                "graph projection failed", extra={"outbox_id": row.pk, "attempts": attempts}
+            )
+            break
+        ProjectionOutbox.objects.filter(pk=row.pk).update(
+            applied_at=timezone.now(), attempts=row.attempts + 1, last_error=""
+        )
+        if changed:
+            applied += 1
+        else:
+            skipped += 1
+    return ApplyReport(applied=applied, skipped=skipped, failed=failed)
+
+
+def _apply_in_background(row_ids: list[int]) -> None:
+    try:
+        projection_apply(row_ids=row_ids)
+    except Exception:  # the worker retries whatever this pass left pending
+        logger.exception("graph projection pass failed", extra={"outbox_ids": row_ids})
+    finally:
+        # This thread is not a request: nothing else closes its DB connection.
+        close_old_connections()
+
+
+def projection_dispatch(*, row_ids: list[int]) -> None:
+    """After commit: apply the rows in a background thread so the request never waits on Neo4j.
+
+    Without a configured graph store the rows simply stay in the outbox (``graph_worker`` or
+    ``graph_rebuild`` projects them once one is configured).
+    """
+    global _executor
+    if not graph_configured():
+        return
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-projector")
+        future = _executor.submit(_apply_in_background, row_ids)
+        _futures.add(future)
+    future.add_done_callback(_futures.discard)
+
+
+def projection_wait(timeout: float | None = None) -> None:
+    """Wait for background projector passes started so far (tests, graceful shutdown)."""
+    with _executor_lock:
+        futures = list(_futures)
+    wait(futures, timeout=timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionLag:
+    pending: int
+    oldest_age_seconds: float | None
+
+
+def projection_lag() -> ProjectionLag:
+    """How far the projection is behind: pending rows and the age of the oldest one."""
+    pending = ProjectionOutbox.objects.filter(applied_at__isnull=True)
+    stats = pending.aggregate(oldest=Min("created_at"))
+    oldest: datetime | None = stats["oldest"]
+    age = (timezone.now() - oldest).total_seconds() if oldest else None
+    return ProjectionLag(pending=pending.count(), oldest_age_seconds=age)

@@ -1,0 +1,113 @@
+"""The one graph query interface; ``settings.GRAPH_BACKEND`` picks the backend (sql | neo4j).
+
+With ``GRAPH_FALLBACK_TO_SQL`` a Neo4j backend that cannot be reached answers from SQL
+instead (same answers, see docs/graph.md), so the buds pages stay up when the graph is down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from django.conf import settings
+
+from graph.backends import neo4j as neo4j_backend
+from graph.backends import sql
+from graph.projection import GRAPH_ERRORS
+from graph.types import BudPage, BudSource, Recommendation, SharedItem, TasteCounts
+from musicbud.errors import InvalidInput, ServiceUnavailable
+from musicbud.models import ItemKind
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _kind(kind: str | None) -> str | None:
+    if kind is None:
+        return None
+    if kind not in ItemKind.values:
+        raise InvalidInput(
+            f"kind must be one of {', '.join(ItemKind.values)}", details=[{"field": "kind"}]
+        )
+    return kind
+
+
+def _source(source: BudSource | str) -> BudSource:
+    try:
+        return BudSource(source)
+    except ValueError:
+        raise InvalidInput(
+            f"source must be one of {', '.join(s.value for s in BudSource)}",
+            details=[{"field": "source"}],
+        ) from None
+
+
+async def _dispatch(
+    name: str,
+    sql_call: Callable[P, Awaitable[T]],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    if settings.GRAPH_BACKEND != "neo4j":
+        return await sql_call(*args, **kwargs)
+    neo4j_call: Callable[P, Awaitable[T]] = getattr(neo4j_backend, name)
+    try:
+        return await neo4j_call(*args, **kwargs)
+    except GRAPH_ERRORS as exc:
+        if not settings.GRAPH_FALLBACK_TO_SQL:
+            raise ServiceUnavailable("the graph store is unavailable") from exc
+        logger.warning("graph store unreachable; answering from SQL", extra={"query": name})
+        return await sql_call(*args, **kwargs)
+
+
+async def buds_for_user(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> BudPage:
+    """People whose taste is most like this user's, best first, with what explains it."""
+    return await _dispatch(
+        "buds_for_user",
+        sql.buds_for_user,
+        user_id=user_id,
+        kind=_kind(kind),
+        source=_source(source),
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
+    """What two users share (any relation), heaviest first."""
+    return await _dispatch(
+        "common_items", sql.common_items, user_id=user_id, other_id=other_id, kind=_kind(kind)
+    )
+
+
+async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+    """People who like, rank or play this item, those for whom it means most first."""
+    checked = _kind(kind)
+    assert checked is not None  # noqa: S101 - a str in gives a str out
+    return await _dispatch(
+        "buds_for_item",
+        sql.buds_for_item,
+        kind=checked,
+        item_id=item_id,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def taste_counts(*, user_id: int) -> TasteCounts:
+    """How many items a user likes, ranks and played, per kind."""
+    return await _dispatch("taste_counts", sql.taste_counts, user_id=user_id)
+
+
+async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
+    """Items of a kind that the user's top buds have and the user does not, ranked."""
+    checked = _kind(kind)
+    assert checked is not None  # noqa: S101 - a str in gives a str out
+    return await _dispatch(
+        "recommendations", sql.recommendations, user_id=user_id, kind=checked, limit=limit
+    )

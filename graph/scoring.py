@@ -1,0 +1,235 @@
+"""The bud similarity formula, shared by both graph backends so they rank identically.
+
+See docs/graph.md for the formula; both backends feed it the same integer facts (library
+sizes, document frequencies, user counts), and the SQL backend evaluates the same sum in SQL.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from graph.types import Bud, BudSource, ItemRef, SharedItem
+from musicbud.errors import InvalidInput
+from musicbud.models import ItemKind, Relation
+
+# A cell is one (relation, kind) pair: likes of tracks, top artists, played tracks, ...
+Cell = tuple[str, str]
+
+KIND_WEIGHT: dict[str, float] = {
+    ItemKind.GENRE: 1.0,
+    ItemKind.ARTIST: 2.0,
+    ItemKind.ALBUM: 1.0,
+    ItemKind.TRACK: 2.0,
+}
+# Plays are passive and noisy; what someone chose to like or rank says more.
+RELATION_WEIGHT: dict[str, float] = {
+    Relation.LIKE: 1.0,
+    Relation.TOP: 1.0,
+    Relation.PLAYED: 0.5,
+}
+SOURCE_RELATIONS: dict[BudSource, tuple[str, ...]] = {
+    BudSource.LIKES: (Relation.LIKE,),
+    BudSource.TOP: (Relation.TOP,),
+    BudSource.PLAYED: (Relation.PLAYED,),
+    BudSource.ALL: (Relation.LIKE, Relation.TOP, Relation.PLAYED),
+}
+KIND_ORDER: tuple[str, ...] = (ItemKind.TRACK, ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.GENRE)
+# Scores are rounded before ordering so float noise from summation order never decides a tie.
+SCORE_DIGITS = 9
+TOP_SHARED = 5
+BUDS_PER_RECOMMENDATION = 20
+MAX_LIMIT = 100
+
+
+def cells_for(*, source: BudSource, kind: str | None) -> list[Cell]:
+    """The (relation, kind) cells a query looks at, in a fixed order."""
+    kinds = [ItemKind(kind).value] if kind else list(KIND_ORDER)
+    return [(relation, k) for relation in SOURCE_RELATIONS[BudSource(source)] for k in kinds]
+
+
+def cell_weight(cell: Cell) -> float:
+    relation, kind = cell
+    return RELATION_WEIGHT[relation] * KIND_WEIGHT[kind]
+
+
+def idf(*, users: int, df: int) -> float:
+    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads."""
+    return math.log1p(users / df) / math.log1p(users)
+
+
+def round_score(value: float) -> float:
+    return round(value, SCORE_DIGITS)
+
+
+@dataclass(frozen=True, slots=True)
+class TasteFacts:
+    """What the formula needs about the requesting user, whatever the backend.
+
+    ``my_items`` maps each cell to the user's item ids in it; ``df`` gives, per (cell, item id),
+    how many users have that item in that cell; ``users`` per cell how many users have anything
+    in it; ``sizes`` per (user id, cell) library sizes (the requesting user's and the others').
+    """
+
+    cells: list[Cell]
+    my_items: dict[Cell, list[int]]
+    df: dict[tuple[Cell, int], int]
+    users: dict[Cell, int]
+    sizes: dict[tuple[int, Cell], int]
+    me: int
+
+    @property
+    def active_cells(self) -> list[Cell]:
+        return [cell for cell in self.cells if self.sizes.get((self.me, cell), 0) > 0]
+
+    @property
+    def total_weight(self) -> float:
+        return sum(cell_weight(cell) for cell in self.active_cells)
+
+    def coefficients(self) -> dict[tuple[Cell, int], float]:
+        """Per (cell, my item): its contribution before dividing by the other's sqrt(size)."""
+        total = self.total_weight
+        result: dict[tuple[Cell, int], float] = {}
+        if total == 0:
+            return result
+        for cell in self.active_cells:
+            scale = cell_weight(cell) / total / math.sqrt(self.sizes[(self.me, cell)])
+            for item_id in self.my_items.get(cell, []):
+                weight = idf(users=self.users[cell], df=self.df[(cell, item_id)])
+                result[(cell, item_id)] = scale * weight
+        return result
+
+    def shared_weights(self, *, other: int, shared: Iterable[tuple[Cell, int]]) -> dict[str, float]:
+        """Weight of each shared item (keyed ``kind:id``), summed over the cells it is in."""
+        coefficients = self.coefficients()
+        weights: dict[str, float] = {}
+        for cell, item_id in shared:
+            coefficient = coefficients.get((cell, item_id))
+            if coefficient is None:
+                continue
+            key = f"{cell[1]}:{item_id}"
+            value = coefficient / math.sqrt(self.sizes[(other, cell)])
+            weights[key] = weights.get(key, 0.0) + value
+        return weights
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    user_id: int
+    public_id: UUID
+    username: str
+    display_name: str
+    score: float
+
+
+def rank_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """Score descending, then public id ascending: the same order in every backend."""
+    rounded = [
+        Candidate(c.user_id, c.public_id, c.username, c.display_name, round_score(c.score))
+        for c in candidates
+        if c.score > 0
+    ]
+    return sorted(rounded, key=lambda c: (-c.score, c.public_id))
+
+
+def page_after(
+    ranked: Sequence[Candidate], *, limit: int, cursor: str | None
+) -> tuple[list[Candidate], str | None]:
+    """Keyset pagination over (score desc, public id asc); the cursor is opaque to clients."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    start = 0
+    if cursor:
+        score, public_id = decode_cursor(cursor)
+        start = len(ranked)
+        for index, candidate in enumerate(ranked):
+            if (-candidate.score, candidate.public_id) > (-score, public_id):
+                start = index
+                break
+    page = list(ranked[start : start + limit])
+    has_more = start + limit < len(ranked)
+    next_cursor = encode_cursor(page[-1].score, page[-1].public_id) if page and has_more else None
+    return page, next_cursor
+
+
+def encode_cursor(score: float, public_id: UUID) -> str:
+    raw = json.dumps({"s": score, "p": str(public_id)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return float(data["s"]), UUID(str(data["p"]))
+    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput("invalid cursor", details=[{"field": "cursor"}]) from exc
+
+
+def sort_shared(items: Iterable[SharedItem]) -> list[SharedItem]:
+    """Weight descending, then kind, name and public id, so ties never depend on the backend."""
+    return sorted(
+        (SharedItem(item=s.item, weight=round_score(s.weight)) for s in items),
+        key=lambda s: (-s.weight, KIND_ORDER.index(s.item.kind), s.item.name, s.item.public_id),
+    )
+
+
+def build_bud(
+    candidate: Candidate, *, shared: Mapping[str, float], items: Mapping[str, ItemRef]
+) -> Bud:
+    ordered = sort_shared(SharedItem(item=items[key], weight=w) for key, w in shared.items())
+    return Bud(
+        user_public_id=candidate.public_id,
+        username=candidate.username,
+        display_name=candidate.display_name,
+        score=candidate.score,
+        shared_count=len(shared),
+        top_shared=ordered[:TOP_SHARED],
+    )
+
+
+def candidate_scores(facts: TasteFacts, hits: Iterable[tuple[int, Cell, int]]) -> dict[int, float]:
+    """Score every other user from their (user id, cell, item id) rows on my items."""
+    coefficients = facts.coefficients()
+    per_cell: dict[tuple[int, Cell], float] = {}
+    for other, cell, item_id in hits:
+        coefficient = coefficients.get((cell, item_id))
+        if coefficient is None or other == facts.me:
+            continue
+        per_cell[(other, cell)] = per_cell.get((other, cell), 0.0) + coefficient
+    scores: dict[int, float] = {}
+    for (other, cell), total in per_cell.items():
+        scores[other] = scores.get(other, 0.0) + total / math.sqrt(facts.sizes[(other, cell)])
+    return scores
+
+
+def item_bud_score(*, relations: Iterable[str], sizes: Mapping[str, int]) -> float:
+    """How much one item means to a user: per relation they have it in, that relation's
+    weight over the square root of their library size in that relation (same kind)."""
+    total = sum(RELATION_WEIGHT.values())
+    return sum(RELATION_WEIGHT[r] / math.sqrt(sizes[r]) for r in set(relations)) / total
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationScore:
+    score: float
+    liked_by: int
+
+
+def recommendation_scores(
+    *, bud_scores: Mapping[int, float], holders: Iterable[tuple[int, str]]
+) -> dict[str, RecommendationScore]:
+    """Items (keyed ``kind:id``) my buds have and I do not: the sum of their holders' scores."""
+    seen: set[tuple[int, str]] = set()
+    totals: dict[str, RecommendationScore] = {}
+    for bud, key in holders:
+        if (bud, key) in seen or bud not in bud_scores:
+            continue
+        seen.add((bud, key))
+        previous = totals.get(key, RecommendationScore(0.0, 0))
+        totals[key] = RecommendationScore(previous.score + bud_scores[bud], previous.liked_by + 1)
+    return totals

@@ -1,0 +1,50 @@
+"""Keys of the API's cached reads and their invalidation, which services call after commit.
+
+``profile:<user_id>`` holds a user's profile with taste counts. Bud pages live under
+``buds:<user_id>:<generation>:<params>``; a taste change bumps ``buds:<user_id>:gen`` so every
+cached page of that user is dropped at once without scanning keys (Redis and memory alike).
+Other users' bud pages that mention this user refresh when their TTL runs out.
+
+Services register the invalidations with ``on_commit(..., robust=True)``: a cache outage
+after a committed write is logged and leaves entries to expire by TTL, instead of failing a
+request whose write already happened.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+from musicbud.cache import async_cache
+
+
+def profile_key(user_id: int) -> str:
+    return f"profile:{user_id}"
+
+
+def buds_generation_key(user_id: int) -> str:
+    return f"buds:{user_id}:gen"
+
+
+def buds_key(user_id: int, generation: int, params: str) -> str:
+    return f"buds:{user_id}:{generation}:{params}"
+
+
+async def buds_generation(user_id: int) -> int:
+    """The current generation of a user's cached bud pages (0 until the first taste change)."""
+    value = await async_cache.get(buds_generation_key(user_id), 0)
+    return int(value)
+
+
+def profile_cache_invalidate(*, user_id: int) -> None:
+    """Drop the cached profile (sync: services run in a worker thread; shares keys with
+    ``async_cache``)."""
+    cache.delete(profile_key(user_id))
+
+
+def taste_caches_invalidate(*, user_id: int) -> None:
+    """Drop what a taste change makes stale: the profile's counts and every cached bud page."""
+    cache.delete(profile_key(user_id))
+    generation = buds_generation_key(user_id)
+    # add() is atomic (SET NX), so concurrent first bumps cannot both reset the counter.
+    cache.add(generation, 0, timeout=None)
+    cache.incr(generation)

@@ -1,0 +1,79 @@
+"""Reads of buds: my bud pages (cached), what I share with someone, an item's buds,
+recommendations. The graph layer computes them; this module resolves public ids and caches."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.conf import settings
+
+from graph import queries
+from graph.types import BudPage, BudSource, Recommendation, SharedItem
+from musicbud.cache import async_cache
+from musicbud.cache_keys import buds_generation, buds_key
+from musicbud.errors import InvalidInput, NotFound
+from musicbud.models import ITEM_MODELS, ItemKind, User
+
+
+async def buds_page_get(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> BudPage:
+    """One page of the user's buds; a warm read is two cache reads (no query, no thread hop).
+
+    The key carries the user's taste generation, so their own taste changes take effect at
+    once; changes of other people show when the entry's TTL runs out.
+    """
+    generation = await buds_generation(user_id)
+    params = f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
+
+    async def load() -> BudPage:
+        return await queries.buds_for_user(
+            user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
+        )
+
+    return await async_cache.get_or_set(
+        buds_key(user_id, generation, params), load, settings.BUDS_CACHE_TTL_SECONDS
+    )
+
+
+async def _active_user_id(username: str) -> int:
+    user_id = (
+        await User.objects.filter(username__iexact=username, is_active=True)
+        .values_list("pk", flat=True)
+        .afirst()
+    )
+    if user_id is None:
+        raise NotFound(f"No user named {username!r}")
+    return user_id
+
+
+async def common_items_get(*, user_id: int, username: str, kind: str | None) -> list[SharedItem]:
+    """What I share with the named user, heaviest first; NotFound for an unknown user."""
+    other_id = await _active_user_id(username)
+    if other_id == user_id:
+        raise InvalidInput("That is you: pick another user", code="same_user")
+    return await queries.common_items(user_id=user_id, other_id=other_id, kind=kind)
+
+
+async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str | None) -> BudPage:
+    """The people for whom an item means most; NotFound for an unknown item."""
+    model = ITEM_MODELS[ItemKind(kind)]
+    item_id = (
+        await model._default_manager.filter(public_id=public_id)
+        .values_list("pk", flat=True)
+        .afirst()
+    )
+    if item_id is None:
+        raise NotFound(f"No {kind} with id {public_id}")
+    return await queries.buds_for_item(kind=kind, item_id=item_id, limit=limit, cursor=cursor)
+
+
+async def recommendations_get(
+    *, user_id: int, kind: str, offset: int, limit: int
+) -> list[Recommendation]:
+    """Items of a kind my top buds have and I do not, best first.
+
+    Returns up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
+    """
+    ranked = await queries.recommendations(user_id=user_id, kind=kind, limit=offset + limit + 1)
+    return ranked[offset : offset + limit + 1]

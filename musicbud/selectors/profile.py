@@ -1,0 +1,130 @@
+"""Reads of user profiles: the cached profile with taste counts, user search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models.functions import Lower
+
+from graph.types import TasteCounts
+from musicbud.cache import async_cache
+from musicbud.cache_keys import profile_key
+from musicbud.errors import NotFound
+from musicbud.models import ItemKind, Relation, TasteEdge, User
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileData:
+    """Everything a profile response needs; plain data so it caches (pickles) safely."""
+
+    user_id: int
+    public_id: UUID
+    username: str
+    email: str
+    display_name: str
+    bio: str
+    avatar_url: str
+    date_joined: datetime
+    taste_counts: TasteCounts
+
+
+def taste_counts_read(*, user_id: int) -> TasteCounts:
+    """Edges per relation and kind (every kind present, zero when none), in one query.
+
+    Counted in the relational DB rather than through ``graph.queries.taste_counts``: the
+    profile is rebuilt right after my own taste write commits, before a Neo4j projection
+    may have caught up, and this query shares the profile's one thread hop.
+    """
+    counts: dict[str, dict[str, int]] = {
+        relation: dict.fromkeys(ItemKind.values, 0) for relation in Relation.values
+    }
+    rows = (
+        TasteEdge.objects.filter(user_id=user_id)
+        .values_list("relation", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for relation, kind, n in rows:
+        counts[relation][kind] = n
+    return TasteCounts(
+        likes=counts[Relation.LIKE], top=counts[Relation.TOP], played=counts[Relation.PLAYED]
+    )
+
+
+def _profile_load(user_id: int) -> ProfileData:
+    try:
+        user = User.objects.get(pk=user_id, is_active=True)
+    except User.DoesNotExist as exc:
+        raise NotFound("No such user") from exc
+    return ProfileData(
+        user_id=user.pk,
+        public_id=user.public_id,
+        username=user.username,
+        email=user.email,
+        display_name=user.display_name,
+        bio=user.bio,
+        avatar_url=user.avatar_url,
+        date_joined=user.date_joined,
+        taste_counts=taste_counts_read(user_id=user.pk),
+    )
+
+
+async def profile_get(*, user_id: int) -> ProfileData:
+    """The profile, from the cache when warm (no ORM query, no thread hop)."""
+
+    async def load() -> ProfileData:
+        # One thread hop for the two queries: the ORM is sync-only.
+        return await sync_to_async(_profile_load)(user_id)
+
+    return await async_cache.get_or_set(
+        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS
+    )
+
+
+async def profile_refresh(*, user_id: int) -> ProfileData:
+    """Reload the profile and cache it (after a write, so the writer reads its own change)."""
+    # One thread hop for the two queries: the ORM is sync-only.
+    profile = await sync_to_async(_profile_load)(user_id)
+    await async_cache.set(profile_key(user_id), profile, settings.PROFILE_CACHE_TTL_SECONDS)
+    return profile
+
+
+async def public_profile_get(*, username: str) -> ProfileData:
+    """An active user's profile by username (case-insensitive); NotFound otherwise."""
+    user_id = (
+        await User.objects.filter(username__iexact=username, is_active=True)
+        .values_list("pk", flat=True)
+        .afirst()
+    )
+    if user_id is None:
+        raise NotFound(f"No user named {username!r}")
+    return await profile_get(user_id=user_id)
+
+
+async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -> list[User]:
+    """Active users whose username or display name contains ``query`` (case-insensitive),
+    those whose username starts with it first, then by username.
+
+    Returns up to ``limit + 1`` rows from ``offset`` (the extra one signals a next page).
+    """
+    queryset = (
+        User.objects.filter(is_active=True)
+        .filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+        .exclude(pk=exclude_id)
+        .annotate(
+            match_rank=Case(
+                When(username__istartswith=query, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("match_rank", Lower("username"), "id")
+        .only("public_id", "username", "display_name", "avatar_url")
+    )
+    # One query in one thread hop: async iteration fetches the whole slice at once.
+    return [user async for user in queryset[offset : offset + limit + 1]]

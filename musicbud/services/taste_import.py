@@ -1,0 +1,146 @@
+"""Import of a taste document (likes, top items, plays) in one all-or-nothing transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+
+from musicbud.errors import InvalidInput
+from musicbud.models import ITEM_MODELS, CatalogueItem, EdgeSource, ItemKind, Relation, User
+from musicbud.services.taste import taste_edge_set
+
+
+@dataclass(frozen=True, slots=True)
+class ImportEntry:
+    """One line of the document: which item (external id and/or name) and the edge to set."""
+
+    section: str
+    index: int
+    relation: str
+    kind: str
+    name: str | None = None
+    provider: str | None = None
+    external_id: str | None = None
+    rank: int | None = None
+    play_count: int | None = None
+    last_played_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    section: str
+    index: int
+    reason: str
+
+
+@dataclass(slots=True)
+class ImportReport:
+    items_created: int = 0
+    items_matched: int = 0
+    edges_created: int = 0
+    edges_updated: int = 0
+    skipped: list[SkippedEntry] = field(default_factory=list)
+
+
+class _Resolver:
+    """Finds or creates the catalogue item of each entry, remembering what it resolved so
+    an item named twice in one document is created once."""
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        self.by_external: dict[tuple[str, str, str], CatalogueItem] = {}
+        self.by_name: dict[tuple[str, str], CatalogueItem] = {}
+        self.seen: set[tuple[str, int]] = set()  # (kind, id) of items already reported
+
+    def resolve(self, entry: ImportEntry) -> CatalogueItem:
+        model = ITEM_MODELS[ItemKind(entry.kind)]
+        manager = model._default_manager
+        item: CatalogueItem | None = None
+        created = False
+        ext_key = (
+            (entry.kind, entry.provider, entry.external_id)
+            if entry.provider and entry.external_id
+            else None
+        )
+        name_key = (entry.kind, entry.name.casefold()) if entry.name else None
+        if ext_key:
+            item = (
+                self.by_external.get(ext_key)
+                or manager.filter(**{f"{entry.provider}_id": entry.external_id}).first()
+            )
+        if item is None and name_key:
+            item = self.by_name.get(name_key) or (
+                manager.filter(name__iexact=entry.name).order_by("id").first()
+            )
+            if item is not None and ext_key and not getattr(item, f"{entry.provider}_id"):
+                # Matched by name: remember the provider id it was given (it is not taken,
+                # the lookup by it found nothing).
+                setattr(item, f"{entry.provider}_id", entry.external_id)
+                item.save(update_fields=[f"{entry.provider}_id", "updated_at"])
+        if item is None and entry.name:
+            fields: dict[str, Any] = {"name": entry.name}
+            if ext_key:
+                fields[f"{entry.provider}_id"] = entry.external_id
+            item = manager.create(**fields)
+            created = True
+        if item is None:
+            raise InvalidInput(
+                f"{entry.section}[{entry.index}]: no {entry.kind} with {entry.provider} id "
+                f"{entry.external_id!r}, and no name to create it with",
+                code="import_unresolved_item",
+                details={"section": entry.section, "index": entry.index},
+            )
+        if ext_key:
+            self.by_external[ext_key] = item
+        if name_key:
+            self.by_name[name_key] = item
+        if (entry.kind, item.pk) not in self.seen:
+            self.seen.add((entry.kind, item.pk))
+            if created:
+                self.report.items_created += 1
+            else:
+                self.report.items_matched += 1
+        return item
+
+
+def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
+    """Apply every entry or none: any unresolvable entry rolls the whole import back.
+
+    An entry repeating an earlier one (same relation and item) is skipped and reported.
+    """
+    report = ImportReport()
+    resolver = _Resolver(report)
+    applied: dict[tuple[str, str, int], ImportEntry] = {}
+    with transaction.atomic():
+        for entry in entries:
+            item = resolver.resolve(entry)
+            edge_key = (entry.relation, entry.kind, item.pk)
+            first = applied.get(edge_key)
+            if first is not None:
+                report.skipped.append(
+                    SkippedEntry(
+                        section=entry.section,
+                        index=entry.index,
+                        reason=f"same item as {first.section}[{first.index}]",
+                    )
+                )
+                continue
+            applied[edge_key] = entry
+            _, created = taste_edge_set(
+                user=user,
+                kind=entry.kind,
+                item=item,
+                relation=Relation(entry.relation),
+                source=EdgeSource.IMPORT,
+                rank=entry.rank,
+                play_count=entry.play_count,
+                last_played_at=entry.last_played_at,
+            )
+            if created:
+                report.edges_created += 1
+            else:
+                report.edges_updated += 1
+    return report

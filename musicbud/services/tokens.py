@@ -1,0 +1,305 @@
+"""JWT access and refresh tokens: issue, verify, rotate with reuse detection, revoke.
+
+Tokens are signed with the first key of ``settings.JWT_KEYS`` and verified with whichever
+listed key their ``kid`` names, so keys rotate without logging anyone out.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+
+from musicbud.errors import AuthenticationFailed
+from musicbud.models import User
+from musicbud.selectors.users import password_stamp, principal_get_cached
+from musicbud.token_store import Rotation, token_store
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+
+
+class TokenType(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+class TokenRejected(AuthenticationFailed):
+    """A presented token is not acceptable; ``code`` says why (see docs/auth.md)."""
+
+    www_authenticate = 'Bearer error="invalid_token"'
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, code=code)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    user_id: int
+    token_type: TokenType
+    jti: str
+    family_id: str
+    password_stamp: str
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    refresh_expires_in: int
+
+
+@functools.lru_cache(maxsize=8)
+def _keyring(algorithm: str, keys: tuple[tuple[str, str], ...]) -> tuple[str, Any, dict[str, Any]]:
+    """(signing kid, signing key, kid -> verifying key); parsed PEMs are kept, not re-read."""
+    if algorithm in HMAC_ALGORITHMS:
+        return keys[0][0], keys[0][1], dict(keys)
+    verifying: dict[str, Any] = {}
+    for kid, pem in keys:
+        if "PRIVATE KEY-----" in pem:
+            verifying[kid] = serialization.load_pem_private_key(
+                pem.encode(), password=None
+            ).public_key()
+        else:
+            verifying[kid] = serialization.load_pem_public_key(pem.encode())
+    signing = serialization.load_pem_private_key(keys[0][1].encode(), password=None)
+    return keys[0][0], signing, verifying
+
+
+def _keys() -> tuple[str, Any, dict[str, Any]]:
+    return _keyring(settings.JWT_ALGORITHM, tuple(tuple(pair) for pair in settings.JWT_KEYS))
+
+
+def _encode(
+    *, user_id: int, token_type: TokenType, jti: str, family_id: str, stamp: str, now: int
+) -> str:
+    ttl = (
+        settings.JWT_ACCESS_TTL_SECONDS
+        if token_type is TokenType.ACCESS
+        else settings.JWT_REFRESH_TTL_SECONDS
+    )
+    kid, signing_key, _ = _keys()
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "typ": token_type.value,
+        "jti": jti,
+        "fam": family_id,
+        "pwv": stamp,
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "iss": settings.JWT_ISSUER,
+        "aud": settings.JWT_AUDIENCE,
+    }
+    return jwt.encode(claims, signing_key, algorithm=settings.JWT_ALGORITHM, headers={"kid": kid})
+
+
+def _new_jti() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
+    """Verify signature, algorithm, key id and every claim; raise ``TokenRejected`` if not."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise TokenRejected("token_malformed", "The token is malformed") from None
+    algorithm = header.get("alg")
+    # Exactly the configured algorithm: never "none", and never another family that would
+    # read a key as something else (the classic RS256/HS256 confusion).
+    if algorithm != settings.JWT_ALGORITHM:
+        raise TokenRejected("token_algorithm_not_allowed", "The token's algorithm is not allowed")
+    kid = header.get("kid")
+    key = _keys()[2].get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise TokenRejected("token_unknown_key", "The token's signing key is not known")
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=settings.JWT_AUDIENCE,
+            issuer=settings.JWT_ISSUER,
+            leeway=settings.JWT_LEEWAY_SECONDS,
+            options={"require": list(REQUIRED_CLAIMS), "verify_sub": False},
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenRejected("token_expired", "The token has expired") from None
+    except jwt.ImmatureSignatureError:
+        raise TokenRejected("token_not_yet_valid", "The token is not yet valid") from None
+    except jwt.InvalidSignatureError:
+        raise TokenRejected("token_bad_signature", "The token's signature is invalid") from None
+    except jwt.MissingRequiredClaimError:
+        raise TokenRejected("token_claims_missing", "The token lacks a required claim") from None
+    except jwt.InvalidIssuerError:
+        raise TokenRejected("token_wrong_issuer", "The token has the wrong issuer") from None
+    except jwt.InvalidAudienceError:
+        raise TokenRejected("token_wrong_audience", "The token has the wrong audience") from None
+    except jwt.InvalidTokenError:
+        raise TokenRejected("token_malformed", "The token is malformed") from None
+    return _claims_from_payload(claims, expected_type)
+
+
+def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> TokenClaims:
+    if claims["typ"] != expected_type.value:
+        wanted = "an access" if expected_type is TokenType.ACCESS else "a refresh"
+        raise TokenRejected("token_wrong_type", f"This needs {wanted} token")
+    subject = claims["sub"]
+    if not (isinstance(subject, str) and subject.isdigit()):
+        raise TokenRejected("token_malformed", "The token is malformed")
+    if not all(isinstance(claims[name], str) and claims[name] for name in ("jti", "fam", "pwv")):
+        raise TokenRejected("token_malformed", "The token is malformed")
+    try:
+        uuid.UUID(claims["fam"])
+    except ValueError:
+        raise TokenRejected("token_malformed", "The token is malformed") from None
+    return TokenClaims(
+        user_id=int(subject),
+        token_type=expected_type,
+        jti=claims["jti"],
+        family_id=claims["fam"],
+        password_stamp=claims["pwv"],
+        issued_at=int(claims["iat"]),
+        expires_at=int(claims["exp"]),
+    )
+
+
+async def _active_user(claims: TokenClaims) -> tuple[User, str]:
+    """The token's user, if it still exists, is active and has not changed its password."""
+    principal = await principal_get_cached(user_id=claims.user_id)
+    if principal is None:
+        raise TokenRejected("user_not_found", "The token's user no longer exists")
+    if not principal.user.is_active:
+        raise TokenRejected("user_inactive", "The token's user is inactive")
+    if not hmac.compare_digest(principal.password_stamp, claims.password_stamp):
+        # The password changed after the token was issued, by whatever path.
+        raise TokenRejected("token_revoked", "The token has been revoked")
+    return principal.user, principal.password_stamp
+
+
+def _pair(*, user_id: int, family_id: str, stamp: str, refresh_jti: str) -> TokenPair:
+    now = int(time.time())
+    return TokenPair(
+        access_token=_encode(
+            user_id=user_id,
+            token_type=TokenType.ACCESS,
+            jti=_new_jti(),
+            family_id=family_id,
+            stamp=stamp,
+            now=now,
+        ),
+        refresh_token=_encode(
+            user_id=user_id,
+            token_type=TokenType.REFRESH,
+            jti=refresh_jti,
+            family_id=family_id,
+            stamp=stamp,
+            now=now,
+        ),
+        expires_in=settings.JWT_ACCESS_TTL_SECONDS,
+        refresh_expires_in=settings.JWT_REFRESH_TTL_SECONDS,
+    )
+
+
+async def token_pair_issue(*, user: User) -> TokenPair:
+    """Start a new family (one login) and return its first access + refresh pair.
+
+    ``user`` must have its password field loaded (as ``user_authenticate`` returns it): the
+    tokens carry a stamp of the hash.
+    """
+    family_id = str(uuid.uuid4())
+    refresh_jti = _new_jti()
+    await token_store().family_create(
+        family_id=family_id,
+        user_id=user.pk,
+        jti=refresh_jti,
+        ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
+    )
+    return _pair(
+        user_id=user.pk,
+        family_id=family_id,
+        stamp=password_stamp(user.password),
+        refresh_jti=refresh_jti,
+    )
+
+
+async def token_refresh(*, refresh_token: str) -> TokenPair:
+    """Rotate: the presented refresh token is spent and a new pair of the same family issued.
+
+    A token that was already spent revokes its whole family (it was stolen, or the client
+    raced itself; both look the same from here).
+    """
+    claims = token_decode(token=refresh_token, expected_type=TokenType.REFRESH)
+    _, stamp = await _active_user(claims)
+    new_jti = _new_jti()
+    rotation = await token_store().family_rotate(
+        family_id=claims.family_id,
+        user_id=claims.user_id,
+        old_jti=claims.jti,
+        new_jti=new_jti,
+        ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
+    )
+    if rotation is Rotation.REUSED:
+        logger.warning(
+            "refresh token reuse: family revoked",
+            extra={"user_id": claims.user_id, "family_id": claims.family_id},
+        )
+        raise TokenRejected(
+            "token_reused", "The refresh token was already used; its sessions are revoked"
+        )
+    if rotation is Rotation.REVOKED:
+        raise TokenRejected("token_revoked", "The token has been revoked")
+    return _pair(
+        user_id=claims.user_id, family_id=claims.family_id, stamp=stamp, refresh_jti=new_jti
+    )
+
+
+async def token_authenticate(*, token: str) -> tuple[User, TokenClaims]:
+    """The bearer hot path: verify in the loop, check revocation and the user from caches."""
+    claims = token_decode(token=token, expected_type=TokenType.ACCESS)
+    if not await token_store().family_is_active(family_id=claims.family_id):
+        raise TokenRejected("token_revoked", "The token has been revoked")
+    user, _ = await _active_user(claims)
+    return user, claims
+
+
+async def token_family_revoke(*, family_id: str) -> bool:
+    """Revoke every token of one login (logout); True if it was live."""
+    return await token_store().family_revoke(family_id=family_id)
+
+
+async def token_user_revoke_all(*, user_id: int) -> int:
+    """Revoke every token the user holds (password change); returns how many families."""
+    return await token_store().user_revoke_all(user_id=user_id)
+
+
+async def token_logout(*, refresh_token: str | None, access_claims: TokenClaims | None) -> set[str]:
+    """Revoke the families of the presented tokens; returns their ids.
+
+    The refresh token must verify but may already be spent (a client logging out with the
+    token it last used still ends that login).
+    """
+    family_ids: set[str] = set()
+    if refresh_token is not None:
+        claims = token_decode(token=refresh_token, expected_type=TokenType.REFRESH)
+        family_ids.add(claims.family_id)
+    if access_claims is not None:
+        family_ids.add(access_claims.family_id)
+    for family_id in family_ids:
+        await token_family_revoke(family_id=family_id)
+    return family_ids

@@ -1,0 +1,137 @@
+"""Accounts: registration, credential checks and password changes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from musicbud.errors import AuthenticationFailed, Conflict, InvalidInput
+from musicbud.models import User, username_validator
+from musicbud.services.tokens import token_user_revoke_all
+
+logger = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "Invalid username or password"
+
+
+def _field_errors(field: str, exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"field": field, "message": message, "type": "invalid"} for message in exc.messages]
+
+
+async def user_register(*, username: str, email: str, password: str) -> User:
+    """Create an active user; 422 listing each bad field, 409 if the username or email is taken."""
+    # The ORM and Argon2 both block: one thread hop for all of it.
+    return await sync_to_async(_register, thread_sensitive=True)(
+        username=username, email=email, password=password
+    )
+
+
+def _register(*, username: str, email: str, password: str) -> User:
+    username, email = username.strip(), email.strip()
+    errors: list[dict[str, Any]] = []
+    try:
+        username_validator(username)
+    except ValidationError as exc:
+        errors += _field_errors("username", exc)
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        errors += _field_errors("email", exc)
+    try:
+        validate_password(password, user=User(username=username, email=email))
+    except ValidationError as exc:
+        errors += _field_errors("password", exc)
+    if errors:
+        raise InvalidInput("Validation failed", code="validation_error", details=errors)
+
+    if User.objects.filter(username__iexact=username).exists():
+        raise Conflict("A user with that username already exists.", code="username_taken")
+    if User.objects.filter(email__iexact=email).exists():
+        raise Conflict("A user with that email already exists.", code="email_taken")
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(username=username, email=email, password=password)
+    except IntegrityError:
+        # A concurrent registration won between the checks and the insert.
+        raise Conflict(
+            "A user with that username or email already exists.", code="account_exists"
+        ) from None
+
+
+async def user_authenticate(*, login: str, password: str) -> User:
+    """The active user whose username or email is ``login`` and whose password matches.
+
+    One message for every failure (unknown, wrong password, inactive), so answers do not
+    reveal which accounts exist.
+    """
+    # The ORM and Argon2 both block: one thread hop for all of it.
+    return await sync_to_async(_authenticate, thread_sensitive=True)(login=login, password=password)
+
+
+def _authenticate(*, login: str, password: str) -> User:
+    login = login.strip()
+    lookup = {"email__iexact": login} if "@" in login else {"username__iexact": login}
+    user = User.objects.filter(**lookup).first()
+    if user is None:
+        # Hash anyway so an unknown account costs as much time as a wrong password. The
+        # attempted name is not logged: people type passwords into the username field.
+        User().set_password(password)
+        logger.info("login refused", extra={"reason": "unknown_account"})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    refusal = (
+        "wrong_password"
+        if not user.check_password(password)
+        else "inactive"
+        if not user.is_active
+        else None
+    )
+    if refusal is not None:
+        logger.info("login refused", extra={"reason": refusal, "user_id": user.pk})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials")
+    with transaction.atomic():
+        user.last_login = timezone.now()
+        user.save(update_fields=["last_login"])
+    return user
+
+
+async def user_password_change(*, user_id: int, old_password: str, new_password: str) -> User:
+    """Check the old password, store the new one and revoke every token the user holds.
+
+    Sessions elsewhere end on their own (Django checks the password hash in each session).
+    """
+    # The ORM and Argon2 both block: one thread hop for the whole check-and-set.
+    user = await sync_to_async(_password_set, thread_sensitive=True)(
+        user_id=user_id, old_password=old_password, new_password=new_password
+    )
+    revoked = await token_user_revoke_all(user_id=user_id)
+    logger.info("password changed", extra={"user_id": user_id, "revoked_families": revoked})
+    return user
+
+
+def _password_set(*, user_id: int, old_password: str, new_password: str) -> User:
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        if not user.check_password(old_password):
+            raise InvalidInput(
+                "The current password is wrong",
+                code="wrong_password",
+                details=[{"field": "old_password", "message": "Wrong password", "type": "invalid"}],
+            )
+        try:
+            validate_password(new_password, user=user)
+        except ValidationError as exc:
+            raise InvalidInput(
+                "Validation failed",
+                code="validation_error",
+                details=_field_errors("new_password", exc),
+            ) from None
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+    return user

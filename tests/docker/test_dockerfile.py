@@ -1,0 +1,68 @@
+"""The production Dockerfile: multi-stage, non-root, no build tools in the final stage."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT
+
+DOCKERFILE = ROOT / "docker" / "Dockerfile"
+
+
+def stages() -> dict[str, list[str]]:
+    """Instructions per stage name, continuation lines joined."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    result: dict[str, list[str]] = {}
+    current: list[str] = []
+    for raw in text.splitlines():
+        line = " ".join(raw.split())
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            current = result.setdefault(line.split(" AS ")[-1], [])
+        current.append(line)
+    return result
+
+
+def test_two_stages_on_python_3_11_slim() -> None:
+    found = stages()
+
+    assert list(found) == ["build", "final"]
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in DOCKERFILE.read_text()
+    assert found["final"][0] == "FROM ${PYTHON_IMAGE} AS final"
+
+
+def test_build_tools_stay_in_the_build_stage() -> None:
+    found = stages()
+
+    assert any("build-essential" in line for line in found["build"])
+    assert not any("apt-get" in line or "build-essential" in line for line in found["final"])
+    assert "COPY --from=build /opt/venv /opt/venv" in found["final"]
+    assert any("-r /tmp/requirements-prod.txt" in line for line in found["build"])
+
+
+def test_final_stage_runs_gunicorn_as_a_non_root_user_with_a_health_check() -> None:
+    final = stages()["final"]
+
+    user_lines = [line for line in final if line.startswith("USER ")]
+    assert user_lines == ["USER musicbud"]
+    assert any("useradd --system --uid 10001" in line for line in final)
+    assert any("manage.py collectstatic --noinput" in line for line in final)
+    # Static files are collected before dropping root, so the app user cannot change them.
+    collect = next(i for i, line in enumerate(final) if "collectstatic" in line)
+    assert collect < final.index("USER musicbud")
+    healthcheck = next(line for line in final if line.startswith("HEALTHCHECK"))
+    assert healthcheck.endswith('CMD ["python", "docker/healthcheck.py"]')
+    cmd = next(line for line in final if line.startswith("CMD "))
+    assert json.loads(cmd.removeprefix("CMD ")) == [
+        "gunicorn",
+        "-c",
+        "docker/gunicorn.conf.py",
+        "config.asgi:application",
+    ]
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+
+    assert {".git", ".venv", ".env", "docker/env.prod", "db.sqlite3*", "tests"} <= ignored

@@ -1,0 +1,65 @@
+"""docker/healthcheck.py: exit 0 when /health/live answers 200, 1 otherwise."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.test.testcases import LiveServerThread
+
+from tests.conftest import ROOT
+
+PROBE = ROOT / "docker" / "healthcheck.py"
+
+
+def _passthrough(app: Any) -> Any:
+    return app
+
+
+@pytest.fixture
+def live_url() -> Iterator[str]:
+    server = LiveServerThread("127.0.0.1", _passthrough)  # type: ignore[arg-type]
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    if server.error:
+        raise server.error
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.terminate()
+
+
+def probe(url: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "ENVIRONMENT": "test"}
+    return subprocess.run(  # noqa: S603 - our interpreter and script
+        [sys.executable, str(PROBE), url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_probe_passes_against_a_live_server(live_url: str) -> None:
+    result = probe(live_url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_probe_fails_when_nothing_answers() -> None:
+    with socket.socket() as spare:
+        spare.bind(("127.0.0.1", 0))
+        port = spare.getsockname()[1]
+
+    result = probe(f"http://127.0.0.1:{port}")
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("unhealthy: ")

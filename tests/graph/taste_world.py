@@ -1,0 +1,106 @@
+"""A small taste world for the graph tests, written through the taste services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from musicbud.models import Album, Artist, Genre, ItemKind, Relation, Track, User
+from musicbud.services.taste import like_add, taste_edge_set
+from tests.factories import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory, UserFactory
+
+
+@dataclass
+class TasteWorld:
+    users: dict[str, User]
+    tracks: dict[str, Track]
+    artists: dict[str, Artist]
+    albums: dict[str, Album]
+    genres: dict[str, Genre]
+
+
+def build_world() -> TasteWorld:
+    """Six people; one hit song everybody likes, niche songs few share, ties on purpose."""
+    users = {
+        name: UserFactory.create(username=name, display_name=name.title())
+        for name in ("alice", "bob", "carol", "dave", "erin", "frank")
+    }
+    tracks = {
+        name: TrackFactory.create(name=name)
+        for name in ("hit", "deep", "rare", "b-side", "jam", "anthem")
+    }
+    artists = {name: ArtistFactory.create(name=name) for name in ("band", "solo", "duo")}
+    albums = {name: AlbumFactory.create(name=name) for name in ("lp", "ep")}
+    genres = {name: GenreFactory.create(name=name) for name in ("jazz", "rock", "pop")}
+    likes: dict[str, list[tuple[str, object]]] = {
+        "alice": [
+            ("track", tracks["hit"]),
+            ("track", tracks["deep"]),
+            ("track", tracks["rare"]),
+            ("artist", artists["band"]),
+            ("genre", genres["jazz"]),
+            ("album", albums["lp"]),
+        ],
+        "bob": [
+            ("track", tracks["b-side"]),
+            ("track", tracks["hit"]),
+            ("track", tracks["rare"]),
+            ("artist", artists["band"]),
+            ("genre", genres["jazz"]),
+        ],
+        "carol": [
+            ("track", tracks["hit"]),
+            ("track", tracks["deep"]),
+            ("track", tracks["jam"]),
+            ("genre", genres["pop"]),
+            ("track", tracks["anthem"]),
+            ("album", albums["lp"]),
+        ],
+        "dave": [
+            ("track", tracks["hit"]),
+            ("track", tracks["b-side"]),
+            ("artist", artists["solo"]),
+            ("genre", genres["rock"]),
+        ],
+        "erin": [
+            ("track", tracks["hit"]),
+            ("track", tracks["anthem"]),
+            ("artist", artists["solo"]),
+            ("genre", genres["rock"]),
+        ],
+        "frank": [("track", tracks["b-side"]), ("artist", artists["duo"])],
+    }
+    for name, items in likes.items():
+        for kind, item in items:
+            like_add(user=users[name], kind=kind, item=item)  # type: ignore[arg-type]
+    tops = {
+        "alice": [(artists["band"], 1), (artists["solo"], 2)],
+        "bob": [(artists["band"], 1)],
+        "dave": [(artists["solo"], 1), (artists["band"], 2)],
+    }
+    for name, ranked in tops.items():
+        for artist, rank in ranked:
+            taste_edge_set(
+                user=users[name],
+                kind=ItemKind.ARTIST,
+                item=artist,
+                relation=Relation.TOP,
+                rank=rank,
+            )
+    played = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    plays = {
+        "alice": [(tracks["jam"], 12), (tracks["deep"], 3)],
+        "carol": [(tracks["jam"], 40)],
+        "erin": [(tracks["deep"], 1), (tracks["jam"], 2)],
+    }
+    for name, counted in plays.items():
+        for track, count in counted:
+            taste_edge_set(
+                user=users[name],
+                kind=ItemKind.TRACK,
+                item=track,
+                relation=Relation.PLAYED,
+                play_count=count,
+                last_played_at=played,
+            )
+    return TasteWorld(users=users, tracks=tracks, artists=artists, albums=albums, genres=genres)

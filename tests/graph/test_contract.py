@@ -1,0 +1,314 @@
+"""The graph contract: every backend gives the same ranked answers on the same taste world.
+
+Runs the SQL backend on the configured database (SQLite by default, PostgreSQL when
+DATABASE_URL points at it) and the Neo4j backend on the session's Bolt server. Each answer is
+compared with a reference computed here, straight from the taste edges and the formula in
+docs/graph.md, so all backends (and both databases, run to run) agree with each other.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from graph import queries
+from graph.models import ProjectionOutbox
+from graph.types import Bud, BudPage, BudSource
+from musicbud.models import ITEM_MODELS, TasteEdge, User
+from tests.graph.taste_world import TasteWorld, build_world
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TOLERANCE = 1e-6
+KIND_WEIGHT = {"genre": 1.0, "artist": 2.0, "album": 1.0, "track": 2.0}
+RELATION_WEIGHT = {"like": 1.0, "top": 1.0, "played": 0.5}
+KINDS = ["track", "artist", "album", "genre"]
+
+
+@pytest.fixture(params=["sql", "neo4j"])
+def backend(request: pytest.FixtureRequest, settings: SettingsWrapper) -> str:
+    if request.param == "neo4j":
+        request.getfixturevalue("neo4j_graph")
+        settings.GRAPH_BACKEND = "neo4j"
+        # A failure must fail the contract, not be answered by the SQL backend.
+        settings.GRAPH_FALLBACK_TO_SQL = False
+    else:
+        settings.GRAPH_BACKEND = "sql"
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+async def world(backend: str, settings: SettingsWrapper) -> TasteWorld:
+    if backend == "sql":
+        return await sync_to_async(build_world)()
+    # Written with no graph configured, then projected by the worker: the rows wait in the
+    # outbox meanwhile (the after-commit path has its own tests in test_projection.py).
+    url, settings.NEO4J_URL = settings.NEO4J_URL, None
+    built = await sync_to_async(build_world)()
+    settings.NEO4J_URL = url
+    await sync_to_async(call_command)("graph_worker", "--once", stdout=io.StringIO())
+    pending = await ProjectionOutbox.objects.filter(applied_at__isnull=True).acount()
+    assert pending == 0
+    return built
+
+
+# --- the reference: the formula of docs/graph.md, computed directly from the edges ----------
+
+
+@dataclass(frozen=True)
+class Reference:
+    edges: set[tuple[int, str, str, int]]
+    users: dict[int, User]
+    names: dict[tuple[str, int], tuple[str, UUID]]
+
+    def cell_sets(
+        self, cells: list[tuple[str, str]]
+    ) -> dict[tuple[int, tuple[str, str]], set[int]]:
+        libraries: dict[tuple[int, tuple[str, str]], set[int]] = defaultdict(set)
+        for user, relation, kind, item in self.edges:
+            if (relation, kind) in cells:
+                libraries[(user, (relation, kind))].add(item)
+        return libraries
+
+    def score_parts(self, me: int, cells: list[tuple[str, str]]) -> dict[int, dict[str, float]]:
+        libraries = self.cell_sets(cells)
+        active = [c for c in cells if libraries.get((me, c))]
+        total = sum(RELATION_WEIGHT[r] * KIND_WEIGHT[k] for r, k in active)
+        parts: dict[int, dict[str, float]] = defaultdict(dict)
+        for cell in active:
+            holders = {u for (u, c), items in libraries.items() if c == cell and items}
+            mine = libraries[(me, cell)]
+            weight = RELATION_WEIGHT[cell[0]] * KIND_WEIGHT[cell[1]] / total
+            for other in holders - {me}:
+                theirs = libraries[(other, cell)]
+                for item in mine & theirs:
+                    df = sum(1 for u in holders if item in libraries[(u, cell)])
+                    idf = math.log(1 + len(holders) / df) / math.log(1 + len(holders))
+                    value = weight * idf / math.sqrt(len(mine) * len(theirs))
+                    key = f"{cell[1]}:{item}"
+                    parts[other][key] = parts[other].get(key, 0.0) + value
+        return parts
+
+    def buds(self, me: int, cells: list[tuple[str, str]]) -> list[tuple[Any, ...]]:
+        parts = self.score_parts(me, cells)
+        rows = []
+        for other, items in parts.items():
+            shared = sorted(
+                ((self.names[_split(k)][0], round(w, 9), k) for k, w in items.items()),
+                key=lambda s: (
+                    -s[1],
+                    KINDS.index(s[2].split(":")[0]),
+                    s[0],
+                    self.names[_split(s[2])][1],
+                ),
+            )
+            rows.append(
+                (
+                    self.users[other],
+                    round(sum(items.values()), 9),
+                    len(items),
+                    [(name, weight) for name, weight, _ in shared[:5]],
+                )
+            )
+        rows.sort(key=lambda r: (-r[1], r[0].public_id))
+        return [(user.username, score, count, shared) for user, score, count, shared in rows]
+
+
+def _split(key: str) -> tuple[str, int]:
+    kind, _, item = key.partition(":")
+    return kind, int(item)
+
+
+def _cells(source: BudSource, kind: str | None) -> list[tuple[str, str]]:
+    relations = {
+        BudSource.LIKES: ["like"],
+        BudSource.TOP: ["top"],
+        BudSource.PLAYED: ["played"],
+        BudSource.ALL: ["like", "top", "played"],
+    }[source]
+    return [(r, k) for r in relations for k in ([kind] if kind else KINDS)]
+
+
+@sync_to_async
+def reference() -> Reference:
+    edges = {(e.user_id, e.relation, e.kind, e.item_id or 0) for e in TasteEdge.objects.all()}
+    names = {
+        (kind, pk): (name, public_id)
+        for kind, model in ITEM_MODELS.items()
+        for pk, name, public_id in model._default_manager.values_list("pk", "name", "public_id")
+    }
+    return Reference(edges=edges, users={u.pk: u for u in User.objects.all()}, names=names)
+
+
+def flatten(buds: list[Bud]) -> list[tuple[str, float, int, list[tuple[str, float]]]]:
+    return [
+        (b.username, b.score, b.shared_count, [(s.item.name, s.weight) for s in b.top_shared])
+        for b in buds
+    ]
+
+
+def assert_same(actual: list[Any], expected: list[Any]) -> None:
+    """Same order and counts; scores and shared-item weights equal within the tolerance."""
+    assert [row[0] for row in actual] == [row[0] for row in expected]
+    for got, want in zip(actual, expected, strict=True):
+        assert got[1] == pytest.approx(want[1], abs=TOLERANCE)
+        assert got[2] == want[2]
+        assert [name for name, _ in got[3]] == [name for name, _ in want[3]]
+        assert [w for _, w in got[3]] == pytest.approx([w for _, w in want[3]], abs=TOLERANCE)
+
+
+async def all_pages(**kwargs: Any) -> list[Bud]:
+    buds: list[Bud] = []
+    cursor = None
+    while True:
+        page: BudPage = await queries.buds_for_user(cursor=cursor, **kwargs)
+        buds.extend(page.buds)
+        if page.next_cursor is None:
+            return buds
+        cursor = page.next_cursor
+
+
+# --- the contract ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", list(BudSource))
+@pytest.mark.parametrize("kind", [None, *KINDS])
+async def test_buds_for_user_match_the_formula(
+    world: TasteWorld, source: BudSource, kind: str | None
+) -> None:
+    ref = await reference()
+    for name in ("alice", "bob", "carol", "dave", "frank"):
+        user = world.users[name]
+        page = await queries.buds_for_user(
+            user_id=user.pk, kind=kind, source=source, limit=50, cursor=None
+        )
+        assert page.next_cursor is None
+        assert_same(flatten(page.buds), ref.buds(user.pk, _cells(source, kind)))
+
+
+async def test_pages_walk_the_whole_ranking_once(world: TasteWorld) -> None:
+    alice = world.users["alice"]
+    whole = await queries.buds_for_user(
+        user_id=alice.pk, kind=None, source=BudSource.ALL, limit=50, cursor=None
+    )
+
+    walked = await all_pages(user_id=alice.pk, kind=None, source=BudSource.ALL, limit=1)
+
+    assert len(whole.buds) == 4
+    assert [b.user_public_id for b in walked] == [b.user_public_id for b in whole.buds]
+    assert [b.score for b in walked] == [b.score for b in whole.buds]
+
+
+def _item_key(kind: str, pk: int) -> str:
+    return f"{kind}:{pk}"
+
+
+@pytest.mark.parametrize("kind", [None, "track", "artist"])
+async def test_common_items_match_the_formula(world: TasteWorld, kind: str | None) -> None:
+    ref = await reference()
+    alice = world.users["alice"]
+    for name in ("bob", "carol", "dave", "frank"):
+        other = world.users[name]
+        parts = ref.score_parts(alice.pk, _cells(BudSource.ALL, kind)).get(other.pk, {})
+        expected = sorted(
+            ((ref.names[_split(k)][0], w, _split(k)[0]) for k, w in parts.items()),
+            key=lambda s: (-round(s[1], 9), KINDS.index(s[2]), s[0]),
+        )
+
+        shared = await queries.common_items(user_id=alice.pk, other_id=other.pk, kind=kind)
+
+        assert [s.item.name for s in shared] == [name for name, _, _ in expected]
+        assert [s.item.kind for s in shared] == [k for _, _, k in expected]
+        assert [s.weight for s in shared] == pytest.approx(
+            [w for _, w, _ in expected], abs=TOLERANCE
+        )
+
+
+async def test_buds_for_item_match_the_formula(world: TasteWorld) -> None:
+    ref = await reference()
+    sizes: dict[tuple[int, str, str], int] = defaultdict(int)
+    for user, relation, kind, _ in ref.edges:
+        sizes[(user, relation, kind)] += 1
+    for kind, model in ITEM_MODELS.items():
+        async for item in model._default_manager.all():
+            relations: dict[int, set[str]] = defaultdict(set)
+            for user, relation, k, pk in ref.edges:
+                if k == kind and pk == item.pk:
+                    relations[user].add(relation)
+            expected = sorted(
+                (
+                    (
+                        ref.users[user].username,
+                        round(
+                            sum(
+                                RELATION_WEIGHT[r] / math.sqrt(sizes[(user, r, kind)]) for r in rels
+                            )
+                            / sum(RELATION_WEIGHT.values()),
+                            9,
+                        ),
+                        ref.users[user].public_id,
+                    )
+                    for user, rels in relations.items()
+                ),
+                key=lambda row: (-row[1], row[2]),
+            )
+
+            page = await queries.buds_for_item(kind=kind, item_id=item.pk, limit=50, cursor=None)
+
+            assert [b.username for b in page.buds] == [name for name, _, _ in expected]
+            assert [b.score for b in page.buds] == pytest.approx(
+                [score for _, score, _ in expected], abs=TOLERANCE
+            )
+            assert all(b.shared_count == 1 for b in page.buds)
+            assert all(b.top_shared[0].item.public_id == item.public_id for b in page.buds)
+
+
+async def test_taste_counts_match_the_edges(world: TasteWorld) -> None:
+    ref = await reference()
+    for user in world.users.values():
+        expected = {r: dict.fromkeys(KINDS, 0) for r in ("like", "top", "played")}
+        for owner, relation, kind, _ in ref.edges:
+            if owner == user.pk:
+                expected[relation][kind] += 1
+
+        counts = await queries.taste_counts(user_id=user.pk)
+
+        assert counts.likes == expected["like"]
+        assert counts.top == expected["top"]
+        assert counts.played == expected["played"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_recommendations_match_the_formula(world: TasteWorld, kind: str) -> None:
+    ref = await reference()
+    for name in ("alice", "bob", "dave"):
+        me = world.users[name]
+        parts = ref.score_parts(me.pk, _cells(BudSource.ALL, None))
+        buds = {user: round(sum(items.values()), 9) for user, items in parts.items()}
+        mine = {pk for owner, _, k, pk in ref.edges if owner == me.pk and k == kind}
+        holders: dict[int, set[int]] = defaultdict(set)
+        for owner, _, k, pk in ref.edges:
+            if owner in buds and k == kind and pk not in mine:
+                holders[pk].add(owner)
+        expected = sorted(
+            (
+                (ref.names[(kind, pk)][0], sum(buds[b] for b in owners), len(owners))
+                for pk, owners in holders.items()
+            ),
+            key=lambda row: (-round(row[1], 9), row[0]),
+        )
+
+        got = await queries.recommendations(user_id=me.pk, kind=kind, limit=50)
+
+        assert [(r.item.name, r.liked_by) for r in got] == [(n, c) for n, _, c in expected]
+        assert [r.score for r in got] == pytest.approx([s for _, s, _ in expected], abs=TOLERANCE)

@@ -1,0 +1,64 @@
+"""Readiness reports the graph: projection lag always, and a real round trip to Neo4j."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from http import HTTPStatus
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from graph.models import ProjectionOutbox
+from musicbud.models import ItemKind
+from musicbud.services.taste import like_add
+from tests.factories import TrackFactory, UserFactory
+
+
+@pytest.mark.django_db
+def test_ready_reports_projection_lag_on_the_sql_backend(client: Client) -> None:
+    user = UserFactory.create()
+    for track in TrackFactory.create_batch(2):
+        like_add(user=user, kind=ItemKind.TRACK, item=track)
+    ProjectionOutbox.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    response = client.get(reverse("health-ready"))
+
+    assert response.status_code == HTTPStatus.OK
+    graph = response.json()["components"]["graph"]
+    assert graph["status"] == "up"
+    assert graph["backend"] == "sql"
+    assert "neo4j" not in graph
+    assert graph["projection"]["pending"] == 2
+    assert 300 <= graph["projection"]["oldest_age_seconds"] < 330
+
+
+@pytest.mark.django_db
+def test_ready_without_pending_rows_reports_no_age(client: Client) -> None:
+    response = client.get(reverse("health-ready"))
+
+    graph = response.json()["components"]["graph"]
+    assert graph["projection"] == {"pending": 0, "oldest_age_seconds": None}
+
+
+@pytest.mark.django_db
+def test_ready_round_trips_to_a_configured_neo4j(client: Client, neo4j_graph: str) -> None:
+    response = client.get(reverse("health-ready"))
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["components"]["graph"]["neo4j"] == "up"
+
+
+@pytest.mark.django_db
+def test_ready_is_unavailable_when_the_configured_neo4j_is_down(
+    client: Client, dead_bolt_url: str
+) -> None:
+    response = client.get(reverse("health-ready"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["components"]["graph"]["status"] == "down"
+    assert body["components"]["graph"]["error"] == "ServiceUnavailable"
+    assert body["components"]["database"]["status"] == "up"

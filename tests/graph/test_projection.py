@@ -1,0 +1,222 @@
+"""The projection: outbox rows written with each taste write, applied after commit,
+idempotently and in any order; kept (and retried with backoff) while Neo4j is down."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from graph.connection import drivers_reset, sync_driver
+from graph.models import EdgeVersion, LibrarySize, OutboxOperation, ProjectionOutbox
+from graph.projection import outbox_row_apply, projection_apply, projection_wait
+from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
+from musicbud.services.taste import like_add, like_remove, taste_edge_set
+from tests.factories import TrackFactory, UserFactory
+
+
+def graph_rows(query: str, **params: object) -> list[dict[str, object]]:
+    with sync_driver().session() as session:
+        return [record.data() for record in session.run(query, params)]
+
+
+def likes_in_graph(user: User, track: Track) -> list[dict[str, object]]:
+    return graph_rows(
+        "MATCH (u:User {public_id: $u})-[r:LIKES]->(t:Track {public_id: $t}) "
+        "RETURN r.version AS version, t.name AS name, u.username AS username",
+        u=str(user.public_id),
+        t=str(track.public_id),
+    )
+
+
+@pytest.mark.django_db
+def test_each_write_records_a_versioned_outbox_row_and_the_library_size() -> None:
+    user, track = UserFactory.create(), TrackFactory.create(name="Blue in Green")
+
+    assert like_add(user=user, kind=ItemKind.TRACK, item=track) is True
+    assert like_add(user=user, kind=ItemKind.TRACK, item=track) is False
+    assert like_remove(user=user, kind=ItemKind.TRACK, item=track) is True
+    assert like_remove(user=user, kind=ItemKind.TRACK, item=track) is False
+
+    rows = list(ProjectionOutbox.objects.order_by("id"))
+    assert [(r.operation, r.version) for r in rows] == [
+        (OutboxOperation.UPSERT, 1),
+        (OutboxOperation.UPSERT, 2),
+        (OutboxOperation.DELETE, 3),
+    ]
+    assert {(r.user_public_id, r.item_public_id, r.item_name) for r in rows} == {
+        (user.public_id, track.public_id, "Blue in Green")
+    }
+    assert all(r.applied_at is None for r in rows)
+    assert EdgeVersion.objects.get(user_id=user.pk, item_id=track.pk).version == 3
+    assert not LibrarySize.objects.exists()
+    assert not TasteEdge.objects.exists()
+
+
+@pytest.mark.django_db
+def test_library_sizes_count_each_cell_once_per_edge() -> None:
+    user = UserFactory.create()
+    tracks = TrackFactory.create_batch(3)
+    for track in tracks:
+        like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(
+        user=user, kind=ItemKind.TRACK, item=tracks[0], relation=Relation.PLAYED, play_count=4
+    )
+    taste_edge_set(
+        user=user, kind=ItemKind.TRACK, item=tracks[0], relation=Relation.PLAYED, play_count=5
+    )
+    like_remove(user=user, kind=ItemKind.TRACK, item=tracks[1])
+
+    sizes = set(LibrarySize.objects.values_list("relation", "kind", "size"))
+    assert sizes == {("like", "track", 2), ("played", "track", 1)}
+
+
+@pytest.mark.django_db
+def test_outbox_row_rolls_back_with_the_write() -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+
+    def like_in_a_failing_transaction() -> None:
+        with transaction.atomic():
+            like_add(user=user, kind=ItemKind.TRACK, item=track)
+            raise RuntimeError("the caller's transaction fails after the like")
+
+    with pytest.raises(RuntimeError, match="fails after the like"):
+        like_in_a_failing_transaction()
+
+    assert not TasteEdge.objects.exists()
+    assert not ProjectionOutbox.objects.exists()
+    assert not EdgeVersion.objects.exists()
+    assert not LibrarySize.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_are_applied_to_the_graph_after_commit(neo4j_graph: str) -> None:
+    user = UserFactory.create(username="miles")
+    track = TrackFactory.create(name="So What")
+
+    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    projection_wait()
+
+    row = ProjectionOutbox.objects.get()
+    assert row.applied_at is not None
+    assert row.attempts == 1
+    assert likes_in_graph(user, track) == [{"version": 1, "name": "So What", "username": "miles"}]
+
+
+@pytest.mark.django_db
+def test_applying_a_row_twice_changes_the_graph_once(neo4j_graph: str) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    row = ProjectionOutbox.objects.get()
+
+    assert outbox_row_apply(row) is True
+    assert outbox_row_apply(row) is False
+
+    assert len(likes_in_graph(user, track)) == 1
+    assert graph_rows("MATCH (u:User) RETURN count(u) AS n") == [{"n": 1}]
+    assert graph_rows("MATCH (t:Track) RETURN count(t) AS n") == [{"n": 1}]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_like_then_unlike_ends_with_no_edge_in_any_order(
+    neo4j_graph: str, order: tuple[int, int]
+) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    like_remove(user=user, kind=ItemKind.TRACK, item=track)
+    rows = list(ProjectionOutbox.objects.order_by("version"))
+
+    results = [outbox_row_apply(rows[index]) for index in order]
+
+    # The delete (version 2) always applies; the like applies only before it.
+    assert results == ([True, True] if order == (0, 1) else [True, False])
+    assert likes_in_graph(user, track) == []
+    assert graph_rows("MATCH (s:EdgeState) RETURN s.version AS version") == [{"version": 2}]
+
+
+@pytest.mark.django_db
+def test_a_newer_top_rank_is_not_overwritten_by_an_older_row(neo4j_graph: str) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    for rank in (3, 1):
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.TOP, rank=rank)
+    first, second = ProjectionOutbox.objects.order_by("version")
+
+    assert outbox_row_apply(second) is True
+    assert outbox_row_apply(first) is False
+
+    assert graph_rows("MATCH ()-[r:TOP]->() RETURN r.rank AS rank, r.version AS v") == [
+        {"rank": 1, "v": 2}
+    ]
+
+
+@pytest.mark.django_db
+def test_the_worker_skips_rows_a_newer_write_superseded(neo4j_graph: str) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    like_remove(user=user, kind=ItemKind.TRACK, item=track)
+
+    report = projection_apply()
+
+    assert (report.applied, report.skipped, report.failed) == (1, 1, 0)
+    assert ProjectionOutbox.objects.filter(applied_at__isnull=True).count() == 0
+    assert ProjectionOutbox.objects.get(version=1).last_error == "superseded by a newer version"
+    assert likes_in_graph(user, track) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_neo4j_down_the_write_succeeds_and_the_row_stays_queued(
+    dead_bolt_url: str,
+) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+
+    assert like_add(user=user, kind=ItemKind.TRACK, item=track) is True
+    projection_wait()
+
+    assert TasteEdge.objects.filter(user=user, track=track, relation=Relation.LIKE).count() == 1
+    row = ProjectionOutbox.objects.get()
+    assert row.applied_at is None
+    assert row.attempts == 1
+    assert row.last_error.startswith("ServiceUnavailable")
+    assert row.next_attempt_at is not None
+    delay = (row.next_attempt_at - timezone.now()).total_seconds()
+    assert 0 < delay <= 1.0
+
+
+@pytest.mark.django_db
+def test_the_worker_retries_with_exponential_backoff_until_neo4j_is_back(
+    dead_bolt_url: str, bolt_url: str, settings: SettingsWrapper
+) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    delays = []
+    for _ in range(3):
+        call_command("graph_worker", "--once", stdout=io.StringIO())
+        row = ProjectionOutbox.objects.get()
+        assert row.next_attempt_at is not None
+        delays.append(round((row.next_attempt_at - timezone.now()).total_seconds()))
+        # Not due yet: another pass leaves it alone.
+        assert projection_apply().processed == 0
+        ProjectionOutbox.objects.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    assert delays == [1, 2, 4]
+    assert ProjectionOutbox.objects.get().attempts == 3
+
+    settings.NEO4J_URL = bolt_url
+    drivers_reset()
+    with sync_driver().session() as session:
+        session.run("MATCH (n) DETACH DELETE n").consume()
+    out = io.StringIO()
+    call_command("graph_worker", "--once", stdout=out)
+
+    row = ProjectionOutbox.objects.get()
+    assert row.applied_at is not None
+    assert row.attempts == 4
+    assert row.last_error == ""
+    assert out.getvalue().strip() == "applied 1, skipped 0, failed 0; pending 0"
+    assert len(likes_in_graph(user, track)) == 1

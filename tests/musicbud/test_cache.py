@@ -1,0 +1,241 @@
+"""The async cache on both backends, and its shared namespace with Django's cache."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from musicbud.cache import async_cache, cached_query, close_redis_clients, redis_client
+from tests.conftest import require_service
+
+LOCMEM = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "musicbud-test-cache",
+        "KEY_PREFIX": "musicbud",
+    }
+}
+
+
+async def _redis_reachable(url: str) -> bool:
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        return bool(await client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request: pytest.FixtureRequest, settings: Any) -> AsyncIterator[str]:
+    """Runs a test on the in-memory backend and on Redis (REDIS_URL, the caller's own db)."""
+    if request.param == "memory":
+        settings.REDIS_URL = None
+        settings.CACHES = LOCMEM
+    else:
+        url = settings.REDIS_URL
+        if not url:
+            require_service("redis", "REDIS_URL is not set")
+        if not await _redis_reachable(url):
+            require_service("redis", f"no answer at {url}")
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": url,
+                "KEY_PREFIX": "musicbud",
+                "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            }
+        }
+    django_cache.clear()
+    yield request.param
+    django_cache.clear()
+    await close_redis_clients()
+
+
+async def test_uses_the_configured_backend(backend: str) -> None:
+    assert async_cache.uses_redis is (backend == "redis")
+
+
+@pytest.mark.parametrize(
+    "value", ["text", 42, -7, 0, True, 3.5, None, {"a": [1, 2]}, ("t", 1), b"\x00bytes"]
+)
+async def test_set_then_get_round_trips(backend: str, value: object) -> None:
+    await async_cache.set("k", value)
+
+    assert await async_cache.get("k", "missing") == value
+    assert type(await async_cache.get("k")) is type(value)
+
+
+async def test_get_of_a_missing_key_is_the_default(backend: str) -> None:
+    assert await async_cache.get("absent") is None
+    assert await async_cache.get("absent", 5) == 5
+
+
+async def test_set_with_expire_expires(backend: str) -> None:
+    await async_cache.set("short", "v", expire=1)
+    await async_cache.set("forever", "v")
+
+    await asyncio.sleep(1.1)
+
+    assert await async_cache.get("short") is None
+    assert await async_cache.get("forever") == "v"
+
+
+async def test_set_with_zero_expire_deletes(backend: str) -> None:
+    await async_cache.set("k", "old")
+
+    await async_cache.set("k", "new", expire=0)
+
+    assert await async_cache.get("k") is None
+
+
+async def test_increment_starts_from_zero_and_is_atomic(backend: str) -> None:
+    assert await async_cache.increment("n") == 1
+    assert await async_cache.increment("n", 5) == 6
+
+    results = await asyncio.gather(*(async_cache.increment("c") for _ in range(50)))
+
+    assert sorted(results) == list(range(1, 51))
+    assert await async_cache.get("c") == 50
+
+
+async def test_increment_expiry_applies_only_when_the_counter_is_created(backend: str) -> None:
+    await async_cache.increment("window", expire=1)
+    await async_cache.increment("window", expire=100)  # must not extend the window
+    await async_cache.increment("kept")
+    await async_cache.increment("kept", expire=1)  # existing counter: no expiry added
+
+    await asyncio.sleep(1.1)
+
+    assert await async_cache.get("window") is None
+    assert await async_cache.get("kept") == 2
+
+
+async def test_expire_sets_a_ttl_and_reports_missing_keys(backend: str) -> None:
+    await async_cache.set("k", "v")
+
+    assert await async_cache.expire("k", 1) is True
+    assert await async_cache.expire("absent", 1) is False
+    assert await async_cache.get("k") == "v"
+    await asyncio.sleep(1.1)
+    assert await async_cache.get("k") is None
+
+
+async def test_delete_counts_the_keys_it_removed(backend: str) -> None:
+    await async_cache.set("a", 1)
+    await async_cache.set("b", 2)
+
+    assert await async_cache.delete("a", "b", "absent") == 2
+    assert await async_cache.delete() == 0
+    assert await async_cache.get("a") is None
+
+
+async def test_get_or_set_calls_the_factory_once(backend: str) -> None:
+    calls: list[int] = []
+
+    async def factory() -> dict[str, int]:
+        calls.append(1)
+        return {"n": len(calls)}
+
+    first = await async_cache.get_or_set("g", factory, 60)
+    second = await async_cache.get_or_set("g", factory, 60)
+
+    assert first == second == {"n": 1}
+    assert calls == [1]
+
+
+async def test_get_or_set_caches_a_none_result(backend: str) -> None:
+    calls: list[int] = []
+
+    async def factory() -> None:
+        calls.append(1)
+
+    await async_cache.get_or_set("none", factory, 60)
+    await async_cache.get_or_set("none", factory, 60)
+
+    assert calls == [1]
+
+
+async def test_cached_query_uses_prefix_default_ttl_and_per_call_ttl(backend: str) -> None:
+    calls: list[tuple[int, str]] = []
+
+    @cached_query("answers", ttl=60)
+    async def answer(n: int, *, label: str = "x") -> str:
+        calls.append((n, label))
+        return f"{label}{n}"
+
+    assert await answer(1, label="a") == "a1"
+    assert await answer(1, label="a") == "a1"
+    assert await answer(2, label="a", cache_ttl=1) == "a2"  # type: ignore[call-arg]
+
+    assert calls == [(1, "a"), (2, "a")]
+    assert await async_cache.get("answers:1:label='a'") == "a1"
+    await asyncio.sleep(1.1)
+    assert await async_cache.get("answers:2:label='a'") is None  # the per-call TTL
+    assert await async_cache.get("answers:1:label='a'") == "a1"  # the default TTL
+    assert await answer(2, label="a") == "a2"
+    assert calls == [(1, "a"), (2, "a"), (2, "a")]
+
+
+async def test_cached_query_with_a_key_function(backend: str) -> None:
+    @cached_query("user", ttl=60, key=lambda *, user_id: str(user_id))
+    async def load(*, user_id: int) -> int:
+        return user_id * 10
+
+    assert await load(user_id=7) == 70
+    assert await async_cache.get("user:7") == 70
+
+
+async def test_cached_query_default_key_ignores_keyword_order_and_is_a_valid_key(
+    backend: str,
+) -> None:
+    calls: list[int] = []
+
+    @cached_query("q", ttl=60)
+    async def query(*, a: tuple[int, int], b: str) -> int:
+        calls.append(1)
+        return len(calls)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Django warns about keys memcached cannot hold
+        await query(a=(1, 2), b="with space")
+        await query(b="with space", a=(1, 2))
+
+    assert calls == [1]
+
+
+async def test_values_written_here_are_read_by_django_cache(backend: str) -> None:
+    await async_cache.set("shared:obj", {"name": "Ada"}, expire=60)
+    await async_cache.set("shared:int", 41)
+    await async_cache.increment("shared:int")
+
+    assert django_cache.get("shared:obj") == {"name": "Ada"}
+    assert django_cache.get("shared:int") == 42
+    assert django_cache.incr("shared:int") == 43
+
+
+async def test_values_written_by_django_cache_are_read_here(backend: str) -> None:
+    django_cache.set("from-django:obj", ["x", 1], 60)
+    django_cache.set("from-django:int", 9, 60)
+
+    assert await async_cache.get("from-django:obj") == ["x", 1]
+    assert await async_cache.increment("from-django:int", 2) == 11
+    assert django_cache.get("from-django:int") == 11
+    assert await async_cache.delete("from-django:obj") == 1
+    assert django_cache.get("from-django:obj") is None
+
+
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+async def test_redis_keys_carry_django_prefix_and_version(backend: str) -> None:
+    await async_cache.set("layout", "v")
+
+    assert await redis_client().exists(f"{settings.CACHES['default']['KEY_PREFIX']}:1:layout") == 1

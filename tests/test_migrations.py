@@ -1,0 +1,102 @@
+"""Every project app's migrations go to zero and back, and match the models."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from psycopg import sql
+
+from tests.conftest import ROOT, run_manage
+
+
+def project_apps_with_migrations() -> list[str]:
+    """Our own apps (not Django's) with migrations, in the order migrate applies them."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    ours = {
+        config.label for config in django_apps.get_app_configs() if Path(config.path).parent == ROOT
+    }
+    ordered: list[str] = []
+    for leaf in sorted(loader.graph.leaf_nodes()):
+        for app, _ in loader.graph.forwards_plan(leaf):
+            if app in ours and app not in ordered:
+                ordered.append(app)
+    return ordered
+
+
+def round_trip(database_url: str) -> None:
+    env = {"DATABASE_URL": database_url}
+    result = run_manage("migrate", "--noinput", **env)
+    assert result.returncode == 0, result.stderr
+
+    apps = project_apps_with_migrations()
+    assert "musicbud" in apps
+    # Dependents first: unapplying an app also unapplies what depends on it.
+    for app in reversed(apps):
+        result = run_manage("migrate", app, "zero", "--noinput", **env)
+        assert result.returncode == 0, result.stderr
+        assert "Unapplying" in result.stdout
+
+    assert applied_state(apps, env) == {False}
+
+    result = run_manage("migrate", "--noinput", **env)
+    assert result.returncode == 0, result.stderr
+    assert applied_state(apps, env) == {True}
+
+
+def applied_state(apps: list[str], env: dict[str, str]) -> set[bool]:
+    """Whether each migration of ``apps`` is applied, per ``showmigrations --plan``."""
+    listed = run_manage("showmigrations", "--plan", **env)
+    assert listed.returncode == 0, listed.stderr
+    states = re.findall(r"^\[([X ])\]\s+(\w+)\.", listed.stdout, re.MULTILINE)
+    ours = [mark == "X" for mark, app in states if app in apps]
+    assert ours, listed.stdout
+    return set(ours)
+
+
+def test_models_and_migrations_agree() -> None:
+    result = run_manage("makemigrations", "--check", "--dry-run")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "No changes detected"
+
+
+def test_migrations_round_trip_on_sqlite(tmp_path: Path) -> None:
+    round_trip(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[str]:
+    if connection.vendor != "postgresql":
+        pytest.skip("DATABASE_URL is not PostgreSQL; the SQLite round trip ran instead")
+    params = settings.DATABASES["default"]
+    name = f"musicbud_migrations_{uuid.uuid4().hex[:12]}"
+    server = {
+        "host": params["HOST"] or "127.0.0.1",
+        "port": params["PORT"] or 5432,
+        "user": params["USER"],
+        "password": params["PASSWORD"] or None,
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+        yield f"postgres://{auth}@{server['host']}:{server['port']}/{name}"
+    finally:
+        with psycopg.connect(**server, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def test_migrations_round_trip_on_postgresql(throwaway_postgres: str) -> None:
+    round_trip(throwaway_postgres)
