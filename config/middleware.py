@@ -56,6 +56,11 @@ CorsMiddleware = _CorsMiddleware
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
+def _never_built(value: object) -> bool:
+    """True for a lazy object (session, message storage) that nobody has touched."""
+    return isinstance(value, SimpleLazyObject) and value._wrapped is empty  # type: ignore[attr-defined]
+
+
 class InlineHooksMixin(MiddlewareMixin):
     """``MiddlewareMixin`` whose async path awaits ``aprocess_request``/``aprocess_response``.
 
@@ -121,12 +126,21 @@ class CSPMiddleware(InlineHooksMixin, _CSPMiddleware):
 
 
 class SessionMiddleware(InlineHooksMixin, _SessionMiddleware):
-    """The session is loaded lazily (by whoever reads it); only saving it is I/O here."""
+    """The session store is built on first use; saving a modified session is the only I/O."""
+
+    async def aprocess_request(self, request: HttpRequest) -> HttpResponseBase | None:
+        session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        # Building the store looks its backend up (a cache or the ORM model) on every
+        # request; bearer-token requests never touch the session, so defer it to first use.
+        request.session = SimpleLazyObject(lambda: self.SessionStore(session_key))  # type: ignore[assignment]
+        return None
 
     async def aprocess_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         session = getattr(request, "session", None)
+        if _never_built(session):
+            return response  # never read or written: nothing to save, no cookie to change
         if session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST):
             # Saving writes to the session store (DB or cache): one hop, the stock code path,
             # in the request's thread (the DB backend's connection lives there).
@@ -150,7 +164,7 @@ class MessageMiddleware(InlineHooksMixin, _MessageMiddleware):
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         storage = getattr(request, "_messages", None)
-        if isinstance(storage, SimpleLazyObject) and storage._wrapped is empty:  # type: ignore[attr-defined]
+        if _never_built(storage):
             return response  # never used: nothing to store
         if storage is not None and (storage.used or storage.added_new):
             # Storing may load and write the session: one hop, the stock code path.
