@@ -240,38 +240,30 @@ def verify_writes(user: User, items: list[Track], check: WriteCheck) -> str:
     )
 
 
-def run_server_scenarios(
+def run_scenarios(
     *,
-    label: str,
-    app: str,
+    servers: dict[str, Server],
     options: Options,
-    app_env: dict[str, str],
     secret_key: str,
     user: User,
     items: list[Track],
     say: Say,
 ) -> tuple[list[Row], list[str]]:
-    options.log_dir.mkdir(parents=True, exist_ok=True)
-    # Django's connections are closed before gunicorn starts: the server opens its own.
-    connection.close()
-    server = start_server(
-        app=app,
-        host=options.host,
-        port=options.port,
-        app_env=app_env,
-        log_path=options.log_dir / f"{label}.log",
-    )
+    """Each scenario on each server in turn, back to back, so both see the same machine load."""
     rows: list[Row] = []
     notes: list[str] = []
-    try:
-        headers, how = auth_headers(server, secret_key=secret_key, user=user)
+    headers: dict[str, list[tuple[str, str]]] = {}
+    for label, server in servers.items():
+        headers[label], how = auth_headers(server, secret_key=secret_key, user=user)
         notes.append(f"{label}: authenticated with a {how}")
-        for scenario, url_name, scenario_headers in (
-            ("liveness", LIVE, []),
-            ("profile (cached)", PROFILE, headers),
-            ("buds (cached)", BUDS, headers),
-        ):
-            path = path_of(url_name)
+    for scenario, url_name, authenticated in (
+        ("liveness", LIVE, False),
+        ("profile (cached)", PROFILE, True),
+        ("buds (cached)", BUDS, True),
+    ):
+        path = path_of(url_name)
+        for label, server in servers.items():
+            scenario_headers = headers[label] if authenticated else []
             if path is None:
                 rows.append(Row(scenario, label, None, note=f"skipped: no URL {url_name!r}"))
                 continue
@@ -283,18 +275,20 @@ def run_server_scenarios(
             read_load(server, path, scenario_headers, options, options.warmup_seconds)
             result = read_load(server, path, scenario_headers, options, options.seconds)
             rows.append(Row(scenario, label, result, rss_mb=max(server.worker_rss_mb())))
+    for label, server in servers.items():
         if like_path(items[0]) is None:
             rows.append(Row("like/unlike", label, None, note=f"skipped: no URL {LIKE!r}"))
-        else:
-            say(f"{label}: like/unlike pair for {options.seconds}s at {len(items)} conns")
-            check = WriteCheck()
-            connection.close()
-            result = write_load(server, items, headers, options, check)
-            rows.append(Row("like/unlike", label, result, rss_mb=max(server.worker_rss_mb())))
-            notes.append(f"{label}: {verify_writes(user, items, check)}")
+            continue
+        say(f"{label}: like/unlike pair for {options.seconds}s at {len(items)} conns")
+        check = WriteCheck()
+        connection.close()
+        result = write_load(server, items, headers[label], options, check)
+        rows.append(Row("like/unlike", label, result, rss_mb=max(server.worker_rss_mb())))
+        notes.append(f"{label}: {verify_writes(user, items, check)}")
+    for label, server in servers.items():
         notes.append(f"{label}: worker RSS {max(server.worker_rss_mb()):.0f} MB after the run")
-    finally:
-        server.stop()
+    order = list(servers)
+    rows.sort(key=lambda row: order.index(row.server))  # stable: scenarios keep their order
     return rows, notes
 
 
@@ -312,29 +306,32 @@ def run(options: Options, say: Say) -> str:
         "RATE_LIMIT_PER_MINUTE": "1000000000",  # measure the server, not the limiter
         "JWT_ACCESS_TTL_SECONDS": "3600",
     }
-    rows, notes = run_server_scenarios(
-        label="hop-free",
-        app=HOP_FREE_APP,
-        options=options,
-        app_env=app_env,
-        secret_key=secret_key,
-        user=user,
-        items=items,
-        say=say,
-    )
-    if options.stock:
-        stock_rows, stock_notes = run_server_scenarios(
-            label="stock",
-            app=STOCK_APP,
+    apps = {"hop-free": HOP_FREE_APP, **({"stock": STOCK_APP} if options.stock else {})}
+    options.log_dir.mkdir(parents=True, exist_ok=True)
+    # Django's connections are closed before gunicorn starts: the servers open their own.
+    connection.close()
+    servers: dict[str, Server] = {}
+    try:
+        # Both servers up at once (one idles while the other is driven), on consecutive ports.
+        for offset, (label, app) in enumerate(apps.items()):
+            servers[label] = start_server(
+                app=app,
+                host=options.host,
+                port=options.port + offset,
+                app_env=app_env,
+                log_path=options.log_dir / f"{label}.log",
+            )
+        rows, notes = run_scenarios(
+            servers=servers,
             options=options,
-            app_env=app_env,
             secret_key=secret_key,
             user=user,
             items=items,
             say=say,
         )
-        rows += stock_rows
-        notes += stock_notes
+    finally:
+        for server in servers.values():
+            server.stop()
     return report(rows, notes, options)
 
 

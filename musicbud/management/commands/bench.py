@@ -23,7 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=int, default=defaults.seconds)
         parser.add_argument("--warmup-seconds", type=int, default=defaults.warmup_seconds)
         parser.add_argument("--connections", type=int, default=defaults.connections)
-        parser.add_argument("--port", type=int, default=defaults.port)
+        parser.add_argument(
+            "--port", type=int, default=defaults.port, help="the stock server uses the next one"
+        )
         parser.add_argument(
             "--no-stock", action="store_true", help="skip the stock-handler comparison"
         )
