@@ -111,6 +111,29 @@ class LibrarySize(models.Model):
         return f"{self.user_id} {self.relation} {self.kind}: {self.size}"
 
 
+class ItemPopularity(models.Model):
+    """How many users have one item in one (relation, kind) cell (the IDF's document frequency).
+
+    Maintained with the library sizes in the taste write's own transaction; counting holders
+    of every item per query would scan as many index entries as the bud search itself.
+    """
+
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    item_id = models.BigIntegerField()
+    holders = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["relation", "kind", "item_id"], name="item_popularity_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relation} {self.kind}:{self.item_id}: {self.holders}"
+
+
 class RebuildCheckpoint(models.Model):
     """Progress of ``graph_rebuild``, so an interrupted rebuild resumes where it stopped."""
 

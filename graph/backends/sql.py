@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.db.models import Count
 
-from graph.models import LibrarySize
+from graph.models import ItemPopularity, LibrarySize
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
     KIND_ORDER,
@@ -54,17 +54,14 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
 
     df: dict[tuple[Cell, int], int] = {}
     for kind in kinds:
-        ids = {item for (relation, k), items in my_items.items() if k == kind for item in items}
+        ids = {item for (_, k), items in my_items.items() if k == kind for item in items}
         if not ids:
             continue
-        column = f"{kind}_id"
-        counted = (
-            TasteEdge.objects.filter(kind=kind, relation__in=relations, **{f"{column}__in": ids})
-            .values("relation", column)
-            .annotate(n=Count("id"))
-        )
-        for row in counted:
-            df[((row["relation"], kind), int(row[column]))] = int(row["n"])
+        rows = ItemPopularity.objects.filter(
+            kind=kind, relation__in=relations, item_id__in=ids
+        ).values_list("relation", "item_id", "holders")
+        for relation, item_id, holders in rows:
+            df[((relation, kind), int(item_id))] = int(holders)
 
     users: dict[Cell, int] = {}
     per_cell = (
@@ -116,7 +113,8 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
         column = f"{kind}_id"
         # The IS NOT NULL lets the planner use the partial (item, relation, user) index.
         parts.append(
-            f"SELECT e.user_id, e.relation, e.kind, m.coef FROM {edges} e "  # noqa: S608
+            # Only indexed columns of e: the scan can be index-only.
+            f"SELECT e.user_id, m.relation, m.kind, m.coef FROM {edges} e "  # noqa: S608
             f"JOIN mine m ON m.kind = %s AND e.{column} = m.item_id AND e.relation = m.relation "
             f"WHERE e.{column} IS NOT NULL AND e.user_id <> %s"
         )

@@ -14,7 +14,13 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from graph.models import EdgeVersion, LibrarySize, OutboxOperation, ProjectionOutbox
+from graph.models import (
+    EdgeVersion,
+    ItemPopularity,
+    LibrarySize,
+    OutboxOperation,
+    ProjectionOutbox,
+)
 from graph.projection import projection_dispatch
 from musicbud.models import CatalogueItem, EdgeSource, ItemKind, Relation, TasteEdge, User
 
@@ -40,21 +46,42 @@ def _next_version(*, user: User, relation: str, kind: str, item: CatalogueItem) 
     return int(row[0])
 
 
-def _library_size_add(*, user: User, relation: str, kind: str, delta: int) -> None:
-    table = LibrarySize._meta.db_table
+def _upsert_increment(*, table: str, key: dict[str, Any], column: str, conflict: str) -> None:
+    names = ", ".join([*key, column])
+    placeholders = ", ".join(["%s"] * (len(key) + 1))
     with connection.cursor() as cursor:
-        if delta > 0:
-            cursor.execute(
-                f"INSERT INTO {table} (user_id, relation, kind, size) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, relation, kind) "
-                f"DO UPDATE SET size = {table}.size + %s",
-                [user.pk, relation, kind, delta, delta],
-            )
-            return
-    # Rows exist only while the cell is non-empty: their count per cell is the user count.
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {column} = {table}.{column} + 1",
+            [*key.values(), 1],
+        )
+
+
+def _taste_stats_add(
+    *, user: User, relation: str, kind: str, item: CatalogueItem, delta: int
+) -> None:
+    """Keep the user's library size and the item's holder count exact (delta is +1 or -1)."""
+    if delta > 0:
+        _upsert_increment(
+            table=LibrarySize._meta.db_table,
+            key={"user_id": user.pk, "relation": relation, "kind": kind},
+            column="size",
+            conflict="user_id, relation, kind",
+        )
+        _upsert_increment(
+            table=ItemPopularity._meta.db_table,
+            key={"relation": relation, "kind": kind, "item_id": item.pk},
+            column="holders",
+            conflict="relation, kind, item_id",
+        )
+        return
+    # Rows exist only while non-empty: the count of size rows per cell is its user count.
     cell = LibrarySize.objects.filter(user=user, relation=relation, kind=kind)
     cell.update(size=F("size") + delta)
     cell.filter(size__lte=0).delete()
+    popularity = ItemPopularity.objects.filter(relation=relation, kind=kind, item_id=item.pk)
+    popularity.update(holders=F("holders") + delta)
+    popularity.filter(holders__lte=0).delete()
 
 
 def _outbox_write(
@@ -118,7 +145,7 @@ def taste_edge_set(
             defaults=defaults,
         )
         if created:
-            _library_size_add(user=user, relation=relation, kind=kind, delta=1)
+            _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=1)
         _outbox_write(
             operation=OutboxOperation.UPSERT,
             user=user,
@@ -141,7 +168,7 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
         ).delete()
         if deleted:
             version = _next_version(user=user, relation=relation, kind=kind, item=item)
-            _library_size_add(user=user, relation=relation, kind=kind, delta=-1)
+            _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=-1)
             _outbox_write(
                 operation=OutboxOperation.DELETE,
                 user=user,
@@ -169,16 +196,23 @@ def like_remove(*, user: User, kind: str, item: CatalogueItem) -> bool:
     return taste_edge_remove(user=user, kind=kind, item=item, relation=Relation.LIKE)
 
 
-def library_sizes_refresh() -> int:
-    """Recompute every library size from the taste edges (after bulk loads that bypass the
-    services, e.g. demo data); returns how many (user, cell) rows there are now."""
-    table = LibrarySize._meta.db_table
+def taste_stats_refresh() -> None:
+    """Recompute every library size and item holder count from the taste edges: after bulk
+    loads that bypass these services (demo data) or deletions that cascade past them."""
+    sizes = LibrarySize._meta.db_table
+    popularity = ItemPopularity._meta.db_table
     edges = TasteEdge._meta.db_table
+    item = "COALESCE(track_id, artist_id, album_id, genre_id)"
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(f"DELETE FROM {sizes}")  # noqa: S608
         cursor.execute(
-            f"INSERT INTO {table} (user_id, relation, kind, size) "  # noqa: S608
+            f"INSERT INTO {sizes} (user_id, relation, kind, size) "  # noqa: S608
             f"SELECT user_id, relation, kind, COUNT(*) FROM {edges} "
             "GROUP BY user_id, relation, kind"
         )
-        return int(cursor.rowcount)
+        cursor.execute(f"DELETE FROM {popularity}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {popularity} (relation, kind, item_id, holders) "  # noqa: S608
+            f"SELECT relation, kind, {item}, COUNT(*) FROM {edges} "
+            f"GROUP BY relation, kind, {item}"
+        )

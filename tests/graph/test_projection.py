@@ -13,7 +13,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.connection import drivers_reset, sync_driver
-from graph.models import EdgeVersion, LibrarySize, OutboxOperation, ProjectionOutbox
+from graph.models import EdgeVersion, ItemPopularity, LibrarySize, OutboxOperation, ProjectionOutbox
 from graph.projection import outbox_row_apply, projection_apply, projection_wait
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import like_add, like_remove, taste_edge_set
@@ -59,24 +59,6 @@ def test_each_write_records_a_versioned_outbox_row_and_the_library_size() -> Non
 
 
 @pytest.mark.django_db
-def test_library_sizes_count_each_cell_once_per_edge() -> None:
-    user = UserFactory.create()
-    tracks = TrackFactory.create_batch(3)
-    for track in tracks:
-        like_add(user=user, kind=ItemKind.TRACK, item=track)
-    taste_edge_set(
-        user=user, kind=ItemKind.TRACK, item=tracks[0], relation=Relation.PLAYED, play_count=4
-    )
-    taste_edge_set(
-        user=user, kind=ItemKind.TRACK, item=tracks[0], relation=Relation.PLAYED, play_count=5
-    )
-    like_remove(user=user, kind=ItemKind.TRACK, item=tracks[1])
-
-    sizes = set(LibrarySize.objects.values_list("relation", "kind", "size"))
-    assert sizes == {("like", "track", 2), ("played", "track", 1)}
-
-
-@pytest.mark.django_db
 def test_outbox_row_rolls_back_with_the_write() -> None:
     user, track = UserFactory.create(), TrackFactory.create()
 
@@ -92,6 +74,7 @@ def test_outbox_row_rolls_back_with_the_write() -> None:
     assert not ProjectionOutbox.objects.exists()
     assert not EdgeVersion.objects.exists()
     assert not LibrarySize.objects.exists()
+    assert not ItemPopularity.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
