@@ -12,7 +12,7 @@ from tests.factories import ArtistFactory, TrackFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-def stats() -> tuple[set[tuple[object, ...]], set[tuple[object, ...]]]:
+def stats() -> tuple[set[tuple[int, str, str, int]], set[tuple[str, str, int, int]]]:
     sizes = set(LibrarySize.objects.values_list("user_id", "relation", "kind", "size"))
     holders = set(ItemPopularity.objects.values_list("relation", "kind", "item_id", "holders"))
     return sizes, holders
