@@ -45,6 +45,11 @@ SCORE_DIGITS = 9
 TOP_SHARED = 5
 BUDS_PER_RECOMMENDATION = 20
 MAX_LIMIT = 100
+# Stop items: held by more than 5% of a cell's users (and more than 50 users, so small
+# communities keep their hits). They weigh 0, which also spares the bud search from walking
+# their thousands of holders (see docs/graph.md, "Performance").
+STOP_ITEM_SHARE = 0.05
+STOP_ITEM_MIN_HOLDERS = 50
 
 
 def cells_for(*, source: BudSource, kind: str | None) -> list[Cell]:
@@ -58,8 +63,16 @@ def cell_weight(cell: Cell) -> float:
     return RELATION_WEIGHT[relation] * KIND_WEIGHT[kind]
 
 
+def is_stop_item(*, users: int, df: int) -> bool:
+    """Held by so many of a cell's users that sharing it says nothing (IR's ``max_df``)."""
+    return df > max(STOP_ITEM_MIN_HOLDERS, STOP_ITEM_SHARE * users)
+
+
 def idf(*, users: int, df: int) -> float:
-    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads."""
+    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads,
+    and 0 for a stop item."""
+    if is_stop_item(users=users, df=df):
+        return 0.0
     return math.log1p(users / df) / math.log1p(users)
 
 
@@ -198,7 +211,7 @@ def candidate_scores(facts: TasteFacts, hits: Iterable[tuple[int, Cell, int]]) -
     per_cell: dict[tuple[int, Cell], float] = {}
     for other, cell, item_id in hits:
         coefficient = coefficients.get((cell, item_id))
-        if coefficient is None or other == facts.me:
+        if not coefficient or other == facts.me:
             continue
         per_cell[(other, cell)] = per_cell.get((other, cell), 0.0) + coefficient
     scores: dict[int, float] = {}

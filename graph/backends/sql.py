@@ -6,6 +6,7 @@ synchronous and thread-bound; one hop per call, not one per query).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -97,35 +98,43 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
     database sums them per candidate and cell and divides by sqrt(the candidate's size).
     """
     coefficients = facts.coefficients()
-    if not coefficients:
-        return []
-    values: list[str] = []
-    params: list[Any] = []
+    by_kind: dict[str, list[tuple[str, int, float]]] = defaultdict(list)
     for ((relation, kind), item_id), coefficient in coefficients.items():
-        values.append(
-            "(CAST(%s AS varchar(8)), CAST(%s AS varchar(8)), CAST(%s AS bigint), "
-            "CAST(%s AS double precision))"
-        )
-        params.extend([relation, kind, item_id, coefficient])
+        # Stop items weigh 0: walking their holders could not change any score.
+        if coefficient > 0:
+            by_kind[kind].append((relation, item_id, coefficient))
+    if not by_kind:
+        return []
     edges = TasteEdge._meta.db_table
+    ctes: list[str] = []
     parts: list[str] = []
-    for kind in sorted({kind for (_, kind), _ in coefficients}):
-        column = f"{kind}_id"
-        # The IS NOT NULL lets the planner use the partial (item, relation, user) index.
-        parts.append(
-            # Only indexed columns of e: the scan can be index-only.
-            f"SELECT e.user_id, m.relation, m.kind, m.coef FROM {edges} e "  # noqa: S608
-            f"JOIN mine m ON m.kind = %s AND e.{column} = m.item_id AND e.relation = m.relation "
-            f"WHERE e.{column} IS NOT NULL AND e.user_id <> %s"
+    params: list[Any] = []
+    for kind, rows in sorted(by_kind.items()):
+        # One VALUES list per kind (PostgreSQL inlines each CTE), so the planner knows how
+        # many items each scan joins; SQLite names VALUES columns only through a CTE.
+        values = ", ".join(
+            ["(CAST(%s AS varchar(8)), CAST(%s AS bigint), CAST(%s AS double precision))"]
+            * len(rows)
         )
-        params.extend([kind, facts.me])
-    # Only table names and %s placeholders are interpolated into the statement.
+        ctes.append(f"mine_{kind}(relation, item_id, coef) AS (VALUES {values})")
+        params.extend(itertools.chain.from_iterable(rows))
+    for kind in sorted(by_kind):
+        # Only indexed columns of e, and the IS NOT NULL of the partial (item, relation, user)
+        # index: the scan is index-only.
+        parts.append(
+            f"SELECT e.user_id, e.relation, '{kind}' AS kind, m.coef "  # noqa: S608
+            f"FROM {edges} e JOIN mine_{kind} m "
+            f"ON e.{kind}_id = m.item_id AND e.relation = m.relation "
+            f"WHERE e.{kind}_id IS NOT NULL AND e.user_id <> %s"
+        )
+        params.append(facts.me)
+    # Only table names, kinds (ItemKind values) and placeholders are interpolated.
     sql = (
-        f"WITH mine(relation, kind, item_id, coef) AS (VALUES {', '.join(values)}), "  # noqa: S608
-        f"hits AS ({' UNION ALL '.join(parts)}), "
-        "per_cell AS (SELECT user_id, relation, kind, SUM(coef) AS s FROM hits "
-        "GROUP BY user_id, relation, kind) "
-        "SELECT u.id, u.public_id, SUM(p.s / SQRT(ls.size)) AS score FROM per_cell p "
+        f"WITH {', '.join(ctes)} "  # noqa: S608
+        "SELECT u.id, u.public_id, SUM(p.s / SQRT(ls.size)) AS score FROM ("
+        "SELECT h.user_id, h.relation, h.kind, SUM(h.coef) AS s "
+        f"FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id, h.relation, h.kind"
+        ") AS p "
         f"JOIN {LibrarySize._meta.db_table} ls ON ls.user_id = p.user_id "
         "AND ls.relation = p.relation AND ls.kind = p.kind "
         f"JOIN {User._meta.db_table} u ON u.id = p.user_id "

@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph import queries
+from graph.scoring import idf, is_stop_item
 from graph.types import BudSource
 from musicbud.errors import InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind, User
@@ -123,3 +124,14 @@ async def test_neo4j_down_without_fallback_is_service_unavailable(
 
     with pytest.raises(ServiceUnavailable, match="graph store is unavailable"):
         await queries.taste_counts(user_id=users["a"].pk)
+
+
+@pytest.mark.parametrize(
+    ("users", "df", "stop"),
+    [(10_000, 500, False), (10_000, 501, True), (100, 50, False), (100, 51, True), (6, 6, False)],
+)
+def test_stop_items_are_those_held_by_more_than_five_percent_and_fifty_users(
+    users: int, df: int, stop: bool
+) -> None:
+    assert is_stop_item(users=users, df=df) is stop
+    assert (idf(users=users, df=df) == 0.0) is stop
