@@ -134,6 +134,23 @@ class ItemPopularity(models.Model):
         return f"{self.relation} {self.kind}:{self.item_id}: {self.holders}"
 
 
+class CellPopulation(models.Model):
+    """How many users have anything in one (relation, kind) cell (the IDF's N), kept exact with
+    the library sizes: counting them per query would scan every library-size row."""
+
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    users = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["relation", "kind"], name="cell_population_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relation} {self.kind}: {self.users} users"
+
+
 class RebuildCheckpoint(models.Model):
     """Progress of ``graph_rebuild``, so an interrupted rebuild resumes where it stopped."""
 

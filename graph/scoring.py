@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -140,32 +141,29 @@ class Candidate:
     score: float
 
 
-def rank_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Score descending, then public id ascending: the same order in every backend."""
-    rounded = [
-        Candidate(c.user_id, c.public_id, c.username, c.display_name, round_score(c.score))
-        for c in candidates
-        if c.score > 0
-    ]
-    return sorted(rounded, key=lambda c: (-c.score, c.public_id))
+# (rounded score, public id, user id): ordered by score descending, then public id.
+Scored = tuple[float, UUID, int]
 
 
-def page_after(
-    ranked: Sequence[Candidate], *, limit: int, cursor: str | None
-) -> tuple[list[Candidate], str | None]:
-    """Keyset pagination over (score desc, public id asc); the cursor is opaque to clients."""
+def top_scored(
+    scores: Iterable[tuple[int, UUID, float]], *, limit: int, cursor: str | None
+) -> tuple[list[Scored], str | None]:
+    """One page of (user id, public id, score) triples: score descending, then public id
+    ascending (the same order in every backend), after an opaque keyset cursor."""
     limit = max(1, min(limit, MAX_LIMIT))
-    start = 0
+    # A heap, not a sort: thousands of candidates, one page wanted.
+    keyed: Iterable[tuple[float, UUID, int]] = (
+        (-round_score(score), public_id, user_id)
+        for user_id, public_id, score in scores
+        if score > 0
+    )
     if cursor:
         score, public_id = decode_cursor(cursor)
-        start = len(ranked)
-        for index, candidate in enumerate(ranked):
-            if (-candidate.score, candidate.public_id) > (-score, public_id):
-                start = index
-                break
-    page = list(ranked[start : start + limit])
-    has_more = start + limit < len(ranked)
-    next_cursor = encode_cursor(page[-1].score, page[-1].public_id) if page and has_more else None
+        after = (-score, public_id)
+        keyed = (key for key in keyed if (key[0], key[1]) > after)
+    best = heapq.nsmallest(limit + 1, keyed)
+    page = [(-key[0], key[1], key[2]) for key in best[:limit]]
+    next_cursor = encode_cursor(page[-1][0], page[-1][1]) if len(best) > limit else None
     return page, next_cursor
 
 

@@ -16,21 +16,21 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.db.models import Count
 
-from graph.models import ItemPopularity, LibrarySize
+from graph.models import CellPopulation, ItemPopularity, LibrarySize
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
     KIND_ORDER,
     Candidate,
     Cell,
+    Scored,
     TasteFacts,
     build_bud,
     cells_for,
     item_bud_score,
-    page_after,
-    rank_candidates,
     recommendation_scores,
     round_score,
     sort_shared,
+    top_scored,
 )
 from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
 from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, User
@@ -64,14 +64,12 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
         for relation, item_id, holders in rows:
             df[((relation, kind), int(item_id))] = int(holders)
 
-    users: dict[Cell, int] = {}
-    per_cell = (
-        LibrarySize.objects.filter(relation__in=relations, kind__in=kinds)
-        .values("relation", "kind")
-        .annotate(n=Count("id"))
-    )
-    for row in per_cell:
-        users[(row["relation"], row["kind"])] = int(row["n"])
+    users = {
+        (relation, kind): count
+        for relation, kind, count in CellPopulation.objects.filter(
+            relation__in=relations, kind__in=kinds
+        ).values_list("relation", "kind", "users")
+    }
     return TasteFacts(
         cells=cells,
         my_items=dict(my_items),
@@ -152,10 +150,16 @@ def _public_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _ranked(facts: TasteFacts) -> list[Candidate]:
-    return rank_candidates(
-        Candidate(user, _public_uuid(public_id), "", "", score)
-        for user, public_id, score in _candidate_scores(facts)
+def _ranked(
+    facts: TasteFacts, *, limit: int, cursor: str | None
+) -> tuple[list[Scored], str | None]:
+    return top_scored(
+        (
+            (user, _public_uuid(public_id), score)
+            for user, public_id, score in _candidate_scores(facts)
+        ),
+        limit=limit,
+        cursor=cursor,
     )
 
 
@@ -194,10 +198,10 @@ def _buds_for_user(
 ) -> BudPage:
     cells = cells_for(source=source, kind=kind)
     facts = _facts(user_id=user_id, cells=cells)
-    page, next_cursor = page_after(_ranked(facts), limit=limit, cursor=cursor)
+    page, next_cursor = _ranked(facts, limit=limit, cursor=cursor)
     if not page:
         return BudPage(buds=[], next_cursor=None)
-    ids = [candidate.user_id for candidate in page]
+    ids = [user for _, _, user in page]
     facts = TasteFacts(
         cells=facts.cells,
         my_items=facts.my_items,
@@ -216,12 +220,10 @@ def _buds_for_user(
         )
     }
     buds: list[Bud] = []
-    for candidate in page:
-        username, display_name = profiles[candidate.user_id]
-        named = Candidate(
-            candidate.user_id, candidate.public_id, username, display_name, candidate.score
-        )
-        buds.append(build_bud(named, shared=weights[candidate.user_id], items=refs))
+    for score, public_id, user in page:
+        username, display_name = profiles[user]
+        named = Candidate(user, public_id, username, display_name, score)
+        buds.append(build_bud(named, shared=weights[user], items=refs))
     return BudPage(buds=buds, next_cursor=next_cursor)
 
 
@@ -267,14 +269,24 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
             pk__in=holders
         ).values_list("pk", "public_id", "username", "display_name")
     }
-    ranked = rank_candidates(
-        Candidate(user, *profiles[user], item_bud_score(relations=rels, sizes=sizes[user]))
-        for user, rels in holders.items()
+    page, next_cursor = top_scored(
+        (
+            (user, profiles[user][0], item_bud_score(relations=rels, sizes=sizes[user]))
+            for user, rels in holders.items()
+        ),
+        limit=limit,
+        cursor=cursor,
     )
-    page, next_cursor = page_after(ranked, limit=limit, cursor=cursor)
     ref = _item_refs([f"{kind}:{item_id}"])
     return BudPage(
-        buds=[build_bud(c, shared={f"{kind}:{item_id}": c.score}, items=ref) for c in page],
+        buds=[
+            build_bud(
+                Candidate(user, public_id, *profiles[user][1:], score),
+                shared={f"{kind}:{item_id}": score},
+                items=ref,
+            )
+            for score, public_id, user in page
+        ],
         next_cursor=next_cursor,
     )
 
@@ -310,7 +322,8 @@ async def taste_counts(*, user_id: int) -> TasteCounts:
 
 def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
     facts = _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None))
-    buds = {c.user_id: c.score for c in _ranked(facts)[:BUDS_PER_RECOMMENDATION]}
+    top, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None)
+    buds = {user: score for score, _, user in top}
     if not buds:
         return []
     column = f"{ItemKind(kind).value}_id"

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from graph.models import (
+    CellPopulation,
     EdgeVersion,
     ItemPopularity,
     LibrarySize,
@@ -46,41 +47,48 @@ def _next_version(*, user: User, relation: str, kind: str, item: CatalogueItem) 
     return int(row[0])
 
 
-def _upsert_increment(*, table: str, key: dict[str, Any], column: str, conflict: str) -> None:
+def _upsert_increment(*, table: str, key: dict[str, Any], column: str) -> int:
+    """Add one to a counter row (creating it at 1); returns the new value."""
     names = ", ".join([*key, column])
     placeholders = ", ".join(["%s"] * (len(key) + 1))
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "  # noqa: S608
-            f"ON CONFLICT ({conflict}) DO UPDATE SET {column} = {table}.{column} + 1",
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {column} = {table}.{column} + 1 "
+            f"RETURNING {column}",
             [*key.values(), 1],
         )
+        row = cursor.fetchone()
+    assert row is not None  # noqa: S101 - RETURNING always yields the row
+    return int(row[0])
 
 
 def _taste_stats_add(
     *, user: User, relation: str, kind: str, item: CatalogueItem, delta: int
 ) -> None:
-    """Keep the user's library size and the item's holder count exact (delta is +1 or -1)."""
+    """Keep the user's library size, the cell's user count and the item's holder count exact
+    (delta is +1 or -1)."""
+    cell_key = {"relation": relation, "kind": kind}
     if delta > 0:
-        _upsert_increment(
-            table=LibrarySize._meta.db_table,
-            key={"user_id": user.pk, "relation": relation, "kind": kind},
-            column="size",
-            conflict="user_id, relation, kind",
+        size = _upsert_increment(
+            table=LibrarySize._meta.db_table, key={"user_id": user.pk, **cell_key}, column="size"
         )
+        if size == 1:
+            _upsert_increment(table=CellPopulation._meta.db_table, key=cell_key, column="users")
         _upsert_increment(
             table=ItemPopularity._meta.db_table,
-            key={"relation": relation, "kind": kind, "item_id": item.pk},
+            key={**cell_key, "item_id": item.pk},
             column="holders",
-            conflict="relation, kind, item_id",
         )
         return
-    # Rows exist only while non-empty: the count of size rows per cell is its user count.
-    cell = LibrarySize.objects.filter(user=user, relation=relation, kind=kind)
-    cell.update(size=F("size") + delta)
-    cell.filter(size__lte=0).delete()
-    popularity = ItemPopularity.objects.filter(relation=relation, kind=kind, item_id=item.pk)
-    popularity.update(holders=F("holders") + delta)
+    # Rows exist only while non-empty.
+    library = LibrarySize.objects.filter(user=user, **cell_key)
+    library.update(size=F("size") - 1)
+    emptied, _ = library.filter(size__lte=0).delete()
+    if emptied:
+        CellPopulation.objects.filter(**cell_key).update(users=F("users") - 1)
+    popularity = ItemPopularity.objects.filter(item_id=item.pk, **cell_key)
+    popularity.update(holders=F("holders") - 1)
     popularity.filter(holders__lte=0).delete()
 
 
@@ -197,10 +205,12 @@ def like_remove(*, user: User, kind: str, item: CatalogueItem) -> bool:
 
 
 def taste_stats_refresh() -> None:
-    """Recompute every library size and item holder count from the taste edges: after bulk
-    loads that bypass these services (demo data) or deletions that cascade past them."""
+    """Recompute every library size, cell user count and item holder count from the taste
+    edges: after bulk loads that bypass these services (demo data) or deletions that cascade
+    past them."""
     sizes = LibrarySize._meta.db_table
     popularity = ItemPopularity._meta.db_table
+    population = CellPopulation._meta.db_table
     edges = TasteEdge._meta.db_table
     item = "COALESCE(track_id, artist_id, album_id, genre_id)"
     with transaction.atomic(), connection.cursor() as cursor:
@@ -209,6 +219,11 @@ def taste_stats_refresh() -> None:
             f"INSERT INTO {sizes} (user_id, relation, kind, size) "  # noqa: S608
             f"SELECT user_id, relation, kind, COUNT(*) FROM {edges} "
             "GROUP BY user_id, relation, kind"
+        )
+        cursor.execute(f"DELETE FROM {population}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {population} (relation, kind, users) "  # noqa: S608
+            f"SELECT relation, kind, COUNT(*) FROM {sizes} GROUP BY relation, kind"
         )
         cursor.execute(f"DELETE FROM {popularity}")  # noqa: S608
         cursor.execute(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.models import ItemPopularity, LibrarySize
+from graph.models import CellPopulation, ItemPopularity, LibrarySize
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.services.taste import like_add, like_remove, taste_edge_set, taste_stats_refresh
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
@@ -16,6 +16,10 @@ def stats() -> tuple[set[tuple[int, str, str, int]], set[tuple[str, str, int, in
     sizes = set(LibrarySize.objects.values_list("user_id", "relation", "kind", "size"))
     holders = set(ItemPopularity.objects.values_list("relation", "kind", "item_id", "holders"))
     return sizes, holders
+
+
+def population() -> set[tuple[str, str, int]]:
+    return set(CellPopulation.objects.values_list("relation", "kind", "users"))
 
 
 def test_writes_count_library_sizes_and_item_holders() -> None:
@@ -41,6 +45,8 @@ def test_writes_count_library_sizes_and_item_holders() -> None:
         ("like", "track", two.pk, 1),
         ("played", "track", three.pk, 1),
     }
+    # ben's only like is gone: one user left with track likes.
+    assert population() == {("like", "track", 1), ("played", "track", 1)}
 
 
 def test_refresh_recomputes_the_statistics_after_bulk_inserts() -> None:
@@ -63,3 +69,4 @@ def test_refresh_recomputes_the_statistics_after_bulk_inserts() -> None:
         (ben.pk, "top", "artist", 1),
     }
     assert holders == {("like", "track", track.pk, 2), ("top", "artist", artist.pk, 1)}
+    assert population() == {("like", "track", 2), ("top", "artist", 1)}
