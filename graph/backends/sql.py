@@ -14,7 +14,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from graph.models import CellPopulation, ItemPopularity, LibrarySize
 from graph.scoring import (
@@ -127,16 +127,18 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
         )
         params.append(facts.me)
     # Only table names, kinds (ItemKind values) and placeholders are interpolated.
+    # Users are joined after the last aggregation: once per candidate, not per cell.
     sql = (
         f"WITH {', '.join(ctes)} "  # noqa: S608
-        "SELECT u.id, u.public_id, SUM(p.s / SQRT(ls.size)) AS score FROM ("
+        "SELECT u.id, u.public_id, t.score FROM ("
+        "SELECT p.user_id, SUM(p.s / SQRT(ls.size)) AS score FROM ("
         "SELECT h.user_id, h.relation, h.kind, SUM(h.coef) AS s "
         f"FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id, h.relation, h.kind"
         ") AS p "
         f"JOIN {LibrarySize._meta.db_table} ls ON ls.user_id = p.user_id "
         "AND ls.relation = p.relation AND ls.kind = p.kind "
-        f"JOIN {User._meta.db_table} u ON u.id = p.user_id "
-        "WHERE u.is_active GROUP BY u.id, u.public_id"
+        "GROUP BY p.user_id"
+        f") AS t JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE u.is_active"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -182,14 +184,18 @@ def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
 def _shared_rows(
     *, facts: TasteFacts, other_ids: Sequence[int]
 ) -> dict[int, list[tuple[Cell, int]]]:
-    """For each other user, the (cell, item id) pairs they share with me."""
+    """For each other user, the (cell, item id) pairs they share with me (one query)."""
     result: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
+    shared = Q()
     for (relation, kind), items in facts.my_items.items():
-        rows = TasteEdge.objects.filter(
-            user_id__in=other_ids, relation=relation, kind=kind, **{f"{kind}_id__in": items}
-        ).values_list("user_id", f"{kind}_id")
-        for user, item_id in rows:
-            result[int(user)].append(((relation, kind), int(item_id)))
+        shared |= Q(relation=relation, kind=kind, **{f"{kind}_id__in": items})
+    if not shared:
+        return result
+    rows = TasteEdge.objects.filter(shared, user_id__in=other_ids).values(
+        "user_id", "relation", "kind", *ITEM_COLUMNS
+    )
+    for row in rows:
+        result[int(row["user_id"])].append(((row["relation"], row["kind"]), _item_id(row)))
     return result
 
 
