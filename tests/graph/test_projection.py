@@ -203,3 +203,27 @@ def test_the_worker_retries_with_exponential_backoff_until_neo4j_is_back(
     assert row.last_error == ""
     assert out.getvalue().strip() == "applied 1, skipped 0, failed 0; pending 0"
     assert len(likes_in_graph(user, track)) == 1
+
+
+@pytest.mark.django_db
+def test_edge_properties_reach_the_graph(neo4j_graph: str) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    played_at = timezone.now().replace(microsecond=0)
+    taste_edge_set(
+        user=user,
+        kind=ItemKind.TRACK,
+        item=track,
+        relation=Relation.PLAYED,
+        play_count=42,
+        last_played_at=played_at,
+    )
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.TOP, rank=3)
+
+    assert projection_apply().applied == 2
+
+    assert graph_rows(
+        "MATCH ()-[r:PLAYED]->() RETURN r.count AS count, r.last_at AS last_at, r.version AS v"
+    ) == [{"count": 42, "last_at": played_at.timestamp(), "v": 1}]
+    top = graph_rows("MATCH ()-[r:TOP]->() RETURN r.rank AS rank, r.at AS at")
+    edge = TasteEdge.objects.get(relation=Relation.TOP)
+    assert top == [{"rank": 3, "at": edge.updated_at.timestamp()}]
