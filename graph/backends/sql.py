@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.db.models import Count, Q
 
-from graph.models import CellPopulation, ItemPopularity, LibrarySize
+from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
     KIND_ORDER,
@@ -54,14 +54,16 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
             my_items[cell].append(_item_id(row))
 
     df: dict[tuple[Cell, int], int] = {}
+    mine_by_kind = Q()
     for kind in kinds:
         ids = {item for (_, k), items in my_items.items() if k == kind for item in items}
-        if not ids:
-            continue
-        rows = ItemPopularity.objects.filter(
-            kind=kind, relation__in=relations, item_id__in=ids
-        ).values_list("relation", "item_id", "holders")
-        for relation, item_id, holders in rows:
+        if ids:
+            mine_by_kind |= Q(kind=kind, item_id__in=ids)
+    if mine_by_kind:
+        rows = ItemPopularity.objects.filter(mine_by_kind, relation__in=relations).values_list(
+            "relation", "kind", "item_id", "holders"
+        )
+        for relation, kind, item_id, holders in rows:
             df[((relation, kind), int(item_id))] = int(holders)
 
     users = {
@@ -81,12 +83,13 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
 
 
 def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cell], int]:
-    relations = {relation for relation, _ in cells}
-    kinds = {kind for _, kind in cells}
-    rows = LibrarySize.objects.filter(
-        user_id__in=user_ids, relation__in=relations, kind__in=kinds
-    ).values_list("user_id", "relation", "kind", "size")
-    return {(user, (relation, kind)): size for user, relation, kind, size in rows}
+    columns = {library_column(relation, kind): (relation, kind) for relation, kind in cells}
+    sizes: dict[tuple[int, Cell], int] = {}
+    for row in UserLibrary.objects.filter(user_id__in=user_ids).values("user_id", *columns):
+        for column, cell in columns.items():
+            if row[column]:
+                sizes[(int(row["user_id"]), cell)] = int(row[column])
+    return sizes
 
 
 def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
@@ -126,19 +129,26 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
             f"WHERE e.{kind}_id IS NOT NULL AND e.user_id <> %s"
         )
         params.append(facts.me)
-    # Only table names, kinds (ItemKind values) and placeholders are interpolated.
-    # Users are joined after the last aggregation: once per candidate, not per cell.
+    # One group per candidate with a sum per cell, then one library row per candidate: the
+    # score divides each cell's sum by the square root of the candidate's size in that cell.
+    cells = sorted({(relation, kind) for kind, rows in by_kind.items() for relation, _, _ in rows})
+    sums = ", ".join(
+        f"SUM(CASE WHEN h.relation = '{relation}' AND h.kind = '{kind}' THEN h.coef ELSE 0 END) "
+        f"AS {library_column(relation, kind)}"
+        for relation, kind in cells
+    )
+    score = " + ".join(
+        f"CASE WHEN t.{column} > 0 THEN t.{column} / SQRT(l.{column}) ELSE 0 END"
+        for column in (library_column(relation, kind) for relation, kind in cells)
+    )
+    # Only table and column names, relations and kinds (fixed choices) and placeholders are
+    # interpolated into the statement.
     sql = (
         f"WITH {', '.join(ctes)} "  # noqa: S608
-        "SELECT u.id, u.public_id, t.score FROM ("
-        "SELECT p.user_id, SUM(p.s / SQRT(ls.size)) AS score FROM ("
-        "SELECT h.user_id, h.relation, h.kind, SUM(h.coef) AS s "
-        f"FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id, h.relation, h.kind"
-        ") AS p "
-        f"JOIN {LibrarySize._meta.db_table} ls ON ls.user_id = p.user_id "
-        "AND ls.relation = p.relation AND ls.kind = p.kind "
-        "GROUP BY p.user_id"
-        f") AS t JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE u.is_active"
+        f"SELECT u.id, u.public_id, {score} FROM ("
+        f"SELECT h.user_id, {sums} FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id"
+        f") AS t JOIN {UserLibrary._meta.db_table} l ON l.user_id = t.user_id "
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE u.is_active"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -265,10 +275,10 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
     if not holders:
         return BudPage(buds=[], next_cursor=None)
     sizes: dict[int, dict[str, int]] = defaultdict(dict)
-    for user, relation, size in LibrarySize.objects.filter(
-        user_id__in=holders, kind=kind
-    ).values_list("user_id", "relation", "size"):
-        sizes[int(user)][relation] = size
+    for (user, (relation, _)), size in _sizes(
+        user_ids=list(holders), cells=[(relation, kind) for relation in Relation.values]
+    ).items():
+        sizes[user][relation] = size
     profiles = {
         pk: (public_id, username, display_name)
         for pk, public_id, username, display_name in User.objects.filter(

@@ -18,9 +18,10 @@ from graph.models import (
     CellPopulation,
     EdgeVersion,
     ItemPopularity,
-    LibrarySize,
     OutboxOperation,
     ProjectionOutbox,
+    UserLibrary,
+    library_column,
 )
 from graph.projection import projection_dispatch
 from musicbud.models import CatalogueItem, EdgeSource, ItemKind, Relation, TasteEdge, User
@@ -66,13 +67,28 @@ def _upsert_increment(*, table: str, key: dict[str, Any], column: str) -> int:
 def _taste_stats_add(
     *, user: User, relation: str, kind: str, item: CatalogueItem, delta: int
 ) -> None:
-    """Keep the user's library size, the cell's user count and the item's holder count exact
-    (delta is +1 or -1)."""
+    """Keep the user's library size in the cell, the cell's user count and the item's holder
+    count exact (delta is +1 or -1)."""
     cell_key = {"relation": relation, "kind": kind}
+    column = library_column(relation, kind)
+    library = UserLibrary._meta.db_table
+    with connection.cursor() as cursor:
+        if delta > 0:
+            cursor.execute(
+                f"INSERT INTO {library} (user_id, {column}) VALUES (%s, 1) "  # noqa: S608
+                f"ON CONFLICT (user_id) DO UPDATE SET {column} = {library}.{column} + 1 "
+                f"RETURNING {column}",
+                [user.pk],
+            )
+        else:
+            cursor.execute(
+                f"UPDATE {library} SET {column} = {column} - 1 "  # noqa: S608
+                f"WHERE user_id = %s AND {column} > 0 RETURNING {column}",
+                [user.pk],
+            )
+        row = cursor.fetchone()
+    size = int(row[0]) if row else None
     if delta > 0:
-        size = _upsert_increment(
-            table=LibrarySize._meta.db_table, key={"user_id": user.pk, **cell_key}, column="size"
-        )
         if size == 1:
             _upsert_increment(table=CellPopulation._meta.db_table, key=cell_key, column="users")
         _upsert_increment(
@@ -81,12 +97,9 @@ def _taste_stats_add(
             column="holders",
         )
         return
-    # Rows exist only while non-empty.
-    library = LibrarySize.objects.filter(user=user, **cell_key)
-    library.update(size=F("size") - 1)
-    emptied, _ = library.filter(size__lte=0).delete()
-    if emptied:
+    if size == 0:
         CellPopulation.objects.filter(**cell_key).update(users=F("users") - 1)
+    # Holder rows exist only while someone holds the item.
     popularity = ItemPopularity.objects.filter(item_id=item.pk, **cell_key)
     popularity.update(holders=F("holders") - 1)
     popularity.filter(holders__lte=0).delete()
@@ -208,22 +221,28 @@ def taste_stats_refresh() -> None:
     """Recompute every library size, cell user count and item holder count from the taste
     edges: after bulk loads that bypass these services (demo data) or deletions that cascade
     past them."""
-    sizes = LibrarySize._meta.db_table
+    library = UserLibrary._meta.db_table
     popularity = ItemPopularity._meta.db_table
     population = CellPopulation._meta.db_table
     edges = TasteEdge._meta.db_table
     item = "COALESCE(track_id, artist_id, album_id, genre_id)"
+    columns = [(relation, kind) for relation in Relation.values for kind in ItemKind.values]
+    # Relations and kinds are fixed choices; only they and table names are interpolated.
+    counts = ", ".join(
+        f"SUM(CASE WHEN relation = '{relation}' AND kind = '{kind}' THEN 1 ELSE 0 END)"
+        for relation, kind in columns
+    )
+    names = ", ".join(library_column(relation, kind) for relation, kind in columns)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {sizes}")  # noqa: S608
+        cursor.execute(f"DELETE FROM {library}")  # noqa: S608
         cursor.execute(
-            f"INSERT INTO {sizes} (user_id, relation, kind, size) "  # noqa: S608
-            f"SELECT user_id, relation, kind, COUNT(*) FROM {edges} "
-            "GROUP BY user_id, relation, kind"
+            f"INSERT INTO {library} (user_id, {names}) "  # noqa: S608
+            f"SELECT user_id, {counts} FROM {edges} GROUP BY user_id"
         )
         cursor.execute(f"DELETE FROM {population}")  # noqa: S608
         cursor.execute(
             f"INSERT INTO {population} (relation, kind, users) "  # noqa: S608
-            f"SELECT relation, kind, COUNT(*) FROM {sizes} GROUP BY relation, kind"
+            f"SELECT relation, kind, COUNT(DISTINCT user_id) FROM {edges} GROUP BY relation, kind"
         )
         cursor.execute(f"DELETE FROM {popularity}")  # noqa: S608
         cursor.execute(

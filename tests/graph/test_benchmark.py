@@ -9,8 +9,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from graph.models import CellPopulation, ItemPopularity, LibrarySize, ProjectionOutbox
-from musicbud.models import TasteEdge, User
+from graph.models import (
+    CellPopulation,
+    ItemPopularity,
+    ProjectionOutbox,
+    UserLibrary,
+    library_column,
+)
+from musicbud.models import ItemKind, Relation, TasteEdge, User
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,7 +46,9 @@ def test_bench_generates_the_dataset_and_reports_percentiles() -> None:
     assert f"dataset: 30 users, {edges} taste edges on " in "\n".join(lines)
     # Bulk inserts bypass the services: no outbox rows, statistics refreshed.
     assert not ProjectionOutbox.objects.exists()
-    assert sum(LibrarySize.objects.values_list("size", flat=True)) == edges
+    columns = [library_column(r, k) for r in Relation.values for k in ItemKind.values]
+    sizes = [getattr(library, c) for library in UserLibrary.objects.all() for c in columns]
+    assert sum(sizes) == edges
     assert sum(ItemPopularity.objects.values_list("holders", flat=True)) == edges
     assert CellPopulation.objects.count() == 7
     timed = [line for line in lines if line.startswith("buds_for_user")]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.connection import drivers_reset, sync_driver
-from graph.models import EdgeVersion, ItemPopularity, LibrarySize, OutboxOperation, ProjectionOutbox
+from graph.models import EdgeVersion, ItemPopularity, OutboxOperation, ProjectionOutbox, UserLibrary
 from graph.projection import outbox_row_apply, projection_apply, projection_wait
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import like_add, like_remove, taste_edge_set
@@ -54,7 +54,7 @@ def test_each_write_records_a_versioned_outbox_row_and_the_library_size() -> Non
     }
     assert all(r.applied_at is None for r in rows)
     assert EdgeVersion.objects.get(user_id=user.pk, item_id=track.pk).version == 3
-    assert not LibrarySize.objects.exists()
+    assert UserLibrary.objects.get(user=user).like_track == 0
     assert not TasteEdge.objects.exists()
 
 
@@ -73,7 +73,7 @@ def test_outbox_row_rolls_back_with_the_write() -> None:
     assert not TasteEdge.objects.exists()
     assert not ProjectionOutbox.objects.exists()
     assert not EdgeVersion.objects.exists()
-    assert not LibrarySize.objects.exists()
+    assert not UserLibrary.objects.exists()
     assert not ItemPopularity.objects.exists()
 
 

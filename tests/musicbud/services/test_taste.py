@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.models import CellPopulation, ItemPopularity, LibrarySize
+from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.services.taste import like_add, like_remove, taste_edge_set, taste_stats_refresh
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
@@ -13,7 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 def stats() -> tuple[set[tuple[int, str, str, int]], set[tuple[str, str, int, int]]]:
-    sizes = set(LibrarySize.objects.values_list("user_id", "relation", "kind", "size"))
+    columns = [(r, k) for r in Relation.values for k in ItemKind.values]
+    sizes = {
+        (library.user_id, relation, kind, getattr(library, library_column(relation, kind)))
+        for library in UserLibrary.objects.all()
+        for relation, kind in columns
+        if getattr(library, library_column(relation, kind))
+    }
     holders = set(ItemPopularity.objects.values_list("relation", "kind", "item_id", "holders"))
     return sizes, holders
 
