@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from django.core.management import call_command
 
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from musicbud.models import ItemKind, Relation, TasteEdge
@@ -76,3 +79,19 @@ def test_refresh_recomputes_the_statistics_after_bulk_inserts() -> None:
     }
     assert holders == {("like", "track", track.pk, 2), ("top", "artist", artist.pk, 1)}
     assert population() == {("like", "track", 2), ("top", "artist", 1)}
+
+
+def test_the_refresh_command_reports_what_it_counted() -> None:
+    ann = UserFactory.create()
+    TasteEdge.objects.bulk_create(
+        [
+            TasteEdge(user=ann, relation=Relation.LIKE, kind=ItemKind.TRACK, track=track)
+            for track in TrackFactory.create_batch(3)
+        ]
+    )
+    out = io.StringIO()
+
+    call_command("graph_refresh_stats", stdout=out)
+
+    assert out.getvalue().strip() == "1 libraries, 1 cells, 3 items"
+    assert UserLibrary.objects.get(user=ann).like_track == 3
