@@ -114,7 +114,10 @@ class TasteFacts:
         for cell in self.active_cells:
             scale = cell_weight(cell) / total / math.sqrt(self.sizes[(self.me, cell)])
             for item_id in self.my_items.get(cell, []):
-                weight = idf(users=self.users[cell], df=self.df[(cell, item_id)])
+                # Statistics missing after a load that bypassed the services (before
+                # graph_refresh_stats) degrade the score; they never fail the query.
+                df = self.df.get((cell, item_id), 1)
+                weight = idf(users=max(self.users.get(cell, 0), df), df=df)
                 result[(cell, item_id)] = scale * weight
         return result
 
@@ -127,7 +130,7 @@ class TasteFacts:
             if coefficient is None:
                 continue
             key = f"{cell[1]}:{item_id}"
-            value = coefficient / math.sqrt(self.sizes[(other, cell)])
+            value = coefficient / math.sqrt(self.sizes.get((other, cell)) or 1)
             weights[key] = weights.get(key, 0.0) + value
         return weights
 
@@ -214,7 +217,8 @@ def candidate_scores(facts: TasteFacts, hits: Iterable[tuple[int, Cell, int]]) -
         per_cell[(other, cell)] = per_cell.get((other, cell), 0.0) + coefficient
     scores: dict[int, float] = {}
     for (other, cell), total in per_cell.items():
-        scores[other] = scores.get(other, 0.0) + total / math.sqrt(facts.sizes[(other, cell)])
+        size = facts.sizes.get((other, cell)) or 1
+        scores[other] = scores.get(other, 0.0) + total / math.sqrt(size)
     return scores
 
 

@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph import queries
+from graph.models import CellPopulation, ItemPopularity
 from graph.scoring import idf, is_stop_item
 from graph.types import BudSource
 from musicbud.errors import InvalidInput, ServiceUnavailable
@@ -101,8 +102,13 @@ async def test_a_tampered_cursor_is_invalid_input() -> None:
         )
 
 
-async def test_neo4j_down_falls_back_to_sql(settings: SettingsWrapper, dead_bolt_url: str) -> None:
+async def test_neo4j_down_falls_back_to_sql(
+    settings: SettingsWrapper, request: pytest.FixtureRequest
+) -> None:
     users = await small_world()
+    # Neo4j goes down after the writes: their background projection would race the test's
+    # own writes on SQLite's shared in-memory test database.
+    request.getfixturevalue("dead_bolt_url")
     settings.GRAPH_BACKEND = "neo4j"
     settings.GRAPH_FALLBACK_TO_SQL = True
 
@@ -135,3 +141,20 @@ def test_stop_items_are_those_held_by_more_than_five_percent_and_fifty_users(
 ) -> None:
     assert is_stop_item(users=users, df=df) is stop
     assert (idf(users=users, df=df) == 0.0) is stop
+
+
+async def test_missing_statistics_degrade_scores_but_never_fail() -> None:
+    users = await small_world()
+    # As after a bulk load that bypassed the services, before graph_refresh_stats.
+    await ItemPopularity.objects.all().adelete()
+    await CellPopulation.objects.all().adelete()
+
+    page = await queries.buds_for_user(
+        user_id=users["a"].pk, kind=None, source=BudSource.LIKES, limit=10, cursor=None
+    )
+    shared = await queries.common_items(user_id=users["a"].pk, other_id=users["b"].pk, kind=None)
+
+    # Every item then looks unique (idf 1): b shares two, c and d one each.
+    assert [b.username for b in page.buds] == ["b", "c", "d"]
+    assert page.buds[0].score == pytest.approx(2 / 2, abs=1e-9)
+    assert [s.weight for s in shared] == pytest.approx([0.5, 0.5], abs=1e-9)
