@@ -89,26 +89,79 @@ class ProjectionOutbox(models.Model):
         return f"{self.user_public_id}|{self.relation}|{self.kind}|{self.item_public_id}"
 
 
-class LibrarySize(models.Model):
-    """How many items a user has in one (relation, kind) cell; rows exist only when > 0.
+def library_column(relation: str, kind: str) -> str:
+    """The ``UserLibrary`` column counting a user's items in one (relation, kind) cell."""
+    return f"{Relation(relation).value}_{ItemKind(kind).value}"
 
-    Maintained by the taste services in the write's own transaction, so it is exact; the
-    SQL graph backend reads it instead of counting every candidate's library per query.
+
+def _counter() -> models.PositiveIntegerField[int, int]:
+    # A database default too: the services' upserts insert one column at a time.
+    return models.PositiveIntegerField(default=0, db_default=0)
+
+
+class UserLibrary(models.Model):
+    """How many items a user has in each (relation, kind) cell: one row per user.
+
+    Maintained by the taste services in the write's own transaction, so it is exact; the SQL
+    graph backend divides by these sizes, joining one row per candidate.
     """
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    like_track = _counter()
+    like_artist = _counter()
+    like_album = _counter()
+    like_genre = _counter()
+    top_track = _counter()
+    top_artist = _counter()
+    top_album = _counter()
+    top_genre = _counter()
+    played_track = _counter()
+    played_artist = _counter()
+    played_album = _counter()
+    played_genre = _counter()
+
+    def __str__(self) -> str:
+        return f"library of {self.user_id}"
+
+
+class ItemPopularity(models.Model):
+    """How many users have one item in one (relation, kind) cell (the IDF's document frequency).
+
+    Maintained with the library sizes in the taste write's own transaction; counting holders
+    of every item per query would scan as many index entries as the bud search itself.
+    """
+
     relation = models.CharField(max_length=8, choices=Relation.choices)
     kind = models.CharField(max_length=8, choices=ItemKind.choices)
-    size = models.PositiveIntegerField()
+    item_id = models.BigIntegerField()
+    holders = models.PositiveIntegerField()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "relation", "kind"], name="library_size_unique")
+            models.UniqueConstraint(
+                fields=["relation", "kind", "item_id"], name="item_popularity_unique"
+            )
         ]
-        indexes = [models.Index(fields=["relation", "kind"], name="library_size_cell_idx")]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.relation} {self.kind}: {self.size}"
+        return f"{self.relation} {self.kind}:{self.item_id}: {self.holders}"
+
+
+class CellPopulation(models.Model):
+    """How many users have anything in one (relation, kind) cell (the IDF's N), kept exact with
+    the library sizes: counting them per query would scan every library-size row."""
+
+    relation = models.CharField(max_length=8, choices=Relation.choices)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    users = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["relation", "kind"], name="cell_population_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.relation} {self.kind}: {self.users} users"
 
 
 class RebuildCheckpoint(models.Model):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -45,6 +46,11 @@ SCORE_DIGITS = 9
 TOP_SHARED = 5
 BUDS_PER_RECOMMENDATION = 20
 MAX_LIMIT = 100
+# Stop items: held by more than 5% of a cell's users (and more than 50 users, so small
+# communities keep their hits). They weigh 0, which also spares the bud search from walking
+# their thousands of holders (see docs/graph.md, "Performance").
+STOP_ITEM_SHARE = 0.05
+STOP_ITEM_MIN_HOLDERS = 50
 
 
 def cells_for(*, source: BudSource, kind: str | None) -> list[Cell]:
@@ -58,8 +64,16 @@ def cell_weight(cell: Cell) -> float:
     return RELATION_WEIGHT[relation] * KIND_WEIGHT[kind]
 
 
+def is_stop_item(*, users: int, df: int) -> bool:
+    """Held by so many of a cell's users that sharing it says nothing (IR's ``max_df``)."""
+    return df > max(STOP_ITEM_MIN_HOLDERS, STOP_ITEM_SHARE * users)
+
+
 def idf(*, users: int, df: int) -> float:
-    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads."""
+    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads,
+    and 0 for a stop item."""
+    if is_stop_item(users=users, df=df):
+        return 0.0
     return math.log1p(users / df) / math.log1p(users)
 
 
@@ -100,7 +114,10 @@ class TasteFacts:
         for cell in self.active_cells:
             scale = cell_weight(cell) / total / math.sqrt(self.sizes[(self.me, cell)])
             for item_id in self.my_items.get(cell, []):
-                weight = idf(users=self.users[cell], df=self.df[(cell, item_id)])
+                # Statistics missing after a load that bypassed the services (before
+                # graph_refresh_stats) degrade the score; they never fail the query.
+                df = self.df.get((cell, item_id), 1)
+                weight = idf(users=max(self.users.get(cell, 0), df), df=df)
                 result[(cell, item_id)] = scale * weight
         return result
 
@@ -113,7 +130,7 @@ class TasteFacts:
             if coefficient is None:
                 continue
             key = f"{cell[1]}:{item_id}"
-            value = coefficient / math.sqrt(self.sizes[(other, cell)])
+            value = coefficient / math.sqrt(self.sizes.get((other, cell)) or 1)
             weights[key] = weights.get(key, 0.0) + value
         return weights
 
@@ -127,32 +144,29 @@ class Candidate:
     score: float
 
 
-def rank_candidates(candidates: Iterable[Candidate]) -> list[Candidate]:
-    """Score descending, then public id ascending: the same order in every backend."""
-    rounded = [
-        Candidate(c.user_id, c.public_id, c.username, c.display_name, round_score(c.score))
-        for c in candidates
-        if c.score > 0
-    ]
-    return sorted(rounded, key=lambda c: (-c.score, c.public_id))
+# (rounded score, public id, user id): ordered by score descending, then public id.
+Scored = tuple[float, UUID, int]
 
 
-def page_after(
-    ranked: Sequence[Candidate], *, limit: int, cursor: str | None
-) -> tuple[list[Candidate], str | None]:
-    """Keyset pagination over (score desc, public id asc); the cursor is opaque to clients."""
+def top_scored(
+    scores: Iterable[tuple[int, UUID, float]], *, limit: int, cursor: str | None
+) -> tuple[list[Scored], str | None]:
+    """One page of (user id, public id, score) triples: score descending, then public id
+    ascending (the same order in every backend), after an opaque keyset cursor."""
     limit = max(1, min(limit, MAX_LIMIT))
-    start = 0
+    # A heap, not a sort: thousands of candidates, one page wanted.
+    keyed: Iterable[tuple[float, UUID, int]] = (
+        (-round_score(score), public_id, user_id)
+        for user_id, public_id, score in scores
+        if score > 0
+    )
     if cursor:
         score, public_id = decode_cursor(cursor)
-        start = len(ranked)
-        for index, candidate in enumerate(ranked):
-            if (-candidate.score, candidate.public_id) > (-score, public_id):
-                start = index
-                break
-    page = list(ranked[start : start + limit])
-    has_more = start + limit < len(ranked)
-    next_cursor = encode_cursor(page[-1].score, page[-1].public_id) if page and has_more else None
+        after = (-score, public_id)
+        keyed = (key for key in keyed if (key[0], key[1]) > after)
+    best = heapq.nsmallest(limit + 1, keyed)
+    page = [(-key[0], key[1], key[2]) for key in best[:limit]]
+    next_cursor = encode_cursor(page[-1][0], page[-1][1]) if len(best) > limit else None
     return page, next_cursor
 
 
@@ -198,12 +212,13 @@ def candidate_scores(facts: TasteFacts, hits: Iterable[tuple[int, Cell, int]]) -
     per_cell: dict[tuple[int, Cell], float] = {}
     for other, cell, item_id in hits:
         coefficient = coefficients.get((cell, item_id))
-        if coefficient is None or other == facts.me:
+        if not coefficient or other == facts.me:
             continue
         per_cell[(other, cell)] = per_cell.get((other, cell), 0.0) + coefficient
     scores: dict[int, float] = {}
     for (other, cell), total in per_cell.items():
-        scores[other] = scores.get(other, 0.0) + total / math.sqrt(facts.sizes[(other, cell)])
+        size = facts.sizes.get((other, cell)) or 1
+        scores[other] = scores.get(other, 0.0) + total / math.sqrt(size)
     return scores
 
 

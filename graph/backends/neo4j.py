@@ -18,16 +18,16 @@ from graph.scoring import (
     KIND_ORDER,
     Candidate,
     Cell,
+    Scored,
     TasteFacts,
     build_bud,
     candidate_scores,
     cells_for,
     item_bud_score,
-    page_after,
-    rank_candidates,
     recommendation_scores,
     round_score,
     sort_shared,
+    top_scored,
 )
 from graph.types import BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
 from musicbud.models import Relation
@@ -135,26 +135,43 @@ async def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
     return refs
 
 
-def _ranked(
-    facts: TasteFacts, hits: list[tuple[int, Cell, int]], profiles: dict[int, dict[str, Any]]
-) -> list[Candidate]:
-    return rank_candidates(
+def _named(profiles: dict[int, dict[str, Any]], page: list[Scored]) -> list[Candidate]:
+    return [
         Candidate(
             user,
-            UUID(profiles[user]["public_id"]),
+            public_id,
             profiles[user]["username"],
             profiles[user]["display_name"] or "",
             score,
         )
-        for user, score in candidate_scores(facts, hits).items()
+        for score, public_id, user in page
+    ]
+
+
+def _ranked(
+    facts: TasteFacts,
+    hits: list[tuple[int, Cell, int]],
+    profiles: dict[int, dict[str, Any]],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Candidate], str | None]:
+    page, next_cursor = top_scored(
+        (
+            (user, UUID(profiles[user]["public_id"]), score)
+            for user, score in candidate_scores(facts, hits).items()
+        ),
+        limit=limit,
+        cursor=cursor,
     )
+    return _named(profiles, page), next_cursor
 
 
 async def buds_for_user(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
     facts, hits, profiles = await _facts(user_id=user_id, cells=cells_for(source=source, kind=kind))
-    page, next_cursor = page_after(_ranked(facts, hits, profiles), limit=limit, cursor=cursor)
+    page, next_cursor = _ranked(facts, hits, profiles, limit=limit, cursor=cursor)
     on_page = {candidate.user_id for candidate in page}
     shared: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
     for user, cell, item in hits:
@@ -193,20 +210,22 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
         profiles[int(row["user"])] = row
     cells = [(relation, kind) for relation in Relation.values]
     sizes = await _sizes(user_ids=holders, cells=cells)
-    ranked = rank_candidates(
-        Candidate(
-            user,
-            UUID(profiles[user]["public_id"]),
-            profiles[user]["username"],
-            profiles[user]["display_name"] or "",
-            item_bud_score(
-                relations=rels,
-                sizes={relation: sizes.get((user, (relation, kind)), 0) for relation in rels},
-            ),
-        )
-        for user, rels in holders.items()
+    scored, next_cursor = top_scored(
+        (
+            (
+                user,
+                UUID(profiles[user]["public_id"]),
+                item_bud_score(
+                    relations=rels,
+                    sizes={relation: sizes.get((user, (relation, kind)), 0) for relation in rels},
+                ),
+            )
+            for user, rels in holders.items()
+        ),
+        limit=limit,
+        cursor=cursor,
     )
-    page, next_cursor = page_after(ranked, limit=limit, cursor=cursor)
+    page = _named(profiles, scored)
     key = f"{kind}:{item_id}"
     refs = await _item_refs([key])
     return BudPage(
@@ -231,7 +250,8 @@ async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recomm
     facts, hits, profiles = await _facts(
         user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None)
     )
-    buds = {c.user_id: c.score for c in _ranked(facts, hits, profiles)[:BUDS_PER_RECOMMENDATION]}
+    top, _ = _ranked(facts, hits, profiles, limit=BUDS_PER_RECOMMENDATION, cursor=None)
+    buds = {c.user_id: c.score for c in top}
     if not buds:
         return []
     rows = await cypher_read(

@@ -6,6 +6,7 @@ synchronous and thread-bound; one hop per call, not one per query).
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -13,23 +14,23 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Q
 
-from graph.models import LibrarySize
+from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
     KIND_ORDER,
     Candidate,
     Cell,
+    Scored,
     TasteFacts,
     build_bud,
     cells_for,
     item_bud_score,
-    page_after,
-    rank_candidates,
     recommendation_scores,
     round_score,
     sort_shared,
+    top_scored,
 )
 from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
 from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, User
@@ -53,27 +54,24 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
             my_items[cell].append(_item_id(row))
 
     df: dict[tuple[Cell, int], int] = {}
+    mine_by_kind = Q()
     for kind in kinds:
-        ids = {item for (relation, k), items in my_items.items() if k == kind for item in items}
-        if not ids:
-            continue
-        column = f"{kind}_id"
-        counted = (
-            TasteEdge.objects.filter(kind=kind, relation__in=relations, **{f"{column}__in": ids})
-            .values("relation", column)
-            .annotate(n=Count("id"))
+        ids = {item for (_, k), items in my_items.items() if k == kind for item in items}
+        if ids:
+            mine_by_kind |= Q(kind=kind, item_id__in=ids)
+    if mine_by_kind:
+        rows = ItemPopularity.objects.filter(mine_by_kind, relation__in=relations).values_list(
+            "relation", "kind", "item_id", "holders"
         )
-        for row in counted:
-            df[((row["relation"], kind), int(row[column]))] = int(row["n"])
+        for relation, kind, item_id, holders in rows:
+            df[((relation, kind), int(item_id))] = int(holders)
 
-    users: dict[Cell, int] = {}
-    per_cell = (
-        LibrarySize.objects.filter(relation__in=relations, kind__in=kinds)
-        .values("relation", "kind")
-        .annotate(n=Count("id"))
-    )
-    for row in per_cell:
-        users[(row["relation"], row["kind"])] = int(row["n"])
+    users = {
+        (relation, kind): count
+        for relation, kind, count in CellPopulation.objects.filter(
+            relation__in=relations, kind__in=kinds
+        ).values_list("relation", "kind", "users")
+    }
     return TasteFacts(
         cells=cells,
         my_items=dict(my_items),
@@ -85,12 +83,13 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
 
 
 def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cell], int]:
-    relations = {relation for relation, _ in cells}
-    kinds = {kind for _, kind in cells}
-    rows = LibrarySize.objects.filter(
-        user_id__in=user_ids, relation__in=relations, kind__in=kinds
-    ).values_list("user_id", "relation", "kind", "size")
-    return {(user, (relation, kind)): size for user, relation, kind, size in rows}
+    columns = {library_column(relation, kind): (relation, kind) for relation, kind in cells}
+    sizes: dict[tuple[int, Cell], int] = {}
+    for row in UserLibrary.objects.filter(user_id__in=user_ids).values("user_id", *columns):
+        for column, cell in columns.items():
+            if row[column]:
+                sizes[(int(row["user_id"]), cell)] = int(row[column])
+    return sizes
 
 
 def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
@@ -100,38 +99,56 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
     database sums them per candidate and cell and divides by sqrt(the candidate's size).
     """
     coefficients = facts.coefficients()
-    if not coefficients:
-        return []
-    values: list[str] = []
-    params: list[Any] = []
+    by_kind: dict[str, list[tuple[str, int, float]]] = defaultdict(list)
     for ((relation, kind), item_id), coefficient in coefficients.items():
-        values.append(
-            "(CAST(%s AS varchar(8)), CAST(%s AS varchar(8)), CAST(%s AS bigint), "
-            "CAST(%s AS double precision))"
-        )
-        params.extend([relation, kind, item_id, coefficient])
+        # Stop items weigh 0: walking their holders could not change any score.
+        if coefficient > 0:
+            by_kind[kind].append((relation, item_id, coefficient))
+    if not by_kind:
+        return []
     edges = TasteEdge._meta.db_table
+    ctes: list[str] = []
     parts: list[str] = []
-    for kind in sorted({kind for (_, kind), _ in coefficients}):
-        column = f"{kind}_id"
-        # The IS NOT NULL lets the planner use the partial (item, relation, user) index.
-        parts.append(
-            f"SELECT e.user_id, e.relation, e.kind, m.coef FROM {edges} e "  # noqa: S608
-            f"JOIN mine m ON m.kind = %s AND e.{column} = m.item_id AND e.relation = m.relation "
-            f"WHERE e.{column} IS NOT NULL AND e.user_id <> %s"
+    params: list[Any] = []
+    for kind, rows in sorted(by_kind.items()):
+        # One VALUES list per kind (PostgreSQL inlines each CTE), so the planner knows how
+        # many items each scan joins; SQLite names VALUES columns only through a CTE.
+        values = ", ".join(
+            ["(CAST(%s AS varchar(8)), CAST(%s AS bigint), CAST(%s AS double precision))"]
+            * len(rows)
         )
-        params.extend([kind, facts.me])
-    # Only table names and %s placeholders are interpolated into the statement.
+        ctes.append(f"mine_{kind}(relation, item_id, coef) AS (VALUES {values})")
+        params.extend(itertools.chain.from_iterable(rows))
+    for kind in sorted(by_kind):
+        # Only indexed columns of e, and the IS NOT NULL of the partial (item, relation, user)
+        # index: the scan is index-only.
+        parts.append(
+            f"SELECT e.user_id, e.relation, '{kind}' AS kind, m.coef "  # noqa: S608
+            f"FROM {edges} e JOIN mine_{kind} m "
+            f"ON e.{kind}_id = m.item_id AND e.relation = m.relation "
+            f"WHERE e.{kind}_id IS NOT NULL AND e.user_id <> %s"
+        )
+        params.append(facts.me)
+    # One group per candidate with a sum per cell, then one library row per candidate: the
+    # score divides each cell's sum by the square root of the candidate's size in that cell.
+    cells = sorted({(relation, kind) for kind, rows in by_kind.items() for relation, _, _ in rows})
+    sums = ", ".join(
+        f"SUM(CASE WHEN h.relation = '{relation}' AND h.kind = '{kind}' THEN h.coef ELSE 0 END) "
+        f"AS {library_column(relation, kind)}"
+        for relation, kind in cells
+    )
+    score = " + ".join(
+        f"CASE WHEN t.{column} > 0 THEN t.{column} / SQRT(l.{column}) ELSE 0 END"
+        for column in (library_column(relation, kind) for relation, kind in cells)
+    )
+    # Only table and column names, relations and kinds (fixed choices) and placeholders are
+    # interpolated into the statement.
     sql = (
-        f"WITH mine(relation, kind, item_id, coef) AS (VALUES {', '.join(values)}), "  # noqa: S608
-        f"hits AS ({' UNION ALL '.join(parts)}), "
-        "per_cell AS (SELECT user_id, relation, kind, SUM(coef) AS s FROM hits "
-        "GROUP BY user_id, relation, kind) "
-        "SELECT u.id, u.public_id, SUM(p.s / SQRT(ls.size)) AS score FROM per_cell p "
-        f"JOIN {LibrarySize._meta.db_table} ls ON ls.user_id = p.user_id "
-        "AND ls.relation = p.relation AND ls.kind = p.kind "
-        f"JOIN {User._meta.db_table} u ON u.id = p.user_id "
-        "WHERE u.is_active GROUP BY u.id, u.public_id"
+        f"WITH {', '.join(ctes)} "  # noqa: S608
+        f"SELECT u.id, u.public_id, {score} FROM ("
+        f"SELECT h.user_id, {sums} FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id"
+        f") AS t JOIN {UserLibrary._meta.db_table} l ON l.user_id = t.user_id "
+        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE u.is_active"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -145,10 +162,16 @@ def _public_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _ranked(facts: TasteFacts) -> list[Candidate]:
-    return rank_candidates(
-        Candidate(user, _public_uuid(public_id), "", "", score)
-        for user, public_id, score in _candidate_scores(facts)
+def _ranked(
+    facts: TasteFacts, *, limit: int, cursor: str | None
+) -> tuple[list[Scored], str | None]:
+    return top_scored(
+        (
+            (user, _public_uuid(public_id), score)
+            for user, public_id, score in _candidate_scores(facts)
+        ),
+        limit=limit,
+        cursor=cursor,
     )
 
 
@@ -171,14 +194,18 @@ def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
 def _shared_rows(
     *, facts: TasteFacts, other_ids: Sequence[int]
 ) -> dict[int, list[tuple[Cell, int]]]:
-    """For each other user, the (cell, item id) pairs they share with me."""
+    """For each other user, the (cell, item id) pairs they share with me (one query)."""
     result: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
+    shared = Q()
     for (relation, kind), items in facts.my_items.items():
-        rows = TasteEdge.objects.filter(
-            user_id__in=other_ids, relation=relation, kind=kind, **{f"{kind}_id__in": items}
-        ).values_list("user_id", f"{kind}_id")
-        for user, item_id in rows:
-            result[int(user)].append(((relation, kind), int(item_id)))
+        shared |= Q(relation=relation, kind=kind, **{f"{kind}_id__in": items})
+    if not shared:
+        return result
+    rows = TasteEdge.objects.filter(shared, user_id__in=other_ids).values(
+        "user_id", "relation", "kind", *ITEM_COLUMNS
+    )
+    for row in rows:
+        result[int(row["user_id"])].append(((row["relation"], row["kind"]), _item_id(row)))
     return result
 
 
@@ -187,10 +214,10 @@ def _buds_for_user(
 ) -> BudPage:
     cells = cells_for(source=source, kind=kind)
     facts = _facts(user_id=user_id, cells=cells)
-    page, next_cursor = page_after(_ranked(facts), limit=limit, cursor=cursor)
+    page, next_cursor = _ranked(facts, limit=limit, cursor=cursor)
     if not page:
         return BudPage(buds=[], next_cursor=None)
-    ids = [candidate.user_id for candidate in page]
+    ids = [user for _, _, user in page]
     facts = TasteFacts(
         cells=facts.cells,
         my_items=facts.my_items,
@@ -209,12 +236,10 @@ def _buds_for_user(
         )
     }
     buds: list[Bud] = []
-    for candidate in page:
-        username, display_name = profiles[candidate.user_id]
-        named = Candidate(
-            candidate.user_id, candidate.public_id, username, display_name, candidate.score
-        )
-        buds.append(build_bud(named, shared=weights[candidate.user_id], items=refs))
+    for score, public_id, user in page:
+        username, display_name = profiles[user]
+        named = Candidate(user, public_id, username, display_name, score)
+        buds.append(build_bud(named, shared=weights[user], items=refs))
     return BudPage(buds=buds, next_cursor=next_cursor)
 
 
@@ -250,24 +275,34 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
     if not holders:
         return BudPage(buds=[], next_cursor=None)
     sizes: dict[int, dict[str, int]] = defaultdict(dict)
-    for user, relation, size in LibrarySize.objects.filter(
-        user_id__in=holders, kind=kind
-    ).values_list("user_id", "relation", "size"):
-        sizes[int(user)][relation] = size
+    for (user, (relation, _)), size in _sizes(
+        user_ids=list(holders), cells=[(relation, kind) for relation in Relation.values]
+    ).items():
+        sizes[user][relation] = size
     profiles = {
         pk: (public_id, username, display_name)
         for pk, public_id, username, display_name in User.objects.filter(
             pk__in=holders
         ).values_list("pk", "public_id", "username", "display_name")
     }
-    ranked = rank_candidates(
-        Candidate(user, *profiles[user], item_bud_score(relations=rels, sizes=sizes[user]))
-        for user, rels in holders.items()
+    page, next_cursor = top_scored(
+        (
+            (user, profiles[user][0], item_bud_score(relations=rels, sizes=sizes[user]))
+            for user, rels in holders.items()
+        ),
+        limit=limit,
+        cursor=cursor,
     )
-    page, next_cursor = page_after(ranked, limit=limit, cursor=cursor)
     ref = _item_refs([f"{kind}:{item_id}"])
     return BudPage(
-        buds=[build_bud(c, shared={f"{kind}:{item_id}": c.score}, items=ref) for c in page],
+        buds=[
+            build_bud(
+                Candidate(user, public_id, *profiles[user][1:], score),
+                shared={f"{kind}:{item_id}": score},
+                items=ref,
+            )
+            for score, public_id, user in page
+        ],
         next_cursor=next_cursor,
     )
 
@@ -303,7 +338,8 @@ async def taste_counts(*, user_id: int) -> TasteCounts:
 
 def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
     facts = _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None))
-    buds = {c.user_id: c.score for c in _ranked(facts)[:BUDS_PER_RECOMMENDATION]}
+    top, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None)
+    buds = {user: score for score, _, user in top}
     if not buds:
         return []
     column = f"{ItemKind(kind).value}_id"

@@ -16,7 +16,15 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from graph.models import EdgeVersion, LibrarySize, OutboxOperation, ProjectionOutbox
+from graph.models import (
+    CellPopulation,
+    EdgeVersion,
+    ItemPopularity,
+    OutboxOperation,
+    ProjectionOutbox,
+    UserLibrary,
+    library_column,
+)
 from graph.projection import projection_dispatch
 from musicbud.cache_keys import taste_caches_invalidate
 from musicbud.models import CatalogueItem, EdgeSource, ItemKind, Relation, TasteEdge, User
@@ -43,21 +51,61 @@ def _next_version(*, user: User, relation: str, kind: str, item: CatalogueItem) 
     return int(row[0])
 
 
-def _library_size_add(*, user: User, relation: str, kind: str, delta: int) -> None:
-    table = LibrarySize._meta.db_table
+def _upsert_increment(*, table: str, key: dict[str, Any], column: str) -> int:
+    """Add one to a counter row (creating it at 1); returns the new value."""
+    names = ", ".join([*key, column])
+    placeholders = ", ".join(["%s"] * (len(key) + 1))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({placeholders}) "  # noqa: S608
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {column} = {table}.{column} + 1 "
+            f"RETURNING {column}",
+            [*key.values(), 1],
+        )
+        row = cursor.fetchone()
+    assert row is not None  # noqa: S101 - RETURNING always yields the row
+    return int(row[0])
+
+
+def _taste_stats_add(
+    *, user: User, relation: str, kind: str, item: CatalogueItem, delta: int
+) -> None:
+    """Keep the user's library size in the cell, the cell's user count and the item's holder
+    count exact (delta is +1 or -1)."""
+    cell_key = {"relation": relation, "kind": kind}
+    column = library_column(relation, kind)
+    library = UserLibrary._meta.db_table
     with connection.cursor() as cursor:
         if delta > 0:
             cursor.execute(
-                f"INSERT INTO {table} (user_id, relation, kind, size) "  # noqa: S608
-                "VALUES (%s, %s, %s, %s) ON CONFLICT (user_id, relation, kind) "
-                f"DO UPDATE SET size = {table}.size + %s",
-                [user.pk, relation, kind, delta, delta],
+                f"INSERT INTO {library} (user_id, {column}) VALUES (%s, 1) "  # noqa: S608
+                f"ON CONFLICT (user_id) DO UPDATE SET {column} = {library}.{column} + 1 "
+                f"RETURNING {column}",
+                [user.pk],
             )
-            return
-    # Rows exist only while the cell is non-empty: their count per cell is the user count.
-    cell = LibrarySize.objects.filter(user=user, relation=relation, kind=kind)
-    cell.update(size=F("size") + delta)
-    cell.filter(size__lte=0).delete()
+        else:
+            cursor.execute(
+                f"UPDATE {library} SET {column} = {column} - 1 "  # noqa: S608
+                f"WHERE user_id = %s AND {column} > 0 RETURNING {column}",
+                [user.pk],
+            )
+        row = cursor.fetchone()
+    size = int(row[0]) if row else None
+    if delta > 0:
+        if size == 1:
+            _upsert_increment(table=CellPopulation._meta.db_table, key=cell_key, column="users")
+        _upsert_increment(
+            table=ItemPopularity._meta.db_table,
+            key={**cell_key, "item_id": item.pk},
+            column="holders",
+        )
+        return
+    if size == 0:
+        CellPopulation.objects.filter(**cell_key).update(users=F("users") - 1)
+    # Holder rows exist only while someone holds the item.
+    popularity = ItemPopularity.objects.filter(item_id=item.pk, **cell_key)
+    popularity.update(holders=F("holders") - 1)
+    popularity.filter(holders__lte=0).delete()
 
 
 def _outbox_write(
@@ -121,7 +169,7 @@ def taste_edge_set(
             defaults=defaults,
         )
         if created:
-            _library_size_add(user=user, relation=relation, kind=kind, delta=1)
+            _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=1)
         _outbox_write(
             operation=OutboxOperation.UPSERT,
             user=user,
@@ -145,7 +193,7 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
         ).delete()
         if deleted:
             version = _next_version(user=user, relation=relation, kind=kind, item=item)
-            _library_size_add(user=user, relation=relation, kind=kind, delta=-1)
+            _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=-1)
             _outbox_write(
                 operation=OutboxOperation.DELETE,
                 user=user,
@@ -174,16 +222,36 @@ def like_remove(*, user: User, kind: str, item: CatalogueItem) -> bool:
     return taste_edge_remove(user=user, kind=kind, item=item, relation=Relation.LIKE)
 
 
-def library_sizes_refresh() -> int:
-    """Recompute every library size from the taste edges (after bulk loads that bypass the
-    services, e.g. demo data); returns how many (user, cell) rows there are now."""
-    table = LibrarySize._meta.db_table
+def taste_stats_refresh() -> None:
+    """Recompute every library size, cell user count and item holder count from the taste
+    edges: after bulk loads that bypass these services (demo data) or deletions that cascade
+    past them."""
+    library = UserLibrary._meta.db_table
+    popularity = ItemPopularity._meta.db_table
+    population = CellPopulation._meta.db_table
     edges = TasteEdge._meta.db_table
+    item = "COALESCE(track_id, artist_id, album_id, genre_id)"
+    columns = [(relation, kind) for relation in Relation.values for kind in ItemKind.values]
+    # Relations and kinds are fixed choices; only they and table names are interpolated.
+    counts = ", ".join(
+        f"SUM(CASE WHEN relation = '{relation}' AND kind = '{kind}' THEN 1 ELSE 0 END)"
+        for relation, kind in columns
+    )
+    names = ", ".join(library_column(relation, kind) for relation, kind in columns)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+        cursor.execute(f"DELETE FROM {library}")  # noqa: S608
         cursor.execute(
-            f"INSERT INTO {table} (user_id, relation, kind, size) "  # noqa: S608
-            f"SELECT user_id, relation, kind, COUNT(*) FROM {edges} "
-            "GROUP BY user_id, relation, kind"
+            f"INSERT INTO {library} (user_id, {names}) "  # noqa: S608
+            f"SELECT user_id, {counts} FROM {edges} GROUP BY user_id"
         )
-        return int(cursor.rowcount)
+        cursor.execute(f"DELETE FROM {population}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {population} (relation, kind, users) "  # noqa: S608
+            f"SELECT relation, kind, COUNT(DISTINCT user_id) FROM {edges} GROUP BY relation, kind"
+        )
+        cursor.execute(f"DELETE FROM {popularity}")  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {popularity} (relation, kind, item_id, holders) "  # noqa: S608
+            f"SELECT relation, kind, {item}, COUNT(*) FROM {edges} "
+            f"GROUP BY relation, kind, {item}"
+        )

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
+from django.db import connections
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.arcadedb import BoltServerError, bolt_ready, embedded_bolt_server_start
@@ -17,6 +19,14 @@ from graph.projection import projection_wait
 from graph.schema import graph_labels_install
 from tests.conftest import require_service
 from tests.graph.taste_world import TasteWorld, build_world
+
+
+@pytest.fixture(autouse=True)
+async def _close_executor_connections() -> AsyncIterator[None]:
+    yield
+    # The ORM work of async tests runs in asgiref's executor thread; the test database
+    # teardown only closes the main thread's connections, so close that thread's here.
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -23,7 +23,9 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from graph import queries
 from graph.models import ProjectionOutbox
 from graph.types import Bud, BudPage, BudSource
-from musicbud.models import ITEM_MODELS, TasteEdge, User
+from musicbud.models import ITEM_MODELS, ItemKind, TasteEdge, User
+from musicbud.services.taste import like_add
+from tests.factories import UserFactory
 from tests.graph.taste_world import TasteWorld, build_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,7 +95,9 @@ class Reference:
                 theirs = libraries[(other, cell)]
                 for item in mine & theirs:
                     df = sum(1 for u in holders if item in libraries[(u, cell)])
-                    idf = math.log(1 + len(holders) / df) / math.log(1 + len(holders))
+                    n = len(holders)
+                    stop = df > max(50, 0.05 * n)
+                    idf = 0.0 if stop else math.log(1 + n / df) / math.log(1 + n)
                     value = weight * idf / math.sqrt(len(mine) * len(theirs))
                     key = f"{cell[1]}:{item}"
                     parts[other][key] = parts[other].get(key, 0.0) + value
@@ -120,6 +124,7 @@ class Reference:
                     [(name, weight) for name, weight, _ in shared[:5]],
                 )
             )
+        rows = [row for row in rows if row[1] > 0]
         rows.sort(key=lambda r: (-r[1], r[0].public_id))
         return [(user.username, score, count, shared) for user, score, count, shared in rows]
 
@@ -312,3 +317,31 @@ async def test_recommendations_match_the_formula(world: TasteWorld, kind: str) -
 
         assert [(r.item.name, r.liked_by) for r in got] == [(n, c) for n, _, c in expected]
         assert [r.score for r in got] == pytest.approx([s for _, s, _ in expected], abs=TOLERANCE)
+
+
+@sync_to_async
+def hit_for_everyone(world: TasteWorld, extra: int) -> None:
+    for user in UserFactory.create_batch(extra):
+        like_add(user=user, kind=ItemKind.TRACK, item=world.tracks["hit"])
+
+
+async def test_stop_items_weigh_nothing(
+    world: TasteWorld, backend: str, settings: SettingsWrapper
+) -> None:
+    # 55 more people like the hit: 60 of 61 users hold it, past the stop-item threshold.
+    url, settings.NEO4J_URL = settings.NEO4J_URL, None
+    await hit_for_everyone(world, 55)
+    settings.NEO4J_URL = url
+    if backend == "neo4j":
+        await sync_to_async(call_command)("graph_worker", "--once", stdout=io.StringIO())
+    ref = await reference()
+    alice = world.users["alice"]
+
+    page = await queries.buds_for_user(
+        user_id=alice.pk, kind=None, source=BudSource.ALL, limit=50, cursor=None
+    )
+
+    assert_same(flatten(page.buds), ref.buds(alice.pk, _cells(BudSource.ALL, None)))
+    assert [b.username for b in page.buds] == ["bob", "carol", "dave", "erin"]
+    bob = page.buds[0]
+    assert [(s.item.name, s.weight) for s in bob.top_shared][-1] == ("hit", 0.0)

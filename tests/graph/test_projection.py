@@ -13,7 +13,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.connection import drivers_reset, sync_driver
-from graph.models import EdgeVersion, LibrarySize, OutboxOperation, ProjectionOutbox
+from graph.models import EdgeVersion, ItemPopularity, OutboxOperation, ProjectionOutbox, UserLibrary
 from graph.projection import outbox_row_apply, projection_apply, projection_wait
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import like_add, like_remove, taste_edge_set
@@ -54,26 +54,8 @@ def test_each_write_records_a_versioned_outbox_row_and_the_library_size() -> Non
     }
     assert all(r.applied_at is None for r in rows)
     assert EdgeVersion.objects.get(user_id=user.pk, item_id=track.pk).version == 3
-    assert not LibrarySize.objects.exists()
+    assert UserLibrary.objects.get(user=user).like_track == 0
     assert not TasteEdge.objects.exists()
-
-
-@pytest.mark.django_db
-def test_library_sizes_count_each_cell_once_per_edge() -> None:
-    user = UserFactory.create()
-    tracks = TrackFactory.create_batch(3)
-    for track in tracks:
-        like_add(user=user, kind=ItemKind.TRACK, item=track)
-    taste_edge_set(
-        user=user, kind=ItemKind.TRACK, item=tracks[0], relation=Relation.PLAYED, play_count=4
-    )
-    taste_edge_set(
-        user=user, kind=ItemKind.TRACK, item=tracks[0], relation=Relation.PLAYED, play_count=5
-    )
-    like_remove(user=user, kind=ItemKind.TRACK, item=tracks[1])
-
-    sizes = set(LibrarySize.objects.values_list("relation", "kind", "size"))
-    assert sizes == {("like", "track", 2), ("played", "track", 1)}
 
 
 @pytest.mark.django_db
@@ -91,7 +73,8 @@ def test_outbox_row_rolls_back_with_the_write() -> None:
     assert not TasteEdge.objects.exists()
     assert not ProjectionOutbox.objects.exists()
     assert not EdgeVersion.objects.exists()
-    assert not LibrarySize.objects.exists()
+    assert not UserLibrary.objects.exists()
+    assert not ItemPopularity.objects.exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -220,3 +203,27 @@ def test_the_worker_retries_with_exponential_backoff_until_neo4j_is_back(
     assert row.last_error == ""
     assert out.getvalue().strip() == "applied 1, skipped 0, failed 0; pending 0"
     assert len(likes_in_graph(user, track)) == 1
+
+
+@pytest.mark.django_db
+def test_edge_properties_reach_the_graph(neo4j_graph: str) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    played_at = timezone.now().replace(microsecond=0)
+    taste_edge_set(
+        user=user,
+        kind=ItemKind.TRACK,
+        item=track,
+        relation=Relation.PLAYED,
+        play_count=42,
+        last_played_at=played_at,
+    )
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.TOP, rank=3)
+
+    assert projection_apply().applied == 2
+
+    assert graph_rows(
+        "MATCH ()-[r:PLAYED]->() RETURN r.count AS count, r.last_at AS last_at, r.version AS v"
+    ) == [{"count": 42, "last_at": played_at.timestamp(), "v": 1}]
+    top = graph_rows("MATCH ()-[r:TOP]->() RETURN r.rank AS rank, r.at AS at")
+    edge = TasteEdge.objects.get(relation=Relation.TOP)
+    assert top == [{"rank": 3, "at": edge.updated_at.timestamp()}]

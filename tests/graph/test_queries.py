@@ -1,0 +1,160 @@
+"""graph/queries.py: the formula on a case worked by hand, input checks, and the SQL fallback."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from asgiref.sync import sync_to_async
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from graph import queries
+from graph.models import CellPopulation, ItemPopularity
+from graph.scoring import idf, is_stop_item
+from graph.types import BudSource
+from musicbud.errors import InvalidInput, ServiceUnavailable
+from musicbud.models import ItemKind, User
+from musicbud.services.taste import like_add
+from tests.factories import TrackFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@sync_to_async
+def small_world() -> dict[str, User]:
+    """Everyone likes "pop"; only a and b like "niche"; d also likes something nobody else does."""
+    users = {name: UserFactory.create(username=name) for name in ("a", "b", "c", "d")}
+    pop, niche, own = TrackFactory.create_batch(3)
+    for name in "abcd":
+        like_add(user=users[name], kind=ItemKind.TRACK, item=pop)
+    for name in "ab":
+        like_add(user=users[name], kind=ItemKind.TRACK, item=niche)
+    like_add(user=users["d"], kind=ItemKind.TRACK, item=own)
+    return users
+
+
+async def test_scores_follow_the_documented_formula() -> None:
+    users = await small_world()
+
+    page = await queries.buds_for_user(
+        user_id=users["a"].pk, kind="track", source=BudSource.LIKES, limit=10, cursor=None
+    )
+
+    # N = 4 users; idf = ln(1 + N/df) / ln(1 + N); divided by sqrt(|mine| * |theirs|).
+    idf_pop, idf_niche = math.log(2) / math.log(5), math.log(3) / math.log(5)
+    assert [(b.username, b.shared_count) for b in page.buds] == [("b", 2), ("c", 1), ("d", 1)]
+    assert [b.score for b in page.buds] == pytest.approx(
+        [(idf_pop + idf_niche) / 2, idf_pop / math.sqrt(2), idf_pop / 2], abs=1e-9
+    )
+    # The niche song explains more of the match than the hit everybody likes.
+    assert [s.weight for s in page.buds[0].top_shared] == pytest.approx(
+        [idf_niche / 2, idf_pop / 2], abs=1e-9
+    )
+
+
+async def test_inactive_users_are_never_buds() -> None:
+    users = await small_world()
+    users["b"].is_active = False
+    await users["b"].asave(update_fields=["is_active"])
+
+    page = await queries.buds_for_user(
+        user_id=users["a"].pk, kind=None, source=BudSource.ALL, limit=10, cursor=None
+    )
+
+    assert [b.username for b in page.buds] == ["c", "d"]
+
+
+async def test_a_user_without_taste_has_no_buds() -> None:
+    await small_world()
+    loner = await sync_to_async(UserFactory.create)()
+
+    page = await queries.buds_for_user(
+        user_id=loner.pk, kind=None, source=BudSource.ALL, limit=10, cursor=None
+    )
+
+    assert page.buds == []
+    assert page.next_cursor is None
+
+
+async def test_unknown_kind_and_source_are_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="kind must be one of"):
+        await queries.buds_for_user(
+            user_id=1, kind="podcast", source=BudSource.ALL, limit=10, cursor=None
+        )
+    with pytest.raises(InvalidInput, match="source must be one of"):
+        await queries.buds_for_user(
+            user_id=1,
+            kind=None,
+            source="friends",  # type: ignore[arg-type]
+            limit=10,
+            cursor=None,
+        )
+    with pytest.raises(InvalidInput, match="kind must be one of"):
+        await queries.recommendations(user_id=1, kind="podcast", limit=5)
+
+
+async def test_a_tampered_cursor_is_invalid_input() -> None:
+    users = await small_world()
+
+    with pytest.raises(InvalidInput, match="invalid cursor"):
+        await queries.buds_for_user(
+            user_id=users["a"].pk, kind=None, source=BudSource.ALL, limit=1, cursor="not-ours"
+        )
+
+
+async def test_neo4j_down_falls_back_to_sql(
+    settings: SettingsWrapper, request: pytest.FixtureRequest
+) -> None:
+    users = await small_world()
+    # Neo4j goes down after the writes: their background projection would race the test's
+    # own writes on SQLite's shared in-memory test database.
+    request.getfixturevalue("dead_bolt_url")
+    settings.GRAPH_BACKEND = "neo4j"
+    settings.GRAPH_FALLBACK_TO_SQL = True
+
+    page = await queries.buds_for_user(
+        user_id=users["a"].pk, kind=None, source=BudSource.LIKES, limit=10, cursor=None
+    )
+
+    assert [b.username for b in page.buds] == ["b", "c", "d"]
+
+
+async def test_neo4j_down_without_fallback_is_service_unavailable(
+    settings: SettingsWrapper, request: pytest.FixtureRequest
+) -> None:
+    users = await small_world()
+    # Neo4j goes down after the writes (their background projection would race the test).
+    request.getfixturevalue("dead_bolt_url")
+    settings.GRAPH_BACKEND = "neo4j"
+    settings.GRAPH_FALLBACK_TO_SQL = False
+
+    with pytest.raises(ServiceUnavailable, match="graph store is unavailable"):
+        await queries.taste_counts(user_id=users["a"].pk)
+
+
+@pytest.mark.parametrize(
+    ("users", "df", "stop"),
+    [(10_000, 500, False), (10_000, 501, True), (100, 50, False), (100, 51, True), (6, 6, False)],
+)
+def test_stop_items_are_those_held_by_more_than_five_percent_and_fifty_users(
+    users: int, df: int, stop: bool
+) -> None:
+    assert is_stop_item(users=users, df=df) is stop
+    assert (idf(users=users, df=df) == 0.0) is stop
+
+
+async def test_missing_statistics_degrade_scores_but_never_fail() -> None:
+    users = await small_world()
+    # As after a bulk load that bypassed the services, before graph_refresh_stats.
+    await ItemPopularity.objects.all().adelete()
+    await CellPopulation.objects.all().adelete()
+
+    page = await queries.buds_for_user(
+        user_id=users["a"].pk, kind=None, source=BudSource.LIKES, limit=10, cursor=None
+    )
+    shared = await queries.common_items(user_id=users["a"].pk, other_id=users["b"].pk, kind=None)
+
+    # Every item then looks unique (idf 1): b shares two, c and d one each.
+    assert [b.username for b in page.buds] == ["b", "c", "d"]
+    assert page.buds[0].score == pytest.approx(2 / 2, abs=1e-9)
+    assert [s.weight for s in shared] == pytest.approx([0.5, 0.5], abs=1e-9)

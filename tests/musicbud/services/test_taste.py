@@ -1,0 +1,97 @@
+"""Taste writes keep the scoring statistics exact, in the write's own transaction."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
+from musicbud.models import ItemKind, Relation, TasteEdge
+from musicbud.services.taste import like_add, like_remove, taste_edge_set, taste_stats_refresh
+from tests.factories import ArtistFactory, TrackFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def stats() -> tuple[set[tuple[int, str, str, int]], set[tuple[str, str, int, int]]]:
+    columns = [(r, k) for r in Relation.values for k in ItemKind.values]
+    sizes = {
+        (library.user_id, relation, kind, getattr(library, library_column(relation, kind)))
+        for library in UserLibrary.objects.all()
+        for relation, kind in columns
+        if getattr(library, library_column(relation, kind))
+    }
+    holders = set(ItemPopularity.objects.values_list("relation", "kind", "item_id", "holders"))
+    return sizes, holders
+
+
+def population() -> set[tuple[str, str, int]]:
+    return set(CellPopulation.objects.values_list("relation", "kind", "users"))
+
+
+def test_writes_count_library_sizes_and_item_holders() -> None:
+    ann, ben = UserFactory.create_batch(2)
+    one, two, three = TrackFactory.create_batch(3)
+    for user in (ann, ben):
+        like_add(user=user, kind=ItemKind.TRACK, item=one)
+    like_add(user=ann, kind=ItemKind.TRACK, item=two)
+    like_add(user=ann, kind=ItemKind.TRACK, item=two)  # again: no new edge, no new count
+    taste_edge_set(
+        user=ann, kind=ItemKind.TRACK, item=three, relation=Relation.PLAYED, play_count=4
+    )
+    taste_edge_set(
+        user=ann, kind=ItemKind.TRACK, item=three, relation=Relation.PLAYED, play_count=5
+    )
+    like_remove(user=ben, kind=ItemKind.TRACK, item=one)
+
+    sizes, holders = stats()
+
+    assert sizes == {(ann.pk, "like", "track", 2), (ann.pk, "played", "track", 1)}
+    assert holders == {
+        ("like", "track", one.pk, 1),
+        ("like", "track", two.pk, 1),
+        ("played", "track", three.pk, 1),
+    }
+    # ben's only like is gone: one user left with track likes.
+    assert population() == {("like", "track", 1), ("played", "track", 1)}
+
+
+def test_refresh_recomputes_the_statistics_after_bulk_inserts() -> None:
+    ann, ben = UserFactory.create_batch(2)
+    track, artist = TrackFactory.create(), ArtistFactory.create()
+    like_add(user=ann, kind=ItemKind.TRACK, item=track)
+    TasteEdge.objects.bulk_create(
+        [
+            TasteEdge(user=ben, relation=Relation.LIKE, kind=ItemKind.TRACK, track=track),
+            TasteEdge(user=ben, relation=Relation.TOP, kind=ItemKind.ARTIST, artist=artist, rank=1),
+        ]
+    )
+
+    taste_stats_refresh()
+
+    sizes, holders = stats()
+    assert sizes == {
+        (ann.pk, "like", "track", 1),
+        (ben.pk, "like", "track", 1),
+        (ben.pk, "top", "artist", 1),
+    }
+    assert holders == {("like", "track", track.pk, 2), ("top", "artist", artist.pk, 1)}
+    assert population() == {("like", "track", 2), ("top", "artist", 1)}
+
+
+def test_the_refresh_command_reports_what_it_counted() -> None:
+    ann = UserFactory.create()
+    TasteEdge.objects.bulk_create(
+        [
+            TasteEdge(user=ann, relation=Relation.LIKE, kind=ItemKind.TRACK, track=track)
+            for track in TrackFactory.create_batch(3)
+        ]
+    )
+    out = io.StringIO()
+
+    call_command("graph_refresh_stats", stdout=out)
+
+    assert out.getvalue().strip() == "1 libraries, 1 cells, 3 items"
+    assert UserLibrary.objects.get(user=ann).like_track == 3
