@@ -116,6 +116,18 @@ async def warm_redis() -> None:
 
 
 @on_shutdown
+async def close_graph_drivers() -> None:
+    """Close the Neo4j drivers this worker opened (the loop's async one, the projector's)."""
+    if not settings.NEO4J_URL:
+        return
+    from graph.connection import async_driver_close, drivers_reset
+
+    await async_driver_close()
+    # Closing the sync driver closes its sockets: blocking, though brief.
+    await sync_to_async(drivers_reset, thread_sensitive=False)()
+
+
+@on_shutdown
 async def close_redis() -> None:
     from musicbud.cache import close_redis_clients
 

@@ -13,6 +13,7 @@ import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.test import override_settings
 from django.urls import reverse
 
 from config import lifespan
@@ -143,3 +144,30 @@ async def test_shutdown_retires_request_threads() -> None:
             break
         await asyncio.sleep(0.02)
     assert body["thread"] not in {t.ident for t in threading.enumerate()}
+
+
+async def test_shutdown_closes_the_loops_neo4j_driver() -> None:
+    from neo4j.exceptions import DriverError
+
+    from graph.connection import async_driver
+
+    opened = []
+
+    async def open_driver() -> None:  # what the first graph query of the worker does
+        opened.append(async_driver())
+
+    lifespan.on_startup(open_driver)
+    try:
+        # Nothing listens there: creating a driver connects to nothing until it is used.
+        with override_settings(NEO4J_URL="bolt://127.0.0.1:9"):
+            communicator, started = await start(HopFreeASGIHandler())
+            stopped = await stop(communicator)
+    finally:
+        lifespan.unregister(open_driver)
+
+    assert (started, stopped) == (
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete"},
+    )
+    with pytest.raises(DriverError, match="Driver closed"):
+        opened[0].session()
