@@ -205,8 +205,10 @@ class HopFreeASGIHandler(ASGIHandler):
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await lifespan.run_shutdown()
+                # Request threads first: they hand their connections back before the hooks
+                # close psycopg's pool.
                 await self.thread_pool.close()
+                await lifespan.run_shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
