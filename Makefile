@@ -36,8 +36,14 @@ lint: $(VENV)/.installed-dev ## ruff lint and format check
 typecheck: $(VENV)/.installed-dev ## mypy (strict, django-stubs)
 	$(VENV)/bin/mypy .
 
-pytest: $(VENV)/.installed-dev ## the pytest suite only
+pytest: $(VENV)/.installed-dev ## the pytest suite (+ the graph contract suite on SQLite when on PostgreSQL)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@# The SQL graph backend must answer alike on SQLite and PostgreSQL: when the suite ran on
+	@# PostgreSQL, run the graph contract suite once more on the embedded SQLite default.
+	@case "$$DATABASE_URL" in postgres*) \
+		echo "--- graph contract suite on SQLite"; \
+		env -u DATABASE_URL $(VENV)/bin/pytest -q -p no:cacheprovider tests/graph/test_contract.py;; \
+	esac
 
 requirements: $(VENV)/.installed-dev ## Re-pin requirements/*.txt from pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe -o requirements/base.txt pyproject.toml

@@ -55,6 +55,7 @@ async def _timed(check: Callable[[], Awaitable[dict[str, Any]]]) -> dict[str, An
     except Exception as exc:  # noqa: BLE001 - readiness reports any failure, never raises
         result = {"status": "down", "error": type(exc).__name__}
     else:
+        # A check may report itself down with the facts it still has (the graph's lag).
         result = {"status": "up", **extra}
     result["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     return result

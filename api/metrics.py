@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
 from functools import cache
 from http import HTTPStatus
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -26,8 +28,12 @@ from prometheus_client import (
 
 from api.errors import error_response
 from api.request_context import client_ip
+from graph.projection import projection_lag
+from musicbud.cache import async_cache
 
 UNMATCHED_ROUTE = "<unmatched>"
+
+logger = logging.getLogger(__name__)
 
 REQUESTS = Counter(
     "musicbud_http_requests_total",
@@ -95,6 +101,13 @@ def cache_miss(*, cache: str) -> None:
     CACHE_LOOKUPS.labels(cache=cache, result="miss").inc()
 
 
+def _cache_lookup(name: str, hit: bool) -> None:
+    (cache_hit if hit else cache_miss)(cache=name)
+
+
+async_cache.add_lookup_listener(_cache_lookup)
+
+
 def graph_projection_lag_set(*, seconds: float, pending: int) -> None:
     """Report how far the graph projection is behind (called by the graph projector)."""
     GRAPH_PROJECTION_LAG.set(max(seconds, 0.0))
@@ -153,4 +166,12 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         )
         response["Allow"] = "GET, HEAD"
         return response
+    # The lag is read at scrape time, so it is current whichever process applied the outbox;
+    # a database outage must not take the rest of the metrics down with it.
+    try:
+        lag = projection_lag()
+    except DatabaseError:
+        logger.warning("metrics: projection lag unavailable (database error)", exc_info=True)
+    else:
+        graph_projection_lag_set(seconds=lag.oldest_age_seconds or 0.0, pending=lag.pending)
     return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)

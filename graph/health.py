@@ -14,7 +14,8 @@ from graph.projection import projection_lag
 
 
 async def graph_health() -> dict[str, Any]:
-    """Raises when a configured Neo4j does not answer ``RETURN 1`` within the timeout."""
+    """The backend and projection lag; ``status: down`` (with the error) when a configured
+    Neo4j does not answer ``RETURN 1`` within the timeout, so the lag is reported either way."""
     # One hop for the two outbox queries; readiness is not a hot path.
     lag = await sync_to_async(projection_lag)()
     report: dict[str, Any] = {
@@ -27,6 +28,11 @@ async def graph_health() -> dict[str, Any]:
         },
     }
     if settings.GRAPH_BACKEND == "neo4j" or graph_configured():
-        await asyncio.wait_for(graph_ping(), timeout=settings.GRAPH_CONNECT_TIMEOUT_SECONDS)
+        try:
+            await asyncio.wait_for(graph_ping(), timeout=settings.GRAPH_CONNECT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            return {"status": "down", "error": "timed out", **report}
+        except Exception as exc:  # noqa: BLE001 - any driver failure means "down", reported
+            return {"status": "down", "error": type(exc).__name__, **report}
         report["neo4j"] = "up"
     return report

@@ -69,8 +69,19 @@ def _decode(raw: bytes | str) -> Any:
         return pickle.loads(raw if isinstance(raw, bytes) else raw.encode())  # noqa: S301 - our own cache, written by us or django-redis
 
 
+LookupListener = Callable[[str, bool], None]
+
+
 class AsyncCache:
     """``get`` / ``set`` / ``increment`` / ``expire`` / ``delete`` without leaving the loop."""
+
+    def __init__(self) -> None:
+        self._lookup_listeners: list[LookupListener] = []
+
+    def add_lookup_listener(self, listener: LookupListener) -> None:
+        """Be told ``(cache name, hit)`` on every ``get_or_set`` (the API counts them)."""
+        if listener not in self._lookup_listeners:
+            self._lookup_listeners.append(listener)
 
     @property
     def uses_redis(self) -> bool:
@@ -134,7 +145,12 @@ class AsyncCache:
         self, key: str, factory: Callable[[], Awaitable[T]], expire: int | None
     ) -> T:
         value = await self.get(key, _MISSING)
-        if value is not _MISSING:
+        hit = value is not _MISSING
+        # The cache's name is the key's prefix ("profile:12" -> "profile"): bounded labels.
+        name = key.split(":", 1)[0]
+        for listener in self._lookup_listeners:
+            listener(name, hit)
+        if hit:
             return value  # type: ignore[no-any-return]
         value = await factory()
         await self.set(key, value, expire)

@@ -32,6 +32,7 @@ from musicbud.models import (
     Track,
     User,
 )
+from musicbud.services.taste import taste_stats_refresh
 
 DEMO_USERNAME = "demo"
 # Documented in the README and printed by seed_demo; shared by every demo account.
@@ -214,6 +215,9 @@ def demo_seed(
             f"Demo data does not match the plan after seeding: {counts} != {plan.counts()} "
             "(a non-demo row probably holds a demo username); run seed_demo --reset."
         )
+    # The edges were bulk-inserted past the taste services, which keep the similarity
+    # statistics (library sizes, item holders) exact on every write: recompute them once.
+    taste_stats_refresh()
     return DemoSeedResult(plan=plan, created=True, counts=counts)
 
 

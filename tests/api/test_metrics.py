@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -12,13 +13,19 @@ from typing import Any
 import pytest
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from api import metrics
 from config.environment import BASE_DIR
+from graph.models import ProjectionOutbox
+from musicbud.models import User
+from musicbud.services.taste import like_add
 from tests.conftest import assert_envelope
+from tests.factories import TrackFactory
 
-pytestmark = pytest.mark.urls("tests.api.probe")
+# Every scrape also reads the projection lag from the outbox table.
+pytestmark = [pytest.mark.urls("tests.api.probe"), pytest.mark.django_db]
 
 ITEM_ROUTE = "/api/v1/probe-api/probe/items/<item_id>"
 
@@ -123,14 +130,15 @@ def test_rate_limit_rejections_are_counted(client: Client) -> None:
     assert sample("musicbud_rate_limit_rejections_total", **labels) == before + 2
 
 
-def test_cache_hits_misses_and_graph_lag_are_exposed(client: Client) -> None:
+def test_cache_hits_and_misses_of_real_reads_are_counted(
+    api_client: Client, client: Client
+) -> None:
     hits = sample("musicbud_cache_lookups_total", cache="profile", result="hit")
     misses = sample("musicbud_cache_lookups_total", cache="profile", result="miss")
 
-    metrics.cache_hit(cache="profile")
-    metrics.cache_hit(cache="profile")
-    metrics.cache_miss(cache="profile")
-    metrics.graph_projection_lag_set(seconds=12.5, pending=7)
+    api_client.get(reverse("api-v1:my-profile"))  # cold: miss, then cached
+    api_client.get(reverse("api-v1:my-profile"))  # warm: hit
+    api_client.get(reverse("api-v1:my-profile"))  # warm: hit
     text = client.get(reverse("metrics")).content.decode()
 
     assert scraped_value(text, "musicbud_cache_lookups_total", cache="profile", result="hit") == (
@@ -139,8 +147,22 @@ def test_cache_hits_misses_and_graph_lag_are_exposed(client: Client) -> None:
     assert scraped_value(text, "musicbud_cache_lookups_total", cache="profile", result="miss") == (
         misses + 1
     )
-    assert re.search(r"^musicbud_graph_projection_lag_seconds 12\.5$", text, re.M)
-    assert re.search(r"^musicbud_graph_projection_pending 7\.0$", text, re.M)
+
+
+def test_graph_projection_lag_is_read_at_scrape_time(user: User, client: Client) -> None:
+    caught_up = client.get(reverse("metrics")).content.decode()
+    like_add(user=user, kind="track", item=TrackFactory.create())
+    ProjectionOutbox.objects.update(created_at=timezone.now() - timedelta(seconds=30))
+
+    behind = client.get(reverse("metrics")).content.decode()
+
+    assert re.search(r"^musicbud_graph_projection_lag_seconds 0\.0$", caught_up, re.M)
+    assert re.search(r"^musicbud_graph_projection_pending 0\.0$", caught_up, re.M)
+    assert re.search(r"^musicbud_graph_projection_pending 1\.0$", behind, re.M)
+    lag = re.search(r"^musicbud_graph_projection_lag_seconds ([0-9.]+)$", behind, re.M)
+    assert lag is not None
+    # 30 s old, plus however long the scrape took to start.
+    assert 30.0 <= float(lag.group(1)) < 40.0
 
 
 def test_metrics_are_not_public(client: Client) -> None:

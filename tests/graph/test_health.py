@@ -57,8 +57,11 @@ def test_ready_is_unavailable_when_the_configured_neo4j_is_down(
     response = client.get(reverse("health-ready"))
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
-    body = response.json()
+    # The error envelope carries readiness's own component report as its details.
+    body = response.json()["details"]
     assert body["status"] == "unavailable"
     assert body["components"]["graph"]["status"] == "down"
     assert body["components"]["graph"]["error"] == "ServiceUnavailable"
+    # The lag is still reported while Neo4j is down.
+    assert body["components"]["graph"]["projection"] == {"pending": 0, "oldest_age_seconds": None}
     assert body["components"]["database"]["status"] == "up"

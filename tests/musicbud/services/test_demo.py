@@ -7,11 +7,15 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.db.models import Count, Max
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from graph.models import UserLibrary
+from graph.queries import buds_for_user
+from graph.types import BudSource
 from musicbud.errors import Conflict
 from musicbud.models import Album, Artist, EdgeSource, Genre, TasteEdge, Track, User
 from musicbud.services.demo import (
@@ -261,3 +265,30 @@ def test_demo_account_can_log_in_with_the_documented_password(client: Client) ->
     other = User.objects.exclude(username=DEMO_USERNAME).order_by("pk").first()
     assert other is not None
     assert Client().login(username=other.username, password=DEMO_PASSWORD) is True
+
+
+def test_demo_user_finds_buds_whose_shared_items_explain_the_score() -> None:
+    seed_small()
+    demo = User.objects.get(username=DEMO_USERNAME)
+
+    page = async_to_sync(buds_for_user)(
+        user_id=demo.pk, kind=None, source=BudSource.ALL, limit=10, cursor=None
+    )
+
+    # The bulk load recomputed the statistics the scoring divides by.
+    library = UserLibrary.objects.get(user=demo)
+    assert library.like_track == (
+        TasteEdge.objects.filter(user=demo, relation="like", kind="track").count()
+    )
+    assert len(page.buds) == 10
+    scores = [bud.score for bud in page.buds]
+    assert scores == sorted(scores, reverse=True)
+    for bud in page.buds:
+        assert bud.username != DEMO_USERNAME
+        assert bud.shared_count >= len(bud.top_shared) >= 1
+        weights = [shared.weight for shared in bud.top_shared]
+        assert weights == sorted(weights, reverse=True)
+        # The shared items' weights add up to the score; the five heaviest are listed.
+        assert sum(weights) <= bud.score + 1e-9
+        if bud.shared_count == len(bud.top_shared):
+            assert sum(weights) == pytest.approx(bud.score, abs=1e-9)
