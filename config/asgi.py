@@ -1,9 +1,16 @@
-"""ASGI entry point served by gunicorn's uvicorn workers in production."""
+"""ASGI entry point served by gunicorn's uvicorn workers in production.
+
+It serves the project through ``HopFreeASGIHandler`` (no per-request thread hop for requests
+that stay on the event loop) and answers the ASGI lifespan protocol; see docs/perf.md.
+"""
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django.setup(set_prefix=False)
 
-application = get_asgi_application()
+from config.asgi_handler import HopFreeASGIHandler  # noqa: E402 - needs django.setup() first
+
+application = HopFreeASGIHandler()

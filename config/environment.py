@@ -158,6 +158,16 @@ class AppEnvironment(BaseSettings):
     HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
     X_XSS_PROTECTION: Literal["0", "1", "1; mode=block"] = "0"
+
+    # The production server (docker/gunicorn.conf.py). WEB_CONCURRENCY is the conventional
+    # name for the worker count; unset = one uvicorn worker per usable CPU.
+    WEB_CONCURRENCY: PositiveInt | None = None
+    WEB_BIND: str = "0.0.0.0:8000"
+    WEB_TIMEOUT_SECONDS: PositiveInt = 30
+    WEB_GRACEFUL_TIMEOUT_SECONDS: PositiveInt = 25
+    WEB_KEEPALIVE_SECONDS: PositiveInt = 5
+    WEB_MAX_REQUESTS: Annotated[int, Field(ge=0)] = 10_000
+    WEB_MAX_REQUESTS_JITTER: Annotated[int, Field(ge=0)] = 1_000
     SECURE_SSL_REDIRECT: bool | None = None
     HSTS_SECONDS: Annotated[int, Field(ge=0)] = 31_536_000
     HSTS_PRELOAD: bool = False

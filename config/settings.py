@@ -10,6 +10,7 @@ import dj_database_url
 from csp.constants import SELF, UNSAFE_INLINE
 
 from config.environment import BASE_DIR, Environment, load_environment, parse_jwt_keys
+from config.middleware_setting import MiddlewareSetting
 
 ENV = load_environment()
 
@@ -40,21 +41,26 @@ INSTALLED_APPS = [
 # Outermost first. The request context wraps everything so every response (errors included)
 # gets the request id, metrics and its access-log line; the header middleware sit above the
 # envelope middleware so converted errors get security, CSP, CORS and frame headers too.
-MIDDLEWARE = [
-    "api.middleware.RequestContextMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.gzip.GZipMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
-    "api.middleware.ErrorEnvelopeMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
+# Django's built-ins come through config.middleware: the same classes, async-native (no
+# thread hop per hook per request on the ASGI path; see docs/perf.md). MiddlewareSetting
+# lets Django's security checks recognise them as the built-ins they subclass.
+MIDDLEWARE = MiddlewareSetting(
+    [
+        "api.middleware.RequestContextMiddleware",
+        "config.middleware.SecurityMiddleware",
+        "config.middleware.CSPMiddleware",
+        "config.middleware.XFrameOptionsMiddleware",
+        "config.middleware.GZipMiddleware",
+        "config.middleware.WhiteNoiseMiddleware",
+        "config.middleware.CorsMiddleware",
+        "api.middleware.ErrorEnvelopeMiddleware",
+        "config.middleware.SessionMiddleware",
+        "config.middleware.CommonMiddleware",
+        "config.middleware.CsrfViewMiddleware",
+        "config.middleware.AuthenticationMiddleware",
+        "config.middleware.MessageMiddleware",
+    ]
+)
 
 ROOT_URLCONF = "config.urls"
 TEST_RUNNER = "config.test_runner.PytestTestRunner"
@@ -93,6 +99,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
 else:
     _db["CONN_MAX_AGE"] = ENV.DB_CONN_MAX_AGE
     _db["OPTIONS"] = {"timeout": 20}
+    # Tests use a file, not SQLite's in-memory database: Django never closes in-memory
+    # connections (closing would drop the database), which would hide connection handling.
+    _db["TEST"] = {"NAME": str(BASE_DIR / "db.sqlite3-test")}
 DATABASES: dict[str, dict[str, Any]] = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

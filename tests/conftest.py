@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -20,12 +21,14 @@ from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, connections
+from django.db.backends.utils import CursorWrapper
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
+from config.asgi_handler import HopFreeASGIHandler
 from musicbud.models import Artist, Track, User
 from musicbud.services.taste import like_add
 from tests.factories import DEFAULT_PASSWORD, ArtistFactory, TrackFactory, UserFactory
@@ -259,3 +262,126 @@ def bud_world(user: User) -> BudWorld:
             else:
                 like_add(user=person, kind="artist", item=artists[item_name])
     return BudWorld(me=user, users=users, tracks=tracks, artists=artists)
+
+
+# --- ASGI: drive an ASGI application directly, count thread hops and queries ------------------
+
+
+@dataclass
+class AsgiResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+async def asgi_request(
+    app: Any,
+    path: str,
+    *,
+    method: str = "GET",
+    headers: Sequence[tuple[str, str]] = (),
+    body: bytes = b"",
+) -> AsgiResponse:
+    """One HTTP request through an ASGI application, as a server would send it."""
+    path_only, _, query = path.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path_only,
+        "raw_path": path_only.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver")]
+        + [(name.lower().encode(), value.encode()) for name, value in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    await incoming.put({"type": "http.request", "body": body, "more_body": False})
+    response_done = asyncio.Event()
+    messages: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if incoming.empty():
+            # Like a server: after the body, the next message is the disconnect, sent once
+            # the response is complete.
+            await response_done.wait()
+            return {"type": "http.disconnect"}
+        return await incoming.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            response_done.set()
+
+    await app(scope, receive, send)
+    start = messages[0]
+    assert start["type"] == "http.response.start"
+    return AsgiResponse(
+        status=start["status"],
+        headers={k.decode().lower(): v.decode() for k, v in start["headers"]},
+        body=b"".join(m.get("body", b"") for m in messages[1:]),
+    )
+
+
+@dataclass
+class HopRecorder:
+    """What ran off the event loop: thread-sensitive and thread-free hops, and SQL queries."""
+
+    thread_sensitive: list[str] = field(default_factory=list)
+    thread_free: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
+
+    def clear(self) -> None:
+        self.thread_sensitive.clear()
+        self.thread_free.clear()
+        self.queries.clear()
+
+
+@pytest.fixture
+def count_sync_hops(monkeypatch: pytest.MonkeyPatch) -> HopRecorder:
+    """Record every ``sync_to_async`` call (by function name) and every SQL query.
+
+    Wraps asgiref's ``SyncToAsync.__call__`` (every sync_to_async call goes through it) and
+    Django's cursor execution (every ORM/raw query, in any thread).
+    """
+    recorder = HopRecorder()
+    original_call = SyncToAsync.__call__
+    original_execute = CursorWrapper._execute_with_wrappers  # type: ignore[attr-defined]
+
+    async def recording_call(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        # Never repr() the callable: a bound QuerySet method's repr runs the query.
+        name = getattr(self.func, "__qualname__", None) or type(self.func).__qualname__
+        if self._thread_sensitive:
+            recorder.thread_sensitive.append(name)
+        else:
+            recorder.thread_free.append(name)
+        return await original_call(self, *args, **kwargs)
+
+    def recording_execute(self: CursorWrapper, sql: str, *args: Any, **kwargs: Any) -> Any:
+        recorder.queries.append(sql)
+        return original_execute(self, sql, *args, **kwargs)
+
+    monkeypatch.setattr(SyncToAsync, "__call__", recording_call)
+    monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", recording_execute)
+    return recorder
+
+
+@pytest.fixture
+async def hop_free_app() -> AsyncIterator[HopFreeASGIHandler]:
+    """A fresh instance of the project's ASGI handler; its request threads retired after.
+
+    Retiring a thread closes the connections it holds. The test's own ``sync_to_async``
+    calls (factories) ran in asgiref's shared thread: its connection is handed back too, or
+    it would keep the test database from being dropped.
+    """
+    app = HopFreeASGIHandler()
+    yield app
+    await app.thread_pool.close()
+    await sync_to_async(connections.close_all, thread_sensitive=True)()

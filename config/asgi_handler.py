@@ -1,0 +1,293 @@
+"""Django's ASGI handler without the per-request thread hop (see docs/perf.md).
+
+Django's DB connections belong to the thread that opened them. The stock handler therefore
+sends ``request_started`` and closes every response through ``sync_to_async`` in the
+request's own thread, whether or not the request ever ran sync code there. This handler
+lends a request a (pooled) thread only when its code actually makes a thread-sensitive
+``sync_to_async`` call, and runs the end-of-request work in that thread only then; a request
+that never left the event loop finishes on the loop with no hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.cache import close_caches
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
+from django.core.handlers.base import reset_urlconf
+from django.db import close_old_connections, connections, reset_queries
+from django.dispatch import Signal
+from django.http import HttpRequest, HttpResponseBase
+from django.urls import set_script_prefix
+
+from config import lifespan
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+logger = logging.getLogger("musicbud.asgi")
+
+# Django's own request_started / request_finished receivers. On the event loop they are
+# no-ops or CPU-only: the loop thread never holds a DB connection (Django refuses to open
+# one there), so close_old_connections and reset_queries find nothing; reset_urlconf
+# clears a context variable; close_caches only disconnects django-redis when
+# DJANGO_REDIS_CLOSE_CONNECTION is set (a socket close, no round trip).
+_loop_safe_receivers: set[Callable[..., Any]] = {
+    close_old_connections,
+    reset_queries,
+    reset_urlconf,
+    close_caches,
+}
+# The thread-bound ones among them: on the loop there is nothing for them to do, so the
+# handler skips them there (and runs them in a request's thread when it borrows one).
+_THREAD_BOUND_RECEIVERS: frozenset[Callable[..., Any]] = frozenset(
+    {close_old_connections, reset_queries}
+)
+
+
+def register_loop_safe_receiver(receiver: Callable[..., Any]) -> None:
+    """Declare a sync request_started/request_finished receiver safe to call on the loop.
+
+    Only for receivers that do no blocking I/O and touch no thread-bound state. Any other
+    sync receiver makes the handler send the signal the stock way (in the request's thread).
+    """
+    _loop_safe_receivers.add(receiver)
+
+
+def unregister_loop_safe_receiver(receiver: Callable[..., Any]) -> None:
+    _loop_safe_receivers.discard(receiver)
+
+
+def loop_receivers(signal: Signal, sender: type) -> list[Callable[..., Any]] | None:
+    """The receivers of ``signal`` to call on the loop, or None if it needs a thread.
+
+    None when a sync receiver is not loop-safe, or when there is an async receiver:
+    ``Signal.send`` runs those through ``async_to_sync``, which cannot be called from the
+    loop's own thread. ``Signal._live_receivers`` is what ``send``/``asend`` use to split
+    sync from async receivers (Django 5.0+); there is no public equivalent.
+    """
+    sync_receivers, async_receivers = signal._live_receivers(sender)
+    if async_receivers or not all(r in _loop_safe_receivers for r in sync_receivers):
+        return None
+    return [r for r in sync_receivers if r not in _THREAD_BOUND_RECEIVERS]
+
+
+def _start_request_in_thread() -> None:
+    # What request_started's DB receivers do under WSGI, in the thread the request's sync
+    # code will use: a pooled thread may hold a connection past CONN_MAX_AGE or a broken one.
+    reset_queries()
+    close_old_connections()
+
+
+class RequestThreadPool:
+    """Single-thread executors lent to one request at a time, kept between requests.
+
+    Keeping the threads lets a connection opened by one request be reused by a later one, as
+    ``CONN_MAX_AGE`` asks; a thread retired from the pool closes its connections first.
+    """
+
+    def __init__(self, *, max_idle: int) -> None:
+        self.max_idle = max_idle
+        self._idle: list[ThreadPoolExecutor] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        self.created = 0
+
+    def borrow(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.created += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-request")
+
+    def give_back(self, worker: ThreadPoolExecutor) -> None:
+        with self._lock:
+            if not self._closed and len(self._idle) < self.max_idle:
+                self._idle.append(worker)
+                return
+        self._retire(worker)
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    @staticmethod
+    def _retire(worker: ThreadPoolExecutor) -> Future[None]:
+        # Connections are thread-bound: only this thread can close the ones it holds.
+        closed = worker.submit(connections.close_all)
+        worker.shutdown(wait=False)
+        return closed
+
+    async def close(self) -> None:
+        """Retire every idle thread, closing its connections (ASGI lifespan shutdown)."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            await asyncio.wrap_future(self._retire(worker))
+
+
+class RequestExecutor(Executor):
+    """One request's thread-sensitive executor: borrows a pooled thread on first use."""
+
+    def __init__(self, pool: RequestThreadPool) -> None:
+        self._pool = pool
+        self._worker: ThreadPoolExecutor | None = None
+
+    @property
+    def used(self) -> bool:
+        """Whether any thread-sensitive ``sync_to_async`` call ran during this request."""
+        return self._worker is not None
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        if self._worker is None:
+            self._worker = self._pool.borrow()
+            # Queued ahead of the request's first call on the same single thread.
+            self._worker.submit(_start_request_in_thread)
+        return self._worker.submit(fn, *args, **kwargs)
+
+    def release(self) -> None:
+        if self._worker is not None:
+            self._pool.give_back(self._worker)
+            self._worker = None
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self.release()
+
+
+class HopFreeASGIHandler(ASGIHandler):
+    """Django's ASGIHandler, minus the thread hop for requests that never leave the loop."""
+
+    # Idle request threads kept for reuse; more concurrent hopping requests than this get
+    # a thread that is retired when they finish.
+    max_idle_threads = 32
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.thread_pool = RequestThreadPool(max_idle=self.max_idle_threads)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+        executor = RequestExecutor(self.thread_pool)
+        try:
+            # The context routes this request's thread-sensitive calls to its executor (the
+            # stock handler's ThreadSensitiveContext() makes a new thread per request).
+            async with ThreadSensitiveContext(executor=executor):
+                await self.serve_http(scope, receive, send, executor)
+        finally:
+            executor.release()
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await lifespan.run_startup()
+                except Exception as exc:
+                    logger.exception("lifespan start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                # Request threads first: they hand their connections back before the hooks
+                # close psycopg's pool.
+                await self.thread_pool.close()
+                await lifespan.run_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def send_signal(self, signal: Signal, executor: RequestExecutor, **named: Any) -> None:
+        """Send a request signal on the loop when that is equivalent, else the stock way."""
+        sender = self.__class__
+        receivers = None if executor.used else loop_receivers(signal, sender)
+        if receivers is None:
+            # asend runs sync receivers via sync_to_async: in this request's thread.
+            await signal.asend(sender=sender, **named)
+            return
+        for receiver in receivers:  # as Signal.send calls them
+            receiver(signal=signal, sender=sender, **named)
+
+    async def close_response(self, response: HttpResponseBase, executor: RequestExecutor) -> None:
+        """``response.close()``: closes its resources, then sends request_finished."""
+        if executor.used or loop_receivers(signals.request_finished, self.__class__) is None:
+            # The request ran sync code in its thread (it may hold connections there), or a
+            # receiver needs a thread: close exactly as the stock handler does.
+            await sync_to_async(response.close, thread_sensitive=True)()
+            return
+        response.close()
+
+    # A copy of Django 5.2's ASGIHandler.handle; the three changes are marked "hop-free".
+    async def serve_http(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        executor: RequestExecutor,
+    ) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
+        # hop-free (1): request_started on the loop unless a receiver needs a thread.
+        await self.send_signal(signals.request_started, executor, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        if request is None:
+            body_file.close()
+            if error_response is not None:  # create_request returns one of the two
+                await self.send_response(error_response, send)
+                # hop-free (2): the error response is closed like any other.
+                await self.close_response(error_response, executor)
+            return
+
+        async def process_request(request: HttpRequest, send: Send) -> HttpResponseBase:
+            response = await self.run_get_response(request)
+            with contextlib.suppress(asyncio.CancelledError):  # client left during the send
+                await self.send_response(response, send)
+            return response
+
+        # The disconnect listener goes first, as in Django: it must not raise in a way that
+        # keeps the request task from being cancelled.
+        listening = asyncio.create_task(self.listen_for_disconnect(receive))
+        serving = asyncio.create_task(process_request(request, send))
+        tasks: list[asyncio.Task[Any]] = [listening, serving]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except RequestAborted:
+                    pass
+                except AssertionError:
+                    body_file.close()
+                    raise
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        try:
+            response = serving.result()
+        except asyncio.CancelledError:
+            await self.send_signal(signals.request_finished, executor)
+        else:
+            # hop-free (3): close in the request's thread only if it has one.
+            await self.close_response(response, executor)
+
+        body_file.close()

@@ -1,0 +1,9 @@
+"""Django's stock ASGI handler on the same project: the benchmark's baseline, not for serving."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_asgi_application()

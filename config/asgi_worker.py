@@ -1,0 +1,23 @@
+"""The gunicorn worker class: uvicorn's worker without its access log.
+
+Each request is logged once by the project's structured request log (JSON, with the request
+id); uvicorn's own access line would duplicate it and costs a log call per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from uvicorn_worker import UvicornWorker
+
+
+class MusicbudUvicornWorker(UvicornWorker):  # type: ignore[misc]
+    CONFIG_KWARGS: dict[str, Any] = {
+        "loop": "auto",  # uvloop (installed with uvicorn[standard])
+        "http": "auto",  # httptools
+        "access_log": False,
+        "server_header": False,
+        # "auto": the project's application answers lifespan (a failed start-up stops the
+        # worker); the benchmark's stock Django baseline does not speak it, and still runs.
+        "lifespan": "auto",
+    }

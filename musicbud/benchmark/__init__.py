@@ -1,0 +1,1 @@
+"""The project's load benchmark (``manage.py bench``); not part of the test run."""

@@ -1,0 +1,67 @@
+"""The hot read paths stay on the event loop (DESIGN §4): zero thread-sensitive hops, zero
+ORM queries, measured through the project's ASGI entry point and full middleware chain."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.urls import NoReverseMatch, reverse
+
+from config.asgi_handler import HopFreeASGIHandler
+from tests.conftest import HopRecorder, asgi_request
+from tests.factories import DEFAULT_PASSWORD, UserFactory
+
+
+def reverse_or_skip(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        pytest.skip(f"endpoint {name!r} does not exist yet (lands with its branch)")
+
+
+async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
+    """Log a fresh user in through the API; the Authorization header for its access token."""
+    login_url = reverse_or_skip("api-v1:auth-login")
+    user = await sync_to_async(UserFactory.create)()
+    response = await asgi_request(
+        app,
+        login_url,
+        method="POST",
+        headers=[("content-type", "application/json")],
+        body=json.dumps({"username": user.username, "password": DEFAULT_PASSWORD}).encode(),
+    )
+    assert response.status == HTTPStatus.OK, response.body
+    return [("authorization", f"Bearer {response.json()['access_token']}")]
+
+
+async def test_liveness_makes_no_hop_and_no_query(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    response = await asgi_request(hop_free_app, reverse("health-live"))
+
+    assert response.status == HTTPStatus.OK
+    assert count_sync_hops.thread_sensitive == []
+    assert count_sync_hops.queries == []
+
+
+@pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
+@pytest.mark.django_db(transaction=True)
+async def test_cached_read_makes_no_hop_and_no_query(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, url_name: str
+) -> None:
+    url = reverse_or_skip(url_name)
+    headers = await bearer_headers(hop_free_app)
+    # The first read fills the caches (the user behind the token, the answer itself).
+    first = await asgi_request(hop_free_app, url, headers=headers)
+    assert first.status == HTTPStatus.OK, first.body
+    count_sync_hops.clear()
+
+    cached = await asgi_request(hop_free_app, url, headers=headers)
+
+    assert cached.status == HTTPStatus.OK
+    assert cached.json() == first.json()
+    assert count_sync_hops.thread_sensitive == []
+    assert count_sync_hops.queries == []

@@ -1,0 +1,332 @@
+"""The project's ASGI handler: no thread hop on the loop-only path, stock behaviour otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import threading
+import time
+from collections.abc import Iterator
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from django.core.handlers.asgi import ASGIHandler
+from django.core.signals import request_finished
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.signals import connection_created
+from django.urls import reverse
+
+from config.asgi_handler import (
+    HopFreeASGIHandler,
+    register_loop_safe_receiver,
+    unregister_loop_safe_receiver,
+)
+from tests.config import asgi_urls
+from tests.conftest import HopRecorder, asgi_request, require_service
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.urls("tests.config.asgi_urls")
+
+CLOSE = "HttpResponseBase.close"
+
+
+@pytest.fixture
+def finished_calls() -> Iterator[list[int]]:
+    """request_finished receiver recording the thread each call ran in (not loop-safe)."""
+    calls: list[int] = []
+
+    def receiver(**kwargs: Any) -> None:
+        calls.append(threading.get_ident())
+
+    request_finished.connect(receiver)
+    yield calls
+    request_finished.disconnect(receiver)
+
+
+@pytest.fixture
+def loop_safe_finished_calls(finished_calls: list[int]) -> Iterator[list[int]]:
+    """The same receiver, declared safe to run on the event loop."""
+    receiver = request_finished._live_receivers(HopFreeASGIHandler)[0][-1]
+    register_loop_safe_receiver(receiver)
+    yield finished_calls
+    unregister_loop_safe_receiver(receiver)
+
+
+@pytest.fixture
+def created_connections() -> Iterator[list[int]]:
+    """The thread of every new DB connection (Django's connection_created signal)."""
+    created: list[int] = []
+
+    def receiver(**kwargs: Any) -> None:
+        created.append(threading.get_ident())
+
+    connection_created.connect(receiver)
+    yield created
+    connection_created.disconnect(receiver)
+
+
+def open_connections() -> int:
+    """Django DB connections open in any thread of this process."""
+    gc.collect()
+    return sum(
+        1
+        for obj in gc.get_objects()
+        if isinstance(obj, BaseDatabaseWrapper) and obj.connection is not None
+    )
+
+
+async def test_live_makes_no_hop_and_no_query(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    response = await asgi_request(hop_free_app, reverse("health-live"))
+
+    assert response.status == HTTPStatus.OK
+    assert response.json() == {"status": "ok"}
+    assert count_sync_hops.thread_sensitive == []
+    assert count_sync_hops.thread_free == []
+    assert count_sync_hops.queries == []
+    assert hop_free_app.thread_pool.created == 0
+
+
+async def test_stock_handler_hops_twice_for_the_same_request(
+    count_sync_hops: HopRecorder,
+) -> None:
+    # The baseline this handler removes: request_started and response.close in a thread.
+    response = await asgi_request(ASGIHandler(), reverse("health-live"))
+
+    assert response.status == HTTPStatus.OK
+    assert count_sync_hops.thread_sensitive == ["Signal.asend.<locals>.sync_send", CLOSE]
+
+
+async def test_loop_safe_request_finished_receiver_runs_once_per_request_on_the_loop(
+    hop_free_app: HopFreeASGIHandler,
+    count_sync_hops: HopRecorder,
+    loop_safe_finished_calls: list[int],
+) -> None:
+    for _ in range(5):
+        response = await asgi_request(hop_free_app, reverse("health-live"))
+        assert response.status == HTTPStatus.OK
+
+    assert loop_safe_finished_calls == [threading.get_ident()] * 5
+    assert count_sync_hops.thread_sensitive == []
+
+
+async def test_other_sync_receiver_runs_once_per_request_in_a_thread(
+    hop_free_app: HopFreeASGIHandler,
+    count_sync_hops: HopRecorder,
+    finished_calls: list[int],
+) -> None:
+    for _ in range(5):
+        await asgi_request(hop_free_app, reverse("health-live"))
+
+    assert len(finished_calls) == 5
+    assert threading.get_ident() not in finished_calls
+    # Only the close hops (request_started's receivers are all loop-safe).
+    assert count_sync_hops.thread_sensitive == [CLOSE] * 5
+
+
+async def test_async_receiver_runs_once_per_request(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    calls: list[int] = []
+
+    async def receiver(**kwargs: Any) -> None:
+        calls.append(threading.get_ident())
+
+    request_finished.connect(receiver)
+    try:
+        for _ in range(3):
+            await asgi_request(hop_free_app, reverse("health-live"))
+    finally:
+        request_finished.disconnect(receiver)
+
+    # Signal.send runs async receivers through async_to_sync, so the close goes to a thread
+    # and the receiver itself back to the loop.
+    assert calls == [threading.get_ident()] * 3
+    assert count_sync_hops.thread_sensitive == [CLOSE] * 3
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_request_that_hops_finishes_in_its_own_thread(
+    hop_free_app: HopFreeASGIHandler,
+    count_sync_hops: HopRecorder,
+    loop_safe_finished_calls: list[int],
+) -> None:
+    await sync_to_async(UserFactory.create_batch)(2)
+    count_sync_hops.clear()
+
+    response = await asgi_request(hop_free_app, reverse("asgi-test-db"))
+
+    body = response.json()
+    assert body["users"] == 2
+    # request_finished (close_old_connections among its receivers) ran once, in the thread
+    # that ran the query: the only thread that can close that connection.
+    assert loop_safe_finished_calls == [body["thread"]]
+    assert count_sync_hops.thread_sensitive == ["_count_users", CLOSE]
+    assert count_sync_hops.queries == ['SELECT COUNT(*) AS "__count" FROM "musicbud_user"']
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sqlite_connections_closed_after_each_request_when_conn_max_age_is_zero(
+    hop_free_app: HopFreeASGIHandler, created_connections: list[int]
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite connection objects; the PostgreSQL test counts server sessions")
+    before = open_connections()
+
+    for _ in range(20):
+        await asgi_request(hop_free_app, reverse("asgi-test-db"))
+    responses = await asyncio.gather(
+        *(asgi_request(hop_free_app, reverse("asgi-test-db")) for _ in range(10))
+    )
+
+    assert [r.status for r in responses] == [HTTPStatus.OK] * 10
+    assert len(created_connections) == 30  # one per request: CONN_MAX_AGE=0 closes each
+    assert open_connections() == before
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sqlite_connection_reused_across_requests_within_conn_max_age(
+    hop_free_app: HopFreeASGIHandler,
+    created_connections: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("psycopg's pool requires CONN_MAX_AGE=0 on PostgreSQL")
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    before = open_connections()
+
+    bodies = [(await asgi_request(hop_free_app, reverse("asgi-test-db"))).json() for _ in range(10)]
+
+    # Sequential requests borrow the same pooled thread and keep its connection.
+    assert len(created_connections) == 1
+    assert len({(b["thread"], b["connection"]) for b in bodies}) == 1
+    assert open_connections() == before + 1
+    # Retiring the thread (lifespan shutdown) closes its connection in that thread.
+    await hop_free_app.thread_pool.close()
+    assert open_connections() == before
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sqlite_connection_past_conn_max_age_is_replaced(
+    hop_free_app: HopFreeASGIHandler,
+    created_connections: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("psycopg's pool requires CONN_MAX_AGE=0 on PostgreSQL")
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 1)
+    before = open_connections()
+
+    first = (await asgi_request(hop_free_app, reverse("asgi-test-db"))).json()
+    await asyncio.sleep(1.1)
+    second = (await asgi_request(hop_free_app, reverse("asgi-test-db"))).json()
+
+    assert first["thread"] == second["thread"]
+    # The expired connection was closed before the second request's query, as
+    # request_started's close_old_connections does under WSGI.
+    assert created_connections == [first["thread"], first["thread"]]
+    assert open_connections() == before + 1
+
+
+def _server_sessions(database: str) -> int:
+    import psycopg
+
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432,
+        user=settings_dict["USER"],
+        password=settings_dict["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_connections_return_to_the_pool_after_each_request(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "DATABASE_URL does not point at PostgreSQL")
+    connection.close()
+    database = connection.settings_dict["NAME"]
+    pool: Any = connection.pool  # type: ignore[attr-defined]
+    before = pool.get_stats()
+    # Connections held elsewhere (earlier tests' threads, an earlier pool) stay as they are;
+    # what must not change is how many are checked out, in the pool or outside it.
+    held_before = before["pool_size"] - before["pool_available"]
+    outside_before = _server_sessions(database) - before["pool_size"]
+
+    async def load() -> list[int]:
+        statuses = [
+            (await asgi_request(hop_free_app, reverse("asgi-test-db"))).status for _ in range(20)
+        ]
+        concurrent = await asyncio.gather(
+            *(asgi_request(hop_free_app, reverse("asgi-test-db")) for _ in range(10))
+        )
+        return statuses + [r.status for r in concurrent]
+
+    statuses = async_to_sync(load)()
+
+    assert statuses == [HTTPStatus.OK] * 30
+    # psycopg returns and grows connections in its own worker threads: let it settle.
+    for _ in range(100):
+        stats, sessions = pool.get_stats(), _server_sessions(database)
+        held, outside = stats["pool_size"] - stats["pool_available"], sessions - stats["pool_size"]
+        if (held, outside) == (held_before, outside_before):
+            break
+        time.sleep(0.02)
+    # Every connection the requests took is back in the pool, and none was opened beside it.
+    assert (held, outside) == (held_before, outside_before)
+    assert stats["pool_size"] <= connection.settings_dict["OPTIONS"]["pool"]["max_size"]
+    # Each request was closed in its own thread (where its connection was).
+    assert count_sync_hops.thread_sensitive.count(CLOSE) == 30
+
+
+async def test_streaming_response_is_closed_once(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    response = await asgi_request(hop_free_app, reverse("asgi-test-stream"))
+
+    assert response.body == b"one,two"
+    assert asgi_urls.ClosableChunks.instances[-1].closed == 1
+    assert count_sync_hops.thread_sensitive == []
+
+
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+async def test_file_response_is_closed(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+) -> None:
+    response = await asgi_request(hop_free_app, reverse("asgi-test-file"))
+
+    assert response.body == await asyncio.to_thread(Path(asgi_urls.__file__).read_bytes)
+    assert asgi_urls.opened_files[-1].closed
+    # Django reads a sync iterator (the file) with a thread-sensitive sync_to_async(list);
+    # that request used its thread, so it is also closed there, as the stock handler does.
+    assert count_sync_hops.thread_sensitive == ["list", CLOSE]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_thread_is_lent_only_to_requests_that_hop(
+    hop_free_app: HopFreeASGIHandler,
+) -> None:
+    loop_body = (await asgi_request(hop_free_app, reverse("asgi-test-loop"))).json()
+
+    assert loop_body["thread"] == threading.get_ident()
+    assert hop_free_app.thread_pool.created == 0
+
+    hopped = (await asgi_request(hop_free_app, reverse("asgi-test-db"))).json()
+
+    assert hopped["thread"] != threading.get_ident()
+    assert hop_free_app.thread_pool.created == 1
+    assert hop_free_app.thread_pool.idle == 1
