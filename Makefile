@@ -36,13 +36,15 @@ lint: $(VENV)/.installed-dev ## ruff lint and format check
 typecheck: $(VENV)/.installed-dev ## mypy (strict, django-stubs)
 	$(VENV)/bin/mypy .
 
-pytest: $(VENV)/.installed-dev ## the pytest suite (+ the graph contract suite on SQLite when on PostgreSQL)
+pytest: $(VENV)/.installed-dev ## the pytest suite (+ the SQLite-specific parts when on PostgreSQL)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
-	@# The SQL graph backend must answer alike on SQLite and PostgreSQL: when the suite ran on
-	@# PostgreSQL, run the graph contract suite once more on the embedded SQLite default.
+	@# When the suite ran on PostgreSQL, run what must also hold on the embedded SQLite default
+	@# once more there: the graph contract suite (the SQL backend answers alike on both) and
+	@# the ASGI handler's connection hygiene (SQLite connections are per thread, not pooled).
 	@case "$$DATABASE_URL" in postgres*) \
-		echo "--- graph contract suite on SQLite"; \
-		env -u DATABASE_URL $(VENV)/bin/pytest -q -p no:cacheprovider tests/graph/test_contract.py;; \
+		echo "--- graph contract suite and ASGI connection hygiene on SQLite"; \
+		env -u DATABASE_URL $(VENV)/bin/pytest -q -p no:cacheprovider \
+			tests/graph/test_contract.py tests/config/test_asgi_handler.py;; \
 	esac
 
 requirements: $(VENV)/.installed-dev ## Re-pin requirements/*.txt from pyproject.toml
