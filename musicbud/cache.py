@@ -14,17 +14,19 @@ import functools
 import hashlib
 import pickle
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from redis import asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_MISSING = object()
+MISSING: Any = object()
+"""What ``get_many`` returns for an absent key (``None`` may be a cached value)."""
 # Pools are per event loop, and per URL so that a changed REDIS_URL (tests) takes effect.
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredis.Redis]] = (
     weakref.WeakKeyDictionary()
@@ -69,7 +71,40 @@ def _decode(raw: bytes | str) -> Any:
         return pickle.loads(raw if isinstance(raw, bytes) else raw.encode())  # noqa: S301 - our own cache, written by us or django-redis
 
 
+async def _run_script(script: str, sha: str, *args: Any) -> Any:
+    client = redis_client()
+    try:
+        return await client.evalsha(sha, *args)
+    except NoScriptError:  # first use on this server (or after SCRIPT FLUSH): EVAL loads it
+        return await client.eval(script, *args)
+
+
+def _script_sha(script: str) -> str:
+    return hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+
 LookupListener = Callable[[str, bool], None]
+
+# KEYS[1] the counter; ARGV[1] delta, ARGV[2] expiry in seconds or "" for none. One command
+# (a script runs atomically) instead of MULTI / SET NX / INCRBY / EXEC: the counter is created
+# with its TTL only when it does not exist yet, so later increments never extend (or add) one.
+_INCREMENT_SCRIPT = """
+if ARGV[2] ~= '' then
+    redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+# KEYS[1] a generation counter; ARGV[1], ARGV[2] the full key around the generation. The key
+# is built inside the script (so this assumes one Redis, not a Cluster).
+_GENERATIONAL_GET_SCRIPT = """
+local generation = redis.call('GET', KEYS[1]) or '0'
+return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
+"""
+# Stands for the generation while the key goes through make_key; it cannot occur in a key
+# prefix a caller passes.
+_GENERATION_MARK = "\x00"
+_INCREMENT_SHA = _script_sha(_INCREMENT_SCRIPT)
+_GENERATIONAL_GET_SHA = _script_sha(_GENERATIONAL_GET_SCRIPT)
 
 
 class AsyncCache:
@@ -96,6 +131,18 @@ class AsyncCache:
         raw = await redis_client().get(self.make_key(key))
         return default if raw is None else _decode(raw)
 
+    async def get_many(self, *keys: str, raw: Collection[str] = ()) -> list[Any]:
+        """The values of ``keys`` in order, ``MISSING`` for absent ones, in one round trip
+        (MGET: read at one instant). Keys in ``raw`` come back as the stored bytes, undecoded
+        (values written straight through ``redis_client()``, such as token-family states)."""
+        if not self.uses_redis:
+            return [django_cache.get(key, MISSING) for key in keys]
+        values = await redis_client().mget([self.make_key(key) for key in keys])
+        return [
+            MISSING if value is None else value if key in raw else _decode(value)
+            for key, value in zip(keys, values, strict=True)
+        ]
+
     async def set(self, key: str, value: Any, expire: int | None = None) -> None:
         """Store ``value``; ``expire`` in seconds, ``None`` = no expiry, ``<= 0`` = delete
         (as Django's cache treats a zero timeout; Redis would reject ``EX 0``)."""
@@ -117,16 +164,45 @@ class AsyncCache:
             except ValueError:  # expired between add and incr
                 django_cache.set(key, delta, expire)
                 return delta
-        client = redis_client()
-        full_key = self.make_key(key)
-        async with client.pipeline(transaction=True) as pipe:
-            if expire is not None:
-                # Creates the counter with its TTL only when it does not exist yet, so later
-                # increments never extend (or add) an expiry.
-                pipe.set(full_key, 0, ex=expire, nx=True)
-            pipe.incrby(full_key, delta)
-            results = await pipe.execute()
-        return int(results[-1])
+        result = await _run_script(
+            _INCREMENT_SCRIPT,
+            _INCREMENT_SHA,
+            1,
+            self.make_key(key),
+            delta,
+            "" if expire is None else expire,
+        )
+        return int(result)
+
+    async def get_generational(
+        self, generation_key: str, key_prefix: str, key_suffix: str
+    ) -> tuple[int, Any]:
+        """The counter under ``generation_key`` (0 when absent) and the value under
+        ``key_prefix + str(generation) + key_suffix`` (``MISSING`` when absent), read at one
+        instant in one round trip (a script) instead of two dependent reads."""
+        if not self.uses_redis:
+            generation = int(django_cache.get(generation_key, 0))
+            return generation, django_cache.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
+        full_prefix, mark, full_suffix = self.make_key(
+            f"{key_prefix}{_GENERATION_MARK}{key_suffix}"
+        ).partition(_GENERATION_MARK)
+        if not mark:  # a KEY_FUNCTION that does not keep the key verbatim: two reads
+            generation = int(await self.get(generation_key, 0))
+            return generation, await self.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
+        raw_generation, raw = await _run_script(
+            _GENERATIONAL_GET_SCRIPT,
+            _GENERATIONAL_GET_SHA,
+            1,
+            self.make_key(generation_key),
+            full_prefix,
+            full_suffix,
+        )
+        return int(raw_generation), MISSING if raw is None else _decode(raw)
+
+    def lookup_observed(self, name: str, *, hit: bool) -> None:
+        """Tell the lookup listeners about a hit or miss in the named cache."""
+        for listener in self._lookup_listeners:
+            listener(name, hit)
 
     async def expire(self, key: str, seconds: int) -> bool:
         """Set a key's time to live; False when the key does not exist."""
@@ -144,12 +220,10 @@ class AsyncCache:
     async def get_or_set(
         self, key: str, factory: Callable[[], Awaitable[T]], expire: int | None
     ) -> T:
-        value = await self.get(key, _MISSING)
-        hit = value is not _MISSING
+        value = await self.get(key, MISSING)
+        hit = value is not MISSING
         # The cache's name is the key's prefix ("profile:12" -> "profile"): bounded labels.
-        name = key.split(":", 1)[0]
-        for listener in self._lookup_listeners:
-            listener(name, hit)
+        self.lookup_observed(key.split(":", 1)[0], hit=hit)
         if hit:
             return value  # type: ignore[no-any-return]
         value = await factory()

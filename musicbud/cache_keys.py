@@ -12,6 +12,8 @@ request whose write already happened.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.cache import cache
 
 from musicbud.cache import async_cache
@@ -27,6 +29,14 @@ def buds_generation_key(user_id: int) -> str:
 
 def buds_key(user_id: int, generation: int, params: str) -> str:
     return f"buds:{user_id}:{generation}:{params}"
+
+
+async def buds_page_cached(user_id: int, params: str) -> tuple[int, Any]:
+    """The current generation and the page cached under it (``MISSING`` if none), read
+    together in one round trip."""
+    return await async_cache.get_generational(
+        buds_generation_key(user_id), f"buds:{user_id}:", f":{params}"
+    )
 
 
 async def buds_generation(user_id: int) -> int:

@@ -8,10 +8,11 @@ from http import HTTPStatus
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from config.asgi_handler import HopFreeASGIHandler
-from tests.conftest import HopRecorder, asgi_request
+from tests.conftest import HopRecorder, asgi_request, require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -37,14 +38,16 @@ async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {response.json()['access_token']}")]
 
 
-async def test_liveness_makes_no_hop_and_no_query(
-    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, count_redis_commands: list[str]
 ) -> None:
     response = await asgi_request(hop_free_app, reverse("health-live"))
 
     assert response.status == HTTPStatus.OK
     assert count_sync_hops.thread_sensitive == []
+    assert count_sync_hops.thread_free == []
     assert count_sync_hops.queries == []
+    assert count_redis_commands == []
 
 
 @pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
@@ -65,3 +68,36 @@ async def test_cached_read_makes_no_hop_and_no_query(
     assert cached.json() == first.json()
     assert count_sync_hops.thread_sensitive == []
     assert count_sync_hops.queries == []
+
+
+@pytest.mark.parametrize(
+    ("url_name", "expected"),
+    [
+        # auth: the token family and the cached user (MGET); the rate limit (a script);
+        # the cached profile (GET)
+        ("api-v1:my-profile", ["MGET", "EVALSHA", "GET"]),
+        # ... the cached page and its generation (a script)
+        ("api-v1:my-buds", ["MGET", "EVALSHA", "EVALSHA"]),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+async def test_cached_read_makes_three_redis_round_trips(
+    hop_free_app: HopFreeASGIHandler,
+    count_redis_commands: list[str],
+    url_name: str,
+    expected: list[str],
+) -> None:
+    if not settings.REDIS_URL:
+        require_service("redis", "REDIS_URL is not set")
+    url = reverse_or_skip(url_name)
+    headers = await bearer_headers(hop_free_app)
+    first = await asgi_request(hop_free_app, url, headers=headers)
+    assert first.status == HTTPStatus.OK, first.body
+    count_redis_commands.clear()
+
+    cached = await asgi_request(hop_free_app, url, headers=headers)
+
+    assert cached.status == HTTPStatus.OK
+    assert cached.json() == first.json()
+    assert cached.headers["ratelimit-remaining"] == str(settings.RATE_LIMIT_PER_MINUTE - 2)
+    assert count_redis_commands == expected
