@@ -10,15 +10,20 @@ raw, everything else pickled), so a value written here is readable with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import pickle
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 from typing import Any, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
+from django.core.cache import caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError
 
@@ -57,6 +62,20 @@ async def close_redis_clients() -> None:
         await client.aclose()
 
 
+@functools.cache
+def _key_maker() -> tuple[Callable[[str, str, int], str], str, int]:
+    # Read once from the default backend: reaching it through the ``cache`` proxy costs an
+    # asgiref Local lookup per key, several per request on the hot paths.
+    backend = caches["default"]
+    return backend.key_func, backend.key_prefix, backend.version
+
+
+@receiver(setting_changed)
+def _cache_settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting == "CACHES":
+        _key_maker.cache_clear()
+
+
 def _encode(value: Any) -> bytes | int:
     # django-redis stores plain ints unpickled so that INCR works on them.
     if isinstance(value, int) and not isinstance(value, bool):
@@ -69,6 +88,24 @@ def _decode(raw: bytes | str) -> Any:
         return int(raw)
     except (ValueError, TypeError):
         return pickle.loads(raw if isinstance(raw, bytes) else raw.encode())  # noqa: S301 - our own cache, written by us or django-redis
+
+
+# Decoded immutable values by their stored bytes: a hot entry (a profile, a page of buds) is
+# read on every request and changes rarely; identical bytes decode to an equal value, so one
+# object serves until the entry changes (then its bytes differ). Bounded; per process.
+_SHARED_MAX = 256
+_shared: OrderedDict[bytes | str, Any] = OrderedDict()
+
+
+def _decode_shared(raw: bytes | str) -> Any:
+    value = _shared.get(raw, MISSING)
+    if value is MISSING:
+        value = _decode(raw)
+        _shared[raw] = value
+        if len(_shared) > _SHARED_MAX:
+            with contextlib.suppress(KeyError):  # another thread's loop evicted it first
+                _shared.popitem(last=False)
+    return value
 
 
 async def _run_script(script: str, sha: str, *args: Any) -> Any:
@@ -123,13 +160,19 @@ class AsyncCache:
         return bool(settings.REDIS_URL)
 
     def make_key(self, key: str) -> str:
-        return django_cache.make_key(key)
+        """The backend's key for ``key``, as ``django.core.cache.cache.make_key`` makes it."""
+        key_func, key_prefix, version = _key_maker()
+        return str(key_func(key, key_prefix, version))
 
-    async def get(self, key: str, default: Any = None) -> Any:
+    async def get(self, key: str, default: Any = None, *, shared: bool = False) -> Any:
+        """The value, or ``default``. ``shared``: the value is immutable, so identical stored
+        bytes may give the same object (decoded once per process, see ``_decode_shared``)."""
         if not self.uses_redis:
             return django_cache.get(key, default)
         raw = await redis_client().get(self.make_key(key))
-        return default if raw is None else _decode(raw)
+        if raw is None:
+            return default
+        return _decode_shared(raw) if shared else _decode(raw)
 
     async def get_many(self, *keys: str, raw: Collection[str] = ()) -> list[Any]:
         """The values of ``keys`` in order, ``MISSING`` for absent ones, in one round trip
@@ -179,7 +222,8 @@ class AsyncCache:
     ) -> tuple[int, Any]:
         """The counter under ``generation_key`` (0 when absent) and the value under
         ``key_prefix + str(generation) + key_suffix`` (``MISSING`` when absent), read at one
-        instant in one round trip (a script) instead of two dependent reads."""
+        instant in one round trip (a script) instead of two dependent reads. The value is
+        taken as immutable (``shared``, as for ``get``)."""
         if not self.uses_redis:
             generation = int(django_cache.get(generation_key, 0))
             return generation, django_cache.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
@@ -197,7 +241,7 @@ class AsyncCache:
             full_prefix,
             full_suffix,
         )
-        return int(raw_generation), MISSING if raw is None else _decode(raw)
+        return int(raw_generation), MISSING if raw is None else _decode_shared(raw)
 
     def lookup_observed(self, name: str, *, hit: bool) -> None:
         """Tell the lookup listeners about a hit or miss in the named cache."""
@@ -218,9 +262,15 @@ class AsyncCache:
         return int(await redis_client().delete(*(self.make_key(key) for key in keys)))
 
     async def get_or_set(
-        self, key: str, factory: Callable[[], Awaitable[T]], expire: int | None
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[T]],
+        expire: int | None,
+        *,
+        shared: bool = False,
     ) -> T:
-        value = await self.get(key, MISSING)
+        """The cached value, or ``factory()``'s, stored. ``shared`` as for ``get``."""
+        value = await self.get(key, MISSING, shared=shared)
         hit = value is not MISSING
         # The cache's name is the key's prefix ("profile:12" -> "profile"): bounded labels.
         self.lookup_observed(key.split(":", 1)[0], hit=hit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from api.auth import auth
@@ -19,6 +19,7 @@ from api.buds.schemas import (
 )
 from api.catalogue.schemas import KindPath
 from api.pagination import Page, PageParams, decode_offset, next_link, offset_page
+from api.rendered import schema_response
 from musicbud.selectors.buds import (
     buds_page_get,
     common_items_get,
@@ -29,8 +30,11 @@ from musicbud.selectors.buds import (
 router = Router(tags=["buds"], auth=auth)
 
 
-@router.get("/me/buds", response=Page[BudOut], url_name="my-buds")
-async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> dict[str, object]:
+BudsPageOut = Page[BudOut]
+
+
+@router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
+async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> HttpResponse:
     page = await buds_page_get(
         user_id=request.auth.pk,  # type: ignore[attr-defined]
         kind=params.kind.item_kind if params.kind else None,
@@ -38,7 +42,15 @@ async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> dict[str, 
         limit=params.limit,
         cursor=params.cursor,
     )
-    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
+    next_url = next_link(request, page.next_cursor)
+    # The cached page is shared while its entry is unchanged: rendered once, not per read.
+    return schema_response(
+        request,
+        BudsPageOut,
+        page,
+        vary=next_url,
+        build=lambda page: {"items": page.buds, "next": next_url},
+    )
 
 
 @router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")

@@ -19,6 +19,7 @@ async def buds_page_get(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
     """One page of the user's buds; a warm read is one cache round trip (no query, no hop).
+    The page is immutable by contract: a cached copy is shared by the requests reading it.
 
     The key carries the user's taste generation, so their own taste changes take effect at
     once; changes of other people show when the entry's TTL runs out.

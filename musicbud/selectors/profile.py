@@ -20,7 +20,11 @@ from musicbud.models import ItemKind, Relation, TasteEdge, User
 
 @dataclass(frozen=True, slots=True)
 class ProfileData:
-    """Everything a profile response needs; plain data so it caches (pickles) safely."""
+    """Everything a profile response needs; plain data so it caches (pickles) safely.
+
+    Immutable by contract (never modified after it is built): a cached copy is shared by the
+    requests that read the same cache entry.
+    """
 
     user_id: int
     public_id: UUID
@@ -82,7 +86,7 @@ async def profile_get(*, user_id: int) -> ProfileData:
         return await sync_to_async(_profile_load)(user_id)
 
     return await async_cache.get_or_set(
-        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS
+        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS, shared=True
     )
 
 

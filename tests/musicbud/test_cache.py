@@ -192,6 +192,20 @@ async def test_get_generational_reads_the_key_of_the_current_generation(
     assert count_redis_commands == (["EVALSHA"] if backend == "redis" else [])
 
 
+async def test_shared_reads_of_an_unchanged_entry_give_one_object(backend: str) -> None:
+    await async_cache.set("profile:1", {"name": "a"})
+    first = await async_cache.get("profile:1", shared=True)
+    second = await async_cache.get("profile:1", shared=True)
+    await async_cache.set("profile:1", {"name": "b"})
+    changed = await async_cache.get("profile:1", shared=True)
+
+    assert first == second == {"name": "a"}
+    assert changed == {"name": "b"}
+    # Redis: identical stored bytes decode once; in memory every read is a fresh copy.
+    assert (first is second) is (backend == "redis")
+    assert await async_cache.get("profile:1") is not changed  # unshared reads: own copy
+
+
 async def test_expire_sets_a_ttl_and_reports_missing_keys(backend: str) -> None:
     await async_cache.set("k", "v")
 
