@@ -16,7 +16,9 @@ import hashlib
 import pickle
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 from django.conf import settings
@@ -169,11 +171,23 @@ LookupListener = Callable[[str, bool], None]
 # KEYS[1] the counter; ARGV[1] delta, ARGV[2] expiry in seconds or "" for none. One command
 # (a script runs atomically) instead of MULTI / SET NX / INCRBY / EXEC: the counter is created
 # with its TTL only when it does not exist yet, so later increments never extend (or add) one.
+# Then the reads ahead (CacheRead), three ARGVs each: the full generation key or "", and the
+# full key before and after the generation; each answers its generation ("" without one)
+# and the value. Those keys are built inside the script (one Redis, not a Cluster).
 _INCREMENT_SCRIPT = """
 if ARGV[2] ~= '' then
     redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
 end
-return redis.call('INCRBY', KEYS[1], ARGV[1])
+local result = {redis.call('INCRBY', KEYS[1], ARGV[1])}
+for i = 3, #ARGV, 3 do
+    local generation = ''
+    if ARGV[i] ~= '' then
+        generation = redis.call('GET', ARGV[i]) or '0'
+    end
+    result[#result + 1] = generation
+    result[#result + 1] = redis.call('GET', ARGV[i + 1] .. generation .. ARGV[i + 2])
+end
+return result
 """
 # KEYS[1] a generation counter; ARGV[1], ARGV[2] the full key around the generation. The key
 # is built inside the script (so this assumes one Redis, not a Cluster).
@@ -186,6 +200,34 @@ return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
 _GENERATION_MARK = "\x00"
 _INCREMENT_SHA = _script_sha(_INCREMENT_SCRIPT)
 _GENERATIONAL_GET_SHA = _script_sha(_GENERATIONAL_GET_SCRIPT)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRead:
+    """A read a request is about to make: ``get(key)``, or with ``generation_key``
+    ``get_generational(generation_key, key, key_suffix)``."""
+
+    key: str
+    generation_key: str | None = None
+    key_suffix: str = ""
+
+
+# The values read ahead for this request (see AsyncCache.read_ahead), by CacheRead, as stored
+# bytes: a get consumes its entry once; any write through this cache drops them all.
+_read_ahead: ContextVar[dict[CacheRead, tuple[Any, Any]] | None] = ContextVar(
+    "musicbud_cache_read_ahead", default=None
+)
+
+
+def _read_ahead_take(read: CacheRead) -> tuple[Any, Any] | None:
+    values = _read_ahead.get()
+    return None if values is None else values.pop(read, None)
+
+
+def _read_ahead_drop() -> None:
+    values = _read_ahead.get()
+    if values:
+        values.clear()
 
 
 class AsyncCache:
@@ -213,7 +255,8 @@ class AsyncCache:
         bytes may give the same object (decoded once per process, see ``_decode_shared``)."""
         if not self.uses_redis:
             return django_cache.get(key, default)
-        raw = await redis_client().get(self.make_key(key))
+        ahead = _read_ahead_take(CacheRead(key))
+        raw = ahead[1] if ahead is not None else await redis_client().get(self.make_key(key))
         if raw is None:
             return default
         return _decode_shared(raw) if shared else _decode(raw)
@@ -233,6 +276,7 @@ class AsyncCache:
     async def set(self, key: str, value: Any, expire: int | None = None) -> None:
         """Store ``value``; ``expire`` in seconds, ``None`` = no expiry, ``<= 0`` = delete
         (as Django's cache treats a zero timeout; Redis would reject ``EX 0``)."""
+        _read_ahead_drop()
         if expire is not None and expire <= 0:
             await self.delete(key)
             return
@@ -241,8 +285,20 @@ class AsyncCache:
             return
         await redis_client().set(self.make_key(key), _encode(value), ex=expire)
 
-    async def increment(self, key: str, delta: int = 1, expire: int | None = None) -> int:
-        """Atomically add ``delta`` (starting from 0); ``expire`` applies when it is created."""
+    async def increment(
+        self,
+        key: str,
+        delta: int = 1,
+        expire: int | None = None,
+        *,
+        reads: Sequence[CacheRead] = (),
+    ) -> int:
+        """Atomically add ``delta`` (starting from 0); ``expire`` applies when it is created.
+
+        ``reads``: inside ``read_ahead()``, make those reads in the same round trip, for the
+        request's next ``get`` / ``get_generational`` of each (in memory: ignored, no I/O).
+        """
+        _read_ahead_drop()
         if not self.uses_redis:
             if django_cache.add(key, delta, expire):
                 return delta
@@ -251,6 +307,12 @@ class AsyncCache:
             except ValueError:  # expired between add and incr
                 django_cache.set(key, delta, expire)
                 return delta
+        values = _read_ahead.get()
+        planned = [
+            (read, parts)
+            for read in (reads if values is not None else ())
+            if (parts := self._read_parts(read)) is not None
+        ]
         result = await _run_script(
             _INCREMENT_SCRIPT,
             _INCREMENT_SHA,
@@ -258,8 +320,34 @@ class AsyncCache:
             self.make_key(key),
             delta,
             "" if expire is None else expire,
+            *(part for _, parts in planned for part in parts),
         )
-        return int(result)
+        if values is not None:
+            for index, (read, _) in enumerate(planned):
+                values[read] = (result[1 + 2 * index], result[2 + 2 * index])
+        return int(result[0])
+
+    @contextlib.contextmanager
+    def read_ahead(self) -> Iterator[None]:
+        """A scope (one request) in which ``increment(reads=...)`` keeps what it read for the
+        next ``get`` / ``get_generational`` of the same key, read in the same round trip."""
+        token = _read_ahead.set({})
+        try:
+            yield
+        finally:
+            _read_ahead.reset(token)
+
+    def _read_parts(self, read: CacheRead) -> tuple[str, str, str] | None:
+        """(full generation key or "", full key before and after the generation); None when
+        the key function does not keep keys verbatim (then the read is not made ahead)."""
+        if read.generation_key is None:
+            return "", self.make_key(read.key), ""
+        full_prefix, mark, full_suffix = self.make_key(
+            f"{read.key}{_GENERATION_MARK}{read.key_suffix}"
+        ).partition(_GENERATION_MARK)
+        if not mark:
+            return None
+        return self.make_key(read.generation_key), full_prefix, full_suffix
 
     async def get_generational(
         self, generation_key: str, key_prefix: str, key_suffix: str
@@ -271,20 +359,19 @@ class AsyncCache:
         if not self.uses_redis:
             generation = int(django_cache.get(generation_key, 0))
             return generation, django_cache.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
-        full_prefix, mark, full_suffix = self.make_key(
-            f"{key_prefix}{_GENERATION_MARK}{key_suffix}"
-        ).partition(_GENERATION_MARK)
-        if not mark:  # a KEY_FUNCTION that does not keep the key verbatim: two reads
-            generation = int(await self.get(generation_key, 0))
-            return generation, await self.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
-        raw_generation, raw = await _run_script(
-            _GENERATIONAL_GET_SCRIPT,
-            _GENERATIONAL_GET_SHA,
-            1,
-            self.make_key(generation_key),
-            full_prefix,
-            full_suffix,
-        )
+        read = CacheRead(key_prefix, generation_key, key_suffix)
+        ahead = _read_ahead_take(read)
+        if ahead is not None:
+            raw_generation, raw = ahead
+        else:
+            parts = self._read_parts(read)
+            if parts is None:  # a KEY_FUNCTION that does not keep the key verbatim: two reads
+                generation = int(await self.get(generation_key, 0))
+                value = await self.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
+                return generation, value
+            raw_generation, raw = await _run_script(
+                _GENERATIONAL_GET_SCRIPT, _GENERATIONAL_GET_SHA, 1, *parts
+            )
         return int(raw_generation), MISSING if raw is None else _decode_shared(raw)
 
     def lookup_observed(self, name: str, *, hit: bool) -> None:
@@ -294,11 +381,13 @@ class AsyncCache:
 
     async def expire(self, key: str, seconds: int) -> bool:
         """Set a key's time to live; False when the key does not exist."""
+        _read_ahead_drop()
         if not self.uses_redis:
             return bool(django_cache.touch(key, seconds))
         return bool(await redis_client().expire(self.make_key(key), seconds))
 
     async def delete(self, *keys: str) -> int:
+        _read_ahead_drop()
         if not keys:
             return 0
         if not self.uses_redis:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from musicbud.cache import async_cache
+from musicbud.cache import CacheRead, async_cache
 
 
 def profile_key(user_id: int) -> str:
@@ -31,11 +31,17 @@ def buds_key(user_id: int, generation: int, params: str) -> str:
     return f"buds:{user_id}:{generation}:{params}"
 
 
+def buds_page_read(user_id: int, params: str) -> CacheRead:
+    """The read of the page cached under the current generation (for ``reads_ahead``)."""
+    return CacheRead(f"buds:{user_id}:", buds_generation_key(user_id), f":{params}")
+
+
 async def buds_page_cached(user_id: int, params: str) -> tuple[int, Any]:
     """The current generation and the page cached under it (``MISSING`` if none), read
     together in one round trip."""
+    read = buds_page_read(user_id, params)
     return await async_cache.get_generational(
-        buds_generation_key(user_id), f"buds:{user_id}:", f":{params}"
+        buds_generation_key(user_id), read.key, read.key_suffix
     )
 
 

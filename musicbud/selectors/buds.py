@@ -9,10 +9,22 @@ from django.conf import settings
 
 from graph import queries
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
-from musicbud.cache import MISSING, async_cache
-from musicbud.cache_keys import buds_key, buds_page_cached
+from musicbud.cache import MISSING, CacheRead, async_cache
+from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import ITEM_MODELS, ItemKind, User
+
+
+def _page_params(*, kind: str | None, source: BudSource, limit: int, cursor: str | None) -> str:
+    return f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
+
+
+def buds_page_reads(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> list[CacheRead]:
+    """The cache reads ``buds_page_get`` with these arguments makes (for ``reads_ahead``)."""
+    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
+    return [buds_page_read(user_id, params)]
 
 
 async def buds_page_get(
@@ -24,7 +36,7 @@ async def buds_page_get(
     The key carries the user's taste generation, so their own taste changes take effect at
     once; changes of other people show when the entry's TTL runs out.
     """
-    params = f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
+    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
     generation, page = await buds_page_cached(user_id, params)
     async_cache.lookup_observed("buds", hit=page is not MISSING)
     if page is not MISSING:

@@ -12,7 +12,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
 from graph.types import TasteCounts
-from musicbud.cache import async_cache
+from musicbud.cache import CacheRead, async_cache
 from musicbud.cache_keys import profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
@@ -76,6 +76,11 @@ def _profile_load(user_id: int) -> ProfileData:
         date_joined=user.date_joined,
         taste_counts=taste_counts_read(user_id=user.pk),
     )
+
+
+def profile_reads(*, user_id: int) -> list[CacheRead]:
+    """The cache read ``profile_get`` makes (for ``reads_ahead``)."""
+    return [CacheRead(profile_key(user_id))]
 
 
 async def profile_get(*, user_id: int) -> ProfileData:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -73,15 +74,15 @@ async def test_cached_read_makes_no_hop_and_no_query(
 @pytest.mark.parametrize(
     ("url_name", "expected"),
     [
-        # auth: the token family and the cached user (MGET); the rate limit (a script);
-        # the cached profile (GET)
-        ("api-v1:my-profile", ["MGET", "EVALSHA", "GET"]),
-        # ... the cached page and its generation (a script)
-        ("api-v1:my-buds", ["MGET", "EVALSHA", "EVALSHA"]),
+        # auth: the token family and the cached user (MGET); the rate limit's script, which
+        # also reads what the view declared it reads next (the profile; the bud page and
+        # its generation)
+        ("api-v1:my-profile", ["MGET", "EVALSHA"]),
+        ("api-v1:my-buds", ["MGET", "EVALSHA"]),
     ],
 )
 @pytest.mark.django_db(transaction=True)
-async def test_cached_read_makes_three_redis_round_trips(
+async def test_cached_read_makes_two_redis_round_trips(
     hop_free_app: HopFreeASGIHandler,
     count_redis_commands: list[str],
     url_name: str,
@@ -101,3 +102,23 @@ async def test_cached_read_makes_three_redis_round_trips(
     assert cached.json() == first.json()
     assert cached.headers["ratelimit-remaining"] == str(settings.RATE_LIMIT_PER_MINUTE - 2)
     assert count_redis_commands == expected
+
+
+@pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
+@pytest.mark.django_db(transaction=True)
+async def test_cached_read_is_still_rejected_at_the_rate_limit(
+    hop_free_app: HopFreeASGIHandler, count_redis_commands: list[str], url_name: str, settings: Any
+) -> None:
+    url = reverse_or_skip(url_name)
+    headers = await bearer_headers(hop_free_app)
+    settings.RATE_LIMIT_PER_MINUTE = 2
+
+    responses = [await asgi_request(hop_free_app, url, headers=headers) for _ in range(3)]
+
+    assert [r.status for r in responses] == [HTTPStatus.OK, HTTPStatus.OK, 429]
+    assert [r.headers["ratelimit-remaining"] for r in responses] == ["1", "0", "0"]
+    assert {r.headers["ratelimit-limit"] for r in responses} == {"2"}
+    rejected = responses[2]
+    assert rejected.json()["code"] == "rate_limited"
+    assert 1 <= int(rejected.headers["retry-after"]) <= 60
+    assert rejected.headers["x-request-id"] == rejected.json()["request_id"]

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 
 from musicbud.cache import (
     MISSING,
+    CacheRead,
     _run_script,
     async_cache,
     cached_query,
@@ -204,6 +205,53 @@ async def test_shared_reads_of_an_unchanged_entry_give_one_object(backend: str) 
     # Redis: identical stored bytes decode once; in memory every read is a fresh copy.
     assert (first is second) is (backend == "redis")
     assert await async_cache.get("profile:1") is not changed  # unshared reads: own copy
+
+
+async def test_reads_ahead_ride_with_the_increment_and_are_used_once(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    await async_cache.set("profile:5", {"v": 1})
+    await async_cache.set("page:5:0:x", ["p0"])
+    plain, generational = CacheRead("profile:5"), CacheRead("page:5:", "gen:5", ":x")
+    count_redis_commands.clear()
+
+    with async_cache.read_ahead():
+        count = await async_cache.increment("hits", reads=[plain, generational])
+        ahead = count_redis_commands.copy()
+        first = await async_cache.get("profile:5")
+        page = await async_cache.get_generational("gen:5", "page:5:", ":x")
+        after_ahead = count_redis_commands.copy()
+        second = await async_cache.get("profile:5")  # used once: read again
+
+    assert count == 1
+    assert first == second == {"v": 1}
+    assert page == (0, ["p0"])
+    if backend == "redis":
+        assert ahead == after_ahead == ["EVALSHA"]
+        assert count_redis_commands == ["EVALSHA", "GET"]
+    else:
+        assert count_redis_commands == []
+
+
+async def test_a_write_drops_the_reads_ahead(backend: str) -> None:
+    await async_cache.set("profile:6", "old")
+
+    with async_cache.read_ahead():
+        await async_cache.increment("hits", reads=[CacheRead("profile:6")])
+        await async_cache.set("profile:6", "new")  # the request wrote it after the read
+        assert await async_cache.get("profile:6") == "new"
+        await async_cache.increment("hits", reads=[CacheRead("profile:6")])
+        await async_cache.delete("profile:6")
+        assert await async_cache.get("profile:6") is None
+
+
+async def test_reads_ahead_outside_a_scope_are_not_made(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    await async_cache.increment("hits", reads=[CacheRead("profile:7")])
+    await async_cache.get("profile:7")
+
+    assert count_redis_commands == (["EVALSHA", "GET"] if backend == "redis" else [])
 
 
 async def test_expire_sets_a_ttl_and_reports_missing_keys(backend: str) -> None:
