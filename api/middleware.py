@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -18,9 +19,11 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
+from redis.exceptions import RedisError
 
 from api import metrics
 from api.errors import (
+    backing_service_unavailable,
     domain_error_response,
     error_response,
     status_error_code,
@@ -167,6 +170,21 @@ def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
     return rejected
 
 
+# A JSON string escape of U+0000 that is not itself an escaped backslash.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    """PostgreSQL text cannot hold U+0000, and no name, query or bio needs it: refuse it at
+    the door rather than let it reach the database as a 500."""
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return True
+    if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS:
+        body = request.body
+        return b"\x00" in body or _JSON_NUL.search(body) is not None
+    return False
+
+
 def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
     raw_length = request.META.get("CONTENT_LENGTH") or "0"
     try:
@@ -192,6 +210,13 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
                 "Send the request body as application/json",
                 code="unsupported_media_type",
             )
+    if _has_nul(request):
+        return error_response(
+            request,
+            HTTPStatus.BAD_REQUEST,
+            "NUL characters are not allowed in the path, query or body",
+            code="bad_request",
+        )
     return None
 
 
@@ -238,6 +263,8 @@ class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
         # middleware only when a view raised.
         if isinstance(exception, MusicbudError):
             return domain_error_response(request, exception)
+        if isinstance(exception, RedisError):
+            return backing_service_unavailable(request, exception)
         return None
 
     def call(self, request: HttpRequest) -> HttpResponseBase:

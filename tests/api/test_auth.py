@@ -1011,3 +1011,23 @@ def test_password_change_is_limited_per_user(client: Client, user: User, login: 
     assert_rate_limited(blocked)
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
+
+
+@override_settings(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_FAIL_OPEN=True)
+def test_a_redis_outage_is_a_503_to_retry_not_a_500(client: Client) -> None:
+    user = UserFactory.create()
+
+    response = client.post(
+        reverse("api-v1:auth-login"),
+        {"username": user.username, "password": DEFAULT_PASSWORD},
+        content_type="application/json",
+    )
+
+    body = assert_envelope(
+        response,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "A backing service is unavailable; try again shortly",
+    )
+    assert response["Retry-After"] == "5"
+    assert "access_token" not in body

@@ -182,9 +182,13 @@ def test_a_bearer_token_opens_metrics_from_anywhere(client: Client) -> None:
     wrong = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer scrape-token-x", **outside)
     missing = client.get(reverse("metrics"), **outside)
 
+    # A non-ASCII token is just a wrong token, not a 500.
+    hostile = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer \xff\u00e9", **outside)
+
     assert good.status_code == HTTPStatus.OK
     assert b"musicbud_http_requests_total" in good.content
     assert (wrong.status_code, missing.status_code) == (HTTPStatus.FORBIDDEN, HTTPStatus.FORBIDDEN)
+    assert hostile.status_code == HTTPStatus.FORBIDDEN
 
 
 @override_settings(METRICS_ALLOWED_NETWORKS=["10.20.0.0/16"], TRUSTED_PROXY_COUNT=0)
