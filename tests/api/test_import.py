@@ -11,6 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from musicbud.models import Artist, Genre, TasteEdge, Track, User
+from tests.conftest import assert_envelope
 from tests.factories import ArtistFactory, TrackFactory
 
 pytestmark = pytest.mark.django_db
@@ -206,6 +207,7 @@ def test_import_format_is_documented_with_an_example(client: Client) -> None:
         "provider": "spotify",
         "external_id": "3n3Ppam7vgaVa1iaRUc9Lp",
         "name": "Mr. Brightside",
+        "artist": "The Killers",
     }
 
 
@@ -216,8 +218,46 @@ def test_the_documented_example_imports(api_client: Client, user: User, client: 
     response = _post(api_client, example)
 
     assert response.status_code == HTTPStatus.OK
+    # Five items, and the two artists the track and the play credit.
     assert response.json() == {
-        "items": {"created": 5, "matched": 0},
+        "items": {"created": 7, "matched": 0},
         "edges": {"created": 5, "updated": 0},
         "skipped": [],
     }
+    assert sorted(Track.objects.values_list("name", "artists__name")) == [
+        ("Mr. Brightside", "The Killers"),
+        ("Never Gonna Give You Up", "Rick Astley"),
+    ]
+
+
+def test_a_name_shared_by_several_tracks_needs_the_artist(api_client: Client, user: User) -> None:
+    killers, cover_band = ArtistFactory.create(name="The Killers"), ArtistFactory.create()
+    original = TrackFactory.create(name="Mr. Brightside")
+    original.artists.add(killers)
+    cover = TrackFactory.create(name="Mr. Brightside")
+    cover.artists.add(cover_band)
+
+    ambiguous = _post(api_client, {"likes": [{"kind": "track", "name": "Mr. Brightside"}]})
+    named = _post(
+        api_client,
+        {"likes": [{"kind": "track", "name": "mr. brightside", "artist": "the killers"}]},
+    )
+
+    assert_envelope(
+        ambiguous,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "import_ambiguous_item",
+        "likes[0]: several tracks are named 'Mr. Brightside'; give the artist or a provider id",
+    )
+    assert named.status_code == HTTPStatus.OK
+    assert named.json()["items"] == {"created": 0, "matched": 1}
+    assert list(TasteEdge.objects.filter(user=user).values_list("track", flat=True)) == [
+        original.pk
+    ]
+
+
+def test_artist_is_refused_on_genres_and_artists(api_client: Client) -> None:
+    response = _post(api_client, {"likes": [{"kind": "genre", "name": "Rock", "artist": "X"}]})
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "artist goes with tracks and albums only" in str(response.json()["details"])
