@@ -900,6 +900,24 @@ def assert_rate_limited(response: Any) -> None:
     assert response["RateLimit-Remaining"] == "0"
 
 
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2)
+def test_look_alike_spellings_of_a_login_share_its_budget(client: Client) -> None:
+    UserFactory.create(username="jess")
+    # PostgreSQL's case-insensitive match maps U+017F (long s) to "S": the same account.
+    for spelling in ("jess", "JE\u017f\u017f"):
+        wrong = post(client, LOGIN, {"username": spelling, "password": "wrong-password-0"})
+        assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+
+    blocked = post(
+        client,
+        LOGIN,
+        {"username": "Jess", "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.0.0.99",
+    )
+
+    assert_envelope(blocked, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+
+
 @override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
 def test_login_is_limited_per_account_across_addresses(client: Client, user: User) -> None:
     for attempt in range(3):
