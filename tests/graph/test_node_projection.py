@@ -40,7 +40,7 @@ def user_in_graph(user: User) -> list[dict[str, object]]:
 @pytest.mark.django_db
 def test_user_changes_queue_versioned_node_rows() -> None:
     user = UserFactory.create(username="nina", display_name="Nina")
-    update_last_login(None, user)  # a login: nothing the graph holds changed
+    update_last_login(User, user)  # a login: nothing the graph holds changed
     user.is_active = False
     user.save(update_fields=["is_active"])
     user.username = "nina2"
