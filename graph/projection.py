@@ -31,7 +31,7 @@ from graph.models import (
     OutboxOperation,
     ProjectionOutbox,
 )
-from musicbud.models import ItemKind, Relation
+from musicbud.models import ITEM_MODELS, ItemKind, Relation, User
 
 logger = logging.getLogger(__name__)
 
@@ -230,13 +230,21 @@ def _superseded(row: ProjectionOutbox) -> bool:
         return NodeVersion.objects.filter(
             kind="user" if user_row else row.kind, node_id=node_id or 0, version__gt=row.version
         ).exists()
-    return EdgeVersion.objects.filter(
+    newer = EdgeVersion.objects.filter(
         user_id=row.user_pk or 0,
         relation=row.relation,
         kind=row.kind,
         item_id=row.item_pk or 0,
         version__gt=row.version,
     ).exists()
+    if newer or row.operation == OutboxOperation.DELETE:
+        return newer
+    # The user or item was deleted since (its node row removes the edge): never re-create it,
+    # even after a rebuild wiped the NodeState that remembers the deletion in the graph.
+    return not (
+        User.objects.filter(pk=row.user_pk or 0).exists()
+        and ITEM_MODELS[row.kind]._default_manager.filter(pk=row.item_pk or 0).exists()
+    )
 
 
 def projection_apply(

@@ -52,6 +52,24 @@ def _next_version(*, user: User, relation: str, kind: str, item: CatalogueItem) 
     return int(row[0])
 
 
+def _edge_lock(*, user: User, relation: str, kind: str, item: CatalogueItem) -> None:
+    """Take the edge's version row lock without a new version (creating it at 0 if missing).
+
+    A removal takes it before deleting, as a write takes it (through ``_next_version``) before
+    touching the edge: both lock the version row first, then the edge, so a like and an unlike
+    of the same edge at once serialise instead of deadlocking.
+    """
+    table = EdgeVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, relation, kind, item_id, version) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, 0) "
+            "ON CONFLICT (user_id, relation, kind, item_id) "
+            f"DO UPDATE SET version = {table}.version",
+            [user.pk, relation, kind, item.pk],
+        )
+
+
 def _upsert_increment(*, table: str, key: dict[str, Any], column: str) -> int:
     """Add one to a counter row (creating it at 1); returns the new value."""
     names = ", ".join([*key, column])
@@ -189,6 +207,7 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
     relation = Relation(relation).value
     kind = ItemKind(kind).value
     with transaction.atomic():
+        _edge_lock(user=user, relation=relation, kind=kind, item=item)
         deleted, _ = TasteEdge.objects.filter(
             user=user, relation=relation, **_item_filter(kind, item)
         ).delete()

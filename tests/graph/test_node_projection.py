@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import update_last_login
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.models import NodeVersion, OutboxOperation, ProjectionOutbox
 from graph.projection import outbox_row_apply, projection_apply, projection_wait
+from graph.rebuild import graph_rebuild
 from musicbud.models import ItemKind, TasteEdge, User
 from musicbud.services.taste import like_add
 from tests.factories import TrackFactory, UserFactory
@@ -147,3 +149,23 @@ def test_with_neo4j_down_a_deactivation_commits_and_stays_queued(dead_bolt_url: 
     row = ProjectionOutbox.objects.filter(operation=OutboxOperation.USER_UPSERT).latest("id")
     assert (row.version, row.user_is_active, row.applied_at, row.attempts) == (2, False, None, 1)
     assert row.last_error.startswith("ServiceUnavailable")
+
+
+@pytest.mark.django_db
+def test_an_edge_row_pending_across_a_rebuild_does_not_revive_a_deleted_user(
+    neo4j_graph: str, settings: SettingsWrapper
+) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    settings.NEO4J_URL = None
+    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    user.delete()
+    settings.NEO4J_URL = neo4j_graph
+
+    graph_rebuild(batch_size=10)
+    report = projection_apply()
+
+    # Skipped: the user's creation (superseded by the deletion) and the like (its user is
+    # gone); applied: the deletion.
+    assert (report.applied, report.skipped) == (1, 2)
+    assert graph_rows("MATCH (u:User) RETURN count(u) AS n") == [{"n": 0}]
+    assert graph_rows("MATCH (t:Track) RETURN t.public_id AS id") == [{"id": str(track.public_id)}]

@@ -1,5 +1,5 @@
 """Concurrent taste writes on PostgreSQL: counters shared by many users (a cell's user count,
-an item's holder count) neither deadlock nor lose updates."""
+an item's holder count) neither deadlock nor lose updates, and writes of one edge serialise."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ from collections.abc import Callable
 import pytest
 from django.db import connection, connections
 
-from graph.models import CellPopulation, ItemPopularity
-from musicbud.models import ItemKind, Track, User
+from graph.models import (
+    CellPopulation,
+    EdgeVersion,
+    ItemPopularity,
+    OutboxOperation,
+    ProjectionOutbox,
+)
+from musicbud.models import ItemKind, TasteEdge, Track, User
 from musicbud.services.taste import like_add, like_remove, taste_stats_refresh
 from tests.conftest import require_service
 from tests.factories import TrackFactory, UserFactory
@@ -94,6 +100,32 @@ def test_concurrent_likes_and_unlikes_of_one_item_end_exact() -> None:
     }
     # The leavers emptied their library in the cell (on the last round), the others joined.
     assert CellPopulation.objects.get(relation="like", kind="track").users == len(staying)
+    counted = exact_stats()
+    taste_stats_refresh()
+    assert counted == exact_stats()
+
+
+def test_a_like_and_an_unlike_of_one_edge_at_once_serialise() -> None:
+    user, other = UserFactory.create_batch(2)
+    tracks = TrackFactory.create_batch(ROUNDS)
+    for track in tracks:
+        like_add(user=user, kind=ItemKind.TRACK, item=track)
+        like_add(user=other, kind=ItemKind.TRACK, item=track)
+
+    # Each round: unlike and like again of the same edge, by the same user, at the same time.
+    for track in tracks:
+        assert _run_together([_unlike(user, track), _like(user, track)]) == []
+
+    for track in tracks:
+        rows = ProjectionOutbox.objects.filter(user_pk=user.pk, item_pk=track.pk)
+        newest = rows.order_by("-version").first()
+        assert newest is not None
+        liked = TasteEdge.objects.filter(user=user, track=track).exists()
+        # The newest version describes what the database holds.
+        assert newest.operation == (OutboxOperation.UPSERT if liked else OutboxOperation.DELETE)
+        assert EdgeVersion.objects.get(user_id=user.pk, item_id=track.pk).version == (
+            newest.version
+        )
     counted = exact_stats()
     taste_stats_refresh()
     assert counted == exact_stats()
