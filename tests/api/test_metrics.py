@@ -150,6 +150,8 @@ def test_cache_hits_and_misses_of_real_reads_are_counted(
 
 
 def test_graph_projection_lag_is_read_at_scrape_time(user: User, client: Client) -> None:
+    # The fixture user's node row, as if the worker had projected it.
+    ProjectionOutbox.objects.update(applied_at=timezone.now())
     caught_up = client.get(reverse("metrics")).content.decode()
     like_add(user=user, kind="track", item=TrackFactory.create())
     ProjectionOutbox.objects.update(created_at=timezone.now() - timedelta(seconds=30))
