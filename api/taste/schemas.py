@@ -154,6 +154,9 @@ class TasteImportIn(Schema):
             raise ValueError(
                 f"{total} entries; one import takes at most {settings.TASTE_IMPORT_MAX_ENTRIES}"
             )
+        ranks = [(entry.kind, entry.rank) for entry in self.top]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("top: each rank may be given once per kind")
         return self
 
     def entries(self) -> list[ImportEntry]:
@@ -181,6 +184,7 @@ class ImportCountsOut(Schema):
 class ImportEdgeCountsOut(Schema):
     created: int
     updated: int
+    removed: int = Field(description="Top items dropped: a kind's top list is replaced.")
 
 
 class SkippedOut(Schema):
@@ -200,4 +204,8 @@ class TasteImportOut(Schema):
 
     @staticmethod
     def resolve_edges(obj: Any) -> dict[str, int]:
-        return {"created": obj.edges_created, "updated": obj.edges_updated}
+        return {
+            "created": obj.edges_created,
+            "updated": obj.edges_updated,
+            "removed": obj.edges_removed,
+        }

@@ -169,26 +169,46 @@ def taste_edge_set(
     play_count: int | None = None,
     last_played_at: datetime | None = None,
 ) -> tuple[TasteEdge, bool]:
-    """Create or update one edge; returns the edge and whether it was created."""
+    """Create or update one edge; returns the edge and whether it was created.
+
+    Setting what is already there writes nothing (no version, no outbox row, no cache
+    invalidation). An existing edge keeps its ``source`` (where it came from) and, when no
+    new one is given, its ``last_played_at``.
+    """
     relation = Relation(relation).value
     kind = ItemKind(kind).value
-    defaults: dict[str, object] = {"source": EdgeSource(source).value}
+    values: dict[str, object] = {}
     if relation == Relation.TOP:
-        defaults["rank"] = rank
+        values["rank"] = rank
     if relation == Relation.PLAYED:
-        defaults["play_count"] = play_count if play_count is not None else 1
-        defaults["last_played_at"] = last_played_at
+        values["play_count"] = play_count if play_count is not None else 1
+        if last_played_at is not None:
+            values["last_played_at"] = last_played_at
     with transaction.atomic():
-        version = _next_version(user=user, relation=relation, kind=kind, item=item)
-        edge, created = TasteEdge.objects.select_for_update().update_or_create(
-            user=user,
-            relation=relation,
-            kind=kind,
-            **_item_filter(kind, item),
-            defaults=defaults,
-        )
-        if created:
+        # The version row first, as a removal does: writers of one edge serialise on it.
+        _edge_lock(user=user, relation=relation, kind=kind, item=item)
+        edge = TasteEdge.objects.filter(
+            user=user, relation=relation, kind=kind, **_item_filter(kind, item)
+        ).first()
+        created = edge is None
+        if edge is None:
+            edge = TasteEdge.objects.create(
+                user=user,
+                relation=relation,
+                kind=kind,
+                source=EdgeSource(source).value,
+                **_item_filter(kind, item),
+                **values,
+            )
             _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=1)
+        else:
+            changed = [name for name, value in values.items() if getattr(edge, name) != value]
+            if not changed:
+                return edge, False
+            for name in changed:
+                setattr(edge, name, values[name])
+            edge.save(update_fields=[*changed, "updated_at"])
+        version = _next_version(user=user, relation=relation, kind=kind, item=item)
         _outbox_write(
             operation=OutboxOperation.UPSERT,
             user=user,

@@ -18,10 +18,11 @@ from musicbud.models import (
     EdgeSource,
     ItemKind,
     Relation,
+    TasteEdge,
     Track,
     User,
 )
-from musicbud.services.taste import taste_edge_set
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class ImportReport:
     items_matched: int = 0
     edges_created: int = 0
     edges_updated: int = 0
+    edges_removed: int = 0
     skipped: list[SkippedEntry] = field(default_factory=list)
 
 
@@ -155,7 +157,9 @@ class _Resolver:
 def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     """Apply every entry or none: any unresolvable entry rolls the whole import back.
 
-    An entry repeating an earlier one (same relation and item) is skipped and reported.
+    An entry repeating an earlier one (same relation and item) is skipped and reported. The
+    ``top`` entries of a kind replace the user's top list of that kind (ranks are a list's
+    positions: mixing two lists would put two items at one rank).
     """
     report = ImportReport()
     resolver = _Resolver(report)
@@ -189,4 +193,17 @@ def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
                 report.edges_created += 1
             else:
                 report.edges_updated += 1
+        top_kinds = {kind for relation, kind, _ in applied if relation == Relation.TOP}
+        for kind in sorted(top_kinds):
+            kept = {pk for relation, k, pk in applied if relation == Relation.TOP and k == kind}
+            stale = (
+                TasteEdge.objects.filter(user=user, relation=Relation.TOP, kind=kind)
+                .exclude(**{f"{kind}__in": kept})
+                .select_related(kind)
+            )
+            for edge in stale:
+                taste_edge_remove(
+                    user=user, kind=kind, item=getattr(edge, kind), relation=Relation.TOP
+                )
+                report.edges_removed += 1
     return report
