@@ -1,7 +1,7 @@
 """The one graph query interface; ``settings.GRAPH_BACKEND`` picks the backend (sql | neo4j).
 
 With ``GRAPH_FALLBACK_TO_SQL`` a Neo4j backend that cannot be reached answers from SQL
-instead (same answers, see docs/graph.md), so the buds pages stay up when the graph is down.
+instead (same answers, see graph/README.md), so the buds pages stay up when the graph is down.
 """
 
 from __future__ import annotations

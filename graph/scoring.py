@@ -1,6 +1,6 @@
 """The bud similarity formula, shared by both graph backends so they rank identically.
 
-See docs/graph.md for the formula; both backends feed it the same integer facts (library
+See graph/README.md for the formula; both backends feed it the same integer facts (library
 sizes, document frequencies, user counts), and the SQL backend evaluates the same sum in SQL.
 """
 
@@ -48,7 +48,7 @@ BUDS_PER_RECOMMENDATION = 20
 MAX_LIMIT = 100
 # Stop items: held by more than 5% of a cell's users (and more than 50 users, so small
 # communities keep their hits). They weigh 0, which also spares the bud search from walking
-# their thousands of holders (see docs/graph.md, "Performance").
+# their thousands of holders (see graph/README.md, "Performance").
 STOP_ITEM_SHARE = 0.05
 STOP_ITEM_MIN_HOLDERS = 50
 

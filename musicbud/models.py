@@ -272,7 +272,7 @@ class TokenFamily(models.Model):
 
     ``current_jti`` is the one refresh token of the family that may still be used; rotating
     it is a conditional UPDATE, so two concurrent refreshes cannot both win. Used only when
-    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``docs/auth.md``).
+    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``api/auth/README.md``).
     """
 
     id = models.UUIDField(primary_key=True, editable=False)

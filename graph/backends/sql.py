@@ -170,7 +170,7 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
     with transaction.atomic(), connection.cursor() as cursor:
         if postgres:
             # Tens of thousands of index probes, then a hash and a sort: parallel workers cost
-            # more to start and merge than they save here (measured, docs/graph.md).
+            # more to start and merge than they save here (measured, graph/README.md).
             cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(sql, params)
         return [(int(user), float(score)) for user, score in cursor.fetchall()]

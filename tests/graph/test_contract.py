@@ -3,7 +3,7 @@
 Runs the SQL backend on the configured database (SQLite by default, PostgreSQL when
 DATABASE_URL points at it) and the Neo4j backend on the session's Bolt server. Each answer is
 compared with a reference computed here, straight from the taste edges and the formula in
-docs/graph.md, so all backends (and both databases, run to run) agree with each other.
+graph/README.md, so all backends (and both databases, run to run) agree with each other.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ async def world(backend: str, settings: SettingsWrapper) -> TasteWorld:
     return built
 
 
-# --- the reference: the formula of docs/graph.md, computed directly from the edges ----------
+# --- the reference: the formula of graph/README.md, computed directly from the edges ----------
 
 
 @dataclass(frozen=True)
