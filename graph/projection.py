@@ -14,14 +14,12 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import neo4j
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Min, Q
 from django.utils import timezone
-from neo4j.exceptions import DriverError, Neo4jError
 
 from graph.connection import graph_configured, sync_driver
 from graph.models import (
@@ -46,8 +44,19 @@ TYPE_FOR_RELATION: dict[str, str] = {
     Relation.TOP: "TOP",
     Relation.PLAYED: "PLAYED",
 }
-# What a failed apply can raise: the server refused, or it could not be reached at all.
-GRAPH_ERRORS: tuple[type[Exception], ...] = (Neo4jError, DriverError, OSError)
+if TYPE_CHECKING:
+    import neo4j
+
+
+def graph_errors() -> tuple[type[Exception], ...]:
+    """What a failed graph call can raise: the server refused, or it could not be reached.
+
+    A function, not a constant: the driver is imported only by processes that use it.
+    """
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    return (Neo4jError, DriverError, OSError)
+
 
 _executor_lock = Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -272,7 +281,7 @@ def projection_apply(
             continue
         try:
             changed = outbox_row_apply(row)
-        except GRAPH_ERRORS as exc:
+        except graph_errors() as exc:
             attempts = row.attempts + 1
             ProjectionOutbox.objects.filter(pk=row.pk).update(
                 attempts=attempts,
