@@ -36,6 +36,7 @@ from api.request_context import (
     request_id_var,
 )
 from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
+from config.asgi_handler import BODY_TOO_LARGE
 from musicbud.errors import MusicbudError
 
 access_logger = logging.getLogger("musicbud.access")
@@ -185,7 +186,18 @@ def _has_nul(request: HttpRequest) -> bool:
     return False
 
 
+def _too_large(request: HttpRequest) -> HttpResponseBase:
+    return error_response(
+        request,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"Request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes",
+        code="request_too_large",
+    )
+
+
 def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
+    if getattr(request, "scope", {}).get(BODY_TOO_LARGE):
+        return _too_large(request)
     raw_length = request.META.get("CONTENT_LENGTH") or "0"
     try:
         length = int(raw_length)
@@ -194,12 +206,7 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
             request, HTTPStatus.BAD_REQUEST, "Invalid Content-Length", code="bad_request"
         )
     if length > settings.MAX_REQUEST_BODY_BYTES:
-        return error_response(
-            request,
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            f"Request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes",
-            code="request_too_large",
-        )
+        return _too_large(request)
     has_body = length > 0 or "HTTP_TRANSFER_ENCODING" in request.META
     if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS and has_body:
         media_type = request.content_type or ""
