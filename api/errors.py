@@ -3,6 +3,7 @@ error handlers (handler400/403/404/500, CSRF failures) and the envelope middlewa
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -11,9 +12,12 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import Http404, HttpRequest, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from redis.exceptions import RedisError
 
 from api.request_context import current_request_id
 from musicbud.errors import AuthenticationFailed, MusicbudError, RateLimited
+
+logger = logging.getLogger(__name__)
 
 _STATUS_CODES = {
     HTTPStatus.BAD_REQUEST: "bad_request",
@@ -87,6 +91,19 @@ def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> Js
     return response
 
 
+def backing_service_unavailable(request: HttpRequest | None, exc: Exception) -> JsonResponse:
+    """503 (retry shortly) when Redis, which holds sessions, tokens and caches, is down."""
+    logger.warning("backing service unavailable: %s", type(exc).__name__, exc_info=exc)
+    response = error_response(
+        request,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "A backing service is unavailable; try again shortly",
+        code="service_unavailable",
+    )
+    response["Retry-After"] = "5"
+    return response
+
+
 def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(MusicbudError)
     def _domain(request: HttpRequest, exc: MusicbudError) -> JsonResponse:
@@ -127,6 +144,10 @@ def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
         return error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found")
+
+    @api.exception_handler(RedisError)
+    def _redis_down(request: HttpRequest, exc: RedisError) -> JsonResponse:
+        return backing_service_unavailable(request, exc)
 
     @api.exception_handler(Exception)
     def _unhandled(request: HttpRequest, exc: Exception) -> JsonResponse:

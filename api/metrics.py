@@ -125,7 +125,12 @@ def _scrape_allowed(request: HttpRequest) -> bool:
     token: str | None = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    if token and scheme.lower() == "bearer" and hmac.compare_digest(presented, token):
+    # Bytes: compare_digest refuses non-ASCII str, and a hostile header must not be a 500.
+    if (
+        token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(presented.encode("utf-8", "surrogateescape"), token.encode())
+    ):
         return True
     try:
         address = ipaddress.ip_address(client_ip(request))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -18,9 +19,11 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
+from redis.exceptions import RedisError
 
 from api import metrics
 from api.errors import (
+    backing_service_unavailable,
     domain_error_response,
     error_response,
     status_error_code,
@@ -33,6 +36,7 @@ from api.request_context import (
     request_id_var,
 )
 from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
+from config.asgi_handler import BODY_TOO_LARGE
 from musicbud.errors import MusicbudError
 
 access_logger = logging.getLogger("musicbud.access")
@@ -167,7 +171,33 @@ def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
     return rejected
 
 
+# A JSON string escape of U+0000 that is not itself an escaped backslash.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _has_nul(request: HttpRequest) -> bool:
+    """PostgreSQL text cannot hold U+0000, and no name, query or bio needs it: refuse it at
+    the door rather than let it reach the database as a 500."""
+    if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
+        return True
+    if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS:
+        body = request.body
+        return b"\x00" in body or _JSON_NUL.search(body) is not None
+    return False
+
+
+def _too_large(request: HttpRequest) -> HttpResponseBase:
+    return error_response(
+        request,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"Request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes",
+        code="request_too_large",
+    )
+
+
 def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
+    if getattr(request, "scope", {}).get(BODY_TOO_LARGE):
+        return _too_large(request)
     raw_length = request.META.get("CONTENT_LENGTH") or "0"
     try:
         length = int(raw_length)
@@ -176,12 +206,7 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
             request, HTTPStatus.BAD_REQUEST, "Invalid Content-Length", code="bad_request"
         )
     if length > settings.MAX_REQUEST_BODY_BYTES:
-        return error_response(
-            request,
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            f"Request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes",
-            code="request_too_large",
-        )
+        return _too_large(request)
     has_body = length > 0 or "HTTP_TRANSFER_ENCODING" in request.META
     if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS and has_body:
         media_type = request.content_type or ""
@@ -192,6 +217,13 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
                 "Send the request body as application/json",
                 code="unsupported_media_type",
             )
+    if _has_nul(request):
+        return error_response(
+            request,
+            HTTPStatus.BAD_REQUEST,
+            "NUL characters are not allowed in the path, query or body",
+            code="bad_request",
+        )
     return None
 
 
@@ -238,6 +270,8 @@ class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
         # middleware only when a view raised.
         if isinstance(exception, MusicbudError):
             return domain_error_response(request, exception)
+        if isinstance(exception, RedisError):
+            return backing_service_unavailable(request, exception)
         return None
 
     def call(self, request: HttpRequest) -> HttpResponseBase:

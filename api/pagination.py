@@ -19,6 +19,9 @@ from musicbud.errors import InvalidInput
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# Deep offsets are slow to serve and no client pages that far; a tampered cursor beyond this
+# would otherwise reach the database as an out-of-range integer.
+MAX_OFFSET = 10_000
 
 T = TypeVar("T")
 
@@ -55,7 +58,7 @@ def decode_offset(cursor: str | None) -> int:
         offset = data["o"]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
         raise InvalidInput("Invalid cursor", code="invalid_cursor") from exc
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise InvalidInput("Invalid cursor", code="invalid_cursor")
     return offset
 
@@ -73,6 +76,6 @@ def offset_page(
     request: HttpRequest, rows: list[T], *, offset: int, limit: int
 ) -> tuple[list[T], str | None]:
     """Cut a ``limit + 1`` fetch down to one page and link the next one when there is more."""
-    has_more = len(rows) > limit
+    has_more = len(rows) > limit and offset + limit <= MAX_OFFSET
     cursor = encode_offset(offset + limit) if has_more else None
     return rows[:limit], next_link(request, cursor)

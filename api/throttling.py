@@ -9,6 +9,7 @@ worker when ``REDIS_URL`` is set, the process's memory otherwise).
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -80,13 +81,29 @@ def request_user_id(request: HttpRequest) -> int | str | None:
     return None
 
 
+def client_key(request: HttpRequest) -> str:
+    """The client address a limit counts against: IPv4 as is, IPv6 by its /64.
+
+    One IPv6 subscriber is routinely given a whole /64; counting each of its 2**64
+    addresses separately would give it as many budgets.
+    """
+    address = client_ip(request)
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return address
+
+
 def _identity(request: HttpRequest, key: str | None) -> str:
     if key is not None:
         return f"key:{key}"
     user_id = request_user_id(request)
     if user_id is not None:
         return f"user:{user_id}"
-    return f"ip:{client_ip(request)}"
+    return f"ip:{client_key(request)}"
 
 
 def _record(request: HttpRequest, state: RateLimitState) -> None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.core import signals
 from django.core.cache import close_caches
 from django.core.exceptions import RequestAborted
@@ -33,6 +35,10 @@ from config import lifespan
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+# Set in a request's scope when its body outgrew MAX_REQUEST_BODY_BYTES while being read (a
+# chunked body declares no length); api.middleware answers it with the 413 envelope.
+BODY_TOO_LARGE = "musicbud.body_too_large"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -232,7 +238,33 @@ class HopFreeASGIHandler(ASGIHandler):
             return
         response.close()
 
-    # A copy of Django 5.2's ASGIHandler.handle; the three changes are marked "hop-free".
+    async def read_bounded_body(self, receive: Receive) -> tuple[Any, bool]:
+        """Django's ``read_body``, keeping at most ``MAX_REQUEST_BODY_BYTES``.
+
+        The rest of an oversized body is drained and dropped, not spooled to disk (Django
+        would read it all, then refuse it with a bare 400): returns the file and whether
+        the body was too large.
+        """
+        limit: int = settings.MAX_REQUEST_BODY_BYTES
+        body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the request owns it
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
+        )
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body_file.close()
+                raise RequestAborted
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size <= limit:
+                body_file.write(chunk)
+            if not message.get("more_body", False):
+                break
+        body_file.seek(0)
+        return body_file, size > limit
+
+    # A copy of Django 5.2's ASGIHandler.handle; the changes are marked "hop-free".
     async def serve_http(
         self,
         scope: Scope,
@@ -241,9 +273,12 @@ class HopFreeASGIHandler(ASGIHandler):
         executor: RequestExecutor,
     ) -> None:
         try:
-            body_file = await self.read_body(receive)
+            # hop-free (0): a body is kept up to MAX_REQUEST_BODY_BYTES only.
+            body_file, too_large = await self.read_bounded_body(receive)
         except RequestAborted:
             return
+        if too_large:
+            scope = {**scope, BODY_TOO_LARGE: True}
         set_script_prefix(get_script_prefix(scope))
         # hop-free (1): request_started on the loop unless a receiver needs a thread.
         await self.send_signal(signals.request_started, executor, scope=scope)

@@ -274,6 +274,13 @@ class AppEnvironment(BaseSettings):
                 )
         if not self.ALLOWED_HOSTS:
             raise ValueError("ALLOWED_HOSTS must list the served host names when ENVIRONMENT=prod")
+        if not self.REDIS_URL and self.WEB_CONCURRENCY != 1:
+            # Token revocation, cached users, sessions and rate limits would otherwise live in
+            # each worker's memory: a logout or deactivation seen by one worker only.
+            raise ValueError(
+                "REDIS_URL is required when ENVIRONMENT=prod runs several workers "
+                "(set it, or WEB_CONCURRENCY=1 for a single worker)"
+            )
         return self
 
     def _raw(self, name: str) -> str:

@@ -23,8 +23,10 @@ def sentry_init(
         release=release,
         traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration()],
-        # No user identity and no request bodies (passwords, tokens) in events; headers and
-        # cookies go through the SDK's denylist scrubber.
-        data_collection={"user_info": False, "http_bodies": []},
+        # No user identity, no request bodies and no frame locals (a login's locals hold the
+        # password, a refresh's the token: the denylist only knows exact key names) in
+        # events; headers and cookies go through the SDK's denylist scrubber.
+        data_collection={"user_info": False, "http_bodies": [], "stack_frame_variables": False},
+        include_local_variables=False,
         transport=transport,
     )

@@ -33,29 +33,64 @@ class EdgeVersion(models.Model):
         return f"{self.user_id} {self.relation} {self.kind}:{self.item_id} v{self.version}"
 
 
+class NodeVersion(models.Model):
+    """The last version written for one user or catalogue item node (``kind`` is ``user`` or
+    an item kind), kept after the row is deleted: orders the node's outbox rows like edges'."""
+
+    kind = models.CharField(max_length=8)
+    node_id = models.BigIntegerField()
+    version = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "node_id"], name="node_version_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.node_id} v{self.version}"
+
+
 class OutboxOperation(models.TextChoices):
     UPSERT = "upsert", "Create or update the edge"
     DELETE = "delete", "Delete the edge"
+    USER_UPSERT = "user", "Create or update the user node"
+    USER_DELETE = "user-del", "Delete the user node and its edges"
+    ITEM_UPSERT = "item", "Create or update (rename) the item node"
+    ITEM_DELETE = "item-del", "Delete the item node and its edges"
+
+
+NODE_OPERATIONS = frozenset(
+    {
+        OutboxOperation.USER_UPSERT,
+        OutboxOperation.USER_DELETE,
+        OutboxOperation.ITEM_UPSERT,
+        OutboxOperation.ITEM_DELETE,
+    }
+)
 
 
 class ProjectionOutbox(models.Model):
-    """One taste-edge change still to be applied to Neo4j (``applied_at`` is null while pending).
+    """One change still to be applied to Neo4j (``applied_at`` is null while pending): a taste
+    edge, or a user or item node (changed or deleted).
 
     Rows carry everything the projector needs (public ids, names, edge properties) so applying
     one never reads the relational DB, and a later change of the user or item cannot break it.
+    Node rows leave the other side blank: a user row has no relation or item, an item row no
+    relation or user.
     """
 
     operation = models.CharField(max_length=8, choices=OutboxOperation.choices)
-    relation = models.CharField(max_length=8, choices=Relation.choices)
-    kind = models.CharField(max_length=8, choices=ItemKind.choices)
+    relation = models.CharField(max_length=8, choices=Relation.choices, blank=True)
+    kind = models.CharField(max_length=8, choices=ItemKind.choices, blank=True)
     version = models.BigIntegerField()
-    user_pk = models.BigIntegerField()
-    user_public_id = models.UUIDField()
-    username = models.CharField(max_length=30)
+    user_pk = models.BigIntegerField(null=True, blank=True)
+    user_public_id = models.UUIDField(null=True, blank=True)
+    username = models.CharField(max_length=30, blank=True)
     display_name = models.CharField(max_length=80, blank=True)
-    item_pk = models.BigIntegerField()
-    item_public_id = models.UUIDField()
-    item_name = models.CharField(max_length=300)
+    user_is_active = models.BooleanField(null=True, blank=True)
+    item_pk = models.BigIntegerField(null=True, blank=True)
+    item_public_id = models.UUIDField(null=True, blank=True)
+    item_name = models.CharField(max_length=300, blank=True)
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     play_count = models.PositiveIntegerField(null=True, blank=True)
     last_played_at = models.DateTimeField(null=True, blank=True)
@@ -81,8 +116,18 @@ class ProjectionOutbox(models.Model):
         ]
 
     def __str__(self) -> str:
-        edge = f"{self.relation} {self.kind}:{self.item_pk}"
-        return f"#{self.pk} {self.operation} {edge} v{self.version}"
+        if self.operation in (OutboxOperation.USER_UPSERT, OutboxOperation.USER_DELETE):
+            target = f"user:{self.user_pk}"
+        else:
+            target = f"{self.relation} {self.kind}:{self.item_pk}".strip()
+        return f"#{self.pk} {self.operation} {target} v{self.version}"
+
+    @property
+    def node_key(self) -> str:
+        """The ``NodeState`` key of a node row's user or item."""
+        if self.operation in (OutboxOperation.USER_UPSERT, OutboxOperation.USER_DELETE):
+            return f"user|{self.user_public_id}"
+        return f"{self.kind}|{self.item_public_id}"
 
     @property
     def edge_key(self) -> str:

@@ -14,18 +14,22 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import neo4j
 from django.conf import settings
 from django.db import close_old_connections
 from django.db.models import Min, Q
 from django.utils import timezone
-from neo4j.exceptions import DriverError, Neo4jError
 
 from graph.connection import graph_configured, sync_driver
-from graph.models import EdgeVersion, OutboxOperation, ProjectionOutbox
-from musicbud.models import ItemKind, Relation
+from graph.models import (
+    NODE_OPERATIONS,
+    EdgeVersion,
+    NodeVersion,
+    OutboxOperation,
+    ProjectionOutbox,
+)
+from musicbud.models import ITEM_MODELS, ItemKind, Relation, User
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +44,19 @@ TYPE_FOR_RELATION: dict[str, str] = {
     Relation.TOP: "TOP",
     Relation.PLAYED: "PLAYED",
 }
-# What a failed apply can raise: the server refused, or it could not be reached at all.
-GRAPH_ERRORS: tuple[type[Exception], ...] = (Neo4jError, DriverError, OSError)
+if TYPE_CHECKING:
+    import neo4j
+
+
+def graph_errors() -> tuple[type[Exception], ...]:
+    """What a failed graph call can raise: the server refused, or it could not be reached.
+
+    A function, not a constant: the driver is imported only by processes that use it.
+    """
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    return (Neo4jError, DriverError, OSError)
+
 
 _executor_lock = Lock()
 _executor: ThreadPoolExecutor | None = None
@@ -108,10 +123,25 @@ def _apply_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool:
     if row.version <= current:
         return False
     if row.operation == OutboxOperation.UPSERT:
+        # A node deleted since (its NodeState says so) is not brought back by an older edge
+        # row; names and the active flag are set only on creation, since the node's own rows
+        # carry their changes (an older edge row must not undo a rename).
+        gone = tx.run(
+            "MATCH (s:NodeState) WHERE s.key IN [$user_key, $item_key] AND s.deleted = true "
+            "RETURN count(s) AS n",
+            {
+                "user_key": f"user|{row.user_public_id}",
+                "item_key": f"{row.kind}|{row.item_public_id}",
+            },
+        ).single()
+        if gone and int(gone["n"]) > 0:
+            return False
         tx.run(
             f"MERGE (u:User {{public_id: $user}}) "
-            "SET u.sql_id = $user_pk, u.username = $username, u.display_name = $display_name "
-            f"MERGE (i:{label} {{public_id: $item}}) SET i.sql_id = $item_pk, i.name = $item_name "
+            "ON CREATE SET u.sql_id = $user_pk, u.username = $username, "
+            "u.display_name = $display_name, u.is_active = true "
+            f"MERGE (i:{label} {{public_id: $item}}) "
+            "ON CREATE SET i.sql_id = $item_pk, i.name = $item_name "
             f"MERGE (u)-[r:{rel_type}]->(i) SET r += $props",
             {
                 **params,
@@ -140,11 +170,58 @@ def _apply_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool:
     return True
 
 
+def _apply_node_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool:
+    """Apply a user or item row: the node's ``NodeState`` orders its versions (and remembers a
+    deletion) as ``EdgeState`` does an edge's."""
+    params: dict[str, Any] = {"key": row.node_key, "version": row.version}
+    state = tx.run(
+        "MERGE (s:NodeState {key: $key}) ON CREATE SET s.version = 0 "
+        "SET s.locked = true RETURN s.version AS version",
+        params,
+    ).single()
+    current = int(state["version"]) if state and state["version"] is not None else 0
+    if row.version <= current:
+        return False
+    operation = row.operation
+    if operation == OutboxOperation.USER_UPSERT:
+        tx.run(
+            "MERGE (u:User {public_id: $public_id}) SET u.sql_id = $pk, u.username = $username, "
+            "u.display_name = $display_name, u.is_active = $active",
+            {
+                "public_id": str(row.user_public_id),
+                "pk": row.user_pk,
+                "username": row.username,
+                "display_name": row.display_name,
+                "active": bool(row.user_is_active),
+            },
+        )
+    elif operation == OutboxOperation.ITEM_UPSERT:
+        tx.run(
+            f"MERGE (i:{LABEL_FOR_KIND[row.kind]} {{public_id: $public_id}}) "
+            "SET i.sql_id = $pk, i.name = $name",
+            {"public_id": str(row.item_public_id), "pk": row.item_pk, "name": row.item_name},
+        )
+    else:
+        label = "User" if operation == OutboxOperation.USER_DELETE else LABEL_FOR_KIND[row.kind]
+        public_id = row.user_public_id if label == "User" else row.item_public_id
+        tx.run(
+            f"MATCH (n:{label} {{public_id: $public_id}}) DETACH DELETE n",
+            {"public_id": str(public_id)},
+        )
+    deleted = operation in (OutboxOperation.USER_DELETE, OutboxOperation.ITEM_DELETE)
+    tx.run(
+        "MATCH (s:NodeState {key: $key}) SET s.version = $version, s.deleted = $deleted",
+        {**params, "deleted": deleted},
+    )
+    return True
+
+
 def outbox_row_apply(row: ProjectionOutbox) -> bool:
     """Apply one row to Neo4j in an explicit transaction; True when it changed the graph."""
+    apply = _apply_node_row if row.operation in NODE_OPERATIONS else _apply_row
     with sync_driver().session(database=settings.NEO4J_DATABASE) as session:
         # The driver's own retries are off (max_transaction_retry_time=0): the outbox retries.
-        return bool(session.execute_write(_apply_row, row))
+        return bool(session.execute_write(apply, row))
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -154,14 +231,29 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def _superseded(row: ProjectionOutbox) -> bool:
-    # A newer committed write of the same edge exists: its own row carries the newer state.
-    return EdgeVersion.objects.filter(
-        user_id=row.user_pk,
+    # A newer committed write of the same edge or node exists: its own row carries the newer
+    # state.
+    if row.operation in NODE_OPERATIONS:
+        user_row = row.operation in (OutboxOperation.USER_UPSERT, OutboxOperation.USER_DELETE)
+        node_id = row.user_pk if user_row else row.item_pk
+        return NodeVersion.objects.filter(
+            kind="user" if user_row else row.kind, node_id=node_id or 0, version__gt=row.version
+        ).exists()
+    newer = EdgeVersion.objects.filter(
+        user_id=row.user_pk or 0,
         relation=row.relation,
         kind=row.kind,
-        item_id=row.item_pk,
+        item_id=row.item_pk or 0,
         version__gt=row.version,
     ).exists()
+    if newer or row.operation == OutboxOperation.DELETE:
+        return newer
+    # The user or item was deleted since (its node row removes the edge): never re-create it,
+    # even after a rebuild wiped the NodeState that remembers the deletion in the graph.
+    return not (
+        User.objects.filter(pk=row.user_pk or 0).exists()
+        and ITEM_MODELS[row.kind]._default_manager.filter(pk=row.item_pk or 0).exists()
+    )
 
 
 def projection_apply(
@@ -189,7 +281,7 @@ def projection_apply(
             continue
         try:
             changed = outbox_row_apply(row)
-        except GRAPH_ERRORS as exc:
+        except graph_errors() as exc:
             attempts = row.attempts + 1
             ProjectionOutbox.objects.filter(pk=row.pk).update(
                 attempts=attempts,

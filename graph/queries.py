@@ -1,7 +1,7 @@
 """The one graph query interface; ``settings.GRAPH_BACKEND`` picks the backend (sql | neo4j).
 
 With ``GRAPH_FALLBACK_TO_SQL`` a Neo4j backend that cannot be reached answers from SQL
-instead (same answers, see docs/graph.md), so the buds pages stay up when the graph is down.
+instead (same answers, see graph/README.md), so the buds pages stay up when the graph is down.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.conf import settings
 
 from graph.backends import neo4j as neo4j_backend
 from graph.backends import sql
-from graph.projection import GRAPH_ERRORS
+from graph.projection import graph_errors
 from graph.types import BudPage, BudSource, Recommendation, SharedItem, TasteCounts
 from musicbud.errors import InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind
@@ -56,7 +56,7 @@ async def _dispatch(
     neo4j_call: Callable[P, Awaitable[T]] = getattr(neo4j_backend, name)
     try:
         return await neo4j_call(*args, **kwargs)
-    except GRAPH_ERRORS as exc:
+    except graph_errors() as exc:
         if not settings.GRAPH_FALLBACK_TO_SQL:
             raise ServiceUnavailable("the graph store is unavailable") from exc
         logger.warning("graph store unreachable; answering from SQL", extra={"query": name})

@@ -94,7 +94,7 @@ def _batches(
 
 
 def _user_rows() -> QuerySet[Any, Any]:
-    return User.objects.values("pk", "public_id", "username", "display_name")
+    return User.objects.values("pk", "public_id", "username", "display_name", "is_active")
 
 
 def _item_rows(kind: str) -> QuerySet[Any, Any]:
@@ -189,7 +189,8 @@ def _phase_writer(phase: str) -> tuple[QuerySet[Any, Any], Callable[[list[dict[s
     if phase == "users":
         return _user_rows(), lambda rows: _write(
             "UNWIND $rows AS row MERGE (u:User {public_id: row.public_id}) "
-            "SET u.sql_id = row.pk, u.username = row.username, u.display_name = row.display_name",
+            "SET u.sql_id = row.pk, u.username = row.username, "
+            "u.display_name = row.display_name, u.is_active = row.is_active",
             [{**row, "public_id": str(row["public_id"])} for row in rows],
         )
     if phase in ITEM_PHASES:

@@ -1,6 +1,6 @@
 """The bud similarity formula, shared by both graph backends so they rank identically.
 
-See docs/graph.md for the formula; both backends feed it the same integer facts (library
+See graph/README.md for the formula; both backends feed it the same integer facts (library
 sizes, document frequencies, user counts), and the SQL backend evaluates the same sum in SQL.
 """
 
@@ -12,7 +12,7 @@ import heapq
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from graph.types import Bud, BudSource, ItemRef, SharedItem
@@ -48,7 +48,7 @@ BUDS_PER_RECOMMENDATION = 20
 MAX_LIMIT = 100
 # Stop items: held by more than 5% of a cell's users (and more than 50 users, so small
 # communities keep their hits). They weigh 0, which also spares the bud search from walking
-# their thousands of holders (see docs/graph.md, "Performance").
+# their thousands of holders (see graph/README.md, "Performance").
 STOP_ITEM_SHARE = 0.05
 STOP_ITEM_MIN_HOLDERS = 50
 
@@ -96,6 +96,11 @@ class TasteFacts:
     users: dict[Cell, int]
     sizes: dict[tuple[int, Cell], int]
     me: int
+    # Computed once: every shared-items breakdown on a page reads them again.
+    _coefficients: dict[tuple[Cell, int], float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_coefficients", self._compute_coefficients())
 
     @property
     def active_cells(self) -> list[Cell]:
@@ -107,6 +112,9 @@ class TasteFacts:
 
     def coefficients(self) -> dict[tuple[Cell, int], float]:
         """Per (cell, my item): its contribution before dividing by the other's sqrt(size)."""
+        return self._coefficients
+
+    def _compute_coefficients(self) -> dict[tuple[Cell, int], float]:
         total = self.total_weight
         result: dict[tuple[Cell, int], float] = {}
         if total == 0:

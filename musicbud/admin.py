@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from musicbud.models import Album, Artist, Genre, TasteEdge, Track, User
+from musicbud.services.taste import taste_edge_remove
 
 
 @admin.register(User)
@@ -98,6 +101,21 @@ class TasteEdgeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "genre__name",
     )
     list_select_related = ("user", "track", "artist", "album", "genre")
-    raw_id_fields = ("user", "track", "artist", "album", "genre")
     date_hierarchy = "created_at"
-    readonly_fields = ("created_at", "updated_at")
+
+    # Taste edges are written through the taste services only (they keep the similarity
+    # statistics, the edge version and the graph outbox in step): moderators look and delete.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: TasteEdge | None = None) -> bool:
+        return False
+
+    def delete_model(self, request: HttpRequest, obj: TasteEdge) -> None:
+        taste_edge_remove(
+            user=obj.user, kind=obj.kind, item=getattr(obj, obj.kind), relation=obj.relation
+        )
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TasteEdge]) -> None:
+        for edge in queryset.select_related("user", "track", "artist", "album", "genre"):
+            self.delete_model(request, edge)

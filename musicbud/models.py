@@ -59,6 +59,20 @@ class User(AbstractUser):
         return self.username
 
 
+class DemoDataset(models.Model):
+    """The demo dataset ``seed_demo`` completed, and with which parameters (one row at most).
+
+    Written only once a run has finished, in a table users cannot edit, so a demo user
+    changing their profile or taste never makes a later ``seed_demo`` (``make run``) refuse.
+    """
+
+    params = models.CharField(max_length=200)
+    completed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.params
+
+
 class Provider(models.TextChoices):
     SPOTIFY = "spotify", "Spotify"
     LASTFM = "lastfm", "Last.fm"
@@ -258,7 +272,7 @@ class TokenFamily(models.Model):
 
     ``current_jti`` is the one refresh token of the family that may still be used; rotating
     it is a conditional UPDATE, so two concurrent refreshes cannot both win. Used only when
-    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``docs/auth.md``).
+    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``api/auth/README.md``).
     """
 
     id = models.UUIDField(primary_key=True, editable=False)

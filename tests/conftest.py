@@ -285,8 +285,12 @@ async def asgi_request(
     method: str = "GET",
     headers: Sequence[tuple[str, str]] = (),
     body: bytes = b"",
+    chunks: Sequence[bytes] = (),
 ) -> AsgiResponse:
-    """One HTTP request through an ASGI application, as a server would send it."""
+    """One HTTP request through an ASGI application, as a server would send it.
+
+    ``chunks`` sends the body in several messages instead (a chunked upload).
+    """
     path_only, _, query = path.partition("?")
     scope = {
         "type": "http",
@@ -304,7 +308,10 @@ async def asgi_request(
         "server": ("testserver", 80),
     }
     incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    await incoming.put({"type": "http.request", "body": body, "more_body": False})
+    parts = list(chunks) or [body]
+    for index, part in enumerate(parts):
+        more = index < len(parts) - 1
+        await incoming.put({"type": "http.request", "body": part, "more_body": more})
     response_done = asyncio.Event()
     messages: list[dict[str, Any]] = []
 

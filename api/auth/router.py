@@ -21,8 +21,7 @@ from api.auth.schemas import (
     TokenPairOut,
 )
 from api.auth.security import auth, require_csrf
-from api.request_context import client_ip
-from api.throttling import enforce_rate_limit
+from api.throttling import client_key, enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
 from musicbud.services.tokens import (
@@ -66,10 +65,12 @@ async def csrf(request: HttpRequest) -> CsrfOut:
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     # Both budgets are spent before the password is hashed: guessing one account from many
     # addresses and many accounts from one address are both slowed down.
-    account = payload.username.strip().lower()
+    # Folded as the database compares logins case-insensitively (PostgreSQL's UPPER maps
+    # U+017F, the long s, to "S"), so look-alike spellings of one account share its budget.
+    account = payload.username.strip().upper().casefold()
     await enforce_rate_limit(request, group="auth.login.account", policy="strict", key=account)
     await enforce_rate_limit(
-        request, group="auth.login.ip", policy="strict", key=client_ip(request)
+        request, group="auth.login.ip", policy="strict", key=client_key(request)
     )
     if payload.session:
         # A login that sets a session cookie is CSRF-protected like Django's LoginView, so

@@ -38,7 +38,7 @@ class BudUserOut(Schema):
 class BudOut(Schema):
     user: BudUserOut
     score: float = Field(
-        description="Similarity (IDF-weighted cosine, see docs/api.md); the weights of all "
+        description="Similarity (IDF-weighted cosine, see api/README.md); the weights of all "
         "shared items add up to it."
     )
     shared_count: int = Field(description="How many items we share.")

@@ -66,6 +66,15 @@ class ImportItemIn(Schema):
     provider: Provider | None = None
     external_id: str | None = Field(None, min_length=1, max_length=128)
     name: str | None = Field(None, min_length=1, max_length=300)
+    artist: str | None = Field(
+        None,
+        min_length=1,
+        max_length=300,
+        description=(
+            "Tracks and albums: the artist's name, to tell items of the same name apart "
+            "(and to credit the artist when the item is created)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _identified(self) -> ImportItemIn:
@@ -73,6 +82,8 @@ class ImportItemIn(Schema):
             raise ValueError("provider and external_id go together")
         if self.external_id is None and self.name is None:
             raise ValueError("give provider + external_id, or name, or both")
+        if self.artist is not None and self.kind not in (ItemKind.TRACK, ItemKind.ALBUM):
+            raise ValueError("artist goes with tracks and albums only")
         return self
 
     def entry(self, section: str, index: int, relation: str, **edge: Any) -> ImportEntry:
@@ -82,6 +93,7 @@ class ImportItemIn(Schema):
             relation=relation,
             kind=self.kind.value,
             name=self.name.strip() if self.name else None,
+            artist=self.artist.strip() if self.artist else None,
             provider=self.provider.value if self.provider else None,
             external_id=self.external_id,
             **edge,
@@ -105,6 +117,7 @@ IMPORT_EXAMPLE: dict[str, Any] = {
             "provider": "spotify",
             "external_id": "3n3Ppam7vgaVa1iaRUc9Lp",
             "name": "Mr. Brightside",
+            "artist": "The Killers",
         },
         {"kind": "artist", "name": "Radiohead"},
         {"kind": "genre", "provider": "lastfm", "external_id": "trip-hop", "name": "Trip-hop"},
@@ -115,6 +128,7 @@ IMPORT_EXAMPLE: dict[str, Any] = {
             "provider": "ytmusic",
             "external_id": "dQw4w9WgXcQ",
             "name": "Never Gonna Give You Up",
+            "artist": "Rick Astley",
             "play_count": 12,
             "last_played_at": "2026-01-31T21:15:00Z",
         }
@@ -140,6 +154,9 @@ class TasteImportIn(Schema):
             raise ValueError(
                 f"{total} entries; one import takes at most {settings.TASTE_IMPORT_MAX_ENTRIES}"
             )
+        ranks = [(entry.kind, entry.rank) for entry in self.top]
+        if len(set(ranks)) != len(ranks):
+            raise ValueError("top: each rank may be given once per kind")
         return self
 
     def entries(self) -> list[ImportEntry]:
@@ -167,6 +184,7 @@ class ImportCountsOut(Schema):
 class ImportEdgeCountsOut(Schema):
     created: int
     updated: int
+    removed: int = Field(description="Top items dropped: a kind's top list is replaced.")
 
 
 class SkippedOut(Schema):
@@ -186,4 +204,8 @@ class TasteImportOut(Schema):
 
     @staticmethod
     def resolve_edges(obj: Any) -> dict[str, int]:
-        return {"created": obj.edges_created, "updated": obj.edges_updated}
+        return {
+            "created": obj.edges_created,
+            "updated": obj.edges_updated,
+            "removed": obj.edges_removed,
+        }

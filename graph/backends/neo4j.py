@@ -43,6 +43,11 @@ def _cell(rel_type: str, labels: list[str]) -> Cell | None:
     return (RELATION_FOR_TYPE[rel_type], kinds[0])
 
 
+def _active(profile: dict[str, Any]) -> bool:
+    # Projected before the flag existed (no user row applied yet): active, as on creation.
+    return profile.get("is_active") is not False
+
+
 def _types(cells: list[Cell]) -> list[str]:
     return sorted({TYPE_FOR_RELATION[relation] for relation, _ in cells})
 
@@ -83,7 +88,8 @@ async def _facts(
         "MATCH (me:User {sql_id: $me})-[r]->(i)<-[r2]-(v:User) "
         "WHERE type(r) IN $types AND type(r2) = type(r) "
         "RETURN v.sql_id AS user, v.public_id AS public_id, v.username AS username, "
-        "v.display_name AS display_name, type(r) AS rel, labels(i) AS labels, i.sql_id AS item",
+        "v.display_name AS display_name, v.is_active AS is_active, type(r) AS rel, "
+        "labels(i) AS labels, i.sql_id AS item",
         {"me": user_id, "types": types},
     )
     hits: list[tuple[int, Cell, int]] = []
@@ -160,6 +166,8 @@ def _ranked(
         (
             (user, UUID(profiles[user]["public_id"]), score)
             for user, score in candidate_scores(facts, hits).items()
+            # Inactive users still count in the statistics (as in SQL) but are never buds.
+            if _active(profiles[user])
         ),
         limit=limit,
         cursor=cursor,
@@ -198,16 +206,18 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
     rows = await cypher_read(
         f"MATCH (u:User)-[r]->(i:{label} {{sql_id: $item}}) WHERE type(r) IN $types "
         "RETURN u.sql_id AS user, u.public_id AS public_id, u.username AS username, "
-        "u.display_name AS display_name, type(r) AS rel",
+        "u.display_name AS display_name, u.is_active AS is_active, type(r) AS rel",
         {"item": item_id, "types": sorted(TYPE_FOR_RELATION.values())},
     )
-    if not rows:
-        return BudPage(buds=[], next_cursor=None)
     holders: dict[int, list[str]] = defaultdict(list)
     profiles: dict[int, dict[str, Any]] = {}
     for row in rows:
+        if not _active(row):
+            continue
         holders[int(row["user"])].append(RELATION_FOR_TYPE[row["rel"]])
         profiles[int(row["user"])] = row
+    if not holders:
+        return BudPage(buds=[], next_cursor=None)
     cells = [(relation, kind) for relation in Relation.values]
     sizes = await _sizes(user_ids=holders, cells=cells)
     scored, next_cursor = top_scored(

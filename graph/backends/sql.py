@@ -13,19 +13,21 @@ from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Q
 
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
     KIND_ORDER,
+    MAX_LIMIT,
     Candidate,
     Cell,
     Scored,
     TasteFacts,
     build_bud,
     cells_for,
+    decode_cursor,
     item_bud_score,
     recommendation_scores,
     round_score,
@@ -47,25 +49,27 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
     kinds = sorted({kind for _, kind in cells})
     cell_set = set(cells)
     my_items: dict[Cell, list[int]] = defaultdict(list)
-    mine = TasteEdge.objects.filter(user_id=user_id, relation__in=relations, kind__in=kinds)
-    for row in mine.values("relation", "kind", *ITEM_COLUMNS):
-        cell = (row["relation"], row["kind"])
-        if cell in cell_set:
-            my_items[cell].append(_item_id(row))
-
     df: dict[tuple[Cell, int], int] = {}
-    mine_by_kind = Q()
-    for kind in kinds:
-        ids = {item for (_, k), items in my_items.items() if k == kind for item in items}
-        if ids:
-            mine_by_kind |= Q(kind=kind, item_id__in=ids)
-    if mine_by_kind:
-        rows = ItemPopularity.objects.filter(mine_by_kind, relation__in=relations).values_list(
-            "relation", "kind", "item_id", "holders"
+    edges = TasteEdge._meta.db_table
+    popularity = ItemPopularity._meta.db_table
+    item = "COALESCE(e.track_id, e.artist_id, e.album_id, e.genre_id)"
+    # My items and their holder counts in one round trip (a unique-index probe per item).
+    marks = ", ".join(["%s"] * len(relations)), ", ".join(["%s"] * len(kinds))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.relation, e.kind, {item}, p.holders FROM {edges} e "  # noqa: S608
+            f"LEFT JOIN {popularity} p ON p.relation = e.relation AND p.kind = e.kind "
+            f"AND p.item_id = {item} "
+            f"WHERE e.user_id = %s AND e.relation IN ({marks[0]}) AND e.kind IN ({marks[1]})",
+            [user_id, *relations, *kinds],
         )
-        for relation, kind, item_id, holders in rows:
-            df[((relation, kind), int(item_id))] = int(holders)
-
+        rows = cursor.fetchall()
+    for relation, kind, item_id, holders in rows:
+        cell = (relation, kind)
+        if cell in cell_set:
+            my_items[cell].append(int(item_id))
+            if holders is not None:
+                df[(cell, int(item_id))] = int(holders)
     users = {
         (relation, kind): count
         for relation, kind, count in CellPopulation.objects.filter(
@@ -92,69 +96,84 @@ def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cel
     return sizes
 
 
-def _candidate_scores(facts: TasteFacts) -> list[tuple[int, Any, float]]:
-    """(user id, public id, score) of every active user sharing an item, summed in SQL.
+def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
+    """(user id, score) of every other user sharing an item (active or not), summed in SQL.
 
     Python computes each of my items' coefficient (cell weight * IDF / sqrt(my size)); the
     database sums them per candidate and cell and divides by sqrt(the candidate's size).
     """
     coefficients = facts.coefficients()
-    by_kind: dict[str, list[tuple[str, int, float]]] = defaultdict(list)
+    cells = sorted({cell for cell, _ in coefficients})
+    number = {cell: n for n, cell in enumerate(cells)}
+    by_kind: dict[str, list[tuple[str, int, int, float]]] = defaultdict(list)
     for ((relation, kind), item_id), coefficient in coefficients.items():
         # Stop items weigh 0: walking their holders could not change any score.
         if coefficient > 0:
-            by_kind[kind].append((relation, item_id, coefficient))
+            by_kind[kind].append((relation, item_id, number[(relation, kind)], coefficient))
     if not by_kind:
         return []
     edges = TasteEdge._meta.db_table
     ctes: list[str] = []
     parts: list[str] = []
     params: list[Any] = []
+    postgres = connection.vendor == "postgresql"
     for kind, rows in sorted(by_kind.items()):
-        # One VALUES list per kind (PostgreSQL inlines each CTE), so the planner knows how
-        # many items each scan joins; SQLite names VALUES columns only through a CTE.
+        # Each row carries its cell as a small integer: the sums below compare integers.
+        if postgres:
+            # Four array parameters: planning does not grow with the user's library, and
+            # unnest's row estimate is right, so each scan is a loop of index probes.
+            ctes.append(
+                f"mine_{kind}(relation, item_id, cell, coef) AS (SELECT * FROM unnest("  # noqa: S608
+                "CAST(%s AS varchar(8)[]), CAST(%s AS bigint[]), CAST(%s AS integer[]), "
+                "CAST(%s AS double precision[])))"
+            )
+            params.extend(list(column) for column in zip(*rows, strict=True))
+            continue
+        # SQLite: one VALUES list per kind, named through a CTE.
         values = ", ".join(
-            ["(CAST(%s AS varchar(8)), CAST(%s AS bigint), CAST(%s AS double precision))"]
+            [
+                "(CAST(%s AS varchar(8)), CAST(%s AS bigint), CAST(%s AS integer), "
+                "CAST(%s AS double precision))"
+            ]
             * len(rows)
         )
-        ctes.append(f"mine_{kind}(relation, item_id, coef) AS (VALUES {values})")
+        ctes.append(f"mine_{kind}(relation, item_id, cell, coef) AS (VALUES {values})")
         params.extend(itertools.chain.from_iterable(rows))
     for kind in sorted(by_kind):
         # Only indexed columns of e, and the IS NOT NULL of the partial (item, relation, user)
         # index: the scan is index-only.
         parts.append(
-            f"SELECT e.user_id, e.relation, '{kind}' AS kind, m.coef "  # noqa: S608
+            f"SELECT e.user_id, m.cell, m.coef "  # noqa: S608
             f"FROM {edges} e JOIN mine_{kind} m "
             f"ON e.{kind}_id = m.item_id AND e.relation = m.relation "
             f"WHERE e.{kind}_id IS NOT NULL AND e.user_id <> %s"
         )
         params.append(facts.me)
+    used = sorted(
+        {number[(relation, kind)] for kind, rows in by_kind.items() for relation, _, _, _ in rows}
+    )
     # One group per candidate with a sum per cell, then one library row per candidate: the
     # score divides each cell's sum by the square root of the candidate's size in that cell.
-    cells = sorted({(relation, kind) for kind, rows in by_kind.items() for relation, _, _ in rows})
-    sums = ", ".join(
-        f"SUM(CASE WHEN h.relation = '{relation}' AND h.kind = '{kind}' THEN h.coef ELSE 0 END) "
-        f"AS {library_column(relation, kind)}"
-        for relation, kind in cells
-    )
+    sums = ", ".join(f"SUM(CASE WHEN h.cell = {n} THEN h.coef ELSE 0 END) AS c{n}" for n in used)
     score = " + ".join(
-        f"CASE WHEN t.{column} > 0 THEN t.{column} / SQRT(l.{column}) ELSE 0 END"
-        for column in (library_column(relation, kind) for relation, kind in cells)
+        f"CASE WHEN t.c{n} > 0 THEN t.c{n} / SQRT(l.{library_column(*cells[n])}) ELSE 0 END"
+        for n in used
     )
-    # Only table and column names, relations and kinds (fixed choices) and placeholders are
-    # interpolated into the statement.
+    # Only table and column names, cell numbers and placeholders are interpolated. Users are
+    # not joined here: only the few candidates a page needs are looked up (see _ranked).
     sql = (
         f"WITH {', '.join(ctes)} "  # noqa: S608
-        f"SELECT u.id, u.public_id, {score} FROM ("
+        f"SELECT t.user_id, {score} FROM ("
         f"SELECT h.user_id, {sums} FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id"
-        f") AS t JOIN {UserLibrary._meta.db_table} l ON l.user_id = t.user_id "
-        f"JOIN {User._meta.db_table} u ON u.id = t.user_id WHERE u.is_active"
+        f") AS t JOIN {UserLibrary._meta.db_table} l ON l.user_id = t.user_id"
     )
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            # Tens of thousands of index probes, then a hash and a sort: parallel workers cost
+            # more to start and merge than they save here (measured, graph/README.md).
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(sql, params)
-        return [
-            (int(user), public_id, float(score)) for user, public_id, score in cursor.fetchall()
-        ]
+        return [(int(user), float(score)) for user, score in cursor.fetchall()]
 
 
 def _public_uuid(value: Any) -> UUID:
@@ -162,17 +181,49 @@ def _public_uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
+Profile = tuple[UUID, str, str]
+
+
 def _ranked(
     facts: TasteFacts, *, limit: int, cursor: str | None
-) -> tuple[list[Scored], str | None]:
-    return top_scored(
+) -> tuple[list[Scored], str | None, dict[int, Profile]]:
+    """One page of active buds, and their (public id, username, display name).
+
+    Thousands of users may score; the page needs the best few. Candidates are walked by score
+    and looked up in growing chunks, each ending on a score boundary, until enough active
+    users after the cursor are confirmed: everything not looked up scores strictly lower, so
+    the page equals ranking every candidate by (score, public id).
+    """
+    limit = max(1, min(limit, MAX_LIMIT))
+    after = decode_cursor(cursor) if cursor else None
+    ordered = sorted(
         (
-            (user, _public_uuid(public_id), score)
-            for user, public_id, score in _candidate_scores(facts)
+            (rounded, user)
+            for user, score in _candidate_scores(facts)
+            if (rounded := round_score(score)) > 0 and (after is None or rounded <= after[0])
         ),
-        limit=limit,
-        cursor=cursor,
+        key=lambda row: -row[0],
     )
+    found: list[tuple[int, UUID, float]] = []
+    profiles: dict[int, Profile] = {}
+    start, chunk = 0, limit + 1
+    while start < len(ordered) and len(found) <= limit:
+        end = min(start + chunk, len(ordered))
+        while end < len(ordered) and ordered[end][0] == ordered[end - 1][0]:
+            end += 1
+        batch = ordered[start:end]
+        rows = User.objects.filter(pk__in=[user for _, user in batch], is_active=True)
+        for pk, public_id, username, display_name in rows.values_list(
+            "pk", "public_id", "username", "display_name"
+        ):
+            profiles[int(pk)] = (_public_uuid(public_id), username, display_name)
+        for score, user in batch:
+            profile = profiles.get(user)
+            if profile and (after is None or (-score, profile[0]) > (-after[0], after[1])):
+                found.append((user, profile[0], score))
+        start, chunk = end, chunk * 2
+    page, next_cursor = top_scored(found, limit=limit, cursor=cursor)
+    return page, next_cursor, profiles
 
 
 def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
@@ -214,7 +265,7 @@ def _buds_for_user(
 ) -> BudPage:
     cells = cells_for(source=source, kind=kind)
     facts = _facts(user_id=user_id, cells=cells)
-    page, next_cursor = _ranked(facts, limit=limit, cursor=cursor)
+    page, next_cursor, profiles = _ranked(facts, limit=limit, cursor=cursor)
     if not page:
         return BudPage(buds=[], next_cursor=None)
     ids = [user for _, _, user in page]
@@ -229,15 +280,9 @@ def _buds_for_user(
     shared = _shared_rows(facts=facts, other_ids=ids)
     weights = {user: facts.shared_weights(other=user, shared=shared[user]) for user in ids}
     refs = _item_refs(key for w in weights.values() for key in w)
-    profiles = {
-        pk: (username, display_name)
-        for pk, username, display_name in User.objects.filter(pk__in=ids).values_list(
-            "pk", "username", "display_name"
-        )
-    }
     buds: list[Bud] = []
     for score, public_id, user in page:
-        username, display_name = profiles[user]
+        _, username, display_name = profiles[user]
         named = Candidate(user, public_id, username, display_name, score)
         buds.append(build_bud(named, shared=weights[user], items=refs))
     return BudPage(buds=buds, next_cursor=next_cursor)
@@ -338,7 +383,7 @@ async def taste_counts(*, user_id: int) -> TasteCounts:
 
 def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
     facts = _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None))
-    top, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None)
+    top, _, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None)
     buds = {user: score for score, _, user in top}
     if not buds:
         return []

@@ -305,6 +305,7 @@ def run(options: Options, say: Say) -> str:
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback; TLS ends at the proxy
         "RATE_LIMIT_PER_MINUTE": "1000000000",  # measure the server, not the limiter
         "JWT_ACCESS_TTL_SECONDS": "3600",
+        "WEB_CONCURRENCY": "1",  # one worker, as the targets are stated
     }
     apps = {"hop-free": HOP_FREE_APP, **({"stock": STOCK_APP} if options.stock else {})}
     options.log_dir.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from musicbud.errors import Conflict, InvalidInput
 from musicbud.models import (
     Album,
     Artist,
+    DemoDataset,
     EdgeSource,
     Genre,
     ItemKind,
@@ -104,7 +105,7 @@ class DemoPlan:
 
     @property
     def marker(self) -> str:
-        # Stored as the demo account's bio: tells a later run which dataset is in the DB.
+        # Recorded in DemoDataset when a run completes (and shown as the demo account's bio).
         return (
             f"Demo account (seed_demo: seed={self.seed} users={self.users} "
             f"tracks={self.tracks} edges={self.edges})."
@@ -166,6 +167,7 @@ def demo_reset() -> None:
     """Delete the demo dataset (and only it)."""
     with transaction.atomic():
         # Edges first with a plain DELETE; the cascade from users would load every row.
+        DemoDataset.objects.all().delete()
         TasteEdge.objects.filter(source=EdgeSource.DEMO).delete()
         User.objects.filter(email__endswith=f"@{DEMO_EMAIL_DOMAIN}").delete()
         for model in (Track, Album, Artist, Genre):
@@ -191,8 +193,18 @@ def demo_seed(
     report = progress or _no_progress
     if reset:
         demo_reset()
+    completed = DemoDataset.objects.values_list("params", flat=True).first()
+    if completed is not None:
+        # A finished dataset is left as it is, whatever its users have done with it since.
+        if completed != plan.marker:
+            raise Conflict(
+                f"The database holds demo data from other parameters ({completed}); "
+                "run seed_demo --reset to replace it."
+            )
+        return DemoSeedResult(plan=plan, created=False, counts=demo_counts())
     existing = demo_counts()
     if any(existing.values()):
+        # Demo rows without a completed run: an interrupted run, completed below.
         marker = (
             User.objects.filter(email=_email(DEMO_USERNAME)).values_list("bio", flat=True).first()
         )
@@ -201,9 +213,6 @@ def demo_seed(
                 "The database holds demo data from other parameters "
                 f"({marker or 'unknown'}); run seed_demo --reset to replace it."
             )
-        if existing == plan.counts():
-            return DemoSeedResult(plan=plan, created=False, counts=existing)
-
     dataset = _Dataset(plan)
     with transaction.atomic():
         ids = _write_catalogue(dataset, report)
@@ -218,6 +227,7 @@ def demo_seed(
     # The edges were bulk-inserted past the taste services, which keep the similarity
     # statistics (library sizes, item holders) exact on every write: recompute them once.
     taste_stats_refresh()
+    DemoDataset.objects.update_or_create(pk=1, defaults={"params": plan.marker})
     return DemoSeedResult(plan=plan, created=True, counts=counts)
 
 

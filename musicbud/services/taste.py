@@ -20,6 +20,7 @@ from graph.models import (
     CellPopulation,
     EdgeVersion,
     ItemPopularity,
+    NodeVersion,
     OutboxOperation,
     ProjectionOutbox,
     UserLibrary,
@@ -49,6 +50,24 @@ def _next_version(*, user: User, relation: str, kind: str, item: CatalogueItem) 
         row = cursor.fetchone()
     assert row is not None  # noqa: S101 - RETURNING always yields the row
     return int(row[0])
+
+
+def _edge_lock(*, user: User, relation: str, kind: str, item: CatalogueItem) -> None:
+    """Take the edge's version row lock without a new version (creating it at 0 if missing).
+
+    A removal takes it before deleting, as a write takes it (through ``_next_version``) before
+    touching the edge: both lock the version row first, then the edge, so a like and an unlike
+    of the same edge at once serialise instead of deadlocking.
+    """
+    table = EdgeVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (user_id, relation, kind, item_id, version) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s, 0) "
+            "ON CONFLICT (user_id, relation, kind, item_id) "
+            f"DO UPDATE SET version = {table}.version",
+            [user.pk, relation, kind, item.pk],
+        )
 
 
 def _upsert_increment(*, table: str, key: dict[str, Any], column: str) -> int:
@@ -150,26 +169,46 @@ def taste_edge_set(
     play_count: int | None = None,
     last_played_at: datetime | None = None,
 ) -> tuple[TasteEdge, bool]:
-    """Create or update one edge; returns the edge and whether it was created."""
+    """Create or update one edge; returns the edge and whether it was created.
+
+    Setting what is already there writes nothing (no version, no outbox row, no cache
+    invalidation). An existing edge keeps its ``source`` (where it came from) and, when no
+    new one is given, its ``last_played_at``.
+    """
     relation = Relation(relation).value
     kind = ItemKind(kind).value
-    defaults: dict[str, object] = {"source": EdgeSource(source).value}
+    values: dict[str, object] = {}
     if relation == Relation.TOP:
-        defaults["rank"] = rank
+        values["rank"] = rank
     if relation == Relation.PLAYED:
-        defaults["play_count"] = play_count if play_count is not None else 1
-        defaults["last_played_at"] = last_played_at
+        values["play_count"] = play_count if play_count is not None else 1
+        if last_played_at is not None:
+            values["last_played_at"] = last_played_at
     with transaction.atomic():
-        version = _next_version(user=user, relation=relation, kind=kind, item=item)
-        edge, created = TasteEdge.objects.select_for_update().update_or_create(
-            user=user,
-            relation=relation,
-            kind=kind,
-            **_item_filter(kind, item),
-            defaults=defaults,
-        )
-        if created:
+        # The version row first, as a removal does: writers of one edge serialise on it.
+        _edge_lock(user=user, relation=relation, kind=kind, item=item)
+        edge = TasteEdge.objects.filter(
+            user=user, relation=relation, kind=kind, **_item_filter(kind, item)
+        ).first()
+        created = edge is None
+        if edge is None:
+            edge = TasteEdge.objects.create(
+                user=user,
+                relation=relation,
+                kind=kind,
+                source=EdgeSource(source).value,
+                **_item_filter(kind, item),
+                **values,
+            )
             _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=1)
+        else:
+            changed = [name for name, value in values.items() if getattr(edge, name) != value]
+            if not changed:
+                return edge, False
+            for name in changed:
+                setattr(edge, name, values[name])
+            edge.save(update_fields=[*changed, "updated_at"])
+        version = _next_version(user=user, relation=relation, kind=kind, item=item)
         _outbox_write(
             operation=OutboxOperation.UPSERT,
             user=user,
@@ -188,6 +227,7 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
     relation = Relation(relation).value
     kind = ItemKind(kind).value
     with transaction.atomic():
+        _edge_lock(user=user, relation=relation, kind=kind, item=item)
         deleted, _ = TasteEdge.objects.filter(
             user=user, relation=relation, **_item_filter(kind, item)
         ).delete()
@@ -255,3 +295,132 @@ def taste_stats_refresh() -> None:
             f"SELECT relation, kind, {item}, COUNT(*) FROM {edges} "
             f"GROUP BY relation, kind, {item}"
         )
+
+
+# --- users and catalogue items: projection rows and statistics on deletion ------------------
+
+
+def _next_node_version(*, kind: str, node_id: int) -> int:
+    # The same row-locking upsert as an edge's: versions of one node increase in commit order.
+    table = NodeVersion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (kind, node_id, version) VALUES (%s, %s, 1) "  # noqa: S608
+            f"ON CONFLICT (kind, node_id) DO UPDATE SET version = {table}.version + 1 "
+            "RETURNING version",
+            [kind, node_id],
+        )
+        row = cursor.fetchone()
+    assert row is not None  # noqa: S101 - RETURNING always yields the row
+    return int(row[0])
+
+
+def user_projection_record(*, user: User, deleted: bool = False) -> ProjectionOutbox:
+    """Queue the user's node for Neo4j (name, display name, active flag), or its deletion.
+
+    Runs in the caller's transaction (the save or delete of the user); the row is applied after
+    commit like an edge's.
+    """
+    with transaction.atomic(savepoint=False):
+        row = ProjectionOutbox.objects.create(
+            operation=OutboxOperation.USER_DELETE if deleted else OutboxOperation.USER_UPSERT,
+            version=_next_node_version(kind="user", node_id=user.pk),
+            user_pk=user.pk,
+            user_public_id=user.public_id,
+            username=user.username,
+            display_name=user.display_name,
+            user_is_active=user.is_active,
+            changed_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: projection_dispatch(row_ids=[row.pk]))
+    return row
+
+
+def item_projection_record(
+    *, kind: str, item: CatalogueItem, deleted: bool = False
+) -> ProjectionOutbox:
+    """Queue a catalogue item's node for Neo4j (its name), or its deletion."""
+    kind = ItemKind(kind).value
+    with transaction.atomic(savepoint=False):
+        row = ProjectionOutbox.objects.create(
+            operation=OutboxOperation.ITEM_DELETE if deleted else OutboxOperation.ITEM_UPSERT,
+            kind=kind,
+            version=_next_node_version(kind=kind, node_id=item.pk),
+            item_pk=item.pk,
+            item_public_id=item.public_id,
+            item_name=item.name,
+            changed_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: projection_dispatch(row_ids=[row.pk]))
+    return row
+
+
+def _holders_decrement(ids: list[int]) -> None:
+    """One holder less for each of these ItemPopularity rows; rows reaching 0 go."""
+    if not ids:
+        return
+    # Locked in id order, so two deletions sharing items cannot deadlock.
+    locked = list(
+        ItemPopularity.objects.select_for_update().filter(pk__in=ids).order_by("pk").values("pk")
+    )
+    popularity = ItemPopularity.objects.filter(pk__in=[row["pk"] for row in locked])
+    popularity.update(holders=F("holders") - 1)
+    popularity.filter(holders__lte=0).delete()
+
+
+def taste_stats_user_forget(*, user_id: int) -> None:
+    """Before a user is deleted (their edges cascade past the taste services): take their
+    library out of the cell user counts and their items' holder counts, in the deletion's
+    transaction. Locks: the user's library row, cells in a fixed order, items in id order —
+    the order the taste writes take them in."""
+    with transaction.atomic(savepoint=False):
+        library = UserLibrary.objects.select_for_update().filter(user_id=user_id).first()
+        if library is not None:
+            for relation in Relation.values:
+                for kind in ItemKind.values:
+                    if getattr(library, library_column(relation, kind)) > 0:
+                        CellPopulation.objects.filter(relation=relation, kind=kind).update(
+                            users=F("users") - 1
+                        )
+            library.delete()
+        edges = TasteEdge._meta.db_table
+        popularity = ItemPopularity._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT p.id FROM {popularity} p JOIN {edges} e "  # noqa: S608
+                "ON p.relation = e.relation AND p.kind = e.kind "
+                "AND p.item_id = COALESCE(e.track_id, e.artist_id, e.album_id, e.genre_id) "
+                "WHERE e.user_id = %s",
+                [user_id],
+            )
+            ids = [int(row[0]) for row in cursor.fetchall()]
+        _holders_decrement(ids)
+
+
+def taste_stats_item_forget(*, kind: str, item_id: int) -> None:
+    """Before a catalogue item is deleted (its edges cascade past the taste services): take it
+    out of its holders' library sizes (and a cell's user count where that empties a library)
+    and drop its holder counts, in the deletion's transaction."""
+    kind = ItemKind(kind).value
+    with transaction.atomic(savepoint=False):
+        holders = TasteEdge.objects.filter(kind=kind, **{f"{kind}_id": item_id})
+        by_relation: dict[str, list[int]] = {}
+        for relation, user in holders.values_list("relation", "user_id").order_by("user_id"):
+            by_relation.setdefault(relation, []).append(int(user))
+        for relation, users in sorted(by_relation.items()):
+            column = library_column(relation, kind)
+            # Holders' rows in user order (the order a concurrent deletion takes them in).
+            list(
+                UserLibrary.objects.select_for_update()
+                .filter(user_id__in=users)
+                .order_by("user_id")
+                .values("user_id")
+            )
+            libraries = UserLibrary.objects.filter(user_id__in=users, **{f"{column}__gt": 0})
+            libraries.update(**{column: F(column) - 1})
+            emptied = UserLibrary.objects.filter(user_id__in=users, **{column: 0}).count()
+            if emptied:
+                CellPopulation.objects.filter(relation=relation, kind=kind).update(
+                    users=F("users") - emptied
+                )
+        ItemPopularity.objects.filter(kind=kind, item_id=item_id).delete()

@@ -7,10 +7,22 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from musicbud.errors import InvalidInput
-from musicbud.models import ITEM_MODELS, CatalogueItem, EdgeSource, ItemKind, Relation, User
-from musicbud.services.taste import taste_edge_set
+from musicbud.models import (
+    ITEM_MODELS,
+    Album,
+    Artist,
+    CatalogueItem,
+    EdgeSource,
+    ItemKind,
+    Relation,
+    TasteEdge,
+    Track,
+    User,
+)
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +34,7 @@ class ImportEntry:
     relation: str
     kind: str
     name: str | None = None
+    artist: str | None = None  # tracks and albums: tells same-named items apart
     provider: str | None = None
     external_id: str | None = None
     rank: int | None = None
@@ -42,6 +55,7 @@ class ImportReport:
     items_matched: int = 0
     edges_created: int = 0
     edges_updated: int = 0
+    edges_removed: int = 0
     skipped: list[SkippedEntry] = field(default_factory=list)
 
 
@@ -52,7 +66,7 @@ class _Resolver:
     def __init__(self, report: ImportReport) -> None:
         self.report = report
         self.by_external: dict[tuple[str, str, str], CatalogueItem] = {}
-        self.by_name: dict[tuple[str, str], CatalogueItem] = {}
+        self.by_name: dict[tuple[str, str, str], CatalogueItem] = {}
         self.seen: set[tuple[str, int]] = set()  # (kind, id) of items already reported
 
     def resolve(self, entry: ImportEntry) -> CatalogueItem:
@@ -65,16 +79,18 @@ class _Resolver:
             if entry.provider and entry.external_id
             else None
         )
-        name_key = (entry.kind, entry.name.casefold()) if entry.name else None
+        name_key = (
+            (entry.kind, entry.name.casefold(), (entry.artist or "").casefold())
+            if entry.name
+            else None
+        )
         if ext_key:
             item = (
                 self.by_external.get(ext_key)
                 or manager.filter(**{f"{entry.provider}_id": entry.external_id}).first()
             )
         if item is None and name_key:
-            item = self.by_name.get(name_key) or (
-                manager.filter(name__iexact=entry.name).order_by("id").first()
-            )
+            item = self.by_name.get(name_key) or self._by_name(entry, model)
             if item is not None and ext_key and not getattr(item, f"{entry.provider}_id"):
                 # Matched by name: remember the provider id it was given (it is not taken,
                 # the lookup by it found nothing).
@@ -86,6 +102,8 @@ class _Resolver:
                 fields[f"{entry.provider}_id"] = entry.external_id
             item = manager.create(**fields)
             created = True
+            if entry.artist and isinstance(item, Track | Album):
+                item.artists.add(self._artist(entry.artist))
         if item is None:
             raise InvalidInput(
                 f"{entry.section}[{entry.index}]: no {entry.kind} with {entry.provider} id "
@@ -105,11 +123,43 @@ class _Resolver:
                 self.report.items_matched += 1
         return item
 
+    def _by_name(self, entry: ImportEntry, model: type[CatalogueItem]) -> CatalogueItem | None:
+        """The item of that name (and artist); several without an artist is ambiguous: an
+        import must not attach someone's taste to an arbitrary namesake."""
+        candidates: QuerySet[Any] = model._default_manager.filter(name__iexact=entry.name)
+        if entry.artist and model in (Track, Album):
+            # Tracks and albums both have ``artists``; the base type does not know it.
+            candidates = candidates.filter(artists__name__iexact=entry.artist).distinct()
+        found = list(candidates.order_by("id")[:2])
+        if len(found) > 1 and not entry.artist:
+            raise InvalidInput(
+                f"{entry.section}[{entry.index}]: several {entry.kind}s are named "
+                f"{entry.name!r}; give the artist or a provider id",
+                code="import_ambiguous_item",
+                details={"section": entry.section, "index": entry.index},
+            )
+        return found[0] if found else None
+
+    def _artist(self, name: str) -> Artist:
+        key = (ItemKind.ARTIST.value, name.casefold(), "")
+        known = self.by_name.get(key)
+        if isinstance(known, Artist):
+            return known
+        artist = Artist.objects.filter(name__iexact=name).order_by("id").first()
+        if artist is None:
+            artist = Artist.objects.create(name=name)
+            self.report.items_created += 1
+            self.seen.add((ItemKind.ARTIST.value, artist.pk))
+        self.by_name[key] = artist
+        return artist
+
 
 def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     """Apply every entry or none: any unresolvable entry rolls the whole import back.
 
-    An entry repeating an earlier one (same relation and item) is skipped and reported.
+    An entry repeating an earlier one (same relation and item) is skipped and reported. The
+    ``top`` entries of a kind replace the user's top list of that kind (ranks are a list's
+    positions: mixing two lists would put two items at one rank).
     """
     report = ImportReport()
     resolver = _Resolver(report)
@@ -143,4 +193,17 @@ def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
                 report.edges_created += 1
             else:
                 report.edges_updated += 1
+        top_kinds = {kind for relation, kind, _ in applied if relation == Relation.TOP}
+        for kind in sorted(top_kinds):
+            kept = {pk for relation, k, pk in applied if relation == Relation.TOP and k == kind}
+            stale = (
+                TasteEdge.objects.filter(user=user, relation=Relation.TOP, kind=kind)
+                .exclude(**{f"{kind}__in": kept})
+                .select_related(kind)
+            )
+            for edge in stale:
+                taste_edge_remove(
+                    user=user, kind=kind, item=getattr(edge, kind), relation=Relation.TOP
+                )
+                report.edges_removed += 1
     return report

@@ -37,7 +37,7 @@ class TokenType(StrEnum):
 
 
 class TokenRejected(AuthenticationFailed):
-    """A presented token is not acceptable; ``code`` says why (see docs/auth.md)."""
+    """A presented token is not acceptable; ``code`` says why (see api/auth/README.md)."""
 
     www_authenticate = 'Bearer error="invalid_token"'
 

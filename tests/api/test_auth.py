@@ -928,6 +928,24 @@ def assert_rate_limited(response: Any) -> None:
     assert response["RateLimit-Remaining"] == "0"
 
 
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2)
+def test_look_alike_spellings_of_a_login_share_its_budget(client: Client) -> None:
+    UserFactory.create(username="jess")
+    # PostgreSQL's case-insensitive match maps U+017F (long s) to "S": the same account.
+    for spelling in ("jess", "JE\u017f\u017f"):
+        wrong = post(client, LOGIN, {"username": spelling, "password": "wrong-password-0"})
+        assert wrong.status_code == HTTPStatus.UNAUTHORIZED
+
+    blocked = post(
+        client,
+        LOGIN,
+        {"username": "Jess", "password": DEFAULT_PASSWORD},
+        REMOTE_ADDR="10.0.0.99",
+    )
+
+    assert_envelope(blocked, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+
+
 @override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
 def test_login_is_limited_per_account_across_addresses(client: Client, user: User) -> None:
     for attempt in range(3):
@@ -1039,3 +1057,23 @@ def test_password_change_is_limited_per_user(client: Client, user: User, login: 
     assert_rate_limited(blocked)
     user.refresh_from_db()
     assert user.check_password(DEFAULT_PASSWORD)
+
+
+@override_settings(REDIS_URL="redis://127.0.0.1:1/0", RATE_LIMIT_FAIL_OPEN=True)
+def test_a_redis_outage_is_a_503_to_retry_not_a_500(client: Client) -> None:
+    user = UserFactory.create()
+
+    response = client.post(
+        reverse("api-v1:auth-login"),
+        {"username": user.username, "password": DEFAULT_PASSWORD},
+        content_type="application/json",
+    )
+
+    body = assert_envelope(
+        response,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "service_unavailable",
+        "A backing service is unavailable; try again shortly",
+    )
+    assert response["Retry-After"] == "5"
+    assert "access_token" not in body

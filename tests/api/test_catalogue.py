@@ -110,6 +110,8 @@ def test_search_accepts_the_max_page_size(api_client: Client) -> None:
     [
         ("bm90LWpzb24", "invalid_cursor"),  # base64 of "not-json"
         ("eyJvIjotMX0", "invalid_cursor"),  # {"o":-1}
+        ("eyJvIjoxMDAwMX0", "invalid_cursor"),  # {"o":10001}, past MAX_OFFSET
+        ("eyJvIjo5MjIzMzcyMDM2ODU0Nzc1ODA4fQ", "invalid_cursor"),  # {"o":2**63}: no DB error
         ("not a cursor!", "validation_error"),
     ],
 )
@@ -120,6 +122,16 @@ def test_malformed_cursor_is_422(api_client: Client, cursor: str, code: str) -> 
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert response.json()["code"] == code
+
+
+def test_the_deepest_allowed_offset_is_served_without_a_next_link(api_client: Client) -> None:
+    response = api_client.get(
+        reverse("api-v1:catalogue-search", args=["tracks"]),
+        {"cursor": "eyJvIjoxMDAwMH0"},  # {"o":10000}, MAX_OFFSET
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json() == {"items": [], "next": None}
 
 
 @pytest.mark.parametrize("kind", ["track", "songs", "users"])

@@ -10,7 +10,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from graph.models import UserLibrary
 from musicbud.models import Artist, Genre, TasteEdge, Track, User
+from musicbud.services.taste import taste_edge_set
+from tests.conftest import assert_envelope
 from tests.factories import ArtistFactory, TrackFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,7 +52,7 @@ def test_import_matches_creates_and_reports(api_client: Client, user: User) -> N
     assert response.status_code == HTTPStatus.OK
     assert response.json() == {
         "items": {"created": 2, "matched": 2},
-        "edges": {"created": 5, "updated": 0},
+        "edges": {"created": 5, "updated": 0, "removed": 0},
         "skipped": [],
     }
     assert _edges(user) == {
@@ -88,7 +91,7 @@ def test_import_twice_updates_instead_of_duplicating(api_client: Client, user: U
 
     assert response.json() == {
         "items": {"created": 0, "matched": 1},
-        "edges": {"created": 0, "updated": 2},
+        "edges": {"created": 0, "updated": 2, "removed": 0},
         "skipped": [],
     }
     assert TasteEdge.objects.filter(user=user).count() == 2
@@ -110,7 +113,7 @@ def test_import_skips_repeated_entries_and_creates_a_named_item_once(
 
     assert response.json() == {
         "items": {"created": 1, "matched": 0},
-        "edges": {"created": 1, "updated": 0},
+        "edges": {"created": 1, "updated": 0, "removed": 0},
         "skipped": [
             {"section": "likes", "index": 1, "reason": "same item as likes[0]"},
             {"section": "likes", "index": 2, "reason": "same item as likes[0]"},
@@ -206,6 +209,7 @@ def test_import_format_is_documented_with_an_example(client: Client) -> None:
         "provider": "spotify",
         "external_id": "3n3Ppam7vgaVa1iaRUc9Lp",
         "name": "Mr. Brightside",
+        "artist": "The Killers",
     }
 
 
@@ -216,8 +220,94 @@ def test_the_documented_example_imports(api_client: Client, user: User, client: 
     response = _post(api_client, example)
 
     assert response.status_code == HTTPStatus.OK
+    # Five items, and the two artists the track and the play credit.
     assert response.json() == {
-        "items": {"created": 5, "matched": 0},
-        "edges": {"created": 5, "updated": 0},
+        "items": {"created": 7, "matched": 0},
+        "edges": {"created": 5, "updated": 0, "removed": 0},
         "skipped": [],
     }
+    assert sorted(Track.objects.values_list("name", "artists__name")) == [
+        ("Mr. Brightside", "The Killers"),
+        ("Never Gonna Give You Up", "Rick Astley"),
+    ]
+
+
+def test_a_name_shared_by_several_tracks_needs_the_artist(api_client: Client, user: User) -> None:
+    killers, cover_band = ArtistFactory.create(name="The Killers"), ArtistFactory.create()
+    original = TrackFactory.create(name="Mr. Brightside")
+    original.artists.add(killers)
+    cover = TrackFactory.create(name="Mr. Brightside")
+    cover.artists.add(cover_band)
+
+    ambiguous = _post(api_client, {"likes": [{"kind": "track", "name": "Mr. Brightside"}]})
+    named = _post(
+        api_client,
+        {"likes": [{"kind": "track", "name": "mr. brightside", "artist": "the killers"}]},
+    )
+
+    assert_envelope(
+        ambiguous,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "import_ambiguous_item",
+        "likes[0]: several tracks are named 'Mr. Brightside'; give the artist or a provider id",
+    )
+    assert named.status_code == HTTPStatus.OK
+    assert named.json()["items"] == {"created": 0, "matched": 1}
+    assert list(TasteEdge.objects.filter(user=user).values_list("track", flat=True)) == [
+        original.pk
+    ]
+
+
+def test_artist_is_refused_on_genres_and_artists(api_client: Client) -> None:
+    response = _post(api_client, {"likes": [{"kind": "genre", "name": "Rock", "artist": "X"}]})
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "artist goes with tracks and albums only" in str(response.json()["details"])
+
+
+def test_top_entries_replace_that_kinds_top_list(api_client: Client, user: User) -> None:
+    old_first, kept, other_kind = (
+        ArtistFactory.create(name="Old First"),
+        ArtistFactory.create(name="Kept"),
+        TrackFactory.create(name="Top Track"),
+    )
+    taste_edge_set(user=user, kind="artist", item=old_first, relation="top", rank=1)
+    taste_edge_set(user=user, kind="artist", item=kept, relation="top", rank=2)
+    taste_edge_set(user=user, kind="track", item=other_kind, relation="top", rank=1)
+
+    response = _post(
+        api_client,
+        {
+            "top": [
+                {"kind": "artist", "name": "New First", "rank": 1},
+                {"kind": "artist", "name": "Kept", "rank": 3},
+            ]
+        },
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["edges"] == {"created": 1, "updated": 1, "removed": 1}
+    tops = TasteEdge.objects.filter(user=user, relation="top")
+    assert sorted(tops.filter(kind="artist").values_list("artist__name", "rank")) == [
+        ("Kept", 3),
+        ("New First", 1),
+    ]
+    # Tracks were not in the document: their top list is untouched.
+    assert list(tops.filter(kind="track").values_list("track", "rank")) == [(other_kind.pk, 1)]
+    assert UserLibrary.objects.get(user=user).top_artist == 2
+
+
+def test_two_top_entries_at_one_rank_are_refused(api_client: Client, user: User) -> None:
+    response = _post(
+        api_client,
+        {
+            "top": [
+                {"kind": "artist", "name": "A", "rank": 1},
+                {"kind": "artist", "name": "B", "rank": 1},
+            ]
+        },
+    )
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert "each rank may be given once per kind" in str(response.json()["details"])
+    assert Artist.objects.count() == 0

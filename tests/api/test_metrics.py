@@ -150,6 +150,8 @@ def test_cache_hits_and_misses_of_real_reads_are_counted(
 
 
 def test_graph_projection_lag_is_read_at_scrape_time(user: User, client: Client) -> None:
+    # The fixture user's node row, as if the worker had projected it.
+    ProjectionOutbox.objects.update(applied_at=timezone.now())
     caught_up = client.get(reverse("metrics")).content.decode()
     like_add(user=user, kind="track", item=TrackFactory.create())
     ProjectionOutbox.objects.update(created_at=timezone.now() - timedelta(seconds=30))
@@ -182,9 +184,13 @@ def test_a_bearer_token_opens_metrics_from_anywhere(client: Client) -> None:
     wrong = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer scrape-token-x", **outside)
     missing = client.get(reverse("metrics"), **outside)
 
+    # A non-ASCII token is just a wrong token, not a 500.
+    hostile = client.get(reverse("metrics"), HTTP_AUTHORIZATION="Bearer \xff\u00e9", **outside)
+
     assert good.status_code == HTTPStatus.OK
     assert b"musicbud_http_requests_total" in good.content
     assert (wrong.status_code, missing.status_code) == (HTTPStatus.FORBIDDEN, HTTPStatus.FORBIDDEN)
+    assert hostile.status_code == HTTPStatus.FORBIDDEN
 
 
 @override_settings(METRICS_ALLOWED_NETWORKS=["10.20.0.0/16"], TRUSTED_PROXY_COUNT=0)

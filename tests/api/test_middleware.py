@@ -169,6 +169,7 @@ def test_production_environment_turns_on_https_hsts_and_trusted_hosts() -> None:
         "SECRET_KEY": "Zq8v!" + "".join(chr(65 + (i * 7) % 26) for i in range(60)),
         "JWT_SECRET_KEYS": "k1:" + "".join(chr(97 + (i * 5) % 26) for i in range(40)),
         "ALLOWED_HOSTS": "api.musicbud.example",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",  # prod shares state through Redis
     }
     result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
         [sys.executable, "-c", script],

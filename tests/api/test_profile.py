@@ -210,13 +210,32 @@ def test_profile_update_drops_the_cached_profile_after_commit(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         profile_update(user=user, bio="New")
-    # Still cached until the transaction commits: readers never cache a rolled-back write.
+        # A concurrent reader re-caches the still-committed (old) row before the commit ...
+        async_to_sync(profile_get)(user_id=user.pk)
     assert cache.get(profile_key(user.pk)) is not None
+    # ... and the after-commit invalidation drops it again.
     for callback in callbacks:
         callback()
 
     assert cache.get(profile_key(user.pk)) is None
     assert async_to_sync(profile_get)(user_id=user.pk).bio == "New"
+
+
+def test_a_moderator_edit_shows_on_the_next_profile_read(
+    api_client: Client, django_capture_on_commit_callbacks
+) -> None:
+    other = UserFactory.create(username="edited", bio="Before")
+    url = reverse("api-v1:user-profile", args=["edited"])
+    assert api_client.get(url).json()["bio"] == "Before"  # cached now
+
+    # The admin saves the model directly, not through profile_update.
+    with django_capture_on_commit_callbacks(execute=True):
+        other.bio = "After"
+        other.display_name = "Edited By Moderator"
+        other.save()
+    body = api_client.get(url).json()
+
+    assert (body["bio"], body["display_name"]) == ("After", "Edited By Moderator")
 
 
 def test_my_taste_changes_refresh_the_cached_counts(

@@ -80,6 +80,17 @@ async def test_groups_ips_and_explicit_keys_are_counted_separately() -> None:
         )
 
 
+@override_settings(RATE_LIMIT_PER_MINUTE=1)
+async def test_an_ipv6_client_is_counted_by_its_slash_64() -> None:
+    await enforce_rate_limit(_request("2001:db8:1:2::1"), group="v6", policy="standard")
+
+    # Another address in the same /64 (one subscriber) shares the budget ...
+    with pytest.raises(RateLimited):
+        await enforce_rate_limit(_request("2001:db8:1:2:ffff::9"), group="v6", policy="standard")
+    # ... the next /64 is someone else.
+    await enforce_rate_limit(_request("2001:db8:1:3::1"), group="v6", policy="standard")
+
+
 @pytest.fixture
 def two_users(db: None) -> tuple[User, User]:
     return UserFactory.create(), UserFactory.create()

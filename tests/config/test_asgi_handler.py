@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -330,3 +331,39 @@ async def test_thread_is_lent_only_to_requests_that_hop(
     assert hopped["thread"] != threading.get_ident()
     assert hop_free_app.thread_pool.created == 1
     assert hop_free_app.thread_pool.idle == 1
+
+
+@pytest.mark.urls("config.urls")
+@pytest.mark.django_db(transaction=True)
+async def test_an_oversized_chunked_body_is_a_413_envelope_without_being_kept(
+    hop_free_app: HopFreeASGIHandler, settings: Any
+) -> None:
+    settings.MAX_REQUEST_BODY_BYTES = 1000
+    json_headers = [("content-type", "application/json")]
+
+    # No Content-Length: only the bytes read can tell.
+    too_large = await asgi_request(
+        hop_free_app,
+        "/api/v1/auth/login",
+        method="POST",
+        headers=json_headers,
+        chunks=[b'{"username": "', b"x" * 600, b"y" * 600, b'"}'],
+    )
+    fits = await asgi_request(
+        hop_free_app,
+        "/api/v1/auth/login",
+        method="POST",
+        headers=json_headers,
+        chunks=[b'{"username": "nobody", ', b'"password": "wrong-password-1"}'],
+    )
+
+    assert too_large.status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    body = json.loads(too_large.body)
+    assert (body["code"], body["message"]) == (
+        "request_too_large",
+        "Request body is larger than 1000 bytes",
+    )
+    assert body["request_id"] == too_large.headers["x-request-id"]
+    # A chunked body within the limit is read whole: the login is parsed and refused.
+    assert fits.status == HTTPStatus.UNAUTHORIZED
+    assert json.loads(fits.body)["code"] == "invalid_credentials"

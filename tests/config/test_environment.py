@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -172,3 +173,25 @@ def test_prod_refuses_any_setting_left_at_the_placeholder() -> None:
     assert AppEnvironment(NEO4J_PASSWORD="<set-me>").NEO4J_PASSWORD.get_secret_value() == (
         "<set-me>"
     )
+
+
+def test_prod_with_several_workers_refuses_to_start_without_redis() -> None:
+    prod: dict[str, Any] = {
+        "ENVIRONMENT": "prod",
+        "SECRET_KEY": STRONG_SECRET,
+        "JWT_SECRET_KEYS": STRONG_JWT,
+        "ALLOWED_HOSTS": "api.example.org",
+        "REDIS_URL": None,  # whatever the test run's own environment says
+    }
+
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(**prod)
+    single_worker = AppEnvironment(**prod, WEB_CONCURRENCY=1)
+    with_redis = AppEnvironment(**{**prod, "REDIS_URL": "redis://cache:6379/0"})
+
+    assert format_validation_error(info.value) == (
+        "invalid configuration: REDIS_URL is required when ENVIRONMENT=prod runs several "
+        "workers (set it, or WEB_CONCURRENCY=1 for a single worker)"
+    )
+    assert single_worker.REDIS_URL is None
+    assert with_redis.REDIS_URL == "redis://cache:6379/0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
@@ -93,3 +94,25 @@ async def test_async_errors_are_reported_with_their_own_request_id(
         "sentry-async-01",
         "sentry-async-02",
     ]
+
+
+def _login_that_fails(password: str, refresh_token: str) -> None:
+    payload = {"password": password, "token": refresh_token}
+    raise RuntimeError(f"login failed for {len(payload)} fields")
+
+
+def test_events_carry_no_frame_locals(sentry_events: CapturingTransport) -> None:
+    # Made at run time: the event's source-context lines must not be what carries them.
+    password, refresh_token = secrets.token_hex(16), secrets.token_hex(16)
+    try:
+        _login_that_fails(password, refresh_token)
+    except RuntimeError as exc:
+        sentry_sdk.capture_exception(exc)
+    sentry_sdk.flush()
+
+    [event] = sentry_events.events()
+    frames = event["exception"]["values"][0]["stacktrace"]["frames"]
+    assert [frame["function"] for frame in frames][-1] == "_login_that_fails"
+    assert all("vars" not in frame for frame in frames)
+    assert password not in str(event)
+    assert refresh_token not in str(event)

@@ -104,3 +104,23 @@ def build_world() -> TasteWorld:
                 last_played_at=played,
             )
     return TasteWorld(users=users, tracks=tracks, artists=artists, albums=albums, genres=genres)
+
+
+def build_contract_world() -> TasteWorld:
+    """The world, plus what the backends must leave out alike."""
+    world = build_world()
+    users, tracks = world.users, world.tracks
+    # Gina shares Alice's niche songs but has deactivated her account: she still counts in
+    # the statistics, never as a bud. A deleted song takes its likes with it (a cascade past
+    # the taste services): both backends must agree on what is left.
+    gina = UserFactory.create(username="gina", display_name="Gina")
+    for name in ("deep", "rare"):
+        like_add(user=gina, kind=ItemKind.TRACK, item=tracks[name])
+    gina.is_active = False
+    gina.save()
+    gone = TrackFactory.create(name="gone")
+    for name in ("alice", "bob"):
+        like_add(user=users[name], kind=ItemKind.TRACK, item=gone)
+    gone.delete()
+    users["gina"] = gina
+    return world

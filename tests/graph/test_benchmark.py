@@ -1,4 +1,5 @@
-"""graph_bench on a tiny dataset: it generates, measures and reports (figures are not asserted)."""
+"""graph_bench on a tiny seed_demo dataset: it seeds, measures and reports (figures are not
+asserted, only that every measured query is reported)."""
 
 from __future__ import annotations
 
@@ -9,55 +10,85 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from graph.models import (
-    CellPopulation,
-    ItemPopularity,
-    ProjectionOutbox,
-    UserLibrary,
-    library_column,
-)
-from musicbud.models import ItemKind, Relation, TasteEdge, User
-from tests.factories import UserFactory
+from graph.benchmark import percentile
+from graph.models import CellPopulation, ItemPopularity, ProjectionOutbox, UserLibrary
+from musicbud.models import TasteEdge, User
+from musicbud.services.demo import demo_seed
+from musicbud.services.taste import taste_stats_refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_bench_generates_the_dataset_and_reports_percentiles() -> None:
+def _stats() -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
+    return (
+        sorted(UserLibrary.objects.values_list()),
+        sorted(CellPopulation.objects.values_list("relation", "kind", "users")),
+        sorted(ItemPopularity.objects.values_list("relation", "kind", "item_id", "holders")),
+    )
+
+
+def test_bench_seeds_the_demo_dataset_and_reports_every_source() -> None:
     out = io.StringIO()
 
     call_command(
         "graph_bench",
-        "--generate",
-        "--users",
-        "30",
-        "--edges",
-        "900",
-        "--tracks",
-        "500",
-        "--samples",
-        "5",
+        "--seed-demo",
+        "--users=30",
+        "--edges=900",
+        "--tracks=300",
+        "--samples=5",
         stdout=out,
     )
 
-    lines = out.getvalue().splitlines()
+    text = out.getvalue()
     assert User.objects.count() == 30
-    edges = TasteEdge.objects.count()
-    assert 800 <= edges <= 1000
-    assert f"dataset: 30 users, {edges} taste edges on " in "\n".join(lines)
-    # Bulk inserts bypass the services: no outbox rows, statistics refreshed.
+    assert TasteEdge.objects.count() == 900
+    assert "seed_demo: created in " in text
+    assert "dataset: 30 users, 900 taste edges on " in text
+    # Bulk inserts bypass the services: no outbox rows, and the statistics equal a refresh.
     assert not ProjectionOutbox.objects.exists()
-    columns = [library_column(r, k) for r in Relation.values for k in ItemKind.values]
-    sizes = [getattr(library, c) for library in UserLibrary.objects.all() for c in columns]
-    assert sum(sizes) == edges
-    assert sum(ItemPopularity.objects.values_list("holders", flat=True)) == edges
-    assert CellPopulation.objects.count() == 7
-    timed = [line for line in lines if line.startswith("buds_for_user")]
-    assert len(timed) == 2
-    assert all(re.search(r": 5 users, p50 [\d.]+ ms, p95 [\d.]+ ms", line) for line in timed)
+    seeded = _stats()
+    taste_stats_refresh()
+    assert seeded == _stats()
+    timed = [line for line in text.splitlines() if line.startswith("buds_for_user")]
+    assert [line.split(":")[0] for line in timed] == [
+        f"buds_for_user source={source} kind={kind}"
+        for source in ("likes", "top", "played", "all")
+        for kind in ("any", "track")
+    ]
+    assert all(re.search(r": 5 users, p50 [\d.]+ ms, p95 [\d.]+ ms, p99 ", line) for line in timed)
 
 
-def test_bench_refuses_to_generate_into_a_database_with_users() -> None:
-    UserFactory.create()
+def test_bench_measures_an_existing_dataset_without_seeding() -> None:
+    demo_seed(users=10, tracks=100, edges=200, seed=7)
+    out = io.StringIO()
 
-    with pytest.raises(CommandError, match="needs an empty database"):
-        call_command("graph_bench", "--generate", "--samples", "0", stdout=io.StringIO())
+    call_command("graph_bench", "--samples=3", stdout=out)
+
+    assert "seed_demo" not in out.getvalue()
+    assert TasteEdge.objects.count() == 200
+    assert out.getvalue().count(": 3 users, p50 ") == 8
+
+
+def test_bench_refuses_demo_data_of_other_parameters() -> None:
+    demo_seed(users=10, tracks=100, edges=200, seed=7)
+
+    with pytest.raises(CommandError, match="seed_demo --reset"):
+        call_command(
+            "graph_bench", "--seed-demo", "--users=12", "--samples=0", stdout=io.StringIO()
+        )
+
+    assert User.objects.count() == 10
+
+
+def test_bench_without_taste_edges_says_how_to_get_them() -> None:
+    with pytest.raises(CommandError, match="run seed_demo"):
+        call_command("graph_bench", "--samples=3", stdout=io.StringIO())
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(n) for n in range(1, 101)]
+
+    assert percentile(values, 0.95) == 95.0
+    assert percentile(values, 0.5) == 50.0
+    assert percentile([3.0], 0.99) == 3.0

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from graph.connection import (
@@ -12,6 +16,7 @@ from graph.connection import (
     split_bolt_url,
     user_merge,
 )
+from tests.conftest import ROOT
 
 
 def test_credentials_come_from_the_url_or_the_defaults() -> None:
@@ -71,3 +76,23 @@ async def test_relationship_create_refuses_unknown_labels() -> None:
 
 async def test_ping_round_trips(neo4j_graph: str) -> None:
     await graph_ping()
+
+
+def test_a_process_on_the_sql_backend_never_loads_the_neo4j_driver() -> None:
+    # ~30 MB per worker: the driver is imported where it is used, not at start-up.
+    script = (
+        "import sys, django; django.setup(); import config.urls, config.asgi; "
+        "print(sorted(name for name in ('neo4j', 'neomodel') if name in sys.modules))"
+    )
+    env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}}
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+    assert result.stdout.strip() == "[]"

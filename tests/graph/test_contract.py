@@ -3,7 +3,7 @@
 Runs the SQL backend on the configured database (SQLite by default, PostgreSQL when
 DATABASE_URL points at it) and the Neo4j backend on the session's Bolt server. Each answer is
 compared with a reference computed here, straight from the taste edges and the formula in
-docs/graph.md, so all backends (and both databases, run to run) agree with each other.
+graph/README.md, so all backends (and both databases, run to run) agree with each other.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from graph import queries
 from graph.models import ProjectionOutbox
 from graph.types import Bud, BudPage, BudSource
-from musicbud.models import ITEM_MODELS, ItemKind, TasteEdge, User
+from musicbud.models import ITEM_MODELS, ItemKind, TasteEdge, Track, User
 from musicbud.services.taste import like_add
 from tests.factories import UserFactory
-from tests.graph.taste_world import TasteWorld, build_world
+from tests.graph.taste_world import TasteWorld, build_contract_world
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,11 +52,11 @@ def backend(request: pytest.FixtureRequest, settings: SettingsWrapper) -> str:
 @pytest.fixture
 async def world(backend: str, settings: SettingsWrapper) -> TasteWorld:
     if backend == "sql":
-        return await sync_to_async(build_world)()
+        return await sync_to_async(build_contract_world)()
     # Written with no graph configured, then projected by the worker: the rows wait in the
     # outbox meanwhile (the after-commit path has its own tests in test_projection.py).
     url, settings.NEO4J_URL = settings.NEO4J_URL, None
-    built = await sync_to_async(build_world)()
+    built = await sync_to_async(build_contract_world)()
     settings.NEO4J_URL = url
     await sync_to_async(call_command)("graph_worker", "--once", stdout=io.StringIO())
     pending = await ProjectionOutbox.objects.filter(applied_at__isnull=True).acount()
@@ -64,7 +64,7 @@ async def world(backend: str, settings: SettingsWrapper) -> TasteWorld:
     return built
 
 
-# --- the reference: the formula of docs/graph.md, computed directly from the edges ----------
+# --- the reference: the formula of graph/README.md, computed directly from the edges ----------
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,8 @@ class Reference:
                     [(name, weight) for name, weight, _ in shared[:5]],
                 )
             )
-        rows = [row for row in rows if row[1] > 0]
+        # Inactive users count in the statistics above but are never buds.
+        rows = [row for row in rows if row[1] > 0 and row[0].is_active]
         rows.sort(key=lambda r: (-r[1], r[0].public_id))
         return [(user.username, score, count, shared) for user, score, count, shared in rows]
 
@@ -248,7 +249,7 @@ async def test_buds_for_item_match_the_formula(world: TasteWorld) -> None:
         async for item in model._default_manager.all():
             relations: dict[int, set[str]] = defaultdict(set)
             for user, relation, k, pk in ref.edges:
-                if k == kind and pk == item.pk:
+                if k == kind and pk == item.pk and ref.users[user].is_active:
                     relations[user].add(relation)
             expected = sorted(
                 (
@@ -299,7 +300,11 @@ async def test_recommendations_match_the_formula(world: TasteWorld, kind: str) -
     for name in ("alice", "bob", "dave"):
         me = world.users[name]
         parts = ref.score_parts(me.pk, _cells(BudSource.ALL, None))
-        buds = {user: round(sum(items.values()), 9) for user, items in parts.items()}
+        buds = {
+            user: round(sum(items.values()), 9)
+            for user, items in parts.items()
+            if ref.users[user].is_active
+        }
         mine = {pk for owner, _, k, pk in ref.edges if owner == me.pk and k == kind}
         holders: dict[int, set[int]] = defaultdict(set)
         for owner, _, k, pk in ref.edges:
@@ -345,3 +350,21 @@ async def test_stop_items_weigh_nothing(
     assert [b.username for b in page.buds] == ["bob", "carol", "dave", "erin"]
     bob = page.buds[0]
     assert [(s.item.name, s.weight) for s in bob.top_shared][-1] == ("hit", 0.0)
+
+
+async def test_inactive_users_and_deleted_items_are_left_out(world: TasteWorld) -> None:
+    ref = await reference()
+    alice, gina, deep = world.users["alice"], world.users["gina"], world.tracks["deep"]
+    # Gina would be Alice's bud if she were active: she shares two niche songs.
+    assert ref.score_parts(alice.pk, _cells(BudSource.ALL, None))[gina.pk]
+    assert not await Track.objects.filter(name="gone").aexists()
+
+    page = await queries.buds_for_user(
+        user_id=alice.pk, kind=None, source=BudSource.ALL, limit=50, cursor=None
+    )
+    holders = await queries.buds_for_item(kind="track", item_id=deep.pk, limit=50, cursor=None)
+
+    assert "gina" not in [b.username for b in page.buds]
+    assert sorted(b.username for b in holders.buds) == ["alice", "carol", "erin"]
+    assert "gone" not in [s.item.name for b in page.buds for s in b.top_shared]
+    assert (await queries.taste_counts(user_id=alice.pk)).likes["track"] == 3

@@ -30,7 +30,8 @@ def test_ready_reports_projection_lag_on_the_sql_backend(client: Client) -> None
     assert graph["status"] == "up"
     assert graph["backend"] == "sql"
     assert "neo4j" not in graph
-    assert graph["projection"]["pending"] == 2
+    # The new user's node row and the two likes.
+    assert graph["projection"]["pending"] == 3
     assert 300 <= graph["projection"]["oldest_age_seconds"] < 330
 
 

@@ -158,3 +158,39 @@ async def test_missing_statistics_degrade_scores_but_never_fail() -> None:
     assert [b.username for b in page.buds] == ["b", "c", "d"]
     assert page.buds[0].score == pytest.approx(2 / 2, abs=1e-9)
     assert [s.weight for s in shared] == pytest.approx([0.5, 0.5], abs=1e-9)
+
+
+@sync_to_async
+def tied_world() -> tuple[User, list[User]]:
+    """Twelve people share my one song (a tie), four of them inactive; two more also share a
+    second song (ahead of the tie)."""
+    me = UserFactory.create(username="me")
+    song, other = TrackFactory.create_batch(2)
+    others = UserFactory.create_batch(14)
+    for user in [me, *others]:
+        like_add(user=user, kind=ItemKind.TRACK, item=song)
+    for user in [me, *others[:2]]:
+        like_add(user=user, kind=ItemKind.TRACK, item=other)
+    for user in others[2:6]:
+        user.is_active = False
+        user.save()
+    return me, others
+
+
+async def test_pages_over_ties_and_inactive_users_follow_score_then_public_id() -> None:
+    me, others = await tied_world()
+    ahead = sorted(others[:2], key=lambda u: u.public_id)
+    tied = sorted(others[6:], key=lambda u: u.public_id)
+
+    walked: list[str] = []
+    cursor = None
+    while True:
+        page = await queries.buds_for_user(
+            user_id=me.pk, kind=None, source=BudSource.LIKES, limit=3, cursor=cursor
+        )
+        walked.extend(b.username for b in page.buds)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert walked == [u.username for u in ahead + tied]

@@ -131,7 +131,8 @@ def test_rows_pending_across_a_rebuild_end_in_the_newest_state(
     graph_rebuild(batch_size=10)
     report = projection_apply()
 
-    assert (report.applied, report.skipped) == (1, 1)
+    # Applied: the user's node row and the unlike; skipped: the superseded like.
+    assert (report.applied, report.skipped) == (2, 1)
     assert not ProjectionOutbox.objects.filter(applied_at__isnull=True).exists()
     assert taste_in_graph() == set()
     assert not TasteEdge.objects.filter(relation=Relation.LIKE).exists()

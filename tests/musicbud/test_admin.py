@@ -9,9 +9,11 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from musicbud.models import User
+from graph.models import ProjectionOutbox, UserLibrary
+from musicbud.models import TasteEdge, User
 from musicbud.services.demo import demo_seed
-from tests.factories import UserFactory
+from musicbud.services.taste import like_add
+from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +36,39 @@ def test_list_search_and_add_pages_render(moderator_client: Client, model: str) 
 
     assert listing.status_code == HTTPStatus.OK
     assert searched.status_code == HTTPStatus.OK
-    assert adding.status_code == HTTPStatus.OK
+    # Taste edges are written by the taste services only; the admin lists and deletes them.
+    expected = HTTPStatus.FORBIDDEN if model == "tasteedge" else HTTPStatus.OK
+    assert adding.status_code == expected
+
+
+def test_deleting_taste_edges_in_the_admin_goes_through_the_taste_service(
+    moderator_client: Client,
+) -> None:
+    listener = UserFactory.create()
+    kept, dropped = TrackFactory.create(), TrackFactory.create()
+    like_add(user=listener, kind="track", item=kept)
+    like_add(user=listener, kind="track", item=dropped)
+    edge = TasteEdge.objects.get(user=listener, track=dropped)
+    ProjectionOutbox.objects.all().delete()
+
+    response = moderator_client.post(
+        reverse("admin:musicbud_tasteedge_changelist"),
+        {"action": "delete_selected", "_selected_action": [edge.pk], "post": "yes"},
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert list(TasteEdge.objects.filter(user=listener).values_list("track", flat=True)) == [
+        kept.pk
+    ]
+    # The statistics and the graph outbox saw the removal, as for an unlike through the API.
+    assert UserLibrary.objects.get(user=listener).like_track == 1
+    outbox = ProjectionOutbox.objects.get()
+    assert (outbox.operation, outbox.item_pk) == ("delete", dropped.pk)
+    # The remaining edge can be looked at, not edited.
+    kept_edge = TasteEdge.objects.get(user=listener)
+    view = moderator_client.get(reverse("admin:musicbud_tasteedge_change", args=[kept_edge.pk]))
+    assert view.status_code == HTTPStatus.OK
+    assert b'name="_save"' not in view.content
 
 
 def test_user_search_finds_by_username_case_insensitively(moderator_client: Client) -> None:

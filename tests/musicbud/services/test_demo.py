@@ -17,7 +17,7 @@ from graph.models import UserLibrary
 from graph.queries import buds_for_user
 from graph.types import BudSource
 from musicbud.errors import Conflict
-from musicbud.models import Album, Artist, EdgeSource, Genre, TasteEdge, Track, User
+from musicbud.models import Album, Artist, DemoDataset, EdgeSource, Genre, TasteEdge, Track, User
 from musicbud.services.demo import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -27,6 +27,7 @@ from musicbud.services.demo import (
     demo_reset,
     demo_seed,
 )
+from musicbud.services.taste import like_remove
 from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -164,6 +165,8 @@ def test_second_run_changes_nothing() -> None:
 def test_an_interrupted_run_is_completed_to_the_same_data() -> None:
     seed_small()
     before = snapshot()
+    # An interrupted run wrote some edges and never recorded a completed dataset.
+    DemoDataset.objects.all().delete()
     TasteEdge.objects.filter(pk__in=TasteEdge.objects.order_by("-id").values("id")[:300]).delete()
     assert demo_counts()["edges"] == 1200
 
@@ -171,6 +174,25 @@ def test_an_interrupted_run_is_completed_to_the_same_data() -> None:
 
     assert result.created is True
     assert snapshot() == before
+
+
+def test_what_demo_users_do_never_makes_a_later_run_refuse() -> None:
+    seed_small()
+    demo = User.objects.get(username=DEMO_USERNAME)
+    demo.bio = "I love shoegaze"
+    demo.save()
+    liked = TasteEdge.objects.filter(user=demo, relation="like", kind="track").first()
+    assert liked is not None
+    assert liked.track is not None
+    like_remove(user=demo, kind="track", item=liked.track)
+    counts = demo_counts()
+
+    result = seed_small()
+
+    assert result.created is False
+    assert result.counts == counts == {**SMALL_COUNTS, "edges": SMALL_COUNTS["edges"] - 1}
+    demo.refresh_from_db()
+    assert demo.bio == "I love shoegaze"
 
 
 def test_other_parameters_are_refused_until_reset() -> None:

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core.management import call_command
 
-from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
+from graph import queries
+from graph.models import (
+    CellPopulation,
+    ItemPopularity,
+    ProjectionOutbox,
+    UserLibrary,
+    library_column,
+)
+from graph.types import BudPage, BudSource
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.services.taste import like_add, like_remove, taste_edge_set, taste_stats_refresh
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
+from tests.graph.taste_world import build_world
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +106,79 @@ def test_the_refresh_command_reports_what_it_counted() -> None:
 
     assert out.getvalue().strip() == "1 libraries, 1 cells, 3 items"
     assert UserLibrary.objects.get(user=ann).like_track == 3
+
+
+def exact_stats() -> tuple[object, ...]:
+    """Everything the scoring reads; cells counting 0 users equal cells with no row."""
+    sizes, holders = stats()
+    return sizes, holders, {row for row in population() if row[2] > 0}
+
+
+def _delete_users_and_items() -> tuple[int, tuple[object, ...]]:
+    world = build_world()
+    # A user (all of Frank's cells), a liked and top artist, a genre, a liked album.
+    world.users["frank"].delete()
+    world.artists["band"].delete()
+    world.genres["rock"].delete()
+    world.albums["lp"].delete()
+    return world.users["alice"].pk, exact_stats()
+
+
+async def _all_buds(user_id: int) -> dict[BudSource, BudPage]:
+    return {
+        source: await queries.buds_for_user(
+            user_id=user_id, kind=None, source=source, limit=50, cursor=None
+        )
+        for source in BudSource
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_deleting_users_and_items_keeps_the_statistics_exact() -> None:
+    alice, after = await sync_to_async(_delete_users_and_items)()
+    scores = await _all_buds(alice)
+
+    await sync_to_async(taste_stats_refresh)()
+
+    assert after == await sync_to_async(exact_stats)()
+    assert await _all_buds(alice) == scores
+    # The deletions changed the answer (the test would notice stale statistics).
+    # Without "band" and "lp", Dave (top "solo" like Alice) moves ahead of Bob and Carol.
+    assert [b.username for b in scores[BudSource.ALL].buds] == ["dave", "bob", "carol", "erin"]
+    assert not await TasteEdge.objects.filter(user__username="frank").aexists()
+
+
+def test_setting_an_edge_again_keeps_its_source_and_writes_nothing(
+    django_capture_on_commit_callbacks,
+) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    taste_edge_set(user=user, kind="track", item=track, relation="like", source="spotify")
+    outbox_before = ProjectionOutbox.objects.count()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        _, created = taste_edge_set(
+            user=user, kind="track", item=track, relation="like", source="manual"
+        )
+
+    assert created is False
+    assert TasteEdge.objects.get(user=user, track=track).source == "spotify"
+    assert ProjectionOutbox.objects.count() == outbox_before
+    assert callbacks == []  # no cache invalidation for a write that changed nothing
+
+
+def test_a_play_update_without_a_time_keeps_the_last_played_time() -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    played_at = datetime(2026, 1, 31, 21, 15, tzinfo=UTC)
+    taste_edge_set(
+        user=user,
+        kind="track",
+        item=track,
+        relation="played",
+        play_count=3,
+        last_played_at=played_at,
+    )
+
+    taste_edge_set(user=user, kind="track", item=track, relation="played", play_count=5)
+
+    edge = TasteEdge.objects.get(user=user, track=track, relation="played")
+    assert (edge.play_count, edge.last_played_at) == (5, played_at)

@@ -1,0 +1,74 @@
+"""Projection plumbing (no business logic): user and catalogue changes reach the Neo4j outbox,
+and deletions keep the similarity statistics exact.
+
+Users change through the admin, the auth and profile services and manage.py, and users and
+items are deleted by database cascades that bypass every service: the model signals are the one
+place all of those paths pass. Each receiver only records what changed (an outbox row, or the
+statistics the cascade is about to invalidate) in the save's or deletion's own transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save, pre_delete
+from django.dispatch import receiver
+
+from musicbud.models import ITEM_MODELS, CatalogueItem, User
+from musicbud.services.taste import (
+    item_projection_record,
+    taste_stats_item_forget,
+    taste_stats_user_forget,
+    user_projection_record,
+)
+
+# The user fields the projection holds; a save touching none of them (last_login) is skipped.
+PROJECTED_USER_FIELDS = frozenset({"username", "display_name", "is_active"})
+KIND_FOR_MODEL = {model: kind for kind, model in ITEM_MODELS.items()}
+
+
+@receiver(post_save, sender=User, dispatch_uid="graph.user_saved")
+def _user_saved(
+    sender: type[User], instance: User, update_fields: frozenset[str] | None, **kwargs: Any
+) -> None:
+    if update_fields is not None and not PROJECTED_USER_FIELDS & set(update_fields):
+        return
+    user_projection_record(user=instance)
+
+
+@receiver(pre_delete, sender=User, dispatch_uid="graph.user_deleting")
+def _user_deleting(sender: type[User], instance: User, **kwargs: Any) -> None:
+    # Before the cascade: the statistics are computed from the edges about to go.
+    taste_stats_user_forget(user_id=instance.pk)
+
+
+@receiver(post_delete, sender=User, dispatch_uid="graph.user_deleted")
+def _user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
+    user_projection_record(user=instance, deleted=True)
+
+
+def _item_saved(
+    sender: type[CatalogueItem],
+    instance: CatalogueItem,
+    created: bool,
+    update_fields: frozenset[str] | None,
+    **kwargs: Any,
+) -> None:
+    # A new item reaches Neo4j with its first taste edge; a rename must reach it now.
+    if created or (update_fields is not None and "name" not in update_fields):
+        return
+    item_projection_record(kind=KIND_FOR_MODEL[sender], item=instance)
+
+
+def _item_deleting(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
+    taste_stats_item_forget(kind=KIND_FOR_MODEL[sender], item_id=instance.pk)
+
+
+def _item_deleted(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
+    item_projection_record(kind=KIND_FOR_MODEL[sender], item=instance, deleted=True)
+
+
+for _kind, _model in ITEM_MODELS.items():
+    post_save.connect(_item_saved, sender=_model, dispatch_uid=f"graph.{_kind}_saved")
+    pre_delete.connect(_item_deleting, sender=_model, dispatch_uid=f"graph.{_kind}_deleting")
+    post_delete.connect(_item_deleted, sender=_model, dispatch_uid=f"graph.{_kind}_deleted")
