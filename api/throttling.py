@@ -12,9 +12,9 @@ import functools
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.conf import settings
@@ -26,12 +26,13 @@ from redis.exceptions import RedisError
 
 from api.metrics import rate_limit_rejected
 from api.request_context import client_ip
-from musicbud.cache import async_cache
+from musicbud.cache import CacheRead, async_cache
 from musicbud.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 
 Policy = Literal["standard", "strict"]
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
 # The request attribute holding the tightest budget seen while handling the request.
 REQUEST_ATTRIBUTE = "rate_limit"
@@ -114,12 +115,19 @@ def _record(request: HttpRequest, state: RateLimitState) -> None:
 
 
 async def enforce_rate_limit(
-    request: HttpRequest, *, group: str, policy: Policy, key: str | None = None
+    request: HttpRequest,
+    *,
+    group: str,
+    policy: Policy,
+    key: str | None = None,
+    reads: Sequence[CacheRead] = (),
 ) -> None:
     """Count one hit for ``group`` and (``key`` or the user / client IP) under ``policy``.
 
     Raises :class:`RateLimited` when over the limit. When the counter store fails, the
     request passes or is rejected according to ``RATE_LIMIT_FAIL_OPEN`` (logged either way).
+    ``reads``: cache reads the view is about to make, sent with the counter (see
+    ``AsyncCache.increment``); a rejected request's are dropped unread.
     """
     rate = policy_rate(policy)
     limit, period = _split_rate(rate)
@@ -127,7 +135,9 @@ async def enforce_rate_limit(
     window = _get_window(identity, period)
     cache_key = _make_cache_key(group, window, rate, identity, None)
     try:
-        count = await async_cache.increment(cache_key, 1, expire=period + EXPIRATION_FUDGE)
+        count = await async_cache.increment(
+            cache_key, 1, expire=period + EXPIRATION_FUDGE, reads=reads
+        )
     except (RedisError, OSError) as exc:
         fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN
         logger.exception(
@@ -156,20 +166,43 @@ async def enforce_rate_limit(
         )
 
 
+ReadsAhead = Callable[..., Sequence[CacheRead]]
+_READS_AHEAD_ATTRIBUTE = "_musicbud_cache_reads_ahead"
+
+
+def reads_ahead(reads: ReadsAhead) -> Callable[[ViewFunc], ViewFunc]:
+    """Declare the cache reads an async operation is about to make: ``reads(request,
+    **operation_kwargs)``. The standard rate limit sends them with its counter, so a warm
+    read costs no round trip of its own. A read not declared (or declared wrongly) is
+    simply made by the view as usual: this changes cost, never answers.
+
+    Put it under the router's decorator: ``@router.get(...)`` then ``@reads_ahead(...)``.
+    """
+
+    def declare(view_func: ViewFunc) -> ViewFunc:
+        setattr(view_func, _READS_AHEAD_ATTRIBUTE, reads)
+        return view_func
+
+    return declare
+
+
 def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
     """Ninja operation decorator: the standard policy, one group per operation.
 
     Applied in "operation" mode, so it runs after authentication (the key is the user when
-    there is one) for sync and async operations alike.
+    there is one) and parameter validation, for sync and async operations alike.
     """
     group = f"{view_func.__module__}.{view_func.__qualname__}"
 
     if iscoroutinefunction(view_func):
+        planned_reads: ReadsAhead | None = getattr(view_func, _READS_AHEAD_ATTRIBUTE, None)
 
         @functools.wraps(view_func)
         async def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            await enforce_rate_limit(request, group=group, policy="standard")
-            return await view_func(request, *args, **kwargs)
+            reads = planned_reads(request, **kwargs) if planned_reads is not None else ()
+            with async_cache.read_ahead():
+                await enforce_rate_limit(request, group=group, policy="standard", reads=reads)
+                return await view_func(request, *args, **kwargs)
 
         return limited
 

@@ -10,12 +10,17 @@ they will do that I/O. The sync (WSGI) path is Django's, unchanged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from corsheaders.middleware import CorsMiddleware as _CorsMiddleware
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, PolicyParts
 from csp.middleware import CSPMiddleware as _CSPMiddleware
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.auth.middleware import (
     AuthenticationMiddleware as _AuthenticationMiddleware,
@@ -23,6 +28,8 @@ from django.contrib.auth.middleware import (
 from django.contrib.messages.middleware import MessageMiddleware as _MessageMiddleware
 from django.contrib.messages.storage import default_storage
 from django.contrib.sessions.middleware import SessionMiddleware as _SessionMiddleware
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.clickjacking import (
     XFrameOptionsMiddleware as _XFrameOptionsMiddleware,
@@ -121,8 +128,51 @@ class GZipMiddleware(InlineHooksMixin, _GZipMiddleware):
     """Compression is CPU work; the stock path does the same work in a thread."""
 
 
+@functools.cache
+def _settings_policies() -> tuple[str, str]:
+    """The enforced and report-only headers that the settings alone give (no view or
+    nonce customisation): built once, not for every response."""
+    return build_policy(), build_policy(report_only=True)
+
+
+@receiver(setting_changed)
+def _csp_settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _settings_policies.cache_clear()
+
+
 class CSPMiddleware(InlineHooksMixin, _CSPMiddleware):
-    pass
+    """django-csp's middleware; the policy comes from ``_settings_policies`` when nothing
+    customises it, which is django-csp's ``build_policy`` result for that case."""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        uncustomised = PolicyParts()
+        if (
+            self.get_policy_parts(request=request, response=response) != uncustomised
+            or self.get_policy_parts(request=request, response=response, report_only=True)
+            != uncustomised
+        ):
+            return super().process_response(request, response)
+        # From here django-csp 4's process_response, with the policies above.
+        if response.status_code in (HTTPStatus.INTERNAL_SERVER_ERROR, HTTPStatus.NOT_FOUND) and (
+            settings.DEBUG
+        ):
+            return response
+        csp, csp_ro = _settings_policies()
+        for header, policy, exempt, setting in (
+            (HEADER, csp, "_csp_exempt", "CONTENT_SECURITY_POLICY"),
+            (HEADER_REPORT_ONLY, csp_ro, "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            if not policy or getattr(response, exempt, False) is not False or header in response:
+                continue
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+            if not request.path_info.startswith(tuple(prefixes)):
+                response[header] = policy
+        # No nonce was used (or the parts would differ): reading one now is an error.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)  # type: ignore[attr-defined]
+        return response
 
 
 class SessionMiddleware(InlineHooksMixin, _SessionMiddleware):

@@ -12,9 +12,11 @@ request whose write already happened.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.cache import cache
 
-from musicbud.cache import async_cache
+from musicbud.cache import CacheRead, async_cache
 
 
 def profile_key(user_id: int) -> str:
@@ -27,6 +29,20 @@ def buds_generation_key(user_id: int) -> str:
 
 def buds_key(user_id: int, generation: int, params: str) -> str:
     return f"buds:{user_id}:{generation}:{params}"
+
+
+def buds_page_read(user_id: int, params: str) -> CacheRead:
+    """The read of the page cached under the current generation (for ``reads_ahead``)."""
+    return CacheRead(f"buds:{user_id}:", buds_generation_key(user_id), f":{params}")
+
+
+async def buds_page_cached(user_id: int, params: str) -> tuple[int, Any]:
+    """The current generation and the page cached under it (``MISSING`` if none), read
+    together in one round trip."""
+    read = buds_page_read(user_id, params)
+    return await async_cache.get_generational(
+        buds_generation_key(user_id), read.key, read.key_suffix
+    )
 
 
 async def buds_generation(user_id: int) -> int:

@@ -25,6 +25,7 @@ from django.db.backends.utils import CursorWrapper
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from redis import asyncio as aioredis
 
 from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
@@ -378,6 +379,28 @@ def count_sync_hops(monkeypatch: pytest.MonkeyPatch) -> HopRecorder:
     monkeypatch.setattr(SyncToAsync, "__call__", recording_call)
     monkeypatch.setattr(CursorWrapper, "_execute_with_wrappers", recording_execute)
     return recorder
+
+
+@pytest.fixture
+def count_redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command ``redis.asyncio`` sends, by name, in order; a pipeline is one entry
+    ``PIPELINE:<names>`` (it is one round trip)."""
+    commands: list[str] = []
+    original_execute = aioredis.Redis.execute_command
+    original_pipeline = aioredis.client.Pipeline.execute
+
+    async def recording_execute(self: aioredis.Redis, *args: Any, **options: Any) -> Any:
+        commands.append(str(args[0]).upper())
+        return await original_execute(self, *args, **options)
+
+    async def recording_pipeline(self: aioredis.client.Pipeline, *args: Any, **kwargs: Any) -> Any:
+        names = ",".join(str(command[0][0]).upper() for command in self.command_stack)
+        commands.append(f"PIPELINE:{names}")
+        return await original_pipeline(self, *args, **kwargs)
+
+    monkeypatch.setattr(aioredis.Redis, "execute_command", recording_execute)
+    monkeypatch.setattr(aioredis.client.Pipeline, "execute", recording_pipeline)
+    return commands
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@ recommendations."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from api.auth import auth
@@ -19,8 +20,12 @@ from api.buds.schemas import (
 )
 from api.catalogue.schemas import KindPath
 from api.pagination import Page, PageParams, decode_offset, next_link, offset_page
+from api.rendered import schema_response
+from api.throttling import reads_ahead
+from musicbud.cache import CacheRead
 from musicbud.selectors.buds import (
     buds_page_get,
+    buds_page_reads,
     common_items_get,
     item_buds_get,
     recommendations_get,
@@ -29,16 +34,38 @@ from musicbud.selectors.buds import (
 router = Router(tags=["buds"], auth=auth)
 
 
-@router.get("/me/buds", response=Page[BudOut], url_name="my-buds")
-async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> dict[str, object]:
+BudsPageOut = Page[BudOut]
+
+
+def _my_buds_reads(request: HttpRequest, params: BudsParams) -> list[CacheRead]:
+    return buds_page_reads(user_id=request.auth.pk, **_page_arguments(params))  # type: ignore[attr-defined]
+
+
+def _page_arguments(params: BudsParams) -> dict[str, Any]:
+    return {
+        "kind": params.kind.item_kind if params.kind else None,
+        "source": params.source,
+        "limit": params.limit,
+        "cursor": params.cursor,
+    }
+
+
+@router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
+@reads_ahead(_my_buds_reads)
+async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> HttpResponse:
     page = await buds_page_get(
         user_id=request.auth.pk,  # type: ignore[attr-defined]
-        kind=params.kind.item_kind if params.kind else None,
-        source=params.source,
-        limit=params.limit,
-        cursor=params.cursor,
+        **_page_arguments(params),
     )
-    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
+    next_url = next_link(request, page.next_cursor)
+    # The cached page is shared while its entry is unchanged: rendered once, not per read.
+    return schema_response(
+        request,
+        BudsPageOut,
+        page,
+        vary=next_url,
+        build=lambda page: {"items": page.buds, "next": next_url},
+    )
 
 
 @router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")

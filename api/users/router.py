@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
 from api.auth import auth
 from api.pagination import Page, decode_offset, offset_page
+from api.rendered import schema_response
+from api.throttling import reads_ahead
 from api.users.schemas import (
     MyProfileOut,
     ProfileUpdateIn,
@@ -18,6 +20,7 @@ from api.users.schemas import (
 from musicbud.selectors.profile import (
     ProfileData,
     profile_get,
+    profile_reads,
     profile_refresh,
     public_profile_get,
     user_search,
@@ -28,8 +31,11 @@ router = Router(tags=["users"], auth=auth)
 
 
 @router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
-async def my_profile(request: HttpRequest) -> ProfileData:
-    return await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
+@reads_ahead(lambda request: profile_reads(user_id=request.auth.pk))
+async def my_profile(request: HttpRequest) -> HttpResponse:
+    profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
+    # The cached profile is shared while its entry is unchanged: rendered once, not per read.
+    return schema_response(request, MyProfileOut, profile)
 
 
 @router.patch("/me/profile", response=MyProfileOut, url_name="my-profile")

@@ -9,31 +9,46 @@ from django.conf import settings
 
 from graph import queries
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
-from musicbud.cache import async_cache
-from musicbud.cache_keys import buds_generation, buds_key
+from musicbud.cache import MISSING, CacheRead, async_cache
+from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import ITEM_MODELS, ItemKind, User
+
+
+def _page_params(*, kind: str | None, source: BudSource, limit: int, cursor: str | None) -> str:
+    return f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
+
+
+def buds_page_reads(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> list[CacheRead]:
+    """The cache reads ``buds_page_get`` with these arguments makes (for ``reads_ahead``)."""
+    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
+    return [buds_page_read(user_id, params)]
 
 
 async def buds_page_get(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
-    """One page of the user's buds; a warm read is two cache reads (no query, no thread hop).
+    """One page of the user's buds; a warm read is one cache round trip (no query, no hop).
+    The page is immutable by contract: a cached copy is shared by the requests reading it.
 
     The key carries the user's taste generation, so their own taste changes take effect at
     once; changes of other people show when the entry's TTL runs out.
     """
-    generation = await buds_generation(user_id)
-    params = f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
-
-    async def load() -> BudPage:
-        return await queries.buds_for_user(
-            user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
-        )
-
-    return await async_cache.get_or_set(
-        buds_key(user_id, generation, params), load, settings.BUDS_CACHE_TTL_SECONDS
+    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
+    generation, page = await buds_page_cached(user_id, params)
+    async_cache.lookup_observed("buds", hit=page is not MISSING)
+    if page is not MISSING:
+        cached: BudPage = page
+        return cached
+    page = await queries.buds_for_user(
+        user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
     )
+    await async_cache.set(
+        buds_key(user_id, generation, params), page, settings.BUDS_CACHE_TTL_SECONDS
+    )
+    return page
 
 
 async def _active_user_id(username: str) -> int:

@@ -12,7 +12,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
 from graph.types import TasteCounts
-from musicbud.cache import async_cache
+from musicbud.cache import CacheRead, async_cache
 from musicbud.cache_keys import profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
@@ -20,7 +20,11 @@ from musicbud.models import ItemKind, Relation, TasteEdge, User
 
 @dataclass(frozen=True, slots=True)
 class ProfileData:
-    """Everything a profile response needs; plain data so it caches (pickles) safely."""
+    """Everything a profile response needs; plain data so it caches (pickles) safely.
+
+    Immutable by contract (never modified after it is built): a cached copy is shared by the
+    requests that read the same cache entry.
+    """
 
     user_id: int
     public_id: UUID
@@ -74,6 +78,11 @@ def _profile_load(user_id: int) -> ProfileData:
     )
 
 
+def profile_reads(*, user_id: int) -> list[CacheRead]:
+    """The cache read ``profile_get`` makes (for ``reads_ahead``)."""
+    return [CacheRead(profile_key(user_id))]
+
+
 async def profile_get(*, user_id: int) -> ProfileData:
     """The profile, from the cache when warm (no ORM query, no thread hop)."""
 
@@ -82,7 +91,7 @@ async def profile_get(*, user_id: int) -> ProfileData:
         return await sync_to_async(_profile_load)(user_id)
 
     return await async_cache.get_or_set(
-        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS
+        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS, shared=True
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -12,7 +13,7 @@ from django.core.cache import cache
 from django.db.models import F
 from django.utils.crypto import salted_hmac
 
-from musicbud.cache import async_cache
+from musicbud.cache import MISSING, async_cache
 from musicbud.models import User
 
 
@@ -48,15 +49,18 @@ class CachedPrincipal:
     password_stamp: str
 
 
-async def principal_get_cached(*, user_id: int) -> CachedPrincipal | None:
+async def principal_get_cached(*, user_id: int, prefetched: Any = None) -> CachedPrincipal | None:
     """The user by id from the async cache when recently seen (no ORM query, no thread hop).
 
     Every save or delete of the user drops the entry (``musicbud.signals``), so deactivation,
-    password changes and admin edits apply to the next request.
+    password changes and admin edits apply to the next request. ``prefetched``: the entry
+    under ``user_cache_key(user_id)`` when the caller has just read it (``MISSING`` if absent),
+    so it is not read twice.
     """
     key = user_cache_key(user_id)
-    principal: CachedPrincipal | None = await async_cache.get(key)
-    if principal is not None:
+    cached = prefetched if prefetched is not None else await async_cache.get(key, MISSING)
+    if cached is not MISSING:
+        principal: CachedPrincipal = cached
         return principal
     # Cold cache: one query (Django's async ORM, i.e. one hop). The hash is read only to
     # derive the stamp; the cached user has the field deferred, so the hash is never cached.

@@ -22,7 +22,7 @@ from django.conf import settings
 
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
-from musicbud.selectors.users import password_stamp, principal_get_cached
+from musicbud.selectors.users import password_stamp, principal_get_cached, user_cache_key
 from musicbud.token_store import Rotation, token_store
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,38 @@ def _new_jti() -> str:
     return secrets.token_urlsafe(24)
 
 
+def _verification_settings() -> tuple[Any, ...]:
+    return (
+        settings.JWT_ALGORITHM,
+        tuple(tuple(pair) for pair in settings.JWT_KEYS),
+        settings.JWT_AUDIENCE,
+        settings.JWT_ISSUER,
+        settings.JWT_LEEWAY_SECONDS,
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _access_token_verified(token: str, verification_settings: tuple[Any, ...]) -> TokenClaims:
+    # Keyed by the settings too, so a key that is retired (or any other change) re-verifies.
+    # A rejection raises and is never cached.
+    return token_decode(token=token, expected_type=TokenType.ACCESS)
+
+
+def access_token_decode(*, token: str) -> TokenClaims:
+    """``token_decode`` for access tokens, remembering (per process) tokens that verified.
+
+    A client sends the same access token with every request until it expires, and the
+    verification is a pure function of the token and the JWT settings except for time: a
+    remembered token is accepted only while unexpired by PyJWT's own rule (``exp`` > now -
+    leeway); ``nbf`` and ``iat``, once passed, stay passed. Revocation and the user are
+    checked on every request regardless.
+    """
+    claims = _access_token_verified(token, _verification_settings())
+    if claims.expires_at <= time.time() - settings.JWT_LEEWAY_SECONDS:
+        raise TokenRejected("token_expired", "The token has expired")
+    return claims
+
+
 def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
     """Verify signature, algorithm, key id and every claim; raise ``TokenRejected`` if not."""
     try:
@@ -179,9 +211,9 @@ def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> To
     )
 
 
-async def _active_user(claims: TokenClaims) -> tuple[User, str]:
+async def _active_user(claims: TokenClaims, *, prefetched: Any = None) -> tuple[User, str]:
     """The token's user, if it still exists, is active and has not changed its password."""
-    principal = await principal_get_cached(user_id=claims.user_id)
+    principal = await principal_get_cached(user_id=claims.user_id, prefetched=prefetched)
     if principal is None:
         raise TokenRejected("user_not_found", "The token's user no longer exists")
     if not principal.user.is_active:
@@ -271,10 +303,15 @@ async def token_refresh(*, refresh_token: str) -> TokenPair:
 
 async def token_authenticate(*, token: str) -> tuple[User, TokenClaims]:
     """The bearer hot path: verify in the loop, check revocation and the user from caches."""
-    claims = token_decode(token=token, expected_type=TokenType.ACCESS)
-    if not await token_store().family_is_active(family_id=claims.family_id):
+    claims = access_token_decode(token=token)
+    # The family's state and the cached user in one round trip; the family still decides
+    # first, so a revoked token is refused as revoked whatever its user's state.
+    active, cached_principal = await token_store().family_is_active_and_get(
+        family_id=claims.family_id, key=user_cache_key(claims.user_id)
+    )
+    if not active:
         raise TokenRejected("token_revoked", "The token has been revoked")
-    user, _ = await _active_user(claims)
+    user, _ = await _active_user(claims, prefetched=cached_principal)
     return user, claims
 
 

@@ -574,6 +574,34 @@ def test_logout_with_the_bearer_token_alone_revokes_its_family(
     )
 
 
+def test_a_warm_token_is_refused_on_the_very_next_request_after_logout(
+    client: Client, user: User, login: Login
+) -> None:
+    pair = login(user)
+    other = login(user)
+    # Warm: the user is cached and the token's verification remembered.
+    assert me(client, pair["access_token"]).status_code == HTTPStatus.OK
+    assert me(client, pair["access_token"]).status_code == HTTPStatus.OK
+
+    assert post(client, LOGOUT, headers=bearer(pair["access_token"])).status_code == 204
+
+    assert_token_rejected(me(client, pair["access_token"]), "token_revoked")
+    assert me(client, other["access_token"]).status_code == HTTPStatus.OK  # its own family
+
+
+@override_settings(JWT_ACCESS_TTL_SECONDS=1, JWT_LEEWAY_SECONDS=0)
+def test_a_remembered_token_is_refused_once_it_expires(
+    client: Client, user: User, login: Login
+) -> None:
+    access = login(user)["access_token"]
+    expires_at = jwt.decode(access, options={"verify_signature": False})["exp"]
+    assert me(client, access).status_code == HTTPStatus.OK  # verified and remembered
+
+    time.sleep(max(0.0, expires_at - time.time()) + 0.05)
+
+    assert_token_rejected(me(client, access), "token_expired")
+
+
 def test_logout_ends_the_session(client: Client, user: User) -> None:
     post(client, LOGIN, {"username": user.username, "password": DEFAULT_PASSWORD, "session": True})
     assert me(client).status_code == HTTPStatus.OK

@@ -91,6 +91,23 @@ def test_my_buds_filtered_by_kind_and_paginated(api_client: Client, bud_world: B
     assert second.json()["next"] is None
 
 
+def test_one_cached_page_links_each_request_to_its_own_next_page(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    url = reverse("api-v1:my-buds")
+
+    cold = api_client.get(f"{url}?kind=tracks&limit=2")
+    warm = api_client.get(f"{url}?kind=tracks&limit=2")
+    # The same cached page (same filters), asked for with the parameters in another order.
+    reordered = api_client.get(f"{url}?limit=2&kind=tracks")
+
+    assert warm.content == cold.content
+    assert reordered.json()["items"] == cold.json()["items"]
+    cursor = cold.json()["next"].rpartition("cursor=")[2]
+    assert cold.json()["next"] == f"{url}?kind=tracks&limit=2&cursor={cursor}"
+    assert reordered.json()["next"] == f"{url}?limit=2&kind=tracks&cursor={cursor}"
+
+
 def test_my_buds_by_source(api_client: Client, bud_world: BudWorld) -> None:
     url = reverse("api-v1:my-buds")
 

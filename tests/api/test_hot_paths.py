@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from config.asgi_handler import HopFreeASGIHandler
-from tests.conftest import HopRecorder, asgi_request
+from tests.conftest import HopRecorder, asgi_request, require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -37,14 +39,16 @@ async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {response.json()['access_token']}")]
 
 
-async def test_liveness_makes_no_hop_and_no_query(
-    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder
+async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
+    hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, count_redis_commands: list[str]
 ) -> None:
     response = await asgi_request(hop_free_app, reverse("health-live"))
 
     assert response.status == HTTPStatus.OK
     assert count_sync_hops.thread_sensitive == []
+    assert count_sync_hops.thread_free == []
     assert count_sync_hops.queries == []
+    assert count_redis_commands == []
 
 
 @pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
@@ -65,3 +69,56 @@ async def test_cached_read_makes_no_hop_and_no_query(
     assert cached.json() == first.json()
     assert count_sync_hops.thread_sensitive == []
     assert count_sync_hops.queries == []
+
+
+@pytest.mark.parametrize(
+    ("url_name", "expected"),
+    [
+        # auth: the token family and the cached user (MGET); the rate limit's script, which
+        # also reads what the view declared it reads next (the profile; the bud page and
+        # its generation)
+        ("api-v1:my-profile", ["MGET", "EVALSHA"]),
+        ("api-v1:my-buds", ["MGET", "EVALSHA"]),
+    ],
+)
+@pytest.mark.django_db(transaction=True)
+async def test_cached_read_makes_two_redis_round_trips(
+    hop_free_app: HopFreeASGIHandler,
+    count_redis_commands: list[str],
+    url_name: str,
+    expected: list[str],
+) -> None:
+    if not settings.REDIS_URL:
+        require_service("redis", "REDIS_URL is not set")
+    url = reverse_or_skip(url_name)
+    headers = await bearer_headers(hop_free_app)
+    first = await asgi_request(hop_free_app, url, headers=headers)
+    assert first.status == HTTPStatus.OK, first.body
+    count_redis_commands.clear()
+
+    cached = await asgi_request(hop_free_app, url, headers=headers)
+
+    assert cached.status == HTTPStatus.OK
+    assert cached.json() == first.json()
+    assert cached.headers["ratelimit-remaining"] == str(settings.RATE_LIMIT_PER_MINUTE - 2)
+    assert count_redis_commands == expected
+
+
+@pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
+@pytest.mark.django_db(transaction=True)
+async def test_cached_read_is_still_rejected_at_the_rate_limit(
+    hop_free_app: HopFreeASGIHandler, count_redis_commands: list[str], url_name: str, settings: Any
+) -> None:
+    url = reverse_or_skip(url_name)
+    headers = await bearer_headers(hop_free_app)
+    settings.RATE_LIMIT_PER_MINUTE = 2
+
+    responses = [await asgi_request(hop_free_app, url, headers=headers) for _ in range(3)]
+
+    assert [r.status for r in responses] == [HTTPStatus.OK, HTTPStatus.OK, 429]
+    assert [r.headers["ratelimit-remaining"] for r in responses] == ["1", "0", "0"]
+    assert {r.headers["ratelimit-limit"] for r in responses} == {"2"}
+    rejected = responses[2]
+    assert rejected.json()["code"] == "rate_limited"
+    assert 1 <= int(rejected.headers["retry-after"]) <= 60
+    assert rejected.headers["x-request-id"] == rejected.json()["request_id"]

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from http import HTTPStatus
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from api.logs import REDACTED
+from api.logs import REDACTED, RedactingJsonFormatter
 from config.environment import BASE_DIR
 from tests.factories import UserFactory
 
@@ -152,3 +154,32 @@ def test_log_level_comes_from_the_environment() -> None:
     assert [(line["level"], line["logger"], line["message"]) for line in lines] == [
         ("WARNING", "django.request", "Not Found: /missing")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("GET /api/v1/me/profile 200", "GET /api/v1/me/profile 200"),
+        ("user 42 liked track 7 (basic plan)", "user 42 liked track 7 (basic plan)"),
+        ("password=hunter2", f"password={REDACTED}"),
+        ("PASSWD: 'x y'", f"PASSWD: {REDACTED}"),
+        ("X-Api-Key=abc123", f"X-Api-Key={REDACTED}"),
+        ("sessionid=abc; csrftoken=def", f"sessionid={REDACTED}; csrftoken={REDACTED}"),
+        ('MY_SECRET_value: "s3 cr"', f"MY_SECRET_value: {REDACTED}"),
+        ("Token QWERTYUIOP", f"Token {REDACTED}"),
+        ("Authorization: Bearer abcdefgh1234", f"Authorization: {REDACTED} {REDACTED}"),
+        (f"got {TOKEN} here", f"got {REDACTED} here"),
+    ],
+)
+def test_log_text_is_redacted_and_harmless_text_kept(text: str, expected: str) -> None:
+    formatter_config = settings.LOGGING["formatters"]["json"]
+    formatter = RedactingJsonFormatter(
+        fmt=formatter_config["fmt"], rename_fields=formatter_config["rename_fields"]
+    )
+    record = logging.LogRecord("musicbud.test", logging.INFO, __file__, 1, text, None, None)
+    record.detail = text  # an extra field takes the same path as the message
+
+    line = json.loads(formatter.format(record))
+
+    assert line["message"] == expected
+    assert line["detail"] == expected

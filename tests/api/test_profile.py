@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from http import HTTPStatus
 from typing import Any
 
@@ -313,3 +314,33 @@ def test_user_search_ranks_username_prefix_first_and_paginates(
     assert [u["username"] for u in second.json()["items"]] == ["jazzcat", "zz-rockfan"]
     assert second.json()["next"] is None
     assert set(first.json()["items"][0]) == {"id", "username", "display_name", "avatar_url"}
+
+
+def test_my_profile_body_is_what_ninja_renders_for_the_schema(
+    api_client: Client, user: User
+) -> None:
+    like_add(user=user, kind="track", item=TrackFactory.create())
+
+    mine = api_client.get(reverse("api-v1:my-profile"))  # cold: loads and caches
+    again = api_client.get(reverse("api-v1:my-profile"))  # warm: the rendered body
+    public = api_client.get(reverse("api-v1:user-profile", args=[user.username]))  # Ninja's
+
+    assert mine["Content-Type"] == public["Content-Type"] == "application/json; charset=utf-8"
+    assert again.content == mine.content
+    expected = {**public.json(), "email": user.email}
+    assert mine.json() == expected
+    # The same serialisation as Ninja's own path, byte for byte, with the field order of
+    # MyProfileOut (PublicProfileOut's fields, then email).
+    assert mine.content == DjangoJSONEncoder(separators=(", ", ": ")).encode(expected).encode()
+
+
+def test_a_changed_cache_entry_is_rendered_on_the_next_read(api_client: Client, user: User) -> None:
+    first = api_client.get(reverse("api-v1:my-profile")).json()
+    cached = async_to_sync(profile_get)(user_id=user.pk)
+
+    # Another worker refreshed the entry (as profile_refresh does after a write).
+    cache.set(profile_key(user.pk), dataclasses.replace(cached, display_name="Elsewhere"))
+    second = api_client.get(reverse("api-v1:my-profile")).json()
+
+    assert first["display_name"] == user.display_name
+    assert second == {**first, "display_name": "Elsewhere"}

@@ -5,19 +5,25 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync, iscoroutinefunction
+from csp.constants import NONCE
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.checks import run_checks
-from django.test import override_settings
+from django.http import HttpRequest, HttpResponse
+from django.test import RequestFactory, override_settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from config.asgi_handler import HopFreeASGIHandler
+from config.middleware import CSPMiddleware
 from config.middleware_setting import MiddlewareSetting
 from tests.conftest import HopRecorder, asgi_request
 
@@ -235,3 +241,71 @@ def test_django_security_checks_run_against_the_async_subclasses() -> None:
     # Present, so not reported missing; and the checks that need them present did run.
     assert {"security.W001", "security.W002", "security.W003"}.isdisjoint(ids)
     assert {"security.W004", "security.W016"} <= ids
+
+
+def _csp_response(customise: Callable[[HttpRequest, HttpResponse], None] | None = None) -> Any:
+    """One request through config.middleware.CSPMiddleware (its sync path), as Django runs it."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        response = HttpResponse("ok")
+        if customise is not None:
+            customise(request, response)
+        return response
+
+    middleware = CSPMiddleware(view)
+    return middleware(RequestFactory().get("/page"))
+
+
+def directives(header: str) -> set[str]:
+    # django-csp joins the directives in set order (it varies between processes).
+    return {part.strip() for part in header.split(";")}
+
+
+# NONCE: a request that used a nonce gets it in default-src; one that did not, nothing.
+POLICY = {"DIRECTIVES": {"default-src": ["'self'", NONCE], "img-src": ["'self'", "data:"]}}
+REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'none'"]}}
+
+
+@override_settings(CONTENT_SECURITY_POLICY=POLICY, CONTENT_SECURITY_POLICY_REPORT_ONLY=REPORT_ONLY)
+def test_csp_headers_are_django_csps_and_follow_the_settings() -> None:
+    response = _csp_response()
+
+    assert response["Content-Security-Policy"] == build_policy()
+    assert directives(response["Content-Security-Policy"]) == {
+        "default-src 'self'",
+        "img-src 'self' data:",
+    }
+    assert response["Content-Security-Policy-Report-Only"] == "default-src 'none'"
+    with override_settings(CONTENT_SECURITY_POLICY={"DIRECTIVES": {"default-src": ["'none'"]}}):
+        assert _csp_response()["Content-Security-Policy"] == "default-src 'none'"
+    with override_settings(CONTENT_SECURITY_POLICY_REPORT_ONLY=None):
+        assert "Content-Security-Policy-Report-Only" not in _csp_response()
+
+
+@override_settings(CONTENT_SECURITY_POLICY=POLICY, CONTENT_SECURITY_POLICY_REPORT_ONLY=None)
+def test_csp_customised_by_the_view_or_a_nonce_is_built_for_that_response() -> None:
+    def update(request: HttpRequest, response: HttpResponse) -> None:
+        response._csp_update = {"img-src": ["https://cdn.example.org"]}  # type: ignore[attr-defined]
+
+    def use_nonce(request: HttpRequest, response: HttpResponse) -> None:
+        response.nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+
+    def exempt(request: HttpRequest, response: HttpResponse) -> None:
+        response._csp_exempt = True  # type: ignore[attr-defined]
+
+    updated = _csp_response(update)
+    with_nonce = _csp_response(use_nonce)
+
+    assert directives(updated["Content-Security-Policy"]) == {
+        "default-src 'self'",
+        "img-src 'self' data: https://cdn.example.org",
+    }
+    assert directives(with_nonce["Content-Security-Policy"]) == {
+        f"default-src 'self' 'nonce-{with_nonce.nonce}'",
+        "img-src 'self' data:",
+    }
+    assert "Content-Security-Policy" not in _csp_response(exempt)
+    assert directives(_csp_response()["Content-Security-Policy"]) == {
+        "default-src 'self'",
+        "img-src 'self' data:",
+    }

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import uuid
 import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache as django_cache
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from musicbud.cache import async_cache, cached_query, close_redis_clients, redis_client
+from musicbud.cache import (
+    MISSING,
+    CacheRead,
+    _run_script,
+    async_cache,
+    cached_query,
+    close_redis_clients,
+    redis_client,
+)
 from tests.conftest import require_service
 
 LOCMEM = {
@@ -118,6 +129,129 @@ async def test_increment_expiry_applies_only_when_the_counter_is_created(backend
 
     assert await async_cache.get("window") is None
     assert await async_cache.get("kept") == 2
+
+
+async def test_increment_is_one_command_and_rejects_nothing_at_the_boundary(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    counts = [await async_cache.increment("limit", expire=60) for _ in range(3)]
+
+    assert counts == [1, 2, 3]
+    # One EVALSHA per hit (no MULTI/SET/INCRBY/EXEC); nothing at all in memory.
+    assert count_redis_commands == (["EVALSHA"] * 3 if backend == "redis" else [])
+
+
+async def test_a_script_unknown_to_the_server_is_loaded_by_eval() -> None:
+    if not settings.REDIS_URL:
+        require_service("redis", "REDIS_URL is not set")
+    # A script no server has seen (a fresh sha), as after a Redis restart or SCRIPT FLUSH.
+    script = f"return '{uuid.uuid4()}'"
+    sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+
+    try:
+        first = await _run_script(script, sha, 0)
+        second = await _run_script(script, sha, 0)  # now cached on the server: EVALSHA answers
+    finally:
+        await close_redis_clients()
+
+    assert first == second == script.split("'")[1].encode()
+
+
+async def test_get_many_reads_every_key_in_one_command(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    await async_cache.set("a", {"x": 1})
+    await async_cache.set("none", None)
+    if backend == "redis":
+        await redis_client().set(async_cache.make_key("raw"), "jti-value")
+    else:
+        await async_cache.set("raw", "jti-value")
+    count_redis_commands.clear()
+
+    values = await async_cache.get_many("a", "missing", "none", "raw", raw={"raw"})
+
+    expected_raw = b"jti-value" if backend == "redis" else "jti-value"
+    assert values == [{"x": 1}, MISSING, None, expected_raw]
+    assert count_redis_commands == (["MGET"] if backend == "redis" else [])
+
+
+async def test_get_generational_reads_the_key_of_the_current_generation(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    assert await async_cache.get_generational("gen:7", "page:7:", ":a") == (0, MISSING)
+    await async_cache.set("page:7:0:a", ["zero"])
+    assert await async_cache.get_generational("gen:7", "page:7:", ":a") == (0, ["zero"])
+
+    # Bumped the way services bump it: through Django's cache, in a worker thread.
+    await sync_to_async(django_cache.add)("gen:7", 0, timeout=None)
+    await sync_to_async(django_cache.incr)("gen:7")
+    assert await async_cache.get_generational("gen:7", "page:7:", ":a") == (1, MISSING)
+    await async_cache.set("page:7:1:a", ["one"])
+    count_redis_commands.clear()
+
+    assert await async_cache.get_generational("gen:7", "page:7:", ":a") == (1, ["one"])
+    assert count_redis_commands == (["EVALSHA"] if backend == "redis" else [])
+
+
+async def test_shared_reads_of_an_unchanged_entry_give_one_object(backend: str) -> None:
+    await async_cache.set("profile:1", {"name": "a"})
+    first = await async_cache.get("profile:1", shared=True)
+    second = await async_cache.get("profile:1", shared=True)
+    await async_cache.set("profile:1", {"name": "b"})
+    changed = await async_cache.get("profile:1", shared=True)
+
+    assert first == second == {"name": "a"}
+    assert changed == {"name": "b"}
+    # Redis: identical stored bytes decode once; in memory every read is a fresh copy.
+    assert (first is second) is (backend == "redis")
+    assert await async_cache.get("profile:1") is not changed  # unshared reads: own copy
+
+
+async def test_reads_ahead_ride_with_the_increment_and_are_used_once(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    await async_cache.set("profile:5", {"v": 1})
+    await async_cache.set("page:5:0:x", ["p0"])
+    plain, generational = CacheRead("profile:5"), CacheRead("page:5:", "gen:5", ":x")
+    count_redis_commands.clear()
+
+    with async_cache.read_ahead():
+        count = await async_cache.increment("hits", reads=[plain, generational])
+        ahead = count_redis_commands.copy()
+        first = await async_cache.get("profile:5")
+        page = await async_cache.get_generational("gen:5", "page:5:", ":x")
+        after_ahead = count_redis_commands.copy()
+        second = await async_cache.get("profile:5")  # used once: read again
+
+    assert count == 1
+    assert first == second == {"v": 1}
+    assert page == (0, ["p0"])
+    if backend == "redis":
+        assert ahead == after_ahead == ["EVALSHA"]
+        assert count_redis_commands == ["EVALSHA", "GET"]
+    else:
+        assert count_redis_commands == []
+
+
+async def test_a_write_drops_the_reads_ahead(backend: str) -> None:
+    await async_cache.set("profile:6", "old")
+
+    with async_cache.read_ahead():
+        await async_cache.increment("hits", reads=[CacheRead("profile:6")])
+        await async_cache.set("profile:6", "new")  # the request wrote it after the read
+        assert await async_cache.get("profile:6") == "new"
+        await async_cache.increment("hits", reads=[CacheRead("profile:6")])
+        await async_cache.delete("profile:6")
+        assert await async_cache.get("profile:6") is None
+
+
+async def test_reads_ahead_outside_a_scope_are_not_made(
+    backend: str, count_redis_commands: list[str]
+) -> None:
+    await async_cache.increment("hits", reads=[CacheRead("profile:7")])
+    await async_cache.get("profile:7")
+
+    assert count_redis_commands == (["EVALSHA", "GET"] if backend == "redis" else [])
 
 
 async def test_expire_sets_a_ttl_and_reports_missing_keys(backend: str) -> None:
