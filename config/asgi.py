@@ -1,7 +1,7 @@
 """ASGI entry point served by gunicorn's uvicorn workers in production.
 
 It serves the project through ``HopFreeASGIHandler`` (no per-request thread hop for requests
-that stay on the event loop) and answers the ASGI lifespan protocol; see docs/perf.md.
+that stay on the event loop) and answers the ASGI lifespan protocol; see config/PERFORMANCE.md.
 """
 
 import os

@@ -1,4 +1,4 @@
-"""Django's ASGI handler without the per-request thread hop (see docs/perf.md).
+"""Django's ASGI handler without the per-request thread hop (see config/PERFORMANCE.md).
 
 Django's DB connections belong to the thread that opened them. The stock handler therefore
 sends ``request_started`` and closes every response through ``sync_to_async`` in the

@@ -42,7 +42,7 @@ INSTALLED_APPS = [
 # gets the request id, metrics and its access-log line; the header middleware sit above the
 # envelope middleware so converted errors get security, CSP, CORS and frame headers too.
 # Django's built-ins come through config.middleware: the same classes, async-native (no
-# thread hop per hook per request on the ASGI path; see docs/perf.md). MiddlewareSetting
+# thread hop per hook per request on the ASGI path; see config/PERFORMANCE.md). MiddlewareSetting
 # lets Django's security checks recognise them as the built-ins they subclass.
 MIDDLEWARE = MiddlewareSetting(
     [
