@@ -1,4 +1,4 @@
-"""``manage.py bench``: the project's load benchmark (see config/PERFORMANCE.md); not part of the tests."""
+"""``manage.py bench``: the load benchmark (config/PERFORMANCE.md); not part of the tests."""
 
 from __future__ import annotations
 
