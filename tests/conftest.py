@@ -53,6 +53,19 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_python(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -c script`` in the project root with exactly ``env``; a failure raises."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and the tests' fixed scripts
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+
+
 def require_service(name: str, reason: str) -> None:
     """A test that needs an unavailable service fails in CI and skips elsewhere, saying why."""
     message = f"{name} unavailable: {reason}"

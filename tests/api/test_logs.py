@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from api.logs import REDACTED, RedactingJsonFormatter
-from config.environment import BASE_DIR
+from tests.conftest import run_python
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.urls("tests.api.probe")
@@ -140,15 +138,7 @@ def test_log_level_comes_from_the_environment() -> None:
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "WARNING",
     }
-    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", script],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    result = run_python(script, env)
 
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert [(line["level"], line["logger"], line["message"]) for line in lines] == [

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -17,11 +15,10 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from api import metrics
-from config.environment import BASE_DIR
 from graph.models import ProjectionOutbox
 from musicbud.models import User
 from musicbud.services.taste import like_add
-from tests.conftest import assert_envelope
+from tests.conftest import assert_envelope, run_python
 from tests.factories import TrackFactory
 
 # Every scrape also reads the projection lag from the outbox table.
@@ -231,15 +228,7 @@ def test_metrics_from_several_processes_are_merged(tmp_path: Path) -> None:
     )
 
     def run(script: str) -> str:
-        return subprocess.run(  # noqa: S603 - our own interpreter and fixed scripts
-            [sys.executable, "-c", script],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        ).stdout
+        return run_python(script, env).stdout
 
     first_pid = int(run(worker).split()[-1])
     second_pid = int(run(worker).split()[-1])

@@ -6,8 +6,6 @@ import asyncio
 import gzip
 import json
 import re
-import subprocess
-import sys
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -22,7 +20,7 @@ from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
 
 from api.middleware import ErrorEnvelopeMiddleware, RequestContextMiddleware
-from config.environment import BASE_DIR
+from tests.conftest import run_python
 
 pytestmark = pytest.mark.urls("tests.api.probe")
 
@@ -171,15 +169,7 @@ def test_production_environment_turns_on_https_hsts_and_trusted_hosts() -> None:
         "ALLOWED_HOSTS": "api.musicbud.example",
         "REDIS_URL": "redis://127.0.0.1:6379/0",  # prod shares state through Redis
     }
-    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", script],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    result = run_python(script, env)
 
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
         True,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -16,7 +14,7 @@ from graph.connection import (
     split_bolt_url,
     user_merge,
 )
-from tests.conftest import ROOT
+from tests.conftest import run_python
 
 
 def test_credentials_come_from_the_url_or_the_defaults() -> None:
@@ -85,14 +83,6 @@ def test_a_process_on_the_sql_backend_never_loads_the_neo4j_driver() -> None:
         "print(sorted(name for name in ('neo4j', 'neomodel') if name in sys.modules))"
     )
     env = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "VIRTUAL_ENV"}}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
+    result = run_python(script, {**env, "DJANGO_SETTINGS_MODULE": "config.settings"})
 
     assert result.stdout.strip() == "[]"
