@@ -45,12 +45,6 @@ async def buds_page_cached(user_id: int, params: str) -> tuple[int, Any]:
     )
 
 
-async def buds_generation(user_id: int) -> int:
-    """The current generation of a user's cached bud pages (0 until the first taste change)."""
-    value = await async_cache.get(buds_generation_key(user_id), 0)
-    return int(value)
-
-
 def profile_cache_invalidate(*, user_id: int) -> None:
     """Drop the cached profile (sync: services run in a worker thread; shares keys with
     ``async_cache``)."""
