@@ -119,20 +119,6 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def hop_counter(monkeypatch: pytest.MonkeyPatch) -> list[Callable[..., Any]]:
-    """Every function run through asgiref's SyncToAsync (a thread hop), in call order."""
-    calls: list[Callable[..., Any]] = []
-    original = SyncToAsync.__call__
-
-    async def counting(self: SyncToAsync[Any, Any], *args: Any, **kwargs: Any) -> Any:
-        calls.append(self.func)
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting)
-    return calls
-
-
 def assert_envelope(response: Any, status: int, code: str, message: str | None = None) -> Any:
     """The response is the error envelope for ``status`` and carries its request id."""
     assert response.status_code == status
@@ -204,19 +190,9 @@ def api_client(user: User) -> Client:
 
 
 @pytest.fixture
-def thread_sensitive_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Records every thread-sensitive ``sync_to_async`` call (the expensive hop) by name."""
-    calls: list[str] = []
-    original = SyncToAsync.__call__
-
-    async def counting_call(self: SyncToAsync[..., Any], *args: Any, **kwargs: Any) -> Any:
-        if self._thread_sensitive:
-            # Never repr() the callable: a bound QuerySet method's repr runs the query.
-            calls.append(getattr(self.func, "__qualname__", None) or type(self.func).__name__)
-        return await original(self, *args, **kwargs)
-
-    monkeypatch.setattr(SyncToAsync, "__call__", counting_call)
-    return calls
+def thread_sensitive_hops(count_sync_hops: HopRecorder) -> list[str]:
+    """The thread-sensitive ``sync_to_async`` calls (the expensive hop), by function name."""
+    return count_sync_hops.thread_sensitive
 
 
 @pytest.fixture
