@@ -158,6 +158,30 @@ def _outbox_write(
     return row
 
 
+def _edge_change_record(
+    *,
+    operation: str,
+    user: User,
+    kind: str,
+    item: CatalogueItem,
+    relation: str,
+    edge: TasteEdge | None,
+) -> None:
+    """What every change of an edge writes beside it, in its transaction: the edge's next
+    version and the outbox row carrying it; after commit, the user's taste caches go."""
+    version = _next_version(user=user, relation=relation, kind=kind, item=item)
+    _outbox_write(
+        operation=operation,
+        user=user,
+        kind=kind,
+        item=item,
+        relation=relation,
+        version=version,
+        edge=edge,
+    )
+    transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
+
+
 def taste_edge_set(
     *,
     user: User,
@@ -208,17 +232,14 @@ def taste_edge_set(
             for name in changed:
                 setattr(edge, name, values[name])
             edge.save(update_fields=[*changed, "updated_at"])
-        version = _next_version(user=user, relation=relation, kind=kind, item=item)
-        _outbox_write(
+        _edge_change_record(
             operation=OutboxOperation.UPSERT,
             user=user,
             kind=kind,
             item=item,
             relation=relation,
-            version=version,
             edge=edge,
         )
-        transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
     return edge, created
 
 
@@ -232,18 +253,15 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
             user=user, relation=relation, **_item_filter(kind, item)
         ).delete()
         if deleted:
-            version = _next_version(user=user, relation=relation, kind=kind, item=item)
             _taste_stats_add(user=user, relation=relation, kind=kind, item=item, delta=-1)
-            _outbox_write(
+            _edge_change_record(
                 operation=OutboxOperation.DELETE,
                 user=user,
                 kind=kind,
                 item=item,
                 relation=relation,
-                version=version,
                 edge=None,
             )
-            transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
     return deleted > 0
 
 
