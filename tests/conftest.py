@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -23,6 +24,7 @@ from django.core.cache import cache
 from django.db import connection, connections
 from django.db.backends.utils import CursorWrapper
 from django.test import Client
+from django.test.testcases import LiveServerThread
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from redis import asyncio as aioredis
@@ -51,6 +53,29 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         timeout=180,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def live_server_url() -> Iterator[str]:
+    """The project served by Django's live-server thread on a free loopback port.
+
+    The WSGI application is passed through as it is, so the project's own middleware
+    (WhiteNoise for static files) serves everything, as in production.
+    """
+
+    def passthrough(app: Any) -> Any:
+        return app
+
+    server = LiveServerThread("127.0.0.1", passthrough)  # type: ignore[arg-type]
+    server.daemon = True
+    server.start()
+    server.is_ready.wait()
+    if server.error:
+        raise server.error
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.terminate()
 
 
 def run_python(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

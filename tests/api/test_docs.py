@@ -9,14 +9,14 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from http import HTTPStatus
-from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client
-from django.test.testcases import LiveServerThread
 from django.test.utils import override_settings
 from django.urls import reverse
+
+from tests.conftest import live_server_url
 
 # The policy the platform branch serves; the docs must work under it.
 PLATFORM_CSP = {
@@ -101,28 +101,17 @@ def test_docs_settings_point_at_our_schema_and_no_validator(client: Client) -> N
     assert swagger_settings["validatorUrl"] is None
 
 
-def _passthrough(app: Any) -> Any:
-    # Let the project's own middleware (WhiteNoise) serve static files, as in production.
-    return app
-
-
 @pytest.fixture
 def docs_server(request: pytest.FixtureRequest) -> Iterator[str]:
     directives: dict[str, list[str]] = request.param
-    with override_settings(
-        MIDDLEWARE=[*settings.MIDDLEWARE, "csp.middleware.CSPMiddleware"],
-        CONTENT_SECURITY_POLICY={"DIRECTIVES": directives},
+    with (
+        override_settings(
+            MIDDLEWARE=[*settings.MIDDLEWARE, "csp.middleware.CSPMiddleware"],
+            CONTENT_SECURITY_POLICY={"DIRECTIVES": directives},
+        ),
+        live_server_url() as url,
     ):
-        server = LiveServerThread("127.0.0.1", _passthrough)  # type: ignore[arg-type]
-        server.daemon = True
-        server.start()
-        server.is_ready.wait()
-        if server.error:
-            raise server.error
-        try:
-            yield f"http://127.0.0.1:{server.port}"
-        finally:
-            server.terminate()
+        yield url
 
 
 @pytest.fixture

@@ -7,32 +7,18 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
-from django.test.testcases import LiveServerThread
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, live_server_url
 
 PROBE = ROOT / "docker" / "healthcheck.py"
 
 
-def _passthrough(app: Any) -> Any:
-    return app
-
-
 @pytest.fixture
 def live_url() -> Iterator[str]:
-    server = LiveServerThread("127.0.0.1", _passthrough)  # type: ignore[arg-type]
-    server.daemon = True
-    server.start()
-    server.is_ready.wait()
-    if server.error:
-        raise server.error
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.terminate()
+    with live_server_url() as url:
+        yield url
 
 
 def probe(url: str) -> subprocess.CompletedProcess[str]:
