@@ -66,6 +66,12 @@ CACHE_LOOKUPS = Counter(
     "Cache lookups by cache name and result (hit or miss).",
     ["cache", "result"],
 )
+LEGACY_REQUESTS = Counter(
+    "musicbud_legacy_requests_total",
+    "Requests to the legacy API, by legacy route (mount and trailing slash folded), client "
+    "family (from the User-Agent) and status code: what still calls it, before it is retired.",
+    ["route", "client", "status"],
+)
 GRAPH_PROJECTION_LAG = Gauge(
     "musicbud_graph_projection_lag_seconds",
     "Age of the oldest taste change not yet applied to the graph store (0 = caught up).",
@@ -81,6 +87,10 @@ GRAPH_PROJECTION_PENDING = Gauge(
 def request_observed(*, route: str, method: str, status: int, seconds: float) -> None:
     REQUESTS.labels(route=route, method=method, status=str(status)).inc()
     LATENCY.labels(route=route, method=method).observe(seconds)
+
+
+def legacy_request_observed(*, route: str, client: str, status: int) -> None:
+    LEGACY_REQUESTS.labels(route=route, client=client, status=str(status)).inc()
 
 
 def unhandled_error(*, route: str, method: str) -> None:

@@ -7,6 +7,7 @@ settings from :func:`load_environment`.
 from __future__ import annotations
 
 import json
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -149,6 +150,11 @@ class AppEnvironment(BaseSettings):
 
     SENTRY_DSN: SecretStr | None = None
     SENTRY_TRACES_SAMPLE_RATE: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+    # The legacy API (the routes the apps already installed call, api/legacy/): on or off,
+    # and the date it is retired, announced in every legacy response's Sunset header.
+    LEGACY_API_ENABLED: bool = True
+    LEGACY_API_SUNSET: date = date(2027, 6, 30)
 
     PROFILE_CACHE_TTL_SECONDS: PositiveInt = 300
     BUDS_CACHE_TTL_SECONDS: PositiveInt = 300

@@ -1,5 +1,6 @@
 """URL wiring: the admin, the versioned API, its docs, health, metrics and the error views."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
@@ -7,6 +8,7 @@ from ninja.openapi.views import openapi_view
 
 from api.api import api
 from api.health import live, ready
+from api.legacy.api import legacy_urlpatterns
 from api.metrics import metrics_view
 
 
@@ -23,6 +25,9 @@ urlpatterns = [
     path("health/ready", ready, name="health-ready"),
     path("metrics", metrics_view, name="metrics"),
 ]
+if settings.LEGACY_API_ENABLED:
+    # Last: the legacy routes sit at the root, beside everything above.
+    urlpatterns += legacy_urlpatterns()
 
 # Every error Django itself answers is the API's JSON envelope.
 handler400 = "api.errors.bad_request"

@@ -78,10 +78,17 @@ async def buds_for_user(
     )
 
 
-async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
-    """What two users share (any relation), heaviest first."""
+async def common_items(
+    *, user_id: int, other_id: int, kind: str | None, source: BudSource = BudSource.ALL
+) -> list[SharedItem]:
+    """What two users share in the taste ``source`` compares (default: any), heaviest first."""
     return await _dispatch(
-        "common_items", sql.common_items, user_id=user_id, other_id=other_id, kind=_kind(kind)
+        "common_items",
+        sql.common_items,
+        user_id=user_id,
+        other_id=other_id,
+        kind=_kind(kind),
+        source=_source(source),
     )
 
 

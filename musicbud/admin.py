@@ -31,7 +31,20 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     ordering = ("-date_joined",)
     fieldsets = (
         (None, {"fields": ("username", "password", "public_id")}),
-        ("Profile", {"fields": ("email", "display_name", "bio", "avatar_url")}),
+        (
+            "Profile",
+            {
+                "fields": (
+                    "email",
+                    "display_name",
+                    "first_name",
+                    "last_name",
+                    "location",
+                    "bio",
+                    "avatar_url",
+                )
+            },
+        ),
         (
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},

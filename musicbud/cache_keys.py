@@ -20,7 +20,8 @@ from musicbud.cache import CacheRead, async_cache
 
 
 def profile_key(user_id: int) -> str:
-    return f"profile:{user_id}"
+    # The version names ProfileData's shape: entries of an older shape are never read.
+    return f"profile:2:{user_id}"
 
 
 def buds_generation_key(user_id: int) -> str:

@@ -42,6 +42,8 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=80, blank=True)
     bio = models.TextField(max_length=500, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)
+    # Free text ("Berlin"), shown on the profile; the apps already installed send and show it.
+    location = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects: ClassVar[MusicbudUserManager] = MusicbudUserManager()

@@ -20,8 +20,14 @@ from api.auth.schemas import (
     RegisterIn,
     TokenPairOut,
 )
-from api.auth.security import auth, require_csrf
-from api.throttling import client_key, enforce_rate_limit
+from api.auth.security import (
+    auth,
+    login_rate_limits,
+    refresh_rate_limit,
+    register_rate_limit,
+    require_csrf,
+)
+from api.throttling import enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
 from musicbud.services.tokens import (
@@ -48,7 +54,7 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
     "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
-    await enforce_rate_limit(request, group="auth.register", policy="strict")
+    await register_rate_limit(request)
     user = await user_register(
         username=payload.username, email=payload.email, password=payload.password
     )
@@ -63,15 +69,7 @@ async def csrf(request: HttpRequest) -> CsrfOut:
 
 @router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
-    # Both budgets are spent before the password is hashed: guessing one account from many
-    # addresses and many accounts from one address are both slowed down.
-    # Folded as the database compares logins case-insensitively (PostgreSQL's UPPER maps
-    # U+017F, the long s, to "S"), so look-alike spellings of one account share its budget.
-    account = payload.username.strip().upper().casefold()
-    await enforce_rate_limit(request, group="auth.login.account", policy="strict", key=account)
-    await enforce_rate_limit(
-        request, group="auth.login.ip", policy="strict", key=client_key(request)
-    )
+    await login_rate_limits(request, login=payload.username)
     if payload.session:
         # A login that sets a session cookie is CSRF-protected like Django's LoginView, so
         # no other site can log a browser into an account of its choosing.
@@ -85,7 +83,7 @@ async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
 
 @router.post("/refresh", auth=None, response=TokenPairOut, url_name="auth-refresh")
 async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
-    await enforce_rate_limit(request, group="auth.refresh", policy="strict")
+    await refresh_rate_limit(request)
     return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
 
 

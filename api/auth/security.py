@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 from ninja.utils import check_csrf
 
+from api.throttling import client_key, enforce_rate_limit
 from musicbud.errors import PermissionDenied
 from musicbud.models import User
 from musicbud.selectors.users import user_has_permission
@@ -28,6 +29,28 @@ def bearer_token(request: HttpRequest) -> str | None:
     if not token:
         raise TokenRejected("token_malformed", "The token is malformed")
     return token
+
+
+async def login_rate_limits(request: HttpRequest, *, login: str) -> None:
+    """The budgets a login attempt spends, before any password is hashed: guessing one
+    account from many addresses and many accounts from one address are both slowed down."""
+    # Folded as the database compares logins case-insensitively (PostgreSQL's UPPER maps
+    # U+017F, the long s, to "S"), so look-alike spellings of one account share its budget.
+    account = login.strip().upper().casefold()
+    await enforce_rate_limit(request, group="auth.login.account", policy="strict", key=account)
+    await enforce_rate_limit(
+        request, group="auth.login.ip", policy="strict", key=client_key(request)
+    )
+
+
+async def register_rate_limit(request: HttpRequest) -> None:
+    """The budget a registration spends (per client address)."""
+    await enforce_rate_limit(request, group="auth.register", policy="strict")
+
+
+async def refresh_rate_limit(request: HttpRequest) -> None:
+    """The budget a token refresh spends (per client address)."""
+    await enforce_rate_limit(request, group="auth.refresh", policy="strict")
 
 
 def require_csrf(request: HttpRequest) -> None:

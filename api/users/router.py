@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
@@ -21,11 +20,10 @@ from musicbud.selectors.profile import (
     ProfileData,
     profile_get,
     profile_reads,
-    profile_refresh,
     public_profile_get,
     user_search,
 )
-from musicbud.services.profile import profile_update
+from musicbud.services.profile import profile_change
 
 router = Router(tags=["users"], auth=auth)
 
@@ -40,10 +38,10 @@ async def my_profile(request: HttpRequest) -> HttpResponse:
 
 @router.patch("/me/profile", response=MyProfileOut, url_name="my-profile")
 async def update_my_profile(request: HttpRequest, payload: ProfileUpdateIn) -> ProfileData:
-    user = request.auth  # type: ignore[attr-defined]
-    # The update is sync ORM work with its own transaction: one thread hop.
-    await sync_to_async(profile_update)(user=user, **payload.model_dump(exclude_unset=True))
-    return await profile_refresh(user_id=user.pk)
+    return await profile_change(
+        user=request.auth,  # type: ignore[attr-defined]
+        changes=payload.model_dump(exclude_unset=True),
+    )
 
 
 # Declared before /users/{username}: "search" is also a valid username.

@@ -46,6 +46,9 @@ class MyProfileOut(PublicProfileOut):
     """My own profile: the public one plus private fields."""
 
     email: str
+    first_name: str
+    last_name: str
+    location: str
 
 
 class ProfileUpdateIn(Schema):
@@ -56,13 +59,16 @@ class ProfileUpdateIn(Schema):
     avatar_url: str | None = Field(
         None, max_length=500, description='An http(s) URL of the avatar image, or "".'
     )
+    first_name: str | None = Field(None, max_length=150)
+    last_name: str | None = Field(None, max_length=150)
+    location: str | None = Field(None, max_length=100, description='Free text, e.g. "Berlin".')
 
-    @field_validator("display_name", "bio", "avatar_url")
+    @field_validator("display_name", "bio", "avatar_url", "first_name", "last_name", "location")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
 
-    @field_validator("display_name")
+    @field_validator("display_name", "first_name", "last_name", "location")
     @classmethod
     def _printable(cls, value: str | None) -> str | None:
         if value is not None and not value.isprintable():

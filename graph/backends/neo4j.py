@@ -193,8 +193,10 @@ async def buds_for_user(
     )
 
 
-async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
-    facts, hits, _ = await _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=kind))
+async def common_items(
+    *, user_id: int, other_id: int, kind: str | None, source: BudSource
+) -> list[SharedItem]:
+    facts, hits, _ = await _facts(user_id=user_id, cells=cells_for(source=source, kind=kind))
     shared = [(cell, item) for user, cell, item in hits if user == other_id]
     weights = facts.shared_weights(other=other_id, shared=shared)
     refs = await _item_refs(weights)

@@ -297,8 +297,10 @@ async def buds_for_user(
     )
 
 
-def _common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
-    cells = cells_for(source=BudSource.ALL, kind=kind)
+def _common_items(
+    *, user_id: int, other_id: int, kind: str | None, source: BudSource
+) -> list[SharedItem]:
+    cells = cells_for(source=source, kind=kind)
     facts = _facts(user_id=user_id, cells=cells, others=[other_id])
     shared = _shared_rows(facts=facts, other_ids=[other_id])
     weights = facts.shared_weights(other=other_id, shared=shared[other_id])
@@ -306,9 +308,13 @@ def _common_items(*, user_id: int, other_id: int, kind: str | None) -> list[Shar
     return sort_shared(SharedItem(item=refs[key], weight=w) for key, w in weights.items())
 
 
-async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
+async def common_items(
+    *, user_id: int, other_id: int, kind: str | None, source: BudSource
+) -> list[SharedItem]:
     # One hop for all the ORM work of the call.
-    return await sync_to_async(_common_items)(user_id=user_id, other_id=other_id, kind=kind)
+    return await sync_to_async(_common_items)(
+        user_id=user_id, other_id=other_id, kind=kind, source=source
+    )
 
 
 def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:

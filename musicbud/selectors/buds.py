@@ -3,16 +3,22 @@ recommendations. The graph layer computes them; this module resolves public ids 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from django.conf import settings
 
 from graph import queries
-from graph.types import BudPage, BudSource, Recommendation, SharedItem
+from graph.scoring import MAX_LIMIT, round_score
+from graph.types import Bud, BudPage, BudSource, Recommendation, SharedItem
 from musicbud.cache import MISSING, CacheRead, async_cache
 from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
 from musicbud.errors import InvalidInput, NotFound
-from musicbud.models import ITEM_MODELS, ItemKind, User
+from musicbud.models import ITEM_MODELS, ItemKind
+from musicbud.selectors.users import UserRef, active_user_find
+
+# The most buds a whole-ranking read lists (the legacy API pages through it and counts it).
+RANKING_MAX = 1000
 
 
 def _page_params(*, kind: str | None, source: BudSource, limit: int, cursor: str | None) -> str:
@@ -51,27 +57,64 @@ async def buds_page_get(
     return page
 
 
-async def _active_user_id(username: str) -> int:
-    user_id = (
-        await User.objects.filter(username__iexact=username, is_active=True)
-        .values_list("pk", flat=True)
-        .afirst()
+async def _ranking_walk(fetch: Callable[[str | None], Awaitable[BudPage]]) -> list[Bud]:
+    buds: list[Bud] = []
+    cursor: str | None = None
+    while len(buds) < RANKING_MAX:
+        page = await fetch(cursor)
+        buds.extend(page.buds)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return buds[:RANKING_MAX]
+
+
+async def buds_ranking_get(*, user_id: int, kind: str | None, source: BudSource) -> list[Bud]:
+    """The user's whole bud ranking (at most ``RANKING_MAX``), best first: the pages of
+    ``buds_page_get`` (cached each) walked to the end."""
+    return await _ranking_walk(
+        lambda cursor: buds_page_get(
+            user_id=user_id, kind=kind, source=source, limit=MAX_LIMIT, cursor=cursor
+        )
     )
-    if user_id is None:
-        raise NotFound(f"No user named {username!r}")
-    return user_id
 
 
-async def common_items_get(*, user_id: int, username: str, kind: str | None) -> list[SharedItem]:
-    """What I share with the named user, heaviest first; NotFound for an unknown user."""
-    other_id = await _active_user_id(username)
-    if other_id == user_id:
+async def _other_user(*, user_id: int, username: str | None, public_id: UUID | None) -> UserRef:
+    other = await active_user_find(username=username, public_id=public_id)
+    if other.pk == user_id:
         raise InvalidInput("That is you: pick another user", code="same_user")
-    return await queries.common_items(user_id=user_id, other_id=other_id, kind=kind)
+    return other
 
 
-async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str | None) -> BudPage:
-    """The people for whom an item means most; NotFound for an unknown item."""
+async def common_items_get(
+    *,
+    user_id: int,
+    kind: str | None,
+    username: str | None = None,
+    public_id: UUID | None = None,
+    source: BudSource = BudSource.ALL,
+) -> list[SharedItem]:
+    """What I share with the user named (or of that public id) in ``source``, heaviest
+    first; NotFound for an unknown user."""
+    other = await _other_user(user_id=user_id, username=username, public_id=public_id)
+    return await queries.common_items(user_id=user_id, other_id=other.pk, kind=kind, source=source)
+
+
+async def bud_score_get(
+    *, user_id: int, username: str | None = None, public_id: UUID | None = None
+) -> float:
+    """How alike my taste and that user's are: their score in my ranking (every taste, every
+    kind), or for someone ranked beyond ``RANKING_MAX`` the weights of what we share, which
+    add up to the same score."""
+    other = await _other_user(user_id=user_id, username=username, public_id=public_id)
+    for bud in await buds_ranking_get(user_id=user_id, kind=None, source=BudSource.ALL):
+        if bud.user_public_id == other.public_id:
+            return bud.score
+    shared = await queries.common_items(user_id=user_id, other_id=other.pk, kind=None)
+    return round_score(sum(item.weight for item in shared))
+
+
+async def _item_id(*, kind: str, public_id: UUID) -> int:
     model = ITEM_MODELS[ItemKind(kind)]
     item_id = (
         await model._default_manager.filter(public_id=public_id)
@@ -80,7 +123,27 @@ async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str |
     )
     if item_id is None:
         raise NotFound(f"No {kind} with id {public_id}")
+    return int(item_id)
+
+
+async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str | None) -> BudPage:
+    """The people for whom an item means most; NotFound for an unknown item."""
+    item_id = await _item_id(kind=kind, public_id=public_id)
     return await queries.buds_for_item(kind=kind, item_id=item_id, limit=limit, cursor=cursor)
+
+
+async def item_buds_ranking_get(
+    *, kind: str, public_id: UUID, exclude_public_id: UUID
+) -> list[Bud]:
+    """Everyone but the excluded user (me) an item means something to (at most
+    ``RANKING_MAX``), those for whom it means most first; NotFound for an unknown item."""
+    item_id = await _item_id(kind=kind, public_id=public_id)
+    ranking = await _ranking_walk(
+        lambda cursor: queries.buds_for_item(
+            kind=kind, item_id=item_id, limit=MAX_LIMIT, cursor=cursor
+        )
+    )
+    return [bud for bud in ranking if bud.user_public_id != exclude_public_id]
 
 
 async def recommendations_get(

@@ -67,6 +67,12 @@ async def catalogue_item_get(*, kind: str, public_id: UUID) -> CatalogueItem:
     return items[0]
 
 
+async def catalogue_items_get(*, kind: str, public_ids: list[UUID]) -> dict[UUID, CatalogueItem]:
+    """Items of one kind by public id with their relations loaded (one thread hop)."""
+    queryset = _with_relations(kind).filter(public_id__in=public_ids)
+    return {item.public_id: item async for item in queryset}
+
+
 def catalogue_item_lookup(*, kind: str, public_id: UUID) -> CatalogueItem:
     """The item row by public id (sync, for services running inside one hop)."""
     model = ITEM_MODELS[ItemKind(kind)]

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 from graph.types import TasteCounts
@@ -16,6 +16,7 @@ from musicbud.cache import CacheRead, async_cache
 from musicbud.cache_keys import profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
+from musicbud.selectors.users import active_user_find
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,9 @@ class ProfileData:
     display_name: str
     bio: str
     avatar_url: str
+    first_name: str
+    last_name: str
+    location: str
     date_joined: datetime
     taste_counts: TasteCounts
 
@@ -73,6 +77,9 @@ def _profile_load(user_id: int) -> ProfileData:
         display_name=user.display_name,
         bio=user.bio,
         avatar_url=user.avatar_url,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        location=user.location,
         date_joined=user.date_joined,
         taste_counts=taste_counts_read(user_id=user.pk),
     )
@@ -103,16 +110,26 @@ async def profile_refresh(*, user_id: int) -> ProfileData:
     return profile
 
 
-async def public_profile_get(*, username: str) -> ProfileData:
-    """An active user's profile by username (case-insensitive); NotFound otherwise."""
-    user_id = (
-        await User.objects.filter(username__iexact=username, is_active=True)
-        .values_list("pk", flat=True)
-        .afirst()
+async def public_profile_get(
+    *, username: str | None = None, public_id: UUID | None = None
+) -> ProfileData:
+    """An active user's profile by username (case-insensitive) or public id; NotFound
+    otherwise."""
+    user = await active_user_find(username=username, public_id=public_id)
+    return await profile_get(user_id=user.pk)
+
+
+def _search_matches(*, query: str, exclude_id: int) -> QuerySet[User]:
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+        .exclude(pk=exclude_id)
     )
-    if user_id is None:
-        raise NotFound(f"No user named {username!r}")
-    return await profile_get(user_id=user_id)
+
+
+async def user_search_count(*, query: str, exclude_id: int) -> int:
+    """How many users ``user_search`` finds in all."""
+    return await _search_matches(query=query, exclude_id=exclude_id).acount()
 
 
 async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -> list[User]:
@@ -122,9 +139,7 @@ async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -
     Returns up to ``limit + 1`` rows from ``offset`` (the extra one signals a next page).
     """
     queryset = (
-        User.objects.filter(is_active=True)
-        .filter(Q(username__icontains=query) | Q(display_name__icontains=query))
-        .exclude(pk=exclude_id)
+        _search_matches(query=query, exclude_id=exclude_id)
         .annotate(
             match_rank=Case(
                 When(username__istartswith=query, then=Value(0)),
@@ -133,7 +148,7 @@ async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -
             )
         )
         .order_by("match_rank", Lower("username"), "id")
-        .only("public_id", "username", "display_name", "avatar_url")
+        .only("public_id", "username", "display_name", "bio", "avatar_url")
     )
     # One query in one thread hop: async iteration fetches the whole slice at once.
     return [user async for user in queryset[offset : offset + limit + 1]]

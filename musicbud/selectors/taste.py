@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import F, OrderBy
+from django.db.models import F, OrderBy, QuerySet
 
 from musicbud.models import ItemKind, Relation, TasteEdge
+
+# Kinds whose items credit artists (and, for tracks, an album).
+CREDITED_KINDS = frozenset({ItemKind.TRACK, ItemKind.ALBUM})
 
 # How each relation's list is ordered; the id makes every order total (stable pages).
 _ORDERING: dict[str, tuple[str | OrderBy, ...]] = {
@@ -18,19 +21,34 @@ _ORDERING: dict[str, tuple[str | OrderBy, ...]] = {
 }
 
 
+def _edges(*, user_id: int, relation: str, kind: str) -> QuerySet[TasteEdge]:
+    return TasteEdge.objects.filter(
+        user_id=user_id, relation=Relation(relation).value, kind=ItemKind(kind).value
+    )
+
+
 async def taste_edges_list(
-    *, user_id: int, relation: str, kind: str, offset: int, limit: int
+    *, user_id: int, relation: str, kind: str, offset: int, limit: int, credits: bool = False
 ) -> list[TasteEdge]:
-    """A user's edges of one relation and kind with their item loaded (one query).
+    """A user's edges of one relation and kind with their item loaded (one query; with
+    ``credits``, tracks and albums also load their artists and a track its album).
 
     Returns up to ``limit + 1`` rows from ``offset`` (the extra one signals a next page).
     """
     kind = ItemKind(kind).value
-    relation = Relation(relation).value
-    queryset = (
-        TasteEdge.objects.filter(user_id=user_id, relation=relation, kind=kind)
-        .select_related(kind)
-        .order_by(*_ORDERING[relation])
+    queryset = _edges(user_id=user_id, relation=relation, kind=kind).order_by(
+        *_ORDERING[Relation(relation)]
     )
-    # One query in one thread hop: async iteration fetches the whole slice at once.
+    if credits and kind in CREDITED_KINDS:
+        queryset = queryset.select_related(
+            *((f"{kind}__album",) if kind == ItemKind.TRACK else (kind,))
+        ).prefetch_related(f"{kind}__artists")
+    else:
+        queryset = queryset.select_related(kind)
+    # One thread hop: async iteration fetches the whole slice (and its prefetch) at once.
     return [edge async for edge in queryset[offset : offset + limit + 1]]
+
+
+async def taste_edges_count(*, user_id: int, relation: str, kind: str) -> int:
+    """How many edges ``taste_edges_list`` pages through."""
+    return await _edges(user_id=user_id, relation=relation, kind=kind).acount()

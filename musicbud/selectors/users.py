@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -14,7 +15,53 @@ from django.db.models import F
 from django.utils.crypto import salted_hmac
 
 from musicbud.cache import MISSING, async_cache
+from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import User
+
+
+class UserRef(NamedTuple):
+    pk: int
+    public_id: UUID
+
+
+async def active_user_find(
+    *, username: str | None = None, public_id: UUID | None = None
+) -> UserRef:
+    """An active user by username (case-insensitive) or public id; NotFound otherwise."""
+    if public_id is not None:
+        lookup: dict[str, Any] = {"public_id": public_id}
+        missing = f"No user with id {public_id}"
+    elif username is not None:
+        lookup = {"username__iexact": username}
+        missing = f"No user named {username!r}"
+    else:
+        raise InvalidInput("Name the user by username or id", code="user_required")
+    row = (
+        await User.objects.filter(is_active=True, **lookup).values_list("pk", "public_id").afirst()
+    )
+    if row is None:
+        raise NotFound(missing)
+    return UserRef(pk=row[0], public_id=row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class UserCard:
+    """Another user as lists show them: public fields only, never the email."""
+
+    public_id: UUID
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str
+
+
+async def user_cards_get(*, public_ids: list[UUID]) -> dict[UUID, UserCard]:
+    """The active users of those public ids, in one query."""
+    rows = User.objects.filter(public_id__in=public_ids, is_active=True).values_list(
+        "public_id", "username", "display_name", "bio", "avatar_url"
+    )
+    # One query in one thread hop: async iteration fetches the whole result at once.
+    return {row[0]: UserCard(*row) async for row in rows}
 
 
 @functools.cache

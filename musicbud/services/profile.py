@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functools import partial
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from musicbud.cache_keys import profile_cache_invalidate
 from musicbud.errors import InvalidInput
 from musicbud.models import User
+from musicbud.selectors.profile import ProfileData, profile_refresh
 
 
 def profile_update(
@@ -18,6 +20,9 @@ def profile_update(
     display_name: str | None = None,
     bio: str | None = None,
     avatar_url: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    location: str | None = None,
 ) -> User:
     """Change the given fields (None = leave as is, "" = clear); drops the cached profile."""
     changes = {
@@ -26,6 +31,9 @@ def profile_update(
             ("display_name", display_name),
             ("bio", bio),
             ("avatar_url", avatar_url),
+            ("first_name", first_name),
+            ("last_name", last_name),
+            ("location", location),
         )
         if value is not None
     }
@@ -42,3 +50,11 @@ def profile_update(
         user.save(update_fields=[*changes, "updated_at"])
         transaction.on_commit(partial(profile_cache_invalidate, user_id=user.pk), robust=True)
     return user
+
+
+async def profile_change(*, user: User, changes: dict[str, str]) -> ProfileData:
+    """``profile_update`` with the given fields, then the fresh profile (cached again), so the
+    writer reads its own change."""
+    # The update is sync ORM work with its own transaction: one thread hop.
+    await sync_to_async(profile_update)(user=user, **changes)
+    return await profile_refresh(user_id=user.pk)

@@ -64,6 +64,12 @@ class TokenPair:
     refresh_expires_in: int
 
 
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    access_token: str
+    expires_in: int
+
+
 @functools.lru_cache(maxsize=8)
 def _keyring(algorithm: str, keys: tuple[tuple[str, str], ...]) -> tuple[str, Any, dict[str, Any]]:
     """(signing kid, signing key, kid -> verifying key); parsed PEMs are kept, not re-read."""
@@ -224,17 +230,21 @@ async def _active_user(claims: TokenClaims, *, prefetched: Any = None) -> tuple[
     return principal.user, principal.password_stamp
 
 
+def _access(*, user_id: int, family_id: str, stamp: str, now: int) -> str:
+    return _encode(
+        user_id=user_id,
+        token_type=TokenType.ACCESS,
+        jti=_new_jti(),
+        family_id=family_id,
+        stamp=stamp,
+        now=now,
+    )
+
+
 def _pair(*, user_id: int, family_id: str, stamp: str, refresh_jti: str) -> TokenPair:
     now = int(time.time())
     return TokenPair(
-        access_token=_encode(
-            user_id=user_id,
-            token_type=TokenType.ACCESS,
-            jti=_new_jti(),
-            family_id=family_id,
-            stamp=stamp,
-            now=now,
-        ),
+        access_token=_access(user_id=user_id, family_id=family_id, stamp=stamp, now=now),
         refresh_token=_encode(
             user_id=user_id,
             token_type=TokenType.REFRESH,
@@ -270,6 +280,19 @@ async def token_pair_issue(*, user: User) -> TokenPair:
     )
 
 
+def _raise_unless_rotated(rotation: Rotation, claims: TokenClaims) -> None:
+    if rotation is Rotation.REUSED:
+        logger.warning(
+            "refresh token reuse: family revoked",
+            extra={"user_id": claims.user_id, "family_id": claims.family_id},
+        )
+        raise TokenRejected(
+            "token_reused", "The refresh token was already used; its sessions are revoked"
+        )
+    if rotation is Rotation.REVOKED:
+        raise TokenRejected("token_revoked", "The token has been revoked")
+
+
 async def token_refresh(*, refresh_token: str) -> TokenPair:
     """Rotate: the presented refresh token is spent and a new pair of the same family issued.
 
@@ -286,18 +309,41 @@ async def token_refresh(*, refresh_token: str) -> TokenPair:
         new_jti=new_jti,
         ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
     )
-    if rotation is Rotation.REUSED:
-        logger.warning(
-            "refresh token reuse: family revoked",
-            extra={"user_id": claims.user_id, "family_id": claims.family_id},
-        )
-        raise TokenRejected(
-            "token_reused", "The refresh token was already used; its sessions are revoked"
-        )
-    if rotation is Rotation.REVOKED:
-        raise TokenRejected("token_revoked", "The token has been revoked")
+    _raise_unless_rotated(rotation, claims)
     return _pair(
         user_id=claims.user_id, family_id=claims.family_id, stamp=stamp, refresh_jti=new_jti
+    )
+
+
+async def token_access_renew(*, refresh_token: str) -> AccessToken:
+    """A new access token for a refresh token that stays valid: it is NOT rotated.
+
+    Only the legacy API calls this: the apps installed before the v1 API keep the first
+    refresh token of a login for good, so under rotation their second refresh would look like
+    reuse and revoke the login. Everything else is checked as by ``token_refresh``: signature
+    and claims, the user (active, password unchanged), and the family: it must be live (not
+    logged out, revoked or expired) and this must be its current token. The family is
+    "rotated" onto the same token id, so the store's one compare-and-set decides: a token
+    already rotated away by ``token_refresh`` counts as reuse and revokes its family here too.
+    """
+    claims = token_decode(token=refresh_token, expected_type=TokenType.REFRESH)
+    _, stamp = await _active_user(claims)
+    rotation = await token_store().family_rotate(
+        family_id=claims.family_id,
+        user_id=claims.user_id,
+        old_jti=claims.jti,
+        new_jti=claims.jti,
+        ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
+    )
+    _raise_unless_rotated(rotation, claims)
+    return AccessToken(
+        access_token=_access(
+            user_id=claims.user_id,
+            family_id=claims.family_id,
+            stamp=stamp,
+            now=int(time.time()),
+        ),
+        expires_in=settings.JWT_ACCESS_TTL_SECONDS,
     )
 
 

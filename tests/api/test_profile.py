@@ -57,6 +57,9 @@ def test_my_profile_shows_private_fields_and_taste_counts(api_client: Client, us
             "top": {**ZERO_COUNTS, "artist": 1},
             "played": {**ZERO_COUNTS, "track": 1},
         },
+        "first_name": "",
+        "last_name": "",
+        "location": "",
     }
 
 
@@ -135,6 +138,9 @@ def test_patch_profile_changes_the_fields_and_the_next_read(api_client: Client, 
             "display_name": "  Ada L.  ",
             "bio": "Synth-pop.",
             "avatar_url": "https://img.example/a.png",
+            "first_name": " Ada ",
+            "last_name": "Lovelace",
+            "location": "London",
         },
         content_type="application/json",
     )
@@ -143,12 +149,18 @@ def test_patch_profile_changes_the_fields_and_the_next_read(api_client: Client, 
     assert response.json()["display_name"] == "Ada L."
     assert response.json()["bio"] == "Synth-pop."
     assert response.json()["avatar_url"] == "https://img.example/a.png"
+    assert response.json()["first_name"] == "Ada"
+    assert response.json()["last_name"] == "Lovelace"
+    assert response.json()["location"] == "London"
     user.refresh_from_db()
-    assert (user.display_name, user.bio, user.avatar_url) == (
-        "Ada L.",
-        "Synth-pop.",
-        "https://img.example/a.png",
-    )
+    assert (
+        user.display_name,
+        user.bio,
+        user.avatar_url,
+        user.first_name,
+        user.last_name,
+        user.location,
+    ) == ("Ada L.", "Synth-pop.", "https://img.example/a.png", "Ada", "Lovelace", "London")
     assert api_client.get(reverse("api-v1:my-profile")).json()["display_name"] == "Ada L."
 
 
@@ -175,12 +187,16 @@ def test_patch_profile_leaves_omitted_fields_and_clears_with_empty_string(
         ({"avatar_url": "ftp://files.example/a.png"}, "body.payload.avatar_url"),
         ({"avatar_url": "https://" + "a" * 500 + ".example"}, "body.payload.avatar_url"),
         ({"display_name": "tab\tname"}, "body.payload.display_name"),
+        ({"location": "x" * 101}, "body.payload.location"),
+        ({"first_name": "x" * 151}, "body.payload.first_name"),
+        ({"last_name": "line\nbreak"}, "body.payload.last_name"),
     ],
 )
 def test_patch_profile_rejects_invalid_values(
     api_client: Client, user: User, payload: dict[str, str], field: str
 ) -> None:
-    before = User.objects.values("display_name", "bio", "avatar_url").get(pk=user.pk)
+    fields = ("display_name", "bio", "avatar_url", "first_name", "last_name", "location")
+    before = User.objects.values(*fields).get(pk=user.pk)
 
     response = api_client.patch(
         reverse("api-v1:my-profile"), payload, content_type="application/json"
@@ -190,7 +206,7 @@ def test_patch_profile_rejects_invalid_values(
     body = response.json()
     assert body["code"] == "validation_error"
     assert [d["field"] for d in body["details"]] == [field]
-    assert User.objects.values("display_name", "bio", "avatar_url").get(pk=user.pk) == before
+    assert User.objects.values(*fields).get(pk=user.pk) == before
 
 
 def test_patch_profile_rejects_null(api_client: Client, user: User) -> None:
@@ -327,10 +343,16 @@ def test_my_profile_body_is_what_ninja_renders_for_the_schema(
 
     assert mine["Content-Type"] == public["Content-Type"] == "application/json; charset=utf-8"
     assert again.content == mine.content
-    expected = {**public.json(), "email": user.email}
+    expected = {
+        **public.json(),
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "location": user.location,
+    }
     assert mine.json() == expected
     # The same serialisation as Ninja's own path, byte for byte, with the field order of
-    # MyProfileOut (PublicProfileOut's fields, then email).
+    # MyProfileOut (PublicProfileOut's fields, then the private ones).
     assert mine.content == DjangoJSONEncoder(separators=(", ", ": ")).encode(expected).encode()
 
 

@@ -1,0 +1,222 @@
+"""Legacy bud reads: buds per taste cell, an item's buds, what I share with a bud, a bud's
+profile and user search; ranked by the project's bud ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from api.auth import auth
+from api.legacy.operations import (
+    PageRequest,
+    legacy_input,
+    legacy_operation,
+    legacy_response,
+    missing_input,
+    page_envelope,
+    page_request,
+)
+from api.legacy.schemas import (
+    BudIn,
+    BudOut,
+    BudProfileOut,
+    ItemIdIn,
+    ItemOut,
+    LegacyPage,
+    SearchIn,
+    UserOut,
+    item_data,
+    user_data,
+)
+from graph.types import Bud, BudSource
+from musicbud.models import ItemKind
+from musicbud.selectors.buds import (
+    bud_score_get,
+    buds_ranking_get,
+    common_items_get,
+    item_buds_ranking_get,
+)
+from musicbud.selectors.catalogue import catalogue_items_get
+from musicbud.selectors.profile import public_profile_get, user_search, user_search_count
+from musicbud.selectors.users import user_cards_get
+
+router = Router(tags=["legacy: buds"], auth=auth)
+
+BudsPage = LegacyPage[BudOut]
+ItemsPage = LegacyPage[ItemOut]
+UsersPage = LegacyPage[UserOut]
+
+# The taste each legacy path word compares.
+SOURCES = {"liked": BudSource.LIKES, "top": BudSource.TOP, "played": BudSource.PLAYED}
+# The kinds the legacy server listed per word (as in my own taste lists).
+CELL_KINDS: dict[str, tuple[ItemKind, ...]] = {
+    "liked": (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM),
+    "top": (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE),
+    "played": (ItemKind.TRACK,),
+}
+
+
+async def _bud_page(
+    request: HttpRequest, page: PageRequest, ranking: Sequence[Bud]
+) -> HttpResponse:
+    rows = ranking[page.offset : page.offset + page.size]
+    cards = await user_cards_get(public_ids=[bud.user_public_id for bud in rows]) if rows else {}
+    data = [
+        {"bud": user_data(cards[bud.user_public_id]), "similarity_score": bud.score}
+        for bud in rows
+        # Deactivated since the ranking was cached: left out, as the ranking will.
+        if bud.user_public_id in cards
+    ]
+    envelope = page_envelope(request, page, count=len(ranking), data=data, found="buds")
+    return legacy_response(request, BudsPage, envelope)
+
+
+def _buds_cell(word: str, kind: ItemKind | None) -> None:
+    plural = f"{kind.value}s" if kind is not None else "aio"
+    source = SOURCES[word]
+    query = f"source={source.value}" + (f"&kind={plural}" if kind is not None else "")
+
+    @legacy_operation(
+        router,
+        f"bud/{word}/{plural}",
+        name=f"bud_{word}_{plural}",
+        response={HTTPStatus.OK: BudsPage},
+        summary=f"My buds by {word} {plural if kind else 'items of every kind'}",
+        successor=f"/api/v1/me/buds?{query}",
+    )
+    async def buds_cell(request: HttpRequest) -> HttpResponse:
+        page = page_request(request)
+        ranking = await buds_ranking_get(
+            user_id=request.auth.pk,  # type: ignore[attr-defined]
+            kind=kind.value if kind is not None else None,
+            source=source,
+        )
+        return await _bud_page(request, page, ranking)
+
+
+def _item_buds(kind: ItemKind) -> None:
+    @legacy_operation(
+        router,
+        f"bud/{kind.value}",
+        name=f"bud_{kind.value}",
+        response={HTTPStatus.OK: BudsPage},
+        summary=f"The people a {kind.value} means most to",
+        body=ItemIdIn,
+    )
+    async def item_buds(request: HttpRequest) -> HttpResponse:
+        page = page_request(request)
+        public_id = legacy_input(request, ItemIdIn).for_kind(kind.value)
+        if public_id is None:
+            raise missing_input(f"{kind.value}_id", f"Send {kind.value}_id")
+        ranking = await item_buds_ranking_get(
+            kind=kind.value,
+            public_id=public_id,
+            exclude_public_id=request.auth.public_id,  # type: ignore[attr-defined]
+        )
+        return await _bud_page(request, page, ranking)
+
+
+def _bud(request: HttpRequest) -> dict[str, Any]:
+    payload = legacy_input(request, BudIn)
+    if payload.bud_id is None and payload.username is None:
+        raise missing_input("bud_id", "Send bud_id (or username)")
+    return {"public_id": payload.bud_id, "username": payload.username}
+
+
+def _common_cell(word: str, kind: ItemKind) -> None:
+    plural = f"{kind.value}s"
+    source = SOURCES[word]
+
+    @legacy_operation(
+        router,
+        f"bud/common/{word}/{plural}",
+        name=f"bud_common_{word}_{plural}",
+        response={HTTPStatus.OK: ItemsPage},
+        summary=f"The {plural} a bud and I both have as {word}",
+        body=BudIn,
+    )
+    async def common_cell(request: HttpRequest) -> HttpResponse:
+        page = page_request(request)
+        shared = await common_items_get(
+            user_id=request.auth.pk,  # type: ignore[attr-defined]
+            kind=kind.value,
+            source=source,
+            **_bud(request),
+        )
+        rows = shared[page.offset : page.offset + page.size]
+        items = (
+            await catalogue_items_get(
+                kind=kind.value, public_ids=[row.item.public_id for row in rows]
+            )
+            if rows
+            else {}
+        )
+        data = [item_data(items[row.item.public_id]) for row in rows]
+        envelope = page_envelope(
+            request, page, count=len(shared), data=data, found=f"common {word} {plural}"
+        )
+        return legacy_response(request, ItemsPage, envelope)
+
+
+for _word, _kinds in CELL_KINDS.items():
+    for _kind in _kinds:
+        _buds_cell(_word, _kind)
+        _common_cell(_word, _kind)
+_buds_cell("liked", None)
+for _kind in (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM):
+    _item_buds(_kind)
+
+
+@legacy_operation(
+    router,
+    "bud/profile",
+    name="bud_profile",
+    response={HTTPStatus.OK: BudProfileOut},
+    summary="A bud's profile and how alike our taste is",
+    body=BudIn,
+)
+async def bud_profile(request: HttpRequest) -> HttpResponse:
+    bud = _bud(request)
+    user_id = request.auth.pk  # type: ignore[attr-defined]
+    score = await bud_score_get(user_id=user_id, **bud)
+    profile = await public_profile_get(**bud)
+    return legacy_response(
+        request,
+        BudProfileOut,
+        {
+            "message": "Fetched bud profile successfully.",
+            "code": HTTPStatus.OK,
+            "successful": True,
+            "data": {"bud": user_data(profile), "similarity_score": score},
+        },
+    )
+
+
+@legacy_operation(
+    router,
+    "bud/search",
+    name="bud_search",
+    response={HTTPStatus.OK: UsersPage},
+    summary="People whose username or display name contains the query",
+    successor="/api/v1/users/search",
+    body=SearchIn,
+)
+async def bud_search(request: HttpRequest) -> HttpResponse:
+    page = page_request(request)
+    text = legacy_input(request, SearchIn).text
+    if text is None:
+        raise missing_input("query", "Send query (or q)")
+    me = request.auth.pk  # type: ignore[attr-defined]
+    count = await user_search_count(query=text, exclude_id=me)
+    users = (
+        await user_search(query=text, exclude_id=me, offset=page.offset, limit=page.size)
+        if page.offset < count
+        else []
+    )
+    data = [user_data(user) for user in users[: page.size]]  # type: ignore[arg-type]
+    envelope = page_envelope(request, page, count=count, data=data, found="users")
+    return legacy_response(request, UsersPage, envelope)

@@ -1,0 +1,127 @@
+"""Legacy reads and writes of my own account: the profile and my taste lists."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse
+from ninja import Router
+
+from api.auth import auth
+from api.legacy.operations import (
+    legacy_input,
+    legacy_operation,
+    legacy_response,
+    page_envelope,
+    page_request,
+)
+from api.legacy.schemas import (
+    ItemOut,
+    LegacyPage,
+    MyProfileOut,
+    PlayedItemOut,
+    TopItemOut,
+    item_data,
+    my_profile_data,
+)
+from api.rendered import schema_response
+from api.users.schemas import ProfileUpdateIn
+from musicbud.models import ItemKind, Relation, TasteEdge
+from musicbud.selectors.profile import profile_get, profile_reads
+from musicbud.selectors.taste import taste_edges_count, taste_edges_list
+from musicbud.services.profile import profile_change
+
+router = Router(tags=["legacy: me"], auth=auth)
+
+
+@legacy_operation(
+    router,
+    "me/profile",
+    name="me_profile",
+    response={HTTPStatus.OK: MyProfileOut},
+    summary="My profile",
+    successor="/api/v1/me/profile",
+    reads=lambda request: profile_reads(user_id=request.auth.pk),
+)
+async def me_profile(request: HttpRequest) -> HttpResponse:
+    profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
+    # The cached profile is shared while its entry is unchanged: rendered once, not per read.
+    return schema_response(request, MyProfileOut, profile, build=my_profile_data)
+
+
+@legacy_operation(
+    router,
+    "me/profile/set",
+    name="me_profile_set",
+    methods=("POST",),
+    response={HTTPStatus.OK: MyProfileOut},
+    summary="Change my profile (JSON or a form; fields left out stay as they are)",
+    successor="/api/v1/me/profile",
+    body=ProfileUpdateIn,
+)
+async def me_profile_set(request: HttpRequest) -> HttpResponse:
+    payload = legacy_input(request, ProfileUpdateIn)
+    profile = await profile_change(
+        user=request.auth,  # type: ignore[attr-defined]
+        changes=payload.model_dump(exclude_unset=True),
+    )
+    return legacy_response(request, MyProfileOut, my_profile_data(profile))
+
+
+# The cells of my taste the legacy server listed: relation, its word in the path, the kinds.
+TASTE_CELLS: tuple[tuple[Relation, str, tuple[ItemKind, ...]], ...] = (
+    (Relation.LIKE, "liked", (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM)),
+    (Relation.TOP, "top", (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE)),
+    (Relation.PLAYED, "played", (ItemKind.TRACK,)),
+)
+_V1_LISTS = {Relation.LIKE: "likes", Relation.TOP: "top", Relation.PLAYED: "played"}
+
+
+def _edge_data(edge: TasteEdge) -> dict[str, object]:
+    extra: dict[str, object] = {}
+    if edge.relation == Relation.TOP:
+        extra["rank"] = edge.rank
+    elif edge.relation == Relation.PLAYED:
+        extra["play_count"] = edge.play_count
+    return item_data(getattr(edge, edge.kind), **extra)
+
+
+def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
+    schema = {Relation.LIKE: ItemOut, Relation.TOP: TopItemOut, Relation.PLAYED: PlayedItemOut}[
+        relation
+    ]
+    plural = f"{kind.value}s"
+    page_schema = LegacyPage[schema]  # type: ignore[valid-type]
+
+    @legacy_operation(
+        router,
+        f"me/{word}/{plural}",
+        name=f"me_{word}_{plural}",
+        response={HTTPStatus.OK: page_schema},
+        summary=f"My {word} {plural}",
+        successor=f"/api/v1/me/{_V1_LISTS[relation]}/{plural}",
+    )
+    async def taste_list(request: HttpRequest) -> HttpResponse:
+        page = page_request(request)
+        user_id = request.auth.pk  # type: ignore[attr-defined]
+        count = await taste_edges_count(user_id=user_id, relation=relation, kind=kind)
+        edges = (
+            await taste_edges_list(
+                user_id=user_id,
+                relation=relation,
+                kind=kind,
+                offset=page.offset,
+                limit=page.size,
+                credits=True,
+            )
+            if page.offset < count
+            else []
+        )
+        data = [_edge_data(edge) for edge in edges[: page.size]]
+        envelope = page_envelope(request, page, count=count, data=data, found=f"{word} {plural}")
+        return legacy_response(request, page_schema, envelope)
+
+
+for _relation, _word, _kinds in TASTE_CELLS:
+    for _kind in _kinds:
+        _taste_list(_relation, _word, _kind)

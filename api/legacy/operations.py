@@ -1,0 +1,309 @@
+"""How a legacy operation is declared and answered.
+
+One declaration registers every variant the apps call: with and without the trailing slash,
+POST (as the legacy server answered reads) and GET. Inputs are merged from the query string
+and a JSON or form body. Every response of a legacy URL, errors included, carries the
+deprecation headers and is counted per legacy route and client family.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from calendar import timegm
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import http_date
+from ninja import Router
+from ninja.constants import NOT_SET
+from ninja.errors import ValidationError
+from ninja.renderers import JSONRenderer
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from api import metrics
+from api.middleware import as_envelope
+from api.throttling import ReadsAhead, reads_ahead
+from musicbud.errors import InvalidInput, MusicbudError, NotFound
+
+S = TypeVar("S", bound=BaseModel)
+Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+
+READ_METHODS = ("POST", "GET")
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+# RFC 9745: when the legacy API was deprecated (the day the v1 API replaced it).
+DEPRECATED_ON = date(2026, 12, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyRoute:
+    path: str  # as the legacy server spelt it, without slashes: "me/profile"
+    successor: str | None  # the v1 path that replaces it
+
+
+# Canonical path -> route, filled as operations are declared.
+ROUTES: dict[str, LegacyRoute] = {}
+
+
+def legacy_operation(
+    router: Router,
+    path: str,
+    *,
+    name: str,
+    response: Any,
+    summary: str,
+    methods: Sequence[str] = READ_METHODS,
+    auth: Any = NOT_SET,
+    successor: str | None = None,
+    body: type[BaseModel] | None = None,
+    reads: ReadsAhead | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register ``handler`` at ``path`` and ``path/`` for each of ``methods``.
+
+    ``name`` names the operation (its OpenAPI ids and its rate-limit group, which every
+    variant shares). ``body`` documents the input the handler reads with ``legacy_input``.
+    """
+    canonical = path.strip("/")
+
+    def register(handler: Handler) -> Handler:
+        handler.__name__ = handler.__qualname__ = name
+        if reads is not None:
+            reads_ahead(reads)(handler)
+        ROUTES[canonical] = LegacyRoute(path=canonical, successor=successor)
+        for slash in ("", "/"):
+            for method in methods:
+                router.add_api_operation(
+                    f"/{canonical}{slash}",
+                    [method],
+                    handler,
+                    auth=auth,
+                    response=response,
+                    operation_id=f"legacy_{name}_{method.lower()}{'_slash' if slash else ''}",
+                    summary=summary,
+                    description=_description(successor),
+                    deprecated=True,
+                    # Documented once per method: the slash variant answers the same.
+                    include_in_schema=not slash,
+                    openapi_extra=_documented_input(body, method),
+                )
+        return handler
+
+    return register
+
+
+def _description(successor: str | None) -> str:
+    text = "Also at `/v1/`, and with a trailing slash."
+    if successor:
+        text += f" Replaced by `{successor}`."
+    return text
+
+
+def _documented_input(body: type[BaseModel] | None, method: str) -> dict[str, Any] | None:
+    if body is None:
+        return None
+    schema = body.model_json_schema()
+    if method == "GET":
+        return {
+            "parameters": [
+                {"name": field, "in": "query", "required": False, "schema": spec}
+                for field, spec in schema.get("properties", {}).items()
+            ]
+        }
+    content = {"schema": schema}
+    return {
+        "requestBody": {
+            "required": False,
+            "content": {"application/json": content, FORM_MEDIA_TYPES[0]: content},
+        }
+    }
+
+
+def legacy_input(request: HttpRequest, schema: type[S]) -> S:
+    """The operation's input: the query string, overlaid with a JSON object or form body."""
+    data: dict[str, Any] = request.GET.dict()
+    if request.method == "POST" and request.body:
+        data.update(_body(request))
+    try:
+        return schema.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+
+
+def missing_input(field: str, message: str) -> InvalidInput:
+    """The 422 for an input the operation needs and the request left out."""
+    return InvalidInput(
+        message,
+        code="validation_error",
+        details=[{"field": f"body.{field}", "message": "Field required", "type": "missing"}],
+    )
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    media_type = request.content_type or ""
+    if media_type in FORM_MEDIA_TYPES:
+        return request.POST.dict()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            parsed = json.loads(request.body)
+        except ValueError:
+            raise MusicbudError("Cannot parse request body", code="bad_request") from None
+        if not isinstance(parsed, dict):
+            raise InvalidInput("The body must be a JSON object", code="validation_error")
+        return parsed
+    raise MusicbudError(
+        "Send the request body as application/json or a form",
+        code="unsupported_media_type",
+        status_code=HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    )
+
+
+# --- the page envelope ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    number: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+
+def _page_size(raw: str | None) -> int:
+    # As the legacy paginator: a missing or unusable size is the default, a big one the cap.
+    try:
+        size = int(raw) if raw is not None else DEFAULT_PAGE_SIZE
+    except ValueError:
+        return DEFAULT_PAGE_SIZE
+    return DEFAULT_PAGE_SIZE if size < 1 else min(size, MAX_PAGE_SIZE)
+
+
+def page_request(request: HttpRequest) -> PageRequest:
+    """``?page=N&page_size=M``; a page that is not a positive number is a 404, as before."""
+    raw = request.GET.get("page", "1")
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1 or len(raw) > 6:
+        raise NotFound("Invalid page.", code="invalid_page")
+    return PageRequest(number=int(raw), size=_page_size(request.GET.get("page_size")))
+
+
+def _page_url(request: HttpRequest, number: int) -> str:
+    query = request.GET.copy()
+    if number == 1:
+        query.pop("page", None)
+    else:
+        query["page"] = str(number)
+    url = request.build_absolute_uri(request.path)
+    return f"{url}?{query.urlencode()}" if query else url
+
+
+def page_envelope(
+    request: HttpRequest, page: PageRequest, *, count: int, data: list[Any], found: str
+) -> dict[str, Any]:
+    """The legacy page of ``data`` (this page's rows) out of ``count``; a page past the last
+    is a 404, as the legacy paginator answered."""
+    if page.number > 1 and page.offset >= count:
+        raise NotFound("Invalid page.", code="invalid_page")
+    return {
+        "count": count,
+        "next": _page_url(request, page.number + 1) if page.offset + page.size < count else None,
+        "previous": _page_url(request, page.number - 1) if page.number > 1 else None,
+        "data": data,
+        "message": f"Fetched {found} successfully." if count else f"No {found} found.",
+        "code": HTTPStatus.OK,
+        "successful": True,
+    }
+
+
+_renderer = JSONRenderer()
+
+
+def legacy_response(
+    request: HttpRequest, schema: type[BaseModel], data: Any, *, status: int = HTTPStatus.OK
+) -> HttpResponse:
+    """``data`` validated by ``schema`` and rendered as JSON (Ninja's renderer)."""
+    body = schema.model_validate(data).model_dump(mode="json")
+    return HttpResponse(
+        _renderer.render(request, body, response_status=status),
+        status=status,
+        content_type=f"{_renderer.media_type}; charset={_renderer.charset}",
+    )
+
+
+# --- on every response of a legacy URL --------------------------------------------------------
+
+_CLIENT_FAMILIES = (
+    ("dart", "dart"),  # the Flutter app (dart:io's client)
+    ("okhttp", "android"),
+    ("cfnetwork", "ios"),
+    ("curl/", "curl"),
+    ("python", "python"),
+    ("mozilla/", "browser"),
+)
+
+
+def client_family(user_agent: str) -> str:
+    """A few fixed families, so the metric's label values stay bounded."""
+    lowered = user_agent.lower()
+    for needle, family in _CLIENT_FAMILIES:
+        if needle in lowered:
+            return family
+    return "other" if user_agent else "none"
+
+
+@functools.cache
+def _sunset_header(sunset: date) -> str:
+    return http_date(timegm(sunset.timetuple()))
+
+
+DEPRECATION_HEADER = f"@{timegm(DEPRECATED_ON.timetuple())}"  # an RFC 9651 Date item
+
+
+def _with_success_false(response: HttpResponseBase) -> None:
+    body = json.loads(response.content)  # type: ignore[attr-defined]
+    body["success"] = False
+    response.content = json.dumps(body).encode()  # type: ignore[attr-defined]
+
+
+def legacy_answer(
+    request: HttpRequest, response: HttpResponseBase, route: LegacyRoute
+) -> HttpResponseBase:
+    """The legacy form of a response: errors as the envelope plus ``"success": false``, the
+    deprecation headers, and the usage metric."""
+    if response.status_code >= HTTPStatus.BAD_REQUEST:
+        response = as_envelope(request, response)
+        if getattr(response, "error_envelope", False):
+            _with_success_false(response)
+    response["Deprecation"] = DEPRECATION_HEADER
+    response["Sunset"] = _sunset_header(settings.LEGACY_API_SUNSET)
+    if route.successor is not None:
+        response["Link"] = f'<{route.successor}>; rel="successor-version"'
+    metrics.legacy_request_observed(
+        route=route.path,
+        client=client_family(request.headers.get("User-Agent", "")),
+        status=response.status_code,
+    )
+    return response
+
+
+def legacy_view(
+    view: Callable[..., Awaitable[HttpResponseBase]], route: LegacyRoute
+) -> Callable[..., Awaitable[HttpResponseBase]]:
+    """Wrap a legacy URL's view (every operation of the path) so each answer is legacy."""
+
+    @functools.wraps(view)
+    async def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        return legacy_answer(request, await view(request, *args, **kwargs), route)
+
+    return answer

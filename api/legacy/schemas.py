@@ -1,0 +1,240 @@
+"""The legacy shapes: users and items carry ``uid`` (32 hex digits), lists come in the legacy
+page envelope, buds as ``{bud, similarity_score}``. Another user never shows an email."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Generic, TypeVar
+
+from ninja import Schema
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
+
+from musicbud.models import Album, CatalogueItem, Provider, Track
+from musicbud.selectors.catalogue import item_kind
+from musicbud.selectors.profile import ProfileData
+from musicbud.selectors.users import UserCard
+
+T = TypeVar("T")
+
+
+def _uuid_in(value: object) -> object:
+    # The legacy ids are 32 hex digits; the dashed form is accepted too (uuid.UUID does both).
+    return uuid.UUID(value.strip()) if isinstance(value, str) else value
+
+
+Uid = Annotated[
+    uuid.UUID,
+    BeforeValidator(_uuid_in),
+    PlainSerializer(lambda value: value.hex, return_type=str),
+    Field(description="A public id: 32 hex digits (the dashed form is accepted on input)."),
+]
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+class LegacyPage(Schema, Generic[T]):
+    """The legacy page envelope (``?page=N&page_size=M``: 10 per page by default, 100 at
+    most); ``next`` / ``previous`` are absolute URLs, or null."""
+
+    count: int = Field(description="How many there are in all.")
+    next: str | None
+    previous: str | None
+    data: list[T]
+    message: str
+    code: int
+    successful: bool
+
+
+class ImageOut(Schema):
+    url: str
+    height: int | None
+    width: int | None
+
+
+class ItemOut(Schema):
+    uid: Uid
+    name: str
+    kind: str = Field(description="track, artist, album or genre")
+    artist_name: str | None = Field(description="Tracks and albums: the first artist credited.")
+    album_name: str | None = Field(description="Tracks: their album.")
+    images: list[ImageOut] = Field(description="Always empty: the catalogue keeps no images.")
+    spotify_id: str | None
+    lastfm_id: str | None
+    ytmusic_id: str | None
+
+
+class TopItemOut(ItemOut):
+    rank: int
+
+
+class PlayedItemOut(ItemOut):
+    play_count: int
+
+
+class UserOut(Schema):
+    """Another user: public fields only."""
+
+    uid: Uid
+    username: str
+    display_name: str
+    bio: str
+    avatar_url: str
+
+
+class MyProfileOut(UserOut):
+    email: str
+    first_name: str
+    last_name: str
+    location: str
+
+
+class BudOut(Schema):
+    bud: UserOut
+    similarity_score: float = Field(description="The score the bud ranking gives this person.")
+
+
+class BudProfileData(Schema):
+    bud: UserOut
+    similarity_score: float
+
+
+class BudProfileOut(Schema):
+    message: str
+    code: int
+    successful: bool
+    data: BudProfileData
+
+
+class LoginOut(Schema):
+    success: bool
+    message: str
+    access_token: str
+    refresh_token: str
+    access: str = Field(description="The access token again, under the name the app reads.")
+    refresh: str = Field(description="The refresh token again.")
+    expires_in: int
+
+
+class RegisterOut(Schema):
+    success: bool
+    message: str
+    user_id: str = Field(description="The new user's uid.")
+
+
+class AccessOut(Schema):
+    access: str
+    access_token: str
+    expires_in: int
+
+
+class MessageOut(Schema):
+    message: str
+
+
+class AuthorizationLinkData(Schema):
+    authorization_link: str
+
+
+class AuthorizationLinkOut(Schema):
+    message: str
+    code: int
+    successful: bool
+    data: AuthorizationLinkData
+
+
+# --- inputs (from the query string, a JSON body or a form, merged) ---------------------------
+
+
+class LoginIn(Schema):
+    username: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class RegisterIn(Schema):
+    username: str = Field(max_length=30)
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=128)
+
+
+class RefreshIn(Schema):
+    refresh: str | None = Field(None, max_length=4096)
+    refresh_token: str | None = Field(None, max_length=4096, description="Same as refresh.")
+
+    @property
+    def token(self) -> str | None:
+        return self.refresh or self.refresh_token
+
+
+class BudIn(Schema):
+    """Someone, by uid (``bud_id``) or username."""
+
+    bud_id: Uid | None = None
+    username: str | None = Field(None, min_length=1, max_length=30)
+
+
+class SearchIn(Schema):
+    query: str | None = Field(None, max_length=80)
+    q: str | None = Field(None, max_length=80, description="Same as query.")
+
+    @field_validator("query", "q")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def text(self) -> str | None:
+        return self.query or self.q
+
+
+class ItemIdIn(Schema):
+    """The item of ``bud/<kind>``: ``<kind>_id`` (the album also as ``albumId``)."""
+
+    artist_id: Uid | None = None
+    track_id: Uid | None = None
+    genre_id: Uid | None = None
+    album_id: Uid | None = None
+    albumId: Uid | None = None  # noqa: N815 - the name the app sends
+
+    def for_kind(self, kind: str) -> uuid.UUID | None:
+        value: uuid.UUID | None = getattr(self, f"{kind}_id")
+        return value if value is not None or kind != "album" else self.albumId
+
+
+# --- building the answers -----------------------------------------------------------------------
+
+
+def item_data(item: CatalogueItem, **extra: Any) -> dict[str, Any]:
+    """An item in the legacy shape; its artists (and a track's album) must be loaded."""
+    artists = list(item.artists.all()) if isinstance(item, Track | Album) else []
+    album = item.album if isinstance(item, Track) else None
+    return {
+        "uid": item.public_id,
+        "name": item.name,
+        "kind": item_kind(item),
+        "artist_name": artists[0].name if artists else None,
+        "album_name": album.name if album is not None else None,
+        "images": [],
+        **{f"{provider}_id": getattr(item, f"{provider}_id") for provider in Provider.values},
+        **extra,
+    }
+
+
+def user_data(user: UserCard | ProfileData) -> dict[str, Any]:
+    return {
+        "uid": user.public_id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "bio": user.bio,
+        "avatar_url": user.avatar_url,
+    }
+
+
+def my_profile_data(profile: ProfileData) -> dict[str, Any]:
+    return {
+        **user_data(profile),
+        "email": profile.email,
+        "first_name": profile.first_name,
+        "last_name": profile.last_name,
+        "location": profile.location,
+    }
