@@ -21,6 +21,7 @@ from musicbud.services.tokens import (
     TokenPair,
     TokenRejected,
     TokenType,
+    token_access_renew,
     token_decode,
     token_family_revoke,
     token_pair_issue,
@@ -180,3 +181,72 @@ def test_concurrent_refreshes_in_threads_yield_exactly_one_pair(store_backend: s
     assert outcomes.count("rotated") == 1
     assert set(outcomes) - {"rotated"} <= {"token_reused", "token_revoked"}
     assert "token_reused" in outcomes
+
+
+@pytest.mark.django_db
+def test_access_renewal_keeps_the_refresh_token_and_its_family(store_backend: str) -> None:
+    pair = issue(UserFactory.create())
+
+    first = async_to_sync(token_access_renew)(refresh_token=pair.refresh_token)
+    second = async_to_sync(token_access_renew)(refresh_token=pair.refresh_token)
+
+    claims = [
+        token_decode(token=renewed.access_token, expected_type=TokenType.ACCESS)
+        for renewed in (first, second)
+    ]
+    assert {c.family_id for c in claims} == {family_of(pair.refresh_token)}
+    assert claims[0].jti != claims[1].jti
+    assert first.expires_in == second.expires_in == settings.JWT_ACCESS_TTL_SECONDS
+    # Still the family's current token: a v1 rotation accepts it (and spends it).
+    assert async_to_sync(token_refresh)(refresh_token=pair.refresh_token).refresh_token
+
+
+@pytest.mark.django_db
+def test_access_renewal_with_a_rotated_token_is_reuse_and_revokes_the_family(
+    store_backend: str,
+) -> None:
+    pair = issue(UserFactory.create())
+    rotated = async_to_sync(token_refresh)(refresh_token=pair.refresh_token)
+
+    with pytest.raises(TokenRejected) as rejected:
+        async_to_sync(token_access_renew)(refresh_token=pair.refresh_token)
+
+    assert rejected.value.code == "token_reused"
+    with pytest.raises(TokenRejected) as after:
+        async_to_sync(token_access_renew)(refresh_token=rotated.refresh_token)
+    assert after.value.code == "token_revoked"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ending", ["logout", "password_change", "deactivation"])
+def test_access_renewal_stops_when_the_login_ends(store_backend: str, ending: str) -> None:
+    user = UserFactory.create()
+    pair = issue(user)
+    async_to_sync(token_access_renew)(refresh_token=pair.refresh_token)
+
+    if ending == "logout":
+        async_to_sync(token_family_revoke)(family_id=family_of(pair.refresh_token))
+        expected = "token_revoked"
+    elif ending == "password_change":
+        user.set_password("another-long-passphrase")
+        user.save()
+        async_to_sync(token_user_revoke_all)(user_id=user.pk)
+        expected = "token_revoked"
+    else:
+        user.is_active = False
+        user.save()
+        expected = "user_inactive"
+
+    with pytest.raises(TokenRejected) as rejected:
+        async_to_sync(token_access_renew)(refresh_token=pair.refresh_token)
+    assert rejected.value.code == expected
+
+
+@pytest.mark.django_db
+def test_access_renewal_refuses_an_access_token(store_backend: str) -> None:
+    pair = issue(UserFactory.create())
+
+    with pytest.raises(TokenRejected) as rejected:
+        async_to_sync(token_access_renew)(refresh_token=pair.access_token)
+
+    assert rejected.value.code == "token_wrong_type"
