@@ -219,19 +219,33 @@ def _item_key(kind: str, pk: int) -> str:
     return f"{kind}:{pk}"
 
 
-@pytest.mark.parametrize("kind", [None, "track", "artist"])
-async def test_common_items_match_the_formula(world: TasteWorld, kind: str | None) -> None:
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        (BudSource.ALL, None),
+        (BudSource.ALL, "track"),
+        (BudSource.ALL, "artist"),
+        (BudSource.LIKES, "track"),
+        (BudSource.TOP, None),
+        (BudSource.PLAYED, "track"),
+    ],
+)
+async def test_common_items_match_the_formula(
+    world: TasteWorld, source: BudSource, kind: str | None
+) -> None:
     ref = await reference()
     alice = world.users["alice"]
     for name in ("bob", "carol", "dave", "frank"):
         other = world.users[name]
-        parts = ref.score_parts(alice.pk, _cells(BudSource.ALL, kind)).get(other.pk, {})
+        parts = ref.score_parts(alice.pk, _cells(source, kind)).get(other.pk, {})
         expected = sorted(
             ((ref.names[_split(k)][0], w, _split(k)[0]) for k, w in parts.items()),
             key=lambda s: (-round(s[1], 9), KINDS.index(s[2]), s[0]),
         )
 
-        shared = await queries.common_items(user_id=alice.pk, other_id=other.pk, kind=kind)
+        shared = await queries.common_items(
+            user_id=alice.pk, other_id=other.pk, kind=kind, source=source
+        )
 
         assert [s.item.name for s in shared] == [name for name, _, _ in expected]
         assert [s.item.kind for s in shared] == [k for _, _, k in expected]
