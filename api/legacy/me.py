@@ -20,12 +20,12 @@ from api.legacy.schemas import (
     LegacyPage,
     MyProfileOut,
     PlayedItemOut,
+    ProfileSetIn,
     TopItemOut,
     item_data,
     my_profile_data,
 )
 from api.rendered import schema_response
-from api.users.schemas import ProfileUpdateIn
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.selectors.profile import profile_get, profile_reads
 from musicbud.selectors.taste import taste_edges_count, taste_edges_list
@@ -57,10 +57,10 @@ async def me_profile(request: HttpRequest) -> HttpResponse:
     response={HTTPStatus.OK: MyProfileOut},
     summary="Change my profile (JSON or a form; fields left out stay as they are)",
     successor="/api/v1/me/profile",
-    body=ProfileUpdateIn,
+    body=ProfileSetIn,
 )
 async def me_profile_set(request: HttpRequest) -> HttpResponse:
-    payload = legacy_input(request, ProfileUpdateIn)
+    payload = legacy_input(request, ProfileSetIn)
     profile = await profile_change(
         user=request.auth,  # type: ignore[attr-defined]
         changes=payload.model_dump(exclude_unset=True),

@@ -7,8 +7,9 @@ import uuid
 from typing import Annotated, Any, Generic, TypeVar
 
 from ninja import Schema
-from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
+from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from api.users.schemas import ProfileUpdateIn
 from musicbud.models import Album, CatalogueItem, Provider, Track
 from musicbud.selectors.catalogue import item_kind
 from musicbud.selectors.profile import ProfileData
@@ -144,6 +145,14 @@ class AuthorizationLinkOut(Schema):
 
 
 # --- inputs (from the query string, a JSON body or a form, merged) ---------------------------
+# Unknown fields are ignored, as the legacy server ignored them: the apps send more than is
+# read (a photo, page numbers in the body).
+
+
+class ProfileSetIn(ProfileUpdateIn):
+    """v1's profile change, its rules included."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class LoginIn(Schema):
