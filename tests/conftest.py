@@ -144,11 +144,21 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def assert_envelope(response: Any, status: int, code: str, message: str | None = None) -> Any:
-    """The response is the error envelope for ``status`` and carries its request id."""
-    assert response.status_code == status
+def assert_envelope(
+    response: Any,
+    status: int,
+    code: str,
+    message: str | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
+) -> Any:
+    """The response is the error envelope for ``status`` and carries its request id (and the
+    ``extra`` fields with those values, for an API that adds some)."""
+    assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/json"
-    body: dict[str, Any] = response.json()
+    body: dict[str, Any] = dict(response.json())
+    for name, value in (extra or {}).items():
+        assert body.pop(name) == value
     assert body["error"] is True
     assert body["status_code"] == status
     assert body["code"] == code

@@ -32,7 +32,6 @@ router = Router(tags=["legacy: auth"])
 @legacy_operation(
     router,
     "login/",
-    name="login",
     methods=("POST",),
     auth=None,
     response={HTTPStatus.OK: LoginOut},
@@ -63,7 +62,6 @@ async def login(request: HttpRequest) -> HttpResponse:
 @legacy_operation(
     router,
     "register/",
-    name="register",
     methods=("POST",),
     auth=None,
     response={HTTPStatus.CREATED: RegisterOut},
@@ -88,7 +86,6 @@ async def register(request: HttpRequest) -> HttpResponse:
 @legacy_operation(
     router,
     "token/refresh",
-    name="token_refresh",
     methods=("POST",),
     auth=None,
     response={HTTPStatus.OK: AccessOut},
@@ -116,7 +113,6 @@ async def token_refresh(request: HttpRequest) -> HttpResponse:
 @legacy_operation(
     router,
     "logout",
-    name="logout",
     auth=auth,
     response={HTTPStatus.OK: MessageOut},
     summary="End this login: every token of its family is revoked",

@@ -12,6 +12,7 @@ from ninja import Router
 
 from api.auth import auth
 from api.legacy.operations import (
+    TASTE_CELLS,
     PageRequest,
     legacy_input,
     legacy_operation,
@@ -50,15 +51,6 @@ BudsPage = LegacyPage[BudOut]
 ItemsPage = LegacyPage[ItemOut]
 UsersPage = LegacyPage[UserOut]
 
-# The taste each legacy path word compares.
-SOURCES = {"liked": BudSource.LIKES, "top": BudSource.TOP, "played": BudSource.PLAYED}
-# The kinds the legacy server listed per word (as in my own taste lists).
-CELL_KINDS: dict[str, tuple[ItemKind, ...]] = {
-    "liked": (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM),
-    "top": (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE),
-    "played": (ItemKind.TRACK,),
-}
-
 
 async def _bud_page(
     request: HttpRequest, page: PageRequest, ranking: Sequence[Bud]
@@ -75,15 +67,13 @@ async def _bud_page(
     return legacy_response(request, BudsPage, envelope)
 
 
-def _buds_cell(word: str, kind: ItemKind | None) -> None:
+def _buds_cell(word: str, source: BudSource, kind: ItemKind | None) -> None:
     plural = f"{kind.value}s" if kind is not None else "aio"
-    source = SOURCES[word]
     query = f"source={source.value}" + (f"&kind={plural}" if kind is not None else "")
 
     @legacy_operation(
         router,
         f"bud/{word}/{plural}",
-        name=f"bud_{word}_{plural}",
         response={HTTPStatus.OK: BudsPage},
         summary=f"My buds by {word} {plural if kind else 'items of every kind'}",
         successor=f"/api/v1/me/buds?{query}",
@@ -102,7 +92,6 @@ def _item_buds(kind: ItemKind) -> None:
     @legacy_operation(
         router,
         f"bud/{kind.value}",
-        name=f"bud_{kind.value}",
         response={HTTPStatus.OK: BudsPage},
         summary=f"The people a {kind.value} means most to",
         body=ItemIdIn,
@@ -127,14 +116,12 @@ def _bud(request: HttpRequest) -> dict[str, Any]:
     return {"public_id": payload.bud_id, "username": payload.username}
 
 
-def _common_cell(word: str, kind: ItemKind) -> None:
+def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
     plural = f"{kind.value}s"
-    source = SOURCES[word]
 
     @legacy_operation(
         router,
         f"bud/common/{word}/{plural}",
-        name=f"bud_common_{word}_{plural}",
         response={HTTPStatus.OK: ItemsPage},
         summary=f"The {plural} a bud and I both have as {word}",
         body=BudIn,
@@ -162,11 +149,11 @@ def _common_cell(word: str, kind: ItemKind) -> None:
         return legacy_response(request, ItemsPage, envelope)
 
 
-for _word, _kinds in CELL_KINDS.items():
-    for _kind in _kinds:
-        _buds_cell(_word, _kind)
-        _common_cell(_word, _kind)
-_buds_cell("liked", None)
+for _cell in TASTE_CELLS:
+    for _kind in _cell.kinds:
+        _buds_cell(_cell.word, _cell.source, _kind)
+        _common_cell(_cell.word, _cell.source, _kind)
+_buds_cell("liked", BudSource.LIKES, None)  # "aio": likes of every kind
 for _kind in (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM):
     _item_buds(_kind)
 
@@ -174,7 +161,6 @@ for _kind in (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM):
 @legacy_operation(
     router,
     "bud/profile",
-    name="bud_profile",
     response={HTTPStatus.OK: BudProfileOut},
     summary="A bud's profile and how alike our taste is",
     body=BudIn,
@@ -199,7 +185,6 @@ async def bud_profile(request: HttpRequest) -> HttpResponse:
 @legacy_operation(
     router,
     "bud/search",
-    name="bud_search",
     response={HTTPStatus.OK: UsersPage},
     summary="People whose username or display name contains the query",
     successor="/api/v1/users/search",

@@ -9,6 +9,7 @@ from ninja import Router
 
 from api.auth import auth
 from api.legacy.operations import (
+    TASTE_CELLS,
     legacy_input,
     legacy_operation,
     legacy_response,
@@ -37,7 +38,6 @@ router = Router(tags=["legacy: me"], auth=auth)
 @legacy_operation(
     router,
     "me/profile",
-    name="me_profile",
     response={HTTPStatus.OK: MyProfileOut},
     summary="My profile",
     successor="/api/v1/me/profile",
@@ -52,7 +52,6 @@ async def me_profile(request: HttpRequest) -> HttpResponse:
 @legacy_operation(
     router,
     "me/profile/set",
-    name="me_profile_set",
     methods=("POST",),
     response={HTTPStatus.OK: MyProfileOut},
     summary="Change my profile (JSON or a form; fields left out stay as they are)",
@@ -68,12 +67,6 @@ async def me_profile_set(request: HttpRequest) -> HttpResponse:
     return legacy_response(request, MyProfileOut, my_profile_data(profile))
 
 
-# The cells of my taste the legacy server listed: relation, its word in the path, the kinds.
-TASTE_CELLS: tuple[tuple[Relation, str, tuple[ItemKind, ...]], ...] = (
-    (Relation.LIKE, "liked", (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM)),
-    (Relation.TOP, "top", (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE)),
-    (Relation.PLAYED, "played", (ItemKind.TRACK,)),
-)
 _V1_LISTS = {Relation.LIKE: "likes", Relation.TOP: "top", Relation.PLAYED: "played"}
 
 
@@ -96,7 +89,6 @@ def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
     @legacy_operation(
         router,
         f"me/{word}/{plural}",
-        name=f"me_{word}_{plural}",
         response={HTTPStatus.OK: page_schema},
         summary=f"My {word} {plural}",
         successor=f"/api/v1/me/{_V1_LISTS[relation]}/{plural}",
@@ -122,6 +114,6 @@ def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
         return legacy_response(request, page_schema, envelope)
 
 
-for _relation, _word, _kinds in TASTE_CELLS:
-    for _kind in _kinds:
-        _taste_list(_relation, _word, _kind)
+for _cell in TASTE_CELLS:
+    for _kind in _cell.kinds:
+        _taste_list(_cell.relation, _cell.word, _kind)

@@ -31,7 +31,9 @@ from pydantic import ValidationError as PydanticValidationError
 from api import metrics
 from api.middleware import as_envelope
 from api.throttling import ReadsAhead, reads_ahead
+from graph.types import BudSource
 from musicbud.errors import InvalidInput, MusicbudError, NotFound
+from musicbud.models import ItemKind, Relation
 
 S = TypeVar("S", bound=BaseModel)
 Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -42,6 +44,30 @@ DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 # RFC 9745: when the legacy API was deprecated (the day the v1 API replaced it).
 DEPRECATED_ON = date(2026, 12, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class TasteCell:
+    """A taste the legacy paths name (``me/liked/...``, ``bud/top/...``) and its kinds."""
+
+    word: str
+    relation: Relation
+    source: BudSource
+    kinds: tuple[ItemKind, ...]
+
+
+TASTE_CELLS = (
+    TasteCell(
+        "liked",
+        Relation.LIKE,
+        BudSource.LIKES,
+        (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM),
+    ),
+    TasteCell(
+        "top", Relation.TOP, BudSource.TOP, (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE)
+    ),
+    TasteCell("played", Relation.PLAYED, BudSource.PLAYED, (ItemKind.TRACK,)),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +84,6 @@ def legacy_operation(
     router: Router,
     path: str,
     *,
-    name: str,
     response: Any,
     summary: str,
     methods: Sequence[str] = READ_METHODS,
@@ -69,10 +94,12 @@ def legacy_operation(
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` at ``path`` and ``path/`` for each of ``methods``.
 
-    ``name`` names the operation (its OpenAPI ids and its rate-limit group, which every
-    variant shares). ``body`` documents the input the handler reads with ``legacy_input``.
+    The path names the operation (``me_liked_tracks``: its OpenAPI ids, and its rate-limit
+    group, which every variant shares). ``body`` documents the input the handler reads with
+    ``legacy_input``.
     """
     canonical = path.strip("/")
+    name = canonical.replace("/", "_")
 
     def register(handler: Handler) -> Handler:
         handler.__name__ = handler.__qualname__ = name

@@ -24,7 +24,6 @@ def _unserved(path: str) -> None:
     @legacy_operation(
         router,
         path,
-        name=path.replace("/", "_"),
         auth=None,
         response={HTTPStatus.NOT_FOUND: MessageOut},
         summary="Not served: anime and manga are not part of this server",

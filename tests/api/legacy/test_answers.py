@@ -14,7 +14,7 @@ from django.urls import reverse
 from musicbud.models import User
 from musicbud.services.taste import like_add
 from tests.api.legacy.conftest import DART_AGENT, LegacyWorld
-from tests.conftest import bearer
+from tests.conftest import assert_envelope, bearer
 from tests.factories import DEFAULT_PASSWORD, AlbumFactory, ArtistFactory, TrackFactory
 
 pytestmark = pytest.mark.django_db
@@ -36,24 +36,7 @@ ITEM_KEYS = {
 
 def legacy_error(response: Any, status: int, code: str) -> dict[str, Any]:
     """The project's error envelope plus ``"success": false``."""
-    assert response.status_code == status, response.content
-    body: dict[str, Any] = response.json()
-    assert set(body) - {"details"} == {
-        "error",
-        "message",
-        "status_code",
-        "request_id",
-        "timestamp",
-        "code",
-        "success",
-    }
-    assert (body["error"], body["success"], body["status_code"], body["code"]) == (
-        True,
-        False,
-        status,
-        code,
-    )
-    assert body["request_id"] == response["X-Request-ID"]
+    body: dict[str, Any] = assert_envelope(response, status, code, extra={"success": False})
     return body
 
 
