@@ -27,6 +27,8 @@ STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"
         ("CORS_ORIGINS", "not-an-origin", "CORS_ORIGINS: Value error, 'not-an-origin' is not"),
         ("LOG_LEVEL", "LOUD", "LOG_LEVEL: Input should be"),
         ("JWT_SECRET_KEYS", "no-colon", "JWT_SECRET_KEYS: each key must be written kid:secret"),
+        ("LEGACY_API_SUNSET", "soon", "LEGACY_API_SUNSET: Input should be a valid date"),
+        ("LEGACY_API_ENABLED", "maybe", "LEGACY_API_ENABLED: Input should be a valid boolean"),
     ],
 )
 def test_bad_setting_exits_with_one_line_naming_it(name: str, value: str, fragment: str) -> None:

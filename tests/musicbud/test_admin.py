@@ -136,3 +136,30 @@ def test_non_staff_users_are_sent_to_the_login_page(client: Client) -> None:
 
     assert response.status_code == HTTPStatus.FOUND
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_a_moderator_edits_the_profile_fields_the_apps_show(moderator_client: Client) -> None:
+    user = UserFactory.create()
+    change = reverse("admin:musicbud_user_change", args=[user.pk])
+    form = moderator_client.get(change).content.decode()
+    for field in ("first_name", "last_name", "location"):
+        assert f'name="{field}"' in form
+
+    response = moderator_client.post(
+        change,
+        {
+            "username": user.username,
+            "email": user.email,
+            "display_name": user.display_name,
+            "first_name": "Grace",
+            "last_name": "Hopper",
+            "location": "Arlington",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.FOUND, response.content
+    user.refresh_from_db()
+    assert (user.first_name, user.last_name, user.location) == ("Grace", "Hopper", "Arlington")
