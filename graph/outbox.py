@@ -98,49 +98,53 @@ def _edge_row(change: EdgeChange, *, version: int, now: datetime) -> ProjectionO
     )
 
 
-def _next_node_version(*, kind: str, node_id: int) -> int:
-    versions = counters_add(
-        model=NodeVersion,
-        key=("kind", "node_id"),
-        counters=("version",),
-        rows=[((kind, node_id), (1,))],
-    )
-    return versions[(kind, node_id)][0]
+def _node_record(
+    *, operation: str, node_kind: str, node_id: int, **fields: object
+) -> ProjectionOutbox:
+    with transaction.atomic(savepoint=False):
+        versions = counters_add(
+            model=NodeVersion,
+            key=("kind", "node_id"),
+            counters=("version",),
+            rows=[((node_kind, node_id), (1,))],
+        )
+        row = ProjectionOutbox.objects.create(
+            operation=operation,
+            version=versions[(node_kind, node_id)][0],
+            changed_at=timezone.now(),
+            **fields,
+        )
+        _dispatch_on_commit([row])
+    return row
 
 
 def user_node_record(*, user: User, deleted: bool = False) -> ProjectionOutbox:
     """Queue the user's node for Neo4j (name, display name, active flag), or its deletion, in
     the caller's transaction (the user's save or delete)."""
-    with transaction.atomic(savepoint=False):
-        row = ProjectionOutbox.objects.create(
-            operation=OutboxOperation.USER_DELETE if deleted else OutboxOperation.USER_UPSERT,
-            version=_next_node_version(kind="user", node_id=user.pk),
-            user_pk=user.pk,
-            user_public_id=user.public_id,
-            username=user.username,
-            display_name=user.display_name,
-            user_is_active=user.is_active,
-            changed_at=timezone.now(),
-        )
-        _dispatch_on_commit([row])
-    return row
+    return _node_record(
+        operation=OutboxOperation.USER_DELETE if deleted else OutboxOperation.USER_UPSERT,
+        node_kind="user",
+        node_id=user.pk,
+        user_pk=user.pk,
+        user_public_id=user.public_id,
+        username=user.username,
+        display_name=user.display_name,
+        user_is_active=user.is_active,
+    )
 
 
 def item_node_record(*, kind: str, item: CatalogueItem, deleted: bool = False) -> ProjectionOutbox:
     """Queue a catalogue item's node for Neo4j (its name), or its deletion."""
     kind = ItemKind(kind).value
-    with transaction.atomic(savepoint=False):
-        row = ProjectionOutbox.objects.create(
-            operation=OutboxOperation.ITEM_DELETE if deleted else OutboxOperation.ITEM_UPSERT,
-            kind=kind,
-            version=_next_node_version(kind=kind, node_id=item.pk),
-            item_pk=item.pk,
-            item_public_id=item.public_id,
-            item_name=item.name,
-            changed_at=timezone.now(),
-        )
-        _dispatch_on_commit([row])
-    return row
+    return _node_record(
+        operation=OutboxOperation.ITEM_DELETE if deleted else OutboxOperation.ITEM_UPSERT,
+        node_kind=kind,
+        node_id=item.pk,
+        kind=kind,
+        item_pk=item.pk,
+        item_public_id=item.public_id,
+        item_name=item.name,
+    )
 
 
 def _dispatch_on_commit(rows: Sequence[ProjectionOutbox]) -> None:
