@@ -11,7 +11,8 @@ from django.test import Client
 
 from musicbud.services.taste import taste_edge_set
 from musicbud.services.tokens import TokenPair, token_pair_issue
-from tests.conftest import BudWorld, bearer
+from tests.fixtures.http import bearer
+from tests.fixtures.taste import BudWorld
 
 # The User-Agent of the Flutter app's HTTP client (dart:io).
 DART_AGENT = "Dart/3.3 (dart:io)"

@@ -11,11 +11,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from musicbud.models import User
-from musicbud.services.taste import like_add
+from musicbud.models import Relation, User
+from musicbud.services.taste import taste_edge_set
 from tests.api.legacy.conftest import DART_AGENT, LegacyWorld
-from tests.conftest import assert_envelope, bearer
 from tests.factories import DEFAULT_PASSWORD, AlbumFactory, ArtistFactory, TrackFactory
+from tests.fixtures.http import assert_envelope, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -294,7 +294,7 @@ def test_a_track_names_its_artist_and_album(legacy: LegacyWorld) -> None:
     album = AlbumFactory.create(name="OK Computer")
     track = TrackFactory.create(name="Airbag", album=album, spotify_id="sp-airbag")
     track.artists.add(ArtistFactory.create(name="Radiohead"))
-    like_add(user=legacy.world.me, kind="track", item=track)
+    taste_edge_set(user=legacy.world.me, kind="track", item=track, relation=Relation.LIKE)
 
     item = legacy.call("GET", "/me/liked/tracks?page_size=1").json()["data"][0]
 
@@ -324,7 +324,12 @@ def test_an_unusable_page_size_falls_back_as_the_legacy_paginator_did(
     legacy: LegacyWorld, query: str, size: int
 ) -> None:
     for index in range(size + 1 - 3):
-        like_add(user=legacy.world.me, kind="track", item=TrackFactory.create(name=f"t{index:03}"))
+        taste_edge_set(
+            user=legacy.world.me,
+            kind="track",
+            item=TrackFactory.create(name=f"t{index:03}"),
+            relation=Relation.LIKE,
+        )
 
     body = legacy.call("GET", f"/me/liked/tracks?{query}").json()
 
@@ -404,7 +409,7 @@ def test_an_items_buds_are_everyone_but_me_who_has_it(legacy: LegacyWorld) -> No
 
 def test_an_albums_buds_take_the_album_id_spelt_either_way(legacy: LegacyWorld) -> None:
     album = AlbumFactory.create()
-    like_add(user=legacy.world.users["ana"], kind="album", item=album)
+    taste_edge_set(user=legacy.world.users["ana"], kind="album", item=album, relation=Relation.LIKE)
 
     body = legacy.call("GET", "/bud/album/", {"albumId": album.public_id.hex}).json()
 

@@ -21,8 +21,8 @@ from prometheus_client import REGISTRY
 import config.urls
 from musicbud.services.tokens import token_pair_issue
 from tests.api.legacy.conftest import DART_AGENT, LegacyWorld
-from tests.conftest import bearer
 from tests.factories import DEFAULT_PASSWORD
+from tests.fixtures.http import bearer
 
 pytestmark = pytest.mark.django_db
 
