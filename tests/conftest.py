@@ -41,6 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 _PASSED_THROUGH = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--contract-examples",
+        type=int,
+        default=3,
+        help="Examples per operation in the schemathesis run (tests/api/test_schemathesis.py).",
+    )
+
+
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py`` in a fresh interpreter with a clean environment plus ``env``."""
     base = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
