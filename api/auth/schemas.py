@@ -6,14 +6,14 @@ from datetime import datetime
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from api.schemas import InputSchema
 from musicbud.models import USERNAME_PATTERN, User
 
 # What the service checks, stated in the document (surrounding whitespace is trimmed). The
 # service validates the three fields together, so one 422 lists every bad field.
-_USERNAME_DOCUMENTED = {"pattern": rf"^\s*{USERNAME_PATTERN[1:-1]}\s*$"}
+_USERNAME_DOCUMENTED: dict[str, JsonValue] = {"pattern": rf"^\s*{USERNAME_PATTERN[1:-1]}\s*$"}
 
 
 class RegisterIn(InputSchema):

@@ -16,8 +16,9 @@ from graph.models import (
     OutboxOperation,
     ProjectionOutbox,
 )
-from musicbud.models import Album, Artist, ItemKind, TasteEdge, Track, User
-from musicbud.services.taste import like_add, like_remove, taste_stats_refresh
+from graph.stats import taste_stats_refresh
+from musicbud.models import Album, Artist, ItemKind, Relation, TasteEdge, Track, User
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from musicbud.services.taste_import import ImportEntry, ImportReport, taste_import
 from tests.conftest import require_service
 from tests.factories import TrackFactory, UserFactory
@@ -54,11 +55,15 @@ def _run_together(jobs: list[Callable[[], object]]) -> list[BaseException]:
 
 
 def _like(user: User, track: Track) -> Callable[[], object]:
-    return lambda: like_add(user=user, kind=ItemKind.TRACK, item=track)
+    return lambda: taste_edge_set(
+        user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE
+    )
 
 
 def _unlike(user: User, track: Track) -> Callable[[], object]:
-    return lambda: like_remove(user=user, kind=ItemKind.TRACK, item=track)
+    return lambda: taste_edge_remove(
+        user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -90,7 +95,7 @@ def test_concurrent_likes_and_unlikes_of_one_item_end_exact() -> None:
     leaving, staying = users[: THREADS // 2], users[THREADS // 2 :]
     for track in tracks:
         for user in leaving:
-            like_add(user=user, kind=ItemKind.TRACK, item=track)
+            taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
 
     for track in tracks:
         jobs = [_unlike(user, track) for user in leaving] + [_like(u, track) for u in staying]
@@ -110,8 +115,8 @@ def test_a_like_and_an_unlike_of_one_edge_at_once_serialise() -> None:
     user, other = UserFactory.create_batch(2)
     tracks = TrackFactory.create_batch(ROUNDS)
     for track in tracks:
-        like_add(user=user, kind=ItemKind.TRACK, item=track)
-        like_add(user=other, kind=ItemKind.TRACK, item=track)
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+        taste_edge_set(user=other, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
 
     # Each round: unlike and like again of the same edge, by the same user, at the same time.
     for track in tracks:
@@ -156,12 +161,10 @@ def test_concurrent_imports_of_the_same_new_items_all_succeed_and_create_each_on
     ]
     reports: list[ImportReport] = []
 
-    errors = _run_together(
-        [
-            lambda user=user: reports.append(taste_import(user=user, entries=entries))
-            for user in users
-        ]
-    )
+    def importer(user: User) -> Callable[[], object]:
+        return lambda: reports.append(taste_import(user=user, entries=entries))
+
+    errors = _run_together([importer(user) for user in users])
 
     assert errors == []
     assert Track.objects.filter(spotify_id="fresh-1").count() == 1
