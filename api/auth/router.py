@@ -27,6 +27,7 @@ from api.auth.security import (
     register_rate_limit,
     require_csrf,
 )
+from api.openapi import also_answers
 from api.throttling import enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
@@ -51,7 +52,11 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
 
 
 @router.post(
-    "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
+    "/register",
+    auth=None,
+    response={HTTPStatus.CREATED: PublicUserOut},
+    url_name="auth-register",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
     await register_rate_limit(request)
@@ -67,7 +72,14 @@ async def csrf(request: HttpRequest) -> CsrfOut:
     return CsrfOut(csrf_token=get_token(request))
 
 
-@router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
+@router.post(
+    "/login",
+    auth=None,
+    response=TokenPairOut,
+    url_name="auth-login",
+    # 401: wrong credentials; 403: a session login without its CSRF token.
+    openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
+)
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     await login_rate_limits(request, login=payload.username)
     if payload.session:
@@ -81,13 +93,26 @@ async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     return _pair_out(pair)
 
 
-@router.post("/refresh", auth=None, response=TokenPairOut, url_name="auth-refresh")
+@router.post(
+    "/refresh",
+    auth=None,
+    response=TokenPairOut,
+    url_name="auth-refresh",
+    openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED),
+)
 async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
     await refresh_rate_limit(request)
     return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
 
 
-@router.post("/logout", auth=None, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-logout")
+@router.post(
+    "/logout",
+    auth=None,
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="auth-logout",
+    # It authenticates itself when credentials are sent (a session needs its CSRF token).
+    openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
+)
 async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Status[None]:
     refresh_token = payload.refresh_token if payload else None
     # Authenticates when credentials are sent; an invalid bearer or missing CSRF token fails.

@@ -10,13 +10,14 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import ResolverMatch, URLPattern, URLResolver, include, path
 from django.urls.resolvers import RoutePattern
-from ninja import NinjaAPI
 
 from api.errors import install_exception_handlers
 from api.legacy.operations import ROUTES, legacy_view
+from api.openapi import DocumentedNinjaAPI
 from api.throttling import install_rate_limits
 
-legacy_api = NinjaAPI(
+# Its OpenAPI document lists every answer of every operation (api/openapi.py).
+legacy_api = DocumentedNinjaAPI(
     title=f"{settings.API_TITLE}: legacy routes",
     version="legacy",
     description=(
@@ -35,9 +36,32 @@ legacy_api.add_router("/", "api.legacy.buds.router")
 legacy_api.add_router("/", "api.legacy.unserved.router")
 
 
+_DEPRECATION_HEADERS = {
+    "Deprecation": {
+        "description": "RFC 9745: when this API was deprecated (an @-timestamp).",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Sunset": {
+        "description": "RFC 8594: the HTTP-date after which it is gone.",
+        "required": True,
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'Where a v1 operation replaces it: `<path>; rel="successor-version"`.',
+        "required": False,
+        "schema": {"type": "string"},
+    },
+}
+
+
 def legacy_openapi(request: HttpRequest) -> HttpResponse:
     schema = legacy_api.get_openapi_schema(path_prefix="/")
     schema["servers"] = [{"url": "/"}, {"url": "/v1"}]
+    for path_item in schema["paths"].values():
+        for operation in path_item.values():
+            for answer in operation["responses"].values():
+                answer["headers"] = {**answer.get("headers", {}), **_DEPRECATION_HEADERS}
     return JsonResponse(schema)
 
 

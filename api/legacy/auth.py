@@ -38,6 +38,7 @@ router = Router(tags=["legacy: auth"])
     summary="Log in with username (or email) and password, as JSON or a form",
     successor="/api/v1/auth/login",
     body=LoginIn,
+    errors=(HTTPStatus.UNAUTHORIZED,),
 )
 async def login(request: HttpRequest) -> HttpResponse:
     payload = legacy_input(request, LoginIn)
@@ -68,6 +69,7 @@ async def login(request: HttpRequest) -> HttpResponse:
     summary="Create an account",
     successor="/api/v1/auth/register",
     body=RegisterIn,
+    errors=(HTTPStatus.CONFLICT,),
 )
 async def register(request: HttpRequest) -> HttpResponse:
     payload = legacy_input(request, RegisterIn)
@@ -92,6 +94,7 @@ async def register(request: HttpRequest) -> HttpResponse:
     summary="A new access token; the refresh token is NOT rotated (see the legacy README)",
     successor="/api/v1/auth/refresh",
     body=RefreshIn,
+    errors=(HTTPStatus.UNAUTHORIZED,),
 )
 async def token_refresh(request: HttpRequest) -> HttpResponse:
     payload = legacy_input(request, RefreshIn)

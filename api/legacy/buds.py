@@ -77,6 +77,7 @@ def _buds_cell(word: str, source: BudSource, kind: ItemKind | None) -> None:
         response={HTTPStatus.OK: BudsPage},
         summary=f"My buds by {word} {plural if kind else 'items of every kind'}",
         successor=f"/api/v1/me/buds?{query}",
+        paged=True,
     )
     async def buds_cell(request: HttpRequest) -> HttpResponse:
         page = page_request(request)
@@ -95,6 +96,7 @@ def _item_buds(kind: ItemKind) -> None:
         response={HTTPStatus.OK: BudsPage},
         summary=f"The people a {kind.value} means most to",
         body=ItemIdIn,
+        paged=True,
     )
     async def item_buds(request: HttpRequest) -> HttpResponse:
         page = page_request(request)
@@ -125,6 +127,7 @@ def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
         response={HTTPStatus.OK: ItemsPage},
         summary=f"The {plural} a bud and I both have as {word}",
         body=BudIn,
+        paged=True,
     )
     async def common_cell(request: HttpRequest) -> HttpResponse:
         page = page_request(request)
@@ -164,6 +167,7 @@ for _kind in (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM):
     response={HTTPStatus.OK: BudProfileOut},
     summary="A bud's profile and how alike our taste is",
     body=BudIn,
+    errors=(HTTPStatus.NOT_FOUND,),
 )
 async def bud_profile(request: HttpRequest) -> HttpResponse:
     bud = _bud(request)
@@ -189,6 +193,7 @@ async def bud_profile(request: HttpRequest) -> HttpResponse:
     summary="People whose username or display name contains the query",
     successor="/api/v1/users/search",
     body=SearchIn,
+    paged=True,
 )
 async def bud_search(request: HttpRequest) -> HttpResponse:
     page = page_request(request)

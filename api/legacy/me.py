@@ -92,6 +92,7 @@ def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
         response={HTTPStatus.OK: page_schema},
         summary=f"My {word} {plural}",
         successor=f"/api/v1/me/{_V1_LISTS[relation]}/{plural}",
+        paged=True,
     )
     async def taste_list(request: HttpRequest) -> HttpResponse:
         page = page_request(request)

@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from api import metrics
 from api.middleware import as_envelope
+from api.openapi import also_answers
 from api.throttling import ReadsAhead, reads_ahead
 from graph.types import BudSource
 from musicbud.errors import InvalidInput, MusicbudError, NotFound
@@ -90,13 +91,16 @@ def legacy_operation(
     auth: Any = NOT_SET,
     successor: str | None = None,
     body: type[BaseModel] | None = None,
+    paged: bool = False,
+    errors: Sequence[int] = (),
     reads: ReadsAhead | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register ``handler`` at ``path`` and ``path/`` for each of ``methods``.
 
     The path names the operation (``me_liked_tracks``: its OpenAPI ids, and its rate-limit
     group, which every variant shares). ``body`` documents the input the handler reads with
-    ``legacy_input``.
+    ``legacy_input``; ``paged`` says it answers the page envelope (``?page=&page_size=``);
+    ``errors`` lists the error statuses only the operation knows it answers.
     """
     canonical = path.strip("/")
     name = canonical.replace("/", "_")
@@ -120,7 +124,7 @@ def legacy_operation(
                     deprecated=True,
                     # Documented once per method: the slash variant answers the same.
                     include_in_schema=not slash,
-                    openapi_extra=_documented_input(body, method),
+                    openapi_extra=_documented(body, method, paged=paged, errors=errors),
                 )
         return handler
 
@@ -134,24 +138,45 @@ def _description(successor: str | None) -> str:
     return text
 
 
-def _documented_input(body: type[BaseModel] | None, method: str) -> dict[str, Any] | None:
-    if body is None:
-        return None
-    schema = body.model_json_schema()
-    if method == "GET":
-        return {
-            "parameters": [
-                {"name": field, "in": "query", "required": False, "schema": spec}
-                for field, spec in schema.get("properties", {}).items()
-            ]
-        }
-    content = {"schema": schema}
-    return {
-        "requestBody": {
+_PAGE_PARAMETERS = [
+    {
+        "name": "page",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "default": 1},
+    },
+    {
+        "name": "page_size",
+        "in": "query",
+        "required": False,
+        "description": f"Default {DEFAULT_PAGE_SIZE}; more than {MAX_PAGE_SIZE} is cut to it.",
+        "schema": {"type": "integer", "default": DEFAULT_PAGE_SIZE},
+    },
+]
+
+
+def _documented(
+    body: type[BaseModel] | None, method: str, *, paged: bool, errors: Sequence[int]
+) -> dict[str, Any]:
+    """The operation's inputs and own errors, as its OpenAPI entry shows them (Ninja sees
+    none of them: the handler reads its input itself)."""
+    extra: dict[str, Any] = also_answers(*errors, *((HTTPStatus.NOT_FOUND,) if paged else ()))
+    parameters = list(_PAGE_PARAMETERS) if paged else []
+    schema = body.model_json_schema() if body is not None else None
+    if schema is not None and method == "GET":
+        parameters += [
+            {"name": field, "in": "query", "required": False, "schema": spec}
+            for field, spec in schema.get("properties", {}).items()
+        ]
+    elif schema is not None:
+        content = {"schema": schema}
+        extra["requestBody"] = {
             "required": False,
             "content": {"application/json": content, FORM_MEDIA_TYPES[0]: content},
         }
-    }
+    if parameters:
+        extra["parameters"] = parameters
+    return extra
 
 
 def legacy_input(request: HttpRequest, schema: type[S]) -> S:

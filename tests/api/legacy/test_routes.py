@@ -255,6 +255,27 @@ def test_the_legacy_openapi_document_marks_every_operation_deprecated(client: Cl
     assert legacy_doc["servers"] == [{"url": "/"}, {"url": "/v1"}]
     assert not any(op["operationId"].startswith("legacy_") for op in _operations(v1_doc))
     assert not set(legacy_doc["paths"]) & set(v1_doc["paths"])
+    for op in operations:
+        for answer in op["responses"].values():
+            assert {"Deprecation", "Sunset", "Link", "X-Request-ID"} <= set(answer["headers"])
+    liked = legacy_doc["paths"]["/me/liked/tracks"]
+    assert [p["name"] for p in liked["get"]["parameters"]] == ["page", "page_size"]
+    assert "404" in liked["post"]["responses"]
+    common = legacy_doc["paths"]["/bud/common/liked/tracks"]
+    assert [p["name"] for p in common["get"]["parameters"]] == [
+        "page",
+        "page_size",
+        "bud_id",
+        "username",
+    ]
+    assert set(common["post"]["requestBody"]["content"]) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+    }
+    login = legacy_doc["paths"]["/login"]["post"]["responses"]
+    assert login["401"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorEnvelope"
+    }
 
 
 def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
