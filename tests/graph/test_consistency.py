@@ -17,14 +17,15 @@ from graph.backends import sql as sql_backend
 from graph.connection import async_driver_close
 from graph.projection import projection_apply, projection_wait, user_projection_pending
 from graph.types import BudPage, BudSource
-from musicbud.models import ItemKind, Track, User
+from musicbud.models import ItemKind, Relation, Track, User
 from musicbud.selectors.buds import buds_page_get
-from musicbud.services.taste import like_add, like_remove
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 READS = 60
+TRACK = ItemKind.TRACK
 
 
 def _pair_sharing(tracks: int) -> tuple[User, list[Track]]:
@@ -32,8 +33,8 @@ def _pair_sharing(tracks: int) -> tuple[User, list[Track]]:
     alice, bob = UserFactory.create(username="alice"), UserFactory.create(username="bob")
     songs = TrackFactory.create_batch(tracks)
     for song in songs:
-        like_add(user=bob, kind=ItemKind.TRACK, item=song)
-    like_add(user=alice, kind=ItemKind.TRACK, item=songs[0])
+        taste_edge_set(user=bob, kind=ItemKind.TRACK, item=song, relation=Relation.LIKE)
+    taste_edge_set(user=alice, kind=ItemKind.TRACK, item=songs[0], relation=Relation.LIKE)
     projection_wait()
     projection_apply()
     return alice, songs
@@ -52,9 +53,9 @@ def test_bud_reads_never_fail_while_the_users_edges_are_projected(
         try:
             while not stop.is_set():
                 for song in songs[1:]:
-                    like_add(user=alice, kind=ItemKind.TRACK, item=song)
+                    taste_edge_set(user=alice, kind=TRACK, item=song, relation=Relation.LIKE)
                 for song in songs[1:]:
-                    like_remove(user=alice, kind=ItemKind.TRACK, item=song)
+                    taste_edge_remove(user=alice, kind=TRACK, item=song, relation=Relation.LIKE)
         finally:
             connection.close()
 
@@ -122,7 +123,9 @@ async def test_a_page_read_before_the_projection_caught_up_is_fresh_and_stays_so
     # Alice likes ten more of Bob's songs; the projector has not applied them yet.
     settings.NEO4J_URL = None
     for song in songs[1:11]:
-        await sync_to_async(like_add)(user=alice, kind=ItemKind.TRACK, item=song)
+        await sync_to_async(taste_edge_set)(
+            user=alice, kind=ItemKind.TRACK, item=song, relation=Relation.LIKE
+        )
     settings.NEO4J_URL = neo4j_graph
     assert await user_projection_pending(user_id=alice.pk)
 
@@ -148,7 +151,9 @@ async def test_pages_read_right_after_own_writes_match_sql(
     alice, songs = await sync_to_async(_pair_sharing)(12)
     wrong = 0
     for song in songs[1:]:
-        await sync_to_async(like_add)(user=alice, kind=ItemKind.TRACK, item=song)
+        await sync_to_async(taste_edge_set)(
+            user=alice, kind=ItemKind.TRACK, item=song, relation=Relation.LIKE
+        )
         cached = await _my_buds(alice)
         if _page_summary(cached) != _page_summary(await _sql_buds(alice)):
             wrong += 1

@@ -265,7 +265,7 @@ def test_appliers_racing_on_the_same_nodes_retry_in_place_and_apply_every_row(
     tracks = TrackFactory.create_batch(20)
     for user in users:
         for track in tracks:
-            like_add(user=user, kind=ItemKind.TRACK, item=track)
+            taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     settings.NEO4J_URL = neo4j_graph
     rows = list(ProjectionOutbox.objects.order_by("id")) * 2
     random.Random(7).shuffle(rows)
@@ -309,7 +309,7 @@ def test_a_failed_row_is_logged_with_its_cause(
 ) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
     ProjectionOutbox.objects.all().delete()
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     row = edge_rows().get()
 
     with caplog.at_level(logging.WARNING, logger="graph.projection"):
