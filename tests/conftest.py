@@ -35,6 +35,7 @@ from config.asgi_handler import HopFreeASGIHandler
 from musicbud.models import Artist, Track, User
 from musicbud.services.taste import like_add
 from tests.factories import DEFAULT_PASSWORD, ArtistFactory, TrackFactory, UserFactory
+from tooling.provider_standin import ProviderStandIn
 
 ROOT = Path(__file__).resolve().parents[1]
 # Only what a subprocess needs to run; DATABASE_URL, REDIS_URL & co. must be passed explicitly.
@@ -429,3 +430,22 @@ async def hop_free_app() -> AsyncIterator[HopFreeASGIHandler]:
     yield app
     await app.thread_pool.close()
     await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
+# --- music services: the stand-in provider server ---------------------------------------------
+
+
+@pytest.fixture
+def standin(settings: Any) -> Iterator[ProviderStandIn]:
+    """Spotify and Last.fm stand-in on a free loopback port, with the settings pointing at it
+    and retries fast enough for tests (the retry logic is the same)."""
+    with ProviderStandIn() as server:
+        for name, value in server.settings().items():
+            setattr(settings, name, value)
+        settings.SPOTIFY_REDIRECT_URI = "http://testserver/api/v1/connections/spotify/callback"
+        settings.LASTFM_CALLBACK_URL = "http://testserver/api/v1/connections/lastfm/callback"
+        settings.CONNECT_DONE_URL = "https://app.example.org/connected"
+        settings.PROVIDER_TIMEOUT_SECONDS = 0.5
+        settings.PROVIDER_RETRY_BASE_SECONDS = 0.01
+        settings.PROVIDER_RETRY_AFTER_MAX_SECONDS = 0.05
+        yield server
