@@ -1,5 +1,1 @@
-"""Project wiring. The Celery app is loaded with Django so ``shared_task`` binds to it."""
-
-from config.celery import app as celery_app
-
-__all__ = ["celery_app"]
+"""Project wiring: settings, URLs, the ASGI/WSGI entry points, the Celery app."""

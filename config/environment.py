@@ -285,7 +285,8 @@ class AppEnvironment(BaseSettings):
     @field_validator("PROVIDER_TOKEN_KEYS")
     @classmethod
     def _check_provider_keys(cls, value: SecretStr) -> SecretStr:
-        parse_fernet_keys(value.get_secret_value())
+        if PLACEHOLDER not in value.get_secret_value():  # reported with the other placeholders
+            parse_fernet_keys(value.get_secret_value())
         return value
 
     @field_validator("NEO4J_URL", "TEST_NEO4J_URL")
@@ -326,6 +327,8 @@ class AppEnvironment(BaseSettings):
         if not self.jwt_uses_hmac:
             _check_jwt_key_files(self.JWT_ALGORITHM, self.JWT_KEY_FILES)
         if self.ENVIRONMENT is not Environment.PROD:
+            if PLACEHOLDER in self.PROVIDER_TOKEN_KEYS.get_secret_value():
+                raise ValueError(f"PROVIDER_TOKEN_KEYS still holds the placeholder {PLACEHOLDER}")
             return self
         placeholders = [name for name in type(self).model_fields if PLACEHOLDER in self._raw(name)]
         if placeholders:
@@ -346,12 +349,6 @@ class AppEnvironment(BaseSettings):
                 raise ValueError(
                     f"JWT_SECRET_KEYS key {kid!r} {problem}; production refuses to start with it"
                 )
-        if DEV_PROVIDER_TOKEN_KEY in parse_fernet_keys(self.PROVIDER_TOKEN_KEYS.get_secret_value()):
-            raise ValueError(
-                "PROVIDER_TOKEN_KEYS holds the development key; production refuses to start "
-                'with it (generate one: python -c "from cryptography.fernet import Fernet; '
-                'print(Fernet.generate_key().decode())")'
-            )
         if not self.ALLOWED_HOSTS:
             raise ValueError("ALLOWED_HOSTS must list the served host names when ENVIRONMENT=prod")
         if not self.REDIS_URL and self.WEB_CONCURRENCY != 1:
@@ -360,6 +357,12 @@ class AppEnvironment(BaseSettings):
             raise ValueError(
                 "REDIS_URL is required when ENVIRONMENT=prod runs several workers "
                 "(set it, or WEB_CONCURRENCY=1 for a single worker)"
+            )
+        if DEV_PROVIDER_TOKEN_KEY in parse_fernet_keys(self.PROVIDER_TOKEN_KEYS.get_secret_value()):
+            raise ValueError(
+                "PROVIDER_TOKEN_KEYS holds the development key; production refuses to start "
+                'with it (generate one: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())")'
             )
         return self
 

@@ -353,3 +353,9 @@ LOGGING: dict[str, Any] = {
         "neo4j": {"level": "WARNING"},
     },
 }
+
+# The Celery app, loaded with the settings so every Django process (web, manage.py, tests)
+# queues tasks on it: eagerly without a broker, never on Celery's default broker.
+from config.celery import app as celery_app  # noqa: E402
+
+__all__ = ["celery_app"]
