@@ -224,6 +224,9 @@ class ProviderStandIn:
 class _Handler(BaseHTTPRequestHandler):
     state: ProviderStandIn
     protocol_version = "HTTP/1.1"  # keep-alive, as the real services offer
+    # Headers and body leave in separate writes: without this, Nagle's algorithm and the
+    # client's delayed ACK hold every answer ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: the tests read ``state.requests`` instead
@@ -663,8 +666,8 @@ def _lastfm_page(
 # --- libraries to serve ---------------------------------------------------------------------
 
 
-def spotify_artist(index: int, *, genres: tuple[str, ...] = ()) -> dict[str, Any]:
-    artist_id = f"art{index:06d}"
+def spotify_artist(index: int, *, genres: tuple[str, ...] = (), prefix: str = "") -> dict[str, Any]:
+    artist_id = f"{prefix}art{index:06d}"
     return {
         "id": artist_id,
         "name": f"Artist {index}",
@@ -676,8 +679,8 @@ def spotify_artist(index: int, *, genres: tuple[str, ...] = ()) -> dict[str, Any
     }
 
 
-def spotify_album(index: int, artist: dict[str, Any]) -> dict[str, Any]:
-    album_id = f"alb{index:06d}"
+def spotify_album(index: int, artist: dict[str, Any], *, prefix: str = "") -> dict[str, Any]:
+    album_id = f"{prefix}alb{index:06d}"
     return {
         "id": album_id,
         "name": f"Album {index}",
@@ -693,8 +696,8 @@ def spotify_album(index: int, artist: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def spotify_track(index: int, album: dict[str, Any]) -> dict[str, Any]:
-    track_id = f"trk{index:06d}"
+def spotify_track(index: int, album: dict[str, Any], *, prefix: str = "") -> dict[str, Any]:
+    track_id = f"{prefix}trk{index:06d}"
     return {
         "id": track_id,
         "name": f"Track {index}",
@@ -720,22 +723,26 @@ def spotify_library(
     recent_plays: int = 0,
     tracks_per_album: int = 10,
     albums_per_artist: int = 5,
+    prefix: str = "",
 ) -> SpotifyLibrary:
     """A generated library: ``saved_tracks`` tracks on albums of ``tracks_per_album``, by
-    artists of ``albums_per_artist`` albums each; the other lists drawn from those."""
+    artists of ``albums_per_artist`` albums each; the other lists drawn from those. Ids start
+    with ``prefix`` (a benchmark run's catalogue apart from earlier runs')."""
     artist_count = max(1, -(-max(saved_tracks, 1) // (tracks_per_album * albums_per_artist)))
     artist_count = max(artist_count, followed_artists, top_artists)
     artists = [
-        spotify_artist(i, genres=(GENRES[i % len(GENRES)], GENRES[(i * 3 + 1) % len(GENRES)]))
+        spotify_artist(
+            i, genres=(GENRES[i % len(GENRES)], GENRES[(i * 3 + 1) % len(GENRES)]), prefix=prefix
+        )
         for i in range(artist_count)
     ]
     album_count = max(1, -(-max(saved_tracks, 1) // tracks_per_album), saved_albums)
     albums = [
-        spotify_album(i, artists[(i // albums_per_artist) % artist_count])
+        spotify_album(i, artists[(i // albums_per_artist) % artist_count], prefix=prefix)
         for i in range(album_count)
     ]
     tracks = [
-        spotify_track(i, albums[i // tracks_per_album % album_count])
+        spotify_track(i, albums[i // tracks_per_album % album_count], prefix=prefix)
         for i in range(max(saved_tracks, top_tracks, recent_plays and 1))
     ]
     start = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

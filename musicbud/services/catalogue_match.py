@@ -80,6 +80,11 @@ class CatalogueMatcher:
 
     # --- one kind ------------------------------------------------------------------------
 
+    def _fields(self, kind: str) -> tuple[str, ...]:
+        """What matching reads and may fill (never the whole row)."""
+        fields = ("id", "public_id", "name", "images", self.column)
+        return (*fields, "album_id") if kind == ItemKind.TRACK else fields
+
     def _model(self, kind: str) -> type[CatalogueItem]:
         return {"track": Track, "album": Album, "artist": Artist, "genre": Genre}[kind]
 
@@ -93,7 +98,8 @@ class CatalogueMatcher:
         if has_column:
             ids = [key[2] for key in entries if key[1] == "id"]
             for chunk in _chunks(ids):
-                for row in manager.filter(**{f"{self.column}__in": chunk}):
+                query = manager.filter(**{f"{self.column}__in": chunk})
+                for row in query.only(*self._fields(kind)):
                     found[(kind, "id", getattr(row, self.column), "")] = row
         missing = [key for key in entries if key not in found]
         found.update(self._by_name(kind, model, {key: entries[key] for key in missing}))
@@ -169,7 +175,7 @@ class CatalogueMatcher:
                 fields.add("images")
         if changed:
             self._model(kind)._default_manager.bulk_update(
-                list(changed.values()), [*sorted(fields), "updated_at"], batch_size=500
+                list(changed.values()), sorted(fields), batch_size=500
             )
 
     def _create(
@@ -199,7 +205,8 @@ class CatalogueMatcher:
         manager.bulk_create(list(with_id.values()), batch_size=CHUNK, ignore_conflicts=True)
         ids = [key[2] for key in with_id]
         for chunk in _chunks(ids):
-            for row in manager.filter(**{f"{self.column}__in": chunk}):
+            query = manager.filter(**{f"{self.column}__in": chunk})
+            for row in query.only(*self._fields(kind)):
                 self.rows[(kind, "id", getattr(row, self.column), "")] = row
         created = manager.bulk_create(list(by_name.values()), batch_size=CHUNK)
         for key, row in zip(by_name, created, strict=True):
@@ -253,4 +260,4 @@ class CatalogueMatcher:
             for track, album_id in albums_to_set.values():
                 track.album_id = album_id
                 tracks.append(track)
-            Track.objects.bulk_update(tracks, ["album", "updated_at"], batch_size=500)
+            Track.objects.bulk_update(tracks, ["album"], batch_size=500)

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Q
@@ -20,10 +21,21 @@ from django.utils import timezone
 
 from graph.edge_batch import EdgeChange, edge_changes_record, edge_versions_next
 from musicbud.cache_keys import taste_caches_invalidate
-from musicbud.models import CatalogueItem, ItemKind, Relation, TasteEdge, User
+from musicbud.models import ITEM_MODELS, CatalogueItem, ItemKind, Relation, TasteEdge, User
 
 CHUNK = 1000
-ITEM_FIELDS = tuple(kind.value for kind in ItemKind)
+# What the diff compares and writes; the item rows are read only for the edges removed.
+EDGE_FIELDS = (
+    "id",
+    "user_id",
+    "relation",
+    "kind",
+    "source",
+    "rank",
+    "play_count",
+    "last_played_at",
+    *(f"{kind.value}_id" for kind in ItemKind),
+)
 EdgeKey = tuple[str, str, int]  # relation, kind, item id
 
 
@@ -90,7 +102,7 @@ def _edges_for(user: User, keys: Iterable[EdgeKey]) -> dict[EdgeKey, TasteEdge]:
             chunk = ids[start : start + CHUNK]
             query = TasteEdge.objects.filter(
                 user=user, relation=relation, kind=kind, **{f"{kind}_id__in": chunk}
-            ).select_related(kind)
+            ).only(*EDGE_FIELDS)
             for edge in query:
                 found[(relation, kind, int(edge.item_id or 0))] = edge
     return found
@@ -149,7 +161,7 @@ def taste_edges_apply(
             stale_filter |= Q(source=source)
         if top_kinds:
             stale_filter |= Q(relation=Relation.TOP, kind__in=top_kinds)
-        for edge in TasteEdge.objects.filter(stale_filter, user=user).select_related(*ITEM_FIELDS):
+        for edge in TasteEdge.objects.filter(stale_filter, user=user).only(*EDGE_FIELDS):
             key = (edge.relation, edge.kind, int(edge.item_id or 0))
             current.setdefault(key, edge)
         plan = plan_for(current, current.keys() | wanted_by_key.keys())
@@ -178,6 +190,22 @@ def taste_edges_apply(
     return report
 
 
+def _items_read(keys: Iterable[EdgeKey]) -> dict[tuple[str, int], tuple[UUID, str]]:
+    """Public id and name of the items of these edges (what their outbox rows carry)."""
+    by_kind: dict[str, set[int]] = defaultdict(set)
+    for _, kind, item_id in keys:
+        by_kind[kind].add(item_id)
+    found: dict[tuple[str, int], tuple[UUID, str]] = {}
+    for kind, ids in by_kind.items():
+        manager = ITEM_MODELS[kind]._default_manager
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), CHUNK):
+            rows = manager.filter(pk__in=ordered[start : start + CHUNK])
+            for pk, public_id, name in rows.values_list("pk", "public_id", "name"):
+                found[(kind, pk)] = (public_id, name)
+    return found
+
+
 def _write(
     user: User,
     source: str,
@@ -190,13 +218,13 @@ def _write(
     updates: list[TasteEdge] = []
     removes: list[int] = []
     update_fields: set[str] = set()
+    removed_items = _items_read(key for key, action in plan.items() if action == "remove")
     for key, action in sorted(plan.items()):
         relation, kind, item_id = key
         if action == "remove":
-            edge = current[key]
-            removes.append(edge.pk)
-            item = getattr(edge, kind)
-            changes.append(EdgeChange(relation, kind, item_id, item.public_id, item.name, delta=-1))
+            removes.append(current[key].pk)
+            public_id, name = removed_items[(kind, item_id)]
+            changes.append(EdgeChange(relation, kind, item_id, public_id, name, delta=-1))
             continue
         want = wanted[key]
         values = want.values(current.get(key))

@@ -31,7 +31,7 @@ from musicbud.models import (
 from musicbud.services.connection_sync import connections_resync_queue
 from musicbud.services.taste import like_add
 from tests.conftest import assert_envelope
-from tests.factories import TrackFactory
+from tests.factories import TrackFactory, UserFactory
 from tooling.provider_standin import (
     LastfmLibrary,
     ProviderStandIn,
@@ -58,9 +58,7 @@ def _browser_at_provider(authorization_url: str) -> str:
     return f"{back.path}?{back.query}"
 
 
-def _connect(
-    client: Client, capture: Capture, provider: str = "spotify", **headers: str
-) -> Any:
+def _connect(client: Client, capture: Capture, provider: str = "spotify", **headers: str) -> Any:
     started = client.post(_url("connection-authorize", provider))
     assert started.status_code == HTTPStatus.OK, started.content
     callback = _browser_at_provider(started.json()["authorization_url"])
@@ -83,8 +81,7 @@ def _edges(user: User, source: str | None = None) -> set[tuple[Any, ...]]:
     if source is not None:
         edges = edges.filter(source=source)
     return {
-        (e.relation, e.kind, getattr(e, e.kind).name, e.rank, e.play_count, e.source)
-        for e in edges
+        (e.relation, e.kind, getattr(e, e.kind).name, e.rank, e.play_count, e.source) for e in edges
     }
 
 
@@ -170,7 +167,9 @@ def test_authorize_uses_pkce_s256_with_the_documented_scopes(
     body = response.json()
     url = urlsplit(body["authorization_url"])
     query = {k: v[0] for k, v in parse_qs(url.query).items()}
-    assert f"{url.scheme}://{url.netloc}{url.path}" == standin.base_url + "/spotify-accounts/authorize"
+    assert (
+        f"{url.scheme}://{url.netloc}{url.path}" == standin.base_url + "/spotify-accounts/authorize"
+    )
     assert query["client_id"] == "standin-client"
     assert query["response_type"] == "code"
     assert query["redirect_uri"] == "http://testserver/api/v1/connections/spotify/callback"
@@ -255,9 +254,7 @@ def test_spotify_connect_then_taste_lists(
 def test_callback_answers_json_when_asked(
     api_client: Client, small_library: ProviderStandIn, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    response = _connect(
-        api_client, django_capture_on_commit_callbacks, Accept="application/json"
-    )
+    response = _connect(api_client, django_capture_on_commit_callbacks, Accept="application/json")
 
     assert response.status_code == HTTPStatus.OK
     body = response.json()
@@ -389,7 +386,13 @@ def test_the_same_sync_twice_writes_nothing_the_second_time(
     body = _sync(api_client, django_capture_on_commit_callbacks)
 
     counts = body["last_sync"]["counts"]
-    assert {outcome for kinds in counts.values() for c in kinds.values() for outcome, n in c.items() if n} == {"unchanged"}
+    assert {
+        outcome
+        for kinds in counts.values()
+        for c in kinds.values()
+        for outcome, n in c.items()
+        if n
+    } == {"unchanged"}
     assert ProjectionOutbox.objects.count() == outbox
     assert sorted(EdgeVersion.objects.values_list("item_id", "relation", "version")) == versions
     assert sorted(TasteEdge.objects.values_list("pk", "updated_at")) == stamps
@@ -487,7 +490,7 @@ def test_transient_faults_are_retried(
             "Spotify did not answer in time after 4 attempts (GET /spotify/v1/me/albums)",
         ),
         (
-            {"status": 200, "body": b"{\"items\": [tru"},
+            {"status": 200, "body": b'{"items": [tru'},
             "Spotify sent an answer that is not JSON (HTTP 200)",
         ),
         (
@@ -689,7 +692,7 @@ def test_lastfm_connect_syncs_top_loved_and_recent(
 def test_lastfm_session_request_is_signed(
     api_client: Client, standin: ProviderStandIn, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    standin.lastfm_api_secret = "another-secret-than-ours-0123456"  # noqa: S105
+    standin.lastfm_api_secret = "another-secret-than-ours-0123456"
 
     response = _connect(
         api_client, django_capture_on_commit_callbacks, "lastfm", Accept="application/json"
@@ -739,3 +742,31 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     connection = ProviderConnection.objects.get()
     assert connection.access_token.startswith("gAAAAA")  # a Fernet token
     assert connection.refresh_token.startswith("gAAAAA")
+
+
+# --- the embedded runner --------------------------------------------------------------------
+
+
+def test_with_the_embedded_runner_a_requested_sync_is_done_when_answered(
+    transactional_db: None, small_library: ProviderStandIn, settings: Any
+) -> None:
+    # No broker configured (make run): the task runs where it is queued, after commit.
+    assert settings.CELERY_TASK_ALWAYS_EAGER is True
+    client = Client()
+    client.force_login(UserFactory.create())
+    started = client.post(_url("connection-authorize", "spotify")).json()
+    client.get(_browser_at_provider(started["authorization_url"]))
+    small_library.spotify.saved_tracks = small_library.spotify.saved_tracks[:1]
+
+    response = client.post(_url("connection-sync", "spotify"))
+
+    assert response.status_code == HTTPStatus.ACCEPTED
+    sync = response.json()["last_sync"]
+    assert sync["status"] == "succeeded"
+    assert sync["counts"]["like"]["track"] == {
+        "added": 0,
+        "updated": 0,
+        "removed": 2,
+        "unchanged": 1,
+    }
+    assert SyncJob.objects.filter(status="succeeded").count() == 2  # the first, then this one
