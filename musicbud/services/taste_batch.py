@@ -1,9 +1,10 @@
 """Set-based writes of many taste edges of one user: a provider sync's diff, an import.
 
-The batch reads the edges it concerns, takes the version rows of those that change (which
-locks them, as a single write does), reads those edges again under the lock, and then writes
-creations, updates and deletions in bulk; ``graph.edge_batch`` writes the versions, outbox
-rows and statistics beside them. What is already as wanted is not written at all.
+The batch reads the edges it concerns, locks the version rows of those that change (as a
+single write does), reads those edges again under the lock, and then writes creations,
+updates and deletions in bulk; the graph layer's bulk entry points (``graph.outbox``,
+``graph.stats``) write the versions, outbox rows and statistics beside them, a few statements
+whatever the batch size. What is already as wanted is not written at all.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from graph.edge_batch import EdgeChange, edge_changes_record, edge_versions_next
+from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
+from graph.stats import taste_stats_add, taste_stats_remove
+from graph.types import EdgeKey
 from musicbud.cache_keys import taste_caches_invalidate
 from musicbud.models import ITEM_MODELS, CatalogueItem, ItemKind, Relation, TasteEdge, User
 
@@ -36,7 +38,7 @@ EDGE_FIELDS = (
     "last_played_at",
     *(f"{kind.value}_id" for kind in ItemKind),
 )
-EdgeKey = tuple[str, str, int]  # relation, kind, item id
+ItemEdge = tuple[str, str, int]  # one user's edge: relation, kind, item id
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ class WantedEdge:
     last_played_at: datetime | None = None
 
     @property
-    def key(self) -> EdgeKey:
+    def key(self) -> ItemEdge:
         return (self.relation, self.kind, self.item.pk)
 
     def values(self, current: TasteEdge | None = None) -> dict[str, object]:
@@ -92,11 +94,11 @@ class BatchReport:
         return {r: {k: dict(c) for k, c in kinds.items()} for r, kinds in self.counts.items()}
 
 
-def _edges_for(user: User, keys: Iterable[EdgeKey]) -> dict[EdgeKey, TasteEdge]:
+def _edges_for(user: User, keys: Iterable[ItemEdge]) -> dict[ItemEdge, TasteEdge]:
     by_cell: dict[tuple[str, str], list[int]] = defaultdict(list)
     for relation, kind, item_id in keys:
         by_cell[(relation, kind)].append(item_id)
-    found: dict[EdgeKey, TasteEdge] = {}
+    found: dict[ItemEdge, TasteEdge] = {}
     for (relation, kind), ids in by_cell.items():
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
@@ -131,15 +133,15 @@ def taste_edges_apply(
     wanted_by_key = {edge.key: edge for edge in wanted}
     top_kinds = {ItemKind(kind).value for kind in replace_top_kinds}
 
-    def is_stale(key: EdgeKey, edge: TasteEdge) -> bool:
+    def is_stale(key: ItemEdge, edge: TasteEdge) -> bool:
         if key in wanted_by_key:
             return False
         return (replace_source and edge.source == source) or (
             edge.relation == Relation.TOP and edge.kind in top_kinds
         )
 
-    def plan_for(edges: dict[EdgeKey, TasteEdge], keys: Iterable[EdgeKey]) -> dict[EdgeKey, str]:
-        plan: dict[EdgeKey, str] = {}
+    def plan_for(edges: dict[ItemEdge, TasteEdge], keys: Iterable[ItemEdge]) -> dict[ItemEdge, str]:
+        plan: dict[ItemEdge, str] = {}
         for key in keys:
             existing = edges.get(key)
             want = wanted_by_key.get(key)
@@ -166,18 +168,22 @@ def taste_edges_apply(
             current.setdefault(key, edge)
         plan = plan_for(current, current.keys() | wanted_by_key.keys())
         if plan:
-            # Lock (and version) exactly the edges that change, then read them again: a
-            # single write of one of them between the read above and the lock is seen.
-            versions = edge_versions_next(user_id=user.pk, keys=sorted(plan))
+            # Lock exactly the edges that change, then read them again: a single write of
+            # one of them between the read above and the lock is seen.
+            edge_versions_lock(keys=[_graph_key(user, key) for key in sorted(plan)])
             reread = _edges_for(user, plan)
             for key in plan:
                 current.pop(key, None)
             current.update(reread)
             plan = plan_for(current, list(plan))
             changes = _write(user, source, wanted_by_key, current, plan)
-            edge_changes_record(
-                user=user, changes=changes, changed_at=timezone.now(), versions=versions
+            taste_stats_add(
+                edges=[_graph_key(user, key) for key, action in plan.items() if action == "add"]
             )
+            taste_stats_remove(
+                edges=[_graph_key(user, key) for key, action in plan.items() if action == "remove"]
+            )
+            edge_changes_record(changes=changes)
             transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
         outcome = {"add": "added", "update": "updated", "remove": "removed"}
         for key, action in plan.items():
@@ -190,84 +196,78 @@ def taste_edges_apply(
     return report
 
 
-def _items_read(keys: Iterable[EdgeKey]) -> dict[tuple[str, int], tuple[UUID, str]]:
-    """Public id and name of the items of these edges (what their outbox rows carry)."""
+def _graph_key(user: User, key: ItemEdge) -> EdgeKey:
+    relation, kind, item_id = key
+    return EdgeKey(user.pk, relation, kind, item_id)
+
+
+def _items_read(keys: Iterable[ItemEdge]) -> dict[tuple[str, int], CatalogueItem]:
+    """The items of these edges, with what their outbox rows carry (public id, name)."""
     by_kind: dict[str, set[int]] = defaultdict(set)
     for _, kind, item_id in keys:
         by_kind[kind].add(item_id)
-    found: dict[tuple[str, int], tuple[UUID, str]] = {}
+    found: dict[tuple[str, int], CatalogueItem] = {}
     for kind, ids in by_kind.items():
         manager = ITEM_MODELS[kind]._default_manager
         ordered = sorted(ids)
         for start in range(0, len(ordered), CHUNK):
             rows = manager.filter(pk__in=ordered[start : start + CHUNK])
-            for pk, public_id, name in rows.values_list("pk", "public_id", "name"):
-                found[(kind, pk)] = (public_id, name)
+            for item in rows.only("id", "public_id", "name"):
+                found[(kind, item.pk)] = item
     return found
 
 
 def _write(
     user: User,
     source: str,
-    wanted: dict[EdgeKey, WantedEdge],
-    current: dict[EdgeKey, TasteEdge],
-    plan: dict[EdgeKey, str],
+    wanted: dict[ItemEdge, WantedEdge],
+    current: dict[ItemEdge, TasteEdge],
+    plan: dict[ItemEdge, str],
 ) -> list[EdgeChange]:
-    changes: list[EdgeChange] = []
-    creates: list[TasteEdge] = []
+    """Apply the plan in bulk; the changes to record (the edges' new states)."""
+    creates: dict[ItemEdge, TasteEdge] = {}
     updates: list[TasteEdge] = []
-    removes: list[int] = []
     update_fields: set[str] = set()
     removed_items = _items_read(key for key, action in plan.items() if action == "remove")
     for key, action in sorted(plan.items()):
-        relation, kind, item_id = key
+        relation, kind, _ = key
         if action == "remove":
-            removes.append(current[key].pk)
-            public_id, name = removed_items[(kind, item_id)]
-            changes.append(EdgeChange(relation, kind, item_id, public_id, name, delta=-1))
             continue
         want = wanted[key]
         values = want.values(current.get(key))
         if action == "add":
-            creates.append(
-                TasteEdge(
-                    user=user,
-                    relation=relation,
-                    kind=kind,
-                    source=source,
-                    **{kind: want.item},
-                    **values,
-                )
+            creates[key] = TasteEdge(
+                user=user,
+                relation=relation,
+                kind=kind,
+                source=source,
+                **{kind: want.item},
+                **values,
             )
         else:
-            edge = current[key]
+            updated = current[key]
             for name, value in values.items():
-                setattr(edge, name, value)
+                setattr(updated, name, value)
             update_fields.update(values)
-            updates.append(edge)
-        changes.append(
-            EdgeChange(
-                relation,
-                kind,
-                item_id,
-                want.item.public_id,
-                want.item.name,
-                delta=1 if action == "add" else 0,
-                rank=values.get("rank"),  # type: ignore[arg-type]
-                play_count=values.get("play_count"),  # type: ignore[arg-type]
-                last_played_at=values.get("last_played_at"),  # type: ignore[arg-type]
-            )
-        )
-    if removes:
-        for start in range(0, len(removes), CHUNK):
-            TasteEdge.objects.filter(pk__in=removes[start : start + CHUNK]).delete()
-    if creates:
-        TasteEdge.objects.bulk_create(creates, batch_size=CHUNK)
+            updates.append(updated)
+    removes = sorted(current[key].pk for key, action in plan.items() if action == "remove")
+    for start in range(0, len(removes), CHUNK):
+        TasteEdge.objects.filter(pk__in=removes[start : start + CHUNK]).delete()
+    TasteEdge.objects.bulk_create(list(creates.values()), batch_size=CHUNK)
     if updates:
         now = timezone.now()
-        for edge in updates:
-            edge.updated_at = now
+        for updated in updates:
+            updated.updated_at = now
         TasteEdge.objects.bulk_update(
             updates, [*sorted(update_fields), "updated_at"], batch_size=500
         )
+    changes = []
+    for key, action in sorted(plan.items()):
+        relation, kind, item_id = key
+        edge: TasteEdge | None
+        if action == "remove":
+            item, edge = removed_items[(kind, item_id)], None
+        else:
+            item, edge = wanted[key].item, creates.get(key) or current[key]
+        changes.append(EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge))
     return changes

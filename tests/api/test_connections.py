@@ -29,9 +29,9 @@ from musicbud.models import (
     User,
 )
 from musicbud.services.connection_sync import connections_resync_queue
-from musicbud.services.taste import like_add
-from tests.conftest import assert_envelope
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
+from tests.fixtures.http import assert_envelope
 from tooling.provider_standin import (
     LastfmLibrary,
     ProviderStandIn,
@@ -343,7 +343,7 @@ def test_a_resync_applies_the_diff_and_leaves_other_sources_alone(
     # A track the user liked by hand, which Spotify also has saved.
     mine = TrackFactory.create(name="Track 1", spotify_id="trk000001")
     with django_capture_on_commit_callbacks(execute=True):
-        like_add(user=user, kind="track", item=mine)
+        taste_edge_set(user=user, kind="track", item=mine, relation="like")
     _connect(api_client, django_capture_on_commit_callbacks)
     library = small_library.spotify
     assert ("like", "track", "Track 1", None, None, "manual") in _edges(user)
@@ -407,7 +407,7 @@ def test_disconnect_removes_tokens_and_only_that_providers_edges(
 ) -> None:
     mine = TrackFactory.create(name="Mine")
     with django_capture_on_commit_callbacks(execute=True):
-        like_add(user=user, kind="track", item=mine)
+        taste_edge_set(user=user, kind="track", item=mine, relation="like")
     _connect(api_client, django_capture_on_commit_callbacks)
     spotify_edges = TasteEdge.objects.filter(user=user, source="spotify").count()
     assert spotify_edges == 15

@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from config.environment import PLACEHOLDER, AppEnvironment
-from tests.conftest import ROOT, run_manage
+from tests.fixtures.processes import ROOT, run_manage
 
 DEV_EXAMPLE = ROOT / "docker" / "env.example"
 PROD_EXAMPLE = ROOT / "docker" / "env.prod.example"
