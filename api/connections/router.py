@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from ninja import Router, Status
 
 from api.auth import auth
+from api.openapi import also_answers
 from api.connections.schemas import (
     AuthorizationOut,
     CallbackOut,
@@ -66,6 +67,7 @@ async def authorize(request: HttpRequest, provider: str) -> Authorization:
     response={HTTPStatus.OK: CallbackOut, HTTPStatus.FOUND: None},
     url_name="connection-callback",
     summary="Where the provider sends the browser back (the state names the user)",
+    openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY),
     description=(
         "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
         "request accepts `application/json`. A forged, expired or already used state is a "
@@ -98,6 +100,7 @@ def _done_redirect(provider: str, status: str) -> HttpResponseRedirect:
     response={HTTPStatus.ACCEPTED: ConnectionOut},
     url_name="connection-sync",
     summary="Queue a sync (or answer the one already queued or running)",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def sync(request: HttpRequest, provider: str) -> Status[ConnectionView]:
     view = await connection_sync_request(user=request.auth, provider=provider)  # type: ignore[attr-defined]
