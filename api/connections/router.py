@@ -7,16 +7,17 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from ninja import Router, Status
+from ninja import Query, Router, Status
 
 from api.auth import auth
-from api.openapi import also_answers
 from api.connections.schemas import (
     AuthorizationOut,
     CallbackOut,
+    CallbackQuery,
     ConnectionOut,
     ConnectionsOut,
 )
+from api.openapi import also_answers
 from musicbud.selectors.connections import ConnectionView, connection_get, connections_list
 from musicbud.services.connections import AuthorizationOut as Authorization
 from musicbud.services.connections import (
@@ -45,6 +46,7 @@ async def connection(request: HttpRequest, provider: str) -> ConnectionView:
     response={HTTPStatus.NO_CONTENT: None},
     url_name="connection",
     summary="Disconnect: tokens deleted, the taste that came from the provider removed",
+    description="404 when the provider is not connected.",
 )
 async def disconnect(request: HttpRequest, provider: str) -> Status[None]:
     await connection_disconnect(user=request.auth, provider=provider)  # type: ignore[attr-defined]
@@ -74,10 +76,12 @@ async def authorize(request: HttpRequest, provider: str) -> Authorization:
         "400 and stores nothing."
     ),
 )
-async def callback(request: HttpRequest, provider: str) -> HttpResponse | dict[str, object]:
+async def callback(
+    request: HttpRequest, provider: str, query: Query[CallbackQuery]
+) -> HttpResponse | dict[str, object]:
     wants_json = request.accepts("application/json") and not request.accepts("text/html")
     try:
-        view = await connection_callback(provider=provider, params=request.GET.dict())
+        view = await connection_callback(provider=provider, params=query.params())
     except CallbackFailed:
         if wants_json:
             raise

@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
 
 from ninja import Schema
 from pydantic import Field
-
-
-class ProviderName(StrEnum):
-    SPOTIFY = "spotify"
-    LASTFM = "lastfm"
 
 
 class AccountOut(Schema):
@@ -48,11 +41,19 @@ class AuthorizationOut(Schema):
     state: str = Field(description="Comes back on the callback; valid once, for 10 minutes.")
 
 
+class CallbackQuery(Schema):
+    """What the provider appends to the callback URL."""
+
+    state: str = Field(max_length=200, description="The state `authorize` answered.")
+    code: str | None = Field(None, max_length=2000, description="Spotify's authorization code.")
+    token: str | None = Field(None, max_length=200, description="Last.fm's token.")
+    error: str | None = Field(None, max_length=200, description="Why access was not granted.")
+
+    def params(self) -> dict[str, str]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
 class CallbackOut(Schema):
     provider: str
     status: str = Field(description="ok")
     connection: ConnectionOut
-
-
-def counts_schema_example() -> dict[str, Any]:
-    return {"like": {"track": {"added": 2, "updated": 0, "removed": 1, "unchanged": 10}}}

@@ -17,7 +17,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from musicbud.errors import Conflict, MusicbudError
+from musicbud.errors import Conflict, MusicbudError, NotFound
 from musicbud.models import (
     AuthorizationState,
     ConnectionStatus,
@@ -191,13 +191,15 @@ def _disconnect(*, user: User, provider: str) -> None:
             .filter(user=user, provider=provider)
             .first()
         )
+        if connection is None:
+            raise NotFound(f"{provider} is not connected", code="not_connected")
         # The provider's edges go through the taste services (versions, outbox, caches);
         # edges from every other source stay.
         taste_edges_apply(user=user, source=provider, wanted=[], replace_source=True)
-        if connection is not None:
-            connection.delete()
+        connection.delete()
 
 
 async def connection_disconnect(*, user: User, provider: str) -> None:
-    """Forget the connection: its tokens, and the taste edges that came from it."""
+    """Forget the connection: its tokens, and the taste edges that came from it (404 when
+    not connected)."""
     await sync_to_async(_disconnect)(user=user, provider=provider)

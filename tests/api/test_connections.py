@@ -423,6 +423,12 @@ def test_disconnect_removes_tokens_and_only_that_providers_edges(
     library = UserLibrary.objects.get(user=user)
     assert (library.like_track, library.top_track, library.played_track) == (1, 0, 0)
     assert api_client.get(_url("connection", "spotify")).json()["status"] == "available"
+    assert_envelope(
+        api_client.delete(_url("connection", "spotify")),
+        HTTPStatus.NOT_FOUND,
+        "not_connected",
+        "spotify is not connected",
+    )
 
 
 # --- faults ---------------------------------------------------------------------------------
