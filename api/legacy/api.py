@@ -33,6 +33,7 @@ install_rate_limits(legacy_api)
 legacy_api.add_router("/", "api.legacy.auth.router")
 legacy_api.add_router("/", "api.legacy.me.router")
 legacy_api.add_router("/", "api.legacy.buds.router")
+legacy_api.add_router("/", "api.legacy.connections.router")
 legacy_api.add_router("/", "api.legacy.unserved.router")
 
 

@@ -4,11 +4,12 @@ page envelope, buds as ``{bud, similarity_score}``. Another user never shows an 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from api.connections.schemas import ConnectionOut
 from api.users.schemas import ProfileUpdateIn
 from musicbud.models import Album, CatalogueItem, Provider, Track
 from musicbud.selectors.catalogue import item_kind
@@ -59,7 +60,7 @@ class ItemOut(Schema):
     kind: str = Field(description="track, artist, album or genre")
     artist_name: str | None = Field(description="Tracks and albums: the first artist credited.")
     album_name: str | None = Field(description="Tracks: their album.")
-    images: list[ImageOut] = Field(description="Always empty: the catalogue keeps no images.")
+    images: list[ImageOut] = Field(description="The item's images, where the catalogue has any.")
     spotify_id: str | None
     lastfm_id: str | None
     ytmusic_id: str | None
@@ -223,7 +224,16 @@ def item_data(item: CatalogueItem, **extra: Any) -> dict[str, Any]:
         "kind": item_kind(item),
         "artist_name": artists[0].name if artists else None,
         "album_name": album.name if album is not None else None,
-        "images": [],
+        "images": [
+            {
+                "url": image.get("url", ""),
+                "height": image.get("height"),
+                "width": image.get("width"),
+            }
+            # A track shows its album's cover (Spotify gives tracks no images of their own).
+            for image in item.images or (album.images if album is not None else [])
+            if isinstance(image, dict) and image.get("url")
+        ],
         **{f"{provider}_id": getattr(item, f"{provider}_id") for provider in Provider.values},
         **extra,
     }
@@ -247,3 +257,16 @@ def my_profile_data(profile: ProfileData) -> dict[str, Any]:
         "last_name": profile.last_name,
         "location": profile.location,
     }
+
+
+class ServiceIn(Schema):
+    service: Literal["spotify", "lastfm"] | None = Field(
+        None, description="The streaming service: spotify or lastfm."
+    )
+
+
+class ConnectionAnswerOut(Schema):
+    message: str
+    code: int
+    successful: bool
+    data: ConnectionOut

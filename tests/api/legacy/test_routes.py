@@ -60,6 +60,7 @@ class Route:
     successor: str | None = None
     auth: bool = True
     fresh_login: bool = False  # the call ends the login it uses
+    standin: bool = False  # the streaming services' stand-in must be up
 
 
 LIKED = ("artists", "tracks", "genres", "albums")
@@ -125,6 +126,35 @@ CONTRACT: list[Route] = [
         for prefix in ("me/top", "bud/top", "bud/common/top")
         for kind in ("anime", "manga")
     ),
+    Route("service/login", data=lambda w, i: {"service": "spotify"}, standin=True),
+    *(
+        Route(
+            f"{provider}/connect",
+            status=HTTPStatus.NOT_FOUND,  # not connected (yet): see test_connections.py
+            successor=f"/api/v1/connections/{provider}",
+            standin=True,
+        )
+        for provider in ("spotify", "lastfm")
+    ),
+    *(
+        Route(
+            f"{provider}/callback",
+            ("GET",),
+            HTTPStatus.BAD_REQUEST,  # a state nobody was given
+            data=lambda w, i: {"state": "forged", "code": "x", "token": "x"},
+            successor=f"/api/v1/connections/{provider}/callback",
+            auth=False,
+            standin=True,
+        )
+        for provider in ("spotify", "lastfm")
+    ),
+    Route(
+        "me/likes/update",
+        ("POST",),
+        HTTPStatus.CONFLICT,  # nothing connected to sync
+        data=lambda w, i: {"service": "lastfm"},
+        standin=True,
+    ),
 ]
 
 MOUNTS = ("/", "/v1/")
@@ -147,8 +177,10 @@ def legacy_sample(route: str, status: int) -> float:
 
 @pytest.mark.parametrize("route", CONTRACT, ids=[route.path for route in CONTRACT])
 def test_every_variant_of_every_route_answers_with_the_deprecation_headers(
-    legacy: LegacyWorld, route: Route
+    legacy: LegacyWorld, route: Route, request: pytest.FixtureRequest
 ) -> None:
+    if route.standin:
+        request.getfixturevalue("standin")
     calls = variants(route)
     counted_before = legacy_sample(route.path.strip("/"), route.status)
 

@@ -1,0 +1,125 @@
+"""Legacy service connections: the authorization link, the providers' callbacks, whether a
+connection exists, and a sync; the connections API's services and its callback."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from ninja import Router
+
+from api.auth import auth
+from api.connections.router import callback as v1_callback
+from api.connections.schemas import CallbackOut, CallbackQuery
+from api.legacy.operations import legacy_input, legacy_operation, legacy_response, missing_input
+from api.legacy.schemas import AuthorizationLinkOut, ConnectionAnswerOut, ServiceIn
+from musicbud.errors import NotFound
+from musicbud.models import ConnectionStatus
+from musicbud.selectors.connections import ConnectionView, connection_get
+from musicbud.services.connections import connection_authorize, connection_sync_request
+
+router = Router(tags=["legacy: connections"], auth=auth)
+
+PROVIDERS = ("spotify", "lastfm")
+# A connection that exists, whether or not its grant still works.
+EXISTING = frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_REAUTH})
+
+
+def _service(request: HttpRequest) -> str:
+    service = legacy_input(request, ServiceIn).service
+    if service is None:
+        raise missing_input("service", "Send service (spotify or lastfm)")
+    return service
+
+
+def _answer(message: str, view: ConnectionView, status: int = HTTPStatus.OK) -> dict[str, object]:
+    return {"message": message, "code": status, "successful": True, "data": view}
+
+
+@legacy_operation(
+    router,
+    "service/login",
+    response={HTTPStatus.OK: AuthorizationLinkOut},
+    summary="Where to send the browser to connect a streaming service",
+    body=ServiceIn,
+)
+async def service_login(request: HttpRequest) -> HttpResponse:
+    authorization = await connection_authorize(
+        user=request.auth,  # type: ignore[attr-defined]
+        provider=_service(request),
+    )
+    return legacy_response(
+        request,
+        AuthorizationLinkOut,
+        {
+            "message": "Authorization link generated.",
+            "code": HTTPStatus.OK,
+            "successful": True,
+            "data": {"authorization_link": authorization.authorization_url},
+        },
+    )
+
+
+@legacy_operation(
+    router,
+    "me/likes/update",
+    methods=("POST",),
+    response={HTTPStatus.ACCEPTED: ConnectionAnswerOut},
+    summary="Sync my taste from a connected service (queued; answers at once)",
+    body=ServiceIn,
+    errors=(HTTPStatus.CONFLICT,),
+)
+async def likes_update(request: HttpRequest) -> HttpResponse:
+    view = await connection_sync_request(
+        user=request.auth,  # type: ignore[attr-defined]
+        provider=_service(request),
+    )
+    return legacy_response(
+        request,
+        ConnectionAnswerOut,
+        _answer("Sync started.", view, HTTPStatus.ACCEPTED),
+        status=HTTPStatus.ACCEPTED,
+    )
+
+
+def _provider_routes(provider: str) -> None:
+    @legacy_operation(
+        router,
+        f"{provider}/connect",
+        response={HTTPStatus.OK: ConnectionAnswerOut},
+        summary=f"My {provider} connection: 200 when it exists, 404 when it does not",
+        successor=f"/api/v1/connections/{provider}",
+        errors=(HTTPStatus.NOT_FOUND,),
+    )
+    async def connected(request: HttpRequest) -> HttpResponse:
+        view = await connection_get(
+            user_id=request.auth.pk,  # type: ignore[attr-defined]
+            provider=provider,
+        )
+        if view.status not in EXISTING:
+            raise NotFound(f"{provider} is not connected", code="not_connected")
+        return legacy_response(
+            request, ConnectionAnswerOut, _answer(f"{provider} is connected.", view)
+        )
+
+    @legacy_operation(
+        router,
+        f"{provider}/callback",
+        methods=("GET",),
+        auth=None,
+        response={HTTPStatus.OK: CallbackOut, HTTPStatus.FOUND: None},
+        summary=f"Where {provider} sends the browser back: as the v1 callback",
+        successor=f"/api/v1/connections/{provider}/callback",
+        body=CallbackQuery,
+        errors=(HTTPStatus.BAD_GATEWAY,),
+    )
+    async def callback(request: HttpRequest) -> HttpResponseBase:
+        answer = await v1_callback(request, provider, legacy_input(request, CallbackQuery))
+        if isinstance(answer, HttpResponseBase):
+            return answer
+        return legacy_response(request, CallbackOut, answer)
+
+
+for _provider in PROVIDERS:
+    _provider_routes(_provider)

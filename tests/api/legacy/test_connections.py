@@ -1,0 +1,111 @@
+"""The legacy service-connect routes on the connections API, against the provider stand-in:
+the authorization link, the provider's callback at its legacy path, whether a connection
+exists, and a sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from musicbud.models import ProviderConnection
+from tests.api.legacy.conftest import LegacyWorld
+from tests.fixtures.http import assert_envelope
+from tooling.provider_standin import ProviderStandIn, spotify_library
+
+pytestmark = pytest.mark.django_db
+
+Capture = Callable[..., Any]
+
+
+def _legacy_callback(authorization_link: str, provider: str) -> str:
+    """The browser goes to the provider, which sends it back; the app's callback is the
+    legacy path, with what the provider appended."""
+    answer = httpx.get(authorization_link, follow_redirects=False, timeout=5)
+    assert answer.status_code == HTTPStatus.FOUND, answer.text
+    back = urlsplit(answer.headers["location"])
+    return f"/v1/{provider}/callback?{back.query}"
+
+
+def test_connect_spotify_then_sync_through_the_legacy_routes(
+    legacy: LegacyWorld, standin: ProviderStandIn, django_capture_on_commit_callbacks: Capture
+) -> None:
+    standin.spotify = spotify_library(
+        saved_tracks=2,
+        saved_albums=0,
+        followed_artists=0,
+        top_tracks=0,
+        top_artists=0,
+        recent_plays=0,
+        tracks_per_album=1,
+        albums_per_artist=1,
+    )
+    me = legacy.world.me
+    not_yet = legacy.call("POST", "/v1/spotify/connect/")
+    assert_envelope(not_yet, HTTPStatus.NOT_FOUND, "not_connected", extra={"success": False})
+
+    link = legacy.call("GET", "/v1/service/login", {"service": "spotify"})
+
+    assert link.status_code == HTTPStatus.OK
+    body = link.json()
+    assert (body["message"], body["code"], body["successful"]) == (
+        "Authorization link generated.",
+        200,
+        True,
+    )
+    authorization_link = body["data"]["authorization_link"]
+    assert authorization_link.startswith(standin.base_url)
+    with django_capture_on_commit_callbacks(execute=True):
+        back = legacy.client.get(_legacy_callback(authorization_link, "spotify"))
+    assert back.status_code == HTTPStatus.FOUND
+    assert back["Location"] == "https://app.example.org/connected?provider=spotify&status=ok"
+    assert back["Sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    assert ProviderConnection.objects.filter(user=me, provider="spotify").count() == 1
+
+    connected = legacy.call("GET", "/spotify/connect")
+    assert connected.status_code == HTTPStatus.OK
+    data = connected.json()["data"]
+    assert (data["provider"], data["status"]) == ("spotify", "connected")
+    assert data["account"] == {"id": "standin-user", "display_name": "Stand-in User"}
+    assert "token" not in connected.content.decode().lower().replace("standin", "")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update = legacy.call("POST", "/v1/me/likes/update/", {"service": "spotify"})
+    assert update.status_code == HTTPStatus.ACCEPTED
+    assert update.json()["code"] == 202
+    assert update.json()["data"]["provider"] == "spotify"
+    liked = legacy.call("GET", "/v1/me/liked/tracks/").json()
+    synced = sorted(
+        (item for item in liked["data"] if item["spotify_id"]), key=lambda i: i["spotify_id"]
+    )
+    assert [(i["spotify_id"], i["album_name"], i["artist_name"]) for i in synced] == [
+        ("trk000000", "Album 0", "Artist 0"),
+        ("trk000001", "Album 1", "Artist 1"),
+    ]
+    # A track shows its album's cover.
+    assert synced[0]["images"] == [
+        {"url": "https://i.example/alb000000-640.jpg", "height": 640, "width": 640},
+        {"url": "https://i.example/alb000000-64.jpg", "height": 64, "width": 64},
+    ]
+
+
+def test_service_login_needs_a_known_service(legacy: LegacyWorld, standin: ProviderStandIn) -> None:
+    for data in ({}, {"service": "ytmusic"}):
+        response = legacy.call("POST", "/service/login", data)
+        body = assert_envelope(
+            response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", extra={"success": False}
+        )
+        assert [d["field"] for d in body["details"]] == ["body.service"]
+
+
+def test_a_callback_with_a_forged_state_stores_nothing(
+    legacy: LegacyWorld, standin: ProviderStandIn
+) -> None:
+    response = legacy.client.get("/lastfm/callback", {"state": "forged", "token": "t"})
+
+    assert_envelope(response, HTTPStatus.BAD_REQUEST, "invalid_state", extra={"success": False})
+    assert not ProviderConnection.objects.exists()
