@@ -31,7 +31,9 @@ from redis import asyncio as aioredis
 
 from api.logs import RedactingJsonFormatter
 from api.request_context import RequestIdFilter
-from config.asgi_handler import HopFreeASGIHandler
+from config.asgi import build_application
+from config.lifespan import LifespanApp
+from fastpath.handler import HopFreeASGIHandler
 from musicbud.models import Artist, Track, User
 from musicbud.services.taste import like_add
 from tests.factories import DEFAULT_PASSWORD, ArtistFactory, TrackFactory, UserFactory
@@ -417,6 +419,21 @@ def count_redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return commands
 
 
+fast_path_only = pytest.mark.skipif(
+    not settings.FAST_PATH, reason="FAST_PATH is off: this measures the fast path itself"
+)
+
+
+@pytest.fixture
+async def project_app() -> AsyncIterator[LifespanApp]:
+    """The project's ASGI application as served, in the configured FAST_PATH mode."""
+    app = build_application()
+    yield app
+    for hook in app.before_shutdown:
+        await hook()
+    await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+
 @pytest.fixture
 async def hop_free_app() -> AsyncIterator[HopFreeASGIHandler]:
     """A fresh instance of the project's ASGI handler; its request threads retired after.
@@ -427,5 +444,5 @@ async def hop_free_app() -> AsyncIterator[HopFreeASGIHandler]:
     """
     app = HopFreeASGIHandler()
     yield app
-    await app.thread_pool.close()
+    await app.aclose()
     await sync_to_async(connections.close_all, thread_sensitive=True)()

@@ -12,8 +12,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
-from config.asgi_handler import HopFreeASGIHandler
-from tests.conftest import HopRecorder, asgi_request, require_service
+from fastpath.handler import HopFreeASGIHandler
+from tests.conftest import HopRecorder, asgi_request, fast_path_only, require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 
@@ -24,7 +24,7 @@ def reverse_or_skip(name: str) -> str:
         pytest.skip(f"endpoint {name!r} does not exist yet (lands with its branch)")
 
 
-async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
+async def bearer_headers(app: Any) -> list[tuple[str, str]]:
     """Log a fresh user in through the API; the Authorization header for its access token."""
     login_url = reverse_or_skip("api-v1:auth-login")
     user = await sync_to_async(UserFactory.create)()
@@ -39,6 +39,7 @@ async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {response.json()['access_token']}")]
 
 
+@fast_path_only
 async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
     hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, count_redis_commands: list[str]
 ) -> None:
@@ -51,6 +52,7 @@ async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
     assert count_redis_commands == []
 
 
+@fast_path_only
 @pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
 @pytest.mark.django_db(transaction=True)
 async def test_cached_read_makes_no_hop_and_no_query(
@@ -82,6 +84,7 @@ async def test_cached_read_makes_no_hop_and_no_query(
     ],
 )
 @pytest.mark.django_db(transaction=True)
+@fast_path_only
 async def test_cached_read_makes_two_redis_round_trips(
     hop_free_app: HopFreeASGIHandler,
     count_redis_commands: list[str],
@@ -107,13 +110,13 @@ async def test_cached_read_makes_two_redis_round_trips(
 @pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
 @pytest.mark.django_db(transaction=True)
 async def test_cached_read_is_still_rejected_at_the_rate_limit(
-    hop_free_app: HopFreeASGIHandler, count_redis_commands: list[str], url_name: str, settings: Any
+    project_app: Any, url_name: str, settings: Any
 ) -> None:
     url = reverse_or_skip(url_name)
-    headers = await bearer_headers(hop_free_app)
+    headers = await bearer_headers(project_app)
     settings.RATE_LIMIT_PER_MINUTE = 2
 
-    responses = [await asgi_request(hop_free_app, url, headers=headers) for _ in range(3)]
+    responses = [await asgi_request(project_app, url, headers=headers) for _ in range(3)]
 
     assert [r.status for r in responses] == [HTTPStatus.OK, HTTPStatus.OK, 429]
     assert [r.headers["ratelimit-remaining"] for r in responses] == ["1", "0", "0"]
