@@ -49,7 +49,7 @@ pytest: $(VENV)/.installed-dev ## the pytest suite (+ the API suite with FAST_PA
 	@case "$$DATABASE_URL" in postgres*) \
 		echo "--- graph contract suite and ASGI connection hygiene on SQLite"; \
 		env -u DATABASE_URL -u CI $(VENV)/bin/pytest -q -p no:cacheprovider -rs \
-			tests/graph/test_contract.py tests/config/test_asgi_handler.py;; \
+			tests/graph/test_contract.py tests/fastpath/test_handler.py;; \
 	esac
 
 requirements: $(VENV)/.installed-dev ## Re-pin requirements/*.txt from pyproject.toml
