@@ -28,8 +28,9 @@ from django.test import override_settings
 from django.urls import reverse
 
 from musicbud.cache import close_redis_clients
-from tests.conftest import asgi_request, require_service
+from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.fixtures.asgi import asgi_request
 
 CONCURRENT = 8
 

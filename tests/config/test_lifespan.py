@@ -21,7 +21,8 @@ from config import lifespan
 from config.asgi import build_application
 from config.lifespan import LifespanApp
 from fastpath.handler import HopFreeASGIHandler
-from tests.conftest import HopRecorder, asgi_request, require_service
+from tests.conftest import require_service
+from tests.fixtures.asgi import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 

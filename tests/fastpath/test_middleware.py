@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 from fastpath.chain import MiddlewareSetting
 from fastpath.handler import HopFreeASGIHandler
 from fastpath.middleware import CSPMiddleware
-from tests.conftest import HopRecorder, asgi_request
+from tests.fixtures.asgi import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tests.conftest import ROOT, run_python
+from tests.fixtures.processes import ROOT, run_python
 
 STOCK_CHAIN = [
     "api.middleware.RequestContextMiddleware",
