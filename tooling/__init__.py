@@ -1,1 +1,2 @@
-"""Tooling: benchmarks, demo data, test servers; nothing that serves a request imports it."""
+"""Development and test tooling: stand-in servers, benchmarks. No production import path
+needs this package."""
