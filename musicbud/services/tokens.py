@@ -27,7 +27,9 @@ from musicbud.token_store import Rotation, token_store
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
+# Every claim ``_encode`` issues; PyJWT refuses a token lacking any of them (the header's
+# ``kid`` is required separately: without it no key is found).
+REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "nbf", "exp", "iss", "aud")
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 

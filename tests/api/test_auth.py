@@ -40,6 +40,8 @@ ME = "api-v1:auth-me"
 PASSWORD = "api-v1:auth-password"
 
 NEW_PASSWORD = "a-brand-new-passphrase-77"
+# Every claim the project issues, each required on the way back in.
+ISSUED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "nbf", "exp", "iss", "aud")
 
 
 def post(client: Client, name: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -148,8 +150,10 @@ def test_login_returns_a_verified_token_pair(client: Client, user: User) -> None
     ):
         assert jwt.get_unverified_header(token) == {"alg": "HS256", "kid": kid, "typ": "JWT"}
         claims = jwt.decode(token, secret, algorithms=["HS256"], audience="musicbud-api")
+        assert set(claims) == set(ISSUED_CLAIMS)
         assert claims["sub"] == str(user.pk)
         assert claims["typ"] == typ
+        assert claims["nbf"] == claims["iat"]
         assert claims["iss"] == "musicbud"
         assert claims["exp"] - claims["iat"] == ttl
     access = jwt.decode(body["access_token"], options={"verify_signature": False})
@@ -259,6 +263,7 @@ def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
         "nbf in future": (forged_token(user_id=user_id, nbf=now + 600), "token_not_yet_valid"),
         "refresh as access": (forged_token(user_id=user_id, typ="refresh"), "token_wrong_type"),
         "unknown kid": (forged_token(user_id=user_id, key=("gone", secret)), "token_unknown_key"),
+        "missing kid": (forged_token(user_id=user_id, drop_header=("kid",)), "token_unknown_key"),
         "alg none": (
             forged_token(user_id=user_id, algorithm="none"),
             "token_algorithm_not_allowed",
@@ -277,7 +282,7 @@ def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
                 forged_token(user_id=user_id, drop=(claim,)),
                 "token_claims_missing",
             )
-            for claim in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
+            for claim in ISSUED_CLAIMS
         },
     }
 
@@ -297,7 +302,8 @@ REJECTION_CASES = [
     "garbage",
     "non-numeric subject",
     "family not a uuid",
-    *[f"missing {c}" for c in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")],
+    "missing kid",
+    *[f"missing {c}" for c in ISSUED_CLAIMS],
 ]
 
 
@@ -313,6 +319,20 @@ def test_an_invalid_bearer_token_is_401_with_its_reason_and_never_falls_back(
     response = me(client, token)
 
     assert_token_rejected(response, code)
+
+
+@pytest.mark.parametrize("claim", ISSUED_CLAIMS)
+def test_a_live_logins_token_without_one_of_its_claims_is_refused(
+    client: Client, user: User, login: Login, claim: str
+) -> None:
+    access = login(user)["access_token"]
+    kid, secret = settings.JWT_KEYS[0]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    del claims[claim]
+    stripped = jwt.encode(claims, secret, algorithm=settings.JWT_ALGORITHM, headers={"kid": kid})
+    assert me(client, access).status_code == HTTPStatus.OK  # the family is live
+
+    assert_token_rejected(me(client, stripped), "token_claims_missing")
 
 
 def test_an_rs256_token_is_refused_before_any_key_is_tried(client: Client, user: User) -> None:
