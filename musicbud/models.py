@@ -268,11 +268,11 @@ class TasteEdge(models.Model):
 
 
 class TokenFamily(models.Model):
-    """One login's chain of rotated refresh tokens (the database revocation store).
+    """One login's chain of rotated refresh tokens: the truth about its tokens' validity.
 
     ``current_jti`` is the one refresh token of the family that may still be used; rotating
-    it is a conditional UPDATE, so two concurrent refreshes cannot both win. Used only when
-    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``api/auth/README.md``).
+    it is a conditional UPDATE, so two concurrent refreshes cannot both win. The cache only
+    copies the active/revoked state for the bearer hot path (``musicbud.token_store``).
     """
 
     id = models.UUIDField(primary_key=True, editable=False)
