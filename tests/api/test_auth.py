@@ -125,6 +125,26 @@ def test_register_refuses_taken_username_or_email_case_insensitively(
     assert User.objects.count() == 1
 
 
+def test_register_refuses_a_homograph_email_domain_with_a_422(client: Client) -> None:
+    UserFactory(username="demo", email="demo@demo.musicbud.invalid")
+    homograph = "demo@d\u0435mo.musicbud.invalid"  # a Cyrillic "e"
+
+    response = post(
+        client, REGISTER, {"username": "impostor", "email": homograph, "password": NEW_PASSWORD}
+    )
+
+    body = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    assert body["details"] == [
+        {
+            "field": "email",
+            "message": "The email's domain mixes scripts in 'd\u0435mo' (CYRILLIC, LATIN), "
+            "so it could pass for another domain.",
+            "type": "invalid",
+        }
+    ]
+    assert list(User.objects.values_list("username", flat=True)) == ["demo"]
+
+
 # --- login ------------------------------------------------------------------------------------
 
 
