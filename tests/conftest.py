@@ -41,13 +41,17 @@ ROOT = Path(__file__).resolve().parents[1]
 _PASSED_THROUGH = {"PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR", "VIRTUAL_ENV"}
 
 
+def subprocess_env(**env: str) -> dict[str, str]:
+    """A clean environment for a child process (only what it needs to run) plus ``env``."""
+    return {**{k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}, **env}
+
+
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``manage.py`` in a fresh interpreter with a clean environment plus ``env``."""
-    base = {k: v for k, v in os.environ.items() if k in _PASSED_THROUGH}
     return subprocess.run(  # noqa: S603 - fixed interpreter and arguments
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**base, **env},
+        env=subprocess_env(**env),
         capture_output=True,
         text=True,
         timeout=180,

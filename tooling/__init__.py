@@ -1,0 +1,1 @@
+"""Tooling that no production import path needs: benchmarks, demo data, test servers."""
