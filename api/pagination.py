@@ -15,7 +15,7 @@ from django.http import HttpRequest, QueryDict
 from ninja import Schema
 from pydantic import Field
 
-from musicbud.errors import InvalidInput
+from musicbud.errors import InvalidCursor
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -57,9 +57,9 @@ def decode_offset(cursor: str | None) -> int:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         offset = data["o"]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidInput("Invalid cursor", code="invalid_cursor") from exc
+        raise InvalidCursor from exc
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput("Invalid cursor", code="invalid_cursor")
+        raise InvalidCursor
     return offset
 
 

@@ -15,8 +15,8 @@ from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
 from musicbud.models import User
-from tests.conftest import assert_envelope
 from tests.factories import UserFactory
+from tests.fixtures.http import assert_envelope
 
 pytestmark = pytest.mark.urls("tests.api.probe")
 

@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from musicbud.cache_keys import profile_key
-from musicbud.models import User
+from musicbud.models import Relation, User
 from musicbud.selectors.profile import profile_get
 from musicbud.services.profile import profile_update
-from musicbud.services.taste import like_add, taste_edge_set
+from musicbud.services.taste import taste_edge_set
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +34,8 @@ def _iso(value: object) -> str:
 
 
 def test_my_profile_shows_private_fields_and_taste_counts(api_client: Client, user: User) -> None:
-    like_add(user=user, kind="track", item=TrackFactory.create())
-    like_add(user=user, kind="track", item=TrackFactory.create())
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
     taste_edge_set(user=user, kind="artist", item=ArtistFactory.create(), relation="top", rank=1)
     taste_edge_set(
         user=user, kind="track", item=TrackFactory.create(), relation="played", play_count=3
@@ -193,13 +193,64 @@ def test_patch_profile_rejects_invalid_values(
     assert User.objects.values("display_name", "bio", "avatar_url").get(pk=user.pk) == before
 
 
-def test_patch_profile_rejects_null(api_client: Client, user: User) -> None:
+def test_patch_profile_null_clears_the_field_as_the_schema_says(
+    api_client: Client, user: User
+) -> None:
+    User.objects.filter(pk=user.pk).update(
+        display_name="Ada", bio="Keep me", avatar_url="https://x.example/a.png"
+    )
+    schema = api_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    fields = schema["ProfileUpdateIn"]["properties"]
+
     response = api_client.patch(
-        reverse("api-v1:my-profile"), {"bio": None}, content_type="application/json"
+        reverse("api-v1:my-profile"),
+        {"avatar_url": None, "display_name": None},
+        content_type="application/json",
+    )
+
+    assert {"type": "null"} in fields["avatar_url"]["anyOf"]
+    assert response.status_code == HTTPStatus.OK
+    assert (response.json()["avatar_url"], response.json()["display_name"]) == ("", "")
+    user.refresh_from_db()
+    assert (user.display_name, user.bio, user.avatar_url) == ("", "Keep me", "")
+
+
+@pytest.mark.parametrize("body", ['"AAA"', "null", "[]", "0", "false", '[{"bio": "x"}]'])
+def test_patch_profile_refuses_a_body_that_is_not_an_object(
+    api_client: Client, user: User, body: str
+) -> None:
+    before = User.objects.values("display_name", "bio", "avatar_url", "updated_at").get(pk=user.pk)
+
+    response = api_client.patch(reverse("api-v1:my-profile"), body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    body_json = response.json()
+    assert set(body_json) == {*ENVELOPE_KEYS, "details"}
+    assert body_json["code"] == "validation_error"
+    assert [(d["field"], d["type"]) for d in body_json["details"]] == [
+        ("body.payload", "model_attributes_type")
+    ]
+    assert (
+        User.objects.values("display_name", "bio", "avatar_url", "updated_at").get(pk=user.pk)
+        == before
+    )
+
+
+def test_patch_profile_refuses_unknown_fields(api_client: Client, user: User) -> None:
+    before = User.objects.values("display_name", "bio", "email", "is_staff").get(pk=user.pk)
+
+    response = api_client.patch(
+        reverse("api-v1:my-profile"),
+        {"bio": "new", "is_staff": True, "displayname": "typo"},
+        content_type="application/json",
     )
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert "bio may not be null" in response.json()["details"][0]["message"]
+    assert sorted((d["field"], d["type"]) for d in response.json()["details"]) == [
+        ("body.payload.displayname", "extra_forbidden"),
+        ("body.payload.is_staff", "extra_forbidden"),
+    ]
+    assert User.objects.values("display_name", "bio", "email", "is_staff").get(pk=user.pk) == before
 
 
 def test_profile_update_drops_the_cached_profile_after_commit(
@@ -259,7 +310,7 @@ def test_public_profile_by_username_is_case_insensitive_and_has_no_private_field
     api_client: Client,
 ) -> None:
     other = UserFactory.create(username="DJ.Shadow", bio="Endtroducing")
-    like_add(user=other, kind="artist", item=ArtistFactory.create())
+    taste_edge_set(user=other, kind="artist", item=ArtistFactory.create(), relation=Relation.LIKE)
 
     response = api_client.get(reverse("api-v1:user-profile", args=["dj.shadow"]))
 
@@ -319,7 +370,7 @@ def test_user_search_ranks_username_prefix_first_and_paginates(
 def test_my_profile_body_is_what_ninja_renders_for_the_schema(
     api_client: Client, user: User
 ) -> None:
-    like_add(user=user, kind="track", item=TrackFactory.create())
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
 
     mine = api_client.get(reverse("api-v1:my-profile"))  # cold: loads and caches
     again = api_client.get(reverse("api-v1:my-profile"))  # warm: the rendered body

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, require_service, run_manage, subprocess_env
+from tests.conftest import require_service
+from tests.fixtures.processes import ROOT, run_manage, subprocess_env
 from tooling.postgres import PostgresServer, postgres_binaries
 
 LOGIN = "/api/v1/auth/login"
