@@ -140,15 +140,15 @@ def test_email_normalize_refuses_domains_that_pass_for_others(typed: str, code: 
     assert refused.value.code == code
 
 
-def test_register_refuses_a_homograph_of_an_existing_address() -> None:
+def register_beside_demo(email: str) -> None:
+    """Register ``email`` while demo@demo.musicbud.invalid exists."""
     UserFactory.create(email="demo@demo.musicbud.invalid")
+    async_to_sync(user_register)(username="second", email=email, password=DEFAULT_PASSWORD)
 
+
+def test_register_refuses_a_homograph_of_an_existing_address() -> None:
     with pytest.raises(InvalidInput) as refused:
-        async_to_sync(user_register)(
-            username="impostor",
-            email=f"demo@d{CYRILLIC_E}mo.musicbud.invalid",
-            password=DEFAULT_PASSWORD,
-        )
+        register_beside_demo(f"demo@d{CYRILLIC_E}mo.musicbud.invalid")
 
     assert refused.value.code == "validation_error"
     assert refused.value.details == [
@@ -165,14 +165,8 @@ def test_register_refuses_a_homograph_of_an_existing_address() -> None:
 
 
 def test_register_refuses_another_spelling_of_a_taken_address() -> None:
-    UserFactory.create(email="demo@demo.musicbud.invalid")
-
     with pytest.raises(Conflict) as taken:
-        async_to_sync(user_register)(
-            username="twin",
-            email=f"DEMO@{FULLWIDTH_DEMO}.Musicbud.INVALID",
-            password=DEFAULT_PASSWORD,
-        )
+        register_beside_demo(f"DEMO@{FULLWIDTH_DEMO}.Musicbud.INVALID")
 
     assert taken.value.code == "email_taken"
     assert User.objects.count() == 1
