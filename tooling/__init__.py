@@ -1,1 +1,2 @@
-"""Tooling that no production import path needs: benchmarks, demo data, test servers."""
+"""Development and test tooling: stand-in servers, benchmarks. No production import path
+needs this package."""
