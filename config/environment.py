@@ -108,7 +108,10 @@ class AppEnvironment(BaseSettings):
     DATABASE_URL: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     DB_POOL_MIN_SIZE: Annotated[int, Field(ge=0)] = 1
     DB_POOL_MAX_SIZE: PositiveInt = 10
-    DB_POOL_TIMEOUT_SECONDS: PositiveFloat = 10.0
+    # How long a request waits for a pooled connection, and (PostgreSQL's connect_timeout)
+    # for a new connection: past either the request is a 503 with Retry-After, not a hang.
+    DB_POOL_TIMEOUT_SECONDS: PositiveFloat = 3.0
+    DB_CONNECT_TIMEOUT_SECONDS: Annotated[int, Field(ge=1, le=60)] = 3
     DB_CONN_MAX_AGE: Annotated[int, Field(ge=0)] = 0
 
     REDIS_URL: str | None = None

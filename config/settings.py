@@ -100,6 +100,7 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
+        "connect_timeout": ENV.DB_CONNECT_TIMEOUT_SECONDS,
         "pool": {
             "min_size": ENV.DB_POOL_MIN_SIZE,
             "max_size": ENV.DB_POOL_MAX_SIZE,
@@ -154,7 +155,8 @@ if REDIS_URL:
             },
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # Written through to the database and read from Redis: losing Redis ends no session.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {
@@ -299,6 +301,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 X_XSS_PROTECTION = ENV.X_XSS_PROTECTION
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+# Error reports (the DEBUG page) describe query sets instead of running their queries.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "api.errors.ErrorReportFilter"
 # The Swagger UI page loads only same-origin scripts (Ninja's bundled static files); its
 # stylesheet sets inline styles, hence 'unsafe-inline' for styles only.
 CONTENT_SECURITY_POLICY: dict[str, Any] = {
