@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
@@ -43,7 +44,7 @@ router = Router(tags=["legacy: me"], auth=auth)
     successor="/api/v1/me/profile",
     reads=lambda request: profile_reads(user_id=request.auth.pk),
 )
-async def me_profile(request: HttpRequest) -> HttpResponse:
+async def me_profile(request: HttpRequest) -> Any:
     profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
     # The cached profile is shared while its entry is unchanged: rendered once, not per read.
     return schema_response(request, MyProfileOut, profile, build=my_profile_data)

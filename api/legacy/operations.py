@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from api import metrics
-from api.middleware import as_envelope
+from api.middleware.envelope import as_envelope
 from api.openapi import also_answers
 from api.throttling import ReadsAhead, reads_ahead
 from graph.types import BudSource
@@ -37,7 +37,8 @@ from musicbud.errors import InvalidInput, MusicbudError, NotFound
 from musicbud.models import ItemKind, Relation
 
 S = TypeVar("S", bound=BaseModel)
-Handler = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+# What Ninja calls: an answer it renders, or a response it passes through.
+Handler = Callable[[HttpRequest], Awaitable[Any]]
 
 READ_METHODS = ("POST", "GET")
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")

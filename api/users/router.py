@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from typing import Any
+
+from django.http import HttpRequest
 from ninja import Query, Router
 
 from api.auth import auth
@@ -30,7 +32,7 @@ router = Router(tags=["users"], auth=auth)
 
 @router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
 @reads_ahead(lambda request: profile_reads(user_id=request.auth.pk))
-async def my_profile(request: HttpRequest) -> HttpResponse:
+async def my_profile(request: HttpRequest) -> Any:
     profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
     # The cached profile is shared while its entry is unchanged: rendered once, not per read.
     return schema_response(request, MyProfileOut, profile)
