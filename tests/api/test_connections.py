@@ -731,6 +731,11 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     small_library.revoke_grants()
     with django_capture_on_commit_callbacks(execute=True):
         answers.append(api_client.post(_url("connection-sync", "spotify")))
+    # Last.fm: its session key travels in query strings.
+    small_library.lastfm = LastfmLibrary(top_artists=[{"name": "Portishead", "mbid": ""}])
+    answers.append(_connect(api_client, django_capture_on_commit_callbacks, "lastfm"))
+    answers.append(api_client.get(_url("connection", "lastfm")))
+    assert ProviderConnection.objects.get(provider="lastfm").status == "connected"
     secrets_issued = small_library.issued_secrets() | {
         small_library.spotify_client_secret,
         small_library.lastfm_api_secret,
@@ -745,7 +750,7 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     leaked = {secret for secret in secrets_issued for text in texts if secret in text}
 
     assert leaked == set()
-    connection = ProviderConnection.objects.get()
+    connection = ProviderConnection.objects.get(provider="spotify")
     assert connection.access_token.startswith("gAAAAA")  # a Fernet token
     assert connection.refresh_token.startswith("gAAAAA")
 
