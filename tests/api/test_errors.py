@@ -12,6 +12,8 @@ from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
+from api.errors import domain_error_response
+from musicbud.errors import ServiceUnavailable
 from tests.factories import UserFactory
 from tests.fixtures.http import assert_envelope
 
@@ -327,3 +329,11 @@ def test_every_operation_of_the_real_api_gets_the_standard_rate_limit() -> None:
     from api.throttling import standard_rate_limit
 
     assert (standard_rate_limit, "operation") in api.default_router._decorators
+
+
+def test_a_domain_503_says_when_to_retry() -> None:
+    response = domain_error_response(None, ServiceUnavailable("The graph store is down"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "5"
+    assert json.loads(response.content)["code"] == "service_unavailable"
