@@ -6,9 +6,12 @@ import uuid
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+
+from musicbud.email_address import email_normalize, email_normalize_lenient
 
 USERNAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{1,28}[A-Za-z0-9_])$"
 
@@ -27,6 +30,12 @@ class MusicbudUserManager(UserManager["User"]):
 
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(username__iexact=username)
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        # The project's spelling (IDNA-mapped domain) wherever Django normalises: create_user,
+        # createsuperuser, the admin's forms (through User.clean).
+        return email_normalize_lenient(super().normalize_email(email))
 
 
 class User(AbstractUser):
@@ -57,6 +66,13 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.username
+
+    def clean(self) -> None:
+        super().clean()  # normalises the email through the manager
+        try:
+            self.email = email_normalize(self.email)
+        except ValidationError as exc:
+            raise ValidationError({"email": exc.error_list}) from None
 
 
 class DemoDataset(models.Model):
@@ -270,11 +286,11 @@ class TasteEdge(models.Model):
 
 
 class TokenFamily(models.Model):
-    """One login's chain of rotated refresh tokens (the database revocation store).
+    """One login's chain of rotated refresh tokens: the truth about its tokens' validity.
 
     ``current_jti`` is the one refresh token of the family that may still be used; rotating
-    it is a conditional UPDATE, so two concurrent refreshes cannot both win. Used only when
-    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``api/auth/README.md``).
+    it is a conditional UPDATE, so two concurrent refreshes cannot both win. The cache only
+    copies the active/revoked state for the bearer hot path (``musicbud.token_store``).
     """
 
     id = models.UUIDField(primary_key=True, editable=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
+from django.views.debug import ExceptionReporter
 
 from api.errors import domain_error_response
 from musicbud.errors import ServiceUnavailable
+from musicbud.models import User
 from tests.factories import UserFactory
 from tests.fixtures.http import assert_envelope
 
@@ -337,3 +340,24 @@ def test_a_domain_503_says_when_to_retry() -> None:
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert response["Retry-After"] == "5"
     assert json.loads(response.content)["code"] == "service_unavailable"
+
+
+def _raise_holding(queryset: Any) -> None:
+    raise RuntimeError("failed while holding a query set")
+
+
+@pytest.mark.django_db
+def test_the_debug_page_describes_a_query_set_without_running_it(
+    django_assert_num_queries: Any,
+) -> None:
+    queryset = User.objects.filter(username="anyone")
+    try:
+        _raise_holding(queryset)
+    except RuntimeError:
+        exc_type, exc, tb = sys.exc_info()
+    reporter = ExceptionReporter(None, exc_type, exc, tb)
+
+    with django_assert_num_queries(0):
+        page = reporter.get_traceback_html()
+
+    assert "&lt;QuerySet of User, not evaluated here&gt;" in page
