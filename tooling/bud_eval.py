@@ -20,6 +20,7 @@ import asyncio
 import math
 import random
 import statistics
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -356,6 +357,19 @@ class Evaluation:
     queries: int = 0
 
 
+class _Laps:
+    """How long each step of one seed took, for the progress line."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+        self.started = time.monotonic()
+
+    def lap(self, what: str) -> None:
+        now = time.monotonic()
+        self.done.append(f"{what} {now - self.started:.1f} s")
+        self.started = now
+
+
 def evaluate(
     config: PlantedConfig,
     *,
@@ -373,14 +387,18 @@ def evaluate(
     world = planted_world_create(config)
     members = world.members
     for seed in seeds:
+        laps = _Laps()
+        lap = laps.lap
         planted_tastes_write(world, config, seed=seed)
         evaluation.queries += len(members)
         answers: dict[str, dict[int, list[UUID]]] = {
             BASELINE: raw_overlap_rankings(members, world.public_ids, limit=limit)
         }
+        lap("tastes and baseline")
         for backend, bolt_url in backends.items():
             if bolt_url is not None:
                 graph_project(bolt_url)
+                lap(f"{backend} projection")
                 with override_settings(NEO4J_URL=bolt_url):
                     drivers_reset()
                     answers[f"{PROJECT} on {backend}"] = project_rankings(
@@ -391,6 +409,7 @@ def evaluate(
                 answers[f"{PROJECT} on {backend}"] = project_rankings(
                     members, backend=backend, limit=limit
                 )
+            lap(f"{backend} ranking")
         sql_answers = answers.get(f"{PROJECT} on sql")
         for name, ranked in answers.items():
             per_query = [ranking_metrics(ranked[user], world.relevant(user)) for user in members]
@@ -400,7 +419,10 @@ def evaluate(
                 same, total = evaluation.agreement.get(backend, (0, 0))
                 agreed = sum(1 for user in members if ranked[user] == sql_answers[user])
                 evaluation.agreement[backend] = (same + agreed, total + len(members))
-        report(f"seed {seed}: {len(members)} members ranked by {', '.join(answers)}")
+        report(
+            f"seed {seed}: {len(members)} members ranked by {', '.join(answers)} "
+            f"({', '.join(laps.done)})"
+        )
     return evaluation
 
 

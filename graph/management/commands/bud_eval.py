@@ -51,10 +51,10 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--backends",
-            default="auto",
-            help="sql, neo4j or sql,neo4j; auto (default): sql, and neo4j when a Bolt server "
+            default="sql",
+            help="sql (default), neo4j, sql,neo4j, or auto: sql, and neo4j when a Bolt server "
             "is given (--bolt-url, TEST_NEO4J_URL) or can be started (the arcadedb-embedded "
-            "wheel)",
+            "wheel). The neo4j backend on ArcadeDB takes minutes at the default size.",
         )
         parser.add_argument(
             "--bolt-url",
