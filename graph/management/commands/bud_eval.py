@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from typing import Any
 
 from django.conf import settings
@@ -23,29 +24,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         from tooling.bud_eval import PlantedConfig
 
-        default = PlantedConfig()
-        sizes = parser.add_argument_group("the planted world")
-        for name, value in (
-            ("communities", default.communities),
-            ("members", default.members),
-            ("private-pool", default.private_pool),
-            ("private-picks", default.private_picks),
-            ("popular-pool", default.popular_pool),
-            ("popular-picks", default.popular_picks),
-            ("noise-users", default.noise_users),
-            ("noise-size", default.noise_size),
-            ("tail-pool", default.tail_pool),
-            ("background-users", default.background_users),
-            ("background-tracks", default.background_tracks),
-            ("background-edges", default.background_edges),
-        ):
-            sizes.add_argument(f"--{name}", type=int, default=value, help=f"default {value}")
-        sizes.add_argument(
-            "--noise-popular-share",
-            type=float,
-            default=default.noise_popular_share,
-            help=f"share of hits in a noise user's library (default {default.noise_popular_share})",
-        )
+        sizes = parser.add_argument_group("the planted world (tooling/bud_eval.py)")
+        for size in fields(PlantedConfig):
+            default = getattr(PlantedConfig(), size.name)
+            sizes.add_argument(
+                f"--{size.name.replace('_', '-')}",
+                type=type(default),
+                default=default,
+                help=f"default {default}",
+            )
         parser.add_argument(
             "--seeds", type=int, default=5, help="how many seeds (1, 2, ...; default 5)"
         )
@@ -71,21 +58,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from tooling.bud_eval import PlantedConfig, evaluate, evaluation_table
 
-        config = PlantedConfig(
-            communities=options["communities"],
-            members=options["members"],
-            private_pool=options["private_pool"],
-            private_picks=options["private_picks"],
-            popular_pool=options["popular_pool"],
-            popular_picks=options["popular_picks"],
-            noise_users=options["noise_users"],
-            noise_size=options["noise_size"],
-            noise_popular_share=options["noise_popular_share"],
-            tail_pool=options["tail_pool"],
-            background_users=options["background_users"],
-            background_tracks=options["background_tracks"],
-            background_edges=options["background_edges"],
-        )
+        config = PlantedConfig(**{size.name: options[size.name] for size in fields(PlantedConfig)})
         problems = config.problems()
         if problems:
             raise CommandError("; ".join(problems))
