@@ -74,7 +74,6 @@ def taste_edge_set(
                 **_item_filter(kind, item),
                 **values,
             )
-            taste_stats_add(edges=[change.key])
         else:
             changed = [name for name, value in values.items() if getattr(edge, name) != value]
             if not changed:
@@ -85,6 +84,9 @@ def taste_edge_set(
         _edge_change_record(
             EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge)
         )
+        if created:
+            # Last: the user's statistics row is what concurrent writes of the user wait for.
+            taste_stats_add(edges=[change.key])
     return edge, created
 
 
@@ -99,8 +101,9 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
             user=user, relation=relation, **_item_filter(kind, item)
         ).delete()
         if deleted:
-            taste_stats_remove(edges=[change.key])
             _edge_change_record(change)
+            # Last: the user's statistics row is what concurrent writes of the user wait for.
+            taste_stats_remove(edges=[change.key])
     return deleted > 0
 
 
