@@ -16,7 +16,8 @@ from typing import Any
 
 from django.core.cache import cache
 
-from musicbud.cache import CacheRead, async_cache
+from fastpath.read_ahead import CacheRead
+from musicbud.cache import async_cache
 
 
 def profile_key(user_id: int) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Query, Router
 
 from api.auth import auth
@@ -22,7 +22,7 @@ from api.catalogue.schemas import KindPath
 from api.pagination import Page, PageParams, decode_offset, next_link, offset_page
 from api.rendered import schema_response
 from api.throttling import reads_ahead
-from musicbud.cache import CacheRead
+from fastpath.read_ahead import CacheRead
 from musicbud.selectors.buds import (
     buds_page_get,
     buds_page_reads,
@@ -52,7 +52,7 @@ def _page_arguments(params: BudsParams) -> dict[str, Any]:
 
 @router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
 @reads_ahead(_my_buds_reads)
-async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> HttpResponse:
+async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> Any:
     page = await buds_page_get(
         user_id=request.auth.pk,  # type: ignore[attr-defined]
         **_page_arguments(params),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import Query, Router
 
 from api.auth import auth
@@ -32,7 +34,7 @@ router = Router(tags=["users"], auth=auth)
 
 @router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
 @reads_ahead(lambda request: profile_reads(user_id=request.auth.pk))
-async def my_profile(request: HttpRequest) -> HttpResponse:
+async def my_profile(request: HttpRequest) -> Any:
     profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
     # The cached profile is shared while its entry is unchanged: rendered once, not per read.
     return schema_response(request, MyProfileOut, profile)

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from django.conf import settings
 
+from fastpath.read_ahead import CacheRead
 from graph import queries
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
-from musicbud.cache import MISSING, CacheRead, async_cache
+from musicbud.cache import MISSING, async_cache
 from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import ITEM_MODELS, ItemKind, User

@@ -11,8 +11,9 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
+from fastpath.read_ahead import CacheRead
 from graph.types import TasteCounts
-from musicbud.cache import CacheRead, async_cache
+from musicbud.cache import async_cache
 from musicbud.cache_keys import profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
