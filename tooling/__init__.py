@@ -1,2 +1,2 @@
-"""Development and test tooling: stand-in servers, benchmarks. No production import path
-needs this package."""
+"""Development and test tooling: stand-in servers, benchmarks, the bud-ranking evaluation. No
+production import path needs this package."""

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.db import connection, transaction
@@ -335,6 +336,7 @@ def run(options: Options, say: Say) -> str:
         "ENVIRONMENT": "prod",
         "SECRET_KEY": secret_key,
         "JWT_SECRET_KEYS": f"bench:{jwt_secret}",
+        "PROVIDER_TOKEN_KEYS": Fernet.generate_key().decode(),  # throwaway, like the secrets
         "ALLOWED_HOSTS": options.host,
         "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback; TLS ends at the proxy
         "RATE_LIMIT_PER_MINUTE": "1000000000",  # measure the server, not the limiter
