@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import Router
 
@@ -20,5 +19,4 @@ router = Router(tags=["admin"])
     url_name="admin-stats",
 )
 async def stats(request: HttpRequest) -> ServiceStats:
-    # Seven counts, one thread hop (the ORM is sync).
-    return await sync_to_async(service_stats, thread_sensitive=True)()
+    return await service_stats()

@@ -1,10 +1,12 @@
 """Authentication for the API, and the /api/v1/auth/ endpoints.
 
-Routers use ``auth=auth`` (``request.auth`` is the active ``User``) or
-``auth=require_permission("app.codename")``; both live in ``api.auth.security``.
+Routers use ``auth=auth`` (``request.auth`` is the active ``User``: annotate the request as
+``AuthenticatedRequest``) or ``auth=require_permission("app.codename")``; all live in
+``api.auth.security``.
 """
 
 from api.auth.security import (
+    AuthenticatedRequest,
     BearerOrSessionAuth,
     PermissionRequired,
     auth,
@@ -14,6 +16,7 @@ from api.auth.security import (
 )
 
 __all__ = [
+    "AuthenticatedRequest",
     "BearerOrSessionAuth",
     "PermissionRequired",
     "auth",

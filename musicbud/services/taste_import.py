@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import QuerySet
 
@@ -154,13 +155,17 @@ class _Resolver:
         return artist
 
 
-def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
+async def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     """Apply every entry or none: any unresolvable entry rolls the whole import back.
 
     An entry repeating an earlier one (same relation and item) is skipped and reported. The
     ``top`` entries of a kind replace the user's top list of that kind (ranks are a list's
     positions: mixing two lists would put two items at one rank).
     """
+    return await sync_to_async(_import, thread_sensitive=True)(user=user, entries=entries)
+
+
+def _import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     report = ImportReport()
     resolver = _Resolver(report)
     applied: dict[tuple[str, str, int], ImportEntry] = {}
