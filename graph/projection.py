@@ -22,6 +22,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from graph.connection import graph_configured, sync_driver
+from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION, USER
 from graph.models import (
     NODE_OPERATIONS,
     EdgeVersion,
@@ -29,21 +30,10 @@ from graph.models import (
     OutboxOperation,
     ProjectionOutbox,
 )
-from musicbud.models import ITEM_MODELS, ItemKind, Relation, User
+from musicbud.models import ITEM_MODELS, Relation, User
 
 logger = logging.getLogger(__name__)
 
-LABEL_FOR_KIND: dict[str, str] = {
-    ItemKind.TRACK: "Track",
-    ItemKind.ARTIST: "Artist",
-    ItemKind.ALBUM: "Album",
-    ItemKind.GENRE: "Genre",
-}
-TYPE_FOR_RELATION: dict[str, str] = {
-    Relation.LIKE: "LIKES",
-    Relation.TOP: "TOP",
-    Relation.PLAYED: "PLAYED",
-}
 if TYPE_CHECKING:
     import neo4j
 
@@ -202,8 +192,8 @@ def _apply_node_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool
             {"public_id": str(row.item_public_id), "pk": row.item_pk, "name": row.item_name},
         )
     else:
-        label = "User" if operation == OutboxOperation.USER_DELETE else LABEL_FOR_KIND[row.kind]
-        public_id = row.user_public_id if label == "User" else row.item_public_id
+        label = USER if operation == OutboxOperation.USER_DELETE else LABEL_FOR_KIND[row.kind]
+        public_id = row.user_public_id if label == USER else row.item_public_id
         tx.run(
             f"MATCH (n:{label} {{public_id: $public_id}}) DETACH DELETE n",
             {"public_id": str(public_id)},

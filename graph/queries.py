@@ -15,7 +15,7 @@ from django.conf import settings
 from graph.backends import neo4j as neo4j_backend
 from graph.backends import sql
 from graph.projection import graph_errors
-from graph.types import BudPage, BudSource, Recommendation, SharedItem, TasteCounts
+from graph.types import BudPage, BudSource, Recommendation, SharedItem
 from musicbud.errors import InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind
 
@@ -97,11 +97,6 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
         limit=limit,
         cursor=cursor,
     )
-
-
-async def taste_counts(*, user_id: int) -> TasteCounts:
-    """How many items a user likes, ranks and played, per kind."""
-    return await _dispatch("taste_counts", sql.taste_counts, user_id=user_id)
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:

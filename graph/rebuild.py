@@ -20,8 +20,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from graph.connection import sync_driver
+from graph.labels import (
+    IN_GENRE,
+    LABEL_FOR_KIND,
+    ON_ALBUM,
+    PERFORMED_BY,
+    TYPE_FOR_RELATION,
+)
 from graph.models import EdgeVersion, RebuildCheckpoint
-from graph.projection import LABEL_FOR_KIND, TYPE_FOR_RELATION, edge_properties
+from graph.projection import edge_properties
 from musicbud.models import ITEM_MODELS, Artist, ItemKind, TasteEdge, Track, User
 
 CHECKPOINT = "projection"
@@ -117,9 +124,9 @@ def _catalogue_rows(phase: str) -> QuerySet[Any, Any]:
 
 
 CATALOGUE_SHAPES = {
-    "performed_by": ("Track", "PERFORMED_BY", "Artist"),
-    "on_album": ("Track", "ON_ALBUM", "Album"),
-    "in_genre": ("Artist", "IN_GENRE", "Genre"),
+    "performed_by": (LABEL_FOR_KIND[ItemKind.TRACK], PERFORMED_BY, LABEL_FOR_KIND[ItemKind.ARTIST]),
+    "on_album": (LABEL_FOR_KIND[ItemKind.TRACK], ON_ALBUM, LABEL_FOR_KIND[ItemKind.ALBUM]),
+    "in_genre": (LABEL_FOR_KIND[ItemKind.ARTIST], IN_GENRE, LABEL_FOR_KIND[ItemKind.GENRE]),
 }
 
 

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
@@ -34,7 +34,7 @@ from graph.scoring import (
     sort_shared,
     top_scored,
 )
-from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
+from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem
 from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, User
 
 ITEM_COLUMNS = tuple(f"{kind}_id" for kind in KIND_ORDER)
@@ -357,28 +357,6 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
     return await sync_to_async(_buds_for_item)(
         kind=kind, item_id=item_id, limit=limit, cursor=cursor
     )
-
-
-def _taste_counts(*, user_id: int) -> TasteCounts:
-    counts: dict[str, dict[str, int]] = {
-        relation: dict.fromkeys(KIND_ORDER, 0) for relation in Relation.values
-    }
-    rows = (
-        TasteEdge.objects.filter(user_id=user_id)
-        .values("relation", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        counts[row["relation"]][row["kind"]] = int(row["n"])
-    return TasteCounts(
-        likes=counts[Relation.LIKE], top=counts[Relation.TOP], played=counts[Relation.PLAYED]
-    )
-
-
-async def taste_counts(*, user_id: int) -> TasteCounts:
-    # One hop for all the ORM work of the call.
-    return await sync_to_async(_taste_counts)(user_id=user_id)
 
 
 def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:

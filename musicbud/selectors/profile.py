@@ -11,11 +11,19 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
-from graph.types import TasteCounts
 from musicbud.cache import CacheRead, async_cache
 from musicbud.cache_keys import profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
+
+
+@dataclass(frozen=True, slots=True)
+class TasteCounts:
+    """Edges per relation, by kind."""
+
+    likes: dict[str, int]
+    top: dict[str, int]
+    played: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +48,8 @@ class ProfileData:
 def taste_counts_read(*, user_id: int) -> TasteCounts:
     """Edges per relation and kind (every kind present, zero when none), in one query.
 
-    Counted in the relational DB rather than through ``graph.queries.taste_counts``: the
-    profile is rebuilt right after my own taste write commits, before a Neo4j projection
-    may have caught up, and this query shares the profile's one thread hop.
+    Counted in the relational DB, the source of truth: the profile is rebuilt right after my
+    own taste write commits, before a Neo4j projection may have caught up.
     """
     counts: dict[str, dict[str, int]] = {
         relation: dict.fromkeys(ItemKind.values, 0) for relation in Relation.values

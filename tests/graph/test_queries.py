@@ -129,7 +129,7 @@ async def test_neo4j_down_without_fallback_is_service_unavailable(
     settings.GRAPH_FALLBACK_TO_SQL = False
 
     with pytest.raises(ServiceUnavailable, match="graph store is unavailable"):
-        await queries.taste_counts(user_id=users["a"].pk)
+        await queries.recommendations(user_id=users["a"].pk, kind="track", limit=5)
 
 
 @pytest.mark.parametrize(
