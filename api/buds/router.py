@@ -19,9 +19,10 @@ from api.buds.schemas import (
     SharedItemOut,
 )
 from api.catalogue.schemas import KindPath
-from api.pagination import Page, PageParams, decode_offset, next_link, offset_page
+from api.pagination import Page, PageParams, next_link, offset_page
 from api.rendered import schema_response
 from api.throttling import reads_ahead
+from graph.types import SharedItem
 from musicbud.cache import CacheRead
 from musicbud.selectors.buds import (
     buds_page_get,
@@ -72,15 +73,15 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> H
 async def common(
     request: AuthenticatedRequest, username: str, params: Query[CommonParams]
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    shared = await common_items_get(
-        user_id=request.auth.pk,
-        username=username,
-        kind=params.kind.item_kind if params.kind else None,
-    )
-    rows = shared[offset : offset + params.limit + 1]
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
+    async def rows(offset: int, limit: int) -> list[SharedItem]:
+        shared = await common_items_get(
+            user_id=request.auth.pk,
+            username=username,
+            kind=params.kind.item_kind if params.kind else None,
+        )
+        return shared[offset : offset + limit + 1]
+
+    return await offset_page(request, params, rows)
 
 
 @router.get("/catalogue/{kind}/{item_id}/buds", response=Page[BudOut], url_name="item-buds")
@@ -97,12 +98,10 @@ async def item_buds(
 async def recommendations(
     request: AuthenticatedRequest, params: Query[RecommendationParams]
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await recommendations_get(
-        user_id=request.auth.pk,
-        kind=params.kind.item_kind,
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: recommendations_get(
+            user_id=request.auth.pk, kind=params.kind.item_kind, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}

@@ -9,7 +9,7 @@ from ninja import Query, Router, Status
 
 from api.auth import AuthenticatedRequest, auth
 from api.catalogue.schemas import KindPath
-from api.pagination import Page, PageParams, decode_offset, offset_page
+from api.pagination import Page, PageParams, offset_page
 from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.selectors.taste import taste_edges_list
@@ -22,16 +22,13 @@ router = Router(tags=["taste"], auth=auth)
 async def _edge_page(
     request: AuthenticatedRequest, *, relation: str, kind: str, params: PageParams
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await taste_edges_list(
-        user_id=request.auth.pk,
-        relation=relation,
-        kind=kind,
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: taste_edges_list(
+            user_id=request.auth.pk, relation=relation, kind=kind, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get("/me/likes/{kind}", response=Page[LikeOut], url_name="my-likes")

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from ninja import Query, Router
 
 from api.auth import AuthenticatedRequest, auth
-from api.pagination import Page, decode_offset, offset_page
+from api.pagination import Page, offset_page
 from api.rendered import schema_response
 from api.throttling import reads_ahead
 from api.users.schemas import (
@@ -49,15 +49,13 @@ async def update_my_profile(request: AuthenticatedRequest, payload: ProfileUpdat
 async def search_users(
     request: AuthenticatedRequest, params: Query[UserSearchParams]
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await user_search(
-        query=params.q,
-        exclude_id=request.auth.pk,
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: user_search(
+            query=params.q, exclude_id=request.auth.pk, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get("/users/{username}", response=PublicProfileOut, url_name="user-profile")

@@ -12,7 +12,8 @@ from graph.types import BudPage, BudSource, Recommendation, SharedItem
 from musicbud.cache import MISSING, CacheRead, async_cache
 from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
 from musicbud.errors import InvalidInput, NotFound
-from musicbud.models import ITEM_MODELS, ItemKind, User
+from musicbud.models import ITEM_MODELS, ItemKind
+from musicbud.selectors.users import active_user_id_get
 
 
 def _page_params(*, kind: str | None, source: BudSource, limit: int, cursor: str | None) -> str:
@@ -51,20 +52,9 @@ async def buds_page_get(
     return page
 
 
-async def _active_user_id(username: str) -> int:
-    user_id = (
-        await User.objects.filter(username__iexact=username, is_active=True)
-        .values_list("pk", flat=True)
-        .afirst()
-    )
-    if user_id is None:
-        raise NotFound(f"No user named {username!r}")
-    return user_id
-
-
 async def common_items_get(*, user_id: int, username: str, kind: str | None) -> list[SharedItem]:
     """What I share with the named user, heaviest first; NotFound for an unknown user."""
-    other_id = await _active_user_id(username)
+    other_id = await active_user_id_get(username=username)
     if other_id == user_id:
         raise InvalidInput("That is you: pick another user", code="same_user")
     return await queries.common_items(user_id=user_id, other_id=other_id, kind=kind)

@@ -15,6 +15,7 @@ from musicbud.cache import CacheRead, async_cache
 from musicbud.cache_keys import profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
+from musicbud.selectors.users import active_user_id_get
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +113,7 @@ async def profile_refresh(*, user_id: int) -> ProfileData:
 
 async def public_profile_get(*, username: str) -> ProfileData:
     """An active user's profile by username (case-insensitive); NotFound otherwise."""
-    user_id = (
-        await User.objects.filter(username__iexact=username, is_active=True)
-        .values_list("pk", flat=True)
-        .afirst()
-    )
-    if user_id is None:
-        raise NotFound(f"No user named {username!r}")
-    return await profile_get(user_id=user_id)
+    return await profile_get(user_id=await active_user_id_get(username=username))
 
 
 async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -> list[User]:

@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils.crypto import salted_hmac
 
 from musicbud.cache import MISSING, async_cache
+from musicbud.errors import NotFound
 from musicbud.models import User
 
 
@@ -77,6 +78,18 @@ async def principal_get_cached(*, user_id: int, prefetched: Any = None) -> Cache
     )
     await async_cache.set(key, principal, settings.USER_CACHE_TTL_SECONDS)
     return principal
+
+
+async def active_user_id_get(*, username: str) -> int:
+    """The id of the active user with this username (case-insensitive); NotFound otherwise."""
+    user_id = (
+        await User.objects.filter(username__iexact=username, is_active=True)
+        .values_list("pk", flat=True)
+        .afirst()
+    )
+    if user_id is None:
+        raise NotFound(f"No user named {username!r}")
+    return user_id
 
 
 def user_cache_invalidate(*, user_id: int) -> None:
