@@ -139,12 +139,6 @@ def _scrape_allowed(request: HttpRequest) -> bool:
     return any(address in network for network in _allowed_networks())
 
 
-def worker_exited(pid: int) -> None:
-    """Drop a dead worker's live gauges (gunicorn's ``child_exit`` hook calls this)."""
-    if settings.PROMETHEUS_MULTIPROC_DIR:
-        multiprocess.mark_process_dead(pid, str(settings.PROMETHEUS_MULTIPROC_DIR))  # type: ignore[no-untyped-call]
-
-
 def render_metrics() -> bytes:
     """Every process's metrics in Prometheus text format."""
     if settings.PROMETHEUS_MULTIPROC_DIR:

@@ -321,7 +321,7 @@ def projection_dispatch(*, row_ids: list[int]) -> None:
 
 
 def projection_wait(timeout: float | None = None) -> None:
-    """Wait for background projector passes started so far (tests, graceful shutdown)."""
+    """Wait for the background projector passes started so far (tests use it)."""
     with _executor_lock:
         futures = list(_futures)
     wait(futures, timeout=timeout)
