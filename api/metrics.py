@@ -1,8 +1,5 @@
-"""Prometheus metrics: the collectors, the functions other areas call, and the /metrics view.
-
-With ``PROMETHEUS_MULTIPROC_DIR`` set (several gunicorn workers), prometheus-client writes
-every process's values to files in that directory and the view merges them on scrape.
-"""
+"""Prometheus metrics: the collectors, the functions other areas call, and the /metrics view
+(with ``PROMETHEUS_MULTIPROC_DIR``, every gunicorn worker's values merged on scrape)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Cursor pagination shared by every list endpoint: one query schema, one page shape, one link.
-
-A cursor is opaque to clients: offset-paginated lists carry ``{"o": <offset>}`` in the one
-cursor codec (``graph.cursor``); bud pages carry the graph layer's own cursor unchanged.
-"""
+"""Pagination shared by every list endpoint: one query schema, one page shape, one link. Cursors
+are opaque: offset pages carry ``{"o": offset}`` in ``graph.cursor``; bud pages the graph's own."""
 
 from __future__ import annotations
 

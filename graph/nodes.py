@@ -1,8 +1,5 @@
-"""neomodel node and relationship classes of the projection (labels, keys and constraints).
-
-Queries use Cypher through ``graph.connection``; these classes define the schema that
-``manage.py graph_install_labels`` installs and give typed access for scripts and tests.
-"""
+"""neomodel classes of the projection: the schema ``graph_install_labels`` installs, and typed
+access for scripts and tests (queries use Cypher through ``graph.connection``)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""The projection of taste edges into Neo4j: apply outbox rows idempotently, retry failures
-with exponential backoff, and report the lag.
-
-Rows are applied in explicit Neo4j transactions. Each edge carries the version of the write
-that produced it, and an ``EdgeState`` node remembers the newest version applied (also after
-a delete), so applying rows twice or out of order always ends in the newest state.
-"""
+"""The projection of taste edges, users and items into Neo4j: outbox rows applied idempotently in
+explicit transactions (versions decide, whatever the order), failures retried with backoff."""
 
 from __future__ import annotations
 

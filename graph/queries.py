@@ -1,8 +1,5 @@
-"""The one graph query interface; ``settings.GRAPH_BACKEND`` picks the backend (sql | neo4j).
-
-With ``GRAPH_FALLBACK_TO_SQL`` a Neo4j backend that cannot be reached answers from SQL
-instead (same answers, see graph/README.md), so the buds pages stay up when the graph is down.
-"""
+"""The one graph query interface: ``GRAPH_BACKEND`` picks the backend (sql | neo4j), and with
+``GRAPH_FALLBACK_TO_SQL`` an unreachable Neo4j is answered from SQL (same answers)."""
 
 from __future__ import annotations
 

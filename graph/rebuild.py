@@ -1,11 +1,5 @@
-"""Rebuild the whole Neo4j projection from the relational DB, in batches, resumably.
-
-Phases run in order (wipe, users, the four catalogue kinds, catalogue edges, taste edges); a
-checkpoint row records the phase and the last id written after every batch, so a rebuild that
-was interrupted continues from there. Every write is an ``UNWIND … MERGE`` in an explicit
-transaction, so redoing the batch that was in flight is harmless. Taste edges carry their
-version, and never overwrite a newer one the projector applied meanwhile.
-"""
+"""Rebuild the whole Neo4j projection from the relational DB in ``UNWIND … MERGE`` batches, with a
+checkpoint after each so an interrupted rebuild resumes; taste edges never overwrite newer ones."""
 
 from __future__ import annotations
 

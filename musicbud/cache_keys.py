@@ -1,14 +1,6 @@
-"""Keys of the API's cached reads and their invalidation, which services call after commit.
-
-``profile:<user_id>`` holds a user's profile with taste counts. Bud pages live under
-``buds:<user_id>:<generation>:<params>``; a taste change bumps ``buds:<user_id>:gen`` so every
-cached page of that user is dropped at once without scanning keys (Redis and memory alike).
-Other users' bud pages that mention this user refresh when their TTL runs out.
-
-Services register the invalidations with ``on_commit(..., robust=True)``: a cache outage
-after a committed write is logged and leaves entries to expire by TTL, instead of failing a
-request whose write already happened.
-"""
+"""Keys of the API's cached reads and their invalidation, which services register after commit
+(``on_commit(..., robust=True)``: a cache outage after a committed write only leaves entries
+to expire by their TTL)."""
 
 from __future__ import annotations
 
@@ -23,6 +15,9 @@ def profile_key(user_id: int) -> str:
     return f"profile:{user_id}"
 
 
+# A taste change bumps the user's generation, which is part of every bud page key: all their
+# cached pages drop at once, without scanning keys. Other users' pages that mention them
+# refresh when their TTL runs out.
 def buds_generation_key(user_id: int) -> str:
     return f"buds:{user_id}:gen"
 

@@ -1,8 +1,5 @@
-"""Authentication for the API, and the /api/v1/auth/ endpoints.
-
-Routers use ``auth=auth`` (``request.auth`` is the active ``User``: annotate the request as
-``AuthenticatedRequest``) or ``auth=require_permission("app.codename")``.
-"""
+"""Authentication for the API: routers use ``auth=auth`` (``request.auth`` is the active user;
+annotate the request ``AuthenticatedRequest``) or ``auth=require_permission("app.codename")``."""
 
 from api.auth.security import AuthenticatedRequest, auth, require_permission
 

@@ -1,10 +1,6 @@
-"""The graph contract: every backend gives the same ranked answers on the same taste world.
-
-Runs the SQL backend on the configured database (SQLite by default, PostgreSQL when
-DATABASE_URL points at it) and the Neo4j backend on the session's Bolt server. Each answer is
-compared with a reference computed here, straight from the taste edges and the formula in
-graph/README.md, so all backends (and both databases, run to run) agree with each other.
-"""
+"""The graph contract: every backend gives the same ranked answers on the same taste world as a
+reference computed here from the edges and the formula (SQL on the configured database, Neo4j
+on the session's Bolt server)."""
 
 from __future__ import annotations
 
