@@ -95,7 +95,6 @@ async def profile_get(*, user_id: int) -> ProfileData:
     """The profile, from the cache when warm (no ORM query, no thread hop)."""
 
     async def load() -> ProfileData:
-        # One thread hop for the two queries: the ORM is sync-only.
         return await sync_to_async(_profile_load)(user_id)
 
     return await async_cache.get_or_set(
@@ -105,7 +104,6 @@ async def profile_get(*, user_id: int) -> ProfileData:
 
 async def profile_refresh(*, user_id: int) -> ProfileData:
     """Reload the profile and cache it (after a write, so the writer reads its own change)."""
-    # One thread hop for the two queries: the ORM is sync-only.
     profile = await sync_to_async(_profile_load)(user_id)
     await async_cache.set(profile_key(user_id), profile, settings.PROFILE_CACHE_TTL_SECONDS)
     return profile
@@ -136,5 +134,4 @@ async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -
         .order_by("match_rank", Lower("username"), "id")
         .only("public_id", "username", "display_name", "avatar_url")
     )
-    # One query in one thread hop: async iteration fetches the whole slice at once.
     return [user async for user in queryset[offset : offset + limit + 1]]
