@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
-from musicbud.cache import CacheRead, async_cache
-from musicbud.cache_keys import profile_key
+from musicbud.cache import CacheRead, async_cache, cached_query
+from musicbud.cache_keys import PROFILE, profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
 from musicbud.selectors.users import active_user_id_get
@@ -86,20 +86,20 @@ def _profile_load(user_id: int) -> ProfileData:
     )
 
 
-def profile_reads(*, user_id: int) -> list[CacheRead]:
-    """The cache read ``profile_get`` makes (for ``reads_ahead``)."""
-    return [CacheRead(profile_key(user_id))]
-
-
+@cached_query(
+    PROFILE,
+    ttl=lambda: settings.PROFILE_CACHE_TTL_SECONDS,
+    key=lambda *, user_id: str(user_id),
+    shared=True,
+)
 async def profile_get(*, user_id: int) -> ProfileData:
     """The profile, from the cache when warm (no ORM query, no thread hop)."""
+    return await sync_to_async(_profile_load)(user_id)
 
-    async def load() -> ProfileData:
-        return await sync_to_async(_profile_load)(user_id)
 
-    return await async_cache.get_or_set(
-        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS, shared=True
-    )
+def profile_reads(*, user_id: int) -> list[CacheRead]:
+    """The cache read ``profile_get`` makes (for ``reads_ahead``)."""
+    return [profile_get.cache_read(user_id=user_id)]
 
 
 async def profile_refresh(*, user_id: int) -> ProfileData:
