@@ -15,6 +15,15 @@ pytest_plugins = [
 ]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--contract-examples",
+        type=int,
+        default=3,
+        help="Examples per operation in the schemathesis run (tests/api/test_schemathesis.py).",
+    )
+
+
 def require_service(name: str, reason: str) -> None:
     """A test that needs an unavailable service fails in CI and skips elsewhere, saying why."""
     message = f"{name} unavailable: {reason}"

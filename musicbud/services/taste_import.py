@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from musicbud.errors import InvalidInput
+from musicbud.errors import Conflict, InvalidInput
 from musicbud.models import (
     ITEM_MODELS,
     Album,
@@ -155,17 +155,37 @@ class _Resolver:
         return artist
 
 
+# Tries of one import that lost a race to create an item or an edge (see taste_import).
+IMPORT_ATTEMPTS = 3
+
+
 async def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     """Apply every entry or none: any unresolvable entry rolls the whole import back.
 
     An entry repeating an earlier one (same relation and item) is skipped and reported. The
     ``top`` entries of a kind replace the user's top list of that kind (ranks are a list's
     positions: mixing two lists would put two items at one rank).
+
+    Two imports running at once may both create the same new item (or edge): the one that
+    commits second hits the unique constraint, rolls back whole and runs again, now
+    matching what the other created. A 409 only if that keeps happening.
     """
     return await sync_to_async(_import, thread_sensitive=True)(user=user, entries=entries)
 
 
 def _import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
+    for _ in range(IMPORT_ATTEMPTS):
+        try:
+            return _import_once(user=user, entries=entries)
+        except IntegrityError:
+            continue
+    raise Conflict(
+        "The catalogue changed under this import several times; send it again",
+        code="import_conflict",
+    )
+
+
+def _import_once(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     report = ImportReport()
     resolver = _Resolver(report)
     applied: dict[tuple[str, str, int], ImportEntry] = {}
