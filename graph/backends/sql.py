@@ -1,8 +1,4 @@
-"""The SQL graph backend: graph queries computed in the relational DB (the embedded default).
-
-Each public function does all of its ORM work in one ``sync_to_async`` hop (the ORM is
-synchronous and thread-bound; one hop per call, not one per query).
-"""
+"""The SQL graph backend: graph queries computed in the relational DB (the embedded default)."""
 
 from __future__ import annotations
 
@@ -291,7 +287,6 @@ def _buds_for_user(
 async def buds_for_user(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_buds_for_user)(
         user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
     )
@@ -307,7 +302,6 @@ def _common_items(*, user_id: int, other_id: int, kind: str | None) -> list[Shar
 
 
 async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_common_items)(user_id=user_id, other_id=other_id, kind=kind)
 
 
@@ -353,7 +347,6 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
 
 
 async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_buds_for_item)(
         kind=kind, item_id=item_id, limit=limit, cursor=cursor
     )
@@ -387,5 +380,4 @@ def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendat
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_recommendations)(user_id=user_id, kind=kind, limit=limit)
