@@ -106,7 +106,7 @@ async_cache.add_lookup_listener(_cache_lookup)
 
 
 def graph_projection_lag_set(*, seconds: float, pending: int) -> None:
-    """Report how far the graph projection is behind (called by the graph projector)."""
+    """Report how far the graph projection is behind (the metrics view, at scrape time)."""
     GRAPH_PROJECTION_LAG.set(max(seconds, 0.0))
     GRAPH_PROJECTION_PENDING.set(max(pending, 0))
 
