@@ -1,5 +1,6 @@
-"""The one graph query interface: ``GRAPH_BACKEND`` picks the backend (sql | neo4j), and with
-``GRAPH_FALLBACK_TO_SQL`` an unreachable Neo4j is answered from SQL (same answers)."""
+"""The one graph query interface: ``GRAPH_BACKEND`` picks the backend (sql | neo4j). SQL answers
+when Neo4j cannot be reached (``GRAPH_FALLBACK_TO_SQL``) or the user's own writes are not all
+projected yet (same answers)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.conf import settings
 
 from graph.backends import neo4j as neo4j_backend
 from graph.backends import sql
-from graph.projection import graph_errors
+from graph.projection import graph_errors, user_projection_pending
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
 from musicbud.errors import InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind
@@ -49,6 +50,12 @@ async def _dispatch(
     **kwargs: P.kwargs,
 ) -> T:
     if settings.GRAPH_BACKEND != "neo4j":
+        return await sql_call(*args, **kwargs)
+    user_id = kwargs.get("user_id")
+    if isinstance(user_id, int) and await user_projection_pending(user_id=user_id):
+        # Read your own writes: the graph lacks some of this user's committed changes (the
+        # projector is behind or failing), and an answer built from it would be cached as
+        # if it were current. SQL has them; the graph is used again once it has caught up.
         return await sql_call(*args, **kwargs)
     neo4j_call: Callable[P, Awaitable[T]] = getattr(neo4j_backend, name)
     try:
