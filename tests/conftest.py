@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.http",
     "tests.fixtures.logs",
+    "tests.fixtures.providers",
     "tests.fixtures.taste",
 ]
 

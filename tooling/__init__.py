@@ -1,2 +1,3 @@
-"""Tooling kept apart from the production packages: benchmarks, the demo-data generator and test
-servers. Nothing that serves a request imports it; management commands import it lazily."""
+"""Tooling kept apart from the production packages: stand-in servers, benchmarks, the demo-data
+generator, the test Bolt server. No production import path needs it (management commands
+import it when they run)."""

@@ -31,6 +31,7 @@ from config.asgi_handler import HopFreeASGIHandler
 from musicbud.services.tokens import token_pair_issue
 from tests.api.test_openapi import operations
 from tests.factories import TrackFactory, UserFactory
+from tooling.provider_standin import ProviderStandIn
 
 KNOWN_EXCEPTIONS = Path(__file__).with_name("schemathesis_exceptions.toml")
 SEED = 20261201
@@ -46,8 +47,12 @@ class ServedApi:
 
 
 @pytest.fixture
-def served_api(transactional_db: None, settings: Any) -> Iterator[ServedApi]:
-    """The project's ASGI app under uvicorn on a free port, with a user to fuzz as."""
+def served_api(
+    transactional_db: None, settings: Any, standin: ProviderStandIn
+) -> Iterator[ServedApi]:
+    """The project's ASGI app under uvicorn on a free port, with a user to fuzz as, and the
+    music services configured (on their stand-in) so the connection endpoints answer as in
+    production rather than "unconfigured"."""
     # The run makes thousands of requests in a minute: the budgets are not under test here.
     settings.RATE_LIMIT_PER_MINUTE = 1_000_000
     settings.RATE_LIMIT_STRICT_PER_MINUTE = 1_000_000
