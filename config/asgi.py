@@ -1,7 +1,8 @@
 """ASGI entry point served by gunicorn's uvicorn workers in production.
 
-It serves the project through ``HopFreeASGIHandler`` (no per-request thread hop for requests
-that stay on the event loop) and answers the ASGI lifespan protocol; see config/PERFORMANCE.md.
+With ``FAST_PATH`` on (the default) requests go through ``fastpath.handler``'s hop-free
+handler; off, through Django's stock ``ASGIHandler``. Either way ``LifespanApp`` answers the
+ASGI lifespan protocol (start-up checks and warm-ups, clean shutdown).
 """
 
 import os
@@ -11,6 +12,20 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
-from config.asgi_handler import HopFreeASGIHandler  # noqa: E402 - needs django.setup() first
+from django.conf import settings  # noqa: E402 - needs django.setup() first
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
-application = HopFreeASGIHandler()
+from config.lifespan import LifespanApp  # noqa: E402
+
+
+def build_application() -> LifespanApp:
+    """The project's ASGI application for the current settings."""
+    if settings.FAST_PATH:
+        from fastpath.handler import HopFreeASGIHandler
+
+        handler = HopFreeASGIHandler()
+        return LifespanApp(handler, before_shutdown=[handler.aclose])
+    return LifespanApp(ASGIHandler())
+
+
+application = build_application()

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpResponse
 from ninja import Query, Router
 
 from api.auth import AuthenticatedRequest, auth
@@ -22,8 +21,8 @@ from api.catalogue.schemas import KindPath
 from api.pagination import Page, PageParams, next_link, offset_page
 from api.rendered import schema_response
 from api.throttling import reads_ahead
+from fastpath.read_ahead import CacheRead
 from graph.types import SharedItem
-from musicbud.cache import CacheRead
 from musicbud.selectors.buds import (
     buds_page_get,
     buds_page_reads,
@@ -53,7 +52,7 @@ def _page_arguments(params: BudsParams) -> dict[str, Any]:
 
 @router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
 @reads_ahead(_my_buds_reads)
-async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> HttpResponse:
+async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> Any:
     page = await buds_page_get(
         user_id=request.auth.pk,
         **_page_arguments(params),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from typing import Any
+
 from ninja import Query, Router
 
 from api.auth import AuthenticatedRequest, auth
@@ -31,7 +32,7 @@ router = Router(tags=["users"], auth=auth)
 
 @router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
 @reads_ahead(lambda request: profile_reads(user_id=request.auth.pk))
-async def my_profile(request: AuthenticatedRequest) -> HttpResponse:
+async def my_profile(request: AuthenticatedRequest) -> Any:
     profile = await profile_get(user_id=request.auth.pk)
     # The cached profile is shared while its entry is unchanged: rendered once, not per read.
     return schema_response(request, MyProfileOut, profile)

@@ -7,9 +7,10 @@ from uuid import UUID
 
 from django.conf import settings
 
+from fastpath.read_ahead import CacheRead
 from graph import queries
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
-from musicbud.cache import CacheRead, cached_query
+from musicbud.cache import cached_query
 from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import ITEM_MODELS, ItemKind

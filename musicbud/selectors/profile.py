@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
-from musicbud.cache import CacheRead, async_cache, cached_query
+from fastpath.read_ahead import CacheRead
+from musicbud.cache import async_cache, cached_query
 from musicbud.cache_keys import PROFILE, profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User

@@ -27,7 +27,7 @@ from asgiref.sync import async_to_sync
 from django.db import connections
 from django.test import Client
 
-from config.asgi_handler import HopFreeASGIHandler
+from config.asgi import build_application
 from musicbud.services.tokens import token_pair_issue
 from tests.api.test_openapi import operations
 from tests.factories import TrackFactory, UserFactory
@@ -60,7 +60,7 @@ def served_api(
     # Logging out revokes the token it is sent with: that operation gets a token of its own.
     bystander = UserFactory.create(username="bystander")
     TrackFactory.create_batch(3)
-    app = HopFreeASGIHandler()
+    app = build_application()  # in the configured FAST_PATH mode
     server = uvicorn.Server(
         uvicorn.Config(
             app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
@@ -83,8 +83,13 @@ def served_api(
     finally:
         server.should_exit = True
         thread.join(10)
+
         # The request threads hand their connections back, so the database can be flushed.
-        asyncio.run(app.thread_pool.close())
+        async def before_shutdown() -> None:
+            for hook in app.before_shutdown:
+                await hook()
+
+        asyncio.run(before_shutdown())
         connections.close_all()
 
 

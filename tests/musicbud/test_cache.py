@@ -16,9 +16,9 @@ from django.core.cache import cache as django_cache
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from fastpath.read_ahead import CacheRead
 from musicbud.cache import (
     MISSING,
-    CacheRead,
     _run_script,
     async_cache,
     cached_query,
