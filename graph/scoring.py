@@ -67,12 +67,12 @@ def is_stop_item(*, users: int, df: int) -> bool:
     return df > max(STOP_ITEM_MIN_HOLDERS, STOP_ITEM_SHARE * users)
 
 
-def idf(*, users: int, df: int) -> float:
-    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads,
-    and 0 for a stop item."""
+def item_weight(*, users: int, df: int) -> float:
+    """What sharing one item says: 1 / (its holders other than me), so an item only the two of
+    us have counts 1 and one shared with nine others 1/10; 0 for a stop item."""
     if is_stop_item(users=users, df=df):
         return 0.0
-    return math.log1p(users / df) / math.log1p(users)
+    return 1.0 / max(df - 1, 1)
 
 
 def round_score(value: float) -> float:
@@ -123,7 +123,7 @@ class TasteFacts:
                 # Statistics missing after a load that bypassed the services (before
                 # graph_refresh_stats) degrade the score; they never fail the query.
                 df = self.df.get((cell, item_id), 1)
-                weight = idf(users=max(self.users.get(cell, 0), df), df=df)
+                weight = item_weight(users=max(self.users.get(cell, 0), df), df=df)
                 result[(cell, item_id)] = scale * weight
         return result
 

@@ -95,7 +95,7 @@ def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cel
 def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
     """(user id, score) of every other user sharing an item (active or not), summed in SQL.
 
-    Python computes each of my items' coefficient (cell weight * IDF / sqrt(my size)); the
+    Python computes each of my items' coefficient (cell weight * item weight / sqrt(my size)); the
     database sums them per candidate and cell and divides by sqrt(the candidate's size).
     """
     coefficients = facts.coefficients()

@@ -23,6 +23,12 @@ from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, Track, U
 from musicbud.services.taste import taste_edge_set
 from tests.factories import UserFactory
 from tests.graph.taste_world import TasteWorld, build_contract_world
+from tooling.bud_eval import (
+    PlantedConfig,
+    PlantedWorld,
+    planted_tastes_write,
+    planted_world_create,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,10 +97,10 @@ class Reference:
                 theirs = libraries[(other, cell)]
                 for item in mine & theirs:
                     df = sum(1 for u in holders if item in libraries[(u, cell)])
-                    n = len(holders)
-                    stop = df > max(50, 0.05 * n)
-                    idf = 0.0 if stop else math.log(1 + n / df) / math.log(1 + n)
-                    value = weight * idf / math.sqrt(len(mine) * len(theirs))
+                    stop = df > max(50, 0.05 * len(holders))
+                    # 1 over the item's other holders (df counts me too); 0 for a stop item.
+                    share = 0.0 if stop else 1 / (df - 1)
+                    value = weight * share / math.sqrt(len(mine) * len(theirs))
                     key = f"{cell[1]}:{item}"
                     parts[other][key] = parts[other].get(key, 0.0) + value
         return parts
@@ -350,3 +356,48 @@ async def test_inactive_users_and_deleted_items_are_left_out(world: TasteWorld) 
     assert "gina" not in [b.username for b in page.buds]
     assert sorted(b.username for b in holders.buds) == ["alice", "carol", "erin"]
     assert "gone" not in [s.item.name for b in page.buds for s in b.top_shared]
+
+
+# --- planted communities (the evaluation's world, small) ------------------------------------
+
+PLANTED = PlantedConfig(
+    communities=3,
+    members=4,
+    private_pool=8,
+    private_picks=5,
+    popular_pool=10,
+    popular_picks=5,
+    noise_users=8,
+    noise_size=8,
+    noise_popular_share=0.75,
+    tail_pool=20,
+    background_users=0,
+)
+
+
+@pytest.fixture
+async def planted(backend: str, settings: SettingsWrapper) -> PlantedWorld:
+    """Three small communities among hits and noise (tooling/bud_eval.py), written past the
+    services as the evaluation writes them, and projected by a rebuild."""
+
+    def build() -> PlantedWorld:
+        world = planted_world_create(PLANTED)
+        planted_tastes_write(world, PLANTED, seed=3)
+        if backend == "neo4j":
+            call_command("graph_rebuild", "--restart", stdout=io.StringIO())
+        return world
+
+    return await sync_to_async(build)()
+
+
+async def test_planted_communities_rank_alike_and_as_the_formula(planted: PlantedWorld) -> None:
+    ref = await reference()
+    for member in planted.members:
+        page = await queries.buds_for_user(
+            user_id=member, kind=None, source=BudSource.ALL, limit=50, cursor=None
+        )
+
+        assert_same(flatten(page.buds), ref.buds(member, _cells(BudSource.ALL, None)))
+        # The score finds the planted truth: the community first.
+        top = {bud.user_public_id for bud in page.buds[: PLANTED.members - 1]}
+        assert top == planted.relevant(member)

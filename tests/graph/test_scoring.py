@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.scoring import idf, is_stop_item
+from graph.scoring import is_stop_item, item_weight
 
 
 @pytest.mark.parametrize(
@@ -15,4 +15,4 @@ def test_stop_items_are_those_held_by_more_than_five_percent_and_fifty_users(
     users: int, df: int, stop: bool
 ) -> None:
     assert is_stop_item(users=users, df=df) is stop
-    assert (idf(users=users, df=df) == 0.0) is stop
+    assert (item_weight(users=users, df=df) == 0.0) is stop
