@@ -383,6 +383,10 @@ LOGGING: dict[str, Any] = {
         "gunicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         "neo4j": {"level": "WARNING"},
+        # httpx logs every request's full URL at INFO; Last.fm's carry the API key and the
+        # session key in the query string. The provider modules log what matters themselves.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 
