@@ -1,9 +1,5 @@
-"""Writes of taste edges (likes, top items, plays). Each service owns its transaction.
-
-Every write records beside the edge, in its transaction, the graph layer's bookkeeping (the
-edge's version, its outbox row, the similarity statistics); the user's cached profile and bud
-pages are dropped only after commit, so a rolled-back write changes nothing.
-"""
+"""Writes of taste edges (likes, top items, plays), each owning its transaction: the edge and the
+graph layer's bookkeeping commit together; the user's cached profile and bud pages go after."""
 
 from __future__ import annotations
 
