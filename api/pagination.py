@@ -1,20 +1,16 @@
-"""Cursor pagination shared by every list endpoint: one query schema, one page shape, one link.
-
-A cursor is opaque to clients. Offset-paginated lists encode ``{"o": <offset>}`` as URL-safe
-base64; the graph layer's bud pages carry the graph's own cursor string through unchanged.
-"""
+"""Pagination shared by every list endpoint: one query schema, one page shape, one link. Cursors
+are opaque: offset pages carry ``{"o": offset}`` in ``graph.cursor``; bud pages the graph's own."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from django.http import HttpRequest, QueryDict
 from ninja import Schema
 from pydantic import Field
 
+from graph.cursor import cursor_decode, cursor_encode
 from musicbud.errors import InvalidCursor
 
 DEFAULT_PAGE_SIZE = 20
@@ -43,21 +39,11 @@ class Page(Schema, Generic[T]):
     )
 
 
-def encode_offset(offset: int) -> str:
-    raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def decode_offset(cursor: str | None) -> int:
+def _offset(cursor: str | None) -> int:
     """The offset a cursor stands for (0 without one); a malformed cursor is a 422."""
     if not cursor:
         return 0
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        offset = data["o"]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidCursor from exc
+    offset = cursor_decode(cursor).get("o")
     if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise InvalidCursor
     return offset
@@ -72,10 +58,15 @@ def next_link(request: HttpRequest, cursor: str | None) -> str | None:
     return f"{request.path}?{query.urlencode()}"
 
 
-def offset_page(
-    request: HttpRequest, rows: list[T], *, offset: int, limit: int
-) -> tuple[list[T], str | None]:
-    """Cut a ``limit + 1`` fetch down to one page and link the next one when there is more."""
-    has_more = len(rows) > limit and offset + limit <= MAX_OFFSET
-    cursor = encode_offset(offset + limit) if has_more else None
-    return rows[:limit], next_link(request, cursor)
+async def offset_page(
+    request: HttpRequest,
+    params: PageParams,
+    rows: Callable[[int, int], Awaitable[Sequence[T]]],
+) -> dict[str, object]:
+    """One page of an offset-paginated list: ``rows(offset, limit)`` returns up to
+    ``limit + 1`` rows from ``offset`` (the extra one says there is a next page)."""
+    offset, limit = _offset(params.cursor), params.limit
+    fetched = await rows(offset, limit)
+    has_more = len(fetched) > limit and offset + limit <= MAX_OFFSET
+    cursor = cursor_encode({"o": offset + limit}) if has_more else None
+    return {"items": list(fetched[:limit]), "next": next_link(request, cursor)}

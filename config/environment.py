@@ -1,8 +1,5 @@
-"""The one typed settings object: every value the project reads from the environment.
-
-Nothing else in the project reads ``os.environ``; ``config/settings.py`` builds Django's
-settings from :func:`load_environment`.
-"""
+"""The one typed settings object: every value the project reads from the environment (nothing
+else reads ``os.environ``; config/settings.py builds Django's settings from it)."""
 
 from __future__ import annotations
 

@@ -6,15 +6,13 @@ sizes, document frequencies, user counts), and the SQL backend evaluates the sam
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from graph.cursor import cursor_decode, cursor_encode
 from graph.types import Bud, BudSource, ItemRef, SharedItem
 from musicbud.errors import InvalidCursor
 from musicbud.models import ItemKind, Relation
@@ -179,16 +177,14 @@ def top_scored(
 
 
 def encode_cursor(score: float, public_id: UUID) -> str:
-    raw = json.dumps({"s": score, "p": str(public_id)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_encode({"s": score, "p": str(public_id)})
 
 
 def decode_cursor(cursor: str) -> tuple[float, UUID]:
+    data = cursor_decode(cursor)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return float(data["s"]), UUID(str(data["p"]))
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidCursor from exc
 
 

@@ -17,7 +17,7 @@ import pickle
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
@@ -369,25 +369,73 @@ def _default_suffix(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return suffix
 
 
-def cached_query(
-    prefix: str, *, ttl: int, key: Callable[..., str] | None = None
-) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
-    """Cache an async query's result under ``prefix:<key>`` for ``ttl`` seconds.
+class CachedQuery(Generic[P, T]):
+    """An async query whose result is cached: see :func:`cached_query`."""
 
-    The wrapped function accepts an extra keyword ``cache_ttl`` to override the TTL per call.
-    ``key`` builds the key suffix from the call's arguments (default: their ``repr``).
+    def __init__(
+        self,
+        func: Callable[P, Awaitable[T]],
+        *,
+        prefix: str,
+        ttl: int | Callable[[], int],
+        key: Callable[..., str] | None,
+        generation: Callable[..., str] | None,
+        shared: bool,
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self._func = func
+        self._prefix, self._ttl, self._key = prefix, ttl, key
+        self._generation, self._shared = generation, shared
+
+    def cache_read(self, *args: P.args, **kwargs: P.kwargs) -> CacheRead:
+        """The cache read a call with these arguments makes (for reading it ahead)."""
+        suffix = self._key(*args, **kwargs) if self._key else _default_suffix(args, kwargs)
+        if self._generation is None:
+            return CacheRead(f"{self._prefix}:{suffix}")
+        # The generation ends the key: "<prefix>:<suffix>:g<generation>".
+        return CacheRead(f"{self._prefix}:{suffix}:g", self._generation(*args, **kwargs))
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        call_ttl = kwargs.pop("cache_ttl", None)
+        expire = call_ttl if isinstance(call_ttl, int) else self._ttl
+        if callable(expire):
+            expire = expire()
+        read = self.cache_read(*args, **kwargs)
+        if read.generation_key is None:
+            return await async_cache.get_or_set(
+                read.key, lambda: self._func(*args, **kwargs), expire, shared=self._shared
+            )
+        generation, value = await async_cache.get_generational(
+            read.generation_key, read.key, read.key_suffix
+        )
+        async_cache.lookup_observed(self._prefix, hit=value is not MISSING)
+        if value is not MISSING:
+            return value  # type: ignore[no-any-return]
+        value = await self._func(*args, **kwargs)
+        await async_cache.set(f"{read.key}{generation}", value, expire)
+        return value
+
+
+def cached_query(
+    prefix: str,
+    *,
+    ttl: int | Callable[[], int],
+    key: Callable[..., str] | None = None,
+    generation: Callable[..., str] | None = None,
+    shared: bool = False,
+) -> Callable[[Callable[P, Awaitable[T]]], CachedQuery[P, T]]:
+    """Cache an async query's result under ``prefix:<key>`` for ``ttl`` seconds (or what a
+    callable ``ttl`` answers at call time; a keyword ``cache_ttl`` overrides it per call).
+
+    ``key`` builds the key suffix from the call's arguments (default: their ``repr``). With
+    ``generation`` (the key of a counter, from the arguments) the entry is read together with
+    the counter and stored under its value, so bumping the counter drops every such entry at
+    once. ``shared`` as for ``AsyncCache.get``: the result is immutable by contract.
     """
 
-    def decorate(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-        @functools.wraps(func)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            call_ttl = kwargs.pop("cache_ttl", None)
-            suffix = key(*args, **kwargs) if key else _default_suffix(args, kwargs)
-            expire = call_ttl if isinstance(call_ttl, int) else ttl
-            return await async_cache.get_or_set(
-                f"{prefix}:{suffix}", lambda: func(*args, **kwargs), expire
-            )
-
-        return wrapper
+    def decorate(func: Callable[P, Awaitable[T]]) -> CachedQuery[P, T]:
+        return CachedQuery(
+            func, prefix=prefix, ttl=ttl, key=key, generation=generation, shared=shared
+        )
 
     return decorate

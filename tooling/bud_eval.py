@@ -160,7 +160,7 @@ def _users(prefix: str, count: int) -> list[int]:
 
 def planted_world_create(config: PlantedConfig) -> PlantedWorld:
     """Write the planted catalogue and users, and the background, into the (empty) database."""
-    from musicbud.services.demo import demo_seed
+    from tooling.demo import demo_seed
 
     if config.background_users:
         demo_seed(

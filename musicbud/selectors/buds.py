@@ -12,8 +12,8 @@ from fastpath.read_ahead import CacheRead
 from graph import queries
 from graph.scoring import MAX_LIMIT, round_score
 from graph.types import Bud, BudPage, BudSource, Recommendation, SharedItem
-from musicbud.cache import MISSING, async_cache
-from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
+from musicbud.cache import cached_query
+from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import ITEM_MODELS, ItemKind
 from musicbud.selectors.users import UserRef, active_user_find
@@ -22,18 +22,19 @@ from musicbud.selectors.users import UserRef, active_user_find
 RANKING_MAX = 1000
 
 
-def _page_params(*, kind: str | None, source: BudSource, limit: int, cursor: str | None) -> str:
-    return f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
-
-
-def buds_page_reads(
+def _page_key(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
-) -> list[CacheRead]:
-    """The cache reads ``buds_page_get`` with these arguments makes (for ``reads_ahead``)."""
-    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
-    return [buds_page_read(user_id, params)]
+) -> str:
+    return f"{user_id}:{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
 
 
+@cached_query(
+    BUDS,
+    ttl=lambda: settings.BUDS_CACHE_TTL_SECONDS,
+    key=_page_key,
+    generation=lambda *, user_id, **_: buds_generation_key(user_id),
+    shared=True,
+)
 async def buds_page_get(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
@@ -43,19 +44,20 @@ async def buds_page_get(
     The key carries the user's taste generation, so their own taste changes take effect at
     once; changes of other people show when the entry's TTL runs out.
     """
-    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
-    generation, page = await buds_page_cached(user_id, params)
-    async_cache.lookup_observed("buds", hit=page is not MISSING)
-    if page is not MISSING:
-        cached: BudPage = page
-        return cached
-    page = await queries.buds_for_user(
+    return await queries.buds_for_user(
         user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
     )
-    await async_cache.set(
-        buds_key(user_id, generation, params), page, settings.BUDS_CACHE_TTL_SECONDS
-    )
-    return page
+
+
+def buds_page_reads(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> list[CacheRead]:
+    """The cache read ``buds_page_get`` with these arguments makes (for ``reads_ahead``)."""
+    return [
+        buds_page_get.cache_read(
+            user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
+        )
+    ]
 
 
 async def _ranking_walk(fetch: Callable[[str | None], Awaitable[BudPage]]) -> list[Bud]:

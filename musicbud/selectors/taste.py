@@ -45,7 +45,6 @@ async def taste_edges_list(
         ).prefetch_related(f"{kind}__artists")
     else:
         queryset = queryset.select_related(kind)
-    # One thread hop: async iteration fetches the whole slice (and its prefetch) at once.
     return [edge async for edge in queryset[offset : offset + limit + 1]]
 
 

@@ -142,12 +142,6 @@ async def principal_remember(principal: CachedPrincipal) -> None:
     )
 
 
-async def user_get_cached(*, user_id: int) -> User | None:
-    """The user by id through :func:`principal_get_cached` (same cache, same guarantees)."""
-    principal = await principal_get_cached(user_id=user_id)
-    return principal.user if principal is not None else None
-
-
 def user_cache_invalidate(*, user_id: int) -> None:
     """Drop the cached copy (sync: called from ORM signal receivers)."""
     cache.delete(user_cache_key(user_id))

@@ -14,7 +14,7 @@ from musicbud.models import User
 from musicbud.selectors.profile import ProfileData, profile_refresh
 
 
-def profile_update(
+async def profile_update(
     *,
     user: User,
     display_name: str | None = None,
@@ -25,6 +25,27 @@ def profile_update(
     location: str | None = None,
 ) -> User:
     """Change the given fields (None = leave as is, "" = clear); drops the cached profile."""
+    return await sync_to_async(_update, thread_sensitive=True)(
+        user=user,
+        display_name=display_name,
+        bio=bio,
+        avatar_url=avatar_url,
+        first_name=first_name,
+        last_name=last_name,
+        location=location,
+    )
+
+
+def _update(
+    *,
+    user: User,
+    display_name: str | None,
+    bio: str | None,
+    avatar_url: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    location: str | None,
+) -> User:
     changes = {
         name: value
         for name, value in (
@@ -55,6 +76,5 @@ def profile_update(
 async def profile_change(*, user: User, changes: dict[str, str]) -> ProfileData:
     """``profile_update`` with the given fields, then the fresh profile (cached again), so the
     writer reads its own change."""
-    # The update is sync ORM work with its own transaction: one thread hop.
-    await sync_to_async(profile_update)(user=user, **changes)
+    await profile_update(user=user, **changes)
     return await profile_refresh(user_id=user.pk)

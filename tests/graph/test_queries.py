@@ -11,7 +11,6 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph import queries
 from graph.models import CellPopulation, ItemPopularity, ProjectionOutbox
-from graph.scoring import is_stop_item, item_weight
 from graph.types import BudSource
 from musicbud.errors import InvalidCursor, InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind, Relation, User
@@ -136,18 +135,7 @@ async def test_neo4j_down_without_fallback_is_service_unavailable(
     settings.GRAPH_FALLBACK_TO_SQL = False
 
     with pytest.raises(ServiceUnavailable, match="graph store is unavailable"):
-        await queries.taste_counts(user_id=users["a"].pk)
-
-
-@pytest.mark.parametrize(
-    ("users", "df", "stop"),
-    [(10_000, 500, False), (10_000, 501, True), (100, 50, False), (100, 51, True), (6, 6, False)],
-)
-def test_stop_items_are_those_held_by_more_than_five_percent_and_fifty_users(
-    users: int, df: int, stop: bool
-) -> None:
-    assert is_stop_item(users=users, df=df) is stop
-    assert (item_weight(users=users, df=df) == 0.0) is stop
+        await queries.recommendations(user_id=users["a"].pk, kind="track", limit=5)
 
 
 async def test_missing_statistics_degrade_scores_but_never_fail() -> None:

@@ -30,7 +30,7 @@ from tooling.benchmark.server import HOP_FREE_APP, PEER_APP, STOCK_APP, Server, 
 BENCH_USERNAME = "bench"
 BENCH_PASSWORD = "bench-correct-horse-battery-42"  # noqa: S105 - a throwaway local account
 WRITE_ITEM_PREFIX = "bench write "
-# URL names: an endpoint that does not exist (yet) is reported as skipped.
+# URL names: an endpoint whose name does not resolve is reported as skipped.
 LIVE = "health-live"
 LOGIN = "api-v1:auth-login"
 PROFILE = "api-v1:my-profile"
@@ -132,7 +132,7 @@ def _minimal_seed() -> None:
 def auth_headers(
     server: Server, *, secret_key: str, user: User
 ) -> tuple[list[tuple[str, str]], str]:
-    """A bearer token from the login endpoint, or (before it exists) a session cookie."""
+    """A bearer token from the login endpoint, or a session cookie where no login route resolves."""
     login_path = path_of(LOGIN)
     if login_path is not None:
         body = json.dumps({"username": BENCH_USERNAME, "password": BENCH_PASSWORD}).encode()

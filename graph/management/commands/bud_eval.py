@@ -101,7 +101,7 @@ class Command(BaseCommand):
         if url:
             yield url
             return
-        from graph.arcadedb import BoltServerError, embedded_bolt_server_start
+        from tooling.arcadedb import BoltServerError, embedded_bolt_server_start
 
         try:
             server = embedded_bolt_server_start()
