@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from django.http import HttpRequest, QueryDict
@@ -43,24 +44,53 @@ class Page(Schema, Generic[T]):
     )
 
 
-def encode_offset(offset: int) -> str:
-    raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
+def _encode(field: str, value: int) -> str:
+    raw = json.dumps({field: value}, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode(cursor: str, field: str, *, low: int, high: int) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        value = data[field]
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
+        raise InvalidInput("Invalid cursor", code="invalid_cursor") from exc
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidInput("Invalid cursor", code="invalid_cursor")
+    return value
+
+
+def encode_offset(offset: int) -> str:
+    return _encode("o", offset)
 
 
 def decode_offset(cursor: str | None) -> int:
     """The offset a cursor stands for (0 without one); a malformed cursor is a 422."""
     if not cursor:
         return 0
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        offset = data["o"]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidInput("Invalid cursor", code="invalid_cursor") from exc
-    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
-        raise InvalidInput("Invalid cursor", code="invalid_cursor")
-    return offset
+    return _decode(cursor, "o", low=0, high=MAX_OFFSET)
+
+
+# Keyset pages of rows with growing ids, newest first: the cursor is the id to go below.
+# New rows arriving between two pages never shift the next one.
+MAX_ROW_ID = 2**63 - 1
+
+
+def decode_before(cursor: str | None) -> int | None:
+    """The id a newest-first page continues below (None without a cursor); malformed: 422."""
+    if not cursor:
+        return None
+    return _decode(cursor, "b", low=1, high=MAX_ROW_ID)
+
+
+def before_page(
+    request: HttpRequest, rows: list[T], *, limit: int, row_id: Callable[[T], int]
+) -> tuple[list[T], str | None]:
+    """Cut a ``limit + 1`` newest-first fetch to one page; the next page goes below its last."""
+    page = rows[:limit]
+    cursor = _encode("b", row_id(page[-1])) if len(rows) > limit else None
+    return page, next_link(request, cursor)
 
 
 def next_link(request: HttpRequest, cursor: str | None) -> str | None:

@@ -1,7 +1,8 @@
-"""ASGI entry point served by gunicorn's uvicorn workers in production.
+"""ASGI entry point served by gunicorn's uvicorn workers in production (and by runserver).
 
-It serves the project through ``HopFreeASGIHandler`` (no per-request thread hop for requests
-that stay on the event loop) and answers the ASGI lifespan protocol; see config/PERFORMANCE.md.
+HTTP (and the ASGI lifespan protocol) goes to ``HopFreeASGIHandler`` (no per-request thread
+hop for requests that stay on the event loop; see config/PERFORMANCE.md); WebSockets go to
+the chat application (Django Channels).
 """
 
 import os
@@ -11,6 +12,18 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup(set_prefix=False)
 
-from config.asgi_handler import HopFreeASGIHandler  # noqa: E402 - needs django.setup() first
+# Imports below need django.setup() first.
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-application = HopFreeASGIHandler()
+from api.chat.routing import websocket_application  # noqa: E402
+from config.asgi_handler import HopFreeASGIHandler  # noqa: E402
+
+http_application = HopFreeASGIHandler()
+
+application = ProtocolTypeRouter(
+    {
+        "http": http_application,
+        "lifespan": http_application,
+        "websocket": websocket_application,
+    }
+)
