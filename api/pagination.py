@@ -16,7 +16,7 @@ from django.http import HttpRequest, QueryDict
 from ninja import Schema
 from pydantic import Field
 
-from musicbud.errors import InvalidInput
+from musicbud.errors import InvalidCursor
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -55,9 +55,9 @@ def _decode(cursor: str, field: str, *, low: int, high: int) -> int:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         value = data[field]
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidInput("Invalid cursor", code="invalid_cursor") from exc
+        raise InvalidCursor from exc
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidInput("Invalid cursor", code="invalid_cursor")
+        raise InvalidCursor
     return value
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from graph.types import Bud, BudSource, ItemRef, SharedItem
-from musicbud.errors import InvalidInput
+from musicbud.errors import InvalidCursor
 from musicbud.models import ItemKind, Relation
 
 # A cell is one (relation, kind) pair: likes of tracks, top artists, played tracks, ...
@@ -189,7 +189,7 @@ def decode_cursor(cursor: str) -> tuple[float, UUID]:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return float(data["s"]), UUID(str(data["p"]))
     except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput("invalid cursor", details=[{"field": "cursor"}]) from exc
+        raise InvalidCursor from exc
 
 
 def sort_shared(items: Iterable[SharedItem]) -> list[SharedItem]:

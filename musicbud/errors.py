@@ -44,6 +44,16 @@ class InvalidInput(MusicbudError):
     status_code = HTTPStatus.UNPROCESSABLE_ENTITY
 
 
+class InvalidCursor(InvalidInput):
+    """A page cursor that is not one the API issued: the same answer on every list."""
+
+    code = "invalid_cursor"
+
+    def __init__(self, message: str = "Invalid cursor") -> None:
+        details = [{"field": "query.cursor", "message": message, "type": "invalid_cursor"}]
+        super().__init__(message, details=details)
+
+
 class AuthenticationFailed(MusicbudError):
     code = "not_authenticated"
     status_code = HTTPStatus.UNAUTHORIZED

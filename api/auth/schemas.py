@@ -8,30 +8,31 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from api.schemas import InputSchema
 from musicbud.models import User
 
 
-class RegisterIn(Schema):
+class RegisterIn(InputSchema):
     username: str = Field(max_length=30)
     email: str = Field(max_length=254)
     password: str = Field(max_length=128)
 
 
-class LoginIn(Schema):
+class LoginIn(InputSchema):
     username: str = Field(max_length=254, description="The username or the email address")
     password: str = Field(max_length=128)
     session: bool = Field(default=False, description="Also start a Django session (cookie)")
 
 
-class RefreshIn(Schema):
+class RefreshIn(InputSchema):
     refresh_token: str = Field(max_length=4096)
 
 
-class LogoutIn(Schema):
+class LogoutIn(InputSchema):
     refresh_token: str | None = Field(default=None, max_length=4096)
 
 
-class PasswordChangeIn(Schema):
+class PasswordChangeIn(InputSchema):
     old_password: str = Field(max_length=128)
     new_password: str = Field(max_length=128)
 

@@ -11,6 +11,7 @@ from ninja import Query, Router, Status
 
 from api.auth import auth
 from api.chat.schemas import (
+    BlockOut,
     ChannelCreateIn,
     ChannelListParams,
     ChannelOut,
@@ -366,13 +367,14 @@ async def conversation_read(request: HttpRequest, username: str, payload: ReadIn
 
 @router.post(
     "/blocks",
-    response={HTTPStatus.CREATED: UsernameIn, HTTPStatus.OK: UsernameIn},
+    response={HTTPStatus.CREATED: BlockOut, HTTPStatus.OK: BlockOut},
     url_name="chat-blocks",
     summary="Block someone (201; 200 when already blocked)",
 )
-async def block_add(request: HttpRequest, payload: UsernameIn) -> Status[UsernameIn]:
+async def block_add(request: HttpRequest, payload: UsernameIn) -> Status[dict[str, str]]:
     created = await chat_block_add(user=request.auth, username=payload.username)  # type: ignore[attr-defined]
-    return Status(HTTPStatus.CREATED if created else HTTPStatus.OK, payload)
+    status = HTTPStatus.CREATED if created else HTTPStatus.OK
+    return Status(status, {"username": payload.username})
 
 
 @router.delete("/blocks/{username}", response={HTTPStatus.NO_CONTENT: None}, url_name="chat-block")

@@ -6,9 +6,10 @@ from datetime import datetime
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from api.pagination import MAX_ROW_ID, PageParams
+from api.schemas import InputSchema
 from musicbud.chat.models import CLIENT_ID_MAX_LENGTH
 
 # Bounds what is parsed at all; the 4,000-character limit applies after trimming (a 422
@@ -21,18 +22,14 @@ class UserRefOut(Schema):
     display_name: str
 
 
-class ChannelCreateIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ChannelCreateIn(InputSchema):
     name: str = Field(min_length=1, max_length=80, description="Unique, case-insensitively.")
     description: str = Field("", max_length=500)
     visibility: Literal["public", "private"] = "public"
 
 
-class ChannelUpdateIn(Schema):
+class ChannelUpdateIn(InputSchema):
     """Fields to change; omitted fields stay."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=80)
     description: str | None = Field(None, max_length=500)
@@ -72,15 +69,11 @@ class MemberOut(Schema):
         return obj.channel_id  # type: ignore[attr-defined, no-any-return]
 
 
-class UsernameIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class UsernameIn(InputSchema):
     username: str = Field(min_length=1, max_length=150)
 
 
-class MessageIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class MessageIn(InputSchema):
     content: str = Field(max_length=CONTENT_INPUT_MAX, description="Trimmed; 1-4000 characters.")
     client_id: str | None = Field(
         None,
@@ -114,10 +107,12 @@ class ConversationOut(Schema):
     unread: int
 
 
-class ReadIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
+class ReadIn(InputSchema):
     message_id: int = Field(ge=1, le=MAX_ROW_ID)
+
+
+class BlockOut(Schema):
+    username: str
 
 
 class ReadOut(Schema):

@@ -10,6 +10,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, model_validator
 
 from api.catalogue.schemas import ItemOut
+from api.schemas import InputSchema
 from musicbud.models import CatalogueItem, ItemKind, Provider, Relation, TasteEdge
 from musicbud.services.taste_import import ImportEntry
 
@@ -56,11 +57,9 @@ class PlayOut(Schema):
 # --- import -----------------------------------------------------------------------------------
 
 
-class ImportItemIn(Schema):
+class ImportItemIn(InputSchema):
     """An item by provider id, by name, or both (the id is tried first; the name creates the
     item when nothing matches)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: ItemKind
     provider: Provider | None = None
@@ -136,10 +135,10 @@ IMPORT_EXAMPLE: dict[str, Any] = {
 }
 
 
-class TasteImportIn(Schema):
+class TasteImportIn(InputSchema):
     """A taste document. Every entry is applied, or none is."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [IMPORT_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [IMPORT_EXAMPLE]})
 
     likes: list[ImportItemIn] = Field(default_factory=list)
     top: list[ImportTopIn] = Field(default_factory=list)

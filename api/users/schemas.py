@@ -9,9 +9,10 @@ from uuid import UUID
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
 from ninja import Schema
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from api.pagination import PageParams
+from api.schemas import InputSchema
 
 _http_url = URLValidator(schemes=["http", "https"])
 
@@ -48,43 +49,40 @@ class MyProfileOut(PublicProfileOut):
     email: str
 
 
-class ProfileUpdateIn(Schema):
-    """Fields to change; omitted fields stay as they are, "" clears one."""
+class ProfileUpdateIn(InputSchema):
+    """Fields to change; omitted fields stay as they are, "" or null clears one."""
 
-    display_name: str | None = Field(None, max_length=80)
-    bio: str | None = Field(None, max_length=500)
+    display_name: str | None = Field(None, max_length=80, description='"" or null clears it.')
+    bio: str | None = Field(None, max_length=500, description='"" or null clears it.')
     avatar_url: str | None = Field(
-        None, max_length=500, description='An http(s) URL of the avatar image, or "".'
+        None,
+        max_length=500,
+        description='An http(s) URL of the avatar image; "" or null clears it.',
     )
 
     @field_validator("display_name", "bio", "avatar_url")
     @classmethod
-    def _strip(cls, value: str | None) -> str | None:
-        return value.strip() if value is not None else None
+    def _strip(cls, value: str | None) -> str:
+        # Validators run on given values only: an explicit null clears the field, an
+        # omitted field (the default None) leaves it alone.
+        return value.strip() if value is not None else ""
 
     @field_validator("display_name")
     @classmethod
-    def _printable(cls, value: str | None) -> str | None:
-        if value is not None and not value.isprintable():
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable():
             raise ValueError("must not contain control characters")
         return value
 
     @field_validator("avatar_url")
     @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
+    def _http_url(cls, value: str) -> str:
         if value:
             try:
                 _http_url(value)
             except DjangoValidationError as exc:
                 raise ValueError("must be an http:// or https:// URL") from exc
         return value
-
-    @model_validator(mode="after")
-    def _no_nulls(self) -> ProfileUpdateIn:
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f'{name} may not be null; send "" to clear it')
-        return self
 
 
 class UserSummaryOut(Schema):

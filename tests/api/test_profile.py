@@ -193,13 +193,64 @@ def test_patch_profile_rejects_invalid_values(
     assert User.objects.values("display_name", "bio", "avatar_url").get(pk=user.pk) == before
 
 
-def test_patch_profile_rejects_null(api_client: Client, user: User) -> None:
+def test_patch_profile_null_clears_the_field_as_the_schema_says(
+    api_client: Client, user: User
+) -> None:
+    User.objects.filter(pk=user.pk).update(
+        display_name="Ada", bio="Keep me", avatar_url="https://x.example/a.png"
+    )
+    schema = api_client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    fields = schema["ProfileUpdateIn"]["properties"]
+
     response = api_client.patch(
-        reverse("api-v1:my-profile"), {"bio": None}, content_type="application/json"
+        reverse("api-v1:my-profile"),
+        {"avatar_url": None, "display_name": None},
+        content_type="application/json",
+    )
+
+    assert {"type": "null"} in fields["avatar_url"]["anyOf"]
+    assert response.status_code == HTTPStatus.OK
+    assert (response.json()["avatar_url"], response.json()["display_name"]) == ("", "")
+    user.refresh_from_db()
+    assert (user.display_name, user.bio, user.avatar_url) == ("", "Keep me", "")
+
+
+@pytest.mark.parametrize("body", ['"AAA"', "null", "[]", "0", "false", '[{"bio": "x"}]'])
+def test_patch_profile_refuses_a_body_that_is_not_an_object(
+    api_client: Client, user: User, body: str
+) -> None:
+    before = User.objects.values("display_name", "bio", "avatar_url", "updated_at").get(pk=user.pk)
+
+    response = api_client.patch(reverse("api-v1:my-profile"), body, content_type="application/json")
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    body_json = response.json()
+    assert set(body_json) == {*ENVELOPE_KEYS, "details"}
+    assert body_json["code"] == "validation_error"
+    assert [(d["field"], d["type"]) for d in body_json["details"]] == [
+        ("body.payload", "model_attributes_type")
+    ]
+    assert (
+        User.objects.values("display_name", "bio", "avatar_url", "updated_at").get(pk=user.pk)
+        == before
+    )
+
+
+def test_patch_profile_refuses_unknown_fields(api_client: Client, user: User) -> None:
+    before = User.objects.values("display_name", "bio", "email", "is_staff").get(pk=user.pk)
+
+    response = api_client.patch(
+        reverse("api-v1:my-profile"),
+        {"bio": "new", "is_staff": True, "displayname": "typo"},
+        content_type="application/json",
     )
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
-    assert "bio may not be null" in response.json()["details"][0]["message"]
+    assert sorted((d["field"], d["type"]) for d in response.json()["details"]) == [
+        ("body.payload.displayname", "extra_forbidden"),
+        ("body.payload.is_staff", "extra_forbidden"),
+    ]
+    assert User.objects.values("display_name", "bio", "email", "is_staff").get(pk=user.pk) == before
 
 
 def test_profile_update_drops_the_cached_profile_after_commit(

@@ -12,7 +12,7 @@ from graph import queries
 from graph.models import CellPopulation, ItemPopularity
 from graph.scoring import idf, is_stop_item
 from graph.types import BudSource
-from musicbud.errors import InvalidInput, ServiceUnavailable
+from musicbud.errors import InvalidCursor, InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind, User
 from musicbud.services.taste import like_add
 from tests.factories import TrackFactory, UserFactory
@@ -93,10 +93,10 @@ async def test_unknown_kind_and_source_are_invalid_input() -> None:
         await queries.recommendations(user_id=1, kind="podcast", limit=5)
 
 
-async def test_a_tampered_cursor_is_invalid_input() -> None:
+async def test_a_tampered_cursor_is_invalid_cursor() -> None:
     users = await small_world()
 
-    with pytest.raises(InvalidInput, match="invalid cursor"):
+    with pytest.raises(InvalidCursor, match=r"^Invalid cursor$"):
         await queries.buds_for_user(
             user_id=users["a"].pk, kind=None, source=BudSource.ALL, limit=1, cursor="not-ours"
         )
