@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from redis.exceptions import RedisError
 
 from musicbud.chat.models import Message
@@ -42,8 +43,9 @@ def user_group(user_id: int) -> str:
 
 
 def timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, as the REST schemas render datetimes."""
-    return value.isoformat().replace("+00:00", "Z")
+    """As the REST API renders datetimes (Django's JSON encoder: milliseconds, ``Z``)."""
+    rendered: str = DjangoJSONEncoder().default(value)
+    return rendered
 
 
 def user_payload(user: User) -> dict[str, str]:

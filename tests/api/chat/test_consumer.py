@@ -206,7 +206,7 @@ async def test_a_send_is_stored_acked_and_delivered_once(users, open_socket) -> 
         "conversation": None,
         "author": {"username": "ana", "display_name": "Ana"},
         "content": "hello",
-        "created_at": stored.created_at.isoformat().replace("+00:00", "Z"),
+        "created_at": stored.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     }
     assert ack == {"type": "ack", "client_id": "a-1", "created": True, "message": expected}
     assert own_copy == delivered == {"type": "message", "message": expected}
