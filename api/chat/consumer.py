@@ -10,7 +10,6 @@ and later when its user is deactivated or its login revoked.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from typing import Any
@@ -19,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 from channels.auth import get_user
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from pydantic import ValidationError
 from redis.exceptions import RedisError
@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's registry: the server is overloaded or failing
 # A frame holds at most one message (4,000 characters, as JSON escapes up to 6 bytes each).
 MAX_FRAME_CHARS = 32 * 1024
 RESUME_LIMIT = 200
@@ -73,6 +74,37 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     )
 
 
+class SessionWatch:
+    """Re-checks every open socket of this process, one after the other, every
+    ``CHAT_SESSION_CHECK_SECONDS``: one task per process rather than one timer per socket,
+    so a thousand sockets opened together do not check (and open Redis connections)
+    together. The task ends when the last socket closes and starts again with the next."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[ChatConsumer, None] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def watch(self, consumer: ChatConsumer) -> None:
+        self.sockets[consumer] = None
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run())
+
+    def forget(self, consumer: ChatConsumer) -> None:
+        self.sockets.pop(consumer, None)
+        if not self.sockets and self.task is not None:
+            self.task.cancel()  # asleep, or this very check: nothing left to check either way
+            self.task = None
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.CHAT_SESSION_CHECK_SECONDS)
+            for consumer in list(self.sockets):
+                await consumer.check_session()
+
+
+sessions = SessionWatch()
+
+
 def _error(code: str, message: str, **extra: Any) -> str:
     return render({"type": "error", "code": code, "message": message, **extra})
 
@@ -82,7 +114,6 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     user: User
     subscribed: set[int]
     blocked: set[int]
-    watchdog: asyncio.Task[None] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -90,19 +121,27 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # Accepted first, so that a refusal can carry its close code (a refused handshake
         # would reach the client as a bare HTTP 403).
         await self.accept()
-        grant = await self._authenticate()
-        principal = await principal_get_cached(user_id=grant.user_id) if grant else None
-        if grant is None or principal is None:
-            await self.close(code=CLOSE_UNAUTHORIZED)
+        self.subscribed, self.blocked = set(), set()
+        try:
+            grant = await self._authenticate()
+            principal = await principal_get_cached(user_id=grant.user_id) if grant else None
+            if grant is None or principal is None:
+                await self.close(code=CLOSE_UNAUTHORIZED)
+                return
+            self.user = principal.user
+            state = await chat_socket_state(user_id=grant.user_id)
+            self.blocked = set(state.blocked_ids)
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            for channel_id in state.channel_ids:
+                await self._subscribe(channel_id)
+        except (RedisError, OSError, DatabaseError):
+            # Redis or the database failed us: "try again later", not a crash without a
+            # close frame. Whatever was subscribed is dropped by disconnect().
+            logger.exception("chat socket could not open")
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
             return
-        self.user = principal.user
-        state = await chat_socket_state(user_id=grant.user_id)
-        self.subscribed, self.blocked = set(), set(state.blocked_ids)
-        await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
-        for channel_id in state.channel_ids:
-            await self._subscribe(channel_id)
         self.grant = grant
-        self.watchdog = asyncio.create_task(self._watch())
+        sessions.watch(self)
         await self.send(
             text_data=render(
                 {
@@ -125,29 +164,25 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return None
         return SocketGrant(user_id=user.pk, session_key=self.scope["session"].session_key)
 
-    async def _watch(self) -> None:
+    async def check_session(self) -> None:
         """Close the socket once its user is deactivated or its login revoked."""
-        while True:
-            await asyncio.sleep(settings.CHAT_SESSION_CHECK_SECONDS)
-            assert self.grant is not None  # noqa: S101 - set before the watch starts
-            try:
-                live = await chat_grant_is_live(grant=self.grant)
-            except (RedisError, OSError):
-                logger.warning("chat socket check failed; retrying", exc_info=True)
-                continue
-            if not live:
-                await self._close_unauthorized()
-                return
+        if self.grant is None:
+            return
+        try:
+            live = await chat_grant_is_live(grant=self.grant)
+        except (RedisError, OSError):
+            logger.warning("chat socket check failed; will retry", exc_info=True)
+            return
+        if not live:
+            await self._close_unauthorized()
 
     async def _close_unauthorized(self) -> None:
         self.grant = None
         await self.close(code=CLOSE_UNAUTHORIZED)
+        sessions.forget(self)
 
     async def disconnect(self, code: int) -> None:
-        if self.watchdog is not None and self.watchdog is not asyncio.current_task():
-            self.watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.watchdog
+        sessions.forget(self)
         if not hasattr(self, "user"):
             return
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)

@@ -4,7 +4,7 @@ read markers and WebSocket tickets. Real-time delivery is the socket (``api.chat
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Literal
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Status
@@ -61,6 +61,26 @@ router = Router(tags=["chat"], auth=auth)
 def _message_page(request: HttpRequest, rows: list[Message], limit: int) -> dict[str, object]:
     items, next_url = before_page(request, rows, limit=limit, row_id=lambda row: row.pk)
     return {"items": items, "next": next_url}
+
+
+async def _message_post(request: HttpRequest, payload: MessageIn, **place: Any) -> Status[Message]:
+    """Send to ``channel_id`` or ``username``: 201, or 200 for a client_id already sent."""
+    posted = await chat_message_post(
+        user=request.auth,  # type: ignore[attr-defined]
+        content=payload.content,
+        client_id=payload.client_id,
+        **place,
+    )
+    return Status(HTTPStatus.CREATED if posted.created else HTTPStatus.OK, posted.message)
+
+
+async def _read(request: HttpRequest, payload: ReadIn, **place: Any) -> dict[str, int]:
+    unread = await chat_read_mark(
+        user=request.auth,  # type: ignore[attr-defined]
+        message_id=payload.message_id,
+        **place,
+    )
+    return {"unread": unread}
 
 
 # --- channels ---------------------------------------------------------------------------------
@@ -272,23 +292,12 @@ async def channel_messages(
 async def channel_message_post(
     request: HttpRequest, channel_id: int, payload: MessageIn
 ) -> Status[Message]:
-    posted = await chat_message_post(
-        user=request.auth,  # type: ignore[attr-defined]
-        channel_id=channel_id,
-        content=payload.content,
-        client_id=payload.client_id,
-    )
-    return Status(HTTPStatus.CREATED if posted.created else HTTPStatus.OK, posted.message)
+    return await _message_post(request, payload, channel_id=channel_id)
 
 
 @router.post("/channels/{channel_id}/read", response=ReadOut, url_name="chat-channel-read")
 async def channel_read(request: HttpRequest, channel_id: int, payload: ReadIn) -> dict[str, int]:
-    unread = await chat_read_mark(
-        user=request.auth,  # type: ignore[attr-defined]
-        channel_id=channel_id,
-        message_id=payload.message_id,
-    )
-    return {"unread": unread}
+    return await _read(request, payload, channel_id=channel_id)
 
 
 @router.delete(
@@ -343,23 +352,12 @@ async def conversation_messages(
 async def conversation_message_post(
     request: HttpRequest, username: str, payload: MessageIn
 ) -> Status[Message]:
-    posted = await chat_message_post(
-        user=request.auth,  # type: ignore[attr-defined]
-        username=username,
-        content=payload.content,
-        client_id=payload.client_id,
-    )
-    return Status(HTTPStatus.CREATED if posted.created else HTTPStatus.OK, posted.message)
+    return await _message_post(request, payload, username=username)
 
 
 @router.post("/conversations/{username}/read", response=ReadOut, url_name="chat-conversation-read")
 async def conversation_read(request: HttpRequest, username: str, payload: ReadIn) -> dict[str, int]:
-    unread = await chat_read_mark(
-        user=request.auth,  # type: ignore[attr-defined]
-        username=username,
-        message_id=payload.message_id,
-    )
-    return {"unread": unread}
+    return await _read(request, payload, username=username)
 
 
 # --- blocks and tickets -----------------------------------------------------------------------

@@ -78,6 +78,14 @@ async def _publish_member_event(event: MemberEvent) -> None:
     await publish([user_group(event.user_id)], event=event.payload, **routing)
 
 
+async def _published(result: tuple[Any, MemberEvent | None]) -> Any:
+    """The view a membership service answers, once its event (if any) is fanned out."""
+    view, event = result
+    if event is not None:
+        await _publish_member_event(event)
+    return view
+
+
 def _member_event(membership: Membership, action: str, **flags: bool) -> MemberEvent:
     return MemberEvent(
         channel_id=membership.channel_id,
@@ -294,9 +302,7 @@ def _join(*, user: User, channel_id: int) -> tuple[MembershipView, MemberEvent |
 async def chat_channel_join(*, user: User, channel_id: int) -> MembershipView:
     """Join a public channel, or ask to join a private one (pending until approved); an
     invitation is accepted by joining. Joining again changes nothing; banned: 403."""
-    view, event = await _join(user=user, channel_id=channel_id)
-    if event is not None:
-        await _publish_member_event(event)
+    view: MembershipView = await _published(await _join(user=user, channel_id=channel_id))
     return view
 
 
@@ -358,8 +364,9 @@ def _invite(*, user: User, channel_id: int, username: str) -> tuple[MembershipVi
 
 async def chat_member_invite(*, user: User, channel_id: int, username: str) -> MembershipView:
     """Invite someone (admins and moderators); they accept or decline it."""
-    view, event = await _invite(user=user, channel_id=channel_id, username=username)
-    await _publish_member_event(event)
+    view: MembershipView = await _published(
+        await _invite(user=user, channel_id=channel_id, username=username)
+    )
     return view
 
 
@@ -378,8 +385,9 @@ def _approve(*, user: User, channel_id: int, username: str) -> tuple[MembershipV
 
 async def chat_member_approve(*, user: User, channel_id: int, username: str) -> MembershipView:
     """Approve a request to join a private channel (admins and moderators)."""
-    view, event = await _approve(user=user, channel_id=channel_id, username=username)
-    await _publish_member_event(event)
+    view: MembershipView = await _published(
+        await _approve(user=user, channel_id=channel_id, username=username)
+    )
     return view
 
 
@@ -428,10 +436,9 @@ async def chat_member_moderate(
 ) -> MembershipView | None:
     """Kick (admins; moderators kick members), ban, promote or demote (admins). A kicked or
     banned member's open sockets leave the channel's group at once."""
-    view, event = await _moderate(
-        user=user, channel_id=channel_id, username=username, action=action
+    view: MembershipView | None = await _published(
+        await _moderate(user=user, channel_id=channel_id, username=username, action=action)
     )
-    await _publish_member_event(event)
     return view
 
 
@@ -461,8 +468,9 @@ async def chat_invitation_respond(
     *, user: User, invitation_id: int, accept: bool
 ) -> MembershipView | None:
     """Accept (become a member) or decline (the invitation goes) one of my invitations."""
-    view, event = await _respond(user=user, invitation_id=invitation_id, accept=accept)
-    await _publish_member_event(event)
+    view: MembershipView | None = await _published(
+        await _respond(user=user, invitation_id=invitation_id, accept=accept)
+    )
     return view
 
 

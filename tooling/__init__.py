@@ -1,0 +1,1 @@
+"""Tooling apart from the production packages: benchmarks, generators, test servers."""
