@@ -14,13 +14,9 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
+from graph.outbox import item_node_record, user_node_record
+from graph.stats import taste_stats_item_forget, taste_stats_user_forget
 from musicbud.models import ITEM_MODELS, CatalogueItem, User
-from musicbud.services.taste import (
-    item_projection_record,
-    taste_stats_item_forget,
-    taste_stats_user_forget,
-    user_projection_record,
-)
 
 # The user fields the projection holds; a save touching none of them (last_login) is skipped.
 PROJECTED_USER_FIELDS = frozenset({"username", "display_name", "is_active"})
@@ -33,7 +29,7 @@ def _user_saved(
 ) -> None:
     if update_fields is not None and not PROJECTED_USER_FIELDS & set(update_fields):
         return
-    user_projection_record(user=instance)
+    user_node_record(user=instance)
 
 
 @receiver(pre_delete, sender=User, dispatch_uid="graph.user_deleting")
@@ -44,7 +40,7 @@ def _user_deleting(sender: type[User], instance: User, **kwargs: Any) -> None:
 
 @receiver(post_delete, sender=User, dispatch_uid="graph.user_deleted")
 def _user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
-    user_projection_record(user=instance, deleted=True)
+    user_node_record(user=instance, deleted=True)
 
 
 def _item_saved(
@@ -57,7 +53,7 @@ def _item_saved(
     # A new item reaches Neo4j with its first taste edge; a rename must reach it now.
     if created or (update_fields is not None and "name" not in update_fields):
         return
-    item_projection_record(kind=KIND_FOR_MODEL[sender], item=instance)
+    item_node_record(kind=KIND_FOR_MODEL[sender], item=instance)
 
 
 def _item_deleting(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
@@ -65,7 +61,7 @@ def _item_deleting(sender: type[CatalogueItem], instance: CatalogueItem, **kwarg
 
 
 def _item_deleted(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
-    item_projection_record(kind=KIND_FOR_MODEL[sender], item=instance, deleted=True)
+    item_node_record(kind=KIND_FOR_MODEL[sender], item=instance, deleted=True)
 
 
 for _kind, _model in ITEM_MODELS.items():

@@ -1,4 +1,5 @@
-"""Value types every graph backend returns, so both backends answer in the same shapes."""
+"""Value types of the graph layer: what every backend returns (both answer in the same shapes),
+and the key of a taste edge that versions and statistics are kept by."""
 
 from __future__ import annotations
 
@@ -55,3 +56,13 @@ class TasteCounts:
     likes: dict[str, int]
     top: dict[str, int]
     played: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class EdgeKey:
+    """One taste edge by its database ids."""
+
+    user_id: int
+    relation: str
+    kind: str
+    item_id: int

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
-from tests.conftest import ROOT, run_manage
+from tests.fixtures.processes import ROOT, run_manage
 
 
 def project_apps_with_migrations() -> list[str]:

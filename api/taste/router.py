@@ -15,7 +15,7 @@ from api.pagination import Page, PageParams, decode_offset, offset_page
 from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.selectors.taste import taste_edges_list
-from musicbud.services.likes import like_delete, like_put
+from musicbud.services.taste import like_add, like_remove
 from musicbud.services.taste_import import ImportReport, taste_import
 
 router = Router(tags=["taste"], auth=auth)
@@ -62,8 +62,7 @@ async def my_played_tracks(request: HttpRequest, params: Query[PageParams]) -> d
     summary="Like an item (201 the first time, 200 when already liked)",
 )
 async def like(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
-    # Lookup and write are sync ORM work in one transaction: one thread hop.
-    edge, created = await sync_to_async(like_put)(
+    edge, created = await like_add(
         user=request.auth,  # type: ignore[attr-defined]
         kind=kind.item_kind,
         public_id=item_id,
@@ -78,8 +77,7 @@ async def like(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[Ta
     summary="Unlike an item (204 also when it was not liked; 404 for an unknown item)",
 )
 async def unlike(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[None]:
-    # One thread hop for the lookup and the delete.
-    await sync_to_async(like_delete)(
+    await like_remove(
         user=request.auth,  # type: ignore[attr-defined]
         kind=kind.item_kind,
         public_id=item_id,

@@ -22,7 +22,7 @@ from config.environment import BASE_DIR
 from musicbud.benchmark.load import LoadResult, Request, run_python, run_wrk, wrk_available
 from musicbud.benchmark.server import HOP_FREE_APP, STOCK_APP, Server, start_server
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
-from musicbud.services.taste import like_add, like_remove
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 
 BENCH_USERNAME = "bench"
 BENCH_PASSWORD = "bench-correct-horse-battery-42"  # noqa: S105 - a throwaway local account
@@ -95,11 +95,13 @@ def seed(*, connections: int, say: Say) -> tuple[User, list[Track]]:
     user.save()
     # Likes shared with other users, so the buds answer is not empty.
     for track in Track.objects.exclude(name__startswith=WRITE_ITEM_PREFIX).order_by("id")[:20]:
-        like_add(user=user, kind=ItemKind.TRACK, item=track)
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     items = []
     for index in range(connections):
         track, _ = Track.objects.get_or_create(name=f"{WRITE_ITEM_PREFIX}{index}")
-        like_remove(user=user, kind=ItemKind.TRACK, item=track)  # start from "not liked"
+        taste_edge_remove(
+            user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE
+        )  # start from "not liked"
         items.append(track)
     return user, items
 
@@ -114,7 +116,9 @@ def _minimal_seed() -> None:
             )
             if created:
                 for track in rng.sample(tracks, 20):
-                    like_add(user=user, kind=ItemKind.TRACK, item=track)
+                    taste_edge_set(
+                        user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE
+                    )
 
 
 # --- auth -------------------------------------------------------------------------------------
@@ -233,7 +237,7 @@ def verify_writes(user: User, items: list[Track], check: WriteCheck) -> str:
     if problems:
         raise AssertionError("write check failed: " + "; ".join(problems))
     for item in items:  # leave the bench user as it was
-        like_remove(user=user, kind=ItemKind.TRACK, item=item)
+        taste_edge_remove(user=user, kind=ItemKind.TRACK, item=item, relation=Relation.LIKE)
     return (
         f"writes verified: {check.puts} PUT all 201, {check.deletes} DELETE all 204, "
         f"{len(expected)} likes left exactly once, 0 duplicates"

@@ -20,6 +20,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Model
 
+from graph.stats import taste_stats_refresh
 from musicbud.errors import Conflict, InvalidInput
 from musicbud.models import (
     Album,
@@ -33,7 +34,6 @@ from musicbud.models import (
     Track,
     User,
 )
-from musicbud.services.taste import taste_stats_refresh
 
 DEMO_USERNAME = "demo"
 # Documented in the README and printed by seed_demo; shared by every demo account.

@@ -11,10 +11,10 @@ from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
-from musicbud.models import User
-from musicbud.services.taste import like_add
-from tests.conftest import assert_envelope, bearer
+from musicbud.models import Relation, User
+from musicbud.services.taste import taste_edge_set
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
+from tests.fixtures.http import assert_envelope, bearer
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_a_permission_granted_through_a_group_in_the_admin_applies_to_the_next_r
     assert client.get(reverse(STATS), headers=bearer(access)).status_code == 403  # user cached
     tracks = TrackFactory.create_batch(2)
     ArtistFactory.create()
-    like_add(user=user, kind="track", item=tracks[0])
+    taste_edge_set(user=user, kind="track", item=tracks[0], relation=Relation.LIKE)
     superuser = UserFactory.create(is_superuser=True, is_staff=True)
     UserFactory.create(is_active=False)
     admin = Client()

@@ -20,13 +20,14 @@ from django.urls import reverse
 
 from musicbud.models import User
 from musicbud.selectors.users import user_cache_key
-from tests.conftest import HopRecorder, assert_envelope, bearer
 from tests.factories import (
     DEFAULT_PASSWORD,
     UserFactory,
     default_password_hash,
     forged_token,
 )
+from tests.fixtures.asgi import HopRecorder
+from tests.fixtures.http import assert_envelope, bearer
 
 pytestmark = pytest.mark.django_db
 

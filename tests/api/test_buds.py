@@ -15,10 +15,11 @@ from django.urls import reverse
 
 from graph.types import BudSource
 from musicbud.cache_keys import taste_caches_invalidate
+from musicbud.models import Relation
 from musicbud.selectors.buds import buds_page_get
-from musicbud.services.taste import like_add
-from tests.conftest import BudWorld
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
+from tests.fixtures.taste import BudWorld
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +191,9 @@ def test_a_rolled_back_taste_write_keeps_the_cache(
     before = api_client.get(url).json()
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        like_add(user=bud_world.me, kind="track", item=bud_world.tracks["deep"])
+        taste_edge_set(
+            user=bud_world.me, kind="track", item=bud_world.tracks["deep"], relation=Relation.LIKE
+        )
 
     # The invalidation waits for the commit, which (here) never happens.
     assert [

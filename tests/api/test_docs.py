@@ -16,7 +16,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.urls import reverse
 
-from tests.conftest import live_server_url
+from tests.fixtures.processes import live_server_url
 
 # The policy the platform branch serves; the docs must work under it.
 PLATFORM_CSP = {

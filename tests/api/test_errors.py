@@ -12,8 +12,8 @@ from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
-from tests.conftest import assert_envelope
 from tests.factories import UserFactory
+from tests.fixtures.http import assert_envelope
 
 pytestmark = pytest.mark.urls("tests.api.probe")
 

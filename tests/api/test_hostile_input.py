@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from musicbud.models import Artist, User
-from tests.conftest import assert_envelope
+from tests.fixtures.http import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
-"""The hot read paths stay on the event loop (DESIGN §4): zero thread-sensitive hops, zero
-ORM queries, measured through the project's ASGI entry point and full middleware chain."""
+"""The hot read paths stay on the event loop: zero thread-sensitive hops, zero ORM queries,
+measured through the project's ASGI entry point and full middleware chain."""
 
 from __future__ import annotations
 
@@ -10,23 +10,17 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from config.asgi_handler import HopFreeASGIHandler
-from tests.conftest import HopRecorder, asgi_request, require_service
+from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-
-
-def reverse_or_skip(name: str) -> str:
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        pytest.skip(f"endpoint {name!r} does not exist yet (lands with its branch)")
+from tests.fixtures.asgi import HopRecorder, asgi_request
 
 
 async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
     """Log a fresh user in through the API; the Authorization header for its access token."""
-    login_url = reverse_or_skip("api-v1:auth-login")
+    login_url = reverse("api-v1:auth-login")
     user = await sync_to_async(UserFactory.create)()
     response = await asgi_request(
         app,
@@ -56,7 +50,7 @@ async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
 async def test_cached_read_makes_no_hop_and_no_query(
     hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, url_name: str
 ) -> None:
-    url = reverse_or_skip(url_name)
+    url = reverse(url_name)
     headers = await bearer_headers(hop_free_app)
     # The first read fills the caches (the user behind the token, the answer itself).
     first = await asgi_request(hop_free_app, url, headers=headers)
@@ -90,7 +84,7 @@ async def test_cached_read_makes_two_redis_round_trips(
 ) -> None:
     if not settings.REDIS_URL:
         require_service("redis", "REDIS_URL is not set")
-    url = reverse_or_skip(url_name)
+    url = reverse(url_name)
     headers = await bearer_headers(hop_free_app)
     first = await asgi_request(hop_free_app, url, headers=headers)
     assert first.status == HTTPStatus.OK, first.body
@@ -109,7 +103,7 @@ async def test_cached_read_makes_two_redis_round_trips(
 async def test_cached_read_is_still_rejected_at_the_rate_limit(
     hop_free_app: HopFreeASGIHandler, count_redis_commands: list[str], url_name: str, settings: Any
 ) -> None:
-    url = reverse_or_skip(url_name)
+    url = reverse(url_name)
     headers = await bearer_headers(hop_free_app)
     settings.RATE_LIMIT_PER_MINUTE = 2
 

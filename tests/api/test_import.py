@@ -13,8 +13,8 @@ from django.urls import reverse
 from graph.models import UserLibrary
 from musicbud.models import Artist, Genre, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_set
-from tests.conftest import assert_envelope
 from tests.factories import ArtistFactory, TrackFactory
+from tests.fixtures.http import assert_envelope
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from api.logs import REDACTED, RedactingJsonFormatter
-from tests.conftest import run_python
 from tests.factories import UserFactory
+from tests.fixtures.processes import run_python
 
 pytestmark = pytest.mark.urls("tests.api.probe")
 

@@ -16,10 +16,11 @@ from prometheus_client import REGISTRY
 
 from api import metrics
 from graph.models import ProjectionOutbox
-from musicbud.models import User
-from musicbud.services.taste import like_add
-from tests.conftest import assert_envelope, run_python
+from musicbud.models import Relation, User
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory
+from tests.fixtures.http import assert_envelope
+from tests.fixtures.processes import run_python
 
 # Every scrape also reads the projection lag from the outbox table.
 pytestmark = [pytest.mark.urls("tests.api.probe"), pytest.mark.django_db]
@@ -150,7 +151,7 @@ def test_graph_projection_lag_is_read_at_scrape_time(user: User, client: Client)
     # The fixture user's node row, as if the worker had projected it.
     ProjectionOutbox.objects.update(applied_at=timezone.now())
     caught_up = client.get(reverse("metrics")).content.decode()
-    like_add(user=user, kind="track", item=TrackFactory.create())
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
     ProjectionOutbox.objects.update(created_at=timezone.now() - timedelta(seconds=30))
 
     behind = client.get(reverse("metrics")).content.decode()

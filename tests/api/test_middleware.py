@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.deprecation import MiddlewareMixin
 
 from api.middleware import ErrorEnvelopeMiddleware, RequestContextMiddleware
-from tests.conftest import run_python
+from tests.fixtures.processes import run_python
 
 pytestmark = pytest.mark.urls("tests.api.probe")
 

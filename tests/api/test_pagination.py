@@ -9,7 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import BudWorld, assert_envelope
+from tests.fixtures.http import assert_envelope
+from tests.fixtures.taste import BudWorld
 
 pytestmark = pytest.mark.django_db
 

@@ -16,10 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from musicbud.cache_keys import profile_key
-from musicbud.models import User
+from musicbud.models import Relation, User
 from musicbud.selectors.profile import profile_get
 from musicbud.services.profile import profile_update
-from musicbud.services.taste import like_add, taste_edge_set
+from musicbud.services.taste import taste_edge_set
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +34,8 @@ def _iso(value: object) -> str:
 
 
 def test_my_profile_shows_private_fields_and_taste_counts(api_client: Client, user: User) -> None:
-    like_add(user=user, kind="track", item=TrackFactory.create())
-    like_add(user=user, kind="track", item=TrackFactory.create())
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
     taste_edge_set(user=user, kind="artist", item=ArtistFactory.create(), relation="top", rank=1)
     taste_edge_set(
         user=user, kind="track", item=TrackFactory.create(), relation="played", play_count=3
@@ -310,7 +310,7 @@ def test_public_profile_by_username_is_case_insensitive_and_has_no_private_field
     api_client: Client,
 ) -> None:
     other = UserFactory.create(username="DJ.Shadow", bio="Endtroducing")
-    like_add(user=other, kind="artist", item=ArtistFactory.create())
+    taste_edge_set(user=other, kind="artist", item=ArtistFactory.create(), relation=Relation.LIKE)
 
     response = api_client.get(reverse("api-v1:user-profile", args=["dj.shadow"]))
 
@@ -370,7 +370,7 @@ def test_user_search_ranks_username_prefix_first_and_paginates(
 def test_my_profile_body_is_what_ninja_renders_for_the_schema(
     api_client: Client, user: User
 ) -> None:
-    like_add(user=user, kind="track", item=TrackFactory.create())
+    taste_edge_set(user=user, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
 
     mine = api_client.get(reverse("api-v1:my-profile"))  # cold: loads and caches
     again = api_client.get(reverse("api-v1:my-profile"))  # warm: the rendered body

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from musicbud.models import Relation, TasteEdge, User
-from musicbud.services.taste import like_add, taste_edge_set
+from musicbud.services.taste import taste_edge_set
 from tests.factories import ArtistFactory, GenreFactory, TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -67,9 +67,9 @@ def test_put_like_with_invalid_kind_or_id_is_422(
 def test_delete_like_removes_only_that_like(api_client: Client, user: User) -> None:
     genre, kept = GenreFactory.create(), GenreFactory.create()
     other = UserFactory.create()
-    like_add(user=user, kind="genre", item=genre)
-    like_add(user=user, kind="genre", item=kept)
-    like_add(user=other, kind="genre", item=genre)
+    taste_edge_set(user=user, kind="genre", item=genre, relation=Relation.LIKE)
+    taste_edge_set(user=user, kind="genre", item=kept, relation=Relation.LIKE)
+    taste_edge_set(user=other, kind="genre", item=genre, relation=Relation.LIKE)
 
     response = api_client.delete(_like_url("genres", genre.public_id))
 
@@ -106,9 +106,14 @@ def test_my_likes_lists_newest_first_only_mine_and_that_kind_in_one_query(
 ) -> None:
     tracks = [TrackFactory.create(name=f"T{i}") for i in range(3)]
     for track in tracks:
-        like_add(user=user, kind="track", item=track)
-    like_add(user=user, kind="artist", item=ArtistFactory.create())
-    like_add(user=UserFactory.create(), kind="track", item=TrackFactory.create(name="Theirs"))
+        taste_edge_set(user=user, kind="track", item=track, relation=Relation.LIKE)
+    taste_edge_set(user=user, kind="artist", item=ArtistFactory.create(), relation=Relation.LIKE)
+    taste_edge_set(
+        user=UserFactory.create(),
+        kind="track",
+        item=TrackFactory.create(name="Theirs"),
+        relation=Relation.LIKE,
+    )
     url = reverse("api-v1:my-likes", args=["tracks"])
 
     with django_assert_num_queries(auth_queries + 1):

@@ -27,8 +27,9 @@ from config.asgi_handler import (
     unregister_loop_safe_receiver,
 )
 from tests.config import asgi_urls
-from tests.conftest import HopRecorder, asgi_request, require_service
+from tests.conftest import require_service
 from tests.factories import UserFactory
+from tests.fixtures.asgi import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from config.environment import AppEnvironment, format_validation_error, parse_jwt_keys
-from tests.conftest import run_manage
+from tests.fixtures.processes import run_manage
 
 STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
 STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"

@@ -18,7 +18,8 @@ from django.urls import reverse
 
 from config import lifespan
 from config.asgi_handler import HopFreeASGIHandler
-from tests.conftest import HopRecorder, asgi_request, require_service
+from tests.conftest import require_service
+from tests.fixtures.asgi import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 

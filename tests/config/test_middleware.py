@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 from config.asgi_handler import HopFreeASGIHandler
 from config.middleware import CSPMiddleware
 from config.middleware_setting import MiddlewareSetting
-from tests.conftest import HopRecorder, asgi_request
+from tests.fixtures.asgi import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from config.test_runner import _as_pytest_path
-from tests.conftest import run_manage
+from tests.fixtures.processes import run_manage
 
 
 def test_manage_test_runs_pytest() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.fixtures.processes import ROOT
 
 COMPOSE_FILE = ROOT / "docker" / "compose.yaml"
 

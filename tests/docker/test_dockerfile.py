@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import ROOT
+from tests.fixtures.processes import ROOT
 
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 from config.environment import PLACEHOLDER, AppEnvironment
-from tests.conftest import ROOT, run_manage
+from tests.fixtures.processes import ROOT, run_manage
 
 DEV_EXAMPLE = ROOT / "docker" / "env.example"
 PROD_EXAMPLE = ROOT / "docker" / "env.prod.example"

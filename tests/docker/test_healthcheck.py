@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, live_server_url
+from tests.fixtures.processes import ROOT, live_server_url
 
 PROBE = ROOT / "docker" / "healthcheck.py"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from musicbud.models import Album, Artist, Genre, ItemKind, Relation, Track, User
-from musicbud.services.taste import like_add, taste_edge_set
+from musicbud.services.taste import taste_edge_set
 from tests.factories import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory, UserFactory
 
 
@@ -72,7 +72,7 @@ def build_world() -> TasteWorld:
     }
     for name, items in likes.items():
         for kind, item in items:
-            like_add(user=users[name], kind=kind, item=item)  # type: ignore[arg-type]
+            taste_edge_set(user=users[name], kind=kind, item=item, relation=Relation.LIKE)  # type: ignore[arg-type]
     tops = {
         "alice": [(artists["band"], 1), (artists["solo"], 2)],
         "bob": [(artists["band"], 1)],
@@ -115,12 +115,12 @@ def build_contract_world() -> TasteWorld:
     # the taste services): both backends must agree on what is left.
     gina = UserFactory.create(username="gina", display_name="Gina")
     for name in ("deep", "rare"):
-        like_add(user=gina, kind=ItemKind.TRACK, item=tracks[name])
+        taste_edge_set(user=gina, kind=ItemKind.TRACK, item=tracks[name], relation=Relation.LIKE)
     gina.is_active = False
     gina.save()
     gone = TrackFactory.create(name="gone")
     for name in ("alice", "bob"):
-        like_add(user=users[name], kind=ItemKind.TRACK, item=gone)
+        taste_edge_set(user=users[name], kind=ItemKind.TRACK, item=gone, relation=Relation.LIKE)
     gone.delete()
     users["gina"] = gina
     return world

@@ -12,9 +12,9 @@ from django.core.management.base import CommandError
 
 from graph.benchmark import percentile
 from graph.models import CellPopulation, ItemPopularity, ProjectionOutbox, UserLibrary
+from graph.stats import taste_stats_refresh
 from musicbud.models import TasteEdge, User
 from musicbud.services.demo import demo_seed
-from musicbud.services.taste import taste_stats_refresh
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,7 +14,7 @@ from graph.connection import (
     split_bolt_url,
     user_merge,
 )
-from tests.conftest import run_python
+from tests.fixtures.processes import run_python
 
 
 def test_credentials_come_from_the_url_or_the_defaults() -> None:

@@ -23,8 +23,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from graph import queries
 from graph.models import ProjectionOutbox
 from graph.types import Bud, BudPage, BudSource
-from musicbud.models import ITEM_MODELS, ItemKind, TasteEdge, Track, User
-from musicbud.services.taste import like_add
+from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, Track, User
+from musicbud.services.taste import taste_edge_set
 from tests.factories import UserFactory
 from tests.graph.taste_world import TasteWorld, build_contract_world
 
@@ -327,7 +327,9 @@ async def test_recommendations_match_the_formula(world: TasteWorld, kind: str) -
 @sync_to_async
 def hit_for_everyone(world: TasteWorld, extra: int) -> None:
     for user in UserFactory.create_batch(extra):
-        like_add(user=user, kind=ItemKind.TRACK, item=world.tracks["hit"])
+        taste_edge_set(
+            user=user, kind=ItemKind.TRACK, item=world.tracks["hit"], relation=Relation.LIKE
+        )
 
 
 async def test_stop_items_weigh_nothing(

@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from graph.models import ProjectionOutbox
-from musicbud.models import ItemKind
-from musicbud.services.taste import like_add
+from musicbud.models import ItemKind, Relation
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 
 
@@ -20,7 +20,7 @@ from tests.factories import TrackFactory, UserFactory
 def test_ready_reports_projection_lag_on_the_sql_backend(client: Client) -> None:
     user = UserFactory.create()
     for track in TrackFactory.create_batch(2):
-        like_add(user=user, kind=ItemKind.TRACK, item=track)
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     ProjectionOutbox.objects.update(created_at=timezone.now() - timedelta(minutes=5))
 
     response = client.get(reverse("health-ready"))

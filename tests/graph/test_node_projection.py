@@ -11,8 +11,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from graph.models import NodeVersion, OutboxOperation, ProjectionOutbox
 from graph.projection import outbox_row_apply, projection_apply, projection_wait
 from graph.rebuild import graph_rebuild
-from musicbud.models import ItemKind, TasteEdge, User
-from musicbud.services.taste import like_add
+from musicbud.models import ItemKind, Relation, TasteEdge, User
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 from tests.graph.test_projection import graph_rows
 
@@ -77,7 +77,7 @@ def test_item_renames_and_deletions_queue_node_rows() -> None:
 @pytest.mark.django_db
 def test_deactivation_and_rename_reach_the_graph_once(neo4j_graph: str) -> None:
     user, track = UserFactory.create(username="olga"), TrackFactory.create(name="Before")
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     user.is_active = False
     user.display_name = "Olga K"
     user.save()
@@ -102,7 +102,7 @@ def test_deactivation_and_rename_reach_the_graph_once(neo4j_graph: str) -> None:
 @pytest.mark.django_db
 def test_an_older_edge_row_does_not_undo_a_rename(neo4j_graph: str) -> None:
     user, track = UserFactory.create(), TrackFactory.create(name="Before")
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     track.name = "After"
     track.save()
     rename = ProjectionOutbox.objects.get(operation=OutboxOperation.ITEM_UPSERT)
@@ -120,7 +120,7 @@ def test_deleted_users_and_items_leave_the_graph_and_stay_gone(neo4j_graph: str)
     kept, dropped = TrackFactory.create_batch(2)
     for user in (ann, ben):
         for track in (kept, dropped):
-            like_add(user=user, kind=ItemKind.TRACK, item=track)
+            taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     projection_apply()
     ben.delete()
     dropped.delete()
@@ -157,7 +157,7 @@ def test_an_edge_row_pending_across_a_rebuild_does_not_revive_a_deleted_user(
 ) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
     settings.NEO4J_URL = None
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     user.delete()
     settings.NEO4J_URL = neo4j_graph
 

@@ -16,7 +16,7 @@ from graph.connection import async_driver
 from graph.nodes import TrackNode, UserNode
 from graph.projection import projection_apply
 from musicbud.models import ItemKind, Relation, TasteEdge
-from musicbud.services.taste import like_add, taste_edge_set
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +35,7 @@ def projected_taste() -> tuple[str, str, TasteEdge]:
     url, settings.NEO4J_URL = settings.NEO4J_URL, None
     user = UserFactory.create(username="miles")
     track = TrackFactory.create(name="So What")
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.TOP, rank=2)
     settings.NEO4J_URL = url
     projection_apply()

@@ -17,7 +17,7 @@ from graph.connection import drivers_reset, sync_driver
 from graph.models import EdgeVersion, ItemPopularity, OutboxOperation, ProjectionOutbox, UserLibrary
 from graph.projection import outbox_row_apply, projection_apply, projection_wait
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
-from musicbud.services.taste import like_add, like_remove, taste_edge_set
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 
 
@@ -46,10 +46,18 @@ def likes_in_graph(user: User, track: Track) -> list[dict[str, object]]:
 def test_each_write_records_a_versioned_outbox_row_and_the_library_size() -> None:
     user, track = UserFactory.create(), TrackFactory.create(name="Blue in Green")
 
-    assert like_add(user=user, kind=ItemKind.TRACK, item=track) is True
-    assert like_add(user=user, kind=ItemKind.TRACK, item=track) is False
-    assert like_remove(user=user, kind=ItemKind.TRACK, item=track) is True
-    assert like_remove(user=user, kind=ItemKind.TRACK, item=track) is False
+    _, created = taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    assert created is True
+    _, created = taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    assert created is False
+    assert (
+        taste_edge_remove(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+        is True
+    )
+    assert (
+        taste_edge_remove(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+        is False
+    )
 
     rows = list(edge_rows().order_by("id"))
     # Liking again changes nothing, so it writes nothing: no version, no outbox row.
@@ -72,7 +80,7 @@ def test_outbox_row_rolls_back_with_the_write() -> None:
 
     def like_in_a_failing_transaction() -> None:
         with transaction.atomic():
-            like_add(user=user, kind=ItemKind.TRACK, item=track)
+            taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
             raise RuntimeError("the caller's transaction fails after the like")
 
     with pytest.raises(RuntimeError, match="fails after the like"):
@@ -90,7 +98,7 @@ def test_rows_are_applied_to_the_graph_after_commit(neo4j_graph: str) -> None:
     user = UserFactory.create(username="miles")
     track = TrackFactory.create(name="So What")
 
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     projection_wait()
 
     row = edge_rows().get()
@@ -102,7 +110,7 @@ def test_rows_are_applied_to_the_graph_after_commit(neo4j_graph: str) -> None:
 @pytest.mark.django_db
 def test_applying_a_row_twice_changes_the_graph_once(neo4j_graph: str) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     row = edge_rows().get()
 
     assert outbox_row_apply(row) is True
@@ -119,8 +127,8 @@ def test_like_then_unlike_ends_with_no_edge_in_any_order(
     neo4j_graph: str, order: tuple[int, int]
 ) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
-    like_remove(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    taste_edge_remove(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     rows = list(edge_rows().order_by("version"))
 
     results = [outbox_row_apply(rows[index]) for index in order]
@@ -149,8 +157,8 @@ def test_a_newer_top_rank_is_not_overwritten_by_an_older_row(neo4j_graph: str) -
 @pytest.mark.django_db
 def test_the_worker_skips_rows_a_newer_write_superseded(neo4j_graph: str) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
-    like_remove(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    taste_edge_remove(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
 
     report = projection_apply()
 
@@ -167,7 +175,8 @@ def test_with_neo4j_down_the_write_succeeds_and_the_row_stays_queued(
 ) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
 
-    assert like_add(user=user, kind=ItemKind.TRACK, item=track) is True
+    _, created = taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    assert created is True
     projection_wait()
 
     assert TasteEdge.objects.filter(user=user, track=track, relation=Relation.LIKE).count() == 1
@@ -187,7 +196,7 @@ def test_the_worker_retries_with_exponential_backoff_until_neo4j_is_back(
     user, track = UserFactory.create(), TrackFactory.create()
     # Only the edge's row is under test here (a pass stops at the first failing row).
     ProjectionOutbox.objects.all().delete()
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     delays = []
     for _ in range(3):
         call_command("graph_worker", "--once", stdout=io.StringIO())

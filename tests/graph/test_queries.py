@@ -13,8 +13,8 @@ from graph.models import CellPopulation, ItemPopularity
 from graph.scoring import idf, is_stop_item
 from graph.types import BudSource
 from musicbud.errors import InvalidCursor, InvalidInput, ServiceUnavailable
-from musicbud.models import ItemKind, User
-from musicbud.services.taste import like_add
+from musicbud.models import ItemKind, Relation, User
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,10 +26,10 @@ def small_world() -> dict[str, User]:
     users = {name: UserFactory.create(username=name) for name in ("a", "b", "c", "d")}
     pop, niche, own = TrackFactory.create_batch(3)
     for name in "abcd":
-        like_add(user=users[name], kind=ItemKind.TRACK, item=pop)
+        taste_edge_set(user=users[name], kind=ItemKind.TRACK, item=pop, relation=Relation.LIKE)
     for name in "ab":
-        like_add(user=users[name], kind=ItemKind.TRACK, item=niche)
-    like_add(user=users["d"], kind=ItemKind.TRACK, item=own)
+        taste_edge_set(user=users[name], kind=ItemKind.TRACK, item=niche, relation=Relation.LIKE)
+    taste_edge_set(user=users["d"], kind=ItemKind.TRACK, item=own, relation=Relation.LIKE)
     return users
 
 
@@ -168,9 +168,9 @@ def tied_world() -> tuple[User, list[User]]:
     song, other = TrackFactory.create_batch(2)
     others = UserFactory.create_batch(14)
     for user in [me, *others]:
-        like_add(user=user, kind=ItemKind.TRACK, item=song)
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=song, relation=Relation.LIKE)
     for user in [me, *others[:2]]:
-        like_add(user=user, kind=ItemKind.TRACK, item=other)
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=other, relation=Relation.LIKE)
     for user in others[2:6]:
         user.is_active = False
         user.save()

@@ -14,7 +14,7 @@ from graph.models import ProjectionOutbox, RebuildCheckpoint
 from graph.projection import TYPE_FOR_RELATION, projection_apply
 from graph.rebuild import RebuildProgress, graph_rebuild
 from musicbud.models import ItemKind, Relation, TasteEdge
-from musicbud.services.taste import like_add, like_remove
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tests.factories import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory, UserFactory
 from tests.graph.taste_world import build_world
 
@@ -124,8 +124,8 @@ def test_rows_pending_across_a_rebuild_end_in_the_newest_state(
 ) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
     settings.NEO4J_URL = None
-    like_add(user=user, kind=ItemKind.TRACK, item=track)
-    like_remove(user=user, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    taste_edge_remove(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     settings.NEO4J_URL = neo4j_graph
 
     graph_rebuild(batch_size=10)

@@ -10,9 +10,9 @@ from django.test import Client
 from django.urls import reverse
 
 from graph.models import ProjectionOutbox, UserLibrary
-from musicbud.models import TasteEdge, User
+from musicbud.models import Relation, TasteEdge, User
 from musicbud.services.demo import demo_seed
-from musicbud.services.taste import like_add
+from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -46,8 +46,8 @@ def test_deleting_taste_edges_in_the_admin_goes_through_the_taste_service(
 ) -> None:
     listener = UserFactory.create()
     kept, dropped = TrackFactory.create(), TrackFactory.create()
-    like_add(user=listener, kind="track", item=kept)
-    like_add(user=listener, kind="track", item=dropped)
+    taste_edge_set(user=listener, kind="track", item=kept, relation=Relation.LIKE)
+    taste_edge_set(user=listener, kind="track", item=dropped, relation=Relation.LIKE)
     edge = TasteEdge.objects.get(user=listener, track=dropped)
     ProjectionOutbox.objects.all().delete()
 

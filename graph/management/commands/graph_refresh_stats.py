@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from graph.models import CellPopulation, ItemPopularity, UserLibrary
-from musicbud.services.taste import taste_stats_refresh
+from graph.stats import taste_stats_refresh
 
 
 class Command(BaseCommand):

@@ -17,7 +17,17 @@ from graph.models import UserLibrary
 from graph.queries import buds_for_user
 from graph.types import BudSource
 from musicbud.errors import Conflict
-from musicbud.models import Album, Artist, DemoDataset, EdgeSource, Genre, TasteEdge, Track, User
+from musicbud.models import (
+    Album,
+    Artist,
+    DemoDataset,
+    EdgeSource,
+    Genre,
+    Relation,
+    TasteEdge,
+    Track,
+    User,
+)
 from musicbud.services.demo import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
@@ -27,7 +37,7 @@ from musicbud.services.demo import (
     demo_reset,
     demo_seed,
 )
-from musicbud.services.taste import like_remove
+from musicbud.services.taste import taste_edge_remove
 from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +194,7 @@ def test_what_demo_users_do_never_makes_a_later_run_refuse() -> None:
     liked = TasteEdge.objects.filter(user=demo, relation="like", kind="track").first()
     assert liked is not None
     assert liked.track is not None
-    like_remove(user=demo, kind="track", item=liked.track)
+    taste_edge_remove(user=demo, kind="track", item=liked.track, relation=Relation.LIKE)
     counts = demo_counts()
 
     result = seed_small()

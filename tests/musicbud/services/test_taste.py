@@ -17,9 +17,10 @@ from graph.models import (
     UserLibrary,
     library_column,
 )
+from graph.stats import taste_stats_refresh
 from graph.types import BudPage, BudSource
 from musicbud.models import ItemKind, Relation, TasteEdge
-from musicbud.services.taste import like_add, like_remove, taste_edge_set, taste_stats_refresh
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
 from tests.graph.taste_world import build_world
 
@@ -46,16 +47,17 @@ def test_writes_count_library_sizes_and_item_holders() -> None:
     ann, ben = UserFactory.create_batch(2)
     one, two, three = TrackFactory.create_batch(3)
     for user in (ann, ben):
-        like_add(user=user, kind=ItemKind.TRACK, item=one)
-    like_add(user=ann, kind=ItemKind.TRACK, item=two)
-    like_add(user=ann, kind=ItemKind.TRACK, item=two)  # again: no new edge, no new count
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=one, relation=Relation.LIKE)
+    taste_edge_set(user=ann, kind=ItemKind.TRACK, item=two, relation=Relation.LIKE)
+    # Again: no new edge, no new count.
+    taste_edge_set(user=ann, kind=ItemKind.TRACK, item=two, relation=Relation.LIKE)
     taste_edge_set(
         user=ann, kind=ItemKind.TRACK, item=three, relation=Relation.PLAYED, play_count=4
     )
     taste_edge_set(
         user=ann, kind=ItemKind.TRACK, item=three, relation=Relation.PLAYED, play_count=5
     )
-    like_remove(user=ben, kind=ItemKind.TRACK, item=one)
+    taste_edge_remove(user=ben, kind=ItemKind.TRACK, item=one, relation=Relation.LIKE)
 
     sizes, holders = stats()
 
@@ -72,7 +74,7 @@ def test_writes_count_library_sizes_and_item_holders() -> None:
 def test_refresh_recomputes_the_statistics_after_bulk_inserts() -> None:
     ann, ben = UserFactory.create_batch(2)
     track, artist = TrackFactory.create(), ArtistFactory.create()
-    like_add(user=ann, kind=ItemKind.TRACK, item=track)
+    taste_edge_set(user=ann, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
     TasteEdge.objects.bulk_create(
         [
             TasteEdge(user=ben, relation=Relation.LIKE, kind=ItemKind.TRACK, track=track),

@@ -16,8 +16,9 @@ from graph.models import (
     OutboxOperation,
     ProjectionOutbox,
 )
-from musicbud.models import ItemKind, TasteEdge, Track, User
-from musicbud.services.taste import like_add, like_remove, taste_stats_refresh
+from graph.stats import taste_stats_refresh
+from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
+from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tests.conftest import require_service
 from tests.factories import TrackFactory, UserFactory
 from tests.musicbud.services.test_taste import exact_stats
@@ -53,11 +54,15 @@ def _run_together(jobs: list[Callable[[], object]]) -> list[BaseException]:
 
 
 def _like(user: User, track: Track) -> Callable[[], object]:
-    return lambda: like_add(user=user, kind=ItemKind.TRACK, item=track)
+    return lambda: taste_edge_set(
+        user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE
+    )
 
 
 def _unlike(user: User, track: Track) -> Callable[[], object]:
-    return lambda: like_remove(user=user, kind=ItemKind.TRACK, item=track)
+    return lambda: taste_edge_remove(
+        user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -89,7 +94,7 @@ def test_concurrent_likes_and_unlikes_of_one_item_end_exact() -> None:
     leaving, staying = users[: THREADS // 2], users[THREADS // 2 :]
     for track in tracks:
         for user in leaving:
-            like_add(user=user, kind=ItemKind.TRACK, item=track)
+            taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
 
     for track in tracks:
         jobs = [_unlike(user, track) for user in leaving] + [_like(u, track) for u in staying]
@@ -109,8 +114,8 @@ def test_a_like_and_an_unlike_of_one_edge_at_once_serialise() -> None:
     user, other = UserFactory.create_batch(2)
     tracks = TrackFactory.create_batch(ROUNDS)
     for track in tracks:
-        like_add(user=user, kind=ItemKind.TRACK, item=track)
-        like_add(user=other, kind=ItemKind.TRACK, item=track)
+        taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+        taste_edge_set(user=other, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
 
     # Each round: unlike and like again of the same edge, by the same user, at the same time.
     for track in tracks:

@@ -13,7 +13,7 @@ from django.core.management.base import OutputWrapper
 
 from musicbud.management.commands.seed_demo import _Progress
 from musicbud.services.demo import demo_counts
-from tests.conftest import run_manage
+from tests.fixtures.processes import run_manage
 
 pytestmark = pytest.mark.django_db
 

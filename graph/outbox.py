@@ -1,0 +1,151 @@
+"""Outbox rows for the Neo4j projection, each with its edge's or node's next version, written in
+the caller's transaction and applied after it commits."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from graph.counters import counters_add
+from graph.models import EdgeVersion, NodeVersion, OutboxOperation, ProjectionOutbox
+from graph.projection import projection_dispatch
+from graph.types import EdgeKey
+from musicbud.models import CatalogueItem, ItemKind, TasteEdge, User
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeChange:
+    """An edge written (``edge`` is its new state) or deleted (``edge`` is None)."""
+
+    user: User
+    relation: str
+    kind: str
+    item: CatalogueItem
+    edge: TasteEdge | None
+
+    @property
+    def key(self) -> EdgeKey:
+        return EdgeKey(self.user.pk, self.relation, self.kind, self.item.pk)
+
+
+def _edge_versions_add(keys: Sequence[EdgeKey], amount: int) -> dict[EdgeKey, int]:
+    versions = counters_add(
+        model=EdgeVersion,
+        key=("user_id", "relation", "kind", "item_id"),
+        counters=("version",),
+        rows=(((key.user_id, key.relation, key.kind, key.item_id), (amount,)) for key in keys),
+    )
+    return {EdgeKey(*row_key): counts[0] for row_key, counts in versions.items()}
+
+
+def edge_versions_lock(*, keys: Sequence[EdgeKey]) -> None:
+    """Lock the edges' version rows until commit (creating them at version 0), in key order.
+
+    Every write and removal of an edge takes this lock before touching the edge, so writers of
+    one edge serialise instead of deadlocking, and versions increase in commit order.
+    """
+    _edge_versions_add(keys, 0)
+
+
+def edge_changes_record(*, changes: Sequence[EdgeChange]) -> list[ProjectionOutbox]:
+    """Record what changing these edges writes beside them: each edge's next version and the
+    outbox row carrying it, in two statements, all applied to Neo4j after commit."""
+    if not changes:
+        return []
+    keys = [change.key for change in changes]
+    latest = _edge_versions_add(keys, 1)
+    # Changes of one edge in one call take consecutive versions, in the order given.
+    taken = Counter(keys)
+    versions = []
+    for key in keys:
+        versions.append(latest[key] - taken[key] + 1)
+        taken[key] -= 1
+    now = timezone.now()
+    rows = ProjectionOutbox.objects.bulk_create(
+        [
+            _edge_row(change, version=version, now=now)
+            for change, version in zip(changes, versions, strict=True)
+        ]
+    )
+    _dispatch_on_commit(rows)
+    return rows
+
+
+def _edge_row(change: EdgeChange, *, version: int, now: datetime) -> ProjectionOutbox:
+    edge = change.edge
+    return ProjectionOutbox(
+        operation=OutboxOperation.DELETE if edge is None else OutboxOperation.UPSERT,
+        relation=change.relation,
+        kind=change.kind,
+        version=version,
+        user_pk=change.user.pk,
+        user_public_id=change.user.public_id,
+        username=change.user.username,
+        display_name=change.user.display_name,
+        item_pk=change.item.pk,
+        item_public_id=change.item.public_id,
+        item_name=change.item.name,
+        rank=edge.rank if edge else None,
+        play_count=edge.play_count if edge else None,
+        last_played_at=edge.last_played_at if edge else None,
+        changed_at=edge.updated_at if edge else now,
+    )
+
+
+def _node_record(
+    *, operation: str, node_kind: str, node_id: int, **fields: object
+) -> ProjectionOutbox:
+    with transaction.atomic(savepoint=False):
+        versions = counters_add(
+            model=NodeVersion,
+            key=("kind", "node_id"),
+            counters=("version",),
+            rows=[((node_kind, node_id), (1,))],
+        )
+        row = ProjectionOutbox.objects.create(
+            operation=operation,
+            version=versions[(node_kind, node_id)][0],
+            changed_at=timezone.now(),
+            **fields,
+        )
+        _dispatch_on_commit([row])
+    return row
+
+
+def user_node_record(*, user: User, deleted: bool = False) -> ProjectionOutbox:
+    """Queue the user's node for Neo4j (name, display name, active flag), or its deletion, in
+    the caller's transaction (the user's save or delete)."""
+    return _node_record(
+        operation=OutboxOperation.USER_DELETE if deleted else OutboxOperation.USER_UPSERT,
+        node_kind="user",
+        node_id=user.pk,
+        user_pk=user.pk,
+        user_public_id=user.public_id,
+        username=user.username,
+        display_name=user.display_name,
+        user_is_active=user.is_active,
+    )
+
+
+def item_node_record(*, kind: str, item: CatalogueItem, deleted: bool = False) -> ProjectionOutbox:
+    """Queue a catalogue item's node for Neo4j (its name), or its deletion."""
+    kind = ItemKind(kind).value
+    return _node_record(
+        operation=OutboxOperation.ITEM_DELETE if deleted else OutboxOperation.ITEM_UPSERT,
+        node_kind=kind,
+        node_id=item.pk,
+        kind=kind,
+        item_pk=item.pk,
+        item_public_id=item.public_id,
+        item_name=item.name,
+    )
+
+
+def _dispatch_on_commit(rows: Sequence[ProjectionOutbox]) -> None:
+    transaction.on_commit(partial(projection_dispatch, row_ids=[row.pk for row in rows]))
