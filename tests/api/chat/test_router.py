@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from musicbud.chat.models import Block, Membership, Message
-from tests.conftest import assert_envelope
+from tests.fixtures.http import assert_envelope
 
 JSON = "application/json"
 

@@ -24,8 +24,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from musicbud.benchmark.server import HOP_FREE_APP, Server, start_server
 from musicbud.models import User
-from tests.conftest import ROOT, require_service
+from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
+from tests.fixtures.processes import ROOT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
