@@ -26,15 +26,18 @@ import resource
 import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
+import uvloop
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from musicbud.benchmark.server import HOP_FREE_APP, Server, start_server
 from musicbud.chat.models import Channel, Membership, MembershipState, Role
@@ -42,6 +45,7 @@ from musicbud.models import User
 from musicbud.services.chat_tickets import chat_ticket_issue
 
 Say = Callable[[str], None]
+T = TypeVar("T")
 MESSAGES = 20
 LISTENER_COUNTS = (40, 500)
 IDLE_SOCKETS = 1000
@@ -57,6 +61,7 @@ class Options:
     messages: int = MESSAGES
     listeners: tuple[int, ...] = LISTENER_COUNTS
     idle_sockets: int = IDLE_SOCKETS
+    base_sockets: int = 500  # open before the memory baseline (see idle_memory)
     pace_seconds: float = 0.05
     log_dir: Path = field(default_factory=lambda: Path("/tmp/musicbud-chat-bench"))  # noqa: S108
 
@@ -69,6 +74,7 @@ class FanOut:
     duplicated: int
     out_of_order: int
     per_worker: dict[int, int]
+    ack_p50_ms: float  # send -> ack: the server's check, rate limit, store and publish
 
     def percentile(self, share: float) -> float:
         if not self.latencies_ms:
@@ -147,10 +153,12 @@ class Listener:
     async def listen(self) -> None:
         with contextlib.suppress(Exception):  # the socket closing ends the listening
             async for text in self.socket:
-                event = json.loads(text)
-                if event.get("type") == "message":
-                    index = int(event["message"]["content"].rsplit(" ", 1)[1])
-                    self.arrivals.append((index, time.perf_counter()))
+                arrived = time.perf_counter()
+                # Only message events are decoded: the load generator's own time is kept out
+                # of the figures as far as it can be.
+                if isinstance(text, str) and text.startswith('{"type":"message"'):
+                    content = json.loads(text)["message"]["content"]
+                    self.arrivals.append((int(content.rsplit(" ", 1)[1]), arrived))
                     if len(self.arrivals) >= self.expected:
                         self.complete.set()
 
@@ -162,16 +170,24 @@ async def open_sockets(
 
     async def one(user: User) -> ClientConnection:
         async with gate:
-            ticket = await chat_ticket_issue(user=user, family_id=None, session_key=None)
-            socket = await connect(
-                f"ws://{server.host}:{server.port}/ws/chat/?ticket={ticket}",
-                open_timeout=30,
-                max_queue=None,
-            )
-            hello = json.loads(await socket.recv())
-            if hello.get("type") != "hello":
-                raise RuntimeError(f"the socket did not open: {hello}")
-            return socket
+            for attempt in range(3):  # an overloaded machine may answer 1013 (try again)
+                ticket = await chat_ticket_issue(user=user, family_id=None, session_key=None)
+                socket = await connect(
+                    f"ws://{server.host}:{server.port}/ws/chat/?ticket={ticket}",
+                    open_timeout=30,
+                    max_queue=None,
+                )
+                try:
+                    hello = json.loads(await socket.recv())
+                except ConnectionClosed:
+                    if attempt == 2:
+                        raise
+                    await asyncio.sleep(1)
+                    continue
+                if hello.get("type") != "hello":
+                    raise RuntimeError(f"the socket did not open: {hello}")
+                return socket
+            raise AssertionError("unreachable")
 
     return list(await asyncio.gather(*(one(user) for user in users)))
 
@@ -199,6 +215,7 @@ async def fan_out(
     (sender,) = await open_sockets(server, [poster])
     run = secrets.token_hex(4)
     sent: dict[int, float] = {}
+    acks_ms: list[float] = []
     for index in range(options.messages):
         sent[index] = time.perf_counter()
         await sender.send(
@@ -213,6 +230,7 @@ async def fan_out(
         )
         while json.loads(await sender.recv()).get("type") != "ack":
             pass  # the poster's own copy of an earlier message
+        acks_ms.append((time.perf_counter() - sent[index]) * 1000)
         await asyncio.sleep(options.pace_seconds)
     with contextlib.suppress(TimeoutError):  # what has not arrived by then counts as lost
         await asyncio.wait_for(
@@ -237,29 +255,39 @@ async def fan_out(
         duplicated=duplicated,
         out_of_order=out_of_order,
         per_worker=per_worker,
+        ack_p50_ms=statistics.median(acks_ms),
     )
 
 
-async def idle_memory(server: Server, users: list[User]) -> tuple[float, float, dict[int, int]]:
-    """(RSS of all workers before, after opening ``users`` idle sockets), MiB; sockets per pid.
+async def idle_memory(
+    server: Server, users: list[User], *, already_open: int
+) -> tuple[float, float, dict[int, int]]:
+    """(RSS of all workers before, after opening ``users`` more idle sockets), MiB, and
+    the sockets each worker held at the end.
 
-    A warm-up round (a tenth as many sockets, opened and closed) comes first, so the figure
-    is what sockets cost, not the first socket's one-time imports and caches.
+    ``already_open`` sockets are opened first and kept: the figure is what sockets cost at
+    that scale, not the first sockets' one-time imports, caches and allocator pools.
     """
-    await close_sockets(await open_sockets(server, users[: max(len(users) // 10, 1)]))
+    base = await open_sockets(server, users[:already_open])
     await asyncio.sleep(2)
     before = sum(server.worker_rss_mb())
-    sockets = await open_sockets(server, users)
+    sockets = await open_sockets(server, users[already_open:])
     await asyncio.sleep(3)
     after = sum(server.worker_rss_mb())
     per_worker: dict[int, int] = {}
     for pid in socket_owners(server).values():
         per_worker[pid] = per_worker.get(pid, 0) + 1
-    await close_sockets(sockets)
+    await close_sockets([*base, *sockets])
     return before, after, per_worker
 
 
 # --- the run ----------------------------------------------------------------------------------
+
+
+def _run_on_uvloop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The load generator on uvloop, as the server's workers run (installed with uvicorn)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coroutine)
 
 
 def _raise_file_limit() -> None:
@@ -273,7 +301,7 @@ def run(options: Options, say: Say) -> str:
         raise RuntimeError("the chat benchmark needs REDIS_URL (workers share events through it)")
     _raise_file_limit()
     call_command("migrate", verbosity=0)
-    needed = max(options.idle_sockets, *options.listeners)
+    needed = max(options.idle_sockets + options.base_sockets, *options.listeners)
     say(f"seeding a poster and {needed} listeners")
     poster, listeners, channel_id = seed(needed)
     app_env = {
@@ -298,15 +326,19 @@ def run(options: Options, say: Say) -> str:
     )
     try:
         time.sleep(2)  # both workers up
-        say(f"{options.idle_sockets} idle sockets")
-        before, after, idle_split = asyncio.run(
-            idle_memory(server, listeners[: options.idle_sockets])
+        say(f"{options.idle_sockets} idle sockets on top of {options.base_sockets}")
+        before, after, idle_split = _run_on_uvloop(
+            idle_memory(
+                server,
+                listeners[: options.base_sockets + options.idle_sockets],
+                already_open=options.base_sockets,
+            )
         )
         results = []
         for count in options.listeners:
             say(f"fan-out of {options.messages} messages to {count} listeners")
             results.append(
-                asyncio.run(
+                _run_on_uvloop(
                     fan_out(
                         server,
                         poster=poster,
@@ -331,20 +363,22 @@ def report(
 ) -> str:
     lines = [
         f"{'listeners':>9} {'deliveries':>10} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} "
-        f"{'lost':>5} {'dup':>4} {'order':>5}  per worker"
+        f"{'lost':>5} {'dup':>4} {'order':>5} {'ack p50':>7}  per worker"
     ]
     for result in results:
         split = "/".join(str(n) for _, n in sorted(result.per_worker.items()))
         lines.append(
             f"{result.listeners:>9} {len(result.latencies_ms):>10} {result.percentile(0.5):>7.1f} "
             f"{result.percentile(0.95):>7.1f} {max(result.latencies_ms, default=0):>7.1f} "
-            f"{result.lost:>5} {result.duplicated:>4} {result.out_of_order:>5}  {split}"
+            f"{result.lost:>5} {result.duplicated:>4} {result.out_of_order:>5} "
+            f"{result.ack_p50_ms:>7.1f}  {split}"
         )
     per_thousand = (rss_after - rss_before) * 1000 / max(options.idle_sockets, 1)
     split = "/".join(str(n) for _, n in sorted(idle_split.items()))
     lines += [
         "",
-        f"idle sockets: {options.idle_sockets} ({split} per worker); workers' RSS "
+        f"idle sockets: {options.idle_sockets} more on top of {options.base_sockets} "
+        f"({split} per worker at the end); workers' RSS "
         f"{rss_before:.0f} -> {rss_after:.0f} MiB: {per_thousand:.1f} MiB per 1,000 sockets",
         "",
         "targets:",

@@ -74,10 +74,10 @@ def start_server(
     ]
     for name, value in app_env.items():
         command += ["--env", f"{name}={value}"]
-    log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own gunicorn and config
-        [*command, app], cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT
-    )
+    with log_path.open("wb") as log:  # the server writes through its own copy of the file
+        process = subprocess.Popen(  # noqa: S603 - our own gunicorn and config
+            [*command, app], cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT
+        )
     server = Server(process=process, host=host, port=port, log_path=log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

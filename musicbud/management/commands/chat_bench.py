@@ -21,6 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=20)
         parser.add_argument("--listeners", type=int, nargs="+", default=[40, 500])
         parser.add_argument("--idle-sockets", type=int, default=1000)
+        parser.add_argument(
+            "--base-sockets", type=int, default=500, help="open before the memory baseline"
+        )
         parser.add_argument("--log-dir", type=Path, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -31,6 +34,7 @@ class Command(BaseCommand):
             messages=options["messages"],
             listeners=tuple(options["listeners"]),
             idle_sockets=options["idle_sockets"],
+            base_sockets=options["base_sockets"],
         )
         if options["log_dir"] is not None:
             chosen.log_dir = options["log_dir"]
