@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest requirements migrate seed bench docker-check clean
+.PHONY: help run test lint typecheck pytest contract requirements migrate seed bench docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ pytest: $(VENV)/.installed-dev ## the pytest suite (+ the SQLite-specific parts 
 		env -u DATABASE_URL -u CI $(VENV)/bin/pytest -q -p no:cacheprovider -rs \
 			tests/graph/test_contract.py tests/config/test_asgi_handler.py;; \
 	esac
+
+EXAMPLES ?= 100
+contract: $(VENV)/.installed-dev ## schemathesis over the whole API, EXAMPLES per operation (default 100)
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/api/test_schemathesis.py --contract-examples $(EXAMPLES)
 
 requirements: $(VENV)/.installed-dev ## Re-pin requirements/*.txt from pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --allow-unsafe -o requirements/base.txt pyproject.toml

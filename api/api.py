@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from ninja import NinjaAPI, Swagger
+from ninja import Swagger
 
 from api.errors import install_exception_handlers
+from api.openapi import DocumentedNinjaAPI
 from api.throttling import install_rate_limits
 
-api = NinjaAPI(
+# Its OpenAPI document lists every answer of every operation (api/openapi.py).
+api = DocumentedNinjaAPI(
     title=settings.API_TITLE,
     version=settings.API_VERSION,
     description=settings.API_DESCRIPTION,
@@ -30,3 +32,4 @@ api.add_router("/", "api.users.router.router")
 api.add_router("/", "api.catalogue.router.router")
 api.add_router("/", "api.taste.router.router")
 api.add_router("/", "api.buds.router.router")
+api.add_router("/", "api.connections.router.router")

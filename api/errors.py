@@ -4,12 +4,17 @@ error handlers (handler400/403/404/500, CSRF failures) and the envelope middlewa
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.debug import SafeExceptionReporterFilter
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from redis.exceptions import RedisError
@@ -91,8 +96,35 @@ def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> Js
     return response
 
 
-def backing_service_unavailable(request: HttpRequest | None, exc: Exception) -> JsonResponse:
-    """503 (retry shortly) when Redis, which holds sessions, tokens and caches, is down."""
+# Connection failures: libpq reports them without a SQLSTATE, or in class 08 (connection
+# exception); 57P01-57P03 are the server shutting down, crashing or still starting.
+_SERVER_GONE_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database could not be reached (a connection that could not
+    be made or was lost, or no pooled connection within ``DB_POOL_TIMEOUT_SECONDS``), not
+    that a query itself failed."""
+    if not isinstance(exc, OperationalError | InterfaceError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, psycopg.InterfaceError):
+        return True  # the connection is closed
+    if not isinstance(cause, psycopg.OperationalError):
+        return False
+    state = cause.sqlstate
+    return state is None or state.startswith("08") or state in _SERVER_GONE_STATES
+
+
+def service_outage_response(request: HttpRequest | None, exc: BaseException) -> JsonResponse | None:
+    """The 503 for an exception that means a backing service is down; None for any other."""
+    if isinstance(exc, RedisError) or database_unreachable(exc):
+        return backing_service_unavailable(request, exc)
+    return None
+
+
+def backing_service_unavailable(request: HttpRequest | None, exc: BaseException) -> JsonResponse:
+    """503 (retry shortly) when the database or Redis (sessions, tokens, caches) is down."""
     logger.warning("backing service unavailable: %s", type(exc).__name__, exc_info=exc)
     response = error_response(
         request,
@@ -102,6 +134,18 @@ def backing_service_unavailable(request: HttpRequest | None, exc: Exception) -> 
     )
     response["Retry-After"] = "5"
     return response
+
+
+class ErrorReportFilter(SafeExceptionReporterFilter):
+    """Django's filter for error reports (the DEBUG page, error emails), minus one cost: a
+    query set among a frame's variables is described, not printed, since printing runs its
+    query, once per frame holding it; against an unreachable database each run waits out
+    the connection timeouts again."""
+
+    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
+        if isinstance(value, QuerySet):
+            return f"<{type(value).__name__} of {value.model.__name__}, not evaluated here>"
+        return super().cleanse_special_types(request, value)
 
 
 def install_exception_handlers(api: NinjaAPI) -> None:
@@ -151,6 +195,9 @@ def install_exception_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(Exception)
     def _unhandled(request: HttpRequest, exc: Exception) -> JsonResponse:
+        outage = service_outage_response(request, exc)
+        if outage is not None:
+            return outage
         # Django's handling logs the traceback, fires got_request_exception (metrics,
         # Sentry) and answers through handler500.
         raise exc
@@ -185,6 +232,12 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
+    # Django calls this while handling the exception (also outside any view: a middleware
+    # saving the session), so it can still tell an outage from a bug.
+    exc = sys.exc_info()[1]
+    outage = service_outage_response(request, exc) if exc is not None else None
+    if outage is not None:
+        return outage
     return error_response(
         request, HTTPStatus.INTERNAL_SERVER_ERROR, "Internal server error", code="server_error"
     )

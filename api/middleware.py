@@ -19,13 +19,12 @@ from django.core.signals import got_request_exception
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
-from redis.exceptions import RedisError
 
 from api import metrics
 from api.errors import (
-    backing_service_unavailable,
     domain_error_response,
     error_response,
+    service_outage_response,
     status_error_code,
     status_message,
 )
@@ -270,9 +269,7 @@ class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
         # middleware only when a view raised.
         if isinstance(exception, MusicbudError):
             return domain_error_response(request, exception)
-        if isinstance(exception, RedisError):
-            return backing_service_unavailable(request, exception)
-        return None
+        return service_outage_response(request, exception)
 
     def call(self, request: HttpRequest) -> HttpResponseBase:
         rejected = _reject_body(request)

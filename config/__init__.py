@@ -1,0 +1,1 @@
+"""Project wiring: settings, URLs, the ASGI/WSGI entry points, the Celery app."""

@@ -28,6 +28,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Development-only placeholders; production refuses both (see _check_environment).
 DEV_SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production-0123456789abcdef"  # noqa: S105
 DEV_JWT_KEYS = "dev:django-insecure-dev-only-jwt-key-never-use-in-production"
+# A Fernet key (32 zero-padded bytes of a dev-only phrase, urlsafe base64): tokens stored by a
+# development server are readable by anyone with this repository, so production refuses it.
+DEV_PROVIDER_TOKEN_KEY = "ZGV2LW9ubHktcHJvdmlkZXItdG9rZW4ta2V5LS0tLS0="  # noqa: S105
 # docker/env.prod.example writes this where a real value must go; production refuses it.
 PLACEHOLDER = "<set-me>"
 INSECURE_MARKERS = ("insecure", "changeme", "change-me", "secret", "default", "example")
@@ -105,7 +108,10 @@ class AppEnvironment(BaseSettings):
     DATABASE_URL: str = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     DB_POOL_MIN_SIZE: Annotated[int, Field(ge=0)] = 1
     DB_POOL_MAX_SIZE: PositiveInt = 10
-    DB_POOL_TIMEOUT_SECONDS: PositiveFloat = 10.0
+    # How long a request waits for a pooled connection, and (PostgreSQL's connect_timeout)
+    # for a new connection: past either the request is a 503 with Retry-After, not a hang.
+    DB_POOL_TIMEOUT_SECONDS: PositiveFloat = 3.0
+    DB_CONNECT_TIMEOUT_SECONDS: Annotated[int, Field(ge=1, le=60)] = 3
     DB_CONN_MAX_AGE: Annotated[int, Field(ge=0)] = 0
 
     REDIS_URL: str | None = None
@@ -174,6 +180,43 @@ class AppEnvironment(BaseSettings):
     HSTS_SECONDS: Annotated[int, Field(ge=0)] = 31_536_000
     HSTS_PRELOAD: bool = False
 
+    # Music services. A provider whose client credentials are unset is "unconfigured": listed,
+    # but its endpoints answer 503. The base URLs exist so tests and staging use a stand-in.
+    SPOTIFY_CLIENT_ID: str | None = None
+    SPOTIFY_CLIENT_SECRET: SecretStr | None = None
+    SPOTIFY_REDIRECT_URI: str | None = None
+    SPOTIFY_ACCOUNTS_URL: str = "https://accounts.spotify.com"
+    SPOTIFY_API_URL: str = "https://api.spotify.com/v1"
+    # short_term (~4 weeks) | medium_term (~6 months) | long_term (~1 year) for top items.
+    SPOTIFY_TOP_TIME_RANGE: Literal["short_term", "medium_term", "long_term"] = "medium_term"
+    LASTFM_API_KEY: str | None = None
+    LASTFM_API_SECRET: SecretStr | None = None
+    LASTFM_API_URL: str = "https://ws.audioscrobbler.com/2.0/"
+    LASTFM_AUTH_URL: str = "https://www.last.fm/api/auth/"
+    # Where Last.fm sends the browser back (our callback URL); Spotify's is SPOTIFY_REDIRECT_URI.
+    LASTFM_CALLBACK_URL: str | None = None
+    # Fernet keys (urlsafe base64 of 32 bytes), comma-separated: the first encrypts provider
+    # tokens, all of them decrypt. Rotate by prepending a new key, then `manage.py
+    # provider_tokens_rotate`, then drop the old one.
+    PROVIDER_TOKEN_KEYS: SecretStr = SecretStr(DEV_PROVIDER_TOKEN_KEY)
+    # Where the browser lands after a provider callback (?provider=...&status=ok|error).
+    CONNECT_DONE_URL: str = "/"
+    PROVIDER_TIMEOUT_SECONDS: PositiveFloat = 10.0
+    # Retries of one provider request after a 5xx, a timeout or a 429, with exponential backoff.
+    PROVIDER_MAX_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
+    PROVIDER_RETRY_BASE_SECONDS: Annotated[float, Field(ge=0.0)] = 1.0
+    # The longest a 429's Retry-After is honoured; longer waits fail the sync instead.
+    PROVIDER_RETRY_AFTER_MAX_SECONDS: Annotated[float, Field(ge=0.0)] = 60.0
+    # Every connection is synced again this long after its last sync (the periodic re-sync).
+    CONNECTION_RESYNC_INTERVAL_SECONDS: PositiveInt = 24 * 3600
+    # A queued or running sync not finished after this long is taken as lost (worker died).
+    CONNECTION_SYNC_STALE_SECONDS: PositiveInt = 3600
+
+    # The task runner (Celery). Unset: tasks run in the process that queues them (eager), so a
+    # sync requested through the API completes with nothing else started. Use a Redis database
+    # other than REDIS_URL's: the cache's database may be flushed.
+    TASK_BROKER_URL: str | None = None
+
     @field_validator(
         "ALLOWED_HOSTS",
         "CORS_ORIGINS",
@@ -216,6 +259,41 @@ class AppEnvironment(BaseSettings):
             raise ValueError("must be redis://host:port/db (or rediss://, unix://)")
         return value
 
+    @field_validator("TASK_BROKER_URL")
+    @classmethod
+    def _check_broker_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"redis", "rediss"} or not parts.netloc:
+            raise ValueError("must be redis://host:port/db (or rediss://)")
+        return value
+
+    @field_validator("SPOTIFY_ACCOUNTS_URL", "SPOTIFY_API_URL", "LASTFM_API_URL", "LASTFM_AUTH_URL")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+    @field_validator("SPOTIFY_REDIRECT_URI", "LASTFM_CALLBACK_URL")
+    @classmethod
+    def _check_callback_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
+            raise ValueError(f"{value!r} is not an http(s) URL without a query")
+        return value
+
+    @field_validator("PROVIDER_TOKEN_KEYS")
+    @classmethod
+    def _check_provider_keys(cls, value: SecretStr) -> SecretStr:
+        if PLACEHOLDER not in value.get_secret_value():  # reported with the other placeholders
+            parse_fernet_keys(value.get_secret_value())
+        return value
+
     @field_validator("NEO4J_URL", "TEST_NEO4J_URL")
     @classmethod
     def _check_neo4j_url(cls, value: str | None) -> str | None:
@@ -254,6 +332,8 @@ class AppEnvironment(BaseSettings):
         if not self.jwt_uses_hmac:
             _check_jwt_key_files(self.JWT_ALGORITHM, self.JWT_KEY_FILES)
         if self.ENVIRONMENT is not Environment.PROD:
+            if PLACEHOLDER in self.PROVIDER_TOKEN_KEYS.get_secret_value():
+                raise ValueError(f"PROVIDER_TOKEN_KEYS still holds the placeholder {PLACEHOLDER}")
             return self
         placeholders = [name for name in type(self).model_fields if PLACEHOLDER in self._raw(name)]
         if placeholders:
@@ -282,6 +362,12 @@ class AppEnvironment(BaseSettings):
             raise ValueError(
                 "REDIS_URL is required when ENVIRONMENT=prod runs several workers "
                 "(set it, or WEB_CONCURRENCY=1 for a single worker)"
+            )
+        if DEV_PROVIDER_TOKEN_KEY in parse_fernet_keys(self.PROVIDER_TOKEN_KEYS.get_secret_value()):
+            raise ValueError(
+                "PROVIDER_TOKEN_KEYS holds the development key; production refuses to start "
+                'with it (generate one: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())")'
             )
         return self
 
@@ -335,6 +421,26 @@ def parse_jwt_keys(raw: str) -> list[tuple[str, str]]:
     if len(set(kids)) != len(kids):
         raise ValueError("key ids must be unique")
     return pairs
+
+
+def parse_fernet_keys(raw: str) -> list[str]:
+    """Split comma-separated Fernet keys (the first encrypts); each must be a valid key."""
+    import base64
+    import binascii
+
+    keys = [part.strip() for part in raw.split(",") if part.strip()]
+    if not keys:
+        raise ValueError("at least one Fernet key is required")
+    for index, key in enumerate(keys, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, UnicodeEncodeError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ValueError(
+                f"key {index} is not a Fernet key (urlsafe base64 of 32 bytes, 44 characters)"
+            )
+    return keys
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -10,7 +10,13 @@ from urllib.parse import urlsplit
 import dj_database_url
 from csp.constants import SELF, UNSAFE_INLINE
 
-from config.environment import BASE_DIR, Environment, load_environment, parse_jwt_keys
+from config.environment import (
+    BASE_DIR,
+    Environment,
+    load_environment,
+    parse_fernet_keys,
+    parse_jwt_keys,
+)
 from config.middleware_setting import MiddlewareSetting
 
 ENV = load_environment()
@@ -95,6 +101,7 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
+        "connect_timeout": ENV.DB_CONNECT_TIMEOUT_SECONDS,
         "pool": {
             "min_size": ENV.DB_POOL_MIN_SIZE,
             "max_size": ENV.DB_POOL_MAX_SIZE,
@@ -125,7 +132,8 @@ if REDIS_URL:
             },
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # Written through to the database and read from Redis: losing Redis ends no session.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {
@@ -201,6 +209,49 @@ GRAPH_RETRY_MAX_SECONDS = ENV.GRAPH_RETRY_MAX_SECONDS
 GRAPH_REBUILD_BATCH_SIZE = ENV.GRAPH_REBUILD_BATCH_SIZE
 TEST_NEO4J_URL = ENV.TEST_NEO4J_URL
 
+# --- music services and the task runner -------------------------------------------------------
+SPOTIFY_CLIENT_ID = ENV.SPOTIFY_CLIENT_ID
+SPOTIFY_CLIENT_SECRET = (
+    ENV.SPOTIFY_CLIENT_SECRET.get_secret_value() if ENV.SPOTIFY_CLIENT_SECRET else None
+)
+SPOTIFY_REDIRECT_URI = ENV.SPOTIFY_REDIRECT_URI
+SPOTIFY_ACCOUNTS_URL = ENV.SPOTIFY_ACCOUNTS_URL
+SPOTIFY_API_URL = ENV.SPOTIFY_API_URL
+SPOTIFY_TOP_TIME_RANGE = ENV.SPOTIFY_TOP_TIME_RANGE
+LASTFM_API_KEY = ENV.LASTFM_API_KEY
+LASTFM_API_SECRET = ENV.LASTFM_API_SECRET.get_secret_value() if ENV.LASTFM_API_SECRET else None
+LASTFM_API_URL = ENV.LASTFM_API_URL
+LASTFM_AUTH_URL = ENV.LASTFM_AUTH_URL
+LASTFM_CALLBACK_URL = ENV.LASTFM_CALLBACK_URL
+PROVIDER_TOKEN_KEYS = parse_fernet_keys(ENV.PROVIDER_TOKEN_KEYS.get_secret_value())
+CONNECT_DONE_URL = ENV.CONNECT_DONE_URL
+PROVIDER_TIMEOUT_SECONDS = ENV.PROVIDER_TIMEOUT_SECONDS
+PROVIDER_MAX_RETRIES = ENV.PROVIDER_MAX_RETRIES
+PROVIDER_RETRY_BASE_SECONDS = ENV.PROVIDER_RETRY_BASE_SECONDS
+PROVIDER_RETRY_AFTER_MAX_SECONDS = ENV.PROVIDER_RETRY_AFTER_MAX_SECONDS
+CONNECTION_RESYNC_INTERVAL_SECONDS = ENV.CONNECTION_RESYNC_INTERVAL_SECONDS
+CONNECTION_SYNC_STALE_SECONDS = ENV.CONNECTION_SYNC_STALE_SECONDS
+# Celery (config/celery.py reads the CELERY_* names). No broker: every task runs eagerly in
+# the process that queues it, so the embedded default needs no worker.
+CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
+# The tasks live with the services they run.
+CELERY_IMPORTS = ("musicbud.services.connection_sync",)
+CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_BEAT_SCHEDULE = {
+    # Cheap when nothing is due: one indexed query. Each due connection gets one job at most
+    # (the database refuses a second active job for a connection).
+    "connections-resync-due": {
+        "task": "musicbud.tasks.connections_resync_due",
+        "schedule": min(300.0, float(CONNECTION_RESYNC_INTERVAL_SECONDS)),
+    },
+}
+
 # --- HTTP -------------------------------------------------------------------------------------
 API_TITLE = ENV.API_TITLE
 API_VERSION = ENV.API_VERSION
@@ -246,6 +297,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 X_XSS_PROTECTION = ENV.X_XSS_PROTECTION
 CSRF_FAILURE_VIEW = "api.errors.csrf_failure"
+# Error reports (the DEBUG page) describe query sets instead of running their queries.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "api.errors.ErrorReportFilter"
 # The Swagger UI page loads only same-origin scripts (Ninja's bundled static files); its
 # stylesheet sets inline styles, hence 'unsafe-inline' for styles only.
 CONTENT_SECURITY_POLICY: dict[str, Any] = {
@@ -328,3 +381,9 @@ LOGGING: dict[str, Any] = {
         "neo4j": {"level": "WARNING"},
     },
 }
+
+# The Celery app, loaded with the settings so every Django process (web, manage.py, tests)
+# queues tasks on it: eagerly without a broker, never on Celery's default broker.
+from config.celery import app as celery_app  # noqa: E402
+
+__all__ = ["celery_app"]

@@ -113,6 +113,12 @@ class ProjectionOutbox(models.Model):
                 condition=Q(applied_at__isnull=True),
                 name="outbox_pending_age_idx",
             ),
+            # Whether one user's writes are all in the graph (reads of their own buds).
+            models.Index(
+                fields=["user_pk"],
+                condition=Q(applied_at__isnull=True),
+                name="outbox_pending_user_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,8 @@ a delete), so applying rows twice or out of order always ends in the newest stat
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -56,6 +58,31 @@ def graph_errors() -> tuple[type[Exception], ...]:
     from neo4j.exceptions import DriverError, Neo4jError
 
     return (Neo4jError, DriverError, OSError)
+
+
+# A row whose transaction lost a race (a deadlock, or two appliers MERGE-ing the same new node:
+# ArcadeDB reports the loser as a unique-constraint failure) is retried in place this many
+# times in all, after a short randomised pause, before it is left to the worker's backoff.
+TRANSIENT_ATTEMPTS = 4
+TRANSIENT_PAUSE_SECONDS = 0.05
+
+
+def transient_graph_error(exc: BaseException) -> bool:
+    """Whether retrying the same transaction may succeed: the server says so (deadlocks, lock
+    timeouts: ``TransientError``), or a concurrent ``MERGE`` created the node first (every
+    projector write is a ``MERGE``, so a second attempt matches the node instead)."""
+    from neo4j.exceptions import ConstraintError, Neo4jError
+
+    if isinstance(exc, ConstraintError):
+        return True
+    return isinstance(exc, Neo4jError) and exc.is_retryable()
+
+
+def graph_error_text(exc: BaseException) -> str:
+    """What went wrong, for a log line or ``last_error``: the class, the server's code, and its
+    message."""
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__}{f' ({code})' if code else ''}: {exc}"
 
 
 _executor_lock = Lock()
@@ -217,11 +244,29 @@ def _apply_node_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool
 
 
 def outbox_row_apply(row: ProjectionOutbox) -> bool:
-    """Apply one row to Neo4j in an explicit transaction; True when it changed the graph."""
+    """Apply one row to Neo4j in an explicit transaction; True when it changed the graph.
+
+    A transaction that lost a race with another applier is retried here, a few times (see
+    ``TRANSIENT_ATTEMPTS``); any other failure is raised at once for the outbox's backoff.
+    """
     apply = _apply_node_row if row.operation in NODE_OPERATIONS else _apply_row
-    with sync_driver().session(database=settings.NEO4J_DATABASE) as session:
-        # The driver's own retries are off (max_transaction_retry_time=0): the outbox retries.
-        return bool(session.execute_write(apply, row))
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            with sync_driver().session(database=settings.NEO4J_DATABASE) as session:
+                # The driver's own retries are off (max_transaction_retry_time=0, which also
+                # bounds reads): the loop here retries races, the outbox everything else.
+                return bool(session.execute_write(apply, row))
+        except graph_errors() as exc:
+            if attempt == TRANSIENT_ATTEMPTS or not transient_graph_error(exc):
+                raise
+            logger.info(
+                "graph projection conflict; retrying",
+                extra={"outbox_id": row.pk, "attempt": attempt, "error": graph_error_text(exc)},
+            )
+            # Randomised so that the appliers that collided do not collide again.
+            pause = TRANSIENT_PAUSE_SECONDS * 2 ** (attempt - 1)
+            time.sleep(pause * (0.5 + random.random()))  # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -261,9 +306,12 @@ def projection_apply(
 ) -> ApplyReport:
     """Apply pending outbox rows (the given ones, or those due for a retry) in id order.
 
-    A row that fails stays pending with its next attempt pushed back; the first connection
-    failure ends the pass, since every later row would wait on the same dead server.
+    A row that fails (after ``outbox_row_apply``'s retries of lost races) stays pending with
+    its next attempt pushed back and the cause in ``last_error`` and the log; the first failure
+    ends the pass, since every later row would most likely wait on the same dead server.
     """
+    from neo4j.exceptions import Neo4jError
+
     now = timezone.now()
     pending = ProjectionOutbox.objects.filter(applied_at__isnull=True)
     if row_ids is not None:
@@ -283,14 +331,21 @@ def projection_apply(
             changed = outbox_row_apply(row)
         except graph_errors() as exc:
             attempts = row.attempts + 1
+            error = graph_error_text(exc)
             ProjectionOutbox.objects.filter(pk=row.pk).update(
                 attempts=attempts,
                 next_attempt_at=timezone.now() + retry_delay(attempts),
-                last_error=f"{type(exc).__name__}: {exc}"[:500],
+                last_error=error[:500],
             )
             failed += 1
             logger.warning(
-                "graph projection failed", extra={"outbox_id": row.pk, "attempts": attempts}
+                "graph projection of outbox row %s failed (%s), pending for the worker: %s",
+                row.pk,
+                "refused by the graph store"
+                if isinstance(exc, Neo4jError)
+                else "graph store unreachable",
+                error[:500],
+                extra={"outbox_id": row.pk, "attempts": attempts, "error": error[:500]},
             )
             break
         ProjectionOutbox.objects.filter(pk=row.pk).update(
@@ -335,6 +390,16 @@ def projection_wait(timeout: float | None = None) -> None:
     with _executor_lock:
         futures = list(_futures)
     wait(futures, timeout=timeout)
+
+
+async def user_projection_pending(*, user_id: int) -> bool:
+    """Whether any of the user's own taste writes is not in the graph yet (committed, its
+    outbox row still pending): until it is, reads about them are answered from SQL."""
+    return await ProjectionOutbox.objects.filter(
+        user_pk=user_id,
+        applied_at__isnull=True,
+        operation__in=(OutboxOperation.UPSERT, OutboxOperation.DELETE),
+    ).aexists()
 
 
 @dataclass(frozen=True, slots=True)

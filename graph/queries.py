@@ -2,6 +2,7 @@
 
 With ``GRAPH_FALLBACK_TO_SQL`` a Neo4j backend that cannot be reached answers from SQL
 instead (same answers, see graph/README.md), so the buds pages stay up when the graph is down.
+A question about a user whose own writes are not all projected yet is answered from SQL too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.conf import settings
 
 from graph.backends import neo4j as neo4j_backend
 from graph.backends import sql
-from graph.projection import graph_errors
+from graph.projection import graph_errors, user_projection_pending
 from graph.types import BudPage, BudSource, Recommendation, SharedItem, TasteCounts
 from musicbud.errors import InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind
@@ -52,6 +53,12 @@ async def _dispatch(
     **kwargs: P.kwargs,
 ) -> T:
     if settings.GRAPH_BACKEND != "neo4j":
+        return await sql_call(*args, **kwargs)
+    user_id = kwargs.get("user_id")
+    if isinstance(user_id, int) and await user_projection_pending(user_id=user_id):
+        # Read your own writes: the graph lacks some of this user's committed changes (the
+        # projector is behind or failing), and an answer built from it would be cached as
+        # if it were current. SQL has them; the graph is used again once it has caught up.
         return await sql_call(*args, **kwargs)
     neo4j_call: Callable[P, Awaitable[T]] = getattr(neo4j_backend, name)
     try:

@@ -285,6 +285,14 @@ class AsyncCache:
             return
         await redis_client().set(self.make_key(key), _encode(value), ex=expire)
 
+    async def add(self, key: str, value: Any, expire: int) -> bool:
+        """Store ``value`` only if ``key`` is absent (SET NX); True if it was stored."""
+        _read_ahead_drop()
+        if not self.uses_redis:
+            return bool(django_cache.add(key, value, expire))
+        stored = await redis_client().set(self.make_key(key), _encode(value), ex=expire, nx=True)
+        return bool(stored)
+
     async def increment(
         self,
         key: str,

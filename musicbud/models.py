@@ -6,9 +6,12 @@ import uuid
 from typing import ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
+
+from musicbud.email_address import email_normalize, email_normalize_lenient
 
 USERNAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{1,28}[A-Za-z0-9_])$"
 
@@ -27,6 +30,12 @@ class MusicbudUserManager(UserManager["User"]):
 
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(username__iexact=username)
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        # The project's spelling (IDNA-mapped domain) wherever Django normalises: create_user,
+        # createsuperuser, the admin's forms (through User.clean).
+        return email_normalize_lenient(super().normalize_email(email))
 
 
 class User(AbstractUser):
@@ -58,6 +67,13 @@ class User(AbstractUser):
     def __str__(self) -> str:
         return self.username
 
+    def clean(self) -> None:
+        super().clean()  # normalises the email through the manager
+        try:
+            self.email = email_normalize(self.email)
+        except ValidationError as exc:
+            raise ValidationError({"email": exc.error_list}) from None
+
 
 class DemoDataset(models.Model):
     """The demo dataset ``seed_demo`` completed, and with which parameters (one row at most).
@@ -87,6 +103,8 @@ class CatalogueItem(models.Model):
     spotify_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     lastfm_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     ytmusic_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    # [{"url", "width", "height"}], widest first, as the provider that brought the item gave them.
+    images = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -268,11 +286,11 @@ class TasteEdge(models.Model):
 
 
 class TokenFamily(models.Model):
-    """One login's chain of rotated refresh tokens (the database revocation store).
+    """One login's chain of rotated refresh tokens: the truth about its tokens' validity.
 
     ``current_jti`` is the one refresh token of the family that may still be used; rotating
-    it is a conditional UPDATE, so two concurrent refreshes cannot both win. Used only when
-    ``REDIS_URL`` is not set; with Redis the same state lives there (see ``api/auth/README.md``).
+    it is a conditional UPDATE, so two concurrent refreshes cannot both win. The cache only
+    copies the active/revoked state for the bearer hot path (``musicbud.token_store``).
     """
 
     id = models.UUIDField(primary_key=True, editable=False)
@@ -288,3 +306,99 @@ class TokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.id}"
+
+
+class ConnectionStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
+
+
+class ProviderConnection(models.Model):
+    """A user's link to their account at one music service, with its tokens (encrypted).
+
+    The token columns hold Fernet tokens (``musicbud.token_cipher``), never plaintext.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="connections")
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    status = models.CharField(
+        max_length=12, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED
+    )
+    account_id = models.CharField(max_length=200)
+    account_name = models.CharField(max_length=200, blank=True)
+    access_token = models.TextField(blank=True)
+    refresh_token = models.TextField(blank=True)
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=500, blank=True)
+    connected_at = models.DateTimeField()
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "provider"], name="connection_unique_user")
+        ]
+        indexes = [models.Index(fields=["last_synced_at"], name="connection_last_synced_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.provider}:{self.account_id}"
+
+
+class AuthorizationState(models.Model):
+    """One authorization attempt in flight: random, single-use, bound to a user, short-lived.
+
+    Only the state's SHA-256 is stored; the PKCE verifier is encrypted like a token.
+    """
+
+    state_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    provider = models.CharField(max_length=8, choices=Provider.choices)
+    code_verifier = models.TextField(blank=True)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="auth_state_expiry_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.provider} until {self.expires_at:%H:%M:%S}"
+
+
+class SyncStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_SYNC_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING)
+
+
+class SyncJob(models.Model):
+    """One sync of a connection. The database holds at most one queued or running job per
+    connection, so neither a double click nor the periodic re-sync can start a second."""
+
+    connection = models.ForeignKey(
+        ProviderConnection, on_delete=models.CASCADE, related_name="sync_jobs"
+    )
+    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.QUEUED)
+    progress = models.PositiveIntegerField(default=0)
+    # {"like": {"track": {"added": n, "removed": n, "unchanged": n}, ...}, ...}
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection"],
+                condition=models.Q(status__in=ACTIVE_SYNC_STATUSES),
+                name="sync_job_one_active_per_connection",
+            )
+        ]
+        indexes = [models.Index(fields=["connection", "-id"], name="sync_job_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"sync #{self.pk} of {self.connection_id}: {self.status}"

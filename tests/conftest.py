@@ -11,8 +11,18 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.http",
     "tests.fixtures.logs",
+    "tests.fixtures.providers",
     "tests.fixtures.taste",
 ]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--contract-examples",
+        type=int,
+        default=3,
+        help="Examples per operation in the schemathesis run (tests/api/test_schemathesis.py).",
+    )
 
 
 def require_service(name: str, reason: str) -> None:

@@ -75,12 +75,14 @@ def forged_token(
     key: tuple[str, str] | None = None,
     algorithm: str | None = None,
     drop: tuple[str, ...] = (),
+    drop_header: tuple[str, ...] = (),
     **claims: Any,
 ) -> str:
     """A token built outside the service, to present what an attacker or a bug could send.
 
     Defaults give a valid access token under the current settings for the user as stored
-    now; ``claims`` override or add claims, ``drop`` removes them, ``key`` is ``(kid, secret)``.
+    now; ``claims`` override or add claims, ``drop`` removes them (``drop_header`` removes
+    header fields), ``key`` is ``(kid, secret)``.
     """
     now = int(time.time())
     stored = User.objects.filter(pk=user_id).values_list("password", flat=True).first()
@@ -91,6 +93,7 @@ def forged_token(
         "fam": str(uuid.uuid4()),
         "pwv": password_stamp(stored or ""),
         "iat": now,
+        "nbf": now,
         "exp": now + 300,
         "iss": settings.JWT_ISSUER,
         "aud": settings.JWT_AUDIENCE,
@@ -113,4 +116,5 @@ def forged_token(
             digest = getattr(hashlib, f"sha{algorithm[2:]}")
             signature = hmac.new(secret.encode(), signing_input.encode(), digest).digest()
         return f"{signing_input}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
-    return jwt.encode(payload, secret, algorithm=algorithm, headers={"kid": kid})
+    headers = {name: value for name, value in {"kid": kid}.items() if name not in drop_header}
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)

@@ -1,1 +1,2 @@
-"""Tooling apart from the production packages: benchmarks, generators, test servers."""
+"""Development and test tooling: stand-in servers, benchmarks. No production import path
+needs this package."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from asgiref.sync import sync_to_async
 from django.http import HttpRequest
 from ninja import Router
 
 from api.admin.schemas import StatsOut
 from api.auth import require_permission
+from api.openapi import also_answers
 from musicbud.selectors.stats import ServiceStats, service_stats
 
 router = Router(tags=["admin"])
@@ -18,6 +21,7 @@ router = Router(tags=["admin"])
     auth=require_permission("musicbud.view_stats"),
     response=StatsOut,
     url_name="admin-stats",
+    openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def stats(request: HttpRequest) -> ServiceStats:
     # Seven counts, one thread hop (the ORM is sync).

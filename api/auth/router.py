@@ -21,6 +21,7 @@ from api.auth.schemas import (
     TokenPairOut,
 )
 from api.auth.security import auth, require_csrf
+from api.openapi import also_answers
 from api.throttling import client_key, enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
@@ -45,7 +46,11 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
 
 
 @router.post(
-    "/register", auth=None, response={HTTPStatus.CREATED: PublicUserOut}, url_name="auth-register"
+    "/register",
+    auth=None,
+    response={HTTPStatus.CREATED: PublicUserOut},
+    url_name="auth-register",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
     await enforce_rate_limit(request, group="auth.register", policy="strict")
@@ -61,7 +66,14 @@ async def csrf(request: HttpRequest) -> CsrfOut:
     return CsrfOut(csrf_token=get_token(request))
 
 
-@router.post("/login", auth=None, response=TokenPairOut, url_name="auth-login")
+@router.post(
+    "/login",
+    auth=None,
+    response=TokenPairOut,
+    url_name="auth-login",
+    # 401: wrong credentials; 403: a session login without its CSRF token.
+    openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
+)
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     # Both budgets are spent before the password is hashed: guessing one account from many
     # addresses and many accounts from one address are both slowed down.
@@ -83,13 +95,26 @@ async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     return _pair_out(pair)
 
 
-@router.post("/refresh", auth=None, response=TokenPairOut, url_name="auth-refresh")
+@router.post(
+    "/refresh",
+    auth=None,
+    response=TokenPairOut,
+    url_name="auth-refresh",
+    openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED),
+)
 async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
     await enforce_rate_limit(request, group="auth.refresh", policy="strict")
     return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
 
 
-@router.post("/logout", auth=None, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-logout")
+@router.post(
+    "/logout",
+    auth=None,
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="auth-logout",
+    # It authenticates itself when credentials are sent (a session needs its CSRF token).
+    openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
+)
 async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Status[None]:
     refresh_token = payload.refresh_token if payload else None
     # Authenticates when credentials are sent; an invalid bearer or missing CSRF token fails.

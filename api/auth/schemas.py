@@ -6,16 +6,22 @@ from datetime import datetime
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from api.schemas import InputSchema
-from musicbud.models import User
+from musicbud.models import USERNAME_PATTERN, User
+
+# What the service checks, stated in the document (surrounding whitespace is trimmed). The
+# service validates the three fields together, so one 422 lists every bad field.
+_USERNAME_DOCUMENTED: dict[str, JsonValue] = {"pattern": rf"^\s*{USERNAME_PATTERN[1:-1]}\s*$"}
 
 
 class RegisterIn(InputSchema):
-    username: str = Field(max_length=30)
+    username: str = Field(max_length=30, json_schema_extra=_USERNAME_DOCUMENTED)
     email: str = Field(max_length=254)
-    password: str = Field(max_length=128)
+    password: str = Field(
+        max_length=128, json_schema_extra={"minLength": 8}, description="At least 8 characters."
+    )
 
 
 class LoginIn(InputSchema):

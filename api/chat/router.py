@@ -25,6 +25,7 @@ from api.chat.schemas import (
     TicketOut,
     UsernameIn,
 )
+from api.openapi import also_answers
 from api.pagination import Page, PageParams, before_page, decode_before, decode_offset, offset_page
 from musicbud.chat.models import Message
 from musicbud.selectors.chat import (
@@ -91,6 +92,7 @@ async def _read(request: HttpRequest, payload: ReadIn, **place: Any) -> dict[str
     response={HTTPStatus.CREATED: ChannelOut},
     url_name="chat-channels",
     summary="Create a channel (I become its admin; a taken name is a 409)",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_create(request: HttpRequest, payload: ChannelCreateIn) -> Status[ChannelView]:
     channel = await chat_channel_create(user=request.auth, **payload.model_dump())  # type: ignore[attr-defined]
@@ -121,6 +123,7 @@ async def channel_get(request: HttpRequest, channel_id: int) -> ChannelView:
     response=ChannelOut,
     url_name="chat-channel",
     summary="Change a channel (its admins)",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_update(
     request: HttpRequest, channel_id: int, payload: ChannelUpdateIn
@@ -160,6 +163,7 @@ async def channel_join(request: HttpRequest, channel_id: int) -> MembershipView:
     "/channels/{channel_id}/leave",
     response={HTTPStatus.NO_CONTENT: None},
     url_name="chat-channel-leave",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_leave(request: HttpRequest, channel_id: int) -> Status[None]:
     await chat_channel_leave(user=request.auth, channel_id=channel_id)  # type: ignore[attr-defined]
@@ -171,6 +175,7 @@ async def channel_leave(request: HttpRequest, channel_id: int) -> Status[None]:
     response={HTTPStatus.CREATED: MemberOut},
     url_name="chat-channel-members",
     summary="Invite someone (admins and moderators)",
+    openapi_extra=also_answers(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 async def member_invite(
     request: HttpRequest, channel_id: int, payload: UsernameIn
@@ -207,6 +212,7 @@ async def member_approve(request: HttpRequest, channel_id: int, username: str) -
         "kick and ban answer 204 and take effect at once, on open sockets too; promote "
         "(member → moderator → admin) and demote (the reverse) answer the membership."
     ),
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def member_moderate(
     request: HttpRequest,
@@ -288,6 +294,7 @@ async def channel_messages(
     response={HTTPStatus.CREATED: MessageOut, HTTPStatus.OK: MessageOut},
     url_name="chat-channel-messages",
     summary="Send to a channel (201; 200 when this client_id was already sent)",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_message_post(
     request: HttpRequest, channel_id: int, payload: MessageIn
@@ -348,6 +355,7 @@ async def conversation_messages(
     response={HTTPStatus.CREATED: MessageOut, HTTPStatus.OK: MessageOut},
     url_name="chat-conversation-messages",
     summary="Send a direct message (403 when either of us blocked the other)",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def conversation_message_post(
     request: HttpRequest, username: str, payload: MessageIn
@@ -368,6 +376,7 @@ async def conversation_read(request: HttpRequest, username: str, payload: ReadIn
     response={HTTPStatus.CREATED: BlockOut, HTTPStatus.OK: BlockOut},
     url_name="chat-blocks",
     summary="Block someone (201; 200 when already blocked)",
+    openapi_extra=also_answers(HTTPStatus.NOT_FOUND),
 )
 async def block_add(request: HttpRequest, payload: UsernameIn) -> Status[dict[str, str]]:
     created = await chat_block_add(user=request.auth, username=payload.username)  # type: ignore[attr-defined]

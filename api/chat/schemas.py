@@ -10,10 +10,10 @@ from pydantic import Field
 
 from api.pagination import MAX_ROW_ID, PageParams
 from api.schemas import InputSchema
-from musicbud.chat.models import CLIENT_ID_MAX_LENGTH
+from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH
 
-# Bounds what is parsed at all; the 4,000-character limit applies after trimming (a 422
-# from the service, the same for REST and the socket).
+# What a socket frame's content may hold before the service trims it and applies the
+# 4,000-character limit (REST bodies state that limit in their schema).
 CONTENT_INPUT_MAX = 20_000
 
 
@@ -74,7 +74,12 @@ class UsernameIn(InputSchema):
 
 
 class MessageIn(InputSchema):
-    content: str = Field(max_length=CONTENT_INPUT_MAX, description="Trimmed; 1-4000 characters.")
+    content: str = Field(
+        min_length=1,
+        max_length=MESSAGE_MAX_LENGTH,
+        pattern=r"\S",
+        description="1-4000 characters, not all blank; trimmed when stored.",
+    )
     client_id: str | None = Field(
         None,
         min_length=1,

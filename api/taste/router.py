@@ -11,6 +11,7 @@ from ninja import Query, Router, Status
 
 from api.auth import auth
 from api.catalogue.schemas import KindPath
+from api.openapi import also_answers
 from api.pagination import Page, PageParams, decode_offset, offset_page
 from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
 from musicbud.models import ItemKind, Relation, TasteEdge
@@ -89,6 +90,8 @@ async def unlike(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[
     "/me/taste/import",
     response=TasteImportOut,
     url_name="taste-import",
+    # 409: concurrent imports kept creating the items this one was creating.
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
     summary="Import likes, top items and plays (all or nothing)",
     description=(
         "Items are referred to by `provider` + `external_id` (spotify, lastfm, ytmusic), by "

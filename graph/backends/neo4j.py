@@ -70,56 +70,68 @@ async def _sizes(*, user_ids: Iterable[int], cells: list[Cell]) -> dict[tuple[in
 
 async def _facts(
     *, user_id: int, cells: list[Cell]
-) -> tuple[TasteFacts, list[tuple[int, Cell, int]], dict[int, dict[str, Any]]]:
-    """The facts, every (other user, cell, item) hit on my items, and the others' profiles."""
+) -> tuple[TasteFacts, list[tuple[int, Cell, int]], dict[int, dict[str, Any]], dict[str, ItemRef]]:
+    """The facts, every (other user, cell, item) hit on my items, the others' profiles and my
+    items' references.
+
+    My items and their holders come from one query, so they are one snapshot: an edge
+    projected meanwhile is either in both or in neither (two reads disagreed under concurrent
+    writes). The other counts (others' library sizes, users per cell) are read after it and
+    can only be a projection step apart; they shift a score for that moment, never fail it.
+    """
     wanted = set(cells)
-    types = _types(cells)
-    mine = await cypher_read(
+    rows = await cypher_read(
         "MATCH (me:User {sql_id: $me})-[r]->(i) WHERE type(r) IN $types "
-        "RETURN type(r) AS rel, labels(i) AS labels, i.sql_id AS item",
-        {"me": user_id, "types": types},
+        "OPTIONAL MATCH (i)<-[r2]-(v:User) WHERE type(r2) = type(r) AND v.sql_id <> $me "
+        "RETURN type(r) AS rel, labels(i) AS labels, i.sql_id AS item, "
+        "i.public_id AS item_public_id, i.name AS item_name, "
+        "v.sql_id AS user, v.public_id AS public_id, v.username AS username, "
+        "v.display_name AS display_name, v.is_active AS is_active",
+        {"me": user_id, "types": _types(cells)},
     )
-    my_items: dict[Cell, list[int]] = defaultdict(list)
-    for row in mine:
-        cell = _cell(row["rel"], row["labels"])
-        if cell in wanted and cell is not None:
-            my_items[cell].append(int(row["item"]))
-    hit_rows = await cypher_read(
-        "MATCH (me:User {sql_id: $me})-[r]->(i)<-[r2]-(v:User) "
-        "WHERE type(r) IN $types AND type(r2) = type(r) "
-        "RETURN v.sql_id AS user, v.public_id AS public_id, v.username AS username, "
-        "v.display_name AS display_name, v.is_active AS is_active, type(r) AS rel, "
-        "labels(i) AS labels, i.sql_id AS item",
-        {"me": user_id, "types": types},
-    )
+    my_items: dict[Cell, set[int]] = defaultdict(set)
+    df: dict[tuple[Cell, int], int] = {}
     hits: list[tuple[int, Cell, int]] = []
     profiles: dict[int, dict[str, Any]] = {}
-    df: dict[tuple[Cell, int], int] = {
-        (cell, item): 1 for cell, items in my_items.items() for item in items
-    }
-    for row in hit_rows:
+    refs: dict[str, ItemRef] = {}
+    for row in rows:
         cell = _cell(row["rel"], row["labels"])
         if cell not in wanted or cell is None:
             continue
-        key = (cell, int(row["item"]))
-        df[key] += 1
-        hits.append((int(row["user"]), cell, int(row["item"])))
+        item = int(row["item"])
+        if item not in my_items[cell]:
+            my_items[cell].add(item)
+            df[(cell, item)] = 1
+            refs[f"{cell[1]}:{item}"] = ItemRef(
+                kind=cell[1], public_id=UUID(row["item_public_id"]), name=row["item_name"]
+            )
+        if row["user"] is None:  # nobody else holds it
+            continue
+        df[(cell, item)] += 1
+        hits.append((int(row["user"]), cell, item))
         profiles[int(row["user"])] = row
     counted = await cypher_read(
         "MATCH (u:User)-[r]->(i) WHERE type(r) IN $types "
         "RETURN type(r) AS rel, labels(i) AS labels, count(DISTINCT u) AS n",
-        {"types": types},
+        {"types": _types(cells)},
     )
     users: dict[Cell, int] = {}
     for row in counted:
         cell = _cell(row["rel"], row["labels"])
         if cell in wanted and cell is not None:
             users[cell] = int(row["n"])
-    sizes = await _sizes(user_ids=[user_id, *profiles], cells=cells)
+    sizes = await _sizes(user_ids=profiles, cells=cells)
+    # My own sizes from the same snapshot as my items.
+    sizes.update({(user_id, cell): len(items) for cell, items in my_items.items()})
     facts = TasteFacts(
-        cells=cells, my_items=dict(my_items), df=df, users=users, sizes=sizes, me=user_id
+        cells=cells,
+        my_items={cell: sorted(items) for cell, items in my_items.items()},
+        df=df,
+        users=users,
+        sizes=sizes,
+        me=user_id,
     )
-    return facts, hits, profiles
+    return facts, hits, profiles, refs
 
 
 async def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
@@ -178,7 +190,9 @@ def _ranked(
 async def buds_for_user(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
-    facts, hits, profiles = await _facts(user_id=user_id, cells=cells_for(source=source, kind=kind))
+    facts, hits, profiles, refs = await _facts(
+        user_id=user_id, cells=cells_for(source=source, kind=kind)
+    )
     page, next_cursor = _ranked(facts, hits, profiles, limit=limit, cursor=cursor)
     on_page = {candidate.user_id for candidate in page}
     shared: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
@@ -186,7 +200,6 @@ async def buds_for_user(
         if user in on_page:
             shared[user].append((cell, item))
     weights = {user: facts.shared_weights(other=user, shared=shared[user]) for user in on_page}
-    refs = await _item_refs(key for w in weights.values() for key in w)
     return BudPage(
         buds=[build_bud(c, shared=weights[c.user_id], items=refs) for c in page],
         next_cursor=next_cursor,
@@ -194,10 +207,11 @@ async def buds_for_user(
 
 
 async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
-    facts, hits, _ = await _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=kind))
+    facts, hits, _, refs = await _facts(
+        user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=kind)
+    )
     shared = [(cell, item) for user, cell, item in hits if user == other_id]
     weights = facts.shared_weights(other=other_id, shared=shared)
-    refs = await _item_refs(weights)
     return sort_shared(SharedItem(item=refs[key], weight=w) for key, w in weights.items())
 
 
@@ -227,7 +241,9 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
                 UUID(profiles[user]["public_id"]),
                 item_bud_score(
                     relations=rels,
-                    sizes={relation: sizes.get((user, (relation, kind)), 0) for relation in rels},
+                    # A holder's size is at least 1; a projection step between the
+                    # two reads must not divide by 0.
+                    sizes={relation: sizes.get((user, (relation, kind))) or 1 for relation in rels},
                 ),
             )
             for user, rels in holders.items()
@@ -238,6 +254,8 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
     page = _named(profiles, scored)
     key = f"{kind}:{item_id}"
     refs = await _item_refs([key])
+    if key not in refs:  # deleted since the first read
+        return BudPage(buds=[], next_cursor=None)
     return BudPage(
         buds=[build_bud(c, shared={key: c.score}, items=refs) for c in page],
         next_cursor=next_cursor,
@@ -257,7 +275,7 @@ async def taste_counts(*, user_id: int) -> TasteCounts:
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
-    facts, hits, profiles = await _facts(
+    facts, hits, profiles, _ = await _facts(
         user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None)
     )
     top, _ = _ranked(facts, hits, profiles, limit=BUDS_PER_RECOMMENDATION, cursor=None)
@@ -279,6 +297,7 @@ async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recomm
         (
             Recommendation(item=refs[key], score=round_score(t.score), liked_by=t.liked_by)
             for key, t in totals.items()
+            if key in refs  # not deleted since the first read
         ),
         key=lambda r: (-r.score, r.item.name, r.item.public_id),
     )

@@ -62,21 +62,37 @@ async def principal_get_cached(*, user_id: int, prefetched: Any = None) -> Cache
     if cached is not MISSING:
         principal: CachedPrincipal = cached
         return principal
-    # Cold cache: one query (Django's async ORM, i.e. one hop). The hash is read only to
-    # derive the stamp; the cached user has the field deferred, so the hash is never cached.
-    user = await (
+    # Cold cache: one query in one hop.
+    loaded = await sync_to_async(principal_load, thread_sensitive=True)(user_id=user_id)
+    if loaded is not None:
+        await principal_remember(loaded)
+    return loaded
+
+
+def principal_load(*, user_id: int) -> CachedPrincipal | None:
+    """The user from the database (sync: one query), as ``principal_get_cached`` caches it.
+
+    The hash is read only to derive the stamp; the user has the field deferred, so the hash
+    is never cached.
+    """
+    user = (
         User.objects.defer("password")
         .annotate(password_hash=F("password"))
         .filter(pk=user_id)
-        .afirst()
+        .first()
     )
     if user is None:
         return None
-    principal = CachedPrincipal(
+    return CachedPrincipal(
         user=user, password_stamp=password_stamp(vars(user).pop("password_hash"))
     )
-    await async_cache.set(key, principal, settings.USER_CACHE_TTL_SECONDS)
-    return principal
+
+
+async def principal_remember(principal: CachedPrincipal) -> None:
+    """Cache a principal that ``principal_load`` read."""
+    await async_cache.set(
+        user_cache_key(principal.user.pk), principal, settings.USER_CACHE_TTL_SECONDS
+    )
 
 
 async def user_get_cached(*, user_id: int) -> User | None:

@@ -657,10 +657,8 @@ async def chat_block_remove(*, user: User, username: str) -> None:
 
 def _message_in(message_id: int, **place: int) -> None:
     if not Message.objects.filter(pk=message_id, **place).exists():
-        raise InvalidInput(
-            f"Message {message_id} is not in this conversation or channel",
-            code="validation_error",
-            details=[{"field": "message_id", "message": "Not here", "type": "invalid"}],
+        raise NotFound(
+            f"No message {message_id} in this channel or conversation", code="message_not_found"
         )
 
 

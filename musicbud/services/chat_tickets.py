@@ -17,10 +17,16 @@ from importlib import import_module
 
 from django.conf import settings
 
-from musicbud.cache import async_cache
+from musicbud.cache import MISSING, async_cache
+from musicbud.chat.hops import chat_hop
 from musicbud.models import User
-from musicbud.selectors.users import principal_get_cached
-from musicbud.token_store import token_store
+from musicbud.selectors.users import principal_get_cached, user_cache_key
+from musicbud.token_store import (
+    ACTIVE,
+    family_state_cached,
+    family_state_load,
+    family_state_remember,
+)
 
 TICKET_TTL_SECONDS = 30
 _TICKET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
@@ -50,13 +56,21 @@ async def chat_ticket_issue(*, user: User, family_id: str | None, session_key: s
 async def chat_grant_is_live(*, grant: SocketGrant) -> bool:
     """The user still exists and is active, and the login the socket came from is not
     revoked (logged out, password changed, session ended)."""
-    principal = await principal_get_cached(user_id=grant.user_id)
+    family_state, prefetched = MISSING, None
+    if grant.family_id is not None:
+        # The family's state and the cached user in one round trip, as for a bearer request.
+        family_state, prefetched = await family_state_cached(
+            family_id=grant.family_id, key=user_cache_key(grant.user_id)
+        )
+    principal = await principal_get_cached(user_id=grant.user_id, prefetched=prefetched)
     if principal is None or not principal.user.is_active:
         return False
-    if grant.family_id is not None and not await token_store().family_is_active(
-        family_id=grant.family_id
-    ):
-        return False
+    if grant.family_id is not None:
+        if family_state is MISSING:  # the cache lost or never had it: the row decides
+            loaded = await chat_hop(family_state_load)(family_id=grant.family_id)
+            await family_state_remember(family_id=grant.family_id, state=loaded)
+            return loaded.active
+        return bool(family_state == ACTIVE)
     if grant.session_key is not None:
         store = import_module(settings.SESSION_ENGINE).SessionStore
         return bool(await store().aexists(grant.session_key))

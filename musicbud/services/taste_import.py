@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
-from musicbud.errors import InvalidInput
+from musicbud.errors import Conflict, InvalidInput
 from musicbud.models import (
     ITEM_MODELS,
     Album,
@@ -18,11 +18,10 @@ from musicbud.models import (
     EdgeSource,
     ItemKind,
     Relation,
-    TasteEdge,
     Track,
     User,
 )
-from musicbud.services.taste import taste_edge_remove, taste_edge_set
+from musicbud.services.taste_batch import WantedEdge, taste_edges_apply
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +153,38 @@ class _Resolver:
         return artist
 
 
+# Tries of one import that lost a race to create an item or an edge (see taste_import).
+IMPORT_ATTEMPTS = 3
+
+
 def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     """Apply every entry or none: any unresolvable entry rolls the whole import back.
 
     An entry repeating an earlier one (same relation and item) is skipped and reported. The
     ``top`` entries of a kind replace the user's top list of that kind (ranks are a list's
-    positions: mixing two lists would put two items at one rank).
+    positions: mixing two lists would put two items at one rank). The edges are written in
+    bulk (``taste_edges_apply``): a few statements whatever the document's size.
+
+    Two imports running at once may both create the same new item (or edge): the one that
+    commits second hits the unique constraint, rolls back whole and runs again, now
+    matching what the other created. A 409 only if that keeps happening.
     """
+    for _ in range(IMPORT_ATTEMPTS):
+        try:
+            return _import_once(user=user, entries=entries)
+        except IntegrityError:
+            continue
+    raise Conflict(
+        "The catalogue changed under this import several times; send it again",
+        code="import_conflict",
+    )
+
+
+def _import_once(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     report = ImportReport()
     resolver = _Resolver(report)
     applied: dict[tuple[str, str, int], ImportEntry] = {}
+    wanted: list[WantedEdge] = []
     with transaction.atomic():
         for entry in entries:
             item = resolver.resolve(entry)
@@ -179,31 +200,25 @@ def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
                 )
                 continue
             applied[edge_key] = entry
-            _, created = taste_edge_set(
-                user=user,
-                kind=entry.kind,
-                item=item,
-                relation=Relation(entry.relation),
-                source=EdgeSource.IMPORT,
-                rank=entry.rank,
-                play_count=entry.play_count,
-                last_played_at=entry.last_played_at,
-            )
-            if created:
-                report.edges_created += 1
-            else:
-                report.edges_updated += 1
-        top_kinds = {kind for relation, kind, _ in applied if relation == Relation.TOP}
-        for kind in sorted(top_kinds):
-            kept = {pk for relation, k, pk in applied if relation == Relation.TOP and k == kind}
-            stale = (
-                TasteEdge.objects.filter(user=user, relation=Relation.TOP, kind=kind)
-                .exclude(**{f"{kind}__in": kept})
-                .select_related(kind)
-            )
-            for edge in stale:
-                taste_edge_remove(
-                    user=user, kind=kind, item=getattr(edge, kind), relation=Relation.TOP
+            wanted.append(
+                WantedEdge(
+                    relation=Relation(entry.relation).value,
+                    kind=ItemKind(entry.kind).value,
+                    item=item,
+                    rank=entry.rank,
+                    play_count=entry.play_count,
+                    last_played_at=entry.last_played_at,
                 )
-                report.edges_removed += 1
+            )
+        top_kinds = {kind for relation, kind, _ in applied if relation == Relation.TOP}
+        batch = taste_edges_apply(
+            user=user,
+            source=EdgeSource.IMPORT,
+            wanted=wanted,
+            replace_top_kinds=top_kinds,
+            update_any_source=True,
+        )
+    report.edges_created = batch.total("added")
+    report.edges_updated = batch.total("updated") + batch.total("unchanged")
+    report.edges_removed = batch.total("removed")
     return report

@@ -17,17 +17,39 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
+from asgiref.sync import sync_to_async
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
+from musicbud.cache import MISSING
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
-from musicbud.selectors.users import password_stamp, principal_get_cached, user_cache_key
-from musicbud.token_store import Rotation, token_store
+from musicbud.selectors.users import (
+    CachedPrincipal,
+    password_stamp,
+    principal_get_cached,
+    principal_load,
+    principal_remember,
+    user_cache_key,
+)
+from musicbud.token_store import (
+    ACTIVE,
+    FamilyState,
+    Rotation,
+    family_create,
+    family_revoke,
+    family_rotate,
+    family_state_cached,
+    family_state_load,
+    family_state_remember,
+    user_revoke_all,
+)
 
 logger = logging.getLogger(__name__)
 
-REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
+# Every claim ``_encode`` issues; PyJWT refuses a token lacking any of them (the header's
+# ``kid`` is required separately: without it no key is found).
+REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "nbf", "exp", "iss", "aud")
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 
 
@@ -214,6 +236,10 @@ def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> To
 async def _active_user(claims: TokenClaims, *, prefetched: Any = None) -> tuple[User, str]:
     """The token's user, if it still exists, is active and has not changed its password."""
     principal = await principal_get_cached(user_id=claims.user_id, prefetched=prefetched)
+    return _principal_checked(claims, principal)
+
+
+def _principal_checked(claims: TokenClaims, principal: CachedPrincipal | None) -> tuple[User, str]:
     if principal is None:
         raise TokenRejected("user_not_found", "The token's user no longer exists")
     if not principal.user.is_active:
@@ -256,7 +282,7 @@ async def token_pair_issue(*, user: User) -> TokenPair:
     """
     family_id = str(uuid.uuid4())
     refresh_jti = _new_jti()
-    await token_store().family_create(
+    await family_create(
         family_id=family_id,
         user_id=user.pk,
         jti=refresh_jti,
@@ -279,9 +305,8 @@ async def token_refresh(*, refresh_token: str) -> TokenPair:
     claims = token_decode(token=refresh_token, expected_type=TokenType.REFRESH)
     _, stamp = await _active_user(claims)
     new_jti = _new_jti()
-    rotation = await token_store().family_rotate(
+    rotation = await family_rotate(
         family_id=claims.family_id,
-        user_id=claims.user_id,
         old_jti=claims.jti,
         new_jti=new_jti,
         ttl_seconds=settings.JWT_REFRESH_TTL_SECONDS,
@@ -306,23 +331,50 @@ async def token_authenticate(*, token: str) -> tuple[User, TokenClaims]:
     claims = access_token_decode(token=token)
     # The family's state and the cached user in one round trip; the family still decides
     # first, so a revoked token is refused as revoked whatever its user's state.
-    active, cached_principal = await token_store().family_is_active_and_get(
+    state, cached_principal = await family_state_cached(
         family_id=claims.family_id, key=user_cache_key(claims.user_id)
     )
-    if not active:
+    if state is MISSING:
+        # The cache lost or never had the family: the row decides.
+        return await _authenticate_cold(claims, user_cached=cached_principal is not MISSING)
+    if state != ACTIVE:
         raise TokenRejected("token_revoked", "The token has been revoked")
     user, _ = await _active_user(claims, prefetched=cached_principal)
     return user, claims
 
 
+async def _authenticate_cold(claims: TokenClaims, *, user_cached: bool) -> tuple[User, TokenClaims]:
+    # One hop reads the family's row and, unless it is cached, the user.
+    state, principal = await sync_to_async(_cold_load, thread_sensitive=True)(
+        claims, with_user=not user_cached
+    )
+    await family_state_remember(family_id=claims.family_id, state=state)
+    if not state.active:
+        raise TokenRejected("token_revoked", "The token has been revoked")
+    if principal is MISSING:
+        user, _ = await _active_user(claims)
+        return user, claims
+    if principal is not None:
+        await principal_remember(principal)
+    user, _ = _principal_checked(claims, principal)
+    return user, claims
+
+
+def _cold_load(claims: TokenClaims, *, with_user: bool) -> tuple[FamilyState, Any]:
+    state = family_state_load(family_id=claims.family_id)
+    if not (state.active and with_user):
+        return state, MISSING
+    return state, principal_load(user_id=claims.user_id)
+
+
 async def token_family_revoke(*, family_id: str) -> bool:
     """Revoke every token of one login (logout); True if it was live."""
-    return await token_store().family_revoke(family_id=family_id)
+    return await family_revoke(family_id=family_id)
 
 
 async def token_user_revoke_all(*, user_id: int) -> int:
     """Revoke every token the user holds (password change); returns how many families."""
-    return await token_store().user_revoke_all(user_id=user_id)
+    return await user_revoke_all(user_id=user_id)
 
 
 async def token_logout(*, refresh_token: str | None, access_claims: TokenClaims | None) -> set[str]:

@@ -12,6 +12,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from musicbud.email_address import email_normalize, email_normalize_lenient
 from musicbud.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicbud.models import User, username_validator
 from musicbud.services.tokens import token_user_revoke_all
@@ -41,6 +42,8 @@ def _register(*, username: str, email: str, password: str) -> User:
     except ValidationError as exc:
         errors += _field_errors("username", exc)
     try:
+        # One spelling per address, and no domain that passes for another.
+        email = email_normalize(email)
         validate_email(email)
     except ValidationError as exc:
         errors += _field_errors("email", exc)
@@ -77,7 +80,11 @@ async def user_authenticate(*, login: str, password: str) -> User:
 
 def _authenticate(*, login: str, password: str) -> User:
     login = login.strip()
-    lookup = {"email__iexact": login} if "@" in login else {"username__iexact": login}
+    lookup = (
+        {"email__iexact": email_normalize_lenient(login)}
+        if "@" in login
+        else {"username__iexact": login}
+    )
     user = User.objects.filter(**lookup).first()
     if user is None:
         # Hash anyway so an unknown account costs as much time as a wrong password. The

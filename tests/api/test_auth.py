@@ -41,6 +41,8 @@ ME = "api-v1:auth-me"
 PASSWORD = "api-v1:auth-password"
 
 NEW_PASSWORD = "a-brand-new-passphrase-77"
+# Every claim the project issues, each required on the way back in.
+ISSUED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "nbf", "exp", "iss", "aud")
 
 
 def post(client: Client, name: str, body: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -124,6 +126,26 @@ def test_register_refuses_taken_username_or_email_case_insensitively(
     assert User.objects.count() == 1
 
 
+def test_register_refuses_a_homograph_email_domain_with_a_422(client: Client) -> None:
+    UserFactory(username="demo", email="demo@demo.musicbud.invalid")
+    homograph = "demo@d\u0435mo.musicbud.invalid"  # a Cyrillic "e"
+
+    response = post(
+        client, REGISTER, {"username": "impostor", "email": homograph, "password": NEW_PASSWORD}
+    )
+
+    body = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    assert body["details"] == [
+        {
+            "field": "email",
+            "message": "The email's domain mixes scripts in 'd\u0435mo' (CYRILLIC, LATIN), "
+            "so it could pass for another domain.",
+            "type": "invalid",
+        }
+    ]
+    assert list(User.objects.values_list("username", flat=True)) == ["demo"]
+
+
 # --- login ------------------------------------------------------------------------------------
 
 
@@ -149,8 +171,10 @@ def test_login_returns_a_verified_token_pair(client: Client, user: User) -> None
     ):
         assert jwt.get_unverified_header(token) == {"alg": "HS256", "kid": kid, "typ": "JWT"}
         claims = jwt.decode(token, secret, algorithms=["HS256"], audience="musicbud-api")
+        assert set(claims) == set(ISSUED_CLAIMS)
         assert claims["sub"] == str(user.pk)
         assert claims["typ"] == typ
+        assert claims["nbf"] == claims["iat"]
         assert claims["iss"] == "musicbud"
         assert claims["exp"] - claims["iat"] == ttl
     access = jwt.decode(body["access_token"], options={"verify_signature": False})
@@ -260,6 +284,7 @@ def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
         "nbf in future": (forged_token(user_id=user_id, nbf=now + 600), "token_not_yet_valid"),
         "refresh as access": (forged_token(user_id=user_id, typ="refresh"), "token_wrong_type"),
         "unknown kid": (forged_token(user_id=user_id, key=("gone", secret)), "token_unknown_key"),
+        "missing kid": (forged_token(user_id=user_id, drop_header=("kid",)), "token_unknown_key"),
         "alg none": (
             forged_token(user_id=user_id, algorithm="none"),
             "token_algorithm_not_allowed",
@@ -278,7 +303,7 @@ def _rejected_tokens(user_id: int) -> dict[str, tuple[str, str]]:
                 forged_token(user_id=user_id, drop=(claim,)),
                 "token_claims_missing",
             )
-            for claim in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")
+            for claim in ISSUED_CLAIMS
         },
     }
 
@@ -298,7 +323,8 @@ REJECTION_CASES = [
     "garbage",
     "non-numeric subject",
     "family not a uuid",
-    *[f"missing {c}" for c in ("sub", "typ", "jti", "fam", "pwv", "iat", "exp", "iss", "aud")],
+    "missing kid",
+    *[f"missing {c}" for c in ISSUED_CLAIMS],
 ]
 
 
@@ -314,6 +340,20 @@ def test_an_invalid_bearer_token_is_401_with_its_reason_and_never_falls_back(
     response = me(client, token)
 
     assert_token_rejected(response, code)
+
+
+@pytest.mark.parametrize("claim", ISSUED_CLAIMS)
+def test_a_live_logins_token_without_one_of_its_claims_is_refused(
+    client: Client, user: User, login: Login, claim: str
+) -> None:
+    access = login(user)["access_token"]
+    kid, secret = settings.JWT_KEYS[0]
+    claims = jwt.decode(access, options={"verify_signature": False})
+    del claims[claim]
+    stripped = jwt.encode(claims, secret, algorithm=settings.JWT_ALGORITHM, headers={"kid": kid})
+    assert me(client, access).status_code == HTTPStatus.OK  # the family is live
+
+    assert_token_rejected(me(client, stripped), "token_claims_missing")
 
 
 def test_an_rs256_token_is_refused_before_any_key_is_tried(client: Client, user: User) -> None:
@@ -523,15 +563,25 @@ def test_a_refresh_token_of_an_unknown_family_is_refused(client: Client, user: U
     assert_token_rejected(post(client, REFRESH, {"refresh_token": token}), "token_revoked")
 
 
+def test_a_session_survives_losing_the_cache(client: Client, user: User) -> None:
+    client.force_login(user)
+    assert me(client).status_code == HTTPStatus.OK
+
+    cache.clear()
+
+    response = me(client)
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["username"] == user.username
+
+
 def test_revocation_survives_a_restart(client: Client, user: User, login: Login) -> None:
     revoked = login(user)
     live = login(user)
     assert post(client, LOGOUT, headers=bearer(revoked["access_token"])).status_code == 204
 
-    # A restart loses the process's memory. With Redis nothing lives there (each request
-    # of the test client even runs in a fresh event loop with a fresh Redis client).
-    if not settings.REDIS_URL:
-        cache.clear()
+    # A restart of a Redis that keeps nothing on disk (FLUSHDB, as django-redis clears), or
+    # without Redis a restart of the process, loses every cached token state.
+    cache.clear()
 
     assert_token_rejected(me(client, revoked["access_token"]), "token_revoked")
     assert_token_rejected(
@@ -594,6 +644,7 @@ def test_a_warm_token_is_refused_on_the_very_next_request_after_logout(
 def test_a_remembered_token_is_refused_once_it_expires(
     client: Client, user: User, login: Login
 ) -> None:
+    time.sleep(1 - time.time() % 1)  # claims are whole seconds: start one, so it lasts ~1 s
     access = login(user)["access_token"]
     expires_at = jwt.decode(access, options={"verify_signature": False})["exp"]
     assert me(client, access).status_code == HTTPStatus.OK  # verified and remembered
@@ -878,10 +929,15 @@ async def test_a_warm_bearer_request_makes_no_thread_hop(
         count_sync_hops.clear()
         warm = await client.get(reverse(ME), headers=bearer(pair["access_token"]))
         warm_hops = hops()
+        await cache.aclear()  # the token's family is not cached either now
+        count_sync_hops.clear()
+        flushed = await client.get(reverse(ME), headers=bearer(pair["access_token"]))
+        flushed_hops = len(hops())
 
-    assert cold.status_code == warm.status_code == HTTPStatus.OK
+    assert cold.status_code == warm.status_code == flushed.status_code == HTTPStatus.OK
     assert cold_hops == handler_hops + 1  # the counter sees the one user load ...
     assert len(warm_hops) == handler_hops, warm_hops  # ... and nothing once it is cached
+    assert flushed_hops == handler_hops + 1  # one hop reads the family's row and the user
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from http import HTTPStatus
 from typing import Any
 
@@ -11,7 +12,9 @@ import pytest
 from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
+from django.views.debug import ExceptionReporter
 
+from musicbud.models import User
 from tests.factories import UserFactory
 from tests.fixtures.http import assert_envelope
 
@@ -327,3 +330,24 @@ def test_every_operation_of_the_real_api_gets_the_standard_rate_limit() -> None:
     from api.throttling import standard_rate_limit
 
     assert (standard_rate_limit, "operation") in api.default_router._decorators
+
+
+def _raise_holding(queryset: Any) -> None:
+    raise RuntimeError("failed while holding a query set")
+
+
+@pytest.mark.django_db
+def test_the_debug_page_describes_a_query_set_without_running_it(
+    django_assert_num_queries: Any,
+) -> None:
+    queryset = User.objects.filter(username="anyone")
+    try:
+        _raise_holding(queryset)
+    except RuntimeError:
+        exc_type, exc, tb = sys.exc_info()
+    reporter = ExceptionReporter(None, exc_type, exc, tb)
+
+    with django_assert_num_queries(0):
+        page = reporter.get_traceback_html()
+
+    assert "&lt;QuerySet of User, not evaluated here&gt;" in page

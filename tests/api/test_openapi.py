@@ -67,3 +67,59 @@ def test_every_request_body_refuses_unknown_fields(document: dict[str, Any]) -> 
 
     assert open_bodies == {}, "body schemas must subclass api.schemas.InputSchema"
     assert any("requestBody" in operation for _, operation in operations(document))
+
+
+def _expected_errors(method: str, operation: dict[str, Any]) -> set[int]:
+    """The rule the document must follow, stated independently of api/openapi.py."""
+    expected = {429, 503}
+    if operation.get("security"):
+        expected |= {401} | ({403} if method != "get" else set())
+    locations = {parameter["in"] for parameter in operation.get("parameters", ())}
+    if locations or "requestBody" in operation:
+        expected |= {400, 422}
+    if "path" in locations:
+        expected.add(404)
+    if "requestBody" in operation:
+        expected |= {413, 415}
+    return expected
+
+
+def test_every_operation_lists_its_errors_with_the_envelope_and_headers(
+    document: dict[str, Any],
+) -> None:
+    envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    problems: list[str] = []
+    for name, operation in operations(document):
+        method = name.split()[0].lower()
+        responses = {int(status): answer for status, answer in operation["responses"].items()}
+        missing = _expected_errors(method, operation) - set(responses)
+        if missing:
+            problems.append(f"{name}: no {sorted(missing)}")
+        for status, answer in responses.items():
+            headers = answer.get("headers", {})
+            required = {header for header, spec in headers.items() if spec.get("required")}
+            if "X-Request-ID" not in required:
+                problems.append(f"{name} {status}: no required X-Request-ID")
+            if not {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(headers):
+                problems.append(f"{name} {status}: no rate-limit headers")
+            if status < 400 and "RateLimit-Remaining" not in required:
+                problems.append(f"{name} {status}: rate-limit headers not required")
+            if status in (429, 503) and "Retry-After" not in required:
+                problems.append(f"{name} {status}: no required Retry-After")
+            if status >= 400 and answer.get("content") != {
+                "application/json": {"schema": envelope}
+            }:
+                problems.append(f"{name} {status}: not the error envelope")
+
+    assert problems == []
+    assert sum(1 for _ in operations(document)) >= 24
+
+
+def test_the_envelope_schema_matches_a_real_error(client: Client, document: dict[str, Any]) -> None:
+    schema = document["components"]["schemas"]["ErrorEnvelope"]
+
+    body = client.get("/api/v1/me/profile").json()
+
+    assert set(schema["required"]) <= set(body) <= set(schema["properties"])
+    assert body["error"] is schema["properties"]["error"]["const"]
+    assert body["status_code"] == 401

@@ -12,7 +12,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connection
+from pydantic import ValidationError
 
+from config.environment import AppEnvironment
 from tests.conftest import require_service
 
 REQUESTS = 60
@@ -96,3 +98,17 @@ async def test_many_asgi_requests_reuse_a_few_pooled_connections() -> None:
     assert len(pids) == REQUESTS
     assert len(set(pids)) <= pool["max_size"] < REQUESTS
     assert 0 < open_connections <= pool["max_size"]
+
+
+def test_waiting_for_the_database_is_bounded_by_typed_settings() -> None:
+    defaults = AppEnvironment(DATABASE_URL="postgres://u@127.0.0.1:5432/musicbud")
+    assert (defaults.DB_POOL_TIMEOUT_SECONDS, defaults.DB_CONNECT_TIMEOUT_SECONDS) == (3.0, 3)
+    with pytest.raises(ValidationError):
+        AppEnvironment(DB_CONNECT_TIMEOUT_SECONDS=0)
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "DATABASE_URL does not point at PostgreSQL")
+
+    options = settings.DATABASES["default"]["OPTIONS"]
+
+    assert options["connect_timeout"] == settings.ENV.DB_CONNECT_TIMEOUT_SECONDS
+    assert options["pool"]["timeout"] == settings.ENV.DB_POOL_TIMEOUT_SECONDS

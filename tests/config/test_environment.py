@@ -13,6 +13,7 @@ from tests.fixtures.processes import run_manage
 
 STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
 STRONG_JWT = "main:9fJ2kL8mQ4rT7vX1zB5nC3wE6yH0uP2sA8dG4"
+FERNET_KEY = "Nv2f1u0VbIx1mXzZt2l5v3yP0bQy6Zr3d8E1wH9kS4c="
 
 
 @pytest.mark.parametrize(
@@ -182,6 +183,7 @@ def test_prod_with_several_workers_refuses_to_start_without_redis() -> None:
         "JWT_SECRET_KEYS": STRONG_JWT,
         "ALLOWED_HOSTS": "api.example.org",
         "REDIS_URL": None,  # whatever the test run's own environment says
+        "PROVIDER_TOKEN_KEYS": FERNET_KEY,
     }
 
     with pytest.raises(ValidationError) as info:
@@ -195,3 +197,34 @@ def test_prod_with_several_workers_refuses_to_start_without_redis() -> None:
     )
     assert single_worker.REDIS_URL is None
     assert with_redis.REDIS_URL == "redis://cache:6379/0"
+
+
+def test_provider_token_keys_must_be_fernet_keys() -> None:
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(PROVIDER_TOKEN_KEYS=f"{FERNET_KEY},not-a-key")
+
+    assert format_validation_error(info.value) == (
+        "invalid configuration: PROVIDER_TOKEN_KEYS: key 2 is not a Fernet key (urlsafe base64 "
+        "of 32 bytes, 44 characters)"
+    )
+    assert AppEnvironment(PROVIDER_TOKEN_KEYS=f" {FERNET_KEY} ,").PROVIDER_TOKEN_KEYS
+
+
+def test_prod_refuses_the_development_provider_token_key() -> None:
+    prod: dict[str, Any] = {
+        "ENVIRONMENT": "prod",
+        "SECRET_KEY": STRONG_SECRET,
+        "JWT_SECRET_KEYS": STRONG_JWT,
+        "ALLOWED_HOSTS": "api.example.org",
+        "REDIS_URL": "redis://cache:6379/0",
+    }
+
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(**prod)
+    rotated_away = AppEnvironment(**prod, PROVIDER_TOKEN_KEYS=FERNET_KEY)
+
+    assert format_validation_error(info.value).startswith(
+        "invalid configuration: PROVIDER_TOKEN_KEYS holds the development key; production "
+        "refuses to start with it"
+    )
+    assert rotated_away.PROVIDER_TOKEN_KEYS.get_secret_value() == FERNET_KEY

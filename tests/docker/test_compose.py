@@ -55,6 +55,8 @@ def test_compose_config_succeeds(config: dict[str, Any]) -> None:
     assert set(config["services"]) == {
         "web",
         "graph-worker",
+        "task-worker",
+        "task-scheduler",
         "migrate",
         "postgres",
         "redis",
@@ -69,6 +71,7 @@ def test_services_use_the_pinned_major_versions(config: dict[str, Any]) -> None:
     assert images["redis"] == "redis:7"
     assert images["neo4j"] == "neo4j:5"
     assert images["web"] == images["graph-worker"] == images["migrate"] == "musicbud:latest"
+    assert images["task-worker"] == images["task-scheduler"] == "musicbud:latest"
 
 
 def test_app_services_wait_for_migrations_and_healthy_stores(config: dict[str, Any]) -> None:
@@ -78,7 +81,7 @@ def test_app_services_wait_for_migrations_and_healthy_stores(config: dict[str, A
         "redis": {"condition": "service_healthy", "required": True},
         "neo4j": {"condition": "service_healthy", "required": True},
     }
-    for name in ("web", "graph-worker"):
+    for name in ("web", "graph-worker", "task-worker", "task-scheduler"):
         assert config["services"][name]["depends_on"] == expected
     assert config["services"]["migrate"]["depends_on"] == {
         "postgres": {"condition": "service_healthy", "required": True}
@@ -90,6 +93,16 @@ def test_app_services_wait_for_migrations_and_healthy_stores(config: dict[str, A
         "--noinput",
     ]
     assert config["services"]["graph-worker"]["command"] == ["python", "manage.py", "graph_worker"]
+
+
+def test_tasks_run_on_a_celery_worker_and_one_scheduler(config: dict[str, Any]) -> None:
+    services = config["services"]
+    assert services["task-worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["task-scheduler"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    assert "deploy" not in services["task-scheduler"]  # never scaled: one beat
+    check = services["task-worker"]["healthcheck"]["test"]
+    assert check[0] == "CMD-SHELL"
+    assert "inspect ping" in check[1]
 
 
 def test_every_long_running_service_has_a_health_check(config: dict[str, Any]) -> None:
@@ -104,7 +117,7 @@ def test_every_long_running_service_has_a_health_check(config: dict[str, Any]) -
 
 
 def test_app_services_run_in_production_mode(config: dict[str, Any]) -> None:
-    for name in ("web", "graph-worker", "migrate"):
+    for name in ("web", "graph-worker", "migrate", "task-worker", "task-scheduler"):
         assert config["services"][name]["environment"]["ENVIRONMENT"] == "prod"
 
 

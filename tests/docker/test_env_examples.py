@@ -6,6 +6,8 @@ import re
 import secrets
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from config.environment import PLACEHOLDER, AppEnvironment
 from tests.fixtures.processes import ROOT, run_manage
 
@@ -52,16 +54,23 @@ def test_prod_example_as_is_refuses_to_start() -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "musicbud: invalid configuration: SECRET_KEY, JWT_SECRET_KEYS, DATABASE_URL, "
-        f"NEO4J_PASSWORD still hold the placeholder {PLACEHOLDER}; "
+        f"NEO4J_PASSWORD, PROVIDER_TOKEN_KEYS still hold the placeholder {PLACEHOLDER}; "
         "production refuses to start until they are set"
     )
 
 
-def test_check_deploy_is_clean_with_the_prod_example_and_real_secrets() -> None:
+def real_secrets() -> dict[str, str]:
+    """The prod example with every placeholder replaced by a fresh secret of its kind."""
     values = {
         name: value.replace(PLACEHOLDER, secrets.token_urlsafe(48))
         for name, value in active_values(PROD_EXAMPLE).items()
     }
+    values["PROVIDER_TOKEN_KEYS"] = Fernet.generate_key().decode()
+    return values
+
+
+def test_check_deploy_is_clean_with_the_prod_example_and_real_secrets() -> None:
+    values = real_secrets()
 
     result = run_manage("check", "--deploy", "--fail-level", "WARNING", **values)
 
@@ -71,10 +80,7 @@ def test_check_deploy_is_clean_with_the_prod_example_and_real_secrets() -> None:
 
 def test_check_deploy_warns_without_hsts_preload() -> None:
     # The control for the test above: the same check does report a weaker setting.
-    values = {
-        name: value.replace(PLACEHOLDER, secrets.token_urlsafe(48))
-        for name, value in active_values(PROD_EXAMPLE).items()
-    }
+    values = real_secrets()
 
     result = run_manage(
         "check", "--deploy", "--fail-level", "WARNING", **{**values, "HSTS_PRELOAD": "false"}

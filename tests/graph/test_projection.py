@@ -4,6 +4,9 @@ idempotently and in any order; kept (and retried with backoff) while Neo4j is do
 from __future__ import annotations
 
 import io
+import logging
+import random
+import threading
 from datetime import timedelta
 
 import pytest
@@ -15,7 +18,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.connection import drivers_reset, sync_driver
 from graph.models import EdgeVersion, ItemPopularity, OutboxOperation, ProjectionOutbox, UserLibrary
-from graph.projection import outbox_row_apply, projection_apply, projection_wait
+from graph.projection import ApplyReport, outbox_row_apply, projection_apply, projection_wait
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tests.factories import TrackFactory, UserFactory
@@ -248,3 +251,76 @@ def test_edge_properties_reach_the_graph(neo4j_graph: str) -> None:
     top = graph_rows("MATCH ()-[r:TOP]->() RETURN r.rank AS rank, r.at AS at")
     edge = TasteEdge.objects.get(relation=Relation.TOP)
     assert top == [{"rank": 3, "at": edge.updated_at.timestamp()}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_appliers_racing_on_the_same_nodes_retry_in_place_and_apply_every_row(
+    neo4j_graph: str, settings: SettingsWrapper, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Three people like the same 20 new songs; six appliers (web workers and the graph worker)
+    # apply every row twice in a shuffled order. Their MERGEs of the same new nodes collide:
+    # ArcadeDB answers DeadlockDetected or a unique-constraint failure to the loser.
+    settings.NEO4J_URL = None
+    users = UserFactory.create_batch(3)
+    tracks = TrackFactory.create_batch(20)
+    for user in users:
+        for track in tracks:
+            taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    settings.NEO4J_URL = neo4j_graph
+    rows = list(ProjectionOutbox.objects.order_by("id")) * 2
+    random.Random(7).shuffle(rows)
+    errors: list[BaseException] = []
+
+    def apply(chunk: list[ProjectionOutbox]) -> None:
+        for row in chunk:
+            try:
+                outbox_row_apply(row)
+            except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+                errors.append(exc)
+
+    with caplog.at_level(logging.INFO, logger="graph.projection"):
+        threads = [threading.Thread(target=apply, args=(rows[i::6],)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert errors == []
+    likes = graph_rows(
+        "MATCH (u:User)-[r:LIKES]->(t:Track) RETURN u.public_id AS u, t.public_id AS t"
+    )
+    assert sorted((row["u"], row["t"]) for row in likes) == sorted(
+        (str(user.public_id), str(track.public_id)) for user in users for track in tracks
+    )
+    assert graph_rows("MATCH (u:User) RETURN count(u) AS n") == [{"n": 3}]
+    assert graph_rows("MATCH (t:Track) RETURN count(t) AS n") == [{"n": 20}]
+    # The collisions happened and were retried, each saying why.
+    retried = [r for r in caplog.records if r.getMessage() == "graph projection conflict; retrying"]
+    assert retried
+    assert all(
+        str(r.__dict__["error"]).startswith(("TransientError (", "ConstraintError ("))
+        for r in retried
+    )
+
+
+@pytest.mark.django_db
+def test_a_failed_row_is_logged_with_its_cause(
+    dead_bolt_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    user, track = UserFactory.create(), TrackFactory.create()
+    ProjectionOutbox.objects.all().delete()
+    taste_edge_set(user=user, kind=ItemKind.TRACK, item=track, relation=Relation.LIKE)
+    row = edge_rows().get()
+
+    with caplog.at_level(logging.WARNING, logger="graph.projection"):
+        assert projection_apply() == ApplyReport(failed=1)
+
+    [record] = caplog.records
+    message = record.getMessage()
+    assert message.startswith(
+        f"graph projection of outbox row {row.pk} failed (graph store unreachable), "
+        "pending for the worker: ServiceUnavailable: "
+    )
+    assert record.__dict__["error"] == edge_rows().get().last_error
+    assert record.__dict__["outbox_id"] == row.pk
+    assert record.__dict__["attempts"] == 1

@@ -6,10 +6,11 @@ import math
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph import queries
-from graph.models import CellPopulation, ItemPopularity
+from graph.models import CellPopulation, ItemPopularity, ProjectionOutbox
 from graph.scoring import idf, is_stop_item
 from graph.types import BudSource
 from musicbud.errors import InvalidCursor, InvalidInput, ServiceUnavailable
@@ -102,12 +103,18 @@ async def test_a_tampered_cursor_is_invalid_cursor() -> None:
         )
 
 
+async def all_rows_projected() -> None:
+    await ProjectionOutbox.objects.aupdate(applied_at=timezone.now())
+
+
 async def test_neo4j_down_falls_back_to_sql(
     settings: SettingsWrapper, request: pytest.FixtureRequest
 ) -> None:
     users = await small_world()
     # Neo4j goes down after the writes: their background projection would race the test's
-    # own writes on SQLite's shared in-memory test database.
+    # own writes on SQLite's shared in-memory test database. The rows count as projected
+    # (else the user's own pending writes are answered from SQL anyway).
+    await all_rows_projected()
     request.getfixturevalue("dead_bolt_url")
     settings.GRAPH_BACKEND = "neo4j"
     settings.GRAPH_FALLBACK_TO_SQL = True
@@ -123,7 +130,9 @@ async def test_neo4j_down_without_fallback_is_service_unavailable(
     settings: SettingsWrapper, request: pytest.FixtureRequest
 ) -> None:
     users = await small_world()
-    # Neo4j goes down after the writes (their background projection would race the test).
+    # Neo4j goes down after the writes (their background projection would race the test),
+    # which count as projected.
+    await all_rows_projected()
     request.getfixturevalue("dead_bolt_url")
     settings.GRAPH_BACKEND = "neo4j"
     settings.GRAPH_FALLBACK_TO_SQL = False

@@ -1,64 +1,106 @@
-"""The token services and both revocation stores (Redis and the database)."""
+"""The token services and their source of truth: families in the database, cached in Redis
+or (without Redis) in process memory."""
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 import pytest
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, connections
 from django.test import override_settings
 
-from musicbud.cache import async_cache, redis_client
+from musicbud.cache import redis_client
 from musicbud.models import TokenFamily, User
 from musicbud.services.tokens import (
     TokenPair,
     TokenRejected,
     TokenType,
+    token_authenticate,
     token_decode,
     token_family_revoke,
     token_pair_issue,
     token_refresh,
     token_user_revoke_all,
 )
-from musicbud.token_store import DatabaseTokenStore, RedisTokenStore, token_store
+from musicbud.token_store import (
+    ACTIVE,
+    REVOKED,
+    family_cache_key,
+    family_state_load,
+    family_state_remember,
+)
 from tests.conftest import require_service
 from tests.factories import UserFactory
 
-STORES = ["database", "redis"]
+STORES = ["memory", "redis"]
+REVOKED_TTL = settings.JWT_ACCESS_TTL_SECONDS + settings.JWT_LEEWAY_SECONDS
 
 
 @pytest.fixture(params=STORES)
 def store_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run a test once per store; the Redis run needs REDIS_URL."""
+    """Run a test once per cache (Redis, process memory); the Redis run needs REDIS_URL."""
     if request.param == "redis":
         if not settings.REDIS_URL:
             require_service("Redis", "REDIS_URL is not set")
         yield "redis"
         return
     with override_settings(REDIS_URL=None):
-        yield "database"
+        yield "memory"
 
 
 def issue(user: User) -> TokenPair:
     return async_to_sync(token_pair_issue)(user=user)
 
 
+def claim_of(token: str, claim: str) -> Any:
+    return jwt.decode(token, options={"verify_signature": False})[claim]
+
+
 def family_of(token: str) -> str:
-    return str(jwt.decode(token, options={"verify_signature": False})["fam"])
+    return str(claim_of(token, "fam"))
 
 
-@pytest.mark.django_db
-def test_the_store_follows_the_settings(store_backend: str) -> None:
-    expected = RedisTokenStore if store_backend == "redis" else DatabaseTokenStore
+def flush_cache(store_backend: str) -> None:
+    """What a Redis restart without persistence (or FLUSHDB) does; without Redis, what a
+    process restart does to the in-process cache."""
+    if store_backend == "redis":
 
-    assert type(token_store()) is expected
+        async def flushdb() -> None:
+            await redis_client().flushdb()
+
+        async_to_sync(flushdb)()
+    else:
+        cache.clear()
+
+
+def cached_state(family_id: str) -> tuple[Any, int]:
+    """The cached state of a family (None when absent) and its remaining time to live."""
+    key = family_cache_key(family_id)
+    if hasattr(cache, "ttl"):  # django-redis (async_cache shares its keys and encoding)
+        return cache.get(key), cache.ttl(key)
+    expiry = cache._expire_info[cache.make_key(key)]  # type: ignore[attr-defined]
+    return cache.get(key), round(expiry - time.time())
+
+
+def authenticated(access_token: str) -> int:
+    user, _ = async_to_sync(token_authenticate)(token=access_token)
+    return user.pk
+
+
+def rejection(access_token: str) -> str:
+    with pytest.raises(TokenRejected) as rejected:
+        async_to_sync(token_authenticate)(token=access_token)
+    return rejected.value.code
 
 
 @pytest.mark.django_db
@@ -79,54 +121,108 @@ def test_issued_tokens_decode_to_their_claims(store_backend: str) -> None:
 
 
 @pytest.mark.django_db
-def test_database_store_records_rotation_and_reuse() -> None:
+def test_the_database_records_rotation_and_reuse(store_backend: str) -> None:
     user = UserFactory.create()
-    with override_settings(REDIS_URL=None):
-        pair = issue(user)
-        family = TokenFamily.objects.get(id=family_of(pair.refresh_token))
-        first_jti = family.current_jti
-        assert family.user_id == user.pk
-        assert family.revoked_at is None
+    pair = issue(user)
+    family = TokenFamily.objects.get(id=family_of(pair.refresh_token))
+    first_jti = family.current_jti
+    assert family.user_id == user.pk
+    assert family.revoked_at is None
+    assert first_jti == claim_of(pair.refresh_token, "jti")
 
-        rotated = async_to_sync(token_refresh)(refresh_token=pair.refresh_token)
-        family.refresh_from_db()
-        assert family.current_jti != first_jti
-        assert (
-            family.current_jti
-            == jwt.decode(rotated.refresh_token, options={"verify_signature": False})["jti"]
-        )
-        assert family.revoked_at is None
+    rotated = async_to_sync(token_refresh)(refresh_token=pair.refresh_token)
+    family.refresh_from_db()
+    assert family.current_jti == claim_of(rotated.refresh_token, "jti") != first_jti
+    assert family.revoked_at is None
 
-        with pytest.raises(TokenRejected) as reused:
-            async_to_sync(token_refresh)(refresh_token=pair.refresh_token)
-        assert reused.value.code == "token_reused"
-        family.refresh_from_db()
-        assert family.revoked_at is not None
+    with pytest.raises(TokenRejected) as reused:
+        async_to_sync(token_refresh)(refresh_token=pair.refresh_token)
+    assert reused.value.code == "token_reused"
+    assert TokenFamily.objects.get(id=family.id).revoked_at is not None
+    assert cached_state(str(family.id)) == (REVOKED, REVOKED_TTL)
 
 
 @pytest.mark.django_db
-def test_redis_state_lives_as_long_as_the_newest_refresh_token() -> None:
-    if not settings.REDIS_URL:
-        require_service("Redis", "REDIS_URL is not set")
-    user = UserFactory.create()
-    pair = issue(user)
-    key = async_cache.make_key(f"tokens:family:{family_of(pair.refresh_token)}")
+def test_the_cache_holds_the_state_as_long_as_it_is_true(store_backend: str) -> None:
+    pair = issue(UserFactory.create())
+    family_id = family_of(pair.refresh_token)
+    assert cached_state(family_id) == (ACTIVE, settings.JWT_REFRESH_TTL_SECONDS)
 
-    async def ttl_and_value() -> tuple[int, Any]:
-        client = redis_client()
-        return await client.ttl(key), await client.get(key)
+    async_to_sync(token_family_revoke)(family_id=family_id)
 
-    ttl, value = async_to_sync(ttl_and_value)()
-    assert settings.JWT_REFRESH_TTL_SECONDS - 5 <= ttl <= settings.JWT_REFRESH_TTL_SECONDS
+    # Only access tokens read the cached state; a revocation outlives them there.
+    assert cached_state(family_id) == (REVOKED, REVOKED_TTL)
+
+
+@pytest.mark.django_db
+def test_losing_the_cache_logs_nobody_out_and_revives_no_revoked_token(
+    store_backend: str,
+) -> None:
+    user, changed = UserFactory.create(), UserFactory.create()
+    live, logged_out, reused, spent = issue(user), issue(user), issue(user), issue(user)
+    async_to_sync(token_family_revoke)(family_id=family_of(logged_out.refresh_token))
+    async_to_sync(token_refresh)(refresh_token=reused.refresh_token)
+    with pytest.raises(TokenRejected):
+        async_to_sync(token_refresh)(refresh_token=reused.refresh_token)
+    rotated = async_to_sync(token_refresh)(refresh_token=spent.refresh_token)
+    old_password = issue(changed)
+    changed.set_password("another-long-passphrase-31")
+    changed.save()
+
+    flush_cache(store_backend)
+
+    assert authenticated(live.access_token) == user.pk
+    assert authenticated(rotated.access_token) == user.pk
+    for revoked in (logged_out, reused):
+        assert rejection(revoked.access_token) == "token_revoked"
+    assert rejection(old_password.access_token) == "token_revoked"
+    # The states read from the rows are cached again.
+    assert cached_state(family_of(live.refresh_token))[0] == ACTIVE
+    assert cached_state(family_of(logged_out.refresh_token)) == (REVOKED, REVOKED_TTL)
+    # Refreshes ask the rows: the live family rotates, the dead ones stay dead.
     assert (
-        value == jwt.decode(pair.refresh_token, options={"verify_signature": False})["jti"].encode()
+        authenticated(async_to_sync(token_refresh)(refresh_token=live.refresh_token).access_token)
+        == user.pk
     )
+    for dead in (logged_out.refresh_token, reused.refresh_token):
+        with pytest.raises(TokenRejected) as refused:
+            async_to_sync(token_refresh)(refresh_token=dead)
+        assert refused.value.code == "token_revoked"
+    with pytest.raises(TokenRejected) as spent_again:
+        async_to_sync(token_refresh)(refresh_token=spent.refresh_token)
+    assert spent_again.value.code == "token_reused"
 
-    async_to_sync(token_family_revoke)(family_id=family_of(pair.refresh_token))
 
-    ttl_after, value_after = async_to_sync(ttl_and_value)()
-    assert value_after == b"revoked"
-    assert ttl_after > settings.JWT_REFRESH_TTL_SECONDS - 10  # KEEPTTL: still the lifetime
+@pytest.mark.django_db
+def test_a_reload_racing_a_revocation_never_puts_active_back(store_backend: str) -> None:
+    pair = issue(UserFactory.create())
+    family_id = family_of(pair.refresh_token)
+    flush_cache(store_backend)
+
+    # A cold request read the row while the family was live ...
+    state = family_state_load(family_id=family_id)
+    assert state.active is True
+    # ... then the logout committed and cached its state before the request cached its own.
+    async_to_sync(token_family_revoke)(family_id=family_id)
+    async_to_sync(family_state_remember)(family_id=family_id, state=state)
+
+    assert cached_state(family_id) == (REVOKED, REVOKED_TTL)
+    assert rejection(pair.access_token) == "token_revoked"
+
+
+@pytest.mark.django_db
+def test_a_login_drops_the_users_expired_families_only(store_backend: str) -> None:
+    user, other = UserFactory.create(), UserFactory.create()
+    expired, live, bystander = issue(user), issue(user), issue(other)
+    TokenFamily.objects.filter(
+        id__in=[family_of(expired.refresh_token), family_of(bystander.refresh_token)]
+    ).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+
+    newest = issue(user)
+
+    assert set(TokenFamily.objects.values_list("id", flat=True)) == {
+        uuid.UUID(family_of(pair.refresh_token)) for pair in (live, bystander, newest)
+    }
 
 
 @pytest.mark.django_db

@@ -8,7 +8,9 @@ import re
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 
+from musicbud.email_address import email_normalize
 from musicbud.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicbud.models import User
 from musicbud.selectors.users import password_stamp, principal_get_cached, user_cache_key
@@ -97,3 +99,106 @@ def test_the_cache_key_names_the_user_model_schema() -> None:
     assert (prefix, user_id) == ("user", "42")
     assert re.fullmatch(r"[0-9a-f]{8}", digest)
     assert user_cache_key(42) == key  # stable within a deploy
+
+
+# --- email addresses: one spelling each, and no domain that passes for another ----------------
+
+CYRILLIC_E = "\u0435"  # looks exactly like the Latin "e"
+FULLWIDTH_DEMO = "\uff24\uff25\uff2d\uff2f"  # "DEMO" in fullwidth letters
+EXAMPLE_RU = "\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444"  # "example.rf" in Russian
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Lena@Example.ORG", "Lena@example.org"),  # the local part keeps its case
+        (f"lena@{FULLWIDTH_DEMO}.musicbud.invalid", "lena@demo.musicbud.invalid"),
+        ("lena@M\u00dcNCHEN.de", "lena@m\u00fcnchen.de"),
+        ("lena@xn--mnchen-3ya.de", "lena@m\u00fcnchen.de"),  # the same domain in ASCII form
+        ("lena@\u65e5\u672c\u8a9e.jp", "lena@\u65e5\u672c\u8a9e.jp"),  # one script per label
+        (f"lena@{EXAMPLE_RU}", f"lena@{EXAMPLE_RU}"),  # Cyrillic under a Cyrillic TLD
+    ],
+)
+def test_email_normalize_gives_one_spelling_per_address(typed: str, stored: str) -> None:
+    assert email_normalize(typed) == stored
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        (f"demo@d{CYRILLIC_E}mo.musicbud.invalid", "mixed_script_domain"),
+        ("demo@xn--dmo-rdd.musicbud.invalid", "mixed_script_domain"),  # the same, in ASCII
+        ("demo@\u0430\u0440\u0435.com", "lookalike_domain"),  # all-Cyrillic "ape" under .com
+        ("demo@exa mple.com", "invalid_domain"),
+        ("demo@", "invalid"),
+    ],
+)
+def test_email_normalize_refuses_domains_that_pass_for_others(typed: str, code: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        email_normalize(typed)
+
+    assert refused.value.code == code
+
+
+def register_beside_demo(email: str) -> None:
+    """Register ``email`` while demo@demo.musicbud.invalid exists."""
+    UserFactory.create(email="demo@demo.musicbud.invalid")
+    async_to_sync(user_register)(username="second", email=email, password=DEFAULT_PASSWORD)
+
+
+def test_register_refuses_a_homograph_of_an_existing_address() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        register_beside_demo(f"demo@d{CYRILLIC_E}mo.musicbud.invalid")
+
+    assert refused.value.code == "validation_error"
+    assert refused.value.details == [
+        {
+            "field": "email",
+            "message": (
+                f"The email's domain mixes scripts in 'd{CYRILLIC_E}mo' (CYRILLIC, LATIN), "
+                "so it could pass for another domain."
+            ),
+            "type": "invalid",
+        }
+    ]
+    assert User.objects.count() == 1
+
+
+def test_register_refuses_another_spelling_of_a_taken_address() -> None:
+    with pytest.raises(Conflict) as taken:
+        register_beside_demo(f"DEMO@{FULLWIDTH_DEMO}.Musicbud.INVALID")
+
+    assert taken.value.code == "email_taken"
+    assert User.objects.count() == 1
+
+
+def test_every_way_of_creating_a_user_stores_the_normalised_address() -> None:
+    created = User.objects.create_user(
+        username="made", email=f"made@{FULLWIDTH_DEMO}.org", password=DEFAULT_PASSWORD
+    )
+    edited = User(username="edited", email="edited@M\u00dcNCHEN.de")
+    edited.set_password(DEFAULT_PASSWORD)
+    edited.full_clean()  # what the admin's forms run
+
+    assert created.email == "made@demo.org"
+    assert edited.email == "edited@m\u00fcnchen.de"
+
+
+def test_the_admin_refuses_a_homograph_address() -> None:
+    homograph = User(username="impostor", email=f"demo@d{CYRILLIC_E}mo.musicbud.invalid")
+    homograph.set_password(DEFAULT_PASSWORD)
+
+    with pytest.raises(ValidationError) as refused:
+        homograph.full_clean()
+
+    assert [error.code for error in refused.value.error_dict["email"]] == ["mixed_script_domain"]
+
+
+def test_login_by_email_accepts_any_spelling_of_the_address() -> None:
+    user = UserFactory.create(email="demo@demo.musicbud.invalid")
+
+    found = async_to_sync(user_authenticate)(
+        login=f"demo@{FULLWIDTH_DEMO}.musicbud.invalid", password=DEFAULT_PASSWORD
+    )
+
+    assert found.pk == user.pk

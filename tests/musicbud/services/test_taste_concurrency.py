@@ -17,8 +17,9 @@ from graph.models import (
     ProjectionOutbox,
 )
 from graph.stats import taste_stats_refresh
-from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
+from musicbud.models import Album, Artist, ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_remove, taste_edge_set
+from musicbud.services.taste_import import ImportEntry, ImportReport, taste_import
 from tests.conftest import require_service
 from tests.factories import TrackFactory, UserFactory
 from tests.musicbud.services.test_taste import exact_stats
@@ -134,3 +135,42 @@ def test_a_like_and_an_unlike_of_one_edge_at_once_serialise() -> None:
     counted = exact_stats()
     taste_stats_refresh()
     assert counted == exact_stats()
+
+
+def test_concurrent_imports_of_the_same_new_items_all_succeed_and_create_each_once() -> None:
+    users = UserFactory.create_batch(THREADS)
+    entries = [
+        ImportEntry(
+            section="likes",
+            index=0,
+            relation="like",
+            kind="track",
+            name="Fresh",
+            provider="spotify",
+            external_id="fresh-1",
+        ),
+        ImportEntry(
+            section="top",
+            index=0,
+            relation="top",
+            kind="album",
+            name="New LP",
+            artist="Newcomer",
+            rank=1,
+        ),
+    ]
+    reports: list[ImportReport] = []
+
+    def importer(user: User) -> Callable[[], object]:
+        return lambda: reports.append(taste_import(user=user, entries=entries))
+
+    errors = _run_together([importer(user) for user in users])
+
+    assert errors == []
+    assert Track.objects.filter(spotify_id="fresh-1").count() == 1
+    assert Album.objects.filter(name="New LP").count() == 1
+    assert Artist.objects.filter(name="Newcomer").count() == 1
+    assert sorted(r.edges_created for r in reports) == [2] * THREADS
+    # One import created the track, the album and its artist; the others matched them.
+    assert sorted(r.items_created for r in reports) == [0] * (THREADS - 1) + [3]
+    assert TasteEdge.objects.filter(user__in=users).count() == 2 * THREADS

@@ -1,0 +1,1 @@
+"""Provider connections: link Spotify and Last.fm accounts, sync taste from them."""

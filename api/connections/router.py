@@ -1,0 +1,111 @@
+"""Connections endpoints: list, authorize, the provider's callback, sync, disconnect."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from ninja import Query, Router, Status
+
+from api.auth import auth
+from api.connections.schemas import (
+    AuthorizationOut,
+    CallbackOut,
+    CallbackQuery,
+    ConnectionOut,
+    ConnectionsOut,
+)
+from api.openapi import also_answers
+from musicbud.selectors.connections import ConnectionView, connection_get, connections_list
+from musicbud.services.connections import AuthorizationOut as Authorization
+from musicbud.services.connections import (
+    CallbackFailed,
+    connection_authorize,
+    connection_callback,
+    connection_disconnect,
+    connection_sync_request,
+)
+
+router = Router(tags=["connections"], auth=auth)
+
+
+@router.get("/connections", response=ConnectionsOut, url_name="connections")
+async def connections(request: HttpRequest) -> dict[str, list[ConnectionView]]:
+    return {"items": await connections_list(user_id=request.auth.pk)}  # type: ignore[attr-defined]
+
+
+@router.get("/connections/{provider}", response=ConnectionOut, url_name="connection")
+async def connection(request: HttpRequest, provider: str) -> ConnectionView:
+    return await connection_get(user_id=request.auth.pk, provider=provider)  # type: ignore[attr-defined]
+
+
+@router.delete(
+    "/connections/{provider}",
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="connection",
+    summary="Disconnect: tokens deleted, the taste that came from the provider removed",
+    description="404 when the provider is not connected.",
+)
+async def disconnect(request: HttpRequest, provider: str) -> Status[None]:
+    await connection_disconnect(user=request.auth, provider=provider)  # type: ignore[attr-defined]
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post(
+    "/connections/{provider}/authorize",
+    response=AuthorizationOut,
+    url_name="connection-authorize",
+    summary="Start connecting: where to send the browser (Spotify: PKCE; Last.fm: web auth)",
+)
+async def authorize(request: HttpRequest, provider: str) -> Authorization:
+    return await connection_authorize(user=request.auth, provider=provider)  # type: ignore[attr-defined]
+
+
+@router.get(
+    "/connections/{provider}/callback",
+    auth=None,
+    response={HTTPStatus.OK: CallbackOut, HTTPStatus.FOUND: None},
+    url_name="connection-callback",
+    summary="Where the provider sends the browser back (the state names the user)",
+    openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY),
+    description=(
+        "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
+        "request accepts `application/json`. A forged, expired or already used state is a "
+        "400 and stores nothing."
+    ),
+)
+async def callback(
+    request: HttpRequest, provider: str, query: Query[CallbackQuery]
+) -> HttpResponse | dict[str, object]:
+    wants_json = request.accepts("application/json") and not request.accepts("text/html")
+    try:
+        view = await connection_callback(provider=provider, params=query.params())
+    except CallbackFailed:
+        if wants_json:
+            raise
+        return _done_redirect(provider, "error")
+    if wants_json:
+        return {"provider": provider, "status": "ok", "connection": view}
+    return _done_redirect(provider, "ok")
+
+
+def _done_redirect(provider: str, status: str) -> HttpResponseRedirect:
+    base = settings.CONNECT_DONE_URL
+    joiner = "&" if "?" in base else "?"
+    return HttpResponseRedirect(
+        f"{base}{joiner}{urlencode({'provider': provider, 'status': status})}"
+    )
+
+
+@router.post(
+    "/connections/{provider}/sync",
+    response={HTTPStatus.ACCEPTED: ConnectionOut},
+    url_name="connection-sync",
+    summary="Queue a sync (or answer the one already queued or running)",
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
+)
+async def sync(request: HttpRequest, provider: str) -> Status[ConnectionView]:
+    view = await connection_sync_request(user=request.auth, provider=provider)  # type: ignore[attr-defined]
+    return Status(HTTPStatus.ACCEPTED, view)

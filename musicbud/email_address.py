@@ -1,0 +1,71 @@
+"""Email addresses as the project stores and compares them: one spelling per address, and no
+domain that passes for another (a homograph: ``demo`` spelt with a Cyrillic e, U+0435)."""
+
+from __future__ import annotations
+
+import idna
+from confusable_homoglyphs import categories, confusables
+from django.core.exceptions import ValidationError
+
+# Scripts that may share one label (UTS #39's "highly restrictive" level): Japanese, Chinese
+# and Korean writing mixes them with each other and with Latin, and none passes for another.
+_SCRIPT_COMBINATIONS = (
+    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
+    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
+    frozenset({"LATIN", "HAN", "HANGUL"}),
+)
+_SCRIPTLESS = frozenset({"COMMON", "INHERITED"})  # digits, '-', combining marks
+
+
+def email_normalize(address: str) -> str:
+    """The stored spelling of ``address``: the local part as given, the domain mapped by
+    IDNA's UTS #46 rules (case-folded, width- and compatibility-normalised: fullwidth ``DEMO``
+    becomes ``demo``) and written in Unicode, so equivalent spellings of a domain are equal.
+
+    Raises ``ValidationError`` for a domain IDNA refuses, a label mixing scripts, or a
+    label that only imitates Latin letters under a Latin top-level domain.
+    """
+    local, at, domain = address.strip().rpartition("@")
+    if not (local and at and domain):
+        raise ValidationError("Enter a valid email address.", code="invalid")
+    try:
+        labels = idna.decode(idna.encode(domain, uts46=True)).split(".")
+    except idna.IDNAError:
+        raise ValidationError(
+            "The email's domain is not a valid internationalised domain name.",
+            code="invalid_domain",
+        ) from None
+    for label in labels:
+        _check_label(label, top_level=labels[-1])
+    return f"{local}@{'.'.join(labels)}"
+
+
+def email_normalize_lenient(address: str) -> str:
+    """``email_normalize``, or ``address`` unchanged where it refuses (lookups, not writes)."""
+    try:
+        return email_normalize(address)
+    except ValidationError:
+        return address.strip()
+
+
+def _scripts(text: str) -> set[str]:
+    return {categories.alias(char) for char in text} - _SCRIPTLESS
+
+
+def _check_label(label: str, *, top_level: str) -> None:
+    scripts = _scripts(label)
+    if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_COMBINATIONS):
+        raise ValidationError(
+            f"The email's domain mixes scripts in '{label}' ({', '.join(sorted(scripts))}), "
+            "so it could pass for another domain.",
+            code="mixed_script_domain",
+        )
+    if scripts and scripts != {"LATIN"} and _scripts(top_level) <= {"LATIN"}:
+        letters = {char for char in label if categories.alias(char) not in _SCRIPTLESS}
+        found = confusables.is_confusable(label, greedy=True, preferred_aliases=["latin"]) or []
+        if {item["character"] for item in found} == letters:
+            raise ValidationError(
+                f"The email's domain label '{label}' is made only of letters that look "
+                "Latin, so it could pass for another domain.",
+                code="lookalike_domain",
+            )

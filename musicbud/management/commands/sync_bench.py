@@ -1,0 +1,34 @@
+"""``manage.py sync_bench``: the provider sync benchmark against the stand-in (not a test)."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = (
+        "Time a first Spotify sync of a large library and a re-sync with no change, through "
+        "the real services, against the provider stand-in on loopback. Use PostgreSQL."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--tracks", type=int, default=10_000, help="saved tracks")
+        parser.add_argument("--albums", type=int, default=200, help="saved albums")
+        parser.add_argument("--follows", type=int, default=500, help="followed artists")
+        parser.add_argument("--top", type=int, default=50, help="top tracks and top artists")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # Tooling is imported here only: nothing that serves a request needs it.
+        from tooling.sync_bench import sync_bench_run
+
+        report = sync_bench_run(
+            tracks=options["tracks"],
+            albums=options["albums"],
+            follows=options["follows"],
+            top=options["top"],
+            say=lambda line: self.stderr.write(line),
+        )
+        self.stdout.write(report)

@@ -1,0 +1,149 @@
+"""What every music service module provides, and the shapes it hands back.
+
+A provider turns its service's API into :class:`ProviderItem` values (an edge to set: the
+relation, the catalogue entry, rank or play count); the sync service does the rest. Adding a
+service is one module implementing :class:`Provider`, listed in ``musicbud.providers``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from musicbud.providers.transport import ProviderTransport
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    url: str
+    width: int | None = None
+    height: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {"url": self.url, "width": self.width, "height": self.height}
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    """A track, album, artist or genre as the provider describes it.
+
+    ``provider_id`` is the provider's own id (Spotify id; Last.fm: the MusicBrainz id when it
+    gives one); ``artists`` and ``album`` are the entries it links to.
+    """
+
+    kind: str
+    name: str
+    provider_id: str | None = None
+    artists: tuple[CatalogueEntry, ...] = ()
+    album: CatalogueEntry | None = None
+    genres: tuple[str, ...] = ()
+    images: tuple[Image, ...] = ()
+    duration_ms: int | None = None
+    release_year: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderItem:
+    """One edge the provider says the user has: relation, entry, and rank or play count."""
+
+    relation: str
+    entry: CatalogueEntry
+    rank: int | None = None
+    play_count: int | None = None
+    last_played_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str = ""
+    expires_at: datetime | None = None
+    scope: str = ""
+    # Last.fm names the account in its session answer; Spotify leaves it to the profile read.
+    account_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationStart:
+    url: str
+    # The PKCE verifier to keep (server side) until the callback; '' when the flow has none.
+    code_verifier: str = ""
+
+
+@dataclass(slots=True)
+class ProviderSession:
+    """The tokens a fetch uses; a refresh replaces them, and ``refreshed`` tells the caller
+    to store the new ones."""
+
+    tokens: TokenSet
+    account_id: str = ""
+    refreshed: bool = False
+    on_progress: Callable[[int], None] = field(default=lambda fetched: None)
+    fetched: int = 0
+
+    def advance(self, count: int) -> None:
+        self.fetched += count
+        self.on_progress(self.fetched)
+
+
+class Provider(abc.ABC):
+    """One music service. Every call it makes has a timeout; faults raise ProviderError."""
+
+    name: str
+    label: str
+
+    def __init__(self, transport: ProviderTransport | None = None) -> None:
+        self._transport = transport
+
+    @property
+    def transport(self) -> ProviderTransport:
+        if self._transport is None:
+            self._transport = ProviderTransport(label=self.label)
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def __enter__(self) -> Provider:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @abc.abstractmethod
+    def configured(self) -> bool:
+        """Whether the client credentials this provider needs are in settings."""
+
+    @abc.abstractmethod
+    def authorization_start(self, *, state: str) -> AuthorizationStart:
+        """Where to send the user's browser to grant access, carrying ``state``."""
+
+    @abc.abstractmethod
+    def callback_grant(self, params: Mapping[str, str]) -> str:
+        """The grant in the callback's query (``code``, Last.fm's ``token``); '' if absent."""
+
+    @abc.abstractmethod
+    def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
+        """Trade the callback's grant for tokens."""
+
+    @abc.abstractmethod
+    def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
+        """New tokens from the refresh token; ProviderAuthRevoked when it is refused."""
+
+    @abc.abstractmethod
+    def account_read(self, *, session: ProviderSession) -> Account:
+        """The provider account the tokens belong to."""
+
+    @abc.abstractmethod
+    def taste_fetch(self, *, session: ProviderSession) -> Iterator[ProviderItem]:
+        """Every item of the user's taste at the provider, every page followed to its end."""

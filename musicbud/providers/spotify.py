@@ -1,0 +1,373 @@
+"""Spotify: Authorization Code with PKCE, and the user's taste from the Web API.
+
+Saved tracks and albums and followed artists become likes; top tracks and artists become top
+items in Spotify's order, and the genres of the top artists top genres by weight; recently
+played tracks become plays with counts. Every paging object is followed through ``next``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+from django.conf import settings
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from musicbud.models import ItemKind, Relation
+from musicbud.providers.base import (
+    Account,
+    AuthorizationStart,
+    CatalogueEntry,
+    Image,
+    Provider,
+    ProviderItem,
+    ProviderSession,
+    TokenSet,
+)
+from musicbud.providers.errors import (
+    ProviderAuthRevoked,
+    ProviderBadResponse,
+    ProviderRejected,
+)
+from musicbud.providers.transport import response_json
+
+SCOPES = "user-top-read user-library-read user-follow-read user-read-recently-played"
+PAGE_LIMIT = 50
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Image(_Shape):
+    url: str
+    width: int | None = None
+    height: int | None = None
+
+
+class _Artist(_Shape):
+    id: str | None = None
+    name: str
+    genres: list[str] = []
+    images: list[_Image] = []
+
+
+class _Album(_Shape):
+    id: str | None = None
+    name: str
+    images: list[_Image] = []
+    artists: list[_Artist] = []
+    release_date: str | None = None
+
+
+class _Track(_Shape):
+    id: str | None = None
+    name: str
+    duration_ms: int | None = None
+    artists: list[_Artist] = []
+    album: _Album | None = None
+
+
+class _SavedTrack(_Shape):
+    track: _Track | None = None
+
+
+class _SavedAlbum(_Shape):
+    album: _Album
+
+
+class _Play(_Shape):
+    track: _Track
+    played_at: datetime
+
+
+class _Token(_Shape):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name
+    expires_in: int = 3600
+    refresh_token: str | None = None
+    scope: str = ""
+
+
+class _Me(_Shape):
+    id: str
+    display_name: str | None = None
+
+
+T = TypeVar("T", bound=_Shape)
+
+
+def _parse(model: type[T], body: Any, *, what: str) -> T:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise ProviderBadResponse(
+            f"Spotify sent {what} that does not parse ({where}: {first['msg']})"
+        ) from None
+
+
+def _images(images: list[_Image]) -> tuple[Image, ...]:
+    return tuple(Image(url=i.url, width=i.width, height=i.height) for i in images)
+
+
+def _artist_entry(artist: _Artist) -> CatalogueEntry:
+    return CatalogueEntry(
+        kind=ItemKind.ARTIST,
+        name=artist.name,
+        provider_id=artist.id,
+        genres=tuple(artist.genres),
+        images=_images(artist.images),
+    )
+
+
+def _album_entry(album: _Album) -> CatalogueEntry:
+    year = album.release_date[:4] if album.release_date else ""
+    return CatalogueEntry(
+        kind=ItemKind.ALBUM,
+        name=album.name,
+        provider_id=album.id,
+        artists=tuple(_artist_entry(a) for a in album.artists),
+        images=_images(album.images),
+        release_year=int(year) if year.isdigit() else None,
+    )
+
+
+def _track_entry(track: _Track) -> CatalogueEntry:
+    return CatalogueEntry(
+        kind=ItemKind.TRACK,
+        name=track.name,
+        provider_id=track.id,
+        artists=tuple(_artist_entry(a) for a in track.artists),
+        album=_album_entry(track.album) if track.album else None,
+        duration_ms=track.duration_ms,
+    )
+
+
+def _pkce_pair() -> tuple[str, str]:
+    """A code verifier (RFC 7636: 43-128 unreserved characters) and its S256 challenge."""
+    verifier = secrets.token_urlsafe(64)
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class SpotifyProvider(Provider):
+    name = "spotify"
+    label = "Spotify"
+
+    def configured(self) -> bool:
+        return bool(
+            settings.SPOTIFY_CLIENT_ID
+            and settings.SPOTIFY_CLIENT_SECRET
+            and settings.SPOTIFY_REDIRECT_URI
+        )
+
+    # --- authorization -------------------------------------------------------------------
+
+    def authorization_start(self, *, state: str) -> AuthorizationStart:
+        verifier, challenge = _pkce_pair()
+        query = urlencode(
+            {
+                "client_id": settings.SPOTIFY_CLIENT_ID,
+                "response_type": "code",
+                "redirect_uri": settings.SPOTIFY_REDIRECT_URI,
+                "state": state,
+                "scope": SCOPES,
+                "code_challenge_method": "S256",
+                "code_challenge": challenge,
+            }
+        )
+        base = settings.SPOTIFY_ACCOUNTS_URL.rstrip("/")
+        return AuthorizationStart(url=f"{base}/authorize?{query}", code_verifier=verifier)
+
+    def callback_grant(self, params: Mapping[str, str]) -> str:
+        return params.get("code", "")
+
+    def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
+        return self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": grant,
+                "redirect_uri": settings.SPOTIFY_REDIRECT_URI or "",
+                "client_id": settings.SPOTIFY_CLIENT_ID or "",
+                "code_verifier": code_verifier,
+            },
+            previous_refresh="",
+        )
+
+    def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
+        if not tokens.refresh_token:
+            raise ProviderAuthRevoked("Spotify gave no refresh token; authorize again")
+        return self._token_request(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token,
+                "client_id": settings.SPOTIFY_CLIENT_ID or "",
+            },
+            previous_refresh=tokens.refresh_token,
+        )
+
+    def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
+        response = self.transport.request(
+            "POST",
+            f"{settings.SPOTIFY_ACCOUNTS_URL.rstrip('/')}/api/token",
+            data=form,
+            auth=(settings.SPOTIFY_CLIENT_ID or "", settings.SPOTIFY_CLIENT_SECRET or ""),
+        )
+        body = response_json(response, label=self.label)
+        if response.status_code != HTTPStatus.OK:
+            error = str(body.get("error", ""))
+            description = str(body.get("error_description", ""))[:200]
+            if error == "invalid_grant":
+                raise ProviderAuthRevoked(
+                    f"Spotify refused the grant ({description or error}); authorize again"
+                )
+            raise ProviderRejected(
+                f"Spotify's token endpoint answered {response.status_code} "
+                f"({error or 'no error code'})"
+            )
+        token = _parse(_Token, body, what="a token answer")
+        return TokenSet(
+            access_token=token.access_token,
+            # A refresh answer may omit the refresh token: the old one stays valid.
+            refresh_token=token.refresh_token or previous_refresh,
+            expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in),
+            scope=token.scope,
+        )
+
+    # --- the Web API ---------------------------------------------------------------------
+
+    def account_read(self, *, session: ProviderSession) -> Account:
+        me = _parse(_Me, self._get(session, self._url("/me")), what="a profile")
+        return Account(id=me.id, display_name=me.display_name or me.id)
+
+    def taste_fetch(self, *, session: ProviderSession) -> Iterator[ProviderItem]:
+        for saved in self._pages(session, "/me/tracks", _SavedTrack):
+            if saved.track is not None:
+                yield ProviderItem(relation=Relation.LIKE, entry=_track_entry(saved.track))
+        for saved_album in self._pages(session, "/me/albums", _SavedAlbum):
+            yield ProviderItem(relation=Relation.LIKE, entry=_album_entry(saved_album.album))
+        for artist in self._pages(
+            session, "/me/following", _Artist, params={"type": "artist"}, container="artists"
+        ):
+            yield ProviderItem(relation=Relation.LIKE, entry=_artist_entry(artist))
+        time_range = {"time_range": settings.SPOTIFY_TOP_TIME_RANGE}
+        for rank, track in enumerate(
+            self._pages(session, "/me/top/tracks", _Track, params=time_range), start=1
+        ):
+            yield ProviderItem(relation=Relation.TOP, entry=_track_entry(track), rank=rank)
+        top_artists = list(self._pages(session, "/me/top/artists", _Artist, params=time_range))
+        for rank, artist in enumerate(top_artists, start=1):
+            yield ProviderItem(relation=Relation.TOP, entry=_artist_entry(artist), rank=rank)
+        yield from _top_genres(top_artists)
+        yield from self._plays(session)
+
+    def _plays(self, session: ProviderSession) -> Iterator[ProviderItem]:
+        counts: Counter[str] = Counter()
+        last_played: dict[str, datetime] = {}
+        tracks: dict[str, _Track] = {}
+        for play in self._pages(session, "/me/player/recently-played", _Play):
+            key = play.track.id or f"name:{play.track.name}"
+            counts[key] += 1
+            tracks.setdefault(key, play.track)
+            if key not in last_played or play.played_at > last_played[key]:
+                last_played[key] = play.played_at
+        for key, track in tracks.items():
+            yield ProviderItem(
+                relation=Relation.PLAYED,
+                entry=_track_entry(track),
+                play_count=counts[key],
+                last_played_at=last_played[key],
+            )
+
+    def _url(self, path: str) -> str:
+        return f"{settings.SPOTIFY_API_URL.rstrip('/')}{path}"
+
+    def _pages(
+        self,
+        session: ProviderSession,
+        path: str,
+        model: type[T],
+        *,
+        params: Mapping[str, str] | None = None,
+        container: str | None = None,
+    ) -> Iterator[T]:
+        """Every item of a paging object (or, with ``container``, the cursor paging object
+        under that key), following ``next`` to the end."""
+        url: str | None = self._url(path)
+        query: Mapping[str, str | int] | None = {"limit": PAGE_LIMIT, **(params or {})}
+        base = settings.SPOTIFY_API_URL.rstrip("/") + "/"
+        while url is not None:
+            if not url.startswith(base):
+                # The bearer token goes only to the configured API.
+                raise ProviderBadResponse(f"Spotify sent a next page outside its API ({path})")
+            body = self._get(session, url, params=query)
+            page = body.get(container) if container else body
+            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+                raise ProviderBadResponse(f"Spotify sent a page without items ({path})")
+            items = [_parse(model, item, what=f"an item of {path}") for item in page["items"]]
+            session.advance(len(items))
+            yield from items
+            following = page.get("next")
+            if following is not None and not isinstance(following, str):
+                raise ProviderBadResponse(f"Spotify sent a next link that is not a URL ({path})")
+            url, query = following, None
+
+    def _get(
+        self,
+        session: ProviderSession,
+        url: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+    ) -> dict[str, Any]:
+        response = self._bearer_get(session, url, params)
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
+            # Expired access token: refresh once and carry on.
+            session.tokens = self.token_refresh(tokens=session.tokens)
+            session.refreshed = True
+            response = self._bearer_get(session, url, params)
+            if response.status_code == HTTPStatus.UNAUTHORIZED:
+                raise ProviderAuthRevoked("Spotify refused a freshly refreshed token")
+        body = response_json(response, label=self.label)
+        if response.status_code != HTTPStatus.OK:
+            error = body.get("error")
+            message = error.get("message", "") if isinstance(error, dict) else ""
+            raise ProviderRejected(
+                f"Spotify answered {response.status_code} on {httpx.URL(url).path}"
+                + (f": {str(message)[:200]}" if message else "")
+            )
+        return body
+
+    def _bearer_get(
+        self, session: ProviderSession, url: str, params: Mapping[str, str | int] | None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {session.tokens.access_token}"}
+        return self.transport.request("GET", url, params=params, headers=headers)
+
+
+def _top_genres(top_artists: list[_Artist]) -> Iterator[ProviderItem]:
+    """Genres of the top artists, ranked by weight: an artist at rank r of n gives each of
+    its genres n + 1 - r; ties keep the order genres first appear in."""
+    weights: dict[str, int] = {}
+    names: dict[str, str] = {}
+    total = len(top_artists)
+    for rank, artist in enumerate(top_artists, start=1):
+        for genre in artist.genres:
+            key = genre.casefold()
+            names.setdefault(key, genre)
+            weights[key] = weights.get(key, 0) + total + 1 - rank
+    for rank, key in enumerate(sorted(weights, key=lambda key: -weights[key]), start=1):
+        yield ProviderItem(
+            relation=Relation.TOP,
+            entry=CatalogueEntry(kind=ItemKind.GENRE, name=names[key]),
+            rank=rank,
+        )

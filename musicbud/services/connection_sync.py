@@ -1,0 +1,239 @@
+"""Syncing a provider connection: the job row, the run on the task runner, the re-sync.
+
+A sync fetches the user's whole taste from the provider first (every page, faults retried by
+the transport, an expired token refreshed once), then applies it as one diff in one
+transaction: that provider's edges no longer there removed, new ones added, unchanged ones
+not written. A failure before the end commits nothing of the taste. The database holds at
+most one queued or running job per connection (a partial unique index), so a second request
+or the periodic re-sync answers the running job instead of starting another.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from musicbud.errors import MusicbudError
+from musicbud.models import (
+    ACTIVE_SYNC_STATUSES,
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    SyncStatus,
+)
+from musicbud.providers import provider_get
+from musicbud.providers.base import ProviderItem, ProviderSession, TokenSet
+from musicbud.providers.errors import ProviderAuthRevoked
+from musicbud.services.catalogue_match import CatalogueMatcher, entry_key
+from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
+from musicbud.token_cipher import token_decrypt, token_encrypt
+
+logger = logging.getLogger(__name__)
+PROGRESS_EVERY_SECONDS = 0.5
+# A token this close to its expiry is refreshed before the sync starts.
+REFRESH_MARGIN = timedelta(seconds=60)
+
+
+class SyncAborted(MusicbudError):
+    code = "sync_aborted"
+
+
+def connection_tokens(connection: ProviderConnection) -> TokenSet:
+    return TokenSet(
+        access_token=token_decrypt(connection.access_token),
+        refresh_token=token_decrypt(connection.refresh_token),
+        expires_at=connection.token_expires_at,
+        scope=connection.scope,
+        account_id=connection.account_id,
+    )
+
+
+def connection_tokens_store(connection: ProviderConnection, tokens: TokenSet) -> None:
+    """Encrypt and save the tokens (the caller's transaction, or autocommit)."""
+    connection.access_token = token_encrypt(tokens.access_token)
+    connection.refresh_token = token_encrypt(tokens.refresh_token)
+    connection.token_expires_at = tokens.expires_at
+    connection.scope = tokens.scope[:500]
+    connection.save(
+        update_fields=["access_token", "refresh_token", "token_expires_at", "scope", "updated_at"]
+    )
+
+
+# --- the job --------------------------------------------------------------------------------
+
+
+def sync_job_open(*, connection: ProviderConnection) -> SyncJob:
+    """The connection's queued or running job, or a new one queued after commit.
+
+    A job left active past ``CONNECTION_SYNC_STALE_SECONDS`` (its worker died) is failed
+    first, so a lost job cannot block the connection forever.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.CONNECTION_SYNC_STALE_SECONDS)
+    SyncJob.objects.filter(
+        connection=connection, status__in=ACTIVE_SYNC_STATUSES, created_at__lt=stale_before
+    ).update(
+        status=SyncStatus.FAILED,
+        finished_at=timezone.now(),
+        error="The sync was lost: no worker finished it in time.",
+    )
+    active = SyncJob.objects.filter(connection=connection, status__in=ACTIVE_SYNC_STATUSES).first()
+    if active is not None:
+        return active
+    try:
+        with transaction.atomic():
+            job = SyncJob.objects.create(connection=connection)
+    except IntegrityError:
+        # Another request opened one between our read and insert: answer that one.
+        return SyncJob.objects.get(connection=connection, status__in=ACTIVE_SYNC_STATUSES)
+    job_id = job.pk
+    transaction.on_commit(lambda: connection_sync.delay(job_id))
+    return job
+
+
+def connections_resync_queue() -> int:
+    """Queue a sync of every connected connection whose last sync is older than the re-sync
+    interval (or that never synced); returns how many jobs were opened."""
+    due_before = timezone.now() - timedelta(seconds=settings.CONNECTION_RESYNC_INTERVAL_SECONDS)
+    due = (
+        ProviderConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=due_before))
+        .exclude(sync_jobs__status__in=ACTIVE_SYNC_STATUSES)
+        .order_by("pk")
+    )
+    opened = 0
+    for connection in due:
+        with transaction.atomic():
+            job = sync_job_open(connection=connection)
+        opened += int(job.status == SyncStatus.QUEUED)
+    return opened
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def connection_sync_run(*, job_id: int) -> None:
+    """Run one queued job to its end (succeeded or failed); a job not queued is left alone
+    (a redelivered task message runs nothing twice)."""
+    claimed = SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(
+        status=SyncStatus.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return
+    job = SyncJob.objects.select_related("connection__user").get(pk=job_id)
+    connection = job.connection
+    try:
+        items = _fetch(connection, job)
+        _apply(connection, job, items)
+    except ProviderAuthRevoked as exc:
+        ProviderConnection.objects.filter(pk=connection.pk).update(
+            status=ConnectionStatus.NEEDS_REAUTH
+        )
+        _fail(job, exc.message)
+    except MusicbudError as exc:
+        _fail(job, exc.message)
+    except Exception:
+        logger.exception("sync failed", extra={"job_id": job_id, "provider": connection.provider})
+        _fail(job, "The sync failed on our side; nothing was changed.")
+
+
+def _fail(job: SyncJob, message: str) -> None:
+    SyncJob.objects.filter(pk=job.pk).update(
+        status=SyncStatus.FAILED, finished_at=timezone.now(), error=message[:500]
+    )
+    logger.info("sync failed", extra={"job_id": job.pk, "error": message[:500]})
+
+
+def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
+    last_report = time.monotonic()
+
+    def progress(fetched: int) -> None:
+        nonlocal last_report
+        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
+            last_report = time.monotonic()
+            SyncJob.objects.filter(pk=job.pk).update(progress=fetched)
+
+    session = ProviderSession(
+        tokens=connection_tokens(connection),
+        account_id=connection.account_id,
+        on_progress=progress,
+    )
+    with provider_get(connection.provider) as provider:
+        try:
+            expires = session.tokens.expires_at
+            if expires is not None and expires - REFRESH_MARGIN <= datetime.now(UTC):
+                session.tokens = provider.token_refresh(tokens=session.tokens)
+                session.refreshed = True
+            items = list(provider.taste_fetch(session=session))
+        finally:
+            if session.refreshed:
+                connection_tokens_store(connection, session.tokens)
+    job.progress = session.fetched
+    return items
+
+
+def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderItem]) -> None:
+    with transaction.atomic():
+        if not ProviderConnection.objects.select_for_update().filter(pk=connection.pk).exists():
+            raise SyncAborted("The connection was removed while it synced; nothing was changed.")
+        rows = CatalogueMatcher(provider=connection.provider).resolve(item.entry for item in items)
+        wanted: dict[tuple[str, str, int], WantedEdge] = {}
+        for item in items:
+            row = rows[entry_key(item.entry)]
+            edge = WantedEdge(
+                relation=item.relation,
+                kind=item.entry.kind,
+                item=row,
+                rank=item.rank,
+                play_count=item.play_count,
+                last_played_at=item.last_played_at,
+            )
+            # Two provider items naming one of our rows: the first (best ranked) wins.
+            wanted.setdefault(edge.key, edge)
+        report = BatchReport()
+        taste_edges_apply(
+            user=connection.user,
+            source=connection.provider,
+            wanted=list(wanted.values()),
+            replace_source=True,
+            report=report,
+        )
+        now = timezone.now()
+        SyncJob.objects.filter(pk=job.pk).update(
+            status=SyncStatus.SUCCEEDED,
+            finished_at=now,
+            progress=job.progress,
+            counts=report.as_json(),
+            error="",
+        )
+        ProviderConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+    logger.info(
+        "sync succeeded",
+        extra={
+            "job_id": job.pk,
+            "provider": connection.provider,
+            "added": report.total("added"),
+            "removed": report.total("removed"),
+            "updated": report.total("updated"),
+            "unchanged": report.total("unchanged"),
+        },
+    )
+
+
+# --- tasks (Celery; see config/celery.py) ---------------------------------------------------
+
+
+@shared_task(name="musicbud.tasks.connection_sync", ignore_result=True)  # type: ignore[untyped-decorator]
+def connection_sync(job_id: int) -> None:
+    connection_sync_run(job_id=job_id)
+
+
+@shared_task(name="musicbud.tasks.connections_resync_due", ignore_result=True)  # type: ignore[untyped-decorator]
+def connections_resync_due() -> int:
+    return connections_resync_queue()

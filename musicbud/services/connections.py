@@ -1,0 +1,205 @@
+"""Connecting a music service: authorize, the provider's callback, sync requests, disconnect.
+
+Each public service is async and makes one ``sync_to_async`` hop for its ORM work (and, for
+the callback, the calls to the provider, each with a timeout), so any router can call it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from http import HTTPStatus
+
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
+
+from musicbud.errors import Conflict, MusicbudError, NotFound
+from musicbud.models import (
+    AuthorizationState,
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    User,
+)
+from musicbud.providers import provider_get
+from musicbud.providers.base import Provider, ProviderSession
+from musicbud.providers.errors import ProviderError, ProviderNotConfigured
+from musicbud.selectors.connections import ConnectionView, connection_view
+from musicbud.services.connection_sync import connection_tokens_store, sync_job_open
+from musicbud.services.taste_batch import taste_edges_apply
+from musicbud.token_cipher import token_decrypt, token_encrypt
+
+STATE_TTL = timedelta(minutes=10)
+
+
+class InvalidState(MusicbudError):
+    code = "invalid_state"
+    status_code = HTTPStatus.BAD_REQUEST
+
+
+class CallbackFailed(MusicbudError):
+    """The provider did not grant access (the user declined, or the exchange failed)."""
+
+    code = "provider_callback_failed"
+    status_code = HTTPStatus.BAD_GATEWAY
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationOut:
+    authorization_url: str
+    state: str
+
+
+def provider_ready(name: str) -> Provider:
+    """The provider of that name (404 when unknown), refusing with 503 when unconfigured."""
+    provider = provider_get(name)
+    if not provider.configured():
+        raise ProviderNotConfigured(
+            f"{provider.label} is not configured on this server (its client credentials are "
+            "not in the settings)"
+        )
+    return provider
+
+
+def _state_hash(state: str) -> str:
+    return hashlib.sha256(state.encode()).hexdigest()
+
+
+def _authorize(*, user: User, provider: str) -> AuthorizationOut:
+    with provider_ready(provider) as service:
+        state = secrets.token_urlsafe(32)
+        start = service.authorization_start(state=state)
+    now = timezone.now()
+    with transaction.atomic():
+        AuthorizationState.objects.filter(expires_at__lte=now).delete()
+        AuthorizationState.objects.create(
+            state_hash=_state_hash(state),
+            user=user,
+            provider=provider,
+            code_verifier=token_encrypt(start.code_verifier),
+            expires_at=now + STATE_TTL,
+        )
+    return AuthorizationOut(authorization_url=start.url, state=state)
+
+
+async def connection_authorize(*, user: User, provider: str) -> AuthorizationOut:
+    """Start connecting: the provider URL to send the browser to, and the state it carries
+    back (random, single-use, bound to the user, valid for ten minutes)."""
+    return await sync_to_async(_authorize)(user=user, provider=provider)
+
+
+def _state_consume(*, provider: str, state: str) -> AuthorizationState:
+    """The state's row, deleted (committed at once: a state works once, whatever follows)."""
+    with transaction.atomic():
+        row = (
+            AuthorizationState.objects.select_for_update()
+            .select_related("user")
+            .filter(state_hash=_state_hash(state), provider=provider)
+            .first()
+        )
+        if row is not None:
+            row.delete()
+    if row is None or row.expires_at <= timezone.now() or not row.user.is_active:
+        raise InvalidState(
+            "The authorization state is unknown, expired or already used; start connecting again."
+        )
+    return row
+
+
+def _callback(*, provider: str, params: Mapping[str, str]) -> ConnectionView:
+    with provider_ready(provider) as service:
+        row = _state_consume(provider=provider, state=params.get("state", ""))
+        if params.get("error"):
+            raise CallbackFailed(
+                f"{service.label} did not grant access ({params['error'][:100]})",
+                status_code=HTTPStatus.BAD_REQUEST,
+            )
+        grant = service.callback_grant(params)
+        if not grant:
+            raise CallbackFailed(
+                f"{service.label} sent no grant to exchange", status_code=HTTPStatus.BAD_REQUEST
+            )
+        try:
+            tokens = service.code_exchange(
+                grant=grant, code_verifier=token_decrypt(row.code_verifier)
+            )
+            session = ProviderSession(tokens=tokens, account_id=tokens.account_id)
+            account = service.account_read(session=session)
+        except ProviderError as exc:
+            raise CallbackFailed(exc.message) from None
+    with transaction.atomic():
+        connection, _ = ProviderConnection.objects.select_for_update().get_or_create(
+            user=row.user,
+            provider=provider,
+            defaults={"account_id": account.id, "connected_at": timezone.now()},
+        )
+        connection.account_id = account.id[:200]
+        connection.account_name = account.display_name[:200]
+        connection.status = ConnectionStatus.CONNECTED
+        connection.connected_at = timezone.now()
+        connection.save()
+        connection_tokens_store(connection, session.tokens)
+        sync_job_open(connection=connection)
+    return connection_view(user_id=row.user.pk, provider=provider)
+
+
+async def connection_callback(*, provider: str, params: Mapping[str, str]) -> ConnectionView:
+    """Finish connecting from the provider's redirect: the state names the user. Exchanges
+    the grant, stores the tokens encrypted, reads the account and queues the first sync.
+
+    InvalidState (400) for a forged, expired or used state, storing nothing; CallbackFailed
+    when the provider did not grant access.
+    """
+    return await sync_to_async(_callback)(provider=provider, params=dict(params))
+
+
+def _sync_request(*, user: User, provider: str) -> SyncJob:
+    provider_ready(provider).close()
+    connection = ProviderConnection.objects.filter(user=user, provider=provider).first()
+    if connection is None:
+        raise Conflict(f"{provider} is not connected", code="not_connected")
+    if connection.status == ConnectionStatus.NEEDS_REAUTH:
+        raise Conflict(
+            f"{provider} needs to be authorized again before it can sync", code="needs_reauth"
+        )
+    with transaction.atomic():
+        job = sync_job_open(connection=connection)
+    # With the embedded (eager) runner the job has run by now: answer what it became.
+    job.refresh_from_db()
+    return job
+
+
+async def connection_sync_request(*, user: User, provider: str) -> ConnectionView:
+    """Queue a sync (or answer the one queued or running: never two for one connection)."""
+
+    def request() -> ConnectionView:
+        _sync_request(user=user, provider=provider)
+        return connection_view(user_id=user.pk, provider=provider)
+
+    return await sync_to_async(request)()
+
+
+def _disconnect(*, user: User, provider: str) -> None:
+    provider_get(provider).close()
+    with transaction.atomic():
+        connection = (
+            ProviderConnection.objects.select_for_update()
+            .filter(user=user, provider=provider)
+            .first()
+        )
+        if connection is None:
+            raise NotFound(f"{provider} is not connected", code="not_connected")
+        # The provider's edges go through the taste services (versions, outbox, caches);
+        # edges from every other source stay.
+        taste_edges_apply(user=user, source=provider, wanted=[], replace_source=True)
+        connection.delete()
+
+
+async def connection_disconnect(*, user: User, provider: str) -> None:
+    """Forget the connection: its tokens, and the taste edges that came from it (404 when
+    not connected)."""
+    await sync_to_async(_disconnect)(user=user, provider=provider)

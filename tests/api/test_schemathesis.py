@@ -1,0 +1,218 @@
+"""The whole /api/v1 fuzzed by schemathesis with every check and every phase (examples,
+coverage, fuzzing, stateful), once with a bearer token and once without.
+
+The project's ASGI application is served by uvicorn on a free loopback port in this process
+(so it uses the test database), and schemathesis' own command line drives it. The run must
+report no failure at all, apart from the known exceptions in schemathesis_exceptions.toml.
+``--contract-examples N`` sets the examples per operation (see the README for a long run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from asgiref.sync import async_to_sync
+from django.db import connections
+from django.test import Client
+
+from config.asgi_handler import HopFreeASGIHandler
+from musicbud.services.tokens import token_pair_issue
+from tests.api.test_openapi import operations
+from tests.factories import TrackFactory, UserFactory
+from tooling.provider_standin import ProviderStandIn
+
+KNOWN_EXCEPTIONS = Path(__file__).with_name("schemathesis_exceptions.toml")
+SEED = 20261201
+# The statuses schemathesis accepts for schema-valid data unless told otherwise.
+POSITIVE_DATA_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
+
+
+@dataclass(frozen=True)
+class ServedApi:
+    url: str
+    access_token: str
+    logout_token: str
+
+
+@pytest.fixture
+def served_api(
+    transactional_db: None, settings: Any, standin: ProviderStandIn
+) -> Iterator[ServedApi]:
+    """The project's ASGI app under uvicorn on a free port, with a user to fuzz as, and the
+    music services configured (on their stand-in) so the connection endpoints answer as in
+    production rather than "unconfigured"."""
+    # The run makes thousands of requests in a minute: the budgets are not under test here.
+    settings.RATE_LIMIT_PER_MINUTE = 1_000_000
+    settings.RATE_LIMIT_STRICT_PER_MINUTE = 1_000_000
+    user = UserFactory.create(username="fuzzer")
+    # Logging out revokes the token it is sent with: that operation gets a token of its own.
+    bystander = UserFactory.create(username="bystander")
+    TrackFactory.create_batch(3)
+    app = HopFreeASGIHandler()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=0, lifespan="off", log_level="warning", access_log=False
+        )
+    )
+    thread = threading.Thread(target=server.run, name="schemathesis-target", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "uvicorn stopped before it started"
+        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield ServedApi(
+            url=f"http://127.0.0.1:{port}",
+            access_token=async_to_sync(token_pair_issue)(user=user).access_token,
+            logout_token=async_to_sync(token_pair_issue)(user=bystander).access_token,
+        )
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        # The request threads hand their connections back, so the database can be flushed.
+        asyncio.run(app.thread_pool.close())
+        connections.close_all()
+
+
+def _toml_value(value: Any) -> str:
+    # JSON strings, numbers, booleans and arrays of them are TOML too.
+    return json.dumps(value)
+
+
+def _operation_names(entry: dict[str, Any], document: dict[str, Any]) -> list[str]:
+    if "operation" in entry:
+        return [entry["operation"]]
+    return [
+        name
+        for name, operation in operations(document)
+        if any(
+            parameter["in"] == "query" and parameter["name"] == entry["with_parameter"]
+            for parameter in operation.get("parameters", ())
+        )
+    ]
+
+
+def _config(
+    exceptions: dict[str, Any], document: dict[str, Any], *, logout_token: str | None
+) -> str:
+    """A schemathesis.toml: the known exceptions (reasons dropped) and the run's settings."""
+    lines = [
+        "[generation]",
+        *(
+            f"{key} = {_toml_value(value)}"
+            for key, value in exceptions.get("generation", {}).items()
+            if key != "reason"
+        ),
+        "deterministic = true",
+        "",
+    ]
+    for entry in exceptions.get("operation", []):
+        statuses = [*POSITIVE_DATA_STATUSES, *map(str, entry["also_expected"])]
+        for name in _operation_names(entry, document):
+            lines += [
+                "[[operations]]",
+                f"include-name = {_toml_value(name)}",
+                f"checks.{entry['check']}.expected-statuses = {_toml_value(statuses)}",
+                "",
+            ]
+    if logout_token is not None:
+        lines += [
+            "[[operations]]",
+            'include-name = "POST /api/v1/auth/logout"',
+            f"headers = {{ Authorization = {_toml_value('Bearer ' + logout_token)} }}",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+def _run(
+    served: ServedApi,
+    document: dict[str, Any],
+    tmp_path: Path,
+    examples: int,
+    *,
+    authenticated: bool,
+) -> str:
+    exceptions = tomllib.loads(KNOWN_EXCEPTIONS.read_text())
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        _config(exceptions, document, logout_token=served.logout_token if authenticated else None)
+    )
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file",
+        str(config),
+        "--no-color",
+        "run",
+        f"{served.url}/api/v1/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        str(examples),
+        "--seed",
+        str(SEED),
+        "--workers",
+        "2",
+        "--request-timeout",
+        "10",
+        "--generation-database",
+        "none",
+        "--report-dir",
+        str(tmp_path / "report"),
+    ]
+    if authenticated:
+        command += ["--header", f"Authorization: Bearer {served.access_token}"]
+    result = subprocess.run(  # noqa: S603 - our own interpreter's schemathesis, fixed arguments
+        command, capture_output=True, text=True, timeout=600, check=False, cwd=tmp_path
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
+
+
+def test_known_exceptions_each_have_a_reason_and_name_a_documented_operation(
+    client: Client,
+) -> None:
+    exceptions = tomllib.loads(KNOWN_EXCEPTIONS.read_text())
+    document = client.get("/api/v1/openapi.json").json()
+    documented = {name for name, _ in operations(document)}
+
+    entries = [exceptions["generation"], *exceptions["operation"]]
+    assert all(len(entry["reason"]) > 40 for entry in entries)
+    for entry in exceptions["operation"]:
+        # A stale entry (an operation gone, a parameter no list takes) must go.
+        assert _operation_names(entry, document), entry
+        assert set(_operation_names(entry, document)) <= documented
+
+
+@pytest.mark.parametrize("authenticated", [True, False], ids=["bearer", "anonymous"])
+def test_schemathesis_finds_nothing(
+    served_api: ServedApi,
+    client: Client,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    authenticated: bool,
+) -> None:
+    examples: int = request.config.getoption("contract_examples")
+    document = client.get("/api/v1/openapi.json").json()
+
+    output = _run(served_api, document, tmp_path, examples, authenticated=authenticated)
+
+    assert "No issues found" in output or " passed" in output, output
+    assert "failures" not in output.rpartition("SUMMARY")[2].lower(), output
