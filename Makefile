@@ -36,8 +36,12 @@ lint: $(VENV)/.installed-dev ## ruff lint and format check
 typecheck: $(VENV)/.installed-dev ## mypy (strict, django-stubs)
 	$(VENV)/bin/mypy .
 
-pytest: $(VENV)/.installed-dev ## the pytest suite (+ the SQLite-specific parts when on PostgreSQL)
+pytest: $(VENV)/.installed-dev ## the pytest suite (+ the API suite with FAST_PATH off, + SQLite parts)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@# The API suite once more on Django's stock handler and middleware (FAST_PATH=false):
+	@# the fast path changes cost, never answers. Its own hop and round-trip counts skip there.
+	@echo "--- API suite with FAST_PATH=false"
+	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py
 	@# When the suite ran on PostgreSQL, run what must also hold on the embedded SQLite default
 	@# once more there: the graph contract suite (the SQL backend answers alike on both) and
 	@# the ASGI handler's connection hygiene (SQLite connections are per thread, not pooled).
@@ -45,7 +49,7 @@ pytest: $(VENV)/.installed-dev ## the pytest suite (+ the SQLite-specific parts 
 	@case "$$DATABASE_URL" in postgres*) \
 		echo "--- graph contract suite and ASGI connection hygiene on SQLite"; \
 		env -u DATABASE_URL -u CI $(VENV)/bin/pytest -q -p no:cacheprovider -rs \
-			tests/graph/test_contract.py tests/config/test_asgi_handler.py;; \
+			tests/graph/test_contract.py tests/fastpath/test_handler.py;; \
 	esac
 
 EXAMPLES ?= 100

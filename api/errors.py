@@ -82,7 +82,7 @@ def error_response(
 
 
 def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> JsonResponse:
-    """The envelope for a domain error; a 429 also says when to retry."""
+    """The envelope for a domain error; a 429 and a 503 also say when to retry."""
     response = error_response(
         request, exc.status_code, exc.message, code=exc.code, details=exc.details
     )
@@ -93,6 +93,9 @@ def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> Js
         response["RateLimit-Limit"] = str(exc.limit)
         response["RateLimit-Remaining"] = "0"
         response["RateLimit-Reset"] = str(exc.reset)
+    if exc.status_code == HTTPStatus.SERVICE_UNAVAILABLE:
+        # Every 503 says when to come back (the OpenAPI document requires Retry-After).
+        response["Retry-After"] = "5"
     return response
 
 

@@ -1,8 +1,5 @@
-"""Prometheus metrics: the collectors, the functions other areas call, and the /metrics view.
-
-With ``PROMETHEUS_MULTIPROC_DIR`` set (several gunicorn workers), prometheus-client writes
-every process's values to files in that directory and the view merges them on scrape.
-"""
+"""Prometheus metrics: the collectors, the functions other areas call, and the /metrics view
+(with ``PROMETHEUS_MULTIPROC_DIR``, every gunicorn worker's values merged on scrape)."""
 
 from __future__ import annotations
 
@@ -109,7 +106,7 @@ async_cache.add_lookup_listener(_cache_lookup)
 
 
 def graph_projection_lag_set(*, seconds: float, pending: int) -> None:
-    """Report how far the graph projection is behind (called by the graph projector)."""
+    """Report how far the graph projection is behind (the metrics view, at scrape time)."""
     GRAPH_PROJECTION_LAG.set(max(seconds, 0.0))
     GRAPH_PROJECTION_PENDING.set(max(pending, 0))
 
@@ -137,12 +134,6 @@ def _scrape_allowed(request: HttpRequest) -> bool:
     except ValueError:
         return False
     return any(address in network for network in _allowed_networks())
-
-
-def worker_exited(pid: int) -> None:
-    """Drop a dead worker's live gauges (gunicorn's ``child_exit`` hook calls this)."""
-    if settings.PROMETHEUS_MULTIPROC_DIR:
-        multiprocess.mark_process_dead(pid, str(settings.PROMETHEUS_MULTIPROC_DIR))  # type: ignore[no-untyped-call]
 
 
 def render_metrics() -> bytes:

@@ -1,21 +1,16 @@
-"""Cursor pagination shared by every list endpoint: one query schema, one page shape, one link.
-
-A cursor is opaque to clients. Offset-paginated lists encode ``{"o": <offset>}`` as URL-safe
-base64; the graph layer's bud pages carry the graph's own cursor string through unchanged.
-"""
+"""Pagination shared by every list endpoint: one query schema, one page shape, one link. Cursors
+are opaque: offset pages carry ``{"o": offset}`` in ``graph.cursor``; bud pages the graph's own."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from django.http import HttpRequest, QueryDict
 from ninja import Schema
 from pydantic import Field
 
+from graph.cursor import cursor_decode, cursor_encode
 from musicbud.errors import InvalidCursor
 
 DEFAULT_PAGE_SIZE = 20
@@ -44,53 +39,14 @@ class Page(Schema, Generic[T]):
     )
 
 
-def _encode(field: str, value: int) -> str:
-    raw = json.dumps({field: value}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _decode(cursor: str, field: str, *, low: int, high: int) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        value = data[field]
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-        raise InvalidCursor from exc
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise InvalidCursor
-    return value
-
-
-def encode_offset(offset: int) -> str:
-    return _encode("o", offset)
-
-
-def decode_offset(cursor: str | None) -> int:
+def _offset(cursor: str | None) -> int:
     """The offset a cursor stands for (0 without one); a malformed cursor is a 422."""
     if not cursor:
         return 0
-    return _decode(cursor, "o", low=0, high=MAX_OFFSET)
-
-
-# Keyset pages of rows with growing ids, newest first: the cursor is the id to go below.
-# New rows arriving between two pages never shift the next one.
-MAX_ROW_ID = 2**63 - 1
-
-
-def decode_before(cursor: str | None) -> int | None:
-    """The id a newest-first page continues below (None without a cursor); malformed: 422."""
-    if not cursor:
-        return None
-    return _decode(cursor, "b", low=1, high=MAX_ROW_ID)
-
-
-def before_page(
-    request: HttpRequest, rows: list[T], *, limit: int, row_id: Callable[[T], int]
-) -> tuple[list[T], str | None]:
-    """Cut a ``limit + 1`` newest-first fetch to one page; the next page goes below its last."""
-    page = rows[:limit]
-    cursor = _encode("b", row_id(page[-1])) if len(rows) > limit else None
-    return page, next_link(request, cursor)
+    offset = cursor_decode(cursor).get("o")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
+        raise InvalidCursor
+    return offset
 
 
 def next_link(request: HttpRequest, cursor: str | None) -> str | None:
@@ -102,10 +58,39 @@ def next_link(request: HttpRequest, cursor: str | None) -> str | None:
     return f"{request.path}?{query.urlencode()}"
 
 
-def offset_page(
-    request: HttpRequest, rows: list[T], *, offset: int, limit: int
+async def offset_page(
+    request: HttpRequest,
+    params: PageParams,
+    rows: Callable[[int, int], Awaitable[Sequence[T]]],
+) -> dict[str, object]:
+    """One page of an offset-paginated list: ``rows(offset, limit)`` returns up to
+    ``limit + 1`` rows from ``offset`` (the extra one says there is a next page)."""
+    offset, limit = _offset(params.cursor), params.limit
+    fetched = await rows(offset, limit)
+    has_more = len(fetched) > limit and offset + limit <= MAX_OFFSET
+    cursor = cursor_encode({"o": offset + limit}) if has_more else None
+    return {"items": list(fetched[:limit]), "next": next_link(request, cursor)}
+
+
+# Keyset pages of rows with growing ids, newest first: the cursor is the id to go below.
+# New rows arriving between two pages never shift the next one.
+MAX_ROW_ID = 2**63 - 1
+
+
+def decode_before(cursor: str | None) -> int | None:
+    """The id a newest-first page continues below (None without a cursor); malformed: 422."""
+    if not cursor:
+        return None
+    before = cursor_decode(cursor).get("b")
+    if not isinstance(before, int) or isinstance(before, bool) or not 1 <= before <= MAX_ROW_ID:
+        raise InvalidCursor
+    return before
+
+
+def before_page(
+    request: HttpRequest, rows: list[T], *, limit: int, row_id: Callable[[T], int]
 ) -> tuple[list[T], str | None]:
-    """Cut a ``limit + 1`` fetch down to one page and link the next one when there is more."""
-    has_more = len(rows) > limit and offset + limit <= MAX_OFFSET
-    cursor = encode_offset(offset + limit) if has_more else None
-    return rows[:limit], next_link(request, cursor)
+    """Cut a ``limit + 1`` newest-first fetch to one page; the next page goes below its last."""
+    page = rows[:limit]
+    cursor = cursor_encode({"b": row_id(page[-1])}) if len(rows) > limit else None
+    return page, next_link(request, cursor)

@@ -1,20 +1,15 @@
-"""Response bodies rendered once per shared answer: a cached value (the same object for the
-same cache entry, see ``musicbud.cache``) is validated and serialised on its first use only."""
+"""Answers for shared cached values: rendered once by the fast path, or by Ninja per request."""
 
 from __future__ import annotations
 
-import contextlib
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest
 from pydantic import BaseModel
 
-# (id(value), schema, vary) -> (value, body). The value is kept, so its id cannot be reused
-# while the entry exists, and compared by identity on lookup. Bounded; per process.
-_BODIES_MAX = 256
-_bodies: OrderedDict[tuple[int, type[BaseModel], Hashable], tuple[Any, bytes]] = OrderedDict()
+from fastpath.rendered import rendered_response
 
 
 def schema_response(
@@ -24,31 +19,12 @@ def schema_response(
     *,
     vary: Hashable = None,
     build: Callable[[Any], Any] | None = None,
-) -> HttpResponse:
-    """What Ninja answers (200) for ``build(value)`` (default: ``value``) under
-    ``response=schema``, the body rendered once per (value object, schema, ``vary``).
-
-    Only for values that are never modified (a shared cached answer): a new object is
-    rendered afresh, so a changed cache entry (new bytes, so a new object) shows at once.
-    ``vary`` holds whatever else ``build`` puts in the body (a next-page link); the schema
-    must not depend on the request otherwise.
-    """
+) -> Any:
+    """What the operation returns for ``build(value)`` (default: ``value``) under
+    ``response=schema``: with ``FAST_PATH`` the body rendered once per shared value (see
+    ``fastpath.rendered``), else the data itself, for Ninja to validate and render."""
+    if not settings.FAST_PATH:
+        return build(value) if build is not None else value
     from api.api import api  # the one NinjaAPI: its renderer and content type
 
-    memo_key = (id(value), schema, vary)
-    entry = _bodies.get(memo_key)
-    if entry is not None and entry[0] is value:
-        body = entry[1]
-    else:
-        # The steps of Ninja's Operation._result_to_response for a plain result.
-        context = {"request": request, "response_status": 200}
-        data = build(value) if build is not None else value
-        validated = schema.model_validate(data, context=context)
-        body = api.create_response(
-            request, validated.model_dump(context=context), status=200
-        ).content
-        _bodies[memo_key] = (value, body)
-        if len(_bodies) > _BODIES_MAX:
-            with contextlib.suppress(KeyError):  # another thread's loop evicted it first
-                _bodies.popitem(last=False)
-    return HttpResponse(body, status=200, content_type=api.get_content_type())
+    return rendered_response(api, request, schema, value, vary=vary, build=build)

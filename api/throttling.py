@@ -26,7 +26,8 @@ from redis.exceptions import RedisError
 
 from api.metrics import rate_limit_rejected
 from api.request_context import client_ip
-from musicbud.cache import CacheRead, async_cache
+from fastpath.read_ahead import CacheRead
+from musicbud.cache import async_cache
 from musicbud.errors import RateLimited
 
 logger = logging.getLogger(__name__)
@@ -223,7 +224,10 @@ def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
 
         @functools.wraps(view_func)
         async def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            reads = planned_reads(request, **kwargs) if planned_reads is not None else ()
+            if planned_reads is None or not settings.FAST_PATH:
+                await enforce_rate_limit(request, group=group, policy="standard")
+                return await view_func(request, *args, **kwargs)
+            reads = planned_reads(request, **kwargs)
             with async_cache.read_ahead():
                 await enforce_rate_limit(request, group=group, policy="standard", reads=reads)
                 return await view_func(request, *args, **kwargs)

@@ -1,8 +1,5 @@
-"""The one typed settings object: every value the project reads from the environment.
-
-Nothing else in the project reads ``os.environ``; ``config/settings.py`` builds Django's
-settings from :func:`load_environment`.
-"""
+"""The one typed settings object: every value the project reads from the environment (nothing
+else reads ``os.environ``; config/settings.py builds Django's settings from it)."""
 
 from __future__ import annotations
 
@@ -115,6 +112,10 @@ class AppEnvironment(BaseSettings):
     DB_CONN_MAX_AGE: Annotated[int, Field(ge=0)] = 0
 
     REDIS_URL: str | None = None
+    # Both Redis clients: a pooled connection idle this long is PINGed before use, and a
+    # command that meets a dead connection (Redis restarted) is retried on a new one.
+    REDIS_HEALTH_CHECK_SECONDS: PositiveInt = 10
+    REDIS_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
 
     NEO4J_URL: str | None = None
     NEO4J_USER: str = "neo4j"
@@ -166,6 +167,10 @@ class AppEnvironment(BaseSettings):
     CHAT_SESSION_CHECK_SECONDS: PositiveFloat = 15.0
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
     X_XSS_PROTECTION: Literal["0", "1", "1; mode=block"] = "0"
+    # The fast path (the fastpath package: hop-free ASGI handler, async-native middleware,
+    # Redis connection, rendered bodies, reads ahead); off = Django's stock handler and
+    # middleware, for comparison or when an upgrade of a framework it follows is pending.
+    FAST_PATH: bool = True
 
     # The production server (docker/gunicorn.conf.py). WEB_CONCURRENCY is the conventional
     # name for the worker count; unset = one uvicorn worker per usable CPU.

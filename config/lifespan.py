@@ -1,13 +1,15 @@
 """ASGI lifespan hooks: what a worker does once at start-up and once at shutdown.
 
-Modules register their own hooks (``on_startup`` / ``on_shutdown``); the ASGI entry point
-(``config.asgi_handler``) runs them when the server sends the lifespan messages.
+Modules register their own hooks (``on_startup`` / ``on_shutdown``); ``LifespanApp`` (the
+ASGI entry point, ``config.asgi``) runs them when the server sends the lifespan messages.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -16,6 +18,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
 
 Hook = Callable[[], Awaitable[None]]
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("musicbud.lifespan")
 
@@ -65,6 +71,43 @@ async def run_shutdown() -> None:
             await hook()
         except Exception:
             logger.exception("lifespan shutdown hook %s failed", hook.__qualname__)
+
+
+class LifespanApp:
+    """An ASGI application that answers the lifespan protocol and passes the rest on.
+
+    ``before_shutdown`` runs ahead of the shutdown hooks (the hop-free handler's request
+    threads hand their connections back before the database pool closes).
+    """
+
+    def __init__(self, app: ASGIApp, *, before_shutdown: Sequence[Hook] = ()) -> None:
+        self.app = app
+        self.before_shutdown = tuple(before_shutdown)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await run_startup()
+                except Exception as exc:
+                    logger.exception("lifespan start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                freeze_heap()  # last: whatever start-up built stays for the worker's life
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for hook in self.before_shutdown:
+                    await hook()
+                await run_shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def _run_system_checks() -> None:
@@ -148,3 +191,14 @@ def _close_database_pool() -> None:
 async def close_database() -> None:
     """Close psycopg's pool so PostgreSQL sees the worker's connections end cleanly."""
     await sync_to_async(_close_database_pool, thread_sensitive=False)()
+
+
+def freeze_heap() -> None:
+    """Move everything alive after start-up out of the garbage collector's reach.
+
+    Modules, settings, URL patterns and schemas live as long as the worker; without this,
+    each full collection walks them all (tens of milliseconds on a loaded core) in the
+    middle of some request. Frozen objects are never collected, and never scanned.
+    """
+    gc.collect()
+    gc.freeze()

@@ -17,7 +17,7 @@ from config.environment import (
     parse_fernet_keys,
     parse_jwt_keys,
 )
-from config.middleware_setting import MiddlewareSetting
+from fastpath.chain import middleware_chain
 
 ENV = load_environment()
 
@@ -49,28 +49,32 @@ INSTALLED_APPS = [
     "graph",
 ]
 
-# Outermost first. The request context wraps everything so every response (errors included)
-# gets the request id, metrics and its access-log line; the header middleware sit above the
-# envelope middleware so converted errors get security, CSP, CORS and frame headers too.
-# Django's built-ins come through config.middleware: the same classes, async-native (no
-# thread hop per hook per request on the ASGI path; see config/PERFORMANCE.md). MiddlewareSetting
-# lets Django's security checks recognise them as the built-ins they subclass.
-MIDDLEWARE = MiddlewareSetting(
+# See FAST_PATH in config.environment: the fastpath package's specialisations of the
+# frameworks, or the frameworks' stock handler and middleware.
+FAST_PATH = ENV.FAST_PATH
+
+# In the order a request meets them (the response goes back up). The request context wraps
+# everything so every response (errors included) gets the request id, metrics and its
+# access-log line; the header middleware sit above the envelope middleware so converted errors
+# get security, CSP, frame and CORS headers too. With FAST_PATH on, middleware_chain puts the
+# fast path's async-native subclass in each framework entry's place (no thread hop per hook).
+MIDDLEWARE = middleware_chain(
     [
         "api.middleware.RequestContextMiddleware",
-        "config.middleware.SecurityMiddleware",
-        "config.middleware.CSPMiddleware",
-        "config.middleware.XFrameOptionsMiddleware",
-        "config.middleware.GZipMiddleware",
-        "config.middleware.WhiteNoiseMiddleware",
-        "config.middleware.CorsMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+        "csp.middleware.CSPMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "django.middleware.gzip.GZipMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "corsheaders.middleware.CorsMiddleware",
         "api.middleware.ErrorEnvelopeMiddleware",
-        "config.middleware.SessionMiddleware",
-        "config.middleware.CommonMiddleware",
-        "config.middleware.CsrfViewMiddleware",
-        "config.middleware.AuthenticationMiddleware",
-        "config.middleware.MessageMiddleware",
-    ]
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+    ],
+    enabled=FAST_PATH,
 )
 
 ROOT_URLCONF = "config.urls"
@@ -119,7 +123,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- cache, sessions --------------------------------------------------------------------------
 REDIS_URL = ENV.REDIS_URL
+REDIS_SOCKET_TIMEOUT_SECONDS = 2
+REDIS_HEALTH_CHECK_SECONDS = ENV.REDIS_HEALTH_CHECK_SECONDS
+REDIS_RETRIES = ENV.REDIS_RETRIES
+REDIS_RETRY_BACKOFF_SECONDS = 0.02  # doubled per retry, with jitter, up to the cap
+REDIS_RETRY_CAP_SECONDS = 0.5
 if REDIS_URL:
+    from redis.backoff import ExponentialWithJitterBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.retry import Retry
+
     CACHES: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -127,8 +140,23 @@ if REDIS_URL:
             "KEY_PREFIX": "musicbud",
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 2,
-                "SOCKET_TIMEOUT": 2,
+                "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT_SECONDS,
+                "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT_SECONDS,
+                # As musicbud.cache's redis.asyncio client: health-checked connections, and a
+                # command that meets a dead one (Redis restarted) sent again on a new one.
+                # Only connection errors are retried, never a timeout: a command that timed
+                # out may have run, and a hung Redis would cost each retry's timeout again.
+                "CONNECTION_POOL_KWARGS": {
+                    "health_check_interval": REDIS_HEALTH_CHECK_SECONDS,
+                    "retry": Retry(
+                        ExponentialWithJitterBackoff(
+                            base=REDIS_RETRY_BACKOFF_SECONDS, cap=REDIS_RETRY_CAP_SECONDS
+                        ),
+                        REDIS_RETRIES,
+                        supported_errors=(RedisConnectionError,),
+                    ),
+                    "retry_on_error": [RedisConnectionError],
+                },
             },
         }
     }
@@ -379,6 +407,10 @@ LOGGING: dict[str, Any] = {
         "gunicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         "neo4j": {"level": "WARNING"},
+        # httpx logs every request's full URL at INFO; Last.fm's carry the API key and the
+        # session key in the query string. The provider modules log what matters themselves.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

@@ -1,9 +1,5 @@
-"""gunicorn settings for production: uvicorn workers serving config.asgi:application.
-
-Values come from the typed settings object (config.environment); nothing here connects to
-a service, and the application is imported in each worker after the fork (no preload), so
-no database, Redis or Neo4j connection is ever shared between processes.
-"""
+"""gunicorn settings for production: uvicorn workers serving config.asgi:application, values from
+config.environment; no preload, so no connection is ever shared between processes."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Container health probe: GET /health/live on the local server, as the proxy would send it.
-
-Exit status 0 = healthy. The request names an allowed host and says it came over HTTPS
-(X-Forwarded-Proto, trusted in production), so host validation and the HTTPS redirect pass.
-"""
+"""Container health probe: GET /health/live as the proxy would send it (an allowed host, HTTPS
+forwarded); exit status 0 = healthy."""
 
 from __future__ import annotations
 

@@ -16,7 +16,6 @@ from graph.projection import projection_lag
 async def graph_health() -> dict[str, Any]:
     """The backend and projection lag; ``status: down`` (with the error) when a configured
     Neo4j does not answer ``RETURN 1`` within the timeout, so the lag is reported either way."""
-    # One hop for the two outbox queries; readiness is not a hot path.
     lag = await sync_to_async(projection_lag)()
     report: dict[str, Any] = {
         "backend": settings.GRAPH_BACKEND,

@@ -176,7 +176,7 @@ class UserLibrary(models.Model):
 
 
 class ItemPopularity(models.Model):
-    """How many users have one item in one (relation, kind) cell (the IDF's document frequency).
+    """How many users have one item in one (relation, kind) cell (the item weight's df).
 
     Maintained with the library sizes in the taste write's own transaction; counting holders
     of every item per query would scan as many index entries as the bud search itself.
@@ -199,8 +199,8 @@ class ItemPopularity(models.Model):
 
 
 class CellPopulation(models.Model):
-    """How many users have anything in one (relation, kind) cell (the IDF's N), kept exact with
-    the library sizes: counting them per query would scan every library-size row."""
+    """How many users have anything in one (relation, kind) cell (the stop-item rule's N), kept
+    exact with the library sizes: counting them per query would scan every library-size row."""
 
     relation = models.CharField(max_length=8, choices=Relation.choices)
     kind = models.CharField(max_length=8, choices=ItemKind.choices)

@@ -1,8 +1,5 @@
-"""neomodel node and relationship classes of the projection (labels, keys and constraints).
-
-Queries use Cypher through ``graph.connection``; these classes define the schema that
-``manage.py graph_install_labels`` installs and give typed access for scripts and tests.
-"""
+"""neomodel classes of the projection: the schema ``graph_install_labels`` installs, and typed
+access for scripts and tests (queries use Cypher through ``graph.connection``)."""
 
 from __future__ import annotations
 
@@ -15,6 +12,18 @@ from neomodel import (
     StringProperty,
     UniqueIdProperty,
 )
+
+from graph.labels import (
+    IN_GENRE,
+    LABEL_FOR_KIND,
+    ON_ALBUM,
+    PERFORMED_BY,
+    TYPE_FOR_RELATION,
+    USER,
+)
+from musicbud.models import ItemKind, Relation
+
+LIKES, TOP, PLAYED = (TYPE_FOR_RELATION[r] for r in (Relation.LIKE, Relation.TOP, Relation.PLAYED))
 
 
 class LikesRel(AsyncStructuredRel):
@@ -43,46 +52,46 @@ class CatalogueNode(AsyncStructuredNode):
 
 
 class GenreNode(CatalogueNode):
-    __label__ = "Genre"
+    __label__ = LABEL_FOR_KIND[ItemKind.GENRE]
 
 
 class ArtistNode(CatalogueNode):
-    __label__ = "Artist"
+    __label__ = LABEL_FOR_KIND[ItemKind.ARTIST]
 
-    genres = AsyncRelationshipTo(GenreNode, "IN_GENRE")
+    genres = AsyncRelationshipTo(GenreNode, IN_GENRE)
 
 
 class AlbumNode(CatalogueNode):
-    __label__ = "Album"
+    __label__ = LABEL_FOR_KIND[ItemKind.ALBUM]
 
 
 class TrackNode(CatalogueNode):
-    __label__ = "Track"
+    __label__ = LABEL_FOR_KIND[ItemKind.TRACK]
 
-    artists = AsyncRelationshipTo(ArtistNode, "PERFORMED_BY")
-    album = AsyncRelationshipTo(AlbumNode, "ON_ALBUM")
+    artists = AsyncRelationshipTo(ArtistNode, PERFORMED_BY)
+    album = AsyncRelationshipTo(AlbumNode, ON_ALBUM)
 
 
 class UserNode(AsyncStructuredNode):
-    __label__ = "User"
+    __label__ = USER
 
     public_id = UniqueIdProperty()
     sql_id = IntegerProperty(index=True)
     username = StringProperty()
     display_name = StringProperty()
 
-    likes_tracks = AsyncRelationshipTo(TrackNode, "LIKES", model=LikesRel)
-    likes_artists = AsyncRelationshipTo(ArtistNode, "LIKES", model=LikesRel)
-    likes_albums = AsyncRelationshipTo(AlbumNode, "LIKES", model=LikesRel)
-    likes_genres = AsyncRelationshipTo(GenreNode, "LIKES", model=LikesRel)
-    top_tracks = AsyncRelationshipTo(TrackNode, "TOP", model=TopRel)
-    top_artists = AsyncRelationshipTo(ArtistNode, "TOP", model=TopRel)
-    top_albums = AsyncRelationshipTo(AlbumNode, "TOP", model=TopRel)
-    top_genres = AsyncRelationshipTo(GenreNode, "TOP", model=TopRel)
-    played_tracks = AsyncRelationshipTo(TrackNode, "PLAYED", model=PlayedRel)
-    played_artists = AsyncRelationshipTo(ArtistNode, "PLAYED", model=PlayedRel)
-    played_albums = AsyncRelationshipTo(AlbumNode, "PLAYED", model=PlayedRel)
-    played_genres = AsyncRelationshipTo(GenreNode, "PLAYED", model=PlayedRel)
+    likes_tracks = AsyncRelationshipTo(TrackNode, LIKES, model=LikesRel)
+    likes_artists = AsyncRelationshipTo(ArtistNode, LIKES, model=LikesRel)
+    likes_albums = AsyncRelationshipTo(AlbumNode, LIKES, model=LikesRel)
+    likes_genres = AsyncRelationshipTo(GenreNode, LIKES, model=LikesRel)
+    top_tracks = AsyncRelationshipTo(TrackNode, TOP, model=TopRel)
+    top_artists = AsyncRelationshipTo(ArtistNode, TOP, model=TopRel)
+    top_albums = AsyncRelationshipTo(AlbumNode, TOP, model=TopRel)
+    top_genres = AsyncRelationshipTo(GenreNode, TOP, model=TopRel)
+    played_tracks = AsyncRelationshipTo(TrackNode, PLAYED, model=PlayedRel)
+    played_artists = AsyncRelationshipTo(ArtistNode, PLAYED, model=PlayedRel)
+    played_albums = AsyncRelationshipTo(AlbumNode, PLAYED, model=PlayedRel)
+    played_genres = AsyncRelationshipTo(GenreNode, PLAYED, model=PlayedRel)
 
 
 class EdgeStateNode(AsyncStructuredNode):

@@ -1,10 +1,5 @@
-"""The projection of taste edges into Neo4j: apply outbox rows idempotently, retry failures
-with exponential backoff, and report the lag.
-
-Rows are applied in explicit Neo4j transactions. Each edge carries the version of the write
-that produced it, and an ``EdgeState`` node remembers the newest version applied (also after
-a delete), so applying rows twice or out of order always ends in the newest state.
-"""
+"""The projection of taste edges, users and items into Neo4j: outbox rows applied idempotently in
+explicit transactions (versions decide, whatever the order), failures retried with backoff."""
 
 from __future__ import annotations
 
@@ -24,6 +19,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from graph.connection import graph_configured, sync_driver
+from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION, USER
 from graph.models import (
     NODE_OPERATIONS,
     EdgeVersion,
@@ -31,21 +27,10 @@ from graph.models import (
     OutboxOperation,
     ProjectionOutbox,
 )
-from musicbud.models import ITEM_MODELS, ItemKind, Relation, User
+from musicbud.models import ITEM_MODELS, Relation, User
 
 logger = logging.getLogger(__name__)
 
-LABEL_FOR_KIND: dict[str, str] = {
-    ItemKind.TRACK: "Track",
-    ItemKind.ARTIST: "Artist",
-    ItemKind.ALBUM: "Album",
-    ItemKind.GENRE: "Genre",
-}
-TYPE_FOR_RELATION: dict[str, str] = {
-    Relation.LIKE: "LIKES",
-    Relation.TOP: "TOP",
-    Relation.PLAYED: "PLAYED",
-}
 if TYPE_CHECKING:
     import neo4j
 
@@ -229,8 +214,8 @@ def _apply_node_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool
             {"public_id": str(row.item_public_id), "pk": row.item_pk, "name": row.item_name},
         )
     else:
-        label = "User" if operation == OutboxOperation.USER_DELETE else LABEL_FOR_KIND[row.kind]
-        public_id = row.user_public_id if label == "User" else row.item_public_id
+        label = USER if operation == OutboxOperation.USER_DELETE else LABEL_FOR_KIND[row.kind]
+        public_id = row.user_public_id if label == USER else row.item_public_id
         tx.run(
             f"MATCH (n:{label} {{public_id: $public_id}}) DETACH DELETE n",
             {"public_id": str(public_id)},
@@ -386,7 +371,7 @@ def projection_dispatch(*, row_ids: list[int]) -> None:
 
 
 def projection_wait(timeout: float | None = None) -> None:
-    """Wait for background projector passes started so far (tests, graceful shutdown)."""
+    """Wait for the background projector passes started so far (tests use it)."""
     with _executor_lock:
         futures = list(_futures)
     wait(futures, timeout=timeout)

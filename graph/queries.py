@@ -1,9 +1,6 @@
-"""The one graph query interface; ``settings.GRAPH_BACKEND`` picks the backend (sql | neo4j).
-
-With ``GRAPH_FALLBACK_TO_SQL`` a Neo4j backend that cannot be reached answers from SQL
-instead (same answers, see graph/README.md), so the buds pages stay up when the graph is down.
-A question about a user whose own writes are not all projected yet is answered from SQL too.
-"""
+"""The one graph query interface: ``GRAPH_BACKEND`` picks the backend (sql | neo4j). SQL answers
+when Neo4j cannot be reached (``GRAPH_FALLBACK_TO_SQL``) or the user's own writes are not all
+projected yet (same answers)."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ from django.conf import settings
 from graph.backends import neo4j as neo4j_backend
 from graph.backends import sql
 from graph.projection import graph_errors, user_projection_pending
-from graph.types import BudPage, BudSource, Recommendation, SharedItem, TasteCounts
+from graph.types import BudPage, BudSource, Recommendation, SharedItem
 from musicbud.errors import InvalidInput, ServiceUnavailable
 from musicbud.models import ItemKind
 
@@ -104,11 +101,6 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
         limit=limit,
         cursor=cursor,
     )
-
-
-async def taste_counts(*, user_id: int) -> TasteCounts:
-    """How many items a user likes, ranks and played, per kind."""
-    return await _dispatch("taste_counts", sql.taste_counts, user_id=user_id)
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:

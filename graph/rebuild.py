@@ -1,11 +1,5 @@
-"""Rebuild the whole Neo4j projection from the relational DB, in batches, resumably.
-
-Phases run in order (wipe, users, the four catalogue kinds, catalogue edges, taste edges); a
-checkpoint row records the phase and the last id written after every batch, so a rebuild that
-was interrupted continues from there. Every write is an ``UNWIND … MERGE`` in an explicit
-transaction, so redoing the batch that was in flight is harmless. Taste edges carry their
-version, and never overwrite a newer one the projector applied meanwhile.
-"""
+"""Rebuild the whole Neo4j projection from the relational DB in ``UNWIND … MERGE`` batches, with a
+checkpoint after each so an interrupted rebuild resumes; taste edges never overwrite newer ones."""
 
 from __future__ import annotations
 
@@ -20,8 +14,15 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from graph.connection import sync_driver
+from graph.labels import (
+    IN_GENRE,
+    LABEL_FOR_KIND,
+    ON_ALBUM,
+    PERFORMED_BY,
+    TYPE_FOR_RELATION,
+)
 from graph.models import EdgeVersion, RebuildCheckpoint
-from graph.projection import LABEL_FOR_KIND, TYPE_FOR_RELATION, edge_properties
+from graph.projection import edge_properties
 from musicbud.models import ITEM_MODELS, Artist, ItemKind, TasteEdge, Track, User
 
 CHECKPOINT = "projection"
@@ -117,9 +118,9 @@ def _catalogue_rows(phase: str) -> QuerySet[Any, Any]:
 
 
 CATALOGUE_SHAPES = {
-    "performed_by": ("Track", "PERFORMED_BY", "Artist"),
-    "on_album": ("Track", "ON_ALBUM", "Album"),
-    "in_genre": ("Artist", "IN_GENRE", "Genre"),
+    "performed_by": (LABEL_FOR_KIND[ItemKind.TRACK], PERFORMED_BY, LABEL_FOR_KIND[ItemKind.ARTIST]),
+    "on_album": (LABEL_FOR_KIND[ItemKind.TRACK], ON_ALBUM, LABEL_FOR_KIND[ItemKind.ALBUM]),
+    "in_genre": (LABEL_FOR_KIND[ItemKind.ARTIST], IN_GENRE, LABEL_FOR_KIND[ItemKind.GENRE]),
 }
 
 

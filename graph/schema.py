@@ -1,10 +1,5 @@
-"""Install the projection's constraints and indexes, idempotently, from the neomodel classes.
-
-neomodel's own ``install_all_labels`` works once per ArcadeDB database (a second run raises
-``SemanticError`` where Neo4j says "already exists"), so the statements are derived from the
-same class definitions and names, skipped when ``SHOW CONSTRAINTS/INDEXES`` lists them, and
-written with ``IF NOT EXISTS``, which both servers accept. Nothing is ever dropped.
-"""
+"""Install the projection's constraints and indexes from the neomodel classes, idempotently:
+skipped when ``SHOW CONSTRAINTS/INDEXES`` lists them (ArcadeDB refuses a second install)."""
 
 from __future__ import annotations
 

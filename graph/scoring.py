@@ -6,15 +6,13 @@ sizes, document frequencies, user counts), and the SQL backend evaluates the sam
 
 from __future__ import annotations
 
-import base64
-import binascii
 import heapq
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from graph.cursor import cursor_decode, cursor_encode
 from graph.types import Bud, BudSource, ItemRef, SharedItem
 from musicbud.errors import InvalidCursor
 from musicbud.models import ItemKind, Relation
@@ -69,12 +67,12 @@ def is_stop_item(*, users: int, df: int) -> bool:
     return df > max(STOP_ITEM_MIN_HOLDERS, STOP_ITEM_SHARE * users)
 
 
-def idf(*, users: int, df: int) -> float:
-    """Smoothed, normalised IDF: 1 for an item nobody else has, falling towards 0 as it spreads,
-    and 0 for a stop item."""
+def item_weight(*, users: int, df: int) -> float:
+    """What sharing one item says: 1 / (its holders other than me), so an item only the two of
+    us have counts 1 and one shared with nine others 1/10; 0 for a stop item."""
     if is_stop_item(users=users, df=df):
         return 0.0
-    return math.log1p(users / df) / math.log1p(users)
+    return 1.0 / max(df - 1, 1)
 
 
 def round_score(value: float) -> float:
@@ -125,7 +123,7 @@ class TasteFacts:
                 # Statistics missing after a load that bypassed the services (before
                 # graph_refresh_stats) degrade the score; they never fail the query.
                 df = self.df.get((cell, item_id), 1)
-                weight = idf(users=max(self.users.get(cell, 0), df), df=df)
+                weight = item_weight(users=max(self.users.get(cell, 0), df), df=df)
                 result[(cell, item_id)] = scale * weight
         return result
 
@@ -179,16 +177,14 @@ def top_scored(
 
 
 def encode_cursor(score: float, public_id: UUID) -> str:
-    raw = json.dumps({"s": score, "p": str(public_id)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_encode({"s": score, "p": str(public_id)})
 
 
 def decode_cursor(cursor: str) -> tuple[float, UUID]:
+    data = cursor_decode(cursor)
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return float(data["s"]), UUID(str(data["p"]))
-    except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise InvalidCursor from exc
 
 

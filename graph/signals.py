@@ -1,11 +1,5 @@
-"""Projection plumbing (no business logic): user and catalogue changes reach the Neo4j outbox,
-and deletions keep the similarity statistics exact.
-
-Users change through the admin, the auth and profile services and manage.py, and users and
-items are deleted by database cascades that bypass every service: the model signals are the one
-place all of those paths pass. Each receiver only records what changed (an outbox row, or the
-statistics the cascade is about to invalidate) in the save's or deletion's own transaction.
-"""
+"""Projection plumbing, no business logic: every save and delete of a user or item (admin,
+services, cascades) records its outbox row, and deletions their statistics, in its transaction."""
 
 from __future__ import annotations
 

@@ -15,15 +15,60 @@ from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_co
 from graph.types import EdgeKey
 from musicbud.models import ItemKind, Relation, TasteEdge
 
-# Lock order, the same in every function here: library rows by user, cells by (relation,
-# kind), holder rows by (relation, kind, item) — so concurrent writers cannot deadlock.
+# Lock order, the same in every function here: holder rows by (relation, kind, item), then
+# library rows by user, then cells by (relation, kind) — so concurrent writers cannot
+# deadlock. A user's library row is the one every write of that user locks until commit, so
+# it comes last but for the (rare) cell update, in one statement: callers run these last in
+# their transaction, so the row is held for that statement and the commit only.
 
 
 def taste_stats_add(*, edges: Sequence[EdgeKey]) -> None:
-    """Count these new edges: library sizes, the user count of a cell a library enters, and
-    item holders, in three statements however many edges."""
-    if not edges:
+    """Count these new edges: item holders, library sizes and the user count of a cell a
+    library enters, in three statements however many edges."""
+    taste_stats_change(added=edges)
+
+
+def taste_stats_remove(*, edges: Sequence[EdgeKey]) -> None:
+    """Uncount these deleted edges (never below zero); a cell a library leaves loses a user and
+    an item's holder row goes with its last holder."""
+    taste_stats_change(removed=edges)
+
+
+def taste_stats_change(*, added: Sequence[EdgeKey] = (), removed: Sequence[EdgeKey] = ()) -> None:
+    """Count ``added`` and uncount ``removed`` edges together, in the one lock order."""
+    if not (added or removed):
         return
+    with transaction.atomic(savepoint=False):
+        if added:
+            counters_add(
+                model=ItemPopularity,
+                key=("relation", "kind", "item_id"),
+                counters=("holders",),
+                rows=[((edge.relation, edge.kind, edge.item_id), (1,)) for edge in added],
+            )
+        if removed:
+            _holders_remove(Counter((edge.relation, edge.kind, edge.item_id) for edge in removed))
+        cells: Counter[tuple[str, str]] = Counter()
+        if added:
+            cells.update(_libraries_grow(added))
+        if removed:
+            cells.subtract(_libraries_shrink_all(removed))
+        # Cells entered in one statement, then each cell left (counters_add never subtracts).
+        entered = [(cell, (change,)) for cell, change in sorted(cells.items()) if change > 0]
+        if entered:
+            counters_add(
+                model=CellPopulation, key=("relation", "kind"), counters=("users",), rows=entered
+            )
+        for (relation, kind), change in sorted(cells.items()):
+            if change < 0:
+                CellPopulation.objects.filter(relation=relation, kind=kind).update(
+                    users=F("users") + change
+                )
+
+
+def _libraries_grow(edges: Sequence[EdgeKey]) -> Counter[tuple[str, str]]:
+    """Add the edges to their users' library sizes (one statement); returns, per cell, how
+    many libraries entered it (their size there is what was just added: they were empty)."""
     cells = sorted({(edge.relation, edge.kind) for edge in edges})
     column_of = {cell: index for index, cell in enumerate(cells)}
     added = Counter((edge.user_id, edge.relation, edge.kind) for edge in edges)
@@ -38,56 +83,52 @@ def taste_stats_add(*, edges: Sequence[EdgeKey]) -> None:
         counters=[library_column(relation, kind) for relation, kind in cells],
         rows=rows,
     )
-    # A library whose size in a cell is what was just added was empty there: one user more.
-    entered = [
-        ((relation, kind), (1,))
+    return Counter(
+        (relation, kind)
         for (user_id, relation, kind), count in added.items()
         if sizes[(user_id,)][column_of[(relation, kind)]] == count
-    ]
-    if entered:
-        counters_add(
-            model=CellPopulation, key=("relation", "kind"), counters=("users",), rows=entered
-        )
-    counters_add(
-        model=ItemPopularity,
-        key=("relation", "kind", "item_id"),
-        counters=("holders",),
-        rows=[((edge.relation, edge.kind, edge.item_id), (1,)) for edge in edges],
     )
 
 
-def taste_stats_remove(*, edges: Sequence[EdgeKey]) -> None:
-    """Uncount these deleted edges (never below zero); a cell a library leaves loses a user and
-    an item's holder row goes with its last holder."""
-    if not edges:
-        return
-    removed = Counter((edge.user_id, edge.relation, edge.kind) for edge in edges)
-    with transaction.atomic(savepoint=False):
-        columns = sorted({library_column(relation, kind) for _, relation, kind in removed})
-        libraries = {
-            user_id: dict(zip(columns, sizes, strict=True))
-            for user_id, *sizes in UserLibrary.objects.select_for_update()
-            .filter(user_id__in={user_id for user_id, _, _ in removed})
+def _libraries_shrink_all(edges: Sequence[EdgeKey]) -> Counter[tuple[str, str]]:
+    """Take the edges off their users' library sizes; returns, per cell, how many libraries
+    left it."""
+    by_amount: defaultdict[tuple[str, str, int], list[int]] = defaultdict(list)
+    for (user_id, relation, kind), count in Counter(
+        (edge.user_id, edge.relation, edge.kind) for edge in edges
+    ).items():
+        by_amount[(relation, kind, count)].append(user_id)
+    user_ids = sorted({edge.user_id for edge in edges})
+    if len(user_ids) > 1:
+        # Several users' rows: lock them in order first (an UPDATE locks in scan order).
+        list(
+            UserLibrary.objects.select_for_update()
+            .filter(user_id__in=user_ids)
             .order_by("user_id")
-            .values_list("user_id", *columns)
-        }
-        by_amount: defaultdict[tuple[str, int], list[int]] = defaultdict(list)
-        left: Counter[tuple[str, str]] = Counter()
-        for (user_id, relation, kind), count in removed.items():
-            column = library_column(relation, kind)
-            size = libraries.get(user_id, {}).get(column, 0)
-            if size == 0:
-                continue
-            by_amount[(column, min(count, size))].append(user_id)
-            if size <= count:
-                left[(relation, kind)] += 1
-        for (column, amount), user_ids in sorted(by_amount.items()):
-            UserLibrary.objects.filter(user_id__in=user_ids).update(**{column: F(column) - amount})
-        for (relation, kind), count in sorted(left.items()):
-            CellPopulation.objects.filter(relation=relation, kind=kind).update(
-                users=F("users") - count
-            )
-        _holders_remove(Counter((edge.relation, edge.kind, edge.item_id) for edge in edges))
+            .values_list("user_id", flat=True)
+        )
+    left: Counter[tuple[str, str]] = Counter()
+    for (relation, kind, amount), ids in sorted(by_amount.items()):
+        left[(relation, kind)] += _libraries_shrink(
+            column=library_column(relation, kind), amount=amount, user_ids=ids
+        )
+    return left
+
+
+def _libraries_shrink(*, column: str, amount: int, user_ids: list[int]) -> int:
+    """Take ``amount`` off the column of these users' libraries (never below zero) in one
+    statement; returns how many of them it emptied (those libraries left the cell)."""
+    table = connection.ops.quote_name(UserLibrary._meta.db_table)
+    name = connection.ops.quote_name(column)
+    ids = ", ".join(["%s"] * len(user_ids))
+    with connection.cursor() as cursor:
+        # The table and column come from the model; every value is a bound parameter.
+        cursor.execute(
+            f"UPDATE {table} SET {name} = CASE WHEN {name} > %s THEN {name} - %s ELSE 0 END "  # noqa: S608
+            f"WHERE user_id IN ({ids}) AND {name} > 0 RETURNING {name}",
+            [amount, amount, *user_ids],
+        )
+        return sum(1 for (size,) in cursor.fetchall() if size == 0)
 
 
 def _holders_remove(removed: Counter[tuple[str, str, int]]) -> None:

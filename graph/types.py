@@ -51,13 +51,6 @@ class Recommendation:
     liked_by: int
 
 
-@dataclass(frozen=True, slots=True)
-class TasteCounts:
-    likes: dict[str, int]
-    top: dict[str, int]
-    played: dict[str, int]
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class EdgeKey:
     """One taste edge by its database ids."""

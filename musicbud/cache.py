@@ -16,10 +16,8 @@ import hashlib
 import pickle
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Sequence
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar, cast
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
+from typing import Any, Generic, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache as django_cache
@@ -27,9 +25,14 @@ from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from fastpath import read_ahead
+from fastpath.read_ahead import CacheRead
+from fastpath.redis import Connection as FastPathConnection
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -42,44 +45,6 @@ _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, aioredi
 )
 
 
-class _Connection(aioredis.Connection):
-    """redis-py's TCP connection, with the write bounded by ``asyncio.timeout`` instead of
-    ``asyncio.wait_for``, which wraps every command's write in a new Task (an extra task and
-    loop turn per command on the hot paths). Same timeout, same errors, same disconnects:
-    the body is redis-py 8's ``send_packed_command`` with that one change."""
-
-    async def send_packed_command(
-        self, command: bytes | str | Iterable[bytes], check_health: bool = True
-    ) -> None:
-        if not self.is_connected:
-            await self.connect_check_health(check_health=False)
-        if check_health:
-            await self.check_health()  # type: ignore[no-untyped-call]
-        try:
-            if isinstance(command, str):
-                command = command.encode()
-            if isinstance(command, bytes):
-                command = [command]
-            writer = cast(asyncio.StreamWriter, self._writer)  # connected above
-            async with asyncio.timeout(self.socket_timeout or None):
-                writer.writelines(command)
-                await writer.drain()
-        except TimeoutError:
-            await self.disconnect(nowait=True)
-            raise RedisTimeoutError("Timeout writing to socket") from None
-        except OSError as e:
-            await self.disconnect(nowait=True)
-            if len(e.args) == 1:
-                err_no, errmsg = "UNKNOWN", e.args[0]
-            else:
-                err_no, errmsg = e.args[0], e.args[1]
-            raise RedisConnectionError(f"Error {err_no} while writing to socket. {errmsg}.") from e
-        except BaseException:
-            # As redis-py: a half-sent command cannot be resumed; drop the connection.
-            await self.disconnect(nowait=True)
-            raise
-
-
 def redis_client() -> aioredis.Redis:
     """The ``redis.asyncio`` client of the running event loop for the configured URL."""
     loop = asyncio.get_running_loop()
@@ -88,13 +53,25 @@ def redis_client() -> aioredis.Redis:
     client = clients.get(url)
     if client is None:
         options: dict[str, Any] = {}
-        if url.startswith("redis://"):  # plain TCP (rediss:// and unix:// keep their class)
-            options["connection_class"] = _Connection
+        if settings.FAST_PATH and url.startswith("redis://"):
+            # Plain TCP only: rediss:// and unix:// keep their own connection classes.
+            options["connection_class"] = FastPathConnection
         client = aioredis.Redis.from_url(
             url,
-            socket_connect_timeout=2,
-            socket_timeout=2,
-            health_check_interval=30,
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+            # As django-redis's pool (settings.CACHES): an idle connection is PINGed before
+            # use, and a command that meets a dead connection (Redis restarted) is sent again
+            # on a fresh one after a short backoff; timeouts are not retried.
+            health_check_interval=settings.REDIS_HEALTH_CHECK_SECONDS,
+            retry=Retry(
+                ExponentialWithJitterBackoff(
+                    base=settings.REDIS_RETRY_BACKOFF_SECONDS, cap=settings.REDIS_RETRY_CAP_SECONDS
+                ),
+                settings.REDIS_RETRIES,
+                supported_errors=(RedisConnectionError,),
+            ),
+            retry_on_error=[RedisConnectionError],
             **options,
         )
         clients[url] = client
@@ -171,24 +148,13 @@ LookupListener = Callable[[str, bool], None]
 # KEYS[1] the counter; ARGV[1] delta, ARGV[2] expiry in seconds or "" for none. One command
 # (a script runs atomically) instead of MULTI / SET NX / INCRBY / EXEC: the counter is created
 # with its TTL only when it does not exist yet, so later increments never extend (or add) one.
-# Then the reads ahead (CacheRead), three ARGVs each: the full generation key or "", and the
-# full key before and after the generation; each answers its generation ("" without one)
-# and the value. Those keys are built inside the script (one Redis, not a Cluster).
+# Then the reads ahead (fastpath.read_ahead), from ARGV[3] on.
 _INCREMENT_SCRIPT = """
 if ARGV[2] ~= '' then
     redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
 end
 local result = {redis.call('INCRBY', KEYS[1], ARGV[1])}
-for i = 3, #ARGV, 3 do
-    local generation = ''
-    if ARGV[i] ~= '' then
-        generation = redis.call('GET', ARGV[i]) or '0'
-    end
-    result[#result + 1] = generation
-    result[#result + 1] = redis.call('GET', ARGV[i + 1] .. generation .. ARGV[i + 2])
-end
-return result
-"""
+""" + read_ahead.lua_reads(first_arg=3)
 # KEYS[1] a generation counter; ARGV[1], ARGV[2] the full key around the generation. The key
 # is built inside the script (so this assumes one Redis, not a Cluster).
 _GENERATIONAL_GET_SCRIPT = """
@@ -200,34 +166,6 @@ return {generation, redis.call('GET', ARGV[1] .. generation .. ARGV[2])}
 _GENERATION_MARK = "\x00"
 _INCREMENT_SHA = _script_sha(_INCREMENT_SCRIPT)
 _GENERATIONAL_GET_SHA = _script_sha(_GENERATIONAL_GET_SCRIPT)
-
-
-@dataclass(frozen=True, slots=True)
-class CacheRead:
-    """A read a request is about to make: ``get(key)``, or with ``generation_key``
-    ``get_generational(generation_key, key, key_suffix)``."""
-
-    key: str
-    generation_key: str | None = None
-    key_suffix: str = ""
-
-
-# The values read ahead for this request (see AsyncCache.read_ahead), by CacheRead, as stored
-# bytes: a get consumes its entry once; any write through this cache drops them all.
-_read_ahead: ContextVar[dict[CacheRead, tuple[Any, Any]] | None] = ContextVar(
-    "musicbud_cache_read_ahead", default=None
-)
-
-
-def _read_ahead_take(read: CacheRead) -> tuple[Any, Any] | None:
-    values = _read_ahead.get()
-    return None if values is None else values.pop(read, None)
-
-
-def _read_ahead_drop() -> None:
-    values = _read_ahead.get()
-    if values:
-        values.clear()
 
 
 class AsyncCache:
@@ -255,7 +193,7 @@ class AsyncCache:
         bytes may give the same object (decoded once per process, see ``_decode_shared``)."""
         if not self.uses_redis:
             return django_cache.get(key, default)
-        ahead = _read_ahead_take(CacheRead(key))
+        ahead = read_ahead.take(CacheRead(key))
         raw = ahead[1] if ahead is not None else await redis_client().get(self.make_key(key))
         if raw is None:
             return default
@@ -276,7 +214,7 @@ class AsyncCache:
     async def set(self, key: str, value: Any, expire: int | None = None) -> None:
         """Store ``value``; ``expire`` in seconds, ``None`` = no expiry, ``<= 0`` = delete
         (as Django's cache treats a zero timeout; Redis would reject ``EX 0``)."""
-        _read_ahead_drop()
+        read_ahead.drop()
         if expire is not None and expire <= 0:
             await self.delete(key)
             return
@@ -287,7 +225,7 @@ class AsyncCache:
 
     async def add(self, key: str, value: Any, expire: int) -> bool:
         """Store ``value`` only if ``key`` is absent (SET NX); True if it was stored."""
-        _read_ahead_drop()
+        read_ahead.drop()
         if not self.uses_redis:
             return bool(django_cache.add(key, value, expire))
         stored = await redis_client().set(self.make_key(key), _encode(value), ex=expire, nx=True)
@@ -306,7 +244,7 @@ class AsyncCache:
         ``reads``: inside ``read_ahead()``, make those reads in the same round trip, for the
         request's next ``get`` / ``get_generational`` of each (in memory: ignored, no I/O).
         """
-        _read_ahead_drop()
+        read_ahead.drop()
         if not self.uses_redis:
             if django_cache.add(key, delta, expire):
                 return delta
@@ -315,10 +253,9 @@ class AsyncCache:
             except ValueError:  # expired between add and incr
                 django_cache.set(key, delta, expire)
                 return delta
-        values = _read_ahead.get()
         planned = [
             (read, parts)
-            for read in (reads if values is not None else ())
+            for read in (reads if read_ahead.in_scope() else ())
             if (parts := self._read_parts(read)) is not None
         ]
         result = await _run_script(
@@ -330,20 +267,16 @@ class AsyncCache:
             "" if expire is None else expire,
             *(part for _, parts in planned for part in parts),
         )
-        if values is not None:
-            for index, (read, _) in enumerate(planned):
-                values[read] = (result[1 + 2 * index], result[2 + 2 * index])
+        for index, (read, _) in enumerate(planned):
+            read_ahead.keep(read, result[1 + 2 * index], result[2 + 2 * index])
         return int(result[0])
 
     @contextlib.contextmanager
     def read_ahead(self) -> Iterator[None]:
         """A scope (one request) in which ``increment(reads=...)`` keeps what it read for the
         next ``get`` / ``get_generational`` of the same key, read in the same round trip."""
-        token = _read_ahead.set({})
-        try:
+        with read_ahead.scope():
             yield
-        finally:
-            _read_ahead.reset(token)
 
     def _read_parts(self, read: CacheRead) -> tuple[str, str, str] | None:
         """(full generation key or "", full key before and after the generation); None when
@@ -368,7 +301,7 @@ class AsyncCache:
             generation = int(django_cache.get(generation_key, 0))
             return generation, django_cache.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
         read = CacheRead(key_prefix, generation_key, key_suffix)
-        ahead = _read_ahead_take(read)
+        ahead = read_ahead.take(read)
         if ahead is not None:
             raw_generation, raw = ahead
         else:
@@ -389,14 +322,14 @@ class AsyncCache:
 
     async def expire(self, key: str, seconds: int) -> bool:
         """Set a key's time to live; False when the key does not exist."""
-        _read_ahead_drop()
+        read_ahead.drop()
         if not self.uses_redis:
             return bool(django_cache.touch(key, seconds))
         return bool(await redis_client().expire(self.make_key(key), seconds))
 
     async def pop(self, key: str, default: Any = None) -> Any:
         """The value, removed in the same step (Redis ``GETDEL``): one caller at most gets it."""
-        _read_ahead_drop()
+        read_ahead.drop()
         if not self.uses_redis:
             # No await between the read and the delete: nothing else on the loop runs between.
             value = django_cache.get(key, MISSING)
@@ -408,7 +341,7 @@ class AsyncCache:
         return default if raw is None else _decode(raw)
 
     async def delete(self, *keys: str) -> int:
-        _read_ahead_drop()
+        read_ahead.drop()
         if not keys:
             return 0
         if not self.uses_redis:
@@ -449,25 +382,73 @@ def _default_suffix(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     return suffix
 
 
-def cached_query(
-    prefix: str, *, ttl: int, key: Callable[..., str] | None = None
-) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
-    """Cache an async query's result under ``prefix:<key>`` for ``ttl`` seconds.
+class CachedQuery(Generic[P, T]):
+    """An async query whose result is cached: see :func:`cached_query`."""
 
-    The wrapped function accepts an extra keyword ``cache_ttl`` to override the TTL per call.
-    ``key`` builds the key suffix from the call's arguments (default: their ``repr``).
+    def __init__(
+        self,
+        func: Callable[P, Awaitable[T]],
+        *,
+        prefix: str,
+        ttl: int | Callable[[], int],
+        key: Callable[..., str] | None,
+        generation: Callable[..., str] | None,
+        shared: bool,
+    ) -> None:
+        functools.update_wrapper(self, func)
+        self._func = func
+        self._prefix, self._ttl, self._key = prefix, ttl, key
+        self._generation, self._shared = generation, shared
+
+    def cache_read(self, *args: P.args, **kwargs: P.kwargs) -> CacheRead:
+        """The cache read a call with these arguments makes (for reading it ahead)."""
+        suffix = self._key(*args, **kwargs) if self._key else _default_suffix(args, kwargs)
+        if self._generation is None:
+            return CacheRead(f"{self._prefix}:{suffix}")
+        # The generation ends the key: "<prefix>:<suffix>:g<generation>".
+        return CacheRead(f"{self._prefix}:{suffix}:g", self._generation(*args, **kwargs))
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        call_ttl = kwargs.pop("cache_ttl", None)
+        expire = call_ttl if isinstance(call_ttl, int) else self._ttl
+        if callable(expire):
+            expire = expire()
+        read = self.cache_read(*args, **kwargs)
+        if read.generation_key is None:
+            return await async_cache.get_or_set(
+                read.key, lambda: self._func(*args, **kwargs), expire, shared=self._shared
+            )
+        generation, value = await async_cache.get_generational(
+            read.generation_key, read.key, read.key_suffix
+        )
+        async_cache.lookup_observed(self._prefix, hit=value is not MISSING)
+        if value is not MISSING:
+            return value  # type: ignore[no-any-return]
+        value = await self._func(*args, **kwargs)
+        await async_cache.set(f"{read.key}{generation}", value, expire)
+        return value
+
+
+def cached_query(
+    prefix: str,
+    *,
+    ttl: int | Callable[[], int],
+    key: Callable[..., str] | None = None,
+    generation: Callable[..., str] | None = None,
+    shared: bool = False,
+) -> Callable[[Callable[P, Awaitable[T]]], CachedQuery[P, T]]:
+    """Cache an async query's result under ``prefix:<key>`` for ``ttl`` seconds (or what a
+    callable ``ttl`` answers at call time; a keyword ``cache_ttl`` overrides it per call).
+
+    ``key`` builds the key suffix from the call's arguments (default: their ``repr``). With
+    ``generation`` (the key of a counter, from the arguments) the entry is read together with
+    the counter and stored under its value, so bumping the counter drops every such entry at
+    once. ``shared`` as for ``AsyncCache.get``: the result is immutable by contract.
     """
 
-    def decorate(func: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-        @functools.wraps(func)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-            call_ttl = kwargs.pop("cache_ttl", None)
-            suffix = key(*args, **kwargs) if key else _default_suffix(args, kwargs)
-            expire = call_ttl if isinstance(call_ttl, int) else ttl
-            return await async_cache.get_or_set(
-                f"{prefix}:{suffix}", lambda: func(*args, **kwargs), expire
-            )
-
-        return wrapper
+    def decorate(func: Callable[P, Awaitable[T]]) -> CachedQuery[P, T]:
+        return CachedQuery(
+            func, prefix=prefix, ttl=ttl, key=key, generation=generation, shared=shared
+        )
 
     return decorate

@@ -1,48 +1,26 @@
-"""Keys of the API's cached reads and their invalidation, which services call after commit.
-
-``profile:<user_id>`` holds a user's profile with taste counts. Bud pages live under
-``buds:<user_id>:<generation>:<params>``; a taste change bumps ``buds:<user_id>:gen`` so every
-cached page of that user is dropped at once without scanning keys (Redis and memory alike).
-Other users' bud pages that mention this user refresh when their TTL runs out.
-
-Services register the invalidations with ``on_commit(..., robust=True)``: a cache outage
-after a committed write is logged and leaves entries to expire by TTL, instead of failing a
-request whose write already happened.
-"""
+"""Keys of the API's cached reads and their invalidation, which services register after commit
+(``on_commit(..., robust=True)``: a cache outage after a committed write only leaves entries
+to expire by their TTL)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.cache import cache
 
-from musicbud.cache import CacheRead, async_cache
+# The prefixes of the cached reads (``musicbud.cache.cached_query``): "profile:<user_id>",
+# "buds:<user_id>:<page>:g<generation>".
+PROFILE = "profile"
+BUDS = "buds"
 
 
 def profile_key(user_id: int) -> str:
-    return f"profile:{user_id}"
+    return f"{PROFILE}:{user_id}"
 
 
+# A taste change bumps the user's generation, which ends every bud page key of theirs: all
+# their cached pages drop at once, without scanning keys. Other users' pages that mention
+# them refresh when their TTL runs out.
 def buds_generation_key(user_id: int) -> str:
-    return f"buds:{user_id}:gen"
-
-
-def buds_key(user_id: int, generation: int, params: str) -> str:
-    return f"buds:{user_id}:{generation}:{params}"
-
-
-def buds_page_read(user_id: int, params: str) -> CacheRead:
-    """The read of the page cached under the current generation (for ``reads_ahead``)."""
-    return CacheRead(f"buds:{user_id}:", buds_generation_key(user_id), f":{params}")
-
-
-async def buds_page_cached(user_id: int, params: str) -> tuple[int, Any]:
-    """The current generation and the page cached under it (``MISSING`` if none), read
-    together in one round trip."""
-    read = buds_page_read(user_id, params)
-    return await async_cache.get_generational(
-        buds_generation_key(user_id), read.key, read.key_suffix
-    )
+    return f"{BUDS}:{user_id}:gen"
 
 
 def profile_cache_invalidate(*, user_id: int) -> None:

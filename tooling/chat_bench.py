@@ -39,10 +39,10 @@ from django.db import connection
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from musicbud.benchmark.server import HOP_FREE_APP, Server, start_server
 from musicbud.chat.models import Channel, Membership, MembershipState, Role
 from musicbud.models import User
 from musicbud.services.chat_tickets import chat_ticket_issue
+from tooling.benchmark.server import HOP_FREE_APP, Server, start_server
 
 Say = Callable[[str], None]
 T = TypeVar("T")

@@ -149,17 +149,19 @@ class ProviderStandIn:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def settings(self) -> dict[str, str]:
-        """The project settings that point both providers at this server."""
+    def settings(self, base_url: str | None = None) -> dict[str, str]:
+        """The project settings that point both providers at this server (at ``base_url``
+        when it serves from another process)."""
+        base = base_url or self.base_url
         return {
             "SPOTIFY_CLIENT_ID": self.spotify_client_id,
             "SPOTIFY_CLIENT_SECRET": self.spotify_client_secret,
-            "SPOTIFY_ACCOUNTS_URL": self.base_url + SPOTIFY_ACCOUNTS,
-            "SPOTIFY_API_URL": self.base_url + SPOTIFY_API,
+            "SPOTIFY_ACCOUNTS_URL": base + SPOTIFY_ACCOUNTS,
+            "SPOTIFY_API_URL": base + SPOTIFY_API,
             "LASTFM_API_KEY": self.lastfm_api_key,
             "LASTFM_API_SECRET": self.lastfm_api_secret,
-            "LASTFM_API_URL": self.base_url + LASTFM_API,
-            "LASTFM_AUTH_URL": self.base_url + LASTFM_AUTH,
+            "LASTFM_API_URL": base + LASTFM_API,
+            "LASTFM_AUTH_URL": base + LASTFM_AUTH,
         }
 
     # --- controlling the provider ------------------------------------------------------------
@@ -670,7 +672,7 @@ def spotify_artist(index: int, *, genres: tuple[str, ...] = (), prefix: str = ""
     artist_id = f"{prefix}art{index:06d}"
     return {
         "id": artist_id,
-        "name": f"Artist {index}",
+        "name": f"Artist {index}{f' ({prefix})' if prefix else ''}",
         "type": "artist",
         "uri": f"spotify:artist:{artist_id}",
         "genres": list(genres),
@@ -683,7 +685,7 @@ def spotify_album(index: int, artist: dict[str, Any], *, prefix: str = "") -> di
     album_id = f"{prefix}alb{index:06d}"
     return {
         "id": album_id,
-        "name": f"Album {index}",
+        "name": f"Album {index}{f' ({prefix})' if prefix else ''}",
         "type": "album",
         "album_type": "album",
         "release_date": f"{2000 + index % 25}-01-01",
@@ -700,7 +702,7 @@ def spotify_track(index: int, album: dict[str, Any], *, prefix: str = "") -> dic
     track_id = f"{prefix}trk{index:06d}"
     return {
         "id": track_id,
-        "name": f"Track {index}",
+        "name": f"Track {index}{f' ({prefix})' if prefix else ''}",
         "type": "track",
         "uri": f"spotify:track:{track_id}",
         "duration_ms": 180_000 + index % 60_000,

@@ -1,14 +1,17 @@
 """The provider sync benchmark (``manage.py sync_bench``): a first sync of a large Spotify
 library and a re-sync with no change, against the stand-in, through the real services.
 
-It connects a fresh user through the real authorization flow (against an empty library),
-then fills the stand-in's library and times a sync request end to end (every page fetched
-over HTTP, the catalogue matched and created, the diff written with its versions, outbox rows
-and statistics), then times the same request again with nothing changed.
+The stand-in serves from a process of its own (as a real provider is elsewhere: its work does
+not share this interpreter). A fresh user connects through the real authorization flow; the
+callback queues the first sync, which runs in place (the embedded runner) and is timed with
+it; then a sync request with nothing changed at the provider is timed. Both go through every
+page over HTTP, the catalogue matching and the diff with its versions, outbox rows and
+statistics.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import platform
 import secrets
@@ -16,15 +19,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 
 import httpx
 from django.db import connection as db_connection
+from django.db import connections
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from graph.models import ProjectionOutbox
-from musicbud.models import SyncJob, TasteEdge, User
+from musicbud.models import ProviderConnection, SyncJob, TasteEdge, User
 from musicbud.services.connections import _authorize, _callback, _sync_request
-from tooling.provider_standin import ProviderStandIn, SpotifyLibrary, spotify_library
+from tooling.provider_standin import ProviderStandIn, spotify_library
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +45,16 @@ class SyncRun:
     queries: int
 
 
-def _run(name: str, user: User) -> SyncRun:
-    outbox_before = ProjectionOutbox.objects.count()
-    with CaptureQueriesContext(db_connection) as queries:
-        started = time.perf_counter()
-        job: SyncJob = _sync_request(user=user, provider="spotify")
-        seconds = time.perf_counter() - started
-    counts = job.counts
+def _serve(standin: ProviderStandIn, pipe: Connection) -> None:
+    """The stand-in's process: serve until the parent says stop."""
+    standin.start()
+    pipe.send(standin.base_url)
+    pipe.recv()
+    standin.stop()
+
+
+def _report(name: str, seconds: float, job: SyncJob, outbox: int, queries: int) -> SyncRun:
+    counts = job.counts or {}
 
     def total(outcome: str) -> int:
         return sum(c[outcome] for kinds in counts.values() for c in kinds.values())
@@ -56,12 +64,23 @@ def _run(name: str, user: User) -> SyncRun:
         seconds=seconds,
         status=job.status if not job.error else f"{job.status}: {job.error}",
         fetched=job.progress,
-        added=total("added") if counts else 0,
-        removed=total("removed") if counts else 0,
-        unchanged=total("unchanged") if counts else 0,
-        outbox_rows=ProjectionOutbox.objects.count() - outbox_before,
-        queries=len(queries),
+        added=total("added"),
+        removed=total("removed"),
+        unchanged=total("unchanged"),
+        outbox_rows=outbox,
+        queries=queries,
     )
+
+
+def _timed(name: str, user: User, action: Callable[[], object]) -> SyncRun:
+    outbox_before = ProjectionOutbox.objects.count()
+    with CaptureQueriesContext(db_connection) as queries:
+        started = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - started
+    job = SyncJob.objects.filter(connection__user=user).latest("id")
+    outbox = ProjectionOutbox.objects.count() - outbox_before
+    return _report(name, seconds, job, outbox, len(queries))
 
 
 def sync_bench_run(
@@ -71,7 +90,8 @@ def sync_bench_run(
     if db_connection.vendor != "postgresql":
         say("warning: not on PostgreSQL (set DATABASE_URL); the targets are for PostgreSQL")
     prefix = f"b{secrets.token_hex(3)}"
-    library = spotify_library(
+    standin = ProviderStandIn()
+    standin.spotify = spotify_library(
         saved_tracks=tracks,
         saved_albums=albums,
         followed_artists=follows,
@@ -80,34 +100,52 @@ def sync_bench_run(
         recent_plays=50,
         prefix=prefix,
     )
+    connections.close_all()  # nothing of the database goes into the stand-in's process
+    pipe, child_pipe = multiprocessing.get_context("fork").Pipe()
+    server = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(standin, child_pipe), daemon=True
+    )
+    server.start()
+    base_url = pipe.recv()
     user = User.objects.create_user(
         username=f"syncbench-{prefix}", email=f"syncbench-{prefix}@example.org"
     )
+    overrides = {
+        **standin.settings(base_url),
+        "SPOTIFY_REDIRECT_URI": "http://127.0.0.1/api/v1/connections/spotify/callback",
+        "CELERY_TASK_ALWAYS_EAGER": True,
+    }
     runs: list[SyncRun] = []
-    with ProviderStandIn() as standin:
-        overrides = {
-            **standin.settings(),
-            "SPOTIFY_REDIRECT_URI": "http://127.0.0.1/api/v1/connections/spotify/callback",
-            "CELERY_TASK_ALWAYS_EAGER": True,
-        }
+    try:
         with override_settings(**overrides):
-            standin.spotify = SpotifyLibrary()
             start = _authorize(user=user, provider="spotify")
             back = httpx.get(start.authorization_url, follow_redirects=False, timeout=10)
             params = dict(httpx.URL(back.headers["location"]).params)
-            _callback(provider="spotify", params=params)  # connects; its first sync is empty
-            say(f"connected {user.username}; {tracks} saved tracks at the stand-in")
-            standin.spotify = library
-            runs.append(_run("first sync", user))
+            say(f"{tracks} saved tracks at the stand-in ({base_url}); connecting {user.username}")
+            # The callback stores the tokens and queues the first sync, which runs in place.
+            runs.append(
+                _timed("first sync", user, lambda: _callback(provider="spotify", params=params))
+            )
             say(f"first sync: {runs[-1].seconds:.2f} s")
-            runs.append(_run("re-sync, no change", user))
+            runs.append(
+                _timed(
+                    "re-sync, no change",
+                    user,
+                    lambda: _sync_request(user=user, provider="spotify"),
+                )
+            )
             say(f"re-sync: {runs[-1].seconds:.2f} s")
+    finally:
+        pipe.send("stop")
+        server.join(10)
     edges = TasteEdge.objects.filter(user=user).count()
+    assert not ProviderConnection.objects.filter(user=user, status="needs_reauth").exists()  # noqa: S101
     user.delete()
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     lines = [
         f"sync_bench {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · "
-        f"{os.cpu_count()} CPUs · load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} "
-        f"· {db_connection.vendor} · stand-in on 127.0.0.1",
+        f"{os.cpu_count()} CPUs · load average {load} · {db_connection.vendor} · "
+        "stand-in in its own process on 127.0.0.1",
         f"library: {tracks} saved tracks, {albums} saved albums, {follows} followed artists, "
         f"top {top} tracks and {top} artists, 50 recent plays -> {edges} edges",
         "",

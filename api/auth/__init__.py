@@ -1,23 +1,6 @@
-"""Authentication for the API, and the /api/v1/auth/ endpoints.
+"""Authentication for the API: routers use ``auth=auth`` (``request.auth`` is the active user;
+annotate the request ``AuthenticatedRequest``) or ``auth=require_permission("app.codename")``."""
 
-Routers use ``auth=auth`` (``request.auth`` is the active ``User``) or
-``auth=require_permission("app.codename")``; both live in ``api.auth.security``.
-"""
+from api.auth.security import AuthenticatedRequest, auth, require_permission
 
-from api.auth.security import (
-    BearerOrSessionAuth,
-    PermissionRequired,
-    auth,
-    bearer_token,
-    require_csrf,
-    require_permission,
-)
-
-__all__ = [
-    "BearerOrSessionAuth",
-    "PermissionRequired",
-    "auth",
-    "bearer_token",
-    "require_csrf",
-    "require_permission",
-]
+__all__ = ["AuthenticatedRequest", "auth", "require_permission"]

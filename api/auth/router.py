@@ -20,7 +20,7 @@ from api.auth.schemas import (
     RegisterIn,
     TokenPairOut,
 )
-from api.auth.security import auth, require_csrf
+from api.auth.security import AuthenticatedRequest, auth, require_csrf
 from api.openapi import also_answers
 from api.throttling import client_key, enforce_rate_limit
 from musicbud.errors import AuthenticationFailed
@@ -129,22 +129,21 @@ async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Statu
 
 
 @router.get("/me", auth=auth, response=MeOut, url_name="auth-me")
-async def me(request: HttpRequest) -> User:
-    user: User = request.auth  # type: ignore[attr-defined]
-    return user
+async def me(request: AuthenticatedRequest) -> User:
+    return request.auth
 
 
 @router.post(
     "/password", auth=auth, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-password"
 )
-async def password_change(request: HttpRequest, payload: PasswordChangeIn) -> Status[None]:
-    current: User = request.auth  # type: ignore[attr-defined]
+async def password_change(request: AuthenticatedRequest, payload: PasswordChangeIn) -> Status[None]:
+    current = request.auth
     # A stolen access token must not become a fast oracle for the current password.
     await enforce_rate_limit(request, group="auth.password", policy="strict")
     user = await user_password_change(
         user_id=current.pk, old_password=payload.old_password, new_password=payload.new_password
     )
-    if getattr(request, "token_claims", None) is None:
+    if request.token_claims is None:
         # Session-authenticated: keep this session, as Django's own password change view does.
         await aupdate_session_auth_hash(request, user)
     return Status(HTTPStatus.NO_CONTENT, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from ninja.security import HttpBearer
@@ -11,7 +11,7 @@ from ninja.utils import check_csrf
 from musicbud.errors import PermissionDenied
 from musicbud.models import User
 from musicbud.selectors.users import user_has_permission
-from musicbud.services.tokens import TokenRejected, token_authenticate
+from musicbud.services.tokens import TokenClaims, TokenRejected, token_authenticate
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -36,6 +36,14 @@ def require_csrf(request: HttpRequest) -> None:
         raise PermissionDenied("CSRF verification failed", code="csrf_failed")
 
 
+class AuthenticatedRequest(HttpRequest):
+    """The request of an operation behind ``auth``: the one typed view of what auth sets."""
+
+    auth: User
+    # The verified access token's claims; None when the session authenticated.
+    token_claims: TokenClaims | None
+
+
 class BearerOrSessionAuth(HttpBearer):
     """A valid bearer access token wins; an invalid one is a 401 that never falls back.
 
@@ -51,7 +59,7 @@ class BearerOrSessionAuth(HttpBearer):
             # The hot path: no ORM query and no thread hop for a recently seen user.
             user, claims = await token_authenticate(token=token)
             request.user = user
-            request.token_claims = claims  # type: ignore[attr-defined]
+            cast(AuthenticatedRequest, request).token_claims = claims
             return user
         return await self._session_user(request)
 
@@ -66,6 +74,7 @@ class BearerOrSessionAuth(HttpBearer):
             require_csrf(request)
         # Resolved here, so sync code reading request.user later never queries in the loop.
         request.user = user
+        cast(AuthenticatedRequest, request).token_claims = None
         return user  # type: ignore[no-any-return]
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:

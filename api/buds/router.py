@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.buds.schemas import (
     BudOut,
     BudsParams,
@@ -19,10 +18,11 @@ from api.buds.schemas import (
     SharedItemOut,
 )
 from api.catalogue.schemas import KindPath
-from api.pagination import Page, PageParams, decode_offset, next_link, offset_page
+from api.pagination import Page, PageParams, next_link, offset_page
 from api.rendered import schema_response
 from api.throttling import reads_ahead
-from musicbud.cache import CacheRead
+from fastpath.read_ahead import CacheRead
+from graph.types import SharedItem
 from musicbud.selectors.buds import (
     buds_page_get,
     buds_page_reads,
@@ -37,8 +37,8 @@ router = Router(tags=["buds"], auth=auth)
 BudsPageOut = Page[BudOut]
 
 
-def _my_buds_reads(request: HttpRequest, params: BudsParams) -> list[CacheRead]:
-    return buds_page_reads(user_id=request.auth.pk, **_page_arguments(params))  # type: ignore[attr-defined]
+def _my_buds_reads(request: AuthenticatedRequest, params: BudsParams) -> list[CacheRead]:
+    return buds_page_reads(user_id=request.auth.pk, **_page_arguments(params))
 
 
 def _page_arguments(params: BudsParams) -> dict[str, Any]:
@@ -52,9 +52,9 @@ def _page_arguments(params: BudsParams) -> dict[str, Any]:
 
 @router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
 @reads_ahead(_my_buds_reads)
-async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> HttpResponse:
+async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> Any:
     page = await buds_page_get(
-        user_id=request.auth.pk,  # type: ignore[attr-defined]
+        user_id=request.auth.pk,
         **_page_arguments(params),
     )
     next_url = next_link(request, page.next_cursor)
@@ -70,22 +70,22 @@ async def my_buds(request: HttpRequest, params: Query[BudsParams]) -> HttpRespon
 
 @router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")
 async def common(
-    request: HttpRequest, username: str, params: Query[CommonParams]
+    request: AuthenticatedRequest, username: str, params: Query[CommonParams]
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    shared = await common_items_get(
-        user_id=request.auth.pk,  # type: ignore[attr-defined]
-        username=username,
-        kind=params.kind.item_kind if params.kind else None,
-    )
-    rows = shared[offset : offset + params.limit + 1]
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
+    async def rows(offset: int, limit: int) -> list[SharedItem]:
+        shared = await common_items_get(
+            user_id=request.auth.pk,
+            username=username,
+            kind=params.kind.item_kind if params.kind else None,
+        )
+        return shared[offset : offset + limit + 1]
+
+    return await offset_page(request, params, rows)
 
 
 @router.get("/catalogue/{kind}/{item_id}/buds", response=Page[BudOut], url_name="item-buds")
 async def item_buds(
-    request: HttpRequest, kind: KindPath, item_id: UUID, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, item_id: UUID, params: Query[PageParams]
 ) -> dict[str, object]:
     page = await item_buds_get(
         kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
@@ -95,14 +95,12 @@ async def item_buds(
 
 @router.get("/me/recommendations", response=Page[RecommendationOut], url_name="recommendations")
 async def recommendations(
-    request: HttpRequest, params: Query[RecommendationParams]
+    request: AuthenticatedRequest, params: Query[RecommendationParams]
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await recommendations_get(
-        user_id=request.auth.pk,  # type: ignore[attr-defined]
-        kind=params.kind.item_kind,
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: recommendations_get(
+            user_id=request.auth.pk, kind=params.kind.item_kind, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}

@@ -38,8 +38,8 @@ class BudUserOut(Schema):
 class BudOut(Schema):
     user: BudUserOut
     score: float = Field(
-        description="Similarity (IDF-weighted cosine, see api/README.md); the weights of all "
-        "shared items add up to it."
+        description="Similarity (shared items weighted by how few others hold them, over both "
+        "library sizes; see api/README.md); the weights of all shared items add up to it."
     )
     shared_count: int = Field(description="How many items we share.")
     top_shared: list[SharedItemOut] = Field(description="The shared items weighing most.")

@@ -9,7 +9,7 @@ from ninja import Query, Router
 
 from api.auth import auth
 from api.catalogue.schemas import CatalogueSearchParams, ItemDetailOut, ItemOut, KindPath
-from api.pagination import Page, decode_offset, offset_page
+from api.pagination import Page, offset_page
 from musicbud.models import CatalogueItem
 from musicbud.selectors.catalogue import catalogue_item_get, catalogue_search
 
@@ -20,12 +20,13 @@ router = Router(tags=["catalogue"], auth=auth)
 async def search(
     request: HttpRequest, kind: KindPath, params: Query[CatalogueSearchParams]
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await catalogue_search(
-        kind=kind.item_kind, query=params.q, offset=offset, limit=params.limit
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: catalogue_search(
+            kind=kind.item_kind, query=params.q, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get("/catalogue/{kind}/{item_id}", response=ItemDetailOut, url_name="catalogue-item")

@@ -26,7 +26,7 @@ from api.chat.schemas import (
     UsernameIn,
 )
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, before_page, decode_before, decode_offset, offset_page
+from api.pagination import Page, PageParams, before_page, decode_before, offset_page
 from musicbud.chat.models import Message
 from musicbud.selectors.chat import (
     ChannelView,
@@ -101,16 +101,17 @@ async def channel_create(request: HttpRequest, payload: ChannelCreateIn) -> Stat
 
 @router.get("/channels", response=Page[ChannelOut], url_name="chat-channels")
 async def channel_list(request: HttpRequest, params: Query[ChannelListParams]) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await chat_channels_list(
-        user=request.auth,  # type: ignore[attr-defined]
-        query=params.q.strip(),
-        mine=params.mine,
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: chat_channels_list(
+            user=request.auth,  # type: ignore[attr-defined]
+            query=params.q.strip(),
+            mine=params.mine,
+            offset=offset,
+            limit=limit,
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get("/channels/{channel_id}", response=ChannelOut, url_name="chat-channel")
@@ -233,14 +234,15 @@ async def member_moderate(
 
 @router.get("/invitations", response=Page[MemberOut], url_name="chat-invitations")
 async def invitation_list(request: HttpRequest, params: Query[PageParams]) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await chat_invitations_list(
-        user=request.auth,  # type: ignore[attr-defined]
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: chat_invitations_list(
+            user=request.auth,  # type: ignore[attr-defined]
+            offset=offset,
+            limit=limit,
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.post(
@@ -323,14 +325,15 @@ async def message_delete(request: HttpRequest, message_id: int) -> Status[None]:
 
 @router.get("/conversations", response=Page[ConversationOut], url_name="chat-conversations")
 async def conversation_list(request: HttpRequest, params: Query[PageParams]) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await chat_conversations_list(
-        user=request.auth,  # type: ignore[attr-defined]
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: chat_conversations_list(
+            user=request.auth,  # type: ignore[attr-defined]
+            offset=offset,
+            limit=limit,
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get(

@@ -5,14 +5,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.catalogue.schemas import KindPath
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, decode_offset, offset_page
+from api.pagination import Page, PageParams, offset_page
 from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.selectors.taste import taste_edges_list
@@ -23,36 +21,35 @@ router = Router(tags=["taste"], auth=auth)
 
 
 async def _edge_page(
-    request: HttpRequest, *, relation: str, kind: str, params: PageParams
+    request: AuthenticatedRequest, *, relation: str, kind: str, params: PageParams
 ) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await taste_edges_list(
-        user_id=request.auth.pk,  # type: ignore[attr-defined]
-        relation=relation,
-        kind=kind,
-        offset=offset,
-        limit=params.limit,
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: taste_edges_list(
+            user_id=request.auth.pk, relation=relation, kind=kind, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get("/me/likes/{kind}", response=Page[LikeOut], url_name="my-likes")
 async def my_likes(
-    request: HttpRequest, kind: KindPath, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
 ) -> dict[str, object]:
     return await _edge_page(request, relation=Relation.LIKE, kind=kind.item_kind, params=params)
 
 
 @router.get("/me/top/{kind}", response=Page[TopOut], url_name="my-top")
 async def my_top(
-    request: HttpRequest, kind: KindPath, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
 ) -> dict[str, object]:
     return await _edge_page(request, relation=Relation.TOP, kind=kind.item_kind, params=params)
 
 
 @router.get("/me/played/tracks", response=Page[PlayOut], url_name="my-played-tracks")
-async def my_played_tracks(request: HttpRequest, params: Query[PageParams]) -> dict[str, object]:
+async def my_played_tracks(
+    request: AuthenticatedRequest, params: Query[PageParams]
+) -> dict[str, object]:
     return await _edge_page(request, relation=Relation.PLAYED, kind=ItemKind.TRACK, params=params)
 
 
@@ -62,9 +59,9 @@ async def my_played_tracks(request: HttpRequest, params: Query[PageParams]) -> d
     url_name="my-like",
     summary="Like an item (201 the first time, 200 when already liked)",
 )
-async def like(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
+async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
     edge, created = await like_add(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         kind=kind.item_kind,
         public_id=item_id,
     )
@@ -77,9 +74,9 @@ async def like(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[Ta
     url_name="my-like",
     summary="Unlike an item (204 also when it was not liked; 404 for an unknown item)",
 )
-async def unlike(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[None]:
+async def unlike(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[None]:
     await like_remove(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         kind=kind.item_kind,
         public_id=item_id,
     )
@@ -101,9 +98,8 @@ async def unlike(request: HttpRequest, kind: KindPath, item_id: UUID) -> Status[
         "one (same relation and item) are skipped and listed in the report."
     ),
 )
-async def import_taste(request: HttpRequest, payload: TasteImportIn) -> ImportReport:
-    # The whole import is one transaction of sync ORM work: one thread hop.
-    return await sync_to_async(taste_import)(
-        user=request.auth,  # type: ignore[attr-defined]
+async def import_taste(request: AuthenticatedRequest, payload: TasteImportIn) -> ImportReport:
+    return await taste_import(
+        user=request.auth,
         entries=payload.entries(),
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from asgiref.sync import sync_to_async
-from django.http import HttpRequest, HttpResponse
+from typing import Any
+
 from ninja import Query, Router
 
-from api.auth import auth
-from api.pagination import Page, decode_offset, offset_page
+from api.auth import AuthenticatedRequest, auth
+from api.pagination import Page, offset_page
 from api.rendered import schema_response
 from api.throttling import reads_ahead
 from api.users.schemas import (
@@ -32,34 +32,33 @@ router = Router(tags=["users"], auth=auth)
 
 @router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
 @reads_ahead(lambda request: profile_reads(user_id=request.auth.pk))
-async def my_profile(request: HttpRequest) -> HttpResponse:
-    profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
+async def my_profile(request: AuthenticatedRequest) -> Any:
+    profile = await profile_get(user_id=request.auth.pk)
     # The cached profile is shared while its entry is unchanged: rendered once, not per read.
     return schema_response(request, MyProfileOut, profile)
 
 
 @router.patch("/me/profile", response=MyProfileOut, url_name="my-profile")
-async def update_my_profile(request: HttpRequest, payload: ProfileUpdateIn) -> ProfileData:
-    user = request.auth  # type: ignore[attr-defined]
-    # The update is sync ORM work with its own transaction: one thread hop.
-    await sync_to_async(profile_update)(user=user, **payload.model_dump(exclude_unset=True))
+async def update_my_profile(request: AuthenticatedRequest, payload: ProfileUpdateIn) -> ProfileData:
+    user = request.auth
+    await profile_update(user=user, **payload.model_dump(exclude_unset=True))
     return await profile_refresh(user_id=user.pk)
 
 
 # Declared before /users/{username}: "search" is also a valid username.
 @router.get("/users/search", response=Page[UserSummaryOut], url_name="user-search")
-async def search_users(request: HttpRequest, params: Query[UserSearchParams]) -> dict[str, object]:
-    offset = decode_offset(params.cursor)
-    rows = await user_search(
-        query=params.q,
-        exclude_id=request.auth.pk,  # type: ignore[attr-defined]
-        offset=offset,
-        limit=params.limit,
+async def search_users(
+    request: AuthenticatedRequest, params: Query[UserSearchParams]
+) -> dict[str, object]:
+    return await offset_page(
+        request,
+        params,
+        lambda offset, limit: user_search(
+            query=params.q, exclude_id=request.auth.pk, offset=offset, limit=limit
+        ),
     )
-    items, next_url = offset_page(request, rows, offset=offset, limit=params.limit)
-    return {"items": items, "next": next_url}
 
 
 @router.get("/users/{username}", response=PublicProfileOut, url_name="user-profile")
-async def public_profile(request: HttpRequest, username: str) -> ProfileData:
+async def public_profile(request: AuthenticatedRequest, username: str) -> ProfileData:
     return await public_profile_get(username=username)

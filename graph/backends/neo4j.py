@@ -12,10 +12,9 @@ from typing import Any
 from uuid import UUID
 
 from graph.connection import cypher_read
-from graph.projection import LABEL_FOR_KIND, TYPE_FOR_RELATION
+from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
-    KIND_ORDER,
     Candidate,
     Cell,
     Scored,
@@ -29,7 +28,7 @@ from graph.scoring import (
     sort_shared,
     top_scored,
 )
-from graph.types import BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
+from graph.types import BudPage, BudSource, ItemRef, Recommendation, SharedItem
 from musicbud.models import Relation
 
 KIND_FOR_LABEL = {label: kind for kind, label in LABEL_FOR_KIND.items()}
@@ -259,18 +258,6 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
     return BudPage(
         buds=[build_bud(c, shared={key: c.score}, items=refs) for c in page],
         next_cursor=next_cursor,
-    )
-
-
-async def taste_counts(*, user_id: int) -> TasteCounts:
-    counts: dict[str, dict[str, int]] = {
-        relation: dict.fromkeys(KIND_ORDER, 0) for relation in Relation.values
-    }
-    cells = [(relation, kind) for relation in Relation.values for kind in KIND_ORDER]
-    for (_, (relation, kind)), n in (await _sizes(user_ids=[user_id], cells=cells)).items():
-        counts[relation][kind] = n
-    return TasteCounts(
-        likes=counts[Relation.LIKE], top=counts[Relation.TOP], played=counts[Relation.PLAYED]
     )
 
 

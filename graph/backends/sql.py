@@ -1,8 +1,4 @@
-"""The SQL graph backend: graph queries computed in the relational DB (the embedded default).
-
-Each public function does all of its ORM work in one ``sync_to_async`` hop (the ORM is
-synchronous and thread-bound; one hop per call, not one per query).
-"""
+"""The SQL graph backend: graph queries computed in the relational DB (the embedded default)."""
 
 from __future__ import annotations
 
@@ -14,7 +10,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
@@ -34,7 +30,7 @@ from graph.scoring import (
     sort_shared,
     top_scored,
 )
-from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem, TasteCounts
+from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem
 from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, User
 
 ITEM_COLUMNS = tuple(f"{kind}_id" for kind in KIND_ORDER)
@@ -99,7 +95,7 @@ def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cel
 def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
     """(user id, score) of every other user sharing an item (active or not), summed in SQL.
 
-    Python computes each of my items' coefficient (cell weight * IDF / sqrt(my size)); the
+    Python computes each of my items' coefficient (cell weight * item weight / sqrt(my size)); the
     database sums them per candidate and cell and divides by sqrt(the candidate's size).
     """
     coefficients = facts.coefficients()
@@ -291,7 +287,6 @@ def _buds_for_user(
 async def buds_for_user(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_buds_for_user)(
         user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
     )
@@ -307,7 +302,6 @@ def _common_items(*, user_id: int, other_id: int, kind: str | None) -> list[Shar
 
 
 async def common_items(*, user_id: int, other_id: int, kind: str | None) -> list[SharedItem]:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_common_items)(user_id=user_id, other_id=other_id, kind=kind)
 
 
@@ -353,32 +347,9 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
 
 
 async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_buds_for_item)(
         kind=kind, item_id=item_id, limit=limit, cursor=cursor
     )
-
-
-def _taste_counts(*, user_id: int) -> TasteCounts:
-    counts: dict[str, dict[str, int]] = {
-        relation: dict.fromkeys(KIND_ORDER, 0) for relation in Relation.values
-    }
-    rows = (
-        TasteEdge.objects.filter(user_id=user_id)
-        .values("relation", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for row in rows:
-        counts[row["relation"]][row["kind"]] = int(row["n"])
-    return TasteCounts(
-        likes=counts[Relation.LIKE], top=counts[Relation.TOP], played=counts[Relation.PLAYED]
-    )
-
-
-async def taste_counts(*, user_id: int) -> TasteCounts:
-    # One hop for all the ORM work of the call.
-    return await sync_to_async(_taste_counts)(user_id=user_id)
 
 
 def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
@@ -409,5 +380,4 @@ def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendat
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
-    # One hop for all the ORM work of the call.
     return await sync_to_async(_recommendations)(user_id=user_id, kind=kind, limit=limit)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -165,30 +166,12 @@ class LastfmProvider(Provider):
 
     def taste_fetch(self, *, session: ProviderSession) -> Iterator[ProviderItem]:
         user = {"user": session.account_id, "sk": session.tokens.access_token}
-        top_artists = self._page(
-            session,
-            "user.getTopArtists",
-            "topartists",
-            "artist",
-            {**user, "period": TOP_PERIOD, "limit": str(TOP_LIMIT), "page": "1"},
-        )[0]
-        for raw in top_artists:
-            entry = _artist(raw)
-            entry = CatalogueEntry(
-                kind=entry.kind,
-                name=entry.name,
-                provider_id=entry.provider_id,
-                images=_images(raw.get("image")),
-            )
+        # Top lists: their head (one page of TOP_LIMIT), in Last.fm's rank order.
+        top = {**user, "period": TOP_PERIOD, "limit": str(TOP_LIMIT), "page": "1"}
+        for raw in self._page(session, "user.getTopArtists", "topartists", "artist", top)[0]:
+            entry = replace(_artist(raw), images=_images(raw.get("image")))
             yield ProviderItem(relation=Relation.TOP, entry=entry, rank=self._rank(raw))
-        top_tracks = self._page(
-            session,
-            "user.getTopTracks",
-            "toptracks",
-            "track",
-            {**user, "period": TOP_PERIOD, "limit": str(TOP_LIMIT), "page": "1"},
-        )[0]
-        for raw in top_tracks:
+        for raw in self._page(session, "user.getTopTracks", "toptracks", "track", top)[0]:
             yield ProviderItem(relation=Relation.TOP, entry=_track(raw), rank=self._rank(raw))
         for raw in self._all_pages(
             session,

@@ -7,26 +7,29 @@ from uuid import UUID
 
 from django.conf import settings
 
+from fastpath.read_ahead import CacheRead
 from graph import queries
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
-from musicbud.cache import MISSING, CacheRead, async_cache
-from musicbud.cache_keys import buds_key, buds_page_cached, buds_page_read
+from musicbud.cache import cached_query
+from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
-from musicbud.models import ITEM_MODELS, ItemKind, User
+from musicbud.models import ITEM_MODELS, ItemKind
+from musicbud.selectors.users import active_user_id_get
 
 
-def _page_params(*, kind: str | None, source: BudSource, limit: int, cursor: str | None) -> str:
-    return f"{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
-
-
-def buds_page_reads(
+def _page_key(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
-) -> list[CacheRead]:
-    """The cache reads ``buds_page_get`` with these arguments makes (for ``reads_ahead``)."""
-    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
-    return [buds_page_read(user_id, params)]
+) -> str:
+    return f"{user_id}:{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
 
 
+@cached_query(
+    BUDS,
+    ttl=lambda: settings.BUDS_CACHE_TTL_SECONDS,
+    key=_page_key,
+    generation=lambda *, user_id, **_: buds_generation_key(user_id),
+    shared=True,
+)
 async def buds_page_get(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
@@ -36,35 +39,25 @@ async def buds_page_get(
     The key carries the user's taste generation, so their own taste changes take effect at
     once; changes of other people show when the entry's TTL runs out.
     """
-    params = _page_params(kind=kind, source=source, limit=limit, cursor=cursor)
-    generation, page = await buds_page_cached(user_id, params)
-    async_cache.lookup_observed("buds", hit=page is not MISSING)
-    if page is not MISSING:
-        cached: BudPage = page
-        return cached
-    page = await queries.buds_for_user(
+    return await queries.buds_for_user(
         user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
     )
-    await async_cache.set(
-        buds_key(user_id, generation, params), page, settings.BUDS_CACHE_TTL_SECONDS
-    )
-    return page
 
 
-async def _active_user_id(username: str) -> int:
-    user_id = (
-        await User.objects.filter(username__iexact=username, is_active=True)
-        .values_list("pk", flat=True)
-        .afirst()
-    )
-    if user_id is None:
-        raise NotFound(f"No user named {username!r}")
-    return user_id
+def buds_page_reads(
+    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+) -> list[CacheRead]:
+    """The cache read ``buds_page_get`` with these arguments makes (for ``reads_ahead``)."""
+    return [
+        buds_page_get.cache_read(
+            user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
+        )
+    ]
 
 
 async def common_items_get(*, user_id: int, username: str, kind: str | None) -> list[SharedItem]:
     """What I share with the named user, heaviest first; NotFound for an unknown user."""
-    other_id = await _active_user_id(username)
+    other_id = await active_user_id_get(username=username)
     if other_id == user_id:
         raise InvalidInput("That is you: pick another user", code="same_user")
     return await queries.common_items(user_id=user_id, other_id=other_id, kind=kind)

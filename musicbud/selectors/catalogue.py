@@ -52,13 +52,11 @@ async def catalogue_search(
         queryset = queryset.order_by("match_rank", Lower("name"), "id")
     else:
         queryset = queryset.order_by(Lower("name"), "id")
-    # One query in one thread hop: async iteration fetches the whole slice at once.
     return [item async for item in queryset[offset : offset + limit + 1]]
 
 
 async def catalogue_item_get(*, kind: str, public_id: UUID) -> CatalogueItem:
     """One item with its artists / album / genres loaded; NotFound when there is none."""
-    # Async iteration runs the query and its prefetches in one thread hop.
     items: list[CatalogueItem] = [
         item async for item in _with_relations(kind).filter(public_id=public_id)
     ]

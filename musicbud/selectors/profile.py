@@ -11,11 +11,21 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import Lower
 
-from graph.types import TasteCounts
-from musicbud.cache import CacheRead, async_cache
-from musicbud.cache_keys import profile_key
+from fastpath.read_ahead import CacheRead
+from musicbud.cache import async_cache, cached_query
+from musicbud.cache_keys import PROFILE, profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
+from musicbud.selectors.users import active_user_id_get
+
+
+@dataclass(frozen=True, slots=True)
+class TasteCounts:
+    """Edges per relation, by kind."""
+
+    likes: dict[str, int]
+    top: dict[str, int]
+    played: dict[str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +50,8 @@ class ProfileData:
 def taste_counts_read(*, user_id: int) -> TasteCounts:
     """Edges per relation and kind (every kind present, zero when none), in one query.
 
-    Counted in the relational DB rather than through ``graph.queries.taste_counts``: the
-    profile is rebuilt right after my own taste write commits, before a Neo4j projection
-    may have caught up, and this query shares the profile's one thread hop.
+    Counted in the relational DB, the source of truth: the profile is rebuilt right after my
+    own taste write commits, before a Neo4j projection may have caught up.
     """
     counts: dict[str, dict[str, int]] = {
         relation: dict.fromkeys(ItemKind.values, 0) for relation in Relation.values
@@ -78,26 +87,24 @@ def _profile_load(user_id: int) -> ProfileData:
     )
 
 
-def profile_reads(*, user_id: int) -> list[CacheRead]:
-    """The cache read ``profile_get`` makes (for ``reads_ahead``)."""
-    return [CacheRead(profile_key(user_id))]
-
-
+@cached_query(
+    PROFILE,
+    ttl=lambda: settings.PROFILE_CACHE_TTL_SECONDS,
+    key=lambda *, user_id: str(user_id),
+    shared=True,
+)
 async def profile_get(*, user_id: int) -> ProfileData:
     """The profile, from the cache when warm (no ORM query, no thread hop)."""
+    return await sync_to_async(_profile_load)(user_id)
 
-    async def load() -> ProfileData:
-        # One thread hop for the two queries: the ORM is sync-only.
-        return await sync_to_async(_profile_load)(user_id)
 
-    return await async_cache.get_or_set(
-        profile_key(user_id), load, settings.PROFILE_CACHE_TTL_SECONDS, shared=True
-    )
+def profile_reads(*, user_id: int) -> list[CacheRead]:
+    """The cache read ``profile_get`` makes (for ``reads_ahead``)."""
+    return [profile_get.cache_read(user_id=user_id)]
 
 
 async def profile_refresh(*, user_id: int) -> ProfileData:
     """Reload the profile and cache it (after a write, so the writer reads its own change)."""
-    # One thread hop for the two queries: the ORM is sync-only.
     profile = await sync_to_async(_profile_load)(user_id)
     await async_cache.set(profile_key(user_id), profile, settings.PROFILE_CACHE_TTL_SECONDS)
     return profile
@@ -105,14 +112,7 @@ async def profile_refresh(*, user_id: int) -> ProfileData:
 
 async def public_profile_get(*, username: str) -> ProfileData:
     """An active user's profile by username (case-insensitive); NotFound otherwise."""
-    user_id = (
-        await User.objects.filter(username__iexact=username, is_active=True)
-        .values_list("pk", flat=True)
-        .afirst()
-    )
-    if user_id is None:
-        raise NotFound(f"No user named {username!r}")
-    return await profile_get(user_id=user_id)
+    return await profile_get(user_id=await active_user_id_get(username=username))
 
 
 async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -> list[User]:
@@ -135,5 +135,4 @@ async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -
         .order_by("match_rank", Lower("username"), "id")
         .only("public_id", "username", "display_name", "avatar_url")
     )
-    # One query in one thread hop: async iteration fetches the whole slice at once.
     return [user async for user in queryset[offset : offset + limit + 1]]

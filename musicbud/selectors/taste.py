@@ -32,5 +32,4 @@ async def taste_edges_list(
         .select_related(kind)
         .order_by(*_ORDERING[relation])
     )
-    # One query in one thread hop: async iteration fetches the whole slice at once.
     return [edge async for edge in queryset[offset : offset + limit + 1]]

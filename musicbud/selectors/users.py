@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils.crypto import salted_hmac
 
 from musicbud.cache import MISSING, async_cache
+from musicbud.errors import NotFound
 from musicbud.models import User
 
 
@@ -95,10 +96,16 @@ async def principal_remember(principal: CachedPrincipal) -> None:
     )
 
 
-async def user_get_cached(*, user_id: int) -> User | None:
-    """The user by id through :func:`principal_get_cached` (same cache, same guarantees)."""
-    principal = await principal_get_cached(user_id=user_id)
-    return principal.user if principal is not None else None
+async def active_user_id_get(*, username: str) -> int:
+    """The id of the active user with this username (case-insensitive); NotFound otherwise."""
+    user_id = (
+        await User.objects.filter(username__iexact=username, is_active=True)
+        .values_list("pk", flat=True)
+        .afirst()
+    )
+    if user_id is None:
+        raise NotFound(f"No user named {username!r}")
+    return user_id
 
 
 def user_cache_invalidate(*, user_id: int) -> None:

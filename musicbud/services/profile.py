@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -12,7 +13,7 @@ from musicbud.errors import InvalidInput
 from musicbud.models import User
 
 
-def profile_update(
+async def profile_update(
     *,
     user: User,
     display_name: str | None = None,
@@ -20,6 +21,14 @@ def profile_update(
     avatar_url: str | None = None,
 ) -> User:
     """Change the given fields (None = leave as is, "" = clear); drops the cached profile."""
+    return await sync_to_async(_update, thread_sensitive=True)(
+        user=user, display_name=display_name, bio=bio, avatar_url=avatar_url
+    )
+
+
+def _update(
+    *, user: User, display_name: str | None, bio: str | None, avatar_url: str | None
+) -> User:
     changes = {
         name: value
         for name, value in (

@@ -1,9 +1,5 @@
-"""Writes of taste edges (likes, top items, plays). Each service owns its transaction.
-
-Every write records beside the edge, in its transaction, the graph layer's bookkeeping (the
-edge's version, its outbox row, the similarity statistics); the user's cached profile and bud
-pages are dropped only after commit, so a rolled-back write changes nothing.
-"""
+"""Writes of taste edges (likes, top items, plays), each owning its transaction: the edge and the
+graph layer's bookkeeping commit together; the user's cached profile and bud pages go after."""
 
 from __future__ import annotations
 
@@ -74,7 +70,6 @@ def taste_edge_set(
                 **_item_filter(kind, item),
                 **values,
             )
-            taste_stats_add(edges=[change.key])
         else:
             changed = [name for name, value in values.items() if getattr(edge, name) != value]
             if not changed:
@@ -85,6 +80,9 @@ def taste_edge_set(
         _edge_change_record(
             EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge)
         )
+        if created:
+            # Last: the user's statistics row is what concurrent writes of the user wait for.
+            taste_stats_add(edges=[change.key])
     return edge, created
 
 
@@ -99,8 +97,9 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
             user=user, relation=relation, **_item_filter(kind, item)
         ).delete()
         if deleted:
-            taste_stats_remove(edges=[change.key])
             _edge_change_record(change)
+            # Last: the user's statistics row is what concurrent writes of the user wait for.
+            taste_stats_remove(edges=[change.key])
     return deleted > 0
 
 

@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
-from graph.stats import taste_stats_add, taste_stats_remove
+from graph.stats import taste_stats_change
 from graph.types import EdgeKey
 from musicbud.cache_keys import taste_caches_invalidate
 from musicbud.models import ITEM_MODELS, CatalogueItem, ItemKind, Relation, TasteEdge, User
@@ -177,13 +177,14 @@ def taste_edges_apply(
             current.update(reread)
             plan = plan_for(current, list(plan))
             changes = _write(user, source, wanted_by_key, current, plan)
-            taste_stats_add(
-                edges=[_graph_key(user, key) for key, action in plan.items() if action == "add"]
-            )
-            taste_stats_remove(
-                edges=[_graph_key(user, key) for key, action in plan.items() if action == "remove"]
-            )
             edge_changes_record(changes=changes)
+            # Last: the user's statistics row is what concurrent writes of the user wait for.
+            taste_stats_change(
+                added=[_graph_key(user, key) for key, action in plan.items() if action == "add"],
+                removed=[
+                    _graph_key(user, key) for key, action in plan.items() if action == "remove"
+                ],
+            )
             transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
         outcome = {"add": "added", "update": "updated", "remove": "removed"}
         for key, action in plan.items():

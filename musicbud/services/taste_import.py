@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
@@ -157,7 +158,7 @@ class _Resolver:
 IMPORT_ATTEMPTS = 3
 
 
-def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
+async def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     """Apply every entry or none: any unresolvable entry rolls the whole import back.
 
     An entry repeating an earlier one (same relation and item) is skipped and reported. The
@@ -169,6 +170,10 @@ def taste_import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     commits second hits the unique constraint, rolls back whole and runs again, now
     matching what the other created. A 409 only if that keeps happening.
     """
+    return await sync_to_async(_import, thread_sensitive=True)(user=user, entries=entries)
+
+
+def _import(*, user: User, entries: list[ImportEntry]) -> ImportReport:
     for _ in range(IMPORT_ATTEMPTS):
         try:
             return _import_once(user=user, entries=entries)

@@ -28,7 +28,6 @@ def _field_errors(field: str, exc: ValidationError) -> list[dict[str, Any]]:
 
 async def user_register(*, username: str, email: str, password: str) -> User:
     """Create an active user; 422 listing each bad field, 409 if the username or email is taken."""
-    # The ORM and Argon2 both block: one thread hop for all of it.
     return await sync_to_async(_register, thread_sensitive=True)(
         username=username, email=email, password=password
     )
@@ -74,7 +73,6 @@ async def user_authenticate(*, login: str, password: str) -> User:
     One message for every failure (unknown, wrong password, inactive), so answers do not
     reveal which accounts exist.
     """
-    # The ORM and Argon2 both block: one thread hop for all of it.
     return await sync_to_async(_authenticate, thread_sensitive=True)(login=login, password=password)
 
 
@@ -113,7 +111,6 @@ async def user_password_change(*, user_id: int, old_password: str, new_password:
 
     Sessions elsewhere end on their own (Django checks the password hash in each session).
     """
-    # The ORM and Argon2 both block: one thread hop for the whole check-and-set.
     user = await sync_to_async(_password_set, thread_sensitive=True)(
         user_id=user_id, old_password=old_password, new_password=new_password
     )

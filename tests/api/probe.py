@@ -1,8 +1,5 @@
-"""A test URLconf: the project's URLs plus a probe API wired exactly like ``api.api``.
-
-The real API gets its routers from other areas; the probe API has one operation per
-behaviour the platform must handle (sync and async, auth, validation, failures).
-"""
+"""A test URLconf: the project's URLs plus a probe API wired exactly like ``api.api``, with one
+operation per behaviour the platform must handle (sync and async, auth, validation, failures)."""
 
 from __future__ import annotations
 

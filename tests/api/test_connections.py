@@ -731,6 +731,11 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     small_library.revoke_grants()
     with django_capture_on_commit_callbacks(execute=True):
         answers.append(api_client.post(_url("connection-sync", "spotify")))
+    # Last.fm: its session key travels in query strings.
+    small_library.lastfm = LastfmLibrary(top_artists=[{"name": "Portishead", "mbid": ""}])
+    answers.append(_connect(api_client, django_capture_on_commit_callbacks, "lastfm"))
+    answers.append(api_client.get(_url("connection", "lastfm")))
+    assert ProviderConnection.objects.get(provider="lastfm").status == "connected"
     secrets_issued = small_library.issued_secrets() | {
         small_library.spotify_client_secret,
         small_library.lastfm_api_secret,
@@ -745,7 +750,7 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     leaked = {secret for secret in secrets_issued for text in texts if secret in text}
 
     assert leaked == set()
-    connection = ProviderConnection.objects.get()
+    connection = ProviderConnection.objects.get(provider="spotify")
     assert connection.access_token.startswith("gAAAAA")  # a Fernet token
     assert connection.refresh_token.startswith("gAAAAA")
 
@@ -776,3 +781,37 @@ def test_with_the_embedded_runner_a_requested_sync_is_done_when_answered(
         "unchanged": 1,
     }
     assert SyncJob.objects.filter(status="succeeded").count() == 2  # the first, then this one
+
+
+def test_lastfm_faults_a_revoked_session_and_a_5xx(
+    api_client: Client,
+    standin: ProviderStandIn,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    standin.lastfm = LastfmLibrary(
+        top_artists=[{"name": "Portishead", "mbid": ""}],
+        loved_tracks=[{"name": "Roads", "mbid": "", "artist": "Portishead"}],
+    )
+    _connect(api_client, django_capture_on_commit_callbacks, "lastfm")
+    before = _edges(user)
+    assert len(before) == 2
+    standin.fault("/", status=503, body={"error": 16, "message": "Try again"}, times=10)
+
+    body = _sync(api_client, django_capture_on_commit_callbacks, "lastfm")
+
+    assert body["status"] == "connected"
+    assert body["last_sync"]["error"] == (
+        "Last.fm answered 503 after 4 attempts (GET /lastfm/2.0/)"
+    )
+    standin.faults.clear()
+    standin.revoke_grants()
+
+    body = _sync(api_client, django_capture_on_commit_callbacks, "lastfm")
+
+    assert body["status"] == "needs_reauth"
+    assert body["last_sync"]["error"] == (
+        "Last.fm refused the session (Invalid session key - Please re-authenticate); "
+        "authorize again"
+    )
+    assert _edges(user) == before

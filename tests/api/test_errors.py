@@ -14,6 +14,8 @@ from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 from django.views.debug import ExceptionReporter
 
+from api.errors import domain_error_response
+from musicbud.errors import ServiceUnavailable
 from musicbud.models import User
 from tests.factories import UserFactory
 from tests.fixtures.http import assert_envelope
@@ -330,6 +332,14 @@ def test_every_operation_of_the_real_api_gets_the_standard_rate_limit() -> None:
     from api.throttling import standard_rate_limit
 
     assert (standard_rate_limit, "operation") in api.default_router._decorators
+
+
+def test_a_domain_503_says_when_to_retry() -> None:
+    response = domain_error_response(None, ServiceUnavailable("The graph store is down"))
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "5"
+    assert json.loads(response.content)["code"] == "service_unavailable"
 
 
 def _raise_holding(queryset: Any) -> None:

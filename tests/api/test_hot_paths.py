@@ -12,13 +12,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.urls import reverse
 
-from config.asgi_handler import HopFreeASGIHandler
+from fastpath.handler import HopFreeASGIHandler
 from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.fixtures.asgi import HopRecorder, asgi_request
+from tests.fixtures.asgi import HopRecorder, asgi_request, fast_path_only
 
 
-async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
+async def bearer_headers(app: Any) -> list[tuple[str, str]]:
     """Log a fresh user in through the API; the Authorization header for its access token."""
     login_url = reverse("api-v1:auth-login")
     user = await sync_to_async(UserFactory.create)()
@@ -33,6 +33,7 @@ async def bearer_headers(app: HopFreeASGIHandler) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {response.json()['access_token']}")]
 
 
+@fast_path_only
 async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
     hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, count_redis_commands: list[str]
 ) -> None:
@@ -45,6 +46,7 @@ async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
     assert count_redis_commands == []
 
 
+@fast_path_only
 @pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
 @pytest.mark.django_db(transaction=True)
 async def test_cached_read_makes_no_hop_and_no_query(
@@ -76,6 +78,7 @@ async def test_cached_read_makes_no_hop_and_no_query(
     ],
 )
 @pytest.mark.django_db(transaction=True)
+@fast_path_only
 async def test_cached_read_makes_two_redis_round_trips(
     hop_free_app: HopFreeASGIHandler,
     count_redis_commands: list[str],
@@ -101,13 +104,13 @@ async def test_cached_read_makes_two_redis_round_trips(
 @pytest.mark.parametrize("url_name", ["api-v1:my-profile", "api-v1:my-buds"])
 @pytest.mark.django_db(transaction=True)
 async def test_cached_read_is_still_rejected_at_the_rate_limit(
-    hop_free_app: HopFreeASGIHandler, count_redis_commands: list[str], url_name: str, settings: Any
+    project_app: Any, url_name: str, settings: Any
 ) -> None:
     url = reverse(url_name)
-    headers = await bearer_headers(hop_free_app)
+    headers = await bearer_headers(project_app)
     settings.RATE_LIMIT_PER_MINUTE = 2
 
-    responses = [await asgi_request(hop_free_app, url, headers=headers) for _ in range(3)]
+    responses = [await asgi_request(project_app, url, headers=headers) for _ in range(3)]
 
     assert [r.status for r in responses] == [HTTPStatus.OK, HTTPStatus.OK, 429]
     assert [r.headers["ratelimit-remaining"] for r in responses] == ["1", "0", "0"]

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 from http import HTTPStatus
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from api import metrics
 from graph.models import ProjectionOutbox
 from musicbud.models import Relation, User
 from musicbud.services.taste import taste_edge_set
+from tests.docker.test_gunicorn_conf import load_conf
 from tests.factories import TrackFactory
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.processes import run_python
@@ -210,7 +212,9 @@ def test_allow_listed_networks_may_scrape(client: Client) -> None:
     assert (loopback.status_code, forged.status_code) == (403, 403)
 
 
-def test_metrics_from_several_processes_are_merged(tmp_path: Path) -> None:
+def test_metrics_from_several_processes_are_merged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Each "worker" is its own interpreter serving two requests; a third one scrapes.
     env = {
         "PATH": "/usr/bin:/bin",
@@ -242,8 +246,8 @@ def test_metrics_from_several_processes_are_merged(tmp_path: Path) -> None:
         f"counter_{second_pid}.db",
     }
     # A dead worker's live gauges go; its counters stay in the totals.
-    with override_settings(PROMETHEUS_MULTIPROC_DIR=tmp_path):
-        metrics.worker_exited(first_pid)
+    gunicorn_conf = load_conf(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
+    gunicorn_conf.child_exit(SimpleNamespace(), SimpleNamespace(pid=first_pid))
     assert not (tmp_path / f"gauge_livesum_{first_pid}.db").exists()
     assert (tmp_path / f"gauge_livesum_{second_pid}.db").exists()
     assert scraped_value(run(scraper), "musicbud_http_requests_total", **labels) == 4.0

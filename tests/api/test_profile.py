@@ -260,7 +260,7 @@ def test_profile_update_drops_the_cached_profile_after_commit(
     assert cache.get(profile_key(user.pk)) is not None
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        profile_update(user=user, bio="New")
+        async_to_sync(profile_update)(user=user, bio="New")
         # A concurrent reader re-caches the still-committed (old) row before the commit ...
         async_to_sync(profile_get)(user_id=user.pk)
     assert cache.get(profile_key(user.pk)) is not None

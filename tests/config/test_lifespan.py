@@ -6,18 +6,21 @@ import asyncio
 import gc
 import threading
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 from django.urls import reverse
 
 from config import lifespan
-from config.asgi_handler import HopFreeASGIHandler
+from config.asgi import build_application
+from config.lifespan import LifespanApp
+from fastpath.handler import HopFreeASGIHandler
 from tests.conftest import require_service
 from tests.fixtures.asgi import HopRecorder, asgi_request
 
@@ -26,7 +29,7 @@ pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 LIFESPAN_SCOPE = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}}
 
 
-async def start(app: HopFreeASGIHandler) -> tuple[ApplicationCommunicator, dict[str, Any]]:
+async def start(app: LifespanApp) -> tuple[ApplicationCommunicator, dict[str, Any]]:
     communicator = ApplicationCommunicator(app, LIFESPAN_SCOPE)
     await communicator.send_input({"type": "lifespan.startup"})
     message: dict[str, Any] = await communicator.receive_output(10)
@@ -38,6 +41,13 @@ async def stop(communicator: ApplicationCommunicator) -> dict[str, Any]:
     message: dict[str, Any] = await communicator.receive_output(10)
     await communicator.wait(5)
     return message
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze() -> Iterator[None]:
+    """Start-up freezes the heap (a worker's whole life); a test process thaws it after."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture
@@ -62,7 +72,7 @@ async def events() -> AsyncIterator[list[str]]:
 async def test_lifespan_runs_hooks_without_warnings_or_leftover_tasks(
     events: list[str], count_sync_hops: HopRecorder
 ) -> None:
-    app = HopFreeASGIHandler()
+    app = build_application()
     tasks_before = asyncio.all_tasks()
 
     with warnings.catch_warnings(record=True) as caught:
@@ -75,6 +85,8 @@ async def test_lifespan_runs_hooks_without_warnings_or_leftover_tasks(
     assert started == {"type": "lifespan.startup.complete"}
     assert stopped == {"type": "lifespan.shutdown.complete"}
     assert events == ["started", "stopped"]
+    # Start-up ends by freezing what it built: no later collection walks it.
+    assert gc.get_freeze_count() > 0
     assert [str(w.message) for w in caught] == []
     assert asyncio.all_tasks() == tasks_before
     # Checks, warm-up and pool closing each ran once off the loop, in a thread-free hop
@@ -94,7 +106,7 @@ async def test_failing_startup_hook_fails_startup(events: list[str]) -> None:
 
     lifespan.on_startup(broken)
     try:
-        communicator, message = await start(HopFreeASGIHandler())
+        communicator, message = await start(build_application())
         await communicator.wait(5)
     finally:
         lifespan.unregister(broken)
@@ -117,7 +129,7 @@ async def test_redis_pool_warmed_at_startup_and_closed_at_shutdown() -> None:
         require_service("Redis", "REDIS_URL is not set")
     before = await asyncio.to_thread(_ping_clients)
 
-    communicator, started = await start(HopFreeASGIHandler())
+    communicator, started = await start(build_application())
     during = await asyncio.to_thread(_ping_clients)
     stopped = await stop(communicator)
     await asyncio.sleep(0.1)  # let the server notice the closed socket
@@ -132,14 +144,15 @@ async def test_redis_pool_warmed_at_startup_and_closed_at_shutdown() -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_shutdown_retires_request_threads() -> None:
-    app = HopFreeASGIHandler()
+    handler = HopFreeASGIHandler()
+    app = LifespanApp(handler, before_shutdown=[handler.aclose])
     communicator, _ = await start(app)
     body = (await asgi_request(app, reverse("asgi-test-db"))).json()
-    assert app.thread_pool.idle == 1
+    assert handler.thread_pool.idle == 1
 
     await stop(communicator)
 
-    assert app.thread_pool.idle == 0
+    assert handler.thread_pool.idle == 0
     for _ in range(50):
         if body["thread"] not in {t.ident for t in threading.enumerate()}:
             break
@@ -161,7 +174,7 @@ async def test_shutdown_closes_the_loops_neo4j_driver() -> None:
     try:
         # Nothing listens there: creating a driver connects to nothing until it is used.
         with override_settings(NEO4J_URL="bolt://127.0.0.1:9"):
-            communicator, started = await start(HopFreeASGIHandler())
+            communicator, started = await start(build_application())
             stopped = await stop(communicator)
     finally:
         lifespan.unregister(open_driver)
@@ -172,3 +185,19 @@ async def test_shutdown_closes_the_loops_neo4j_driver() -> None:
     )
     with pytest.raises(DriverError, match="Driver closed"):
         opened[0].session()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_stock_handler_speaks_lifespan_too(events: list[str]) -> None:
+    with override_settings(FAST_PATH=False):
+        app = build_application()
+    assert type(app.app) is ASGIHandler
+
+    communicator, started = await start(app)
+    stopped = await stop(communicator)
+
+    assert (started, stopped) == (
+        {"type": "lifespan.startup.complete"},
+        {"type": "lifespan.shutdown.complete"},
+    )
+    assert events == ["started", "stopped"]

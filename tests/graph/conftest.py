@@ -13,12 +13,12 @@ from django.conf import settings as django_settings
 from django.db import connections
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from graph.arcadedb import BoltServerError, bolt_ready, embedded_bolt_server_start
 from graph.connection import async_driver_close, drivers_reset, sync_driver
 from graph.projection import projection_wait
 from graph.schema import graph_labels_install
 from tests.conftest import require_service
 from tests.graph.taste_world import TasteWorld, build_world
+from tooling.arcadedb import BoltServerError, bolt_ready, embedded_bolt_server_start
 
 
 @pytest.fixture(autouse=True)

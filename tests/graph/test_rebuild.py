@@ -10,8 +10,9 @@ from django.core.management.base import CommandError
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph.connection import sync_driver
+from graph.labels import TYPE_FOR_RELATION
 from graph.models import ProjectionOutbox, RebuildCheckpoint
-from graph.projection import TYPE_FOR_RELATION, projection_apply
+from graph.projection import projection_apply
 from graph.rebuild import RebuildProgress, graph_rebuild
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.services.taste import taste_edge_remove, taste_edge_set

@@ -11,9 +11,9 @@ from django.urls import reverse
 
 from graph.models import ProjectionOutbox, UserLibrary
 from musicbud.models import Relation, TasteEdge, User
-from musicbud.services.demo import demo_seed
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
+from tooling.demo import demo_seed
 
 pytestmark = pytest.mark.django_db
 

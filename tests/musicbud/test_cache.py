@@ -16,9 +16,9 @@ from django.core.cache import cache as django_cache
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from fastpath.read_ahead import CacheRead
 from musicbud.cache import (
     MISSING,
-    CacheRead,
     _run_script,
     async_cache,
     cached_query,
@@ -345,6 +345,46 @@ async def test_cached_query_default_key_ignores_keyword_order_and_is_a_valid_key
         await query(b="with space", a=(1, 2))
 
     assert calls == [1]
+
+
+async def test_cached_query_with_a_generation_is_dropped_when_the_counter_moves(
+    backend: str,
+) -> None:
+    calls: list[int] = []
+
+    @cached_query(
+        "pages",
+        ttl=lambda: 60,
+        key=lambda *, user, page: f"{user}:{page}",
+        generation=lambda *, user, page: f"pages:{user}:gen",
+        shared=True,
+    )
+    async def pages(*, user: int, page: int) -> list[int]:
+        calls.append(page)
+        return [page]
+
+    first, again = await pages(user=1, page=2), await pages(user=1, page=2)
+    await async_cache.increment("pages:1:gen")
+    after = await pages(user=1, page=2)
+
+    assert (first, again, after, calls) == ([2], [2], [2], [2, 2])
+    assert pages.cache_read(user=1, page=2) == CacheRead("pages:1:2:g", "pages:1:gen")
+    assert await async_cache.get("pages:1:2:g0") == [2]
+    assert await async_cache.get("pages:1:2:g1") == [2]
+
+
+async def test_cached_query_reads_a_callable_ttl_at_call_time(backend: str) -> None:
+    ttl = [60]
+
+    @cached_query("ttl", ttl=lambda: ttl[0], key=lambda *, n: str(n))
+    async def load(*, n: int) -> int:
+        return n
+
+    ttl[0] = 1
+    await load(n=5)
+    await asyncio.sleep(1.1)
+
+    assert await async_cache.get("ttl:5") is None
 
 
 async def test_values_written_here_are_read_by_django_cache(backend: str) -> None:

@@ -1,4 +1,4 @@
-"""``manage.py bench``: the load benchmark (config/PERFORMANCE.md); not part of the tests."""
+"""``manage.py bench``: the load benchmark (``tooling.benchmark``); not part of the tests."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from musicbud.benchmark.runner import Options, run
+# Unset options take tooling.benchmark.runner.Options' defaults; the tooling package is
+# imported only when the command runs (no production import path needs it).
+NUMBERS = ("seconds", "warmup_seconds", "connections", "port")
 
 
 class Command(BaseCommand):
@@ -19,28 +21,36 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        defaults = Options()
-        parser.add_argument("--seconds", type=int, default=defaults.seconds)
-        parser.add_argument("--warmup-seconds", type=int, default=defaults.warmup_seconds)
-        parser.add_argument("--connections", type=int, default=defaults.connections)
+        parser.add_argument("--seconds", type=int, help="per scenario (default 15)")
+        parser.add_argument("--warmup-seconds", type=int, help="default 3")
+        parser.add_argument("--connections", type=int, help="default 64")
         parser.add_argument(
-            "--port", type=int, default=defaults.port, help="the stock server uses the next one"
+            "--port",
+            type=int,
+            help="default 8106; the stock server uses the next one, the FastAPI peer the one after",
         )
         parser.add_argument(
             "--no-stock", action="store_true", help="skip the stock-handler comparison"
         )
-        parser.add_argument("--log-dir", type=Path, default=defaults.log_dir)
+        parser.add_argument("--no-peer", action="store_true", help="skip the FastAPI peer")
+        parser.add_argument(
+            "--scenarios",
+            default="",
+            help="comma-separated subset of: liveness,profile,buds,writes (default: all)",
+        )
+        parser.add_argument("--log-dir", type=Path, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from tooling.benchmark.runner import Options, run
+
+        chosen = [name.strip() for name in options["scenarios"].split(",") if name.strip()]
+        given = {name: options[name] for name in NUMBERS if options[name] is not None}
+        if options["log_dir"] is not None:
+            given["log_dir"] = options["log_dir"]
+        if chosen:
+            given["scenarios"] = tuple(chosen)
         report = run(
-            Options(
-                seconds=options["seconds"],
-                warmup_seconds=options["warmup_seconds"],
-                connections=options["connections"],
-                port=options["port"],
-                stock=not options["no_stock"],
-                log_dir=options["log_dir"],
-            ),
+            Options(stock=not options["no_stock"], peer=not options["no_peer"], **given),
             say=lambda line: self.stderr.write(line),
         )
         self.stdout.write(report)

@@ -22,11 +22,11 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from musicbud.benchmark.server import HOP_FREE_APP, Server, start_server
 from musicbud.models import User
 from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.fixtures.processes import ROOT
+from tooling.benchmark.server import HOP_FREE_APP, Server, start_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

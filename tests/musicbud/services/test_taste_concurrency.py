@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection, connections
 
 from graph.models import (
@@ -162,7 +163,7 @@ def test_concurrent_imports_of_the_same_new_items_all_succeed_and_create_each_on
     reports: list[ImportReport] = []
 
     def importer(user: User) -> Callable[[], object]:
-        return lambda: reports.append(taste_import(user=user, entries=entries))
+        return lambda: reports.append(async_to_sync(taste_import)(user=user, entries=entries))
 
     errors = _run_together([importer(user) for user in users])
 

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.core.management.base import OutputWrapper
 
 from musicbud.management.commands.seed_demo import _Progress
-from musicbud.services.demo import demo_counts
 from tests.fixtures.processes import run_manage
+from tooling.demo import demo_counts
 
 pytestmark = pytest.mark.django_db
 

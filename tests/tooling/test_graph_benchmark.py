@@ -10,11 +10,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from graph.benchmark import percentile
 from graph.models import CellPopulation, ItemPopularity, ProjectionOutbox, UserLibrary
 from graph.stats import taste_stats_refresh
 from musicbud.models import TasteEdge, User
-from musicbud.services.demo import demo_seed
+from tooling.demo import demo_seed
+from tooling.graph_benchmark import percentile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,7 +21,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
 from django.urls import reverse
 
-from config.asgi_handler import (
+from fastpath.handler import (
     HopFreeASGIHandler,
     register_loop_safe_receiver,
     unregister_loop_safe_receiver,

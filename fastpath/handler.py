@@ -1,4 +1,5 @@
-"""Django's ASGI handler without the per-request thread hop (see config/PERFORMANCE.md).
+"""Django's ASGI handler without the per-request thread hop (follows Django 5.2's
+``django/core/handlers/asgi.py``).
 
 Django's DB connections belong to the thread that opened them. The stock handler therefore
 sends ``request_started`` and closes every response through ``sync_to_async`` in the
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,19 +31,15 @@ from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import set_script_prefix
 
-from config import lifespan
-
 P = ParamSpec("P")
 T = TypeVar("T")
 
 # Set in a request's scope when its body outgrew MAX_REQUEST_BODY_BYTES while being read (a
-# chunked body declares no length); api.middleware answers it with the 413 envelope.
+# chunked body declares no length); the project's envelope middleware answers it with a 413.
 BODY_TOO_LARGE = "musicbud.body_too_large"
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[Mapping[str, Any]]]
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
-
-logger = logging.getLogger("musicbud.asgi")
 
 # Django's own request_started / request_finished receivers. On the event loop they are
 # no-ops or CPU-only: the loop thread never holds a DB connection (Django refuses to open
@@ -185,9 +181,6 @@ class HopFreeASGIHandler(ASGIHandler):
         self.thread_pool = RequestThreadPool(max_idle=self.max_idle_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.lifespan(receive, send)
-            return
         if scope["type"] != "http":
             raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
         executor = RequestExecutor(self.thread_pool)
@@ -199,24 +192,10 @@ class HopFreeASGIHandler(ASGIHandler):
         finally:
             executor.release()
 
-    async def lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await lifespan.run_startup()
-                except Exception as exc:
-                    logger.exception("lifespan start-up failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                # Request threads first: they hand their connections back before the hooks
-                # close psycopg's pool.
-                await self.thread_pool.close()
-                await lifespan.run_shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    async def aclose(self) -> None:
+        """Retire the request threads, each closing its own connections (run it at shutdown,
+        before the database pool closes)."""
+        await self.thread_pool.close()
 
     async def send_signal(self, signal: Signal, executor: RequestExecutor, **named: Any) -> None:
         """Send a request signal on the loop when that is equivalent, else the stock way."""

@@ -15,7 +15,8 @@ from config.environment import BASE_DIR
 
 GUNICORN_CONF = BASE_DIR / "docker" / "gunicorn.conf.py"
 HOP_FREE_APP = "config.asgi:application"
-STOCK_APP = "config.asgi_stock:application"
+STOCK_APP = "tooling.benchmark.stock_asgi:application"
+PEER_APP = "tooling.benchmark.peer:app"
 
 
 @dataclass

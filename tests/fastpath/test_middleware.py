@@ -22,9 +22,9 @@ from django.test import RequestFactory, override_settings
 from django.urls import reverse
 from django.utils.module_loading import import_string
 
-from config.asgi_handler import HopFreeASGIHandler
-from config.middleware import CSPMiddleware
-from config.middleware_setting import MiddlewareSetting
+from fastpath.chain import MiddlewareSetting
+from fastpath.handler import HopFreeASGIHandler
+from fastpath.middleware import CSPMiddleware
 from tests.fixtures.asgi import HopRecorder, asgi_request
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
@@ -43,7 +43,7 @@ STOCK_MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-EXTRA_MIDDLEWARE = ["config.middleware.GZipMiddleware", "config.middleware.CSPMiddleware"]
+EXTRA_MIDDLEWARE = ["fastpath.middleware.GZipMiddleware", "fastpath.middleware.CSPMiddleware"]
 
 
 def adaptation_records(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -224,7 +224,7 @@ def test_settings_recognise_the_async_subclasses_as_django_middleware() -> None:
     assert "no.such.Middleware" not in settings.MIDDLEWARE
     # Found where the subclass is: the chain's order reads the same as with Django's paths.
     assert settings.MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") == (
-        settings.MIDDLEWARE.index("config.middleware.SecurityMiddleware")
+        settings.MIDDLEWARE.index("fastpath.middleware.SecurityMiddleware")
     )
     with pytest.raises(ValueError, match="LocaleMiddleware"):
         settings.MIDDLEWARE.index("django.middleware.locale.LocaleMiddleware")
@@ -244,7 +244,7 @@ def test_django_security_checks_run_against_the_async_subclasses() -> None:
 
 
 def _csp_response(customise: Callable[[HttpRequest, HttpResponse], None] | None = None) -> Any:
-    """One request through config.middleware.CSPMiddleware (its sync path), as Django runs it."""
+    """One request through fastpath.middleware.CSPMiddleware (its sync path), as Django runs it."""
 
     def view(request: HttpRequest) -> HttpResponse:
         response = HttpResponse("ok")

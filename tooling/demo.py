@@ -1,9 +1,5 @@
-"""The demo dataset: a deterministic, skewed, clustered catalogue with users and taste edges.
-
-Everything is generated in memory from one seeded ``random.Random`` and written with
-``bulk_create`` in batches; edges bypass the taste services on purpose (no per-edge outbox row:
-the graph projection is rebuilt afterwards with ``manage.py graph_rebuild``).
-"""
+"""The demo dataset: a deterministic, skewed, clustered catalogue with users and taste edges,
+bulk-written (edges bypass the taste services: rebuild the projection afterwards)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Django's built-in (and third-party) middleware, made async-native for the ASGI path.
+"""Django's built-in middleware, django-csp's and WhiteNoise's, made async-native for ASGI.
 
 ``MiddlewareMixin`` runs ``process_request``/``process_response`` through
 ``sync_to_async(thread_sensitive=True)`` on the async path: a thread hop per hook per request.
@@ -16,7 +16,6 @@ from http import HTTPStatus
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
-from corsheaders.middleware import CorsMiddleware as _CorsMiddleware
 from csp.constants import HEADER, HEADER_REPORT_ONLY
 from csp.middleware import CheckableLazyObject, PolicyParts
 from csp.middleware import CSPMiddleware as _CSPMiddleware
@@ -46,7 +45,6 @@ __all__ = [
     "AuthenticationMiddleware",
     "CSPMiddleware",
     "CommonMiddleware",
-    "CorsMiddleware",
     "CsrfViewMiddleware",
     "GZipMiddleware",
     "MessageMiddleware",
@@ -55,10 +53,6 @@ __all__ = [
     "WhiteNoiseMiddleware",
     "XFrameOptionsMiddleware",
 ]
-
-# django-cors-headers' middleware is async-native already (no hop); re-exported so the
-# settings list the whole chain from one module.
-CorsMiddleware = _CorsMiddleware
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 

@@ -1,19 +1,14 @@
-"""The project's middleware, async-native: each class serves sync and async chains directly,
-so the async path has no MiddlewareMixin ``sync_to_async`` hop."""
+"""The error envelope at the door: bodies the API will not read are refused (413, 415, 400),
+and every error below is answered in the one JSON envelope."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import re
-import time
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
-import sentry_sdk
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.signals import got_request_exception
 from django.http import HttpRequest
@@ -28,20 +23,9 @@ from api.errors import (
     status_error_code,
     status_message,
 )
-from api.request_context import (
-    REQUEST_ID_HEADER,
-    client_ip,
-    request_id_from_header,
-    request_id_var,
-)
-from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
-from config.asgi_handler import BODY_TOO_LARGE
+from api.middleware.base import AsyncNativeMiddleware, route_template
+from fastpath.handler import BODY_TOO_LARGE
 from musicbud.errors import MusicbudError
-
-access_logger = logging.getLogger("musicbud.access")
-
-SyncGetResponse = Callable[[HttpRequest], HttpResponseBase]
-AsyncGetResponse = Callable[[HttpRequest], Awaitable[HttpResponseBase]]
 
 API_PATH_PREFIX = "/api/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -49,114 +33,6 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_MEDIA_TYPES = ("application/json", "multipart/form-data")
 # Headers of a replaced error response that still describe the error.
 _REPLACED_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
-
-
-class AsyncNativeMiddleware:
-    """Base: ``__call__`` returns a coroutine on an async chain and a response on a sync one."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: SyncGetResponse | AsyncGetResponse) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self.acall(request)
-        return self.call(request)
-
-    def call(self, request: HttpRequest) -> HttpResponseBase:
-        raise NotImplementedError
-
-    async def acall(self, request: HttpRequest) -> HttpResponseBase:
-        raise NotImplementedError
-
-
-def route_template(request: HttpRequest) -> str:
-    """The matched URL pattern (``api/v1/users/<int:user_id>``), never the raw path."""
-    match = getattr(request, "resolver_match", None)
-    if match is None or not match.route:
-        return metrics.UNMATCHED_ROUTE
-    return "/" + str(match.route).lstrip("^").rstrip("$")
-
-
-class RequestContextMiddleware(AsyncNativeMiddleware):
-    """Outermost: request id, per-request headers, metrics and the one access-log line."""
-
-    def _start(self, request: HttpRequest) -> tuple[Any, float]:
-        request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
-        request.request_id = request_id  # type: ignore[attr-defined]
-        token = request_id_var.set(request_id)
-        if sentry_sdk.get_client().is_active():
-            # The Django integration gives every request its own isolation scope.
-            sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
-        metrics.IN_FLIGHT.inc()
-        return token, time.perf_counter()
-
-    def _finish(
-        self, request: HttpRequest, response: HttpResponseBase, token: Any, started: float
-    ) -> HttpResponseBase:
-        try:
-            seconds = time.perf_counter() - started
-            route = route_template(request)
-            response[REQUEST_ID_HEADER] = request.request_id  # type: ignore[attr-defined]
-            response["X-XSS-Protection"] = settings.X_XSS_PROTECTION
-            state: RateLimitState | None = getattr(request, REQUEST_ATTRIBUTE, None)
-            if state is not None:
-                for name, value in state.headers().items():
-                    response.headers.setdefault(name, value)
-            metrics.request_observed(
-                route=route,
-                method=request.method or "",
-                status=response.status_code,
-                seconds=seconds,
-            )
-            access_logger.info(
-                "%s %s %s",
-                request.method,
-                route,
-                response.status_code,
-                extra={
-                    "method": request.method,
-                    "route": route,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "user_id": request_user_id(request),
-                    "client_ip": client_ip(request),
-                },
-            )
-        finally:
-            metrics.IN_FLIGHT.dec()
-            request_id_var.reset(token)
-        return response
-
-    def _abandon(self, token: Any) -> None:
-        # Django turns exceptions into responses below us; this only keeps the gauge and
-        # the context right if something still escapes.
-        metrics.IN_FLIGHT.dec()
-        request_id_var.reset(token)
-
-    def call(self, request: HttpRequest) -> HttpResponseBase:
-        token, started = self._start(request)
-        try:
-            response = self.get_response(request)
-        except BaseException:
-            self._abandon(token)
-            raise
-        return self._finish(request, response, token, started)  # type: ignore[arg-type]
-
-    async def acall(self, request: HttpRequest) -> HttpResponseBase:
-        token, started = self._start(request)
-        try:
-            response = await self.get_response(request)  # type: ignore[misc]
-        except BaseException:
-            self._abandon(token)
-            raise
-        return self._finish(request, response, token, started)
 
 
 def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
@@ -216,6 +92,15 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
                 "Send the request body as application/json",
                 code="unsupported_media_type",
             )
+    if (
+        request.path.startswith(API_PATH_PREFIX)
+        and request.method in BODY_METHODS
+        and has_body
+        and len(request.body) > settings.MAX_REQUEST_BODY_BYTES
+    ):
+        # A chunked body declares no length; the fast path's handler flags it while reading
+        # (above), Django's stock handler reads it whole.
+        return _too_large(request)
     if _has_nul(request):
         return error_response(
             request,

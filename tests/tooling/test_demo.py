@@ -28,7 +28,9 @@ from musicbud.models import (
     Track,
     User,
 )
-from musicbud.services.demo import (
+from musicbud.services.taste import taste_edge_remove
+from tests.factories import TrackFactory, UserFactory
+from tooling.demo import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     DemoSeedResult,
@@ -37,8 +39,6 @@ from musicbud.services.demo import (
     demo_reset,
     demo_seed,
 )
-from musicbud.services.taste import taste_edge_remove
-from tests.factories import TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

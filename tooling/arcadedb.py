@@ -1,5 +1,5 @@
 """Start a throw-away ArcadeDB Bolt server from the ``arcadedb-embedded`` wheel (a dev
-dependency): the Neo4j stand-in of the test suite and the benchmark (GRAPH_TEST_SERVER.md)."""
+dependency): the Neo4j stand-in of the test suite and the graph benchmark."""
 
 from __future__ import annotations
 

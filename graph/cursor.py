@@ -1,0 +1,28 @@
+"""Opaque page cursors, one codec for every list: a small JSON object in URL-safe base64
+(graph pages and the API's offset pages alike)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from musicbud.errors import InvalidCursor
+
+
+def cursor_encode(fields: Mapping[str, object]) -> str:
+    raw = json.dumps(fields, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str) -> dict[str, Any]:
+    """The fields a cursor carries; InvalidCursor (a 422) for anything this codec did not make."""
+    try:
+        data = json.loads(base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor from exc
+    if not isinstance(data, dict):
+        raise InvalidCursor
+    return data
