@@ -24,6 +24,7 @@ install_exception_handlers(api)
 install_rate_limits(api)
 api.add_router("/auth/", "api.auth.router.router")
 api.add_router("/admin/", "api.admin.router.router")
+api.add_router("/chat/", "api.chat.router.router")
 
 # Order matters where paths overlap: each router declares its fixed paths before its
 # parameterised ones.

@@ -70,3 +70,27 @@ async def offset_page(
     has_more = len(fetched) > limit and offset + limit <= MAX_OFFSET
     cursor = cursor_encode({"o": offset + limit}) if has_more else None
     return {"items": list(fetched[:limit]), "next": next_link(request, cursor)}
+
+
+# Keyset pages of rows with growing ids, newest first: the cursor is the id to go below.
+# New rows arriving between two pages never shift the next one.
+MAX_ROW_ID = 2**63 - 1
+
+
+def decode_before(cursor: str | None) -> int | None:
+    """The id a newest-first page continues below (None without a cursor); malformed: 422."""
+    if not cursor:
+        return None
+    before = cursor_decode(cursor).get("b")
+    if not isinstance(before, int) or isinstance(before, bool) or not 1 <= before <= MAX_ROW_ID:
+        raise InvalidCursor
+    return before
+
+
+def before_page(
+    request: HttpRequest, rows: list[T], *, limit: int, row_id: Callable[[T], int]
+) -> tuple[list[T], str | None]:
+    """Cut a ``limit + 1`` newest-first fetch to one page; the next page goes below its last."""
+    page = rows[:limit]
+    cursor = cursor_encode({"b": row_id(page[-1])}) if len(rows) > limit else None
+    return page, next_link(request, cursor)

@@ -115,6 +115,49 @@ def _record(request: HttpRequest, state: RateLimitState) -> None:
         setattr(request, REQUEST_ATTRIBUTE, state)
 
 
+async def _count_hit(
+    *, group: str, policy: Policy, identity: str, reads: Sequence[CacheRead] = ()
+) -> tuple[RateLimitState, bool] | None:
+    """Count one hit: the state and whether it is over the limit; None when the counter
+    store failed and the policy fails open (fails closed: raises RateLimited)."""
+    rate = policy_rate(policy)
+    limit, period = _split_rate(rate)
+    window = _get_window(identity, period)
+    cache_key = _make_cache_key(group, window, rate, identity, None)
+    try:
+        count = await async_cache.increment(
+            cache_key, 1, expire=period + EXPIRATION_FUDGE, reads=reads
+        )
+    except (RedisError, OSError) as exc:
+        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN
+        logger.exception(
+            "rate limit counter unavailable; failing %s",
+            "open" if fail_open else "closed",
+            extra={"group": group, "policy": policy, "error": type(exc).__name__},
+        )
+        if fail_open:
+            return None
+        raise RateLimited(
+            "Rate limiting is unavailable; try again shortly",
+            retry_after=period,
+            limit=limit,
+            reset=period,
+        ) from exc
+    reset = max(window - int(time.time()), 0)
+    state = RateLimitState(group=group, limit=limit, remaining=max(limit - count, 0), reset=reset)
+    return state, count > limit
+
+
+def _reject(state: RateLimitState, *, policy: Policy) -> None:
+    rate_limit_rejected(group=state.group, policy=policy)
+    raise RateLimited(
+        "Too many requests; slow down",
+        retry_after=max(state.reset, 1),
+        limit=state.limit,
+        reset=state.reset,
+    )
+
+
 async def enforce_rate_limit(
     request: HttpRequest,
     *,
@@ -130,41 +173,22 @@ async def enforce_rate_limit(
     ``reads``: cache reads the view is about to make, sent with the counter (see
     ``AsyncCache.increment``); a rejected request's are dropped unread.
     """
-    rate = policy_rate(policy)
-    limit, period = _split_rate(rate)
-    identity = _identity(request, key)
-    window = _get_window(identity, period)
-    cache_key = _make_cache_key(group, window, rate, identity, None)
-    try:
-        count = await async_cache.increment(
-            cache_key, 1, expire=period + EXPIRATION_FUDGE, reads=reads
-        )
-    except (RedisError, OSError) as exc:
-        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN
-        logger.exception(
-            "rate limit counter unavailable; failing %s",
-            "open" if fail_open else "closed",
-            extra={"group": group, "policy": policy, "error": type(exc).__name__},
-        )
-        if fail_open:
-            return
-        raise RateLimited(
-            "Rate limiting is unavailable; try again shortly",
-            retry_after=period,
-            limit=limit,
-            reset=period,
-        ) from exc
-    reset = max(window - int(time.time()), 0)
-    state = RateLimitState(group=group, limit=limit, remaining=max(limit - count, 0), reset=reset)
+    counted = await _count_hit(
+        group=group, policy=policy, identity=_identity(request, key), reads=reads
+    )
+    if counted is None:
+        return
+    state, exceeded = counted
     _record(request, state)
-    if count > limit:
-        rate_limit_rejected(group=group, policy=policy)
-        raise RateLimited(
-            "Too many requests; slow down",
-            retry_after=max(reset, 1),
-            limit=limit,
-            reset=reset,
-        )
+    if exceeded:
+        _reject(state, policy=policy)
+
+
+async def enforce_user_rate_limit(*, user_id: int, group: str, policy: Policy) -> None:
+    """The same limit outside an HTTP request (a WebSocket frame), counted per user."""
+    counted = await _count_hit(group=group, policy=policy, identity=f"user:{user_id}")
+    if counted is not None and counted[1]:
+        _reject(counted[0], policy=policy)
 
 
 ReadsAhead = Callable[..., Sequence[CacheRead]]

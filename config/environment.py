@@ -169,6 +169,8 @@ class AppEnvironment(BaseSettings):
     TASTE_IMPORT_MAX_ENTRIES: Annotated[int, Field(ge=1, le=10_000)] = 500
     USER_CACHE_TTL_SECONDS: PositiveInt = 300
     HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
+    # How often an open chat socket re-checks that its user is active and its login live.
+    CHAT_SESSION_CHECK_SECONDS: PositiveFloat = 15.0
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
     X_XSS_PROTECTION: Literal["0", "1", "1; mode=block"] = "0"
     # The fast path (the fastpath package: hop-free ASGI handler, async-native middleware,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import SELF, UNSAFE_INLINE
@@ -31,6 +32,8 @@ if IS_TEST:
     ALLOWED_HOSTS = [*ALLOWED_HOSTS, "testserver"]
 
 INSTALLED_APPS = [
+    # First: its runserver replaces Django's, so `manage.py runserver` serves WebSockets too.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -40,7 +43,9 @@ INSTALLED_APPS = [
     "corsheaders",
     "csp",
     "ninja",
+    "channels",
     "musicbud",
+    "musicbud.chat",
     "graph",
 ]
 
@@ -166,6 +171,25 @@ else:
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --- real-time (chat) ------------------------------------------------------------------------
+# Redis pub/sub carries every group message to the workers holding its sockets, once per
+# worker; nothing is stored in Redis (messages are stored in the database first, and a
+# client that missed some resumes from there), so a FLUSHDB never loses a subscription.
+# Pub/sub channels are not scoped by Redis database number: the prefix is.
+if REDIS_URL:
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": f"musicbud.{urlsplit(REDIS_URL).path.strip('/') or '0'}.",
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHAT_SESSION_CHECK_SECONDS = ENV.CHAT_SESSION_CHECK_SECONDS
 
 # --- auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "musicbud.User"

@@ -327,6 +327,19 @@ class AsyncCache:
             return bool(django_cache.touch(key, seconds))
         return bool(await redis_client().expire(self.make_key(key), seconds))
 
+    async def pop(self, key: str, default: Any = None) -> Any:
+        """The value, removed in the same step (Redis ``GETDEL``): one caller at most gets it."""
+        read_ahead.drop()
+        if not self.uses_redis:
+            # No await between the read and the delete: nothing else on the loop runs between.
+            value = django_cache.get(key, MISSING)
+            if value is MISSING:
+                return default
+            django_cache.delete(key)
+            return value
+        raw = await redis_client().getdel(self.make_key(key))
+        return default if raw is None else _decode(raw)
+
     async def delete(self, *keys: str) -> int:
         read_ahead.drop()
         if not keys:

@@ -55,19 +55,19 @@ class Server:
 
 
 def start_server(
-    *, app: str, host: str, port: int, app_env: dict[str, str], log_path: Path
+    *, app: str, host: str, port: int, app_env: dict[str, str], log_path: Path, workers: int = 1
 ) -> Server:
-    """gunicorn -c docker/gunicorn.conf.py with one worker on ``host:port``, ready to serve.
+    """gunicorn -c docker/gunicorn.conf.py with ``workers`` workers on ``host:port``, ready.
 
     ``app_env`` reaches the worker through gunicorn's ``--env`` (the master keeps this
-    process's environment); worker recycling is off so a run measures one worker.
+    process's environment); worker recycling is off so a run measures the same workers.
     """
     command = [
         str(Path(sys.executable).with_name("gunicorn")),
         "-c",
         str(GUNICORN_CONF),
         "--workers",
-        "1",
+        str(workers),
         "--bind",
         f"{host}:{port}",
         "--max-requests",
@@ -75,10 +75,10 @@ def start_server(
     ]
     for name, value in app_env.items():
         command += ["--env", f"{name}={value}"]
-    log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own gunicorn and config
-        [*command, app], cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT
-    )
+    with log_path.open("wb") as log:  # the server writes through its own copy of the file
+        process = subprocess.Popen(  # noqa: S603 - our own gunicorn and config
+            [*command, app], cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT
+        )
     server = Server(process=process, host=host, port=port, log_path=log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -1,0 +1,1 @@
+"""Chat over REST (router) and WebSocket (consumer), and the WebSocket routing."""

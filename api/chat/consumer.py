@@ -1,0 +1,359 @@
+"""The chat WebSocket: ``/ws/chat/?ticket=...`` (or the session cookie from an allowed Origin).
+
+Once open, the socket receives every event of the channels and conversations its user
+belongs to, and may send messages, typing notices, read markers and ask to resume from a
+message id. Every frame is answered on this socket only: a bad frame gets an error event and
+never affects another socket. The socket closes with 4401 when it cannot be authenticated,
+and later when its user is deactivated or its login revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from channels.auth import get_user
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.db import DatabaseError
+from django.http.request import split_domain_port, validate_host
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from api.chat.frames import FRAMES, ReadFrame, ResumeFrame, SendFrame, TypingFrame
+from api.throttling import enforce_user_rate_limit
+from musicbud.chat.fanout import (
+    channel_group,
+    message_payload,
+    publish,
+    render,
+    user_group,
+    user_payload,
+)
+from musicbud.errors import MusicbudError, PermissionDenied, RateLimited
+from musicbud.models import User
+from musicbud.selectors.chat import (
+    chat_conversation_peer,
+    chat_messages_since,
+    chat_socket_state,
+)
+from musicbud.selectors.users import principal_get_cached
+from musicbud.services.chat import chat_message_post, chat_read_mark
+from musicbud.services.chat_tickets import SocketGrant, chat_grant_is_live, chat_ticket_redeem
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's registry: the server is overloaded or failing
+# A frame holds at most one message (4,000 characters, as JSON escapes up to 6 bytes each).
+MAX_FRAME_CHARS = 32 * 1024
+RESUME_LIMIT = 200
+SEND_GROUP = "chat.socket.send"
+TYPING_GROUP = "chat.socket.typing"
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """A browser's cookie may open the socket only from an allowed origin: the API's own
+    host, or an origin trusted for CORS or CSRF (cross-site WebSocket hijacking otherwise)."""
+    headers = dict(scope.get("headers", []))
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    if not origin:
+        return False
+    if origin in settings.CORS_ALLOWED_ORIGINS or origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    host = headers.get(b"host", b"").decode("latin-1")
+    domain, _ = split_domain_port(host)
+    return (
+        bool(domain)
+        and urlsplit(origin).netloc == host
+        and validate_host(domain, settings.ALLOWED_HOSTS)
+    )
+
+
+class SessionWatch:
+    """Re-checks every open socket of this process, one after the other, every
+    ``CHAT_SESSION_CHECK_SECONDS``: one task per process rather than one timer per socket,
+    so a thousand sockets opened together do not check (and open Redis connections)
+    together. The task ends when the last socket closes and starts again with the next."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[ChatConsumer, None] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def watch(self, consumer: ChatConsumer) -> None:
+        self.sockets[consumer] = None
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._run())
+
+    def forget(self, consumer: ChatConsumer) -> None:
+        self.sockets.pop(consumer, None)
+        if not self.sockets and self.task is not None:
+            self.task.cancel()  # asleep, or this very check: nothing left to check either way
+            self.task = None
+
+    async def _run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(settings.CHAT_SESSION_CHECK_SECONDS)
+            for consumer in list(self.sockets):
+                await consumer.check_session()
+
+
+sessions = SessionWatch()
+
+
+def _error(code: str, message: str, **extra: Any) -> str:
+    return render({"type": "error", "code": code, "message": message, **extra})
+
+
+class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    grant: SocketGrant | None = None
+    user: User
+    subscribed: set[int]
+    blocked: set[int]
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        # Accepted first, so that a refusal can carry its close code (a refused handshake
+        # would reach the client as a bare HTTP 403).
+        await self.accept()
+        self.subscribed, self.blocked = set(), set()
+        try:
+            grant = await self._authenticate()
+            principal = await principal_get_cached(user_id=grant.user_id) if grant else None
+            if grant is None or principal is None:
+                await self.close(code=CLOSE_UNAUTHORIZED)
+                return
+            self.user = principal.user
+            state = await chat_socket_state(user_id=grant.user_id)
+            self.blocked = set(state.blocked_ids)
+            await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
+            for channel_id in state.channel_ids:
+                await self._subscribe(channel_id)
+        except (RedisError, OSError, DatabaseError):
+            # Redis or the database failed us: "try again later", not a crash without a
+            # close frame. Whatever was subscribed is dropped by disconnect().
+            logger.exception("chat socket could not open")
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
+        self.grant = grant
+        sessions.watch(self)
+        await self.send(
+            text_data=render(
+                {
+                    "type": "hello",
+                    "user": user_payload(self.user),
+                    "channels": sorted(self.subscribed),
+                }
+            )
+        )
+
+    async def _authenticate(self) -> SocketGrant | None:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        tickets = query.get("ticket")
+        if tickets is not None:
+            return await chat_ticket_redeem(ticket=tickets[0]) if len(tickets) == 1 else None
+        if "session" not in self.scope or not origin_allowed(self.scope):
+            return None
+        user = await get_user(self.scope)
+        if not (user.is_authenticated and user.is_active):
+            return None
+        return SocketGrant(user_id=user.pk, session_key=self.scope["session"].session_key)
+
+    async def check_session(self) -> None:
+        """Close the socket once its user is deactivated or its login revoked."""
+        if self.grant is None:
+            return
+        try:
+            live = await chat_grant_is_live(grant=self.grant)
+        except (RedisError, OSError):
+            logger.warning("chat socket check failed; will retry", exc_info=True)
+            return
+        if not live:
+            await self._close_unauthorized()
+
+    async def _close_unauthorized(self) -> None:
+        self.grant = None
+        await self.close(code=CLOSE_UNAUTHORIZED)
+        sessions.forget(self)
+
+    async def disconnect(self, code: int) -> None:
+        sessions.forget(self)
+        if not hasattr(self, "user"):
+            return
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+        for channel_id in list(self.subscribed):
+            await self._unsubscribe(channel_id)
+
+    async def _subscribe(self, channel_id: int) -> None:
+        await self.channel_layer.group_add(channel_group(channel_id), self.channel_name)
+        self.subscribed.add(channel_id)
+
+    async def _unsubscribe(self, channel_id: int) -> None:
+        self.subscribed.discard(channel_id)
+        await self.channel_layer.group_discard(channel_group(channel_id), self.channel_name)
+
+    # --- what the server pushes ---------------------------------------------------------------
+
+    async def chat_event(self, event: dict[str, Any]) -> None:
+        """A layer message from ``musicbud.chat.fanout.publish``."""
+        if self.grant is None or event.get("skip_user") == self.user.pk:
+            return
+        channel = event.get("channel")
+        if channel is not None and channel not in self.subscribed:
+            return  # left, kicked or banned: nothing more from that channel
+        if event.get("author") in self.blocked:
+            return
+        if (leaving := event.get("unsubscribe")) is not None:
+            await self._unsubscribe(leaving)
+        if (joining := event.get("subscribe")) is not None:
+            await self._subscribe(joining)
+        if (blocked := event.get("block")) is not None:
+            self.blocked.add(blocked)
+        if (unblocked := event.get("unblock")) is not None:
+            self.blocked.discard(unblocked)
+        if event.get("text") is not None:
+            await self.send(text_data=event["text"])
+
+    # --- what the client sends ----------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.grant is None:
+            return
+        if text_data is None:
+            await self.send(text_data=_error("invalid_frame", "Send JSON text frames"))
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.send(text_data=_error("frame_too_large", "The frame is too large"))
+            return
+        try:
+            frame = FRAMES.validate_json(text_data)
+        except ValidationError as exc:
+            details = [
+                {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+                for error in exc.errors(include_url=False, include_context=False)[:10]
+            ]
+            await self.send(
+                text_data=_error("invalid_frame", "The frame is not valid", details=details)
+            )
+            return
+        client_id = frame.client_id if isinstance(frame, SendFrame) else None
+        try:
+            if isinstance(frame, SendFrame):
+                await self._send_message(frame)
+            elif isinstance(frame, TypingFrame):
+                await self._typing(frame)
+            elif isinstance(frame, ReadFrame):
+                await self._read(frame)
+            else:
+                await self._resume(frame)
+        except RateLimited as exc:
+            await self.send(
+                text_data=_error(
+                    exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
+                )
+            )
+        except MusicbudError as exc:
+            extra: dict[str, Any] = {"status_code": int(exc.status_code), "client_id": client_id}
+            if exc.details is not None:
+                extra["details"] = exc.details
+            await self.send(text_data=_error(exc.code, exc.message, **extra))
+
+    async def _send_message(self, frame: SendFrame) -> None:
+        assert self.grant is not None  # noqa: S101 - receive() returns early otherwise
+        # A write must not outlive the login: checked now, not only at the next watch.
+        if not await chat_grant_is_live(grant=self.grant):
+            await self._close_unauthorized()
+            return
+        await enforce_user_rate_limit(user_id=self.user.pk, group=SEND_GROUP, policy="standard")
+        posted = await chat_message_post(
+            user=self.user,
+            channel_id=frame.channel,
+            username=frame.conversation,
+            content=frame.content,
+            client_id=frame.client_id,
+        )
+        await self.send(
+            text_data=render(
+                {
+                    "type": "ack",
+                    "client_id": frame.client_id,
+                    "created": posted.created,
+                    "message": message_payload(posted.message),
+                }
+            )
+        )
+
+    async def _typing(self, frame: TypingFrame) -> None:
+        await enforce_user_rate_limit(user_id=self.user.pk, group=TYPING_GROUP, policy="standard")
+        event: dict[str, Any] = {"type": "typing", "user": user_payload(self.user)}
+        if frame.channel is not None:
+            if frame.channel not in self.subscribed:
+                raise PermissionDenied("You are not a member of this channel", code="not_a_member")
+            event.update(channel=frame.channel, conversation=None)
+            await publish(
+                [channel_group(frame.channel)],
+                event=event,
+                channel=frame.channel,
+                author=self.user.pk,
+                skip_user=self.user.pk,
+            )
+            return
+        assert frame.conversation is not None  # noqa: S101 - the frame has one of the two
+        conversation_id, other_id = await chat_conversation_peer(
+            user=self.user, username=frame.conversation
+        )
+        event.update(channel=None, conversation=conversation_id)
+        await publish([user_group(other_id)], event=event, author=self.user.pk)
+
+    async def _read(self, frame: ReadFrame) -> None:
+        unread = await chat_read_mark(
+            user=self.user,
+            channel_id=frame.channel,
+            username=frame.conversation,
+            message_id=frame.message_id,
+        )
+        await self.send(
+            text_data=render(
+                {
+                    "type": "read",
+                    "channel": frame.channel,
+                    "conversation": frame.conversation,
+                    "message_id": frame.message_id,
+                    "unread": unread,
+                }
+            )
+        )
+
+    async def _resume(self, frame: ResumeFrame) -> None:
+        rows = await chat_messages_since(
+            user_id=self.user.pk, after=frame.after, limit=RESUME_LIMIT
+        )
+        for message in rows[:RESUME_LIMIT]:
+            await self.send(
+                text_data=render({"type": "message", "message": message_payload(message)})
+            )
+        page = rows[:RESUME_LIMIT]
+        await self.send(
+            text_data=json.dumps(
+                {
+                    "type": "resumed",
+                    "after": frame.after,
+                    "count": len(page),
+                    "last": page[-1].pk if page else frame.after,
+                    "more": len(rows) > RESUME_LIMIT,
+                }
+            )
+        )
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
+    """Any other WebSocket path: accepted only to say 4404, then closed."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        await self.close(code=CLOSE_NOT_FOUND)

@@ -1,0 +1,129 @@
+"""Schemas of the chat area (REST); the socket's frames are in ``api.chat.frames``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from api.pagination import MAX_ROW_ID, PageParams
+from api.schemas import InputSchema
+from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH
+
+# What a socket frame's content may hold before the service trims it and applies the
+# 4,000-character limit (REST bodies state that limit in their schema).
+CONTENT_INPUT_MAX = 20_000
+
+
+class UserRefOut(Schema):
+    username: str
+    display_name: str
+
+
+class ChannelCreateIn(InputSchema):
+    name: str = Field(min_length=1, max_length=80, description="Unique, case-insensitively.")
+    description: str = Field("", max_length=500)
+    visibility: Literal["public", "private"] = "public"
+
+
+class ChannelUpdateIn(InputSchema):
+    """Fields to change; omitted fields stay."""
+
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str | None = Field(None, max_length=500)
+    visibility: Literal["public", "private"] | None = None
+
+
+class ChannelOut(Schema):
+    id: int
+    name: str
+    description: str
+    visibility: str
+    created_at: datetime
+    creator: str | None = Field(description="The creator's username (null once deleted).")
+    member_count: int
+    role: str | None = Field(description="My role here, or null.")
+    state: str | None = Field(description="My membership state here, or null.")
+    unread: int | None = Field(description="Messages after my read marker (active members).")
+
+
+class ChannelListParams(PageParams):
+    q: str = Field("", max_length=80, description="Part of the channel's name.")
+    mine: bool = Field(False, description="Only channels I am an active member of.")
+
+
+class MemberOut(Schema):
+    id: int = Field(description="The membership's id (an invitation's id for accept/decline).")
+    channel: int
+    channel_name: str
+    user: UserRefOut
+    role: str
+    state: str
+    joined_at: datetime | None
+    invited_by: str | None
+
+    @staticmethod
+    def resolve_channel(obj: object) -> int:
+        return obj.channel_id  # type: ignore[attr-defined, no-any-return]
+
+
+class UsernameIn(InputSchema):
+    username: str = Field(min_length=1, max_length=150)
+
+
+class MessageIn(InputSchema):
+    content: str = Field(
+        min_length=1,
+        max_length=MESSAGE_MAX_LENGTH,
+        pattern=r"\S",
+        description="1-4000 characters, not all blank; trimmed when stored.",
+    )
+    client_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=CLIENT_ID_MAX_LENGTH,
+        description="The sender's id for this message: sending it again stores nothing new.",
+    )
+
+
+class MessageOut(Schema):
+    id: int
+    channel: int | None
+    conversation: int | None
+    author: UserRefOut
+    content: str
+    created_at: datetime
+
+    @staticmethod
+    def resolve_channel(obj: object) -> int | None:
+        return obj.channel_id  # type: ignore[attr-defined, no-any-return]
+
+    @staticmethod
+    def resolve_conversation(obj: object) -> int | None:
+        return obj.conversation_id  # type: ignore[attr-defined, no-any-return]
+
+
+class ConversationOut(Schema):
+    id: int
+    user: UserRefOut = Field(description="The other person.")
+    last_message: MessageOut | None
+    unread: int
+
+
+class ReadIn(InputSchema):
+    message_id: int = Field(ge=1, le=MAX_ROW_ID)
+
+
+class BlockOut(Schema):
+    username: str
+
+
+class ReadOut(Schema):
+    unread: int = Field(description="Messages still unread after the marker.")
+
+
+class TicketOut(Schema):
+    ticket: str = Field(description="Open /ws/chat/?ticket=<ticket> within expires_in seconds.")
+    expires_in: int

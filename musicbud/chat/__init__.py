@@ -1,0 +1,1 @@
+"""Chat: channels with roles, direct conversations, messages and blocks (relational models)."""

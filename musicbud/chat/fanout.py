@@ -1,0 +1,86 @@
+"""Fan-out of chat events through the channel layer, after the database has them.
+
+Every socket joins its user's group and the group of each channel it is an active member
+of. An event is rendered to JSON once here, whatever the number of listeners; each consumer
+forwards the text as is. Alongside the text, a layer message carries what a consumer needs
+to filter or to update its subscriptions:
+
+- ``channel``: the channel the event belongs to (a consumer no longer subscribed drops it);
+- ``author``: the user who wrote it (a consumer whose user blocked the author drops it);
+- ``skip_user``: that user's own sockets drop it (they get their own copy by user group);
+- ``subscribe`` / ``unsubscribe``: a channel id to join or leave the group of;
+- ``block`` / ``unblock``: a user id to add to or drop from the blocked set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from redis.exceptions import RedisError
+
+from musicbud.chat.models import Message
+from musicbud.models import User
+
+logger = logging.getLogger(__name__)
+
+# The layer message type consumers handle (ChatConsumer.chat_event).
+EVENT_TYPE = "chat.event"
+PUBLISH_TIMEOUT_SECONDS = 2.0
+
+
+def channel_group(channel_id: int) -> str:
+    return f"chat.channel.{channel_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"chat.user.{user_id}"
+
+
+def timestamp(value: datetime) -> str:
+    """As the REST API renders datetimes (Django's JSON encoder: milliseconds, ``Z``)."""
+    rendered: str = DjangoJSONEncoder().default(value)
+    return rendered
+
+
+def user_payload(user: User) -> dict[str, str]:
+    return {"username": user.username, "display_name": user.display_name}
+
+
+def message_payload(message: Message) -> dict[str, Any]:
+    """A message as REST and the socket show it (``author`` must be loaded)."""
+    return {
+        "id": message.pk,
+        "channel": message.channel_id,
+        "conversation": message.conversation_id,
+        "author": user_payload(message.author),
+        "content": message.content,
+        "created_at": timestamp(message.created_at),
+    }
+
+
+def render(event: dict[str, Any]) -> str:
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+
+
+async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing: Any) -> None:
+    """Send ``event`` (or, with None, only the routing instructions) to ``groups``.
+
+    Called after the database committed what the event reports: a failure to publish is
+    logged and swallowed, since the data is stored and clients catch up with ``resume``.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": EVENT_TYPE, "text": None if event is None else render(event), **routing}
+    try:
+        async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+            for group in groups:
+                await layer.group_send(group, message)
+    except (RedisError, OSError, TimeoutError):
+        logger.exception("chat fan-out failed", extra={"groups": groups[:5]})
