@@ -31,14 +31,16 @@ PROJECT_PACKAGES = {"api", "config", "musicbud", "graph", "tooling", "tests"}
 
 REPORT = """
 import json
-from config.asgi import application
+from config.asgi import http_application
 from django.conf import settings
 from musicbud.cache import redis_client
 print(json.dumps({
     "fast_path": settings.FAST_PATH,
     "middleware": list(settings.MIDDLEWARE),
     "middleware_type": type(settings.MIDDLEWARE).__name__,
-    "handler": type(application.app).__module__ + "." + type(application.app).__qualname__,
+    "handler": type(http_application.app).__module__
+    + "."
+    + type(http_application.app).__qualname__,
 }))
 """
 
