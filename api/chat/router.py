@@ -278,6 +278,8 @@ async def invitation_decline(request: HttpRequest, invitation_id: int) -> Status
     response=Page[MessageOut],
     url_name="chat-channel-messages",
     summary="A channel's messages, newest first (`next` pages older ones)",
+    # A private channel's history is for members only.
+    openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def channel_messages(
     request: HttpRequest, channel_id: int, params: Query[PageParams]
