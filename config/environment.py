@@ -200,6 +200,9 @@ class AppEnvironment(BaseSettings):
     SPOTIFY_API_URL: str = "https://api.spotify.com/v1"
     # short_term (~4 weeks) | medium_term (~6 months) | long_term (~1 year) for top items.
     SPOTIFY_TOP_TIME_RANGE: Literal["short_term", "medium_term", "long_term"] = "medium_term"
+    # Pages of one offset paging object (saved tracks, saved albums) fetched side by side once
+    # the first page states the total; 1 walks them one at a time.
+    SPOTIFY_PAGE_CONCURRENCY: Annotated[int, Field(ge=1, le=16)] = 4
     LASTFM_API_KEY: str | None = None
     LASTFM_API_SECRET: SecretStr | None = None
     LASTFM_API_URL: str = "https://ws.audioscrobbler.com/2.0/"

@@ -42,7 +42,7 @@ from websockets.exceptions import ConnectionClosed
 from musicbud.chat.models import Channel, Membership, MembershipState, Role
 from musicbud.models import User
 from musicbud.services.chat_tickets import chat_ticket_issue
-from tooling.benchmark.server import HOP_FREE_APP, Server, start_server
+from tooling.benchmark.server import HOP_FREE_APP, Server, production_env, start_server
 
 Say = Callable[[str], None]
 T = TypeVar("T")
@@ -304,15 +304,7 @@ def run(options: Options, say: Say) -> str:
     needed = max(options.idle_sockets + options.base_sockets, *options.listeners)
     say(f"seeding a poster and {needed} listeners")
     poster, listeners, channel_id = seed(needed)
-    app_env = {
-        "ENVIRONMENT": "prod",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "JWT_SECRET_KEYS": f"bench:{secrets.token_urlsafe(48)}",
-        "ALLOWED_HOSTS": options.host,
-        "SECURE_SSL_REDIRECT": "false",
-        "RATE_LIMIT_PER_MINUTE": "1000000000",
-        "WEB_CONCURRENCY": str(options.workers),
-    }
+    app_env = production_env(host=options.host, workers=options.workers)
     options.log_dir.mkdir(parents=True, exist_ok=True)
     connection.close()
     load_before = os.getloadavg()

@@ -21,6 +21,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -96,24 +97,31 @@ class ProviderStandIn:
         lastfm_api_key: str = "standin-lastfm-key",
         lastfm_api_secret: str = "standin-lastfm-secret-0123456789",  # noqa: S107
         access_token_ttl: int = 3600,
+        latency_seconds: float = 0.0,
     ) -> None:
         self.spotify_client_id = spotify_client_id
         self.spotify_client_secret = spotify_client_secret
         self.lastfm_api_key = lastfm_api_key
         self.lastfm_api_secret = lastfm_api_secret
         self.access_token_ttl = access_token_ttl
+        # Added to every answer, as a real service's round trip would be.
+        self.latency_seconds = latency_seconds
         self.spotify = SpotifyLibrary()
         self.lastfm = LastfmLibrary()
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
         # (method, path, query) of every request, in order.
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        # Requests being answered now, and the most there ever were at once.
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._codes: dict[str, _Code] = {}
         self._access_tokens: dict[str, float] = {}  # token -> expiry (time.time())
         self._refresh_tokens: set[str] = set()
         self._lastfm_tokens: set[str] = set()  # authorized by the user, not yet exchanged
         self._lastfm_sessions: set[str] = set()
         self._issued: set[str] = set()  # every secret ever handed out
+        self._expire_after: int | None = None  # Spotify API requests until tokens expire
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -172,9 +180,13 @@ class ProviderStandIn:
             self.faults.append(fault)
         return fault
 
-    def expire_access_tokens(self) -> None:
-        """Every access token issued so far is now expired (refresh tokens still work)."""
+    def expire_access_tokens(self, *, after: int = 0) -> None:
+        """Every access token issued so far is expired (refresh tokens still work): now, or
+        once ``after`` more Spotify API requests have been answered (expiry mid-sync)."""
         with self.lock:
+            if after:
+                self._expire_after = after
+                return
             for token in self._access_tokens:
                 self._access_tokens[token] = 0.0
 
@@ -249,6 +261,17 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         with self.state.lock:
             self.state.requests.append((method, path, query))
+            self.state.in_flight += 1
+            self.state.peak_in_flight = max(self.state.peak_in_flight, self.state.in_flight)
+        try:
+            if self.state.latency_seconds:
+                time.sleep(self.state.latency_seconds)
+            self._answer(method, path, query, form)
+        finally:
+            with self.state.lock:
+                self.state.in_flight -= 1
+
+    def _answer(self, method: str, path: str, query: dict[str, str], form: dict[str, str]) -> None:
         for root in (SPOTIFY_ACCOUNTS, SPOTIFY_API, LASTFM_API, LASTFM_AUTH):
             if path.startswith(root.rstrip("/")):
                 fault = self.state._take_fault(path[len(root.rstrip("/")) :] or "/", query)
@@ -372,6 +395,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _spotify_api(self, path: str, query: dict[str, str]) -> None:
         token = self.headers.get("Authorization", "").removeprefix("Bearer ")
         with self.state.lock:
+            if self.state._expire_after == 0:
+                self.state._expire_after = None
+                for issued in self.state._access_tokens:
+                    self.state._access_tokens[issued] = 0.0
+            elif self.state._expire_after is not None:
+                self.state._expire_after -= 1
             expiry = self.state._access_tokens.get(token)
         if expiry is None:
             self._json(401, {"error": {"status": 401, "message": "Invalid access token"}})
@@ -393,13 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
         elif path == "/me/tracks":
-            added = "2026-01-01T00:00:00Z"
-            items = [{"added_at": added, "track": track} for track in library.saved_tracks]
-            self._json(200, _offset_page(url, query, items))
+            self._json(200, _offset_page(url, query, library.saved_tracks, _saved("track")))
         elif path == "/me/albums":
-            added = "2026-01-01T00:00:00Z"
-            items = [{"added_at": added, "album": album} for album in library.saved_albums]
-            self._json(200, _offset_page(url, query, items))
+            self._json(200, _offset_page(url, query, library.saved_albums, _saved("album")))
         elif path == "/me/following" and query.get("type") == "artist":
             self._json(200, {"artists": _after_page(url, query, library.followed_artists)})
         elif path == "/me/top/tracks":
@@ -533,15 +558,26 @@ def _with_query(url: str, **params: Any) -> str:
     return f"{url}?{urlencode({k: v for k, v in params.items() if v is not None})}"
 
 
-def _offset_page(url: str, query: dict[str, str], items: list[Any]) -> dict[str, Any]:
-    """Spotify's paging object: offset/limit, with ``next`` and ``previous`` links."""
+def _saved(key: str) -> Callable[[Any], dict[str, Any]]:
+    """A saved track or album as Spotify lists it: when it was saved, and the object."""
+    return lambda item: {"added_at": "2026-01-01T00:00:00Z", key: item}
+
+
+def _offset_page(
+    url: str,
+    query: dict[str, str],
+    items: list[Any],
+    wrap: Callable[[Any], Any] = lambda item: item,
+) -> dict[str, Any]:
+    """Spotify's paging object: offset/limit, with ``next`` and ``previous`` links (``wrap``
+    shapes only the items on the page)."""
     limit = min(int(query.get("limit") or 20), 50)
     offset = int(query.get("offset") or 0)
     extra = {k: v for k, v in query.items() if k not in ("limit", "offset")}
     end = offset + limit
     return {
         "href": _with_query(url, **extra, offset=offset, limit=limit),
-        "items": items[offset:end],
+        "items": [wrap(item) for item in items[offset:end]],
         "limit": limit,
         "next": _with_query(url, **extra, offset=end, limit=limit) if end < len(items) else None,
         "offset": offset,

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 
 import httpx
+from django.conf import settings
 from django.db import connection as db_connection
 from django.db import connections
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -84,13 +85,19 @@ def _timed(name: str, user: User, action: Callable[[], object]) -> SyncRun:
 
 
 def sync_bench_run(
-    *, tracks: int, albums: int, follows: int, top: int, say: Callable[[str], None]
+    *,
+    tracks: int,
+    albums: int,
+    follows: int,
+    top: int,
+    latency_ms: float = 0.0,
+    say: Callable[[str], None],
 ) -> str:
     """Run the benchmark; returns the report (a Markdown table and the machine)."""
     if db_connection.vendor != "postgresql":
         say("warning: not on PostgreSQL (set DATABASE_URL); the targets are for PostgreSQL")
     prefix = f"b{secrets.token_hex(3)}"
-    standin = ProviderStandIn()
+    standin = ProviderStandIn(latency_seconds=latency_ms / 1000)
     standin.spotify = spotify_library(
         saved_tracks=tracks,
         saved_albums=albums,
@@ -145,7 +152,8 @@ def sync_bench_run(
     lines = [
         f"sync_bench {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · "
         f"{os.cpu_count()} CPUs · load average {load} · {db_connection.vendor} · "
-        "stand-in in its own process on 127.0.0.1",
+        f"stand-in in its own process on 127.0.0.1, {latency_ms:g} ms added to each answer · "
+        f"SPOTIFY_PAGE_CONCURRENCY={settings.SPOTIFY_PAGE_CONCURRENCY}",
         f"library: {tracks} saved tracks, {albums} saved albums, {follows} followed artists, "
         f"top {top} tracks and {top} artists, 50 recent plays -> {edges} edges",
         "",

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -37,7 +39,7 @@ from musicbud.providers.errors import (
     ProviderBadResponse,
     ProviderRejected,
 )
-from musicbud.providers.transport import response_json
+from musicbud.providers.transport import ProviderTransport, response_json
 
 SCOPES = "user-top-read user-library-read user-follow-read user-read-recently-played"
 PAGE_LIMIT = 50
@@ -163,6 +165,10 @@ def _pkce_pair() -> tuple[str, str]:
 class SpotifyProvider(Provider):
     name = "spotify"
     label = "Spotify"
+
+    def __init__(self, transport: ProviderTransport | None = None) -> None:
+        super().__init__(transport)
+        self._refresh_lock = threading.Lock()
 
     def configured(self) -> bool:
         return bool(
@@ -302,25 +308,60 @@ class SpotifyProvider(Provider):
         container: str | None = None,
     ) -> Iterator[T]:
         """Every item of a paging object (or, with ``container``, the cursor paging object
-        under that key), following ``next`` to the end."""
-        url: str | None = self._url(path)
-        query: Mapping[str, str | int] | None = {"limit": PAGE_LIMIT, **(params or {})}
-        base = settings.SPOTIFY_API_URL.rstrip("/") + "/"
-        while url is not None:
-            if not url.startswith(base):
-                # The bearer token goes only to the configured API.
-                raise ProviderBadResponse(f"Spotify sent a next page outside its API ({path})")
-            body = self._get(session, url, params=query)
-            page = body.get(container) if container else body
-            if not isinstance(page, dict) or not isinstance(page.get("items"), list):
-                raise ProviderBadResponse(f"Spotify sent a page without items ({path})")
+        under that key), in order, following ``next`` to the end."""
+        for page in self._page_bodies(session, path, params=params, container=container):
             items = [_parse(model, item, what=f"an item of {path}") for item in page["items"]]
             session.advance(len(items))
             yield from items
-            following = page.get("next")
-            if following is not None and not isinstance(following, str):
-                raise ProviderBadResponse(f"Spotify sent a next link that is not a URL ({path})")
-            url, query = following, None
+
+    def _page_bodies(
+        self,
+        session: ProviderSession,
+        path: str,
+        *,
+        params: Mapping[str, str] | None,
+        container: str | None,
+    ) -> Iterator[dict[str, Any]]:
+        """The pages of one paging object, in order.
+
+        An offset paging object states ``total`` and ``limit``, so once the first page is in,
+        the offsets of the rest are known: those pages are fetched ``SPOTIFY_PAGE_CONCURRENCY``
+        at a time (and still yielded in order). The last page's ``next`` is then followed as
+        usual, in case the library grew meanwhile. Cursor pages (``container``) can only be
+        walked one ``next`` at a time.
+        """
+        body = self._page(session, path, self._url(path), {"limit": PAGE_LIMIT, **(params or {})})
+        page = _checked_page(body.get(container) if container else body, path)
+        yield page
+        if container is None:
+            ahead = _offset_urls(page)
+            if ahead:
+                workers = min(settings.SPOTIFY_PAGE_CONCURRENCY, len(ahead))
+                with ThreadPoolExecutor(workers, thread_name_prefix="spotify-page") as pool:
+                    try:
+                        for body in pool.map(
+                            lambda url: self._page(session, path, url, None), ahead
+                        ):
+                            page = _checked_page(body, path)
+                            yield page
+                    finally:
+                        pool.shutdown(cancel_futures=True)
+        while (following := _next_url(page, path)) is not None:
+            body = self._page(session, path, following, None)
+            page = _checked_page(body.get(container) if container else body, path)
+            yield page
+
+    def _page(
+        self,
+        session: ProviderSession,
+        path: str,
+        url: str,
+        query: Mapping[str, str | int] | None,
+    ) -> dict[str, Any]:
+        if not url.startswith(settings.SPOTIFY_API_URL.rstrip("/") + "/"):
+            # The bearer token goes only to the configured API.
+            raise ProviderBadResponse(f"Spotify sent a next page outside its API ({path})")
+        return self._get(session, url, params=query)
 
     def _get(
         self,
@@ -329,12 +370,16 @@ class SpotifyProvider(Provider):
         *,
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
-        response = self._bearer_get(session, url, params)
+        sent = session.tokens
+        response = self._bearer_get(sent, url, params)
         if response.status_code == HTTPStatus.UNAUTHORIZED:
-            # Expired access token: refresh once and carry on.
-            session.tokens = self.token_refresh(tokens=session.tokens)
-            session.refreshed = True
-            response = self._bearer_get(session, url, params)
+            # Expired access token: refresh once and carry on. Pages fetched side by side
+            # share one refresh: whoever comes second finds the new token already there.
+            with self._refresh_lock:
+                if session.tokens is sent:
+                    session.tokens = self.token_refresh(tokens=sent)
+                    session.refreshed = True
+            response = self._bearer_get(session.tokens, url, params)
             if response.status_code == HTTPStatus.UNAUTHORIZED:
                 raise ProviderAuthRevoked("Spotify refused a freshly refreshed token")
         body = response_json(response, label=self.label)
@@ -348,10 +393,42 @@ class SpotifyProvider(Provider):
         return body
 
     def _bearer_get(
-        self, session: ProviderSession, url: str, params: Mapping[str, str | int] | None
+        self, tokens: TokenSet, url: str, params: Mapping[str, str | int] | None
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {session.tokens.access_token}"}
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
         return self.transport.request("GET", url, params=params, headers=headers)
+
+
+def _checked_page(page: object, path: str) -> dict[str, Any]:
+    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+        raise ProviderBadResponse(f"Spotify sent a page without items ({path})")
+    return page
+
+
+def _next_url(page: dict[str, Any], path: str) -> str | None:
+    following = page.get("next")
+    if following is not None and not isinstance(following, str):
+        raise ProviderBadResponse(f"Spotify sent a next link that is not a URL ({path})")
+    return following
+
+
+def _offset_urls(page: dict[str, Any]) -> list[str]:
+    """The URLs of the pages after this first one of an offset paging object (its ``next``
+    with the later offsets); none for a cursor paging object or one that does not state its
+    offset, limit and total."""
+    following, total, limit = page.get("next"), page.get("total"), page.get("limit")
+    if not isinstance(following, str) or "cursors" in page:
+        return []
+    if not (isinstance(total, int) and isinstance(limit, int) and limit > 0):
+        return []
+    if not isinstance(page.get("offset"), int):
+        return []
+    base = httpx.URL(following)
+    try:
+        first = int(base.params.get("offset", ""))
+    except ValueError:
+        return []
+    return [str(base.copy_set_param("offset", offset)) for offset in range(first, total, limit)]
 
 
 def _top_genres(top_artists: list[_Artist]) -> Iterator[ProviderItem]:

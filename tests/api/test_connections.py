@@ -453,6 +453,82 @@ def test_an_expired_access_token_is_refreshed_once_and_the_sync_carries_on(
     assert ProviderConnection.objects.get().access_token != stored
 
 
+def _offsets(standin: ProviderStandIn, path: str) -> list[int]:
+    """The offset of every request for that path, in the order they came (the first page
+    has none: it is 0)."""
+    with standin.lock:
+        return [int(query.get("offset", 0)) for _, p, query in standin.requests if p == path]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_the_pages_of_a_large_library_are_each_fetched_once_and_taken_in_order(
+    api_client: Client,
+    standin: ProviderStandIn,
+    settings: Any,
+    django_capture_on_commit_callbacks: Capture,
+    user: User,
+    concurrency: int,
+) -> None:
+    settings.SPOTIFY_PAGE_CONCURRENCY = concurrency
+    standin.spotify = spotify_library(
+        saved_tracks=230, saved_albums=1, followed_artists=1, top_tracks=1, top_artists=1
+    )
+    _connect(api_client, django_capture_on_commit_callbacks)
+    standin.requests.clear()
+    standin.peak_in_flight = 0
+    standin.latency_seconds = 0.1
+
+    body = _sync(api_client, django_capture_on_commit_callbacks)
+
+    assert body["last_sync"]["status"] == "succeeded"
+    assert body["last_sync"]["counts"]["like"]["track"]["unchanged"] == 230
+    assert sorted(_offsets(standin, "/spotify/v1/me/tracks")) == [0, 50, 100, 150, 200]
+    # Four pages after the first: side by side up to the setting, one at a time with 1.
+    assert standin.peak_in_flight == concurrency
+    saved = [track["name"] for track in standin.spotify.saved_tracks]
+    liked = set(
+        TasteEdge.objects.filter(user=user, relation="like", kind="track").values_list(
+            "track__name", flat=True
+        )
+    )
+    assert liked == set(saved)
+    assert len(liked) == 230
+
+
+def test_a_token_expiring_while_pages_are_in_flight_is_refreshed_once(
+    api_client: Client,
+    standin: ProviderStandIn,
+    settings: Any,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    settings.SPOTIFY_PAGE_CONCURRENCY = 4
+    standin.spotify = spotify_library(saved_tracks=250, saved_albums=1, followed_artists=1)
+    _connect(api_client, django_capture_on_commit_callbacks)
+    standin.requests.clear()
+    standin.latency_seconds = 0.1
+    # The first page is answered; the four after it, sent together, meet an expired token.
+    standin.expire_access_tokens(after=1)
+
+    body = _sync(api_client, django_capture_on_commit_callbacks)
+
+    assert body["last_sync"]["status"] == "succeeded"
+    token_calls = [p for p in standin.paths() if p.endswith("/api/token")]
+    assert token_calls == ["/spotify-accounts/api/token"]
+    # Each of the four was refused once and asked again with the new token.
+    assert sorted(_offsets(standin, "/spotify/v1/me/tracks")) == [
+        0,
+        50,
+        50,
+        100,
+        100,
+        150,
+        150,
+        200,
+        200,
+    ]
+    assert TasteEdge.objects.filter(relation="like", kind="track").count() == 250
+
+
 @pytest.mark.parametrize(
     ("fault", "attempts"),
     [

@@ -6,14 +6,12 @@ import json
 import os
 import platform
 import random
-import secrets
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.management import call_command, get_commands
 from django.db import connection, transaction
@@ -25,7 +23,14 @@ from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_remove, taste_edge_set
 from tooling.benchmark.load import LoadResult, Request, run_python, run_wrk, wrk_available
 from tooling.benchmark.peer import ANSWER_KEY
-from tooling.benchmark.server import HOP_FREE_APP, PEER_APP, STOCK_APP, Server, start_server
+from tooling.benchmark.server import (
+    HOP_FREE_APP,
+    PEER_APP,
+    STOCK_APP,
+    Server,
+    production_env,
+    start_server,
+)
 
 BENCH_USERNAME = "bench"
 BENCH_PASSWORD = "bench-correct-horse-battery-42"  # noqa: S105 - a throwaway local account
@@ -330,19 +335,10 @@ def run(options: Options, say: Say) -> str:
     load_before = os.getloadavg()
     call_command("migrate", verbosity=0)
     user, items = seed(connections=options.connections, say=say)
-    secret_key = secrets.token_urlsafe(64)
-    jwt_secret = secrets.token_urlsafe(48)
-    app_env = {
-        "ENVIRONMENT": "prod",
-        "SECRET_KEY": secret_key,
-        "JWT_SECRET_KEYS": f"bench:{jwt_secret}",
-        "PROVIDER_TOKEN_KEYS": Fernet.generate_key().decode(),  # throwaway, like the secrets
-        "ALLOWED_HOSTS": options.host,
-        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on loopback; TLS ends at the proxy
-        "RATE_LIMIT_PER_MINUTE": "1000000000",  # measure the server, not the limiter
-        "JWT_ACCESS_TTL_SECONDS": "3600",
-        "WEB_CONCURRENCY": "1",  # one worker, as the targets are stated
-    }
+    # One worker, as the targets are stated.
+    app_env = production_env(host=options.host, workers=1) | {"JWT_ACCESS_TTL_SECONDS": "3600"}
+    secret_key = app_env["SECRET_KEY"]
+    jwt_secret = app_env["JWT_SECRET_KEYS"].removeprefix("bench:")
     apps = {"hop-free": HOP_FREE_APP, **({"stock": STOCK_APP} if options.stock else {})}
     notes: list[str] = []
     if options.peer and settings.REDIS_URL:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,12 +12,29 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from config.environment import BASE_DIR
 
 GUNICORN_CONF = BASE_DIR / "docker" / "gunicorn.conf.py"
 HOP_FREE_APP = "config.asgi:application"
 STOCK_APP = "tooling.benchmark.stock_asgi:application"
 PEER_APP = "tooling.benchmark.peer:app"
+
+
+def production_env(*, host: str, workers: int) -> dict[str, str]:
+    """The environment of a benchmarked production server: fresh throwaway secrets (production
+    refuses the development ones), plain HTTP on loopback, no rate limit in the way."""
+    return {
+        "ENVIRONMENT": "prod",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "JWT_SECRET_KEYS": f"bench:{secrets.token_urlsafe(48)}",
+        "PROVIDER_TOKEN_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": host,
+        "SECURE_SSL_REDIRECT": "false",  # TLS ends at the proxy
+        "RATE_LIMIT_PER_MINUTE": "1000000000",  # measure the server, not the limiter
+        "WEB_CONCURRENCY": str(workers),
+    }
 
 
 @dataclass

@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("--albums", type=int, default=200, help="saved albums")
         parser.add_argument("--follows", type=int, default=500, help="followed artists")
         parser.add_argument("--top", type=int, default=50, help="top tracks and top artists")
+        parser.add_argument(
+            "--latency-ms",
+            type=float,
+            default=0.0,
+            help="added to each stand-in answer (a real provider's round trip)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Tooling is imported here only: nothing that serves a request needs it.
@@ -29,6 +35,7 @@ class Command(BaseCommand):
             albums=options["albums"],
             follows=options["follows"],
             top=options["top"],
+            latency_ms=options["latency_ms"],
             say=lambda line: self.stderr.write(line),
         )
         self.stdout.write(report)
