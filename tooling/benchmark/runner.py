@@ -41,6 +41,10 @@ LOGIN = "api-v1:auth-login"
 PROFILE = "api-v1:my-profile"
 BUDS = "api-v1:my-buds"
 LIKE = "api-v1:my-like"
+# The legacy API's twin of PROFILE (one URL table for all its routes, so a path, not a name).
+LEGACY_PROFILE = "/me/profile"
+# A cached legacy read may cost at most this much more than its v1 twin.
+LEGACY_OVERHEAD_MAX = 0.10
 
 Say = Callable[[str], None]
 
@@ -54,7 +58,7 @@ class Options:
     port: int = 8106
     stock: bool = True
     peer: bool = True
-    scenarios: tuple[str, ...] = ("liveness", "profile", "buds", "writes")
+    scenarios: tuple[str, ...] = ("liveness", "profile", "legacy-profile", "buds", "writes")
     log_dir: Path = BASE_DIR / "var" / "bench"
 
 
@@ -171,6 +175,9 @@ def probe(server: Server, path: str, headers: list[tuple[str, str]]) -> int:
 
 
 def path_of(url_name: str, **kwargs: object) -> str | None:
+    """The path of a URL name (a path given as is), None when it does not resolve."""
+    if url_name.startswith("/"):
+        return url_name
     try:
         return reverse(url_name, kwargs=kwargs or None)
     except NoReverseMatch:
@@ -257,6 +264,7 @@ def verify_writes(user: User, items: list[Track], check: WriteCheck) -> str:
 READS = (
     ("liveness", "liveness", LIVE, False),
     ("profile", "profile (cached)", PROFILE, True),
+    ("legacy-profile", "legacy profile", LEGACY_PROFILE, True),
     ("buds", "buds (cached)", BUDS, True),
 )
 PEER = "fastapi-peer"
@@ -435,6 +443,18 @@ def report(rows: list[Row], notes: list[str], options: Options) -> str:
             lines.append(
                 f"  {scenario}: >= 1.0x the FastAPI peer: {_verdict(ratio >= 1)} ({ratio:.2f}x)"
             )
+    v1, legacy = (
+        by_key.get(("profile (cached)", "hop-free")),
+        by_key.get(("legacy profile", "hop-free")),
+    )
+    if v1 and legacy and legacy.rps:
+        # Cost per request: the inverse of throughput at the same connection count.
+        overhead = v1.rps / legacy.rps - 1
+        lines.append(
+            f"  legacy profile: at most {LEGACY_OVERHEAD_MAX:.0%} more than its v1 twin: "
+            f"{_verdict(overhead <= LEGACY_OVERHEAD_MAX)} ({overhead:+.1%}: "
+            f"{legacy.rps:.0f} vs {v1.rps:.0f} req/s)"
+        )
     all_2xx = all(row.result.non_2xx == 0 for row in rows if row.result)
     worker_mb = max(((row.rss_mb or 0.0) for row in rows if row.server == "hop-free"), default=0)
     lines += [

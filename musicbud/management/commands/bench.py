@@ -36,7 +36,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--scenarios",
             default="",
-            help="comma-separated subset of: liveness,profile,buds,writes (default: all)",
+            help=(
+                "comma-separated subset of: liveness,profile,legacy-profile,buds,writes "
+                "(default: all)"
+            ),
         )
         parser.add_argument("--log-dir", type=Path, default=None)
 
