@@ -165,9 +165,14 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
     )
     with transaction.atomic(), connection.cursor() as cursor:
         if postgres:
-            # Tens of thousands of index probes, then a hash and a sort: parallel workers cost
-            # more to start and merge than they save here (measured, graph/README.md).
-            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            # Tens of thousands of index probes, then a hash: parallel workers cost more to
+            # start and merge than they save here. The planner expects a few hundred holder
+            # rows (unnest's rows times an index estimate) where a large library brings tens
+            # of thousands, so it would sort them to group; hashing them is a third cheaper at
+            # that size and no dearer at a small one (measured, graph/README.md).
+            cursor.execute(
+                "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_sort = off"
+            )
         cursor.execute(sql, params)
         return [(int(user), float(score)) for user, score in cursor.fetchall()]
 
