@@ -272,6 +272,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 5}
+# The worker logs through LOGGING below (JSON, credentials redacted) like every other process;
+# by default Celery replaces the root logger's handlers with its own plain-text one.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     # Cheap when nothing is due: one indexed query. Each due connection gets one job at most
     # (the database refuses a second active job for a connection).

@@ -8,7 +8,7 @@ bodies; Last.fm's web auth redirect, ``auth.getSession`` with its md5 ``api_sig`
 ``user.get*`` answers with ``@attr`` paging and ``{"error": code, "message"}`` bodies — and
 the faults a client must survive, injected per path: any status with any body or headers
 (``429`` + ``Retry-After``, ``5xx``), bodies that do not parse, answers slower than a timeout,
-expired access tokens and revoked grants.
+expired access tokens and revoked grants — and calls held in flight until a test releases them.
 
 Used by the test suite (a fixture starts it on a free port) and by ``manage.py sync_bench``.
 """
@@ -47,6 +47,21 @@ class Fault:
     times: int = 1
     delay_seconds: float = 0.0
     method: str | None = None
+
+
+@dataclass
+class Hold:
+    """Requests whose path (after the service's root) starts with ``path`` wait, once
+    ``arrived`` is set, until ``release()`` (at most ``timeout_seconds``, so a test that fails
+    first never leaves a client hanging): a provider call kept in flight on purpose."""
+
+    path: str
+    timeout_seconds: float = 30.0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 @dataclass
@@ -110,6 +125,7 @@ class ProviderStandIn:
         self.lastfm = LastfmLibrary()
         self.lock = threading.Lock()
         self.faults: list[Fault] = []
+        self.holds: list[Hold] = []
         # (method, path, query) of every request, in order.
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         # Requests being answered now, and the most there ever were at once.
@@ -140,6 +156,9 @@ class ProviderStandIn:
         return self
 
     def stop(self) -> None:
+        with self.lock:
+            for hold in self.holds:
+                hold.release()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -180,6 +199,13 @@ class ProviderStandIn:
             self.faults.append(fault)
         return fault
 
+    def hold(self, path: str, *, timeout_seconds: float = 30.0) -> Hold:
+        """Hold requests under ``path`` until the returned hold is released."""
+        hold = Hold(path=path, timeout_seconds=timeout_seconds)
+        with self.lock:
+            self.holds.append(hold)
+        return hold
+
     def expire_access_tokens(self, *, after: int = 0) -> None:
         """Every access token issued so far is expired (refresh tokens still work): now, or
         once ``after`` more Spotify API requests have been answered (expiry mid-sync)."""
@@ -207,6 +233,13 @@ class ProviderStandIn:
             return [path for _, path, _ in self.requests if path.startswith(prefix)]
 
     # --- used by the handler -----------------------------------------------------------------
+
+    def _wait_if_held(self, path: str) -> None:
+        with self.lock:
+            holds = [hold for hold in self.holds if path.startswith(hold.path)]
+        for hold in holds:
+            hold.arrived.set()
+            hold.released.wait(hold.timeout_seconds)
 
     def _take_fault(self, path: str, query: dict[str, str]) -> Fault | None:
         with self.lock:
@@ -274,7 +307,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self, method: str, path: str, query: dict[str, str], form: dict[str, str]) -> None:
         for root in (SPOTIFY_ACCOUNTS, SPOTIFY_API, LASTFM_API, LASTFM_AUTH):
             if path.startswith(root.rstrip("/")):
-                fault = self.state._take_fault(path[len(root.rstrip("/")) :] or "/", query)
+                below = path[len(root.rstrip("/")) :] or "/"
+                self.state._wait_if_held(below)
+                fault = self.state._take_fault(below, query)
                 if fault is not None:
                     self._serve_fault(fault)
                     return

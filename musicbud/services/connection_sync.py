@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from musicbud.errors import MusicbudError
 from musicbud.models import (
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5
 # A token this close to its expiry is refreshed before the sync starts.
 REFRESH_MARGIN = timedelta(seconds=60)
+# The error of a job the task runner's broker did not take.
+SYNC_NOT_QUEUED = "The sync could not be queued: the task runner is unavailable. Try again later."
 
 
 class SyncAborted(MusicbudError):
@@ -93,8 +96,21 @@ def sync_job_open(*, connection: ProviderConnection) -> SyncJob:
         # Another request opened one between our read and insert: answer that one.
         return SyncJob.objects.get(connection=connection, status__in=ACTIVE_SYNC_STATUSES)
     job_id = job.pk
-    transaction.on_commit(lambda: connection_sync.delay(job_id))
+    transaction.on_commit(lambda: _job_send(job_id))
     return job
+
+
+def _job_send(job_id: int) -> None:
+    """Hand the committed job to the task runner. A broker that cannot take it fails the job
+    at once, saying so, rather than leaving it queued (and the connection unable to sync)
+    until it is taken as lost."""
+    try:
+        connection_sync.delay(job_id)
+    except OperationalError:
+        logger.exception("sync not queued", extra={"job_id": job_id})
+        SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(
+            status=SyncStatus.FAILED, finished_at=timezone.now(), error=SYNC_NOT_QUEUED
+        )
 
 
 def connections_resync_queue() -> int:

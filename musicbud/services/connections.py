@@ -17,19 +17,24 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from musicbud.errors import Conflict, MusicbudError, NotFound
+from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
 from musicbud.models import (
     AuthorizationState,
     ConnectionStatus,
     ProviderConnection,
     SyncJob,
+    SyncStatus,
     User,
 )
 from musicbud.providers import provider_get
 from musicbud.providers.base import Provider, ProviderSession
 from musicbud.providers.errors import ProviderError, ProviderNotConfigured
 from musicbud.selectors.connections import ConnectionView, connection_view
-from musicbud.services.connection_sync import connection_tokens_store, sync_job_open
+from musicbud.services.connection_sync import (
+    SYNC_NOT_QUEUED,
+    connection_tokens_store,
+    sync_job_open,
+)
 from musicbud.services.taste_batch import taste_edges_apply
 from musicbud.token_cipher import token_decrypt, token_encrypt
 
@@ -39,6 +44,10 @@ STATE_TTL = timedelta(minutes=10)
 class InvalidState(MusicbudError):
     code = "invalid_state"
     status_code = HTTPStatus.BAD_REQUEST
+
+
+class TaskRunnerUnavailable(ServiceUnavailable):
+    code = "task_runner_unavailable"
 
 
 class CallbackFailed(MusicbudError):
@@ -170,11 +179,17 @@ def _sync_request(*, user: User, provider: str) -> SyncJob:
         job = sync_job_open(connection=connection)
     # With the embedded (eager) runner the job has run by now: answer what it became.
     job.refresh_from_db()
+    if job.status == SyncStatus.FAILED and job.error == SYNC_NOT_QUEUED:
+        raise TaskRunnerUnavailable(SYNC_NOT_QUEUED)
     return job
 
 
 async def connection_sync_request(*, user: User, provider: str) -> ConnectionView:
-    """Queue a sync (or answer the one queued or running: never two for one connection)."""
+    """Queue a sync (or answer the one queued or running: never two for one connection).
+
+    TaskRunnerUnavailable (503) when the task runner's broker did not take the job (the job
+    is failed, so the next request opens a new one).
+    """
 
     def request() -> ConnectionView:
         _sync_request(user=user, provider=provider)

@@ -25,7 +25,7 @@ from websockets.sync.client import ClientConnection, connect
 from musicbud.models import User
 from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.fixtures.processes import ROOT
+from tests.fixtures.processes import ROOT, database_url
 from tooling.benchmark.server import HOP_FREE_APP, Server, start_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -38,15 +38,6 @@ def free_port() -> int:
         probe.bind((HOST, 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def database_url() -> str:
-    """The test database, as a URL the server's settings read."""
-    db = settings.DATABASES["default"]
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 @pytest.fixture
