@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from ninja import Query, Router, Status
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.connections.schemas import (
     AuthorizationOut,
     CallbackOut,
@@ -32,13 +32,13 @@ router = Router(tags=["connections"], auth=auth)
 
 
 @router.get("/connections", response=ConnectionsOut, url_name="connections")
-async def connections(request: HttpRequest) -> dict[str, list[ConnectionView]]:
-    return {"items": await connections_list(user_id=request.auth.pk)}  # type: ignore[attr-defined]
+async def connections(request: AuthenticatedRequest) -> dict[str, list[ConnectionView]]:
+    return {"items": await connections_list(user_id=request.auth.pk)}
 
 
 @router.get("/connections/{provider}", response=ConnectionOut, url_name="connection")
-async def connection(request: HttpRequest, provider: str) -> ConnectionView:
-    return await connection_get(user_id=request.auth.pk, provider=provider)  # type: ignore[attr-defined]
+async def connection(request: AuthenticatedRequest, provider: str) -> ConnectionView:
+    return await connection_get(user_id=request.auth.pk, provider=provider)
 
 
 @router.delete(
@@ -48,8 +48,8 @@ async def connection(request: HttpRequest, provider: str) -> ConnectionView:
     summary="Disconnect: tokens deleted, the taste that came from the provider removed",
     description="404 when the provider is not connected.",
 )
-async def disconnect(request: HttpRequest, provider: str) -> Status[None]:
-    await connection_disconnect(user=request.auth, provider=provider)  # type: ignore[attr-defined]
+async def disconnect(request: AuthenticatedRequest, provider: str) -> Status[None]:
+    await connection_disconnect(user=request.auth, provider=provider)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -59,8 +59,8 @@ async def disconnect(request: HttpRequest, provider: str) -> Status[None]:
     url_name="connection-authorize",
     summary="Start connecting: where to send the browser (Spotify: PKCE; Last.fm: web auth)",
 )
-async def authorize(request: HttpRequest, provider: str) -> Authorization:
-    return await connection_authorize(user=request.auth, provider=provider)  # type: ignore[attr-defined]
+async def authorize(request: AuthenticatedRequest, provider: str) -> Authorization:
+    return await connection_authorize(user=request.auth, provider=provider)
 
 
 @router.get(
@@ -106,6 +106,6 @@ def _done_redirect(provider: str, status: str) -> HttpResponseRedirect:
     summary="Queue a sync (or answer the one already queued or running)",
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
-async def sync(request: HttpRequest, provider: str) -> Status[ConnectionView]:
-    view = await connection_sync_request(user=request.auth, provider=provider)  # type: ignore[attr-defined]
+async def sync(request: AuthenticatedRequest, provider: str) -> Status[ConnectionView]:
+    view = await connection_sync_request(user=request.auth, provider=provider)
     return Status(HTTPStatus.ACCEPTED, view)
