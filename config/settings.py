@@ -58,24 +58,22 @@ FAST_PATH = ENV.FAST_PATH
 # access-log line; the header middleware sit above the envelope middleware so converted errors
 # get security, CSP, frame and CORS headers too. With FAST_PATH on, middleware_chain puts the
 # fast path's async-native subclass in each framework entry's place (no thread hop per hook).
-MIDDLEWARE = middleware_chain(
-    [
-        "api.middleware.RequestContextMiddleware",
-        "django.middleware.security.SecurityMiddleware",
-        "csp.middleware.CSPMiddleware",
-        "django.middleware.clickjacking.XFrameOptionsMiddleware",
-        "django.middleware.gzip.GZipMiddleware",
-        "whitenoise.middleware.WhiteNoiseMiddleware",
-        "corsheaders.middleware.CorsMiddleware",
-        "api.middleware.ErrorEnvelopeMiddleware",
-        "django.contrib.sessions.middleware.SessionMiddleware",
-        "django.middleware.common.CommonMiddleware",
-        "django.middleware.csrf.CsrfViewMiddleware",
-        "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "django.contrib.messages.middleware.MessageMiddleware",
-    ],
-    enabled=FAST_PATH,
-)
+STOCK_MIDDLEWARE = [
+    "api.middleware.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.ErrorEnvelopeMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+MIDDLEWARE = middleware_chain(STOCK_MIDDLEWARE, enabled=FAST_PATH)
 
 ROOT_URLCONF = "config.urls"
 TEST_RUNNER = "config.test_runner.PytestTestRunner"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from django.core.signals import request_finished
 from django.db import connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.signals import connection_created
+from django.dispatch import Signal
 from django.urls import reverse
 
 from fastpath.handler import (
@@ -36,17 +39,26 @@ pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 CLOSE = "HttpResponseBase.close"
 
 
-@pytest.fixture
-def finished_calls() -> Iterator[list[int]]:
-    """request_finished receiver recording the thread each call ran in (not loop-safe)."""
-    calls: list[int] = []
+@contextlib.contextmanager
+def receiver_threads(signal: Signal) -> Iterator[list[int]]:
+    """A receiver of ``signal`` recording the thread each call ran in (not loop-safe)."""
+    threads: list[int] = []
 
     def receiver(**kwargs: Any) -> None:
-        calls.append(threading.get_ident())
+        threads.append(threading.get_ident())
 
-    request_finished.connect(receiver)
-    yield calls
-    request_finished.disconnect(receiver)
+    signal.connect(receiver)
+    try:
+        yield threads
+    finally:
+        signal.disconnect(receiver)
+
+
+@pytest.fixture
+def finished_calls() -> Iterator[list[int]]:
+    """The thread of every request_finished call."""
+    with receiver_threads(request_finished) as calls:
+        yield calls
 
 
 @pytest.fixture
@@ -61,14 +73,16 @@ def loop_safe_finished_calls(finished_calls: list[int]) -> Iterator[list[int]]:
 @pytest.fixture
 def created_connections() -> Iterator[list[int]]:
     """The thread of every new DB connection (Django's connection_created signal)."""
-    created: list[int] = []
+    with receiver_threads(connection_created) as created:
+        yield created
 
-    def receiver(**kwargs: Any) -> None:
-        created.append(threading.get_ident())
 
-    connection_created.connect(receiver)
-    yield created
-    connection_created.disconnect(receiver)
+@pytest.fixture
+def sqlite_conn_max_age(monkeypatch: pytest.MonkeyPatch) -> Callable[[int], None]:
+    """Sets the default database's CONN_MAX_AGE for the test; SQLite only (skips elsewhere)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("psycopg's pool requires CONN_MAX_AGE=0 on PostgreSQL")
+    return partial(monkeypatch.setitem, connections.settings["default"], "CONN_MAX_AGE")
 
 
 def open_connections() -> int:
@@ -195,11 +209,9 @@ async def test_sqlite_connections_closed_after_each_request_when_conn_max_age_is
 async def test_sqlite_connection_reused_across_requests_within_conn_max_age(
     hop_free_app: HopFreeASGIHandler,
     created_connections: list[int],
-    monkeypatch: pytest.MonkeyPatch,
+    sqlite_conn_max_age: Callable[[int], None],
 ) -> None:
-    if connection.vendor != "sqlite":
-        pytest.skip("psycopg's pool requires CONN_MAX_AGE=0 on PostgreSQL")
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 60)
+    sqlite_conn_max_age(60)
     before = open_connections()
 
     bodies = [(await asgi_request(hop_free_app, reverse("asgi-test-db"))).json() for _ in range(10)]
@@ -217,11 +229,9 @@ async def test_sqlite_connection_reused_across_requests_within_conn_max_age(
 async def test_sqlite_connection_past_conn_max_age_is_replaced(
     hop_free_app: HopFreeASGIHandler,
     created_connections: list[int],
-    monkeypatch: pytest.MonkeyPatch,
+    sqlite_conn_max_age: Callable[[int], None],
 ) -> None:
-    if connection.vendor != "sqlite":
-        pytest.skip("psycopg's pool requires CONN_MAX_AGE=0 on PostgreSQL")
-    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 1)
+    sqlite_conn_max_age(1)
     before = open_connections()
 
     first = (await asgi_request(hop_free_app, reverse("asgi-test-db"))).json()
