@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,6 +15,7 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import DriverError, Neo4jError
 
 from graph.connection import split_bolt_url
+from tooling.ports import free_port
 
 
 class BoltServerError(RuntimeError):
@@ -37,13 +37,6 @@ class EmbeddedBoltServer:
                 self.process.kill()
                 self.process.wait(timeout=timeout)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def bolt_ready(url: str, *, timeout: float = 2.0) -> bool:
@@ -70,7 +63,7 @@ def embedded_bolt_server_start(*, timeout: float = 90.0, heap: str = "1g") -> Em
     if not java.exists():
         raise BoltServerError(f"no Java runtime in {package}")
     directory = Path(tempfile.mkdtemp(prefix="musicbud-arcadedb-"))
-    bolt_port, http_port = _free_port(), _free_port()
+    bolt_port, http_port = free_port(), free_port()
     password = secrets.token_hex(12)
     command = [
         str(java),

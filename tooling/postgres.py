@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tooling.ports import free_port
 
 DEBIAN_ROOT = Path("/usr/lib/postgresql")  # one <major>/bin per installed version
 
@@ -28,12 +29,6 @@ def postgres_binaries() -> Path | None:
             return path
     found = shutil.which("pg_ctl")
     return Path(found).parent if found and shutil.which("initdb") else None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PostgresServer:

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from musicbud.services.connection_sync import SYNC_NOT_QUEUED
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.processes import ROOT, database_url, subprocess_env
+from tooling.ports import free_port
 from tooling.provider_standin import Hold, ProviderStandIn, spotify_library
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -400,17 +400,10 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
     assert all(secret not in log for secret in standin.issued_secrets())
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed again: nothing listens there
-
-
 def test_a_job_the_broker_does_not_take_fails_and_the_next_request_starts_over(
     api_client: Client, small_library: ProviderStandIn, user: User
 ) -> None:
-    with sending_to(f"redis://127.0.0.1:{_closed_port()}/0"):
+    with sending_to(f"redis://127.0.0.1:{free_port()}/0"):
         callback = _connect(api_client)
         # Connected all the same; the first sync says why it did not start.
         assert callback["connection"]["last_sync"]["status"] == "failed"

@@ -14,6 +14,7 @@ from django.test.utils import override_settings
 from django.urls import reverse
 
 from tests.conftest import require_service
+from tooling.ports import free_port
 
 
 def test_live_is_ok_without_touching_the_database(client: Client) -> None:
@@ -44,15 +45,6 @@ def test_live_rejects_post(client: Client) -> None:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
-@pytest.fixture
 def silent_server() -> Iterator[int]:
     """A loopback port that accepts connections and never answers (a hung Redis)."""
     with socket.socket() as server:
@@ -62,8 +54,8 @@ def silent_server() -> Iterator[int]:
 
 
 @pytest.mark.django_db
-def test_ready_is_503_when_the_cache_is_down(client: Client, closed_port: int) -> None:
-    with override_settings(REDIS_URL=f"redis://127.0.0.1:{closed_port}/1"):
+def test_ready_is_503_when_the_cache_is_down(client: Client) -> None:
+    with override_settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/1"):
         response = client.get(reverse("health-ready"))
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE

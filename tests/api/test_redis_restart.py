@@ -12,7 +12,6 @@ import asyncio
 import copy
 import json
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from musicbud.cache import close_redis_clients
 from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.fixtures.asgi import asgi_request
+from tooling.ports import free_port
 
 CONCURRENT = 8
 
@@ -72,13 +72,6 @@ class OwnRedis:
             self.process = None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def own_redis() -> Iterator[OwnRedis]:
     binary = shutil.which("redis-server")
@@ -86,7 +79,7 @@ def own_redis() -> Iterator[OwnRedis]:
         require_service("redis-server", "the redis-server binary is not installed")
     if not settings.REDIS_URL:
         require_service("Redis", "REDIS_URL is not set (the Redis cache settings are tested)")
-    server = OwnRedis(str(binary), _free_port())
+    server = OwnRedis(str(binary), free_port())
     server.start()
     caches = copy.deepcopy(settings.CACHES)
     caches["default"]["LOCATION"] = server.url

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.processes import ROOT, live_server_url
+from tooling.ports import free_port
 
 PROBE = ROOT / "docker" / "healthcheck.py"
 
@@ -41,11 +41,7 @@ def test_probe_passes_against_a_live_server(live_url: str) -> None:
 
 
 def test_probe_fails_when_nothing_answers() -> None:
-    with socket.socket() as spare:
-        spare.bind(("127.0.0.1", 0))
-        port = spare.getsockname()[1]
-
-    result = probe(f"http://127.0.0.1:{port}")
+    result = probe(f"http://127.0.0.1:{free_port()}")
 
     assert result.returncode == 1
     assert result.stderr.startswith("unhealthy: ")

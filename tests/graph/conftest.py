@@ -4,7 +4,6 @@ TEST_NEO4J_URL), a clean graph per test, and a small taste world written through
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -19,6 +18,7 @@ from graph.schema import graph_labels_install
 from tests.conftest import require_service
 from tests.graph.taste_world import TasteWorld, build_world
 from tooling.arcadedb import BoltServerError, bolt_ready, embedded_bolt_server_start
+from tooling.ports import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -88,10 +88,7 @@ def neo4j_graph(bolt_url: str, settings: SettingsWrapper) -> Iterator[str]:
 @pytest.fixture
 def dead_bolt_url(settings: SettingsWrapper) -> Iterator[str]:
     """A Bolt URL where nothing listens, configured as the graph store: Neo4j is down."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings.NEO4J_URL = f"bolt://neo4j:password@127.0.0.1:{port}"
+    settings.NEO4J_URL = f"bolt://neo4j:password@127.0.0.1:{free_port()}"
     drivers_reset()
     yield settings.NEO4J_URL
     projection_wait()

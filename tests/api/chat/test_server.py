@@ -27,17 +27,11 @@ from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 from tests.fixtures.processes import ROOT, database_url
 from tooling.benchmark.server import HOP_FREE_APP, Server, start_server
+from tooling.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture
