@@ -77,6 +77,21 @@ def edge_changes_record(*, changes: Sequence[EdgeChange]) -> list[ProjectionOutb
     return rows
 
 
+def _user_columns(user: User) -> dict[str, object]:
+    """What a row carries of its user: an edge's row creates the user's node if need be."""
+    return {
+        "user_pk": user.pk,
+        "user_public_id": user.public_id,
+        "username": user.username,
+        "display_name": user.display_name,
+    }
+
+
+def _item_columns(item: CatalogueItem) -> dict[str, object]:
+    """What a row carries of its item, likewise."""
+    return {"item_pk": item.pk, "item_public_id": item.public_id, "item_name": item.name}
+
+
 def _edge_row(change: EdgeChange, *, version: int, now: datetime) -> ProjectionOutbox:
     edge = change.edge
     return ProjectionOutbox(
@@ -84,13 +99,8 @@ def _edge_row(change: EdgeChange, *, version: int, now: datetime) -> ProjectionO
         relation=change.relation,
         kind=change.kind,
         version=version,
-        user_pk=change.user.pk,
-        user_public_id=change.user.public_id,
-        username=change.user.username,
-        display_name=change.user.display_name,
-        item_pk=change.item.pk,
-        item_public_id=change.item.public_id,
-        item_name=change.item.name,
+        **_user_columns(change.user),
+        **_item_columns(change.item),
         rank=edge.rank if edge else None,
         play_count=edge.play_count if edge else None,
         last_played_at=edge.last_played_at if edge else None,
@@ -125,11 +135,8 @@ def user_node_record(*, user: User, deleted: bool = False) -> ProjectionOutbox:
         operation=OutboxOperation.USER_DELETE if deleted else OutboxOperation.USER_UPSERT,
         node_kind="user",
         node_id=user.pk,
-        user_pk=user.pk,
-        user_public_id=user.public_id,
-        username=user.username,
-        display_name=user.display_name,
         user_is_active=user.is_active,
+        **_user_columns(user),
     )
 
 
@@ -141,9 +148,7 @@ def item_node_record(*, kind: str, item: CatalogueItem, deleted: bool = False) -
         node_kind=kind,
         node_id=item.pk,
         kind=kind,
-        item_pk=item.pk,
-        item_public_id=item.public_id,
-        item_name=item.name,
+        **_item_columns(item),
     )
 
 

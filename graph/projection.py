@@ -107,6 +107,21 @@ def edge_properties(
     return props
 
 
+def _user_node(row: ProjectionOutbox, *, active: bool) -> dict[str, Any]:
+    """The properties of the user's node, from a row that carries the user."""
+    return {
+        "sql_id": row.user_pk,
+        "username": row.username,
+        "display_name": row.display_name,
+        "is_active": active,
+    }
+
+
+def _item_node(row: ProjectionOutbox) -> dict[str, Any]:
+    """The properties of the item's node, from a row that carries the item."""
+    return {"sql_id": row.item_pk, "name": row.item_name}
+
+
 def _apply_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool:
     """Apply one row inside a transaction; False when a newer version is already there."""
     label = LABEL_FOR_KIND[row.kind]
@@ -149,19 +164,14 @@ def _apply_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool:
         if gone and int(gone["n"]) > 0:
             return False
         tx.run(
-            f"MERGE (u:User {{public_id: $user}}) "
-            "ON CREATE SET u.sql_id = $user_pk, u.username = $username, "
-            "u.display_name = $display_name, u.is_active = true "
-            f"MERGE (i:{label} {{public_id: $item}}) "
-            "ON CREATE SET i.sql_id = $item_pk, i.name = $item_name "
+            f"MERGE (u:User {{public_id: $user}}) ON CREATE SET u += $user_node "
+            f"MERGE (i:{label} {{public_id: $item}}) ON CREATE SET i += $item_node "
             f"MERGE (u)-[r:{rel_type}]->(i) SET r += $props",
             {
                 **params,
-                "user_pk": row.user_pk,
-                "username": row.username,
-                "display_name": row.display_name,
-                "item_pk": row.item_pk,
-                "item_name": row.item_name,
+                # Set on creation only (see above): a node an edge creates starts active.
+                "user_node": _user_node(row, active=True),
+                "item_node": _item_node(row),
                 "props": edge_properties(
                     relation=row.relation,
                     version=row.version,
@@ -197,21 +207,16 @@ def _apply_node_row(tx: neo4j.ManagedTransaction, row: ProjectionOutbox) -> bool
     operation = row.operation
     if operation == OutboxOperation.USER_UPSERT:
         tx.run(
-            "MERGE (u:User {public_id: $public_id}) SET u.sql_id = $pk, u.username = $username, "
-            "u.display_name = $display_name, u.is_active = $active",
+            "MERGE (u:User {public_id: $public_id}) SET u += $node",
             {
                 "public_id": str(row.user_public_id),
-                "pk": row.user_pk,
-                "username": row.username,
-                "display_name": row.display_name,
-                "active": bool(row.user_is_active),
+                "node": _user_node(row, active=bool(row.user_is_active)),
             },
         )
     elif operation == OutboxOperation.ITEM_UPSERT:
         tx.run(
-            f"MERGE (i:{LABEL_FOR_KIND[row.kind]} {{public_id: $public_id}}) "
-            "SET i.sql_id = $pk, i.name = $name",
-            {"public_id": str(row.item_public_id), "pk": row.item_pk, "name": row.item_name},
+            f"MERGE (i:{LABEL_FOR_KIND[row.kind]} {{public_id: $public_id}}) SET i += $node",
+            {"public_id": str(row.item_public_id), "node": _item_node(row)},
         )
     else:
         label = USER if operation == OutboxOperation.USER_DELETE else LABEL_FOR_KIND[row.kind]

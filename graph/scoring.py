@@ -75,6 +75,20 @@ def item_weight(*, users: int, df: int) -> float:
     return 1.0 / max(df - 1, 1)
 
 
+def item_key(kind: str, item_id: int) -> str:
+    """How scores and item references name an item: ``"<kind>:<sql id>"``."""
+    return f"{kind}:{item_id}"
+
+
+def item_ids_by_kind(keys: Iterable[str]) -> dict[str, list[int]]:
+    """The sql ids that ``item_key``s name, by kind (each once, ascending)."""
+    by_kind: dict[str, set[int]] = {}
+    for key in keys:
+        kind, _, item_id = key.partition(":")
+        by_kind.setdefault(kind, set()).add(int(item_id))
+    return {kind: sorted(ids) for kind, ids in by_kind.items()}
+
+
 def round_score(value: float) -> float:
     return round(value, SCORE_DIGITS)
 
@@ -135,7 +149,7 @@ class TasteFacts:
             coefficient = coefficients.get((cell, item_id))
             if coefficient is None:
                 continue
-            key = f"{cell[1]}:{item_id}"
+            key = item_key(cell[1], item_id)
             value = coefficient / math.sqrt(self.sizes.get((other, cell)) or 1)
             weights[key] = weights.get(key, 0.0) + value
         return weights

@@ -23,6 +23,8 @@ from graph.scoring import (
     candidate_scores,
     cells_for,
     item_bud_score,
+    item_ids_by_kind,
+    item_key,
     recommendation_scores,
     round_score,
     sort_shared,
@@ -134,19 +136,15 @@ async def _facts(
 
 
 async def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
-    by_kind: dict[str, list[int]] = defaultdict(list)
-    for key in keys:
-        kind, _, item_id = key.partition(":")
-        by_kind[kind].append(int(item_id))
     refs: dict[str, ItemRef] = {}
-    for kind, ids in by_kind.items():
+    for kind, ids in item_ids_by_kind(keys).items():
         rows = await cypher_read(
             f"MATCH (i:{LABEL_FOR_KIND[kind]}) WHERE i.sql_id IN $ids "
             "RETURN i.sql_id AS pk, i.public_id AS public_id, i.name AS name",
             {"ids": ids},
         )
         for row in rows:
-            refs[f"{kind}:{row['pk']}"] = ItemRef(
+            refs[item_key(kind, row["pk"])] = ItemRef(
                 kind=kind, public_id=UUID(row["public_id"]), name=row["name"]
             )
     return refs
@@ -251,7 +249,7 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
         cursor=cursor,
     )
     page = _named(profiles, scored)
-    key = f"{kind}:{item_id}"
+    key = item_key(kind, item_id)
     refs = await _item_refs([key])
     if key not in refs:  # deleted since the first read
         return BudPage(buds=[], next_cursor=None)
@@ -277,7 +275,7 @@ async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recomm
         {"buds": list(buds), "me": user_id, "types": sorted(TYPE_FOR_RELATION.values())},
     )
     totals = recommendation_scores(
-        bud_scores=buds, holders=((int(row["bud"]), f"{kind}:{row['item']}") for row in rows)
+        bud_scores=buds, holders=((int(row["bud"]), item_key(kind, row["item"])) for row in rows)
     )
     refs = await _item_refs(totals)
     ranked = sorted(

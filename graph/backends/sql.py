@@ -25,6 +25,8 @@ from graph.scoring import (
     cells_for,
     decode_cursor,
     item_bud_score,
+    item_ids_by_kind,
+    item_key,
     recommendation_scores,
     round_score,
     sort_shared,
@@ -228,18 +230,14 @@ def _ranked(
 
 
 def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
-    by_kind: dict[str, set[int]] = defaultdict(set)
-    for key in keys:
-        kind, _, item_id = key.partition(":")
-        by_kind[kind].add(int(item_id))
     refs: dict[str, ItemRef] = {}
-    for kind, ids in by_kind.items():
+    for kind, ids in item_ids_by_kind(keys).items():
         for pk, public_id, name in (
             ITEM_MODELS[kind]
             ._default_manager.filter(pk__in=ids)
             .values_list("pk", "public_id", "name")
         ):
-            refs[f"{kind}:{pk}"] = ItemRef(kind=kind, public_id=public_id, name=name)
+            refs[item_key(kind, pk)] = ItemRef(kind=kind, public_id=public_id, name=name)
     return refs
 
 
@@ -343,12 +341,13 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
         limit=limit,
         cursor=cursor,
     )
-    ref = _item_refs([f"{kind}:{item_id}"])
+    key = item_key(kind, item_id)
+    ref = _item_refs([key])
     return BudPage(
         buds=[
             build_bud(
                 Candidate(user, public_id, *profiles[user][1:], score),
-                shared={f"{kind}:{item_id}": score},
+                shared={key: score},
                 items=ref,
             )
             for score, public_id, user in page
@@ -377,7 +376,7 @@ def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendat
         .values_list("user_id", column)
     )
     totals = recommendation_scores(
-        bud_scores=buds, holders=((int(user), f"{kind}:{item}") for user, item in holders)
+        bud_scores=buds, holders=((int(user), item_key(kind, item)) for user, item in holders)
     )
     refs = _item_refs(totals)
     ranked = sorted(
