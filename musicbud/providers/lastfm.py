@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -39,13 +39,26 @@ from musicbud.providers.errors import (
 )
 from musicbud.providers.transport import response_json
 
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    """One of a user's Last.fm lists: the method that pages it, the answer's ``container`` of
+    items under ``key``, the page size, and how many pages a sync reads (None: all)."""
+
+    method: str
+    container: str
+    key: str
+    limit: int
+    max_pages: int | None
+
+
 # The period of the top lists, and how much of them and of the scrobble history a sync reads:
 # a top list's head is the taste; the whole history can be hundreds of thousands of plays.
 TOP_PERIOD = "6month"
-TOP_LIMIT = 50
-RECENT_PAGE_LIMIT = 200
-RECENT_MAX_PAGES = 5
-LOVED_PAGE_LIMIT = 200
+TOP_ARTISTS = _List("user.getTopArtists", "topartists", "artist", limit=50, max_pages=1)
+TOP_TRACKS = _List("user.getTopTracks", "toptracks", "track", limit=50, max_pages=1)
+LOVED_TRACKS = _List("user.getLovedTracks", "lovedtracks", "track", limit=200, max_pages=None)
+RECENT_TRACKS = _List("user.getRecentTracks", "recenttracks", "track", limit=200, max_pages=5)
 # Error codes (https://www.last.fm/api/errorcodes) meaning the session or token is unusable,
 # and those meaning "try again later".
 REVOKED_ERRORS = frozenset({4, 9, 14, 15})
@@ -166,21 +179,14 @@ class LastfmProvider(Provider):
 
     def taste_fetch(self, *, session: ProviderSession) -> Iterator[ProviderItem]:
         user = {"user": session.account_id, "sk": session.tokens.access_token}
-        # Top lists: their head (one page of TOP_LIMIT), in Last.fm's rank order.
-        top = {**user, "period": TOP_PERIOD, "limit": str(TOP_LIMIT), "page": "1"}
-        for raw in self._page(session, "user.getTopArtists", "topartists", "artist", top)[0]:
+        # Top lists: their head, in Last.fm's rank order.
+        top = {**user, "period": TOP_PERIOD}
+        for raw in self._items(session, TOP_ARTISTS, top):
             entry = replace(_artist(raw), images=_images(raw.get("image")))
             yield ProviderItem(relation=Relation.TOP, entry=entry, rank=self._rank(raw))
-        for raw in self._page(session, "user.getTopTracks", "toptracks", "track", top)[0]:
+        for raw in self._items(session, TOP_TRACKS, top):
             yield ProviderItem(relation=Relation.TOP, entry=_track(raw), rank=self._rank(raw))
-        for raw in self._all_pages(
-            session,
-            "user.getLovedTracks",
-            "lovedtracks",
-            "track",
-            {**user, "limit": str(LOVED_PAGE_LIMIT)},
-            max_pages=None,
-        ):
+        for raw in self._items(session, LOVED_TRACKS, user):
             yield ProviderItem(relation=Relation.LIKE, entry=_track(raw))
         yield from self._plays(session, user)
 
@@ -188,14 +194,7 @@ class LastfmProvider(Provider):
         counts: Counter[tuple[str, str]] = Counter()
         last: dict[tuple[str, str], datetime] = {}
         entries: dict[tuple[str, str], CatalogueEntry] = {}
-        for raw in self._all_pages(
-            session,
-            "user.getRecentTracks",
-            "recenttracks",
-            "track",
-            {**user, "limit": str(RECENT_PAGE_LIMIT)},
-            max_pages=RECENT_MAX_PAGES,
-        ):
+        for raw in self._items(session, RECENT_TRACKS, user):
             attr = raw.get("@attr") if isinstance(raw, dict) else None
             if isinstance(attr, dict) and attr.get("nowplaying") == "true":
                 continue  # playing now: scrobbled (with a date) once it ends
@@ -221,34 +220,24 @@ class LastfmProvider(Provider):
         attr = raw.get("@attr") if isinstance(raw, dict) else None
         return _int(attr.get("rank") if isinstance(attr, dict) else None, what="a rank")
 
-    def _all_pages(
-        self,
-        session: ProviderSession,
-        method: str,
-        container: str,
-        key: str,
-        params: dict[str, str],
-        *,
-        max_pages: int | None,
+    def _items(
+        self, session: ProviderSession, listing: _List, params: dict[str, str]
     ) -> Iterator[Any]:
+        """The list's items, page after page, up to its ``max_pages``."""
         page = 1
         while True:
             items, total_pages = self._page(
-                session, method, container, key, {**params, "page": str(page)}
+                session, listing, {**params, "limit": str(listing.limit), "page": str(page)}
             )
             yield from items
-            if page >= total_pages or (max_pages is not None and page >= max_pages):
+            if page >= total_pages or (listing.max_pages is not None and page >= listing.max_pages):
                 return
             page += 1
 
     def _page(
-        self,
-        session: ProviderSession,
-        method: str,
-        container: str,
-        key: str,
-        params: dict[str, str],
+        self, session: ProviderSession, listing: _List, params: dict[str, str]
     ) -> tuple[list[Any], int]:
+        method, container = listing.method, listing.container
         body = self._call({"method": method, **params})
         block = body.get(container)
         if not isinstance(block, dict):
@@ -257,7 +246,7 @@ class LastfmProvider(Provider):
         total_pages = _int(
             attr.get("totalPages") if isinstance(attr, dict) else None, what="totalPages"
         )
-        items = _as_list(block.get(key))
+        items = _as_list(block.get(listing.key))
         session.advance(len(items))
         return items, total_pages
 
