@@ -10,7 +10,6 @@ and later when its user is deactivated or its login revoked.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -105,15 +104,18 @@ class SessionWatch:
 sessions = SessionWatch()
 
 
-def _error(code: str, message: str, **extra: Any) -> str:
-    return render({"type": "error", "code": code, "message": message, **extra})
-
-
 class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     grant: SocketGrant | None = None
     user: User
     subscribed: set[int]
     blocked: set[int]
+
+    async def _reply(self, frame_type: str, **fields: Any) -> None:
+        """Send this socket one frame of ``frame_type``."""
+        await self.send(text_data=render({"type": frame_type, **fields}))
+
+    async def _error(self, code: str, message: str, **extra: Any) -> None:
+        await self._reply("error", code=code, message=message, **extra)
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -142,15 +144,7 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.grant = grant
         sessions.watch(self)
-        await self.send(
-            text_data=render(
-                {
-                    "type": "hello",
-                    "user": user_payload(self.user),
-                    "channels": sorted(self.subscribed),
-                }
-            )
-        )
+        await self._reply("hello", user=user_payload(self.user), channels=sorted(self.subscribed))
 
     async def _authenticate(self) -> SocketGrant | None:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -225,10 +219,10 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.grant is None:
             return
         if text_data is None:
-            await self.send(text_data=_error("invalid_frame", "Send JSON text frames"))
+            await self._error("invalid_frame", "Send JSON text frames")
             return
         if len(text_data) > MAX_FRAME_CHARS:
-            await self.send(text_data=_error("frame_too_large", "The frame is too large"))
+            await self._error("frame_too_large", "The frame is too large")
             return
         try:
             frame = FRAMES.validate_json(text_data)
@@ -237,9 +231,7 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
                 for error in exc.errors(include_url=False, include_context=False)[:10]
             ]
-            await self.send(
-                text_data=_error("invalid_frame", "The frame is not valid", details=details)
-            )
+            await self._error("invalid_frame", "The frame is not valid", details=details)
             return
         client_id = frame.client_id if isinstance(frame, SendFrame) else None
         try:
@@ -252,16 +244,14 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             else:
                 await self._resume(frame)
         except RateLimited as exc:
-            await self.send(
-                text_data=_error(
-                    exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
-                )
+            await self._error(
+                exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
             )
         except MusicbudError as exc:
             extra: dict[str, Any] = {"status_code": int(exc.status_code), "client_id": client_id}
             if exc.details is not None:
                 extra["details"] = exc.details
-            await self.send(text_data=_error(exc.code, exc.message, **extra))
+            await self._error(exc.code, exc.message, **extra)
 
     async def _send_message(self, frame: SendFrame) -> None:
         assert self.grant is not None  # noqa: S101 - receive() returns early otherwise
@@ -277,15 +267,11 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             content=frame.content,
             client_id=frame.client_id,
         )
-        await self.send(
-            text_data=render(
-                {
-                    "type": "ack",
-                    "client_id": frame.client_id,
-                    "created": posted.created,
-                    "message": message_payload(posted.message),
-                }
-            )
+        await self._reply(
+            "ack",
+            client_id=frame.client_id,
+            created=posted.created,
+            message=message_payload(posted.message),
         )
 
     async def _typing(self, frame: TypingFrame) -> None:
@@ -317,16 +303,12 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             username=frame.conversation,
             message_id=frame.message_id,
         )
-        await self.send(
-            text_data=render(
-                {
-                    "type": "read",
-                    "channel": frame.channel,
-                    "conversation": frame.conversation,
-                    "message_id": frame.message_id,
-                    "unread": unread,
-                }
-            )
+        await self._reply(
+            "read",
+            channel=frame.channel,
+            conversation=frame.conversation,
+            message_id=frame.message_id,
+            unread=unread,
         )
 
     async def _resume(self, frame: ResumeFrame) -> None:
@@ -334,20 +316,14 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             user_id=self.user.pk, after=frame.after, limit=RESUME_LIMIT
         )
         for message in rows[:RESUME_LIMIT]:
-            await self.send(
-                text_data=render({"type": "message", "message": message_payload(message)})
-            )
+            await self._reply("message", message=message_payload(message))
         page = rows[:RESUME_LIMIT]
-        await self.send(
-            text_data=json.dumps(
-                {
-                    "type": "resumed",
-                    "after": frame.after,
-                    "count": len(page),
-                    "last": page[-1].pk if page else frame.after,
-                    "more": len(rows) > RESUME_LIMIT,
-                }
-            )
+        await self._reply(
+            "resumed",
+            after=frame.after,
+            count=len(page),
+            last=page[-1].pk if page else frame.after,
+            more=len(rows) > RESUME_LIMIT,
         )
 
 

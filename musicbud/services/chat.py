@@ -105,36 +105,34 @@ def _member_event(membership: Membership, action: str, **flags: bool) -> MemberE
 # --- checks -----------------------------------------------------------------------------------
 
 
+def _invalid(field: str, message: str, *, detail: str, kind: str) -> InvalidInput:
+    """A validation error about one field, in the shape request validation answers."""
+    return InvalidInput(
+        message,
+        code="validation_error",
+        details=[{"field": field, "message": detail, "type": kind}],
+    )
+
+
+def _not_blank(value: str, *, field: str, message: str) -> str:
+    value = value.strip()
+    if not value:
+        raise _invalid(field, message, detail="Must not be blank", kind="blank")
+    return value
+
+
 def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise InvalidInput(
-            "A channel needs a name",
-            code="validation_error",
-            details=[{"field": "name", "message": "Must not be blank", "type": "blank"}],
-        )
-    return name
+    return _not_blank(name, field="name", message="A channel needs a name")
 
 
 def _clean_content(content: str) -> str:
-    content = content.strip()
-    if not content:
-        raise InvalidInput(
-            "A message cannot be blank",
-            code="validation_error",
-            details=[{"field": "content", "message": "Must not be blank", "type": "blank"}],
-        )
+    content = _not_blank(content, field="content", message="A message cannot be blank")
     if len(content) > MESSAGE_MAX_LENGTH:
-        raise InvalidInput(
+        raise _invalid(
+            "content",
             f"A message holds at most {MESSAGE_MAX_LENGTH} characters",
-            code="validation_error",
-            details=[
-                {
-                    "field": "content",
-                    "message": f"At most {MESSAGE_MAX_LENGTH} characters",
-                    "type": "too_long",
-                }
-            ],
+            detail=f"At most {MESSAGE_MAX_LENGTH} characters",
+            kind="too_long",
         )
     return content
 
@@ -143,10 +141,11 @@ def _clean_client_id(client_id: str | None) -> str | None:
     if client_id is None:
         return None
     if not 1 <= len(client_id) <= CLIENT_ID_MAX_LENGTH or not client_id.isprintable():
-        raise InvalidInput(
+        raise _invalid(
+            "client_id",
             f"client_id: 1-{CLIENT_ID_MAX_LENGTH} printable characters",
-            code="validation_error",
-            details=[{"field": "client_id", "message": "Invalid client id", "type": "invalid"}],
+            detail="Invalid client id",
+            kind="invalid",
         )
     return client_id
 
