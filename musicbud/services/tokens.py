@@ -51,6 +51,17 @@ logger = logging.getLogger(__name__)
 # ``kid`` is required separately: without it no key is found).
 REQUIRED_CLAIMS = ("sub", "typ", "jti", "fam", "pwv", "iat", "nbf", "exp", "iss", "aud")
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+# PyJWT's refusals, the most specific first (the last catches the rest): the code and message
+# of each.
+DECODE_ERRORS: tuple[tuple[type[jwt.InvalidTokenError], str, str], ...] = (
+    (jwt.ExpiredSignatureError, "token_expired", "The token has expired"),
+    (jwt.ImmatureSignatureError, "token_not_yet_valid", "The token is not yet valid"),
+    (jwt.InvalidSignatureError, "token_bad_signature", "The token's signature is invalid"),
+    (jwt.MissingRequiredClaimError, "token_claims_missing", "The token lacks a required claim"),
+    (jwt.InvalidIssuerError, "token_wrong_issuer", "The token has the wrong issuer"),
+    (jwt.InvalidAudienceError, "token_wrong_audience", "The token has the wrong audience"),
+    (jwt.InvalidTokenError, "token_malformed", "The token is malformed"),
+)
 
 
 class TokenType(StrEnum):
@@ -173,12 +184,16 @@ def access_token_decode(*, token: str) -> TokenClaims:
     return claims
 
 
+def _malformed() -> TokenRejected:
+    return TokenRejected("token_malformed", "The token is malformed")
+
+
 def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
     """Verify signature, algorithm, key id and every claim; raise ``TokenRejected`` if not."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.InvalidTokenError:
-        raise TokenRejected("token_malformed", "The token is malformed") from None
+        raise _malformed() from None
     algorithm = header.get("alg")
     # Exactly the configured algorithm: never "none", and never another family that would
     # read a key as something else (the classic RS256/HS256 confusion).
@@ -198,20 +213,11 @@ def token_decode(*, token: str, expected_type: TokenType) -> TokenClaims:
             leeway=settings.JWT_LEEWAY_SECONDS,
             options={"require": list(REQUIRED_CLAIMS), "verify_sub": False},
         )
-    except jwt.ExpiredSignatureError:
-        raise TokenRejected("token_expired", "The token has expired") from None
-    except jwt.ImmatureSignatureError:
-        raise TokenRejected("token_not_yet_valid", "The token is not yet valid") from None
-    except jwt.InvalidSignatureError:
-        raise TokenRejected("token_bad_signature", "The token's signature is invalid") from None
-    except jwt.MissingRequiredClaimError:
-        raise TokenRejected("token_claims_missing", "The token lacks a required claim") from None
-    except jwt.InvalidIssuerError:
-        raise TokenRejected("token_wrong_issuer", "The token has the wrong issuer") from None
-    except jwt.InvalidAudienceError:
-        raise TokenRejected("token_wrong_audience", "The token has the wrong audience") from None
-    except jwt.InvalidTokenError:
-        raise TokenRejected("token_malformed", "The token is malformed") from None
+    except jwt.InvalidTokenError as exc:
+        code, message = next(
+            (code, message) for error, code, message in DECODE_ERRORS if isinstance(exc, error)
+        )
+        raise TokenRejected(code, message) from None
     return _claims_from_payload(claims, expected_type)
 
 
@@ -221,13 +227,13 @@ def _claims_from_payload(claims: dict[str, Any], expected_type: TokenType) -> To
         raise TokenRejected("token_wrong_type", f"This needs {wanted} token")
     subject = claims["sub"]
     if not (isinstance(subject, str) and subject.isdigit()):
-        raise TokenRejected("token_malformed", "The token is malformed")
+        raise _malformed()
     if not all(isinstance(claims[name], str) and claims[name] for name in ("jti", "fam", "pwv")):
-        raise TokenRejected("token_malformed", "The token is malformed")
+        raise _malformed()
     try:
         uuid.UUID(claims["fam"])
     except ValueError:
-        raise TokenRejected("token_malformed", "The token is malformed") from None
+        raise _malformed() from None
     return TokenClaims(
         user_id=int(subject),
         token_type=expected_type,
