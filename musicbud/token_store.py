@@ -10,7 +10,7 @@ active or revoked, for the bearer hot path. It is only a copy: a missing entry (
 evicted, lost with a Redis restart or flush) is read again from the row, so losing the cache
 logs nobody out and revives no revoked token. Two writes touch a cached state: a revocation
 overwrites it, and a reload adds it only where it is absent (SET NX), so a reload racing a
-revocation never puts "active" back over "revoked".
+revocation never puts "active" back over "revoked". A rotation changes only how long it lives.
 """
 
 from __future__ import annotations
@@ -86,9 +86,12 @@ async def family_rotate(
     result = await sync_to_async(_database_rotate, thread_sensitive=True)(
         family_id=family_id, old_jti=old_jti, new_jti=new_jti, ttl_seconds=ttl_seconds
     )
-    # A rotated family stays active, so its cached state (if any) is still right. Any other
-    # outcome means the row is not active: say so to the hot path at once.
-    if result is not Rotation.ROTATED:
+    # A rotated family stays active, so its cached state (if any) is still right, and now lasts
+    # as long as the row: the hot path keeps reading it instead of the row. Any other outcome
+    # means the row is not active: say so to the hot path at once.
+    if result is Rotation.ROTATED:
+        await async_cache.expire(family_cache_key(family_id), ttl_seconds)
+    else:
         await async_cache.set(family_cache_key(family_id), REVOKED, _revoked_ttl())
     return result
 

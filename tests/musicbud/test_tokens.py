@@ -156,6 +156,29 @@ def test_the_cache_holds_the_state_as_long_as_it_is_true(store_backend: str) -> 
 
 
 @pytest.mark.django_db
+def test_a_refresh_makes_the_cached_state_last_as_long_as_the_row(
+    store_backend: str, django_assert_num_queries: Any
+) -> None:
+    user = UserFactory.create()
+    pair = issue(user)
+    family_id = family_of(pair.refresh_token)
+    # Nearly a refresh lifetime later, the state cached at login has a second left.
+    cache.touch(family_cache_key(family_id), 1)
+
+    rotated = async_to_sync(token_refresh)(refresh_token=pair.refresh_token)
+
+    expires_at = TokenFamily.objects.get(id=family_id).expires_at
+    assert round((expires_at - datetime.now(UTC)).total_seconds()) == (
+        settings.JWT_REFRESH_TTL_SECONDS
+    )
+    assert cached_state(family_id) == (ACTIVE, settings.JWT_REFRESH_TTL_SECONDS)
+    time.sleep(1.1)
+    # Past the login's second: the hot path still reads the state from the cache, not the row.
+    with django_assert_num_queries(0):
+        assert authenticated(rotated.access_token) == user.pk
+
+
+@pytest.mark.django_db
 def test_losing_the_cache_logs_nobody_out_and_revives_no_revoked_token(
     store_backend: str,
 ) -> None:
