@@ -3,8 +3,8 @@ are opaque: offset pages carry ``{"o": offset}`` in ``graph.cursor``; bud pages 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Sequence
+from typing import Generic, Protocol, TypeVar
 
 from django.http import HttpRequest, QueryDict
 from ninja import Schema
@@ -20,6 +20,7 @@ MAX_PAGE_SIZE = 100
 MAX_OFFSET = 10_000
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class PageParams(Schema):
@@ -58,15 +59,19 @@ def next_link(request: HttpRequest, cursor: str | None) -> str | None:
     return f"{request.path}?{query.urlencode()}"
 
 
+class OffsetRows(Protocol[T_co]):
+    """A list read: up to ``limit + 1`` rows from ``offset`` (the extra one says there is a next
+    page). Selectors take the two as keywords: ``partial(selector, **filters)`` is one."""
+
+    def __call__(self, *, offset: int, limit: int) -> Awaitable[Sequence[T_co]]: ...
+
+
 async def offset_page(
-    request: HttpRequest,
-    params: PageParams,
-    rows: Callable[[int, int], Awaitable[Sequence[T]]],
+    request: HttpRequest, params: PageParams, rows: OffsetRows[T]
 ) -> dict[str, object]:
-    """One page of an offset-paginated list: ``rows(offset, limit)`` returns up to
-    ``limit + 1`` rows from ``offset`` (the extra one says there is a next page)."""
+    """One page of an offset-paginated list, read by ``rows``."""
     offset, limit = _offset(params.cursor), params.limit
-    fetched = await rows(offset, limit)
+    fetched = await rows(offset=offset, limit=limit)
     has_more = len(fetched) > limit and offset + limit <= MAX_OFFSET
     cursor = cursor_encode({"o": offset + limit}) if has_more else None
     return {"items": list(fetched[:limit]), "next": next_link(request, cursor)}
@@ -77,7 +82,7 @@ async def offset_page(
 MAX_ROW_ID = 2**63 - 1
 
 
-def decode_before(cursor: str | None) -> int | None:
+def _before(cursor: str | None) -> int | None:
     """The id a newest-first page continues below (None without a cursor); malformed: 422."""
     if not cursor:
         return None
@@ -87,10 +92,27 @@ def decode_before(cursor: str | None) -> int | None:
     return before
 
 
-def before_page(
-    request: HttpRequest, rows: list[T], *, limit: int, row_id: Callable[[T], int]
-) -> tuple[list[T], str | None]:
-    """Cut a ``limit + 1`` newest-first fetch to one page; the next page goes below its last."""
-    page = rows[:limit]
-    cursor = cursor_encode({"b": row_id(page[-1])}) if len(rows) > limit else None
-    return page, next_link(request, cursor)
+class Keyed(Protocol):
+    @property
+    def pk(self) -> int: ...
+
+
+K_co = TypeVar("K_co", bound=Keyed, covariant=True)
+
+
+class BeforeRows(Protocol[K_co]):
+    """A newest-first read: up to ``limit + 1`` rows with ids below ``before`` (None: from the
+    newest). ``partial(selector, **filters)`` is one, as for ``OffsetRows``."""
+
+    def __call__(self, *, before: int | None, limit: int) -> Awaitable[Sequence[K_co]]: ...
+
+
+async def before_page(
+    request: HttpRequest, params: PageParams, rows: BeforeRows[Keyed]
+) -> dict[str, object]:
+    """One page of a newest-first list, read by ``rows``; the next page goes below its last."""
+    limit = params.limit
+    fetched = await rows(before=_before(params.cursor), limit=limit)
+    page = list(fetched[:limit])
+    cursor = cursor_encode({"b": page[-1].pk}) if len(fetched) > limit else None
+    return {"items": page, "next": next_link(request, cursor)}

@@ -3,6 +3,7 @@ recommendations."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -72,7 +73,7 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> A
 async def common(
     request: AuthenticatedRequest, username: str, params: Query[CommonParams]
 ) -> dict[str, object]:
-    async def rows(offset: int, limit: int) -> list[SharedItem]:
+    async def rows(*, offset: int, limit: int) -> list[SharedItem]:
         shared = await common_items_get(
             user_id=request.auth.pk,
             username=username,
@@ -100,7 +101,5 @@ async def recommendations(
     return await offset_page(
         request,
         params,
-        lambda offset, limit: recommendations_get(
-            user_id=request.auth.pk, kind=params.kind.item_kind, offset=offset, limit=limit
-        ),
+        partial(recommendations_get, user_id=request.auth.pk, kind=params.kind.item_kind),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from uuid import UUID
 
 from django.http import HttpRequest
@@ -21,11 +22,7 @@ async def search(
     request: HttpRequest, kind: KindPath, params: Query[CatalogueSearchParams]
 ) -> dict[str, object]:
     return await offset_page(
-        request,
-        params,
-        lambda offset, limit: catalogue_search(
-            kind=kind.item_kind, query=params.q, offset=offset, limit=limit
-        ),
+        request, params, partial(catalogue_search, kind=kind.item_kind, query=params.q)
     )
 
 

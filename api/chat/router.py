@@ -3,13 +3,13 @@ read markers and WebSocket tickets. Real-time delivery is the socket (``api.chat
 
 from __future__ import annotations
 
+from functools import partial
 from http import HTTPStatus
 from typing import Any, Literal
 
-from django.http import HttpRequest
 from ninja import Query, Router, Status
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.chat.schemas import (
     BlockOut,
     ChannelCreateIn,
@@ -26,7 +26,7 @@ from api.chat.schemas import (
     UsernameIn,
 )
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, before_page, decode_before, offset_page
+from api.pagination import Page, PageParams, before_page, offset_page
 from musicbud.chat.models import Message
 from musicbud.selectors.chat import (
     ChannelView,
@@ -59,15 +59,12 @@ from musicbud.services.chat_tickets import TICKET_TTL_SECONDS, chat_ticket_issue
 router = Router(tags=["chat"], auth=auth)
 
 
-def _message_page(request: HttpRequest, rows: list[Message], limit: int) -> dict[str, object]:
-    items, next_url = before_page(request, rows, limit=limit, row_id=lambda row: row.pk)
-    return {"items": items, "next": next_url}
-
-
-async def _message_post(request: HttpRequest, payload: MessageIn, **place: Any) -> Status[Message]:
+async def _message_post(
+    request: AuthenticatedRequest, payload: MessageIn, **place: Any
+) -> Status[Message]:
     """Send to ``channel_id`` or ``username``: 201, or 200 for a client_id already sent."""
     posted = await chat_message_post(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         content=payload.content,
         client_id=payload.client_id,
         **place,
@@ -75,9 +72,9 @@ async def _message_post(request: HttpRequest, payload: MessageIn, **place: Any) 
     return Status(HTTPStatus.CREATED if posted.created else HTTPStatus.OK, posted.message)
 
 
-async def _read(request: HttpRequest, payload: ReadIn, **place: Any) -> dict[str, int]:
+async def _read(request: AuthenticatedRequest, payload: ReadIn, **place: Any) -> dict[str, int]:
     unread = await chat_read_mark(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         message_id=payload.message_id,
         **place,
     )
@@ -94,29 +91,27 @@ async def _read(request: HttpRequest, payload: ReadIn, **place: Any) -> dict[str
     summary="Create a channel (I become its admin; a taken name is a 409)",
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
-async def channel_create(request: HttpRequest, payload: ChannelCreateIn) -> Status[ChannelView]:
-    channel = await chat_channel_create(user=request.auth, **payload.model_dump())  # type: ignore[attr-defined]
+async def channel_create(
+    request: AuthenticatedRequest, payload: ChannelCreateIn
+) -> Status[ChannelView]:
+    channel = await chat_channel_create(user=request.auth, **payload.model_dump())
     return Status(HTTPStatus.CREATED, channel)
 
 
 @router.get("/channels", response=Page[ChannelOut], url_name="chat-channels")
-async def channel_list(request: HttpRequest, params: Query[ChannelListParams]) -> dict[str, object]:
+async def channel_list(
+    request: AuthenticatedRequest, params: Query[ChannelListParams]
+) -> dict[str, object]:
     return await offset_page(
         request,
         params,
-        lambda offset, limit: chat_channels_list(
-            user=request.auth,  # type: ignore[attr-defined]
-            query=params.q.strip(),
-            mine=params.mine,
-            offset=offset,
-            limit=limit,
-        ),
+        partial(chat_channels_list, user=request.auth, query=params.q.strip(), mine=params.mine),
     )
 
 
 @router.get("/channels/{channel_id}", response=ChannelOut, url_name="chat-channel")
-async def channel_get(request: HttpRequest, channel_id: int) -> ChannelView:
-    return await chat_channel_get(user=request.auth, channel_id=channel_id)  # type: ignore[attr-defined]
+async def channel_get(request: AuthenticatedRequest, channel_id: int) -> ChannelView:
+    return await chat_channel_get(user=request.auth, channel_id=channel_id)
 
 
 @router.patch(
@@ -127,10 +122,10 @@ async def channel_get(request: HttpRequest, channel_id: int) -> ChannelView:
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_update(
-    request: HttpRequest, channel_id: int, payload: ChannelUpdateIn
+    request: AuthenticatedRequest, channel_id: int, payload: ChannelUpdateIn
 ) -> ChannelView:
     return await chat_channel_update(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         channel_id=channel_id,
         **payload.model_dump(exclude_unset=True),
     )
@@ -142,8 +137,8 @@ async def channel_update(
     url_name="chat-channel",
     summary="Delete a channel and its messages (its admins)",
 )
-async def channel_delete(request: HttpRequest, channel_id: int) -> Status[None]:
-    await chat_channel_delete(user=request.auth, channel_id=channel_id)  # type: ignore[attr-defined]
+async def channel_delete(request: AuthenticatedRequest, channel_id: int) -> Status[None]:
+    await chat_channel_delete(user=request.auth, channel_id=channel_id)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -156,8 +151,8 @@ async def channel_delete(request: HttpRequest, channel_id: int) -> Status[None]:
     url_name="chat-channel-join",
     summary="Join a public channel, or ask to join a private one (pending until approved)",
 )
-async def channel_join(request: HttpRequest, channel_id: int) -> MembershipView:
-    return await chat_channel_join(user=request.auth, channel_id=channel_id)  # type: ignore[attr-defined]
+async def channel_join(request: AuthenticatedRequest, channel_id: int) -> MembershipView:
+    return await chat_channel_join(user=request.auth, channel_id=channel_id)
 
 
 @router.post(
@@ -166,8 +161,8 @@ async def channel_join(request: HttpRequest, channel_id: int) -> MembershipView:
     url_name="chat-channel-leave",
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
-async def channel_leave(request: HttpRequest, channel_id: int) -> Status[None]:
-    await chat_channel_leave(user=request.auth, channel_id=channel_id)  # type: ignore[attr-defined]
+async def channel_leave(request: AuthenticatedRequest, channel_id: int) -> Status[None]:
+    await chat_channel_leave(user=request.auth, channel_id=channel_id)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -179,10 +174,10 @@ async def channel_leave(request: HttpRequest, channel_id: int) -> Status[None]:
     openapi_extra=also_answers(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 async def member_invite(
-    request: HttpRequest, channel_id: int, payload: UsernameIn
+    request: AuthenticatedRequest, channel_id: int, payload: UsernameIn
 ) -> Status[MembershipView]:
     membership = await chat_member_invite(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         channel_id=channel_id,
         username=payload.username,
     )
@@ -196,9 +191,11 @@ async def member_invite(
     url_name="chat-member-approve",
     summary="Approve a request to join (admins and moderators)",
 )
-async def member_approve(request: HttpRequest, channel_id: int, username: str) -> MembershipView:
+async def member_approve(
+    request: AuthenticatedRequest, channel_id: int, username: str
+) -> MembershipView:
     return await chat_member_approve(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         channel_id=channel_id,
         username=username,
     )
@@ -216,13 +213,13 @@ async def member_approve(request: HttpRequest, channel_id: int, username: str) -
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def member_moderate(
-    request: HttpRequest,
+    request: AuthenticatedRequest,
     channel_id: int,
     username: str,
     action: Literal["kick", "ban", "promote", "demote"],
 ) -> Status[MembershipView | None]:
     membership = await chat_member_moderate(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         channel_id=channel_id,
         username=username,
         action=action,
@@ -233,24 +230,20 @@ async def member_moderate(
 
 
 @router.get("/invitations", response=Page[MemberOut], url_name="chat-invitations")
-async def invitation_list(request: HttpRequest, params: Query[PageParams]) -> dict[str, object]:
-    return await offset_page(
-        request,
-        params,
-        lambda offset, limit: chat_invitations_list(
-            user=request.auth,  # type: ignore[attr-defined]
-            offset=offset,
-            limit=limit,
-        ),
-    )
+async def invitation_list(
+    request: AuthenticatedRequest, params: Query[PageParams]
+) -> dict[str, object]:
+    return await offset_page(request, params, partial(chat_invitations_list, user=request.auth))
 
 
 @router.post(
     "/invitations/{invitation_id}/accept", response=MemberOut, url_name="chat-invitation-accept"
 )
-async def invitation_accept(request: HttpRequest, invitation_id: int) -> MembershipView | None:
+async def invitation_accept(
+    request: AuthenticatedRequest, invitation_id: int
+) -> MembershipView | None:
     return await chat_invitation_respond(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         invitation_id=invitation_id,
         accept=True,
     )
@@ -261,9 +254,9 @@ async def invitation_accept(request: HttpRequest, invitation_id: int) -> Members
     response={HTTPStatus.NO_CONTENT: None},
     url_name="chat-invitation-decline",
 )
-async def invitation_decline(request: HttpRequest, invitation_id: int) -> Status[None]:
+async def invitation_decline(request: AuthenticatedRequest, invitation_id: int) -> Status[None]:
     await chat_invitation_respond(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         invitation_id=invitation_id,
         accept=False,
     )
@@ -282,15 +275,11 @@ async def invitation_decline(request: HttpRequest, invitation_id: int) -> Status
     openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def channel_messages(
-    request: HttpRequest, channel_id: int, params: Query[PageParams]
+    request: AuthenticatedRequest, channel_id: int, params: Query[PageParams]
 ) -> dict[str, object]:
-    rows = await chat_channel_messages(
-        user=request.auth,  # type: ignore[attr-defined]
-        channel_id=channel_id,
-        before=decode_before(params.cursor),
-        limit=params.limit,
+    return await before_page(
+        request, params, partial(chat_channel_messages, user=request.auth, channel_id=channel_id)
     )
-    return _message_page(request, rows, params.limit)
 
 
 @router.post(
@@ -301,13 +290,15 @@ async def channel_messages(
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_message_post(
-    request: HttpRequest, channel_id: int, payload: MessageIn
+    request: AuthenticatedRequest, channel_id: int, payload: MessageIn
 ) -> Status[Message]:
     return await _message_post(request, payload, channel_id=channel_id)
 
 
 @router.post("/channels/{channel_id}/read", response=ReadOut, url_name="chat-channel-read")
-async def channel_read(request: HttpRequest, channel_id: int, payload: ReadIn) -> dict[str, int]:
+async def channel_read(
+    request: AuthenticatedRequest, channel_id: int, payload: ReadIn
+) -> dict[str, int]:
     return await _read(request, payload, channel_id=channel_id)
 
 
@@ -317,8 +308,8 @@ async def channel_read(request: HttpRequest, channel_id: int, payload: ReadIn) -
     url_name="chat-message",
     summary="Delete a message (its author; in a channel also its admins and moderators)",
 )
-async def message_delete(request: HttpRequest, message_id: int) -> Status[None]:
-    await chat_message_delete(user=request.auth, message_id=message_id)  # type: ignore[attr-defined]
+async def message_delete(request: AuthenticatedRequest, message_id: int) -> Status[None]:
+    await chat_message_delete(user=request.auth, message_id=message_id)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -326,16 +317,10 @@ async def message_delete(request: HttpRequest, message_id: int) -> Status[None]:
 
 
 @router.get("/conversations", response=Page[ConversationOut], url_name="chat-conversations")
-async def conversation_list(request: HttpRequest, params: Query[PageParams]) -> dict[str, object]:
-    return await offset_page(
-        request,
-        params,
-        lambda offset, limit: chat_conversations_list(
-            user=request.auth,  # type: ignore[attr-defined]
-            offset=offset,
-            limit=limit,
-        ),
-    )
+async def conversation_list(
+    request: AuthenticatedRequest, params: Query[PageParams]
+) -> dict[str, object]:
+    return await offset_page(request, params, partial(chat_conversations_list, user=request.auth))
 
 
 @router.get(
@@ -344,15 +329,11 @@ async def conversation_list(request: HttpRequest, params: Query[PageParams]) -> 
     url_name="chat-conversation-messages",
 )
 async def conversation_messages(
-    request: HttpRequest, username: str, params: Query[PageParams]
+    request: AuthenticatedRequest, username: str, params: Query[PageParams]
 ) -> dict[str, object]:
-    rows = await chat_conversation_messages(
-        user=request.auth,  # type: ignore[attr-defined]
-        username=username,
-        before=decode_before(params.cursor),
-        limit=params.limit,
+    return await before_page(
+        request, params, partial(chat_conversation_messages, user=request.auth, username=username)
     )
-    return _message_page(request, rows, params.limit)
 
 
 @router.post(
@@ -363,13 +344,15 @@ async def conversation_messages(
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def conversation_message_post(
-    request: HttpRequest, username: str, payload: MessageIn
+    request: AuthenticatedRequest, username: str, payload: MessageIn
 ) -> Status[Message]:
     return await _message_post(request, payload, username=username)
 
 
 @router.post("/conversations/{username}/read", response=ReadOut, url_name="chat-conversation-read")
-async def conversation_read(request: HttpRequest, username: str, payload: ReadIn) -> dict[str, int]:
+async def conversation_read(
+    request: AuthenticatedRequest, username: str, payload: ReadIn
+) -> dict[str, int]:
     return await _read(request, payload, username=username)
 
 
@@ -383,15 +366,15 @@ async def conversation_read(request: HttpRequest, username: str, payload: ReadIn
     summary="Block someone (201; 200 when already blocked)",
     openapi_extra=also_answers(HTTPStatus.NOT_FOUND),
 )
-async def block_add(request: HttpRequest, payload: UsernameIn) -> Status[dict[str, str]]:
-    created = await chat_block_add(user=request.auth, username=payload.username)  # type: ignore[attr-defined]
+async def block_add(request: AuthenticatedRequest, payload: UsernameIn) -> Status[dict[str, str]]:
+    created = await chat_block_add(user=request.auth, username=payload.username)
     status = HTTPStatus.CREATED if created else HTTPStatus.OK
     return Status(status, {"username": payload.username})
 
 
 @router.delete("/blocks/{username}", response={HTTPStatus.NO_CONTENT: None}, url_name="chat-block")
-async def block_remove(request: HttpRequest, username: str) -> Status[None]:
-    await chat_block_remove(user=request.auth, username=username)  # type: ignore[attr-defined]
+async def block_remove(request: AuthenticatedRequest, username: str) -> Status[None]:
+    await chat_block_remove(user=request.auth, username=username)
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
@@ -401,10 +384,10 @@ async def block_remove(request: HttpRequest, username: str) -> Status[None]:
     url_name="chat-ticket",
     summary="A single-use ticket to open the chat WebSocket (valid 30 s, for me only)",
 )
-async def ticket_issue(request: HttpRequest) -> Status[dict[str, object]]:
-    claims = getattr(request, "token_claims", None)
+async def ticket_issue(request: AuthenticatedRequest) -> Status[dict[str, object]]:
+    claims = request.token_claims
     ticket = await chat_ticket_issue(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         family_id=claims.family_id if claims is not None else None,
         session_key=None if claims is not None else request.session.session_key,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from http import HTTPStatus
 from uuid import UUID
 
@@ -26,9 +27,7 @@ async def _edge_page(
     return await offset_page(
         request,
         params,
-        lambda offset, limit: taste_edges_list(
-            user_id=request.auth.pk, relation=relation, kind=kind, offset=offset, limit=limit
-        ),
+        partial(taste_edges_list, user_id=request.auth.pk, relation=relation, kind=kind),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ninja import Query, Router
@@ -48,11 +49,7 @@ async def search_users(
     request: AuthenticatedRequest, params: Query[UserSearchParams]
 ) -> dict[str, object]:
     return await offset_page(
-        request,
-        params,
-        lambda offset, limit: user_search(
-            query=params.q, exclude_id=request.auth.pk, offset=offset, limit=limit
-        ),
+        request, params, partial(user_search, query=params.q, exclude_id=request.auth.pk)
     )
 
 
