@@ -16,7 +16,7 @@ from api.legacy.operations import legacy_input, legacy_operation, legacy_respons
 from api.legacy.schemas import AuthorizationLinkOut, ConnectionAnswerOut, ServiceIn
 from musicbud.errors import NotFound
 from musicbud.models import ConnectionStatus
-from musicbud.selectors.connections import ConnectionView, connection_get
+from musicbud.selectors.connections import connection_get
 from musicbud.services.connections import connection_authorize, connection_sync_request
 
 router = Router(tags=["legacy: connections"], auth=auth)
@@ -33,8 +33,8 @@ def _service(request: HttpRequest) -> str:
     return service
 
 
-def _answer(message: str, view: ConnectionView, status: int = HTTPStatus.OK) -> dict[str, object]:
-    return {"message": message, "code": status, "successful": True, "data": view}
+def _answer(message: str, data: object, status: int = HTTPStatus.OK) -> dict[str, object]:
+    return {"message": message, "code": status, "successful": True, "data": data}
 
 
 @legacy_operation(
@@ -49,15 +49,9 @@ async def service_login(request: HttpRequest) -> HttpResponse:
         user=request.auth,  # type: ignore[attr-defined]
         provider=_service(request),
     )
+    link = {"authorization_link": authorization.authorization_url}
     return legacy_response(
-        request,
-        AuthorizationLinkOut,
-        {
-            "message": "Authorization link generated.",
-            "code": HTTPStatus.OK,
-            "successful": True,
-            "data": {"authorization_link": authorization.authorization_url},
-        },
+        request, AuthorizationLinkOut, _answer("Authorization link generated.", link)
     )
 
 
