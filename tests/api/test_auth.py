@@ -898,6 +898,18 @@ def test_passwords_and_tokens_never_reach_the_logs(
 # --- async: the hot path and concurrency --------------------------------------------------------
 
 
+async def async_login(client: AsyncClient, username: str) -> dict[str, Any]:
+    """Log ``username`` in (the default password) through the API: the token pair."""
+    response = await client.post(
+        reverse(LOGIN),
+        {"username": username, "password": DEFAULT_PASSWORD},
+        content_type="application/json",
+    )
+    assert response.status_code == HTTPStatus.OK, response.content
+    pair: dict[str, Any] = response.json()
+    return pair
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("thread_connections_closed")
 async def test_a_warm_bearer_request_makes_no_thread_hop(
@@ -911,13 +923,7 @@ async def test_a_warm_bearer_request_makes_no_thread_hop(
     )
     with override_settings(MIDDLEWARE=[]):  # Django's stock middleware hops; measure the API
         client = AsyncClient()
-        pair = (
-            await client.post(
-                reverse(LOGIN),
-                {"username": "hopper", "password": DEFAULT_PASSWORD},
-                content_type="application/json",
-            )
-        ).json()
+        pair = await async_login(client, "hopper")
         await cache.adelete(user_cache_key(user.pk))
 
         count_sync_hops.clear()
@@ -947,13 +953,7 @@ async def test_concurrent_refreshes_of_one_token_yield_at_most_one_pair() -> Non
         username="racer", email="r@example.org", password=default_password_hash()
     )
     client = AsyncClient()
-    pair = (
-        await client.post(
-            reverse(LOGIN),
-            {"username": "racer", "password": DEFAULT_PASSWORD},
-            content_type="application/json",
-        )
-    ).json()
+    pair = await async_login(client, "racer")
 
     responses = await asyncio.gather(
         *(

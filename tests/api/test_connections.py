@@ -103,6 +103,15 @@ def small_library(standin: ProviderStandIn) -> ProviderStandIn:
     return standin
 
 
+@pytest.fixture
+def connected(
+    api_client: Client, small_library: ProviderStandIn, django_capture_on_commit_callbacks: Capture
+) -> ProviderConnection:
+    """Spotify connected through the API (the small library synced once): its connection."""
+    _connect(api_client, django_capture_on_commit_callbacks)
+    return ProviderConnection.objects.get()
+
+
 # --- listing and refusals -------------------------------------------------------------------
 
 
@@ -373,11 +382,10 @@ def test_a_resync_applies_the_diff_and_leaves_other_sources_alone(
 
 def test_the_same_sync_twice_writes_nothing_the_second_time(
     api_client: Client,
-    small_library: ProviderStandIn,
+    connected: ProviderConnection,
     user: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
     outbox = ProjectionOutbox.objects.count()
     versions = sorted(EdgeVersion.objects.values_list("item_id", "relation", "version"))
     stamps = sorted(TasteEdge.objects.values_list("pk", "updated_at"))
@@ -437,10 +445,10 @@ def test_disconnect_removes_tokens_and_only_that_providers_edges(
 def test_an_expired_access_token_is_refreshed_once_and_the_sync_carries_on(
     api_client: Client,
     small_library: ProviderStandIn,
+    connected: ProviderConnection,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
-    stored = ProviderConnection.objects.get().access_token
+    stored = connected.access_token
     small_library.expire_access_tokens()
     small_library.requests.clear()
 
@@ -541,11 +549,11 @@ def test_a_token_expiring_while_pages_are_in_flight_is_refreshed_once(
 def test_transient_faults_are_retried(
     api_client: Client,
     small_library: ProviderStandIn,
+    connected: ProviderConnection,
     django_capture_on_commit_callbacks: Capture,
     fault: dict[str, Any],
     attempts: int,
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
     small_library.requests.clear()
     small_library.fault("/me/albums", times=attempts - 1, **fault)
 
@@ -589,12 +597,12 @@ def test_transient_faults_are_retried(
 def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
     api_client: Client,
     small_library: ProviderStandIn,
+    connected: ProviderConnection,
     user: User,
     django_capture_on_commit_callbacks: Capture,
     fault: dict[str, Any],
     error: str,
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
     before = _edges(user)
     outbox = ProjectionOutbox.objects.count()
     small_library.spotify.saved_tracks = []  # would remove three likes, had it completed
@@ -612,10 +620,10 @@ def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
 def test_a_revoked_grant_needs_reauth_and_keeps_the_taste(
     api_client: Client,
     small_library: ProviderStandIn,
+    connected: ProviderConnection,
     user: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
     before = _edges(user)
     small_library.revoke_grants()
 
@@ -643,14 +651,10 @@ def test_a_revoked_grant_needs_reauth_and_keeps_the_taste(
 
 
 def test_a_sync_requested_while_one_runs_answers_the_running_one(
-    api_client: Client,
-    small_library: ProviderStandIn,
-    django_capture_on_commit_callbacks: Capture,
+    api_client: Client, connected: ProviderConnection, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
-    connection = ProviderConnection.objects.get()
     running = SyncJob.objects.create(
-        connection=connection, status=SyncStatus.RUNNING, started_at=timezone.now(), progress=7
+        connection=connected, status=SyncStatus.RUNNING, started_at=timezone.now(), progress=7
     )
 
     with django_capture_on_commit_callbacks(execute=True) as queued:
@@ -660,22 +664,17 @@ def test_a_sync_requested_while_one_runs_answers_the_running_one(
     assert response.json()["last_sync"]["status"] == "running"
     assert response.json()["last_sync"]["progress"] == 7
     assert queued == []
-    assert SyncJob.objects.filter(connection=connection).count() == 2
+    assert SyncJob.objects.filter(connection=connected).count() == 2
     with pytest.raises(IntegrityError), transaction.atomic():
-        SyncJob.objects.create(connection=connection, status=SyncStatus.QUEUED)
+        SyncJob.objects.create(connection=connected, status=SyncStatus.QUEUED)
     running.refresh_from_db()
     assert running.status == SyncStatus.RUNNING
 
 
 def test_a_lost_job_does_not_block_the_connection(
-    api_client: Client,
-    small_library: ProviderStandIn,
-    settings: Any,
-    django_capture_on_commit_callbacks: Capture,
+    api_client: Client, connected: ProviderConnection, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
-    connection = ProviderConnection.objects.get()
-    lost = SyncJob.objects.create(connection=connection, status=SyncStatus.RUNNING)
+    lost = SyncJob.objects.create(connection=connected, status=SyncStatus.RUNNING)
     SyncJob.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=2))
 
     body = _sync(api_client, django_capture_on_commit_callbacks)
@@ -687,24 +686,18 @@ def test_a_lost_job_does_not_block_the_connection(
 
 
 def test_the_periodic_resync_queues_each_due_connection_once(
-    api_client: Client,
-    small_library: ProviderStandIn,
-    settings: Any,
-    django_capture_on_commit_callbacks: Capture,
+    connected: ProviderConnection, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    _connect(api_client, django_capture_on_commit_callbacks)
-    connection = ProviderConnection.objects.get()
-
     assert connections_resync_queue() == 0  # synced just now
     ProviderConnection.objects.update(last_synced_at=timezone.now() - timedelta(days=2))
     with django_capture_on_commit_callbacks(execute=False) as queued:
         assert connections_resync_queue() == 1
         assert connections_resync_queue() == 0  # its job is still queued: no second one
     assert len(queued) == 1
-    assert SyncJob.objects.filter(connection=connection, status=SyncStatus.QUEUED).count() == 1
+    assert SyncJob.objects.filter(connection=connected, status=SyncStatus.QUEUED).count() == 1
     for callback in queued:
         callback()
-    assert SyncJob.objects.filter(connection=connection).latest("id").status == "succeeded"
+    assert SyncJob.objects.filter(connection=connected).latest("id").status == "succeeded"
 
 
 # --- Last.fm --------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ measured through the project's ASGI entry point and full middleware chain."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +16,7 @@ from django.urls import reverse
 from fastpath.handler import HopFreeASGIHandler
 from tests.conftest import require_service
 from tests.factories import DEFAULT_PASSWORD, UserFactory
-from tests.fixtures.asgi import HopRecorder, asgi_request, fast_path_only
+from tests.fixtures.asgi import AsgiResponse, HopRecorder, asgi_request, fast_path_only
 
 
 async def bearer_headers(app: Any) -> list[tuple[str, str]]:
@@ -31,6 +32,22 @@ async def bearer_headers(app: Any) -> list[tuple[str, str]]:
     )
     assert response.status == HTTPStatus.OK, response.body
     return [("authorization", f"Bearer {response.json()['access_token']}")]
+
+
+async def cached_read(app: Any, url_name: str, *, before: Callable[[], None]) -> AsgiResponse:
+    """A fresh user's second read of ``url_name``, answered as its first (which filled the
+    caches: the user behind the token, the answer itself); ``before`` runs just before it."""
+    url = reverse(url_name)
+    headers = await bearer_headers(app)
+    first = await asgi_request(app, url, headers=headers)
+    assert first.status == HTTPStatus.OK, first.body
+    before()
+
+    cached = await asgi_request(app, url, headers=headers)
+
+    assert cached.status == HTTPStatus.OK
+    assert cached.json() == first.json()
+    return cached
 
 
 @fast_path_only
@@ -52,17 +69,8 @@ async def test_liveness_makes_no_hop_no_query_and_no_redis_command(
 async def test_cached_read_makes_no_hop_and_no_query(
     hop_free_app: HopFreeASGIHandler, count_sync_hops: HopRecorder, url_name: str
 ) -> None:
-    url = reverse(url_name)
-    headers = await bearer_headers(hop_free_app)
-    # The first read fills the caches (the user behind the token, the answer itself).
-    first = await asgi_request(hop_free_app, url, headers=headers)
-    assert first.status == HTTPStatus.OK, first.body
-    count_sync_hops.clear()
+    await cached_read(hop_free_app, url_name, before=count_sync_hops.clear)
 
-    cached = await asgi_request(hop_free_app, url, headers=headers)
-
-    assert cached.status == HTTPStatus.OK
-    assert cached.json() == first.json()
     assert count_sync_hops.thread_sensitive == []
     assert count_sync_hops.queries == []
 
@@ -87,16 +95,8 @@ async def test_cached_read_makes_two_redis_round_trips(
 ) -> None:
     if not settings.REDIS_URL:
         require_service("redis", "REDIS_URL is not set")
-    url = reverse(url_name)
-    headers = await bearer_headers(hop_free_app)
-    first = await asgi_request(hop_free_app, url, headers=headers)
-    assert first.status == HTTPStatus.OK, first.body
-    count_redis_commands.clear()
+    cached = await cached_read(hop_free_app, url_name, before=count_redis_commands.clear)
 
-    cached = await asgi_request(hop_free_app, url, headers=headers)
-
-    assert cached.status == HTTPStatus.OK
-    assert cached.json() == first.json()
     assert cached.headers["ratelimit-remaining"] == str(settings.RATE_LIMIT_PER_MINUTE - 2)
     assert count_redis_commands == expected
 

@@ -100,21 +100,24 @@ async def test_a_tampered_cursor_is_invalid_cursor() -> None:
         )
 
 
-async def all_rows_projected() -> None:
+async def neo4j_goes_down(
+    request: pytest.FixtureRequest, settings: SettingsWrapper, *, fallback: bool
+) -> None:
+    """Neo4j becomes the graph store and goes down, after the writes: their background
+    projection would race the test's own writes on SQLite's shared in-memory test database.
+    The rows count as projected (else the user's own pending writes are answered from SQL
+    anyway)."""
     await ProjectionOutbox.objects.aupdate(applied_at=timezone.now())
+    request.getfixturevalue("dead_bolt_url")
+    settings.GRAPH_BACKEND = "neo4j"
+    settings.GRAPH_FALLBACK_TO_SQL = fallback
 
 
 async def test_neo4j_down_falls_back_to_sql(
     settings: SettingsWrapper, request: pytest.FixtureRequest
 ) -> None:
     users = await small_world()
-    # Neo4j goes down after the writes: their background projection would race the test's
-    # own writes on SQLite's shared in-memory test database. The rows count as projected
-    # (else the user's own pending writes are answered from SQL anyway).
-    await all_rows_projected()
-    request.getfixturevalue("dead_bolt_url")
-    settings.GRAPH_BACKEND = "neo4j"
-    settings.GRAPH_FALLBACK_TO_SQL = True
+    await neo4j_goes_down(request, settings, fallback=True)
 
     page = await queries.buds_for_user(
         user_id=users["a"].pk, kind=None, source=BudSource.LIKES, limit=10, cursor=None
@@ -127,12 +130,7 @@ async def test_neo4j_down_without_fallback_is_service_unavailable(
     settings: SettingsWrapper, request: pytest.FixtureRequest
 ) -> None:
     users = await small_world()
-    # Neo4j goes down after the writes (their background projection would race the test),
-    # which count as projected.
-    await all_rows_projected()
-    request.getfixturevalue("dead_bolt_url")
-    settings.GRAPH_BACKEND = "neo4j"
-    settings.GRAPH_FALLBACK_TO_SQL = False
+    await neo4j_goes_down(request, settings, fallback=False)
 
     with pytest.raises(ServiceUnavailable, match="graph store is unavailable"):
         await queries.recommendations(user_id=users["a"].pk, kind="track", limit=5)
