@@ -22,9 +22,7 @@ from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-import httpx
 import kombu.pools
 import pytest
 import redis
@@ -39,6 +37,8 @@ from musicbud.services.connection_sync import SYNC_NOT_QUEUED
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.processes import ROOT, database_url, subprocess_env
+from tests.fixtures.providers import browser_at_provider
+from tests.fixtures.taste import taste_edges
 from tooling.ports import free_port
 from tooling.provider_standin import Hold, ProviderStandIn, spotify_library
 
@@ -255,8 +255,7 @@ def _connect(client: Client) -> dict[str, Any]:
     the callback's JSON answer."""
     started = client.post(_url("connection-authorize"))
     assert started.status_code == HTTPStatus.OK, started.content
-    redirect = httpx.get(started.json()["authorization_url"], follow_redirects=False, timeout=5)
-    back = urlsplit(redirect.headers["location"])
+    back = browser_at_provider(started.json()["authorization_url"])
     callback = client.get(f"{back.path}?{back.query}", headers={"Accept": "application/json"})
     assert callback.status_code == HTTPStatus.OK, callback.content
     body: dict[str, Any] = callback.json()
@@ -283,13 +282,6 @@ def _last_sync(client: Client) -> dict[str, Any]:
 def _finished_sync(client: Client) -> dict[str, Any] | None:
     sync = _last_sync(client)
     return sync if sync["status"] in {"succeeded", "failed"} else None
-
-
-def _edges(user: User) -> set[tuple[Any, ...]]:
-    edges = TasteEdge.objects.filter(user=user).select_related("track", "artist", "album", "genre")
-    return {
-        (e.relation, e.kind, getattr(e, e.kind).name, e.rank, e.play_count, e.source) for e in edges
-    }
 
 
 EXPECTED_EDGES = {
@@ -368,7 +360,7 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
         },
         "played": {"track": {"added": 2, "updated": 0, "removed": 0, "unchanged": 0}},
     }
-    assert _edges(user) == EXPECTED_EDGES
+    assert taste_edges(user) == EXPECTED_EDGES
     assert worker.received("musicbud.tasks.connection_sync") == 1
     # The worker logs through the project's logging (JSON, redacted), job and counts included.
     succeeded = [r for r in worker.records() if r["message"] == "sync succeeded"]
@@ -392,7 +384,7 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
         }
         for relation, kinds in done["counts"].items()
     }
-    assert _edges(user) == EXPECTED_EDGES
+    assert taste_edges(user) == EXPECTED_EDGES
     assert worker.received("musicbud.tasks.connections_resync_due") >= 1
     assert worker.received("musicbud.tasks.connection_sync") >= 2
     # No token the stand-in issued reached the worker's log.
@@ -426,4 +418,4 @@ def test_a_job_the_broker_does_not_take_fails_and_the_next_request_starts_over(
     assert response.status_code == HTTPStatus.ACCEPTED, response.content
     assert response.json()["last_sync"]["status"] == "succeeded"
     assert SyncJob.objects.count() == 3
-    assert _edges(user) == EXPECTED_EDGES
+    assert taste_edges(user) == EXPECTED_EDGES

@@ -9,7 +9,6 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, transaction
@@ -32,6 +31,8 @@ from musicbud.services.connection_sync import connections_resync_queue
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 from tests.fixtures.http import assert_envelope
+from tests.fixtures.providers import browser_at_provider
+from tests.fixtures.taste import taste_edges
 from tooling.provider_standin import (
     LastfmLibrary,
     ProviderStandIn,
@@ -49,11 +50,8 @@ def _url(name: str, provider: str) -> str:
 
 
 def _browser_at_provider(authorization_url: str) -> str:
-    """The user's browser opens the authorization URL; the provider redirects it back. Returns
-    the callback path and query."""
-    answer = httpx.get(authorization_url, follow_redirects=False, timeout=5)
-    assert answer.status_code == HTTPStatus.FOUND, answer.text
-    back = urlsplit(answer.headers["location"])
+    """The callback path and query the provider sends the browser back to."""
+    back = browser_at_provider(authorization_url)
     assert back.netloc == "testserver"
     return f"{back.path}?{back.query}"
 
@@ -74,15 +72,6 @@ def _sync(client: Client, capture: Capture, provider: str = "spotify") -> dict[s
     assert response.status_code == HTTPStatus.ACCEPTED, response.content
     body: dict[str, Any] = client.get(_url("connection", provider)).json()
     return body
-
-
-def _edges(user: User, source: str | None = None) -> set[tuple[Any, ...]]:
-    edges = TasteEdge.objects.filter(user=user).select_related("track", "artist", "album", "genre")
-    if source is not None:
-        edges = edges.filter(source=source)
-    return {
-        (e.relation, e.kind, getattr(e, e.kind).name, e.rank, e.play_count, e.source) for e in edges
-    }
 
 
 @pytest.fixture
@@ -355,7 +344,7 @@ def test_a_resync_applies_the_diff_and_leaves_other_sources_alone(
         taste_edge_set(user=user, kind="track", item=mine, relation="like")
     _connect(api_client, django_capture_on_commit_callbacks)
     library = small_library.spotify
-    assert ("like", "track", "Track 1", None, None, "manual") in _edges(user)
+    assert ("like", "track", "Track 1", None, None, "manual") in taste_edges(user)
     # At Spotify: Track 0 unsaved, Track 3 saved; the top tracks swap.
     new_track = {**library.saved_tracks[2], "id": "trk000003", "name": "Track 3"}
     library.saved_tracks = [library.saved_tracks[1], library.saved_tracks[2], new_track]
@@ -367,13 +356,13 @@ def test_a_resync_applies_the_diff_and_leaves_other_sources_alone(
     assert counts["like"]["track"] == {"added": 1, "updated": 0, "removed": 1, "unchanged": 2}
     assert counts["top"]["track"] == {"added": 0, "updated": 2, "removed": 0, "unchanged": 0}
     assert counts["like"]["artist"] == {"added": 0, "updated": 0, "removed": 0, "unchanged": 2}
-    likes = {e for e in _edges(user) if e[:2] == ("like", "track")}
+    likes = {e for e in taste_edges(user) if e[:2] == ("like", "track")}
     assert likes == {
         ("like", "track", "Track 1", None, None, "manual"),  # still the user's own
         ("like", "track", "Track 2", None, None, "spotify"),
         ("like", "track", "Track 3", None, None, "spotify"),
     }
-    tops = {e for e in _edges(user) if e[:2] == ("top", "track")}
+    tops = {e for e in taste_edges(user) if e[:2] == ("top", "track")}
     assert tops == {
         ("top", "track", "Track 1", 1, None, "spotify"),
         ("top", "track", "Track 0", 2, None, "spotify"),
@@ -426,7 +415,7 @@ def test_disconnect_removes_tokens_and_only_that_providers_edges(
 
     assert response.status_code == HTTPStatus.NO_CONTENT
     assert ProviderConnection.objects.count() == 0
-    assert _edges(user) == {("like", "track", "Mine", None, None, "manual")}
+    assert taste_edges(user) == {("like", "track", "Mine", None, None, "manual")}
     assert ProjectionOutbox.objects.filter(operation="delete").count() == outbox_before + 15
     library = UserLibrary.objects.get(user=user)
     assert (library.like_track, library.top_track, library.played_track) == (1, 0, 0)
@@ -603,7 +592,7 @@ def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
     fault: dict[str, Any],
     error: str,
 ) -> None:
-    before = _edges(user)
+    before = taste_edges(user)
     outbox = ProjectionOutbox.objects.count()
     small_library.spotify.saved_tracks = []  # would remove three likes, had it completed
     small_library.fault("/me/albums", times=10, **fault)
@@ -613,7 +602,7 @@ def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
     assert body["status"] == "connected"
     assert body["last_sync"]["status"] == "failed"
     assert body["last_sync"]["error"] == error
-    assert _edges(user) == before
+    assert taste_edges(user) == before
     assert ProjectionOutbox.objects.count() == outbox
 
 
@@ -624,7 +613,7 @@ def test_a_revoked_grant_needs_reauth_and_keeps_the_taste(
     user: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    before = _edges(user)
+    before = taste_edges(user)
     small_library.revoke_grants()
 
     body = _sync(api_client, django_capture_on_commit_callbacks)
@@ -634,7 +623,7 @@ def test_a_revoked_grant_needs_reauth_and_keeps_the_taste(
     assert body["last_sync"]["error"] == (
         "Spotify refused the grant (Refresh token revoked); authorize again"
     )
-    assert _edges(user) == before
+    assert taste_edges(user) == before
     assert_envelope(
         api_client.post(_url("connection-sync", "spotify")),
         HTTPStatus.CONFLICT,
@@ -744,7 +733,7 @@ def test_lastfm_connect_syncs_top_loved_and_recent(
     body = api_client.get(_url("connection", "lastfm")).json()
     assert body["account"] == {"id": "standin-lastfm", "display_name": "Stand-in Scrobbler"}
     assert body["last_sync"]["status"] == "succeeded"
-    assert _edges(user) == {
+    assert taste_edges(user) == {
         ("top", "artist", "Massive Attack", 1, None, "lastfm"),
         ("top", "artist", "Portishead", 2, None, "lastfm"),
         ("top", "track", "Roads", 1, None, "lastfm"),
@@ -863,7 +852,7 @@ def test_lastfm_faults_a_revoked_session_and_a_5xx(
         loved_tracks=[{"name": "Roads", "mbid": "", "artist": "Portishead"}],
     )
     _connect(api_client, django_capture_on_commit_callbacks, "lastfm")
-    before = _edges(user)
+    before = taste_edges(user)
     assert len(before) == 2
     standin.fault("/", status=503, body={"error": 16, "message": "Try again"}, times=10)
 
@@ -883,4 +872,4 @@ def test_lastfm_faults_a_revoked_session_and_a_5xx(
         "Last.fm refused the session (Invalid session key - Please re-authenticate); "
         "authorize again"
     )
-    assert _edges(user) == before
+    assert taste_edges(user) == before

@@ -15,6 +15,7 @@ from musicbud.models import Artist, Genre, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_set
 from tests.factories import ArtistFactory, TrackFactory
 from tests.fixtures.http import assert_envelope
+from tests.fixtures.taste import taste_edges
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +24,6 @@ URL = "api-v1:taste-import"
 
 def _post(client: Client, document: dict[str, Any]):
     return client.post(reverse(URL), json.dumps(document), content_type="application/json")
-
-
-def _edges(user: User) -> set[tuple[str, str, str, int | None, int | None, str]]:
-    return {
-        (e.relation, e.kind, getattr(e, e.kind).name, e.rank, e.play_count, e.source)
-        for e in TasteEdge.objects.filter(user=user).select_related(
-            "track", "artist", "album", "genre"
-        )
-    }
 
 
 def test_import_matches_creates_and_reports(api_client: Client, user: User) -> None:
@@ -55,7 +47,7 @@ def test_import_matches_creates_and_reports(api_client: Client, user: User) -> N
         "edges": {"created": 5, "updated": 0, "removed": 0},
         "skipped": [],
     }
-    assert _edges(user) == {
+    assert taste_edges(user) == {
         ("like", "track", "Roads", None, None, "import"),
         ("like", "artist", "Portishead", None, None, "import"),
         ("like", "genre", "Trip-hop", None, None, "import"),

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from musicbud.models import ProviderConnection
 from tests.api.legacy.conftest import LegacyWorld
 from tests.fixtures.http import assert_envelope
+from tests.fixtures.providers import browser_at_provider
 from tooling.provider_standin import ProviderStandIn, spotify_library
 
 pytestmark = pytest.mark.django_db
@@ -25,10 +24,7 @@ Capture = Callable[..., Any]
 def _legacy_callback(authorization_link: str, provider: str) -> str:
     """The browser goes to the provider, which sends it back; the app's callback is the
     legacy path, with what the provider appended."""
-    answer = httpx.get(authorization_link, follow_redirects=False, timeout=5)
-    assert answer.status_code == HTTPStatus.FOUND, answer.text
-    back = urlsplit(answer.headers["location"])
-    return f"/v1/{provider}/callback?{back.query}"
+    return f"/v1/{provider}/callback?{browser_at_provider(authorization_link).query}"
 
 
 def test_connect_spotify_then_sync_through_the_legacy_routes(
