@@ -10,10 +10,13 @@ from http import HTTPStatus
 from typing import Any
 
 import psycopg
+from asgiref.sync import sync_to_async
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.handlers.exception import response_for_exception
 from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from django.views.debug import SafeExceptionReporterFilter
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -136,6 +139,29 @@ def backing_service_unavailable(request: HttpRequest | None, exc: BaseException)
         code="service_unavailable",
     )
     response["Retry-After"] = "5"
+    return response
+
+
+def handled_exception_response(request: HttpRequest, exc: BaseException) -> JsonResponse | None:
+    """The envelope middleware's answer to an exception a view raised: a domain error's
+    envelope, or the 503 of an outage; None for any other exception (Django's to handle)."""
+    if isinstance(exc, MusicbudError):
+        return domain_error_response(request, exc)
+    return service_outage_response(request, exc)
+
+
+async def exception_response(request: HttpRequest, exc: Exception) -> HttpResponseBase:
+    """What the request's handling answers for an exception ``exc`` a view raised, as if it
+    had left the view: ``handled_exception_response``, else Django's own handling (the
+    ``got_request_exception`` signal, the error log, ``handler500``), on the same thread
+    Django's async handler uses. Call it while handling ``exc`` (in its ``except`` block):
+    the hop carries the exception along, so ``sys.exc_info()`` still names it there."""
+    handled = handled_exception_response(request, exc)
+    if handled is not None:
+        return handled
+    response: HttpResponseBase = await sync_to_async(
+        response_for_exception, thread_sensitive=False
+    )(request, exc)
     return response
 
 

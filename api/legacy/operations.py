@@ -29,7 +29,8 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from api import metrics
-from api.middleware.envelope import as_envelope
+from api.errors import exception_response
+from api.middleware.envelope import DOOR_ANSWER_ATTRIBUTE, as_envelope
 from api.openapi import also_answers
 from api.throttling import ReadsAhead, reads_ahead
 from graph.types import BudSource
@@ -353,10 +354,23 @@ def legacy_answer(
 def legacy_view(
     view: Callable[..., Awaitable[HttpResponseBase]], route: LegacyRoute
 ) -> Callable[..., Awaitable[HttpResponseBase]]:
-    """Wrap a legacy URL's view (every operation of the path) so each answer is legacy."""
+    """Wrap a legacy URL's view (every operation of the path) so each answer is legacy, the
+    answer to an exception the view raised too (a 500, a 503): it is answered here as the
+    request's handling would answer it outside (``exception_response``: the signal, the log,
+    ``handler500``), then made legacy."""
 
     @functools.wraps(view)
     async def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        return legacy_answer(request, await view(request, *args, **kwargs), route)
+        try:
+            response = await view(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - answered as Django would, then made legacy
+            response = await exception_response(request, exc)
+        return legacy_answer(request, response, route)
 
+    # The envelope middleware's refusals at the door (a body too large, a NUL) are legacy too.
+    setattr(
+        answer,
+        DOOR_ANSWER_ATTRIBUTE,
+        lambda request, response: legacy_answer(request, response, route),
+    )
     return answer

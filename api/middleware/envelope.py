@@ -17,15 +17,13 @@ from django.urls import Resolver404, resolve
 
 from api import metrics
 from api.errors import (
-    domain_error_response,
     error_response,
-    service_outage_response,
+    handled_exception_response,
     status_error_code,
     status_message,
 )
 from api.middleware.base import AsyncNativeMiddleware, route_template
 from fastpath.handler import BODY_TOO_LARGE
-from musicbud.errors import MusicbudError
 
 API_PATH_PREFIX = "/api/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -35,14 +33,22 @@ API_MEDIA_TYPES = ("application/json", "multipart/form-data")
 _REPLACED_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
 
 
+# A view's attribute: ``(request, response) -> response``, given the door's refusal of a
+# request for that view (it never ran), to answer in its own form (the legacy layer's).
+DOOR_ANSWER_ATTRIBUTE = "door_answer"
+
+
 def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
     """413 for a declared body over the limit, 415 for a non-JSON body sent to the API."""
     rejected = _body_rejection(request)
     if rejected is not None:
         # Rejected before URL resolution; resolve anyway so metrics and the access log
-        # name the route that was refused.
+        # name the route that was refused, and the view can shape the refusal.
         with contextlib.suppress(Resolver404):
             request.resolver_match = resolve(request.path_info)
+            door_answer = getattr(request.resolver_match.func, DOOR_ANSWER_ATTRIBUTE, None)
+            if door_answer is not None:
+                rejected = door_answer(request, rejected)
     return rejected
 
 
@@ -152,9 +158,7 @@ class ErrorEnvelopeMiddleware(AsyncNativeMiddleware):
         # Ninja maps domain errors itself; this covers plain Django views (a 429 from
         # enforce_rate_limit there must not become a 500). Django runs exception
         # middleware only when a view raised.
-        if isinstance(exception, MusicbudError):
-            return domain_error_response(request, exception)
-        return service_outage_response(request, exception)
+        return handled_exception_response(request, exception)
 
     def call(self, request: HttpRequest) -> HttpResponseBase:
         rejected = _reject_body(request)
