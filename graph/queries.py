@@ -82,6 +82,13 @@ async def buds_for_user(
     )
 
 
+async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
+    """How many buds ``buds_for_user`` pages through in all, for the same arguments."""
+    return await _dispatch(
+        "bud_count", sql.bud_count, user_id=user_id, kind=_kind(kind), source=_source(source)
+    )
+
+
 async def common_items(
     *, user_id: int, other_id: int, kind: str | None, source: BudSource = BudSource.ALL
 ) -> list[SharedItem]:
@@ -107,6 +114,19 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
         item_id=item_id,
         limit=limit,
         cursor=cursor,
+    )
+
+
+async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None = None) -> int:
+    """How many people ``buds_for_item`` pages through in all (but ``exclude_user_id``)."""
+    checked = _kind(kind)
+    assert checked is not None  # noqa: S101 - a str in gives a str out
+    return await _dispatch(
+        "item_bud_count",
+        sql.item_bud_count,
+        kind=checked,
+        item_id=item_id,
+        exclude_user_id=exclude_user_id,
     )
 
 

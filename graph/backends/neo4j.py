@@ -203,6 +203,18 @@ async def buds_for_user(
     )
 
 
+async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
+    facts, hits, profiles, _ = await _facts(
+        user_id=user_id, cells=cells_for(source=source, kind=kind)
+    )
+    # What _ranked pages through (top_scored keeps the scores above 0).
+    return sum(
+        1
+        for user, score in candidate_scores(facts, hits).items()
+        if score > 0 and _active(profiles[user])
+    )
+
+
 async def common_items(
     *, user_id: int, other_id: int, kind: str | None, source: BudSource
 ) -> list[SharedItem]:
@@ -257,6 +269,17 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
         buds=[build_bud(c, shared={key: c.score}, items=refs) for c in page],
         next_cursor=next_cursor,
     )
+
+
+async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None) -> int:
+    rows = await cypher_read(
+        f"MATCH (u:User)-[r]->(i:{LABEL_FOR_KIND[kind]} {{sql_id: $item}}) "
+        "WHERE type(r) IN $types "
+        "RETURN DISTINCT u.sql_id AS user, u.is_active AS is_active",
+        {"item": item_id, "types": sorted(TYPE_FOR_RELATION.values())},
+    )
+    # What buds_for_item pages through: every active holder (each scores above 0).
+    return sum(1 for row in rows if _active(row) and row["user"] != exclude_user_id)
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:

@@ -94,8 +94,9 @@ def _sizes(*, user_ids: Sequence[int], cells: list[Cell]) -> dict[tuple[int, Cel
     return sizes
 
 
-def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
-    """(user id, score) of every other user sharing an item (active or not), summed in SQL.
+def _candidate_scores(facts: TasteFacts, *, active_only: bool = False) -> list[tuple[int, float]]:
+    """(user id, score) of every other user sharing an item (active or not, or with
+    ``active_only`` the active ones), summed in SQL.
 
     Python computes each of my items' coefficient (cell weight * item weight / sqrt(my size)); the
     database sums them per candidate and cell and divides by sqrt(the candidate's size).
@@ -157,13 +158,17 @@ def _candidate_scores(facts: TasteFacts) -> list[tuple[int, float]]:
         f"CASE WHEN t.c{n} > 0 THEN t.c{n} / SQRT(l.{library_column(*cells[n])}) ELSE 0 END"
         for n in used
     )
-    # Only table and column names, cell numbers and placeholders are interpolated. Users are
-    # not joined here: only the few candidates a page needs are looked up (see _ranked).
+    # Only table and column names, cell numbers and placeholders are interpolated. A page
+    # does not join users: only the few candidates it needs are looked up (see _ranked).
+    active = ""
+    if active_only:
+        active = f" JOIN {User._meta.db_table} u ON u.id = t.user_id AND u.is_active = %s"
+        params.append(True)
     sql = (
         f"WITH {', '.join(ctes)} "  # noqa: S608
         f"SELECT t.user_id, {score} FROM ("
         f"SELECT h.user_id, {sums} FROM ({' UNION ALL '.join(parts)}) AS h GROUP BY h.user_id"
-        f") AS t JOIN {UserLibrary._meta.db_table} l ON l.user_id = t.user_id"
+        f") AS t JOIN {UserLibrary._meta.db_table} l ON l.user_id = t.user_id{active}"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         if postgres:
@@ -227,6 +232,17 @@ def _ranked(
         start, chunk = end, chunk * 2
     page, next_cursor = top_scored(found, limit=limit, cursor=cursor)
     return page, next_cursor, profiles
+
+
+def _bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
+    # What _ranked pages through: active candidates whose rounded score is positive.
+    facts = _facts(user_id=user_id, cells=cells_for(source=source, kind=kind))
+    scores = _candidate_scores(facts, active_only=True)
+    return sum(1 for _, score in scores if round_score(score) > 0)
+
+
+async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
+    return await sync_to_async(_bud_count)(user_id=user_id, kind=kind, source=source)
 
 
 def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
@@ -359,6 +375,20 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
 async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
     return await sync_to_async(_buds_for_item)(
         kind=kind, item_id=item_id, limit=limit, cursor=cursor
+    )
+
+
+def _item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None) -> int:
+    # What _buds_for_item pages through: every active holder (each scores above 0).
+    holders = TasteEdge.objects.filter(kind=kind, user__is_active=True, **{f"{kind}_id": item_id})
+    if exclude_user_id is not None:
+        holders = holders.exclude(user_id=exclude_user_id)
+    return holders.values("user_id").distinct().count()
+
+
+async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None) -> int:
+    return await sync_to_async(_item_bud_count)(
+        kind=kind, item_id=item_id, exclude_user_id=exclude_user_id
     )
 
 

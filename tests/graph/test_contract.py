@@ -217,6 +217,23 @@ async def test_pages_walk_the_whole_ranking_once(world: TasteWorld) -> None:
     assert [b.score for b in walked] == [b.score for b in whole.buds]
 
 
+@pytest.mark.parametrize("source", list(BudSource))
+async def test_bud_count_is_how_many_buds_the_pages_walk(
+    world: TasteWorld, source: BudSource
+) -> None:
+    ref = await reference()
+    counted = []
+    for name in ("alice", "bob", "carol", "dave", "frank"):
+        user = world.users[name]
+        for kind in (None, "track", "artist"):
+            count = await queries.bud_count(user_id=user.pk, kind=kind, source=source)
+            walked = await all_pages(user_id=user.pk, kind=kind, source=source, limit=1)
+
+            assert count == len(walked) == len(ref.buds(user.pk, _cells(source, kind)))
+            counted.append(count)
+    assert max(counted) > 1  # some rankings span several pages
+
+
 def _item_key(kind: str, pk: int) -> str:
     return f"{kind}:{pk}"
 
@@ -286,7 +303,16 @@ async def test_buds_for_item_match_the_formula(world: TasteWorld) -> None:
             )
 
             page = await queries.buds_for_item(kind=kind, item_id=item.pk, limit=50, cursor=None)
+            count = await queries.item_bud_count(kind=kind, item_id=item.pk)
+            holder = page.buds[0].username if page.buds else None
+            others = await queries.item_bud_count(
+                kind=kind,
+                item_id=item.pk,
+                exclude_user_id=world.users[holder].pk if holder else world.users["alice"].pk,
+            )
 
+            assert count == len(expected)
+            assert others == max(len(expected) - 1, 0)
             assert [b.username for b in page.buds] == [name for name, _, _ in expected]
             assert [b.score for b in page.buds] == pytest.approx(
                 [score for _, score, _ in expected], abs=TOLERANCE
@@ -351,6 +377,8 @@ async def test_stop_items_weigh_nothing(
 
     assert_same(flatten(page.buds), ref.buds(alice.pk, _cells(BudSource.ALL, None)))
     assert [b.username for b in page.buds] == ["bob", "carol", "dave", "erin"]
+    # The 55 who share only the stop item score 0: no buds, so not counted.
+    assert await queries.bud_count(user_id=alice.pk, kind=None, source=BudSource.ALL) == 4
     bob = page.buds[0]
     assert [(s.item.name, s.weight) for s in bob.top_shared][-1] == ("hit", 0.0)
 
@@ -368,7 +396,11 @@ async def test_inactive_users_and_deleted_items_are_left_out(world: TasteWorld) 
     holders = await queries.buds_for_item(kind="track", item_id=deep.pk, limit=50, cursor=None)
 
     assert "gina" not in [b.username for b in page.buds]
+    assert await queries.bud_count(user_id=alice.pk, kind=None, source=BudSource.ALL) == len(
+        page.buds
+    )
     assert sorted(b.username for b in holders.buds) == ["alice", "carol", "erin"]
+    assert await queries.item_bud_count(kind="track", item_id=deep.pk) == 3
     assert "gone" not in [s.item.name for b in page.buds for s in b.top_shared]
 
 
