@@ -7,7 +7,8 @@ from __future__ import annotations
 from django.core.cache import cache
 
 # The prefixes of the cached reads (``musicbud.cache.cached_query``): "profile:<user_id>",
-# "buds:<user_id>:<page>:g<generation>". The profile's version names ProfileData's shape:
+# "buds:<user_id>:<page>:g<generation>" (and a ranking's count, "buds:<user_id>:<kind>:
+# <source>:count:g<generation>"). The profile's version names ProfileData's shape:
 # entries cached by code with an older shape are never read.
 PROFILE = "profile:2"
 BUDS = "buds"

@@ -3,7 +3,6 @@ profile and user search; ranked by the project's bud ranking."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -14,12 +13,13 @@ from api.auth import auth
 from api.legacy.operations import (
     TASTE_CELLS,
     PageRequest,
+    PageRows,
+    counted_rows,
     legacy_input,
     legacy_operation,
+    legacy_page,
     legacy_response,
     missing_input,
-    page_envelope,
-    page_request,
 )
 from api.legacy.schemas import (
     BudIn,
@@ -33,17 +33,20 @@ from api.legacy.schemas import (
     item_data,
     user_data,
 )
-from graph.types import Bud, BudSource
+from graph.scoring import MAX_LIMIT
+from graph.types import BudSource
 from musicbud.models import ItemKind
 from musicbud.selectors.buds import (
+    RankingSlice,
     bud_score_get,
-    buds_ranking_get,
+    buds_page_reads,
+    buds_slice_get,
     common_items_get,
-    item_buds_ranking_get,
+    item_buds_slice_get,
 )
 from musicbud.selectors.catalogue import catalogue_items_get
 from musicbud.selectors.profile import public_profile_get, user_search, user_search_count
-from musicbud.selectors.users import user_cards_get
+from musicbud.selectors.users import UserRef, user_cards_get
 
 router = Router(tags=["legacy: buds"], auth=auth)
 
@@ -52,24 +55,25 @@ ItemsPage = LegacyPage[ItemOut]
 UsersPage = LegacyPage[UserOut]
 
 
-async def _bud_page(
-    request: HttpRequest, page: PageRequest, ranking: Sequence[Bud]
-) -> HttpResponse:
-    rows = ranking[page.offset : page.offset + page.size]
-    cards = await user_cards_get(public_ids=[bud.user_public_id for bud in rows]) if rows else {}
+async def _bud_rows(ranking: RankingSlice) -> PageRows:
+    cards = (
+        await user_cards_get(public_ids=[bud.user_public_id for bud in ranking.buds])
+        if ranking.buds
+        else {}
+    )
     data = [
         {"bud": user_data(cards[bud.user_public_id]), "similarity_score": bud.score}
-        for bud in rows
+        for bud in ranking.buds
         # Deactivated since the ranking was cached: left out, as the ranking will.
         if bud.user_public_id in cards
     ]
-    envelope = page_envelope(request, page, count=len(ranking), data=data, found="buds")
-    return legacy_response(request, BudsPage, envelope)
+    return data, ranking.total
 
 
 def _buds_cell(word: str, source: BudSource, kind: ItemKind | None) -> None:
     plural = f"{kind.value}s" if kind is not None else "aio"
     query = f"source={source.value}" + (f"&kind={plural}" if kind is not None else "")
+    kind_value = kind.value if kind is not None else None
 
     @legacy_operation(
         router,
@@ -78,15 +82,23 @@ def _buds_cell(word: str, source: BudSource, kind: ItemKind | None) -> None:
         summary=f"My buds by {word} {plural if kind else 'items of every kind'}",
         successor=f"/api/v1/me/buds?{query}",
         paged=True,
+        # Every page walks the ranking from its first page: read it with the rate limit.
+        reads=lambda request: buds_page_reads(
+            user_id=request.auth.pk, kind=kind_value, source=source, limit=MAX_LIMIT, cursor=None
+        ),
     )
     async def buds_cell(request: HttpRequest) -> HttpResponse:
-        page = page_request(request)
-        ranking = await buds_ranking_get(
-            user_id=request.auth.pk,  # type: ignore[attr-defined]
-            kind=kind.value if kind is not None else None,
-            source=source,
-        )
-        return await _bud_page(request, page, ranking)
+        async def rows(page: PageRequest) -> PageRows:
+            ranking = await buds_slice_get(
+                user_id=request.auth.pk,  # type: ignore[attr-defined]
+                kind=kind_value,
+                source=source,
+                offset=page.offset,
+                limit=page.size,
+            )
+            return await _bud_rows(ranking)
+
+        return await legacy_page(request, BudsPage, rows, found="buds")
 
 
 def _item_buds(kind: ItemKind) -> None:
@@ -99,16 +111,21 @@ def _item_buds(kind: ItemKind) -> None:
         paged=True,
     )
     async def item_buds(request: HttpRequest) -> HttpResponse:
-        page = page_request(request)
-        public_id = legacy_input(request, ItemIdIn).for_kind(kind.value)
-        if public_id is None:
-            raise missing_input(f"{kind.value}_id", f"Send {kind.value}_id")
-        ranking = await item_buds_ranking_get(
-            kind=kind.value,
-            public_id=public_id,
-            exclude_public_id=request.auth.public_id,  # type: ignore[attr-defined]
-        )
-        return await _bud_page(request, page, ranking)
+        async def rows(page: PageRequest) -> PageRows:
+            public_id = legacy_input(request, ItemIdIn).for_kind(kind.value)
+            if public_id is None:
+                raise missing_input(f"{kind.value}_id", f"Send {kind.value}_id")
+            me = request.auth  # type: ignore[attr-defined]
+            ranking = await item_buds_slice_get(
+                kind=kind.value,
+                public_id=public_id,
+                exclude=UserRef(pk=me.pk, public_id=me.public_id),
+                offset=page.offset,
+                limit=page.size,
+            )
+            return await _bud_rows(ranking)
+
+        return await legacy_page(request, BudsPage, rows, found="buds")
 
 
 def _bud(request: HttpRequest) -> dict[str, Any]:
@@ -130,26 +147,24 @@ def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
         paged=True,
     )
     async def common_cell(request: HttpRequest) -> HttpResponse:
-        page = page_request(request)
-        shared = await common_items_get(
-            user_id=request.auth.pk,  # type: ignore[attr-defined]
-            kind=kind.value,
-            source=source,
-            **_bud(request),
-        )
-        rows = shared[page.offset : page.offset + page.size]
-        items = (
-            await catalogue_items_get(
-                kind=kind.value, public_ids=[row.item.public_id for row in rows]
+        async def rows(page: PageRequest) -> PageRows:
+            shared = await common_items_get(
+                user_id=request.auth.pk,  # type: ignore[attr-defined]
+                kind=kind.value,
+                source=source,
+                **_bud(request),
             )
-            if rows
-            else {}
-        )
-        data = [item_data(items[row.item.public_id]) for row in rows]
-        envelope = page_envelope(
-            request, page, count=len(shared), data=data, found=f"common {word} {plural}"
-        )
-        return legacy_response(request, ItemsPage, envelope)
+            on_page = shared[page.offset : page.offset + page.size]
+            items = (
+                await catalogue_items_get(
+                    kind=kind.value, public_ids=[row.item.public_id for row in on_page]
+                )
+                if on_page
+                else {}
+            )
+            return [item_data(items[row.item.public_id]) for row in on_page], len(shared)
+
+        return await legacy_page(request, ItemsPage, rows, found=f"common {word} {plural}")
 
 
 for _cell in TASTE_CELLS:
@@ -196,17 +211,18 @@ async def bud_profile(request: HttpRequest) -> HttpResponse:
     paged=True,
 )
 async def bud_search(request: HttpRequest) -> HttpResponse:
-    page = page_request(request)
-    text = legacy_input(request, SearchIn).text
-    if text is None:
-        raise missing_input("query", "Send query (or q)")
-    me = request.auth.pk  # type: ignore[attr-defined]
-    count = await user_search_count(query=text, exclude_id=me)
-    users = (
-        await user_search(query=text, exclude_id=me, offset=page.offset, limit=page.size)
-        if page.offset < count
-        else []
-    )
-    data = [user_data(user) for user in users[: page.size]]  # type: ignore[arg-type]
-    envelope = page_envelope(request, page, count=count, data=data, found="users")
-    return legacy_response(request, UsersPage, envelope)
+    async def rows(page: PageRequest) -> PageRows:
+        text = legacy_input(request, SearchIn).text
+        if text is None:
+            raise missing_input("query", "Send query (or q)")
+        me = request.auth.pk  # type: ignore[attr-defined]
+        users, count = await counted_rows(
+            page,
+            count=lambda: user_search_count(query=text, exclude_id=me),
+            rows=lambda offset, limit: user_search(
+                query=text, exclude_id=me, offset=offset, limit=limit
+            ),
+        )
+        return [user_data(user) for user in users], count  # type: ignore[arg-type]
+
+    return await legacy_page(request, UsersPage, rows, found="users")

@@ -11,11 +11,13 @@ from ninja import Router
 from api.auth import auth
 from api.legacy.operations import (
     TASTE_CELLS,
+    PageRequest,
+    PageRows,
+    counted_rows,
     legacy_input,
     legacy_operation,
+    legacy_page,
     legacy_response,
-    page_envelope,
-    page_request,
 )
 from api.legacy.schemas import (
     ItemOut,
@@ -96,24 +98,24 @@ def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
         paged=True,
     )
     async def taste_list(request: HttpRequest) -> HttpResponse:
-        page = page_request(request)
         user_id = request.auth.pk  # type: ignore[attr-defined]
-        count = await taste_edges_count(user_id=user_id, relation=relation, kind=kind)
-        edges = (
-            await taste_edges_list(
-                user_id=user_id,
-                relation=relation,
-                kind=kind,
-                offset=page.offset,
-                limit=page.size,
-                credits=True,
+
+        async def rows(page: PageRequest) -> PageRows:
+            edges, count = await counted_rows(
+                page,
+                count=lambda: taste_edges_count(user_id=user_id, relation=relation, kind=kind),
+                rows=lambda offset, limit: taste_edges_list(
+                    user_id=user_id,
+                    relation=relation,
+                    kind=kind,
+                    offset=offset,
+                    limit=limit,
+                    credits=True,
+                ),
             )
-            if page.offset < count
-            else []
-        )
-        data = [_edge_data(edge) for edge in edges[: page.size]]
-        envelope = page_envelope(request, page, count=count, data=data, found=f"{word} {plural}")
-        return legacy_response(request, page_schema, envelope)
+            return [_edge_data(edge) for edge in edges], count
+
+        return await legacy_page(request, page_schema, rows, found=f"{word} {plural}")
 
 
 for _cell in TASTE_CELLS:

@@ -38,6 +38,7 @@ from musicbud.errors import InvalidInput, MusicbudError, NotFound
 from musicbud.models import ItemKind, Relation
 
 S = TypeVar("S", bound=BaseModel)
+T = TypeVar("T")
 # What Ninja calls: an answer it renders, or a response it passes through.
 Handler = Callable[[HttpRequest], Awaitable[Any]]
 
@@ -278,6 +279,38 @@ def page_envelope(
         "code": HTTPStatus.OK,
         "successful": True,
     }
+
+
+# A page's rows, in the answer's shape, and how many there are in all.
+PageRows = tuple[list[Any], int]
+
+
+async def legacy_page(
+    request: HttpRequest,
+    schema: type[BaseModel],
+    rows: Callable[[PageRequest], Awaitable[PageRows]],
+    *,
+    found: str,
+) -> HttpResponse:
+    """The legacy page envelope of what ``rows`` answers for the request's
+    ``?page=&page_size=``, validated by ``schema`` (a page past the last is a 404)."""
+    page = page_request(request)
+    data, count = await rows(page)
+    envelope = page_envelope(request, page, count=count, data=data, found=found)
+    return legacy_response(request, schema, envelope)
+
+
+async def counted_rows(
+    page: PageRequest,
+    *,
+    count: Callable[[], Awaitable[int]],
+    rows: Callable[[int, int], Awaitable[Sequence[T]]],
+) -> tuple[list[T], int]:
+    """A page of an offset list counted first (``rows(offset, limit)``, which may answer one
+    row more than asked), so a page past the end reads no rows; and the count."""
+    total = await count()
+    found = await rows(page.offset, page.size) if page.offset < total else []
+    return list(found[: page.size]), total
 
 
 _renderer = JSONRenderer()

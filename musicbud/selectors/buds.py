@@ -4,6 +4,7 @@ recommendations. The graph layer computes them; this module resolves public ids 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from uuid import UUID
 
 from django.conf import settings
@@ -18,8 +19,9 @@ from musicbud.errors import InvalidInput, NotFound
 from musicbud.models import ITEM_MODELS, ItemKind
 from musicbud.selectors.users import UserRef, active_user_find
 
-# The most buds a whole-ranking read lists (the legacy API pages through it and counts it).
-RANKING_MAX = 1000
+# How far (in pages of MAX_LIMIT, 1,000 buds) a bud's score is looked up in my ranking before
+# it is summed from what we share.
+SCORE_LOOKUP_PAGES = 10
 
 
 def _page_key(
@@ -60,25 +62,74 @@ def buds_page_reads(
     ]
 
 
-async def _ranking_walk(fetch: Callable[[str | None], Awaitable[BudPage]]) -> list[Bud]:
+def _count_key(*, user_id: int, kind: str | None, source: BudSource) -> str:
+    # Never a page's key: those have a limit and a cursor after the source.
+    return f"{user_id}:{kind or 'any'}:{BudSource(source).value}:count"
+
+
+@cached_query(
+    BUDS,
+    ttl=lambda: settings.BUDS_CACHE_TTL_SECONDS,
+    key=_count_key,
+    generation=lambda *, user_id, **_: buds_generation_key(user_id),
+    shared=True,
+)
+async def bud_count_get(*, user_id: int, kind: str | None, source: BudSource) -> int:
+    """How many buds the pages of ``buds_page_get`` hold in all; cached as they are."""
+    return await queries.bud_count(user_id=user_id, kind=kind, source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class RankingSlice:
+    """Some consecutive buds of a ranking, and how many the whole ranking holds."""
+
+    buds: list[Bud]
+    total: int
+
+
+async def _ranking_slice(
+    fetch: Callable[[str | None], Awaitable[BudPage]],
+    count: Callable[[], Awaitable[int]],
+    *,
+    offset: int,
+    limit: int,
+    exclude: UUID | None = None,
+) -> RankingSlice:
+    """Buds ``offset`` to ``offset + limit`` of the ranking ``fetch`` pages through (but
+    ``exclude``), walking its pages from the first only as far as the slice; ``count`` is the
+    total, asked only when the walk stops before the last page."""
+    if offset >= MAX_LIMIT:  # past the first page: a slice past the end walks nothing
+        total = await count()
+        if offset >= total:
+            return RankingSlice(buds=[], total=total)
     buds: list[Bud] = []
     cursor: str | None = None
-    while len(buds) < RANKING_MAX:
+    while True:
         page = await fetch(cursor)
-        buds.extend(page.buds)
+        buds.extend(bud for bud in page.buds if bud.user_public_id != exclude)
         if page.next_cursor is None:
-            break
+            return RankingSlice(buds=buds[offset : offset + limit], total=len(buds))
+        if len(buds) >= offset + limit:
+            # More follow (at least one): the count, never less than what the walk saw.
+            total = max(await count(), len(buds) + 1)
+            return RankingSlice(buds=buds[offset : offset + limit], total=total)
         cursor = page.next_cursor
-    return buds[:RANKING_MAX]
 
 
-async def buds_ranking_get(*, user_id: int, kind: str | None, source: BudSource) -> list[Bud]:
-    """The user's whole bud ranking (at most ``RANKING_MAX``), best first: the pages of
-    ``buds_page_get`` (cached each) walked to the end."""
-    return await _ranking_walk(
+async def buds_slice_get(
+    *, user_id: int, kind: str | None, source: BudSource, offset: int, limit: int
+) -> RankingSlice:
+    """Buds ``offset`` to ``offset + limit`` of the user's ranking and its total: the pages of
+    ``buds_page_get`` (cached each) from the first, and ``bud_count_get`` (cached) when the
+    slice ends before the ranking does. The first slice of a ranking that fits one page
+    (100 buds) is one cached read."""
+    return await _ranking_slice(
         lambda cursor: buds_page_get(
             user_id=user_id, kind=kind, source=source, limit=MAX_LIMIT, cursor=cursor
-        )
+        ),
+        lambda: bud_count_get(user_id=user_id, kind=kind, source=source),
+        offset=offset,
+        limit=limit,
     )
 
 
@@ -107,12 +158,20 @@ async def bud_score_get(
     *, user_id: int, username: str | None = None, public_id: UUID | None = None
 ) -> float:
     """How alike my taste and that user's are: their score in my ranking (every taste, every
-    kind), or for someone ranked beyond ``RANKING_MAX`` the weights of what we share, which
-    add up to the same score."""
+    kind; its cached pages, from the first), or for someone ranked beyond
+    ``SCORE_LOOKUP_PAGES`` the weights of what we share, which add up to the same score."""
     other = await _other_user(user_id=user_id, username=username, public_id=public_id)
-    for bud in await buds_ranking_get(user_id=user_id, kind=None, source=BudSource.ALL):
-        if bud.user_public_id == other.public_id:
-            return bud.score
+    cursor: str | None = None
+    for _ in range(SCORE_LOOKUP_PAGES):
+        page = await buds_page_get(
+            user_id=user_id, kind=None, source=BudSource.ALL, limit=MAX_LIMIT, cursor=cursor
+        )
+        for bud in page.buds:
+            if bud.user_public_id == other.public_id:
+                return bud.score
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
     shared = await queries.common_items(user_id=user_id, other_id=other.pk, kind=None)
     return round_score(sum(item.weight for item in shared))
 
@@ -135,18 +194,22 @@ async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str |
     return await queries.buds_for_item(kind=kind, item_id=item_id, limit=limit, cursor=cursor)
 
 
-async def item_buds_ranking_get(
-    *, kind: str, public_id: UUID, exclude_public_id: UUID
-) -> list[Bud]:
-    """Everyone but the excluded user (me) an item means something to (at most
-    ``RANKING_MAX``), those for whom it means most first; NotFound for an unknown item."""
+async def item_buds_slice_get(
+    *, kind: str, public_id: UUID, exclude: UserRef, offset: int, limit: int
+) -> RankingSlice:
+    """People ``offset`` to ``offset + limit`` of everyone but ``exclude`` (me) an item means
+    something to, those for whom it means most first, and how many there are in all;
+    NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
-    ranking = await _ranking_walk(
+    return await _ranking_slice(
         lambda cursor: queries.buds_for_item(
             kind=kind, item_id=item_id, limit=MAX_LIMIT, cursor=cursor
-        )
+        ),
+        lambda: queries.item_bud_count(kind=kind, item_id=item_id, exclude_user_id=exclude.pk),
+        offset=offset,
+        limit=limit,
+        exclude=exclude.public_id,
     )
-    return [bud for bud in ranking if bud.user_public_id != exclude_public_id]
 
 
 async def recommendations_get(
