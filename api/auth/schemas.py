@@ -13,11 +13,11 @@ from musicbud.models import USERNAME_PATTERN, User
 
 # What the service checks, stated in the document (surrounding whitespace is trimmed). The
 # service validates the three fields together, so one 422 lists every bad field.
-_USERNAME_DOCUMENTED: dict[str, JsonValue] = {"pattern": rf"^\s*{USERNAME_PATTERN[1:-1]}\s*$"}
+USERNAME_DOCUMENTED: dict[str, JsonValue] = {"pattern": rf"^\s*{USERNAME_PATTERN[1:-1]}\s*$"}
 
 
 class RegisterIn(InputSchema):
-    username: str = Field(max_length=30, json_schema_extra=_USERNAME_DOCUMENTED)
+    username: str = Field(max_length=30, json_schema_extra=USERNAME_DOCUMENTED)
     email: str = Field(max_length=254)
     password: str = Field(
         max_length=128, json_schema_extra={"minLength": 8}, description="At least 8 characters."

@@ -12,12 +12,12 @@ from api.legacy.operations import (
     legacy_input,
     legacy_operation,
     legacy_response,
-    missing_input,
 )
 from api.legacy.schemas import (
     AccessOut,
     LoginIn,
     LoginOut,
+    LogoutIn,
     MessageOut,
     RefreshIn,
     RegisterIn,
@@ -98,10 +98,8 @@ async def register(request: HttpRequest) -> HttpResponse:
 )
 async def token_refresh(request: HttpRequest) -> HttpResponse:
     payload = legacy_input(request, RefreshIn)
-    if payload.token is None:
-        raise missing_input("refresh", "Send the refresh token as refresh (or refresh_token)")
     await refresh_rate_limit(request)
-    access = await token_access_renew(refresh_token=payload.token)
+    access = await token_access_renew(refresh_token=payload.given())
     return legacy_response(
         request,
         AccessOut,
@@ -120,10 +118,10 @@ async def token_refresh(request: HttpRequest) -> HttpResponse:
     response={HTTPStatus.OK: MessageOut},
     summary="End this login: every token of its family is revoked",
     successor="/api/v1/auth/logout",
-    body=RefreshIn,
+    body=LogoutIn,
 )
 async def logout(request: HttpRequest) -> HttpResponse:
-    payload = legacy_input(request, RefreshIn)
+    payload = legacy_input(request, LogoutIn)
     await token_logout(
         refresh_token=payload.token, access_claims=getattr(request, "token_claims", None)
     )

@@ -19,13 +19,12 @@ from api.legacy.operations import (
     legacy_operation,
     legacy_page,
     legacy_response,
-    missing_input,
 )
 from api.legacy.schemas import (
+    ITEM_ID_INPUTS,
     BudIn,
     BudOut,
     BudProfileOut,
-    ItemIdIn,
     ItemOut,
     LegacyPage,
     SearchIn,
@@ -107,14 +106,12 @@ def _item_buds(kind: ItemKind) -> None:
         f"bud/{kind.value}",
         response={HTTPStatus.OK: BudsPage},
         summary=f"The people a {kind.value} means most to",
-        body=ItemIdIn,
+        body=ITEM_ID_INPUTS[kind.value],
         paged=True,
     )
     async def item_buds(request: HttpRequest) -> HttpResponse:
         async def rows(page: PageRequest) -> PageRows:
-            public_id = legacy_input(request, ItemIdIn).for_kind(kind.value)
-            if public_id is None:
-                raise missing_input(f"{kind.value}_id", f"Send {kind.value}_id")
+            public_id = legacy_input(request, ITEM_ID_INPUTS[kind.value]).given()
             me = request.auth  # type: ignore[attr-defined]
             ranking = await item_buds_slice_get(
                 kind=kind.value,
@@ -130,8 +127,6 @@ def _item_buds(kind: ItemKind) -> None:
 
 def _bud(request: HttpRequest) -> dict[str, Any]:
     payload = legacy_input(request, BudIn)
-    if payload.bud_id is None and payload.username is None:
-        raise missing_input("bud_id", "Send bud_id (or username)")
     return {"public_id": payload.bud_id, "username": payload.username}
 
 
@@ -213,8 +208,6 @@ async def bud_profile(request: HttpRequest) -> HttpResponse:
 async def bud_search(request: HttpRequest) -> HttpResponse:
     async def rows(page: PageRequest) -> PageRows:
         text = legacy_input(request, SearchIn).text
-        if text is None:
-            raise missing_input("query", "Send query (or q)")
         me = request.auth.pk  # type: ignore[attr-defined]
         users, count = await counted_rows(
             page,

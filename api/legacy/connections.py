@@ -12,7 +12,7 @@ from ninja import Router
 from api.auth import auth
 from api.connections.router import callback as v1_callback
 from api.connections.schemas import CallbackOut, CallbackQuery
-from api.legacy.operations import legacy_input, legacy_operation, legacy_response, missing_input
+from api.legacy.operations import legacy_input, legacy_operation, legacy_response
 from api.legacy.schemas import AuthorizationLinkOut, ConnectionAnswerOut, ServiceIn
 from musicbud.errors import NotFound
 from musicbud.models import ConnectionStatus
@@ -27,9 +27,7 @@ EXISTING = frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_REAUTH}
 
 
 def _service(request: HttpRequest) -> str:
-    service = legacy_input(request, ServiceIn).service
-    if service is None:
-        raise missing_input("service", "Send service (spotify or lastfm)")
+    service: str = legacy_input(request, ServiceIn).given()
     return service
 
 

@@ -30,6 +30,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from api import metrics
 from api.errors import exception_response
+from api.legacy.schemas import LegacyInput
 from api.middleware.envelope import DOOR_ANSWER_ATTRIBUTE, as_envelope
 from api.openapi import also_answers
 from api.throttling import ReadsAhead, reads_ahead
@@ -152,8 +153,12 @@ _PAGE_PARAMETERS = [
         "name": "page_size",
         "in": "query",
         "required": False,
-        "description": f"Default {DEFAULT_PAGE_SIZE}; more than {MAX_PAGE_SIZE} is cut to it.",
-        "schema": {"type": "integer", "default": DEFAULT_PAGE_SIZE},
+        # As the legacy paginator: any value is accepted, an unusable one is the default.
+        "description": (
+            f"A number from 1 (more than {MAX_PAGE_SIZE} is cut to {MAX_PAGE_SIZE}); anything "
+            f"else is the default, {DEFAULT_PAGE_SIZE}."
+        ),
+        "schema": {"default": DEFAULT_PAGE_SIZE},
     },
 ]
 
@@ -165,34 +170,118 @@ def _documented(
     none of them: the handler reads its input itself)."""
     extra: dict[str, Any] = also_answers(*errors, *((HTTPStatus.NOT_FOUND,) if paged else ()))
     parameters = list(_PAGE_PARAMETERS) if paged else []
-    schema = body.model_json_schema() if body is not None else None
-    if schema is not None and method == "GET":
-        parameters += [
-            {"name": field, "in": "query", "required": False, "schema": spec}
-            for field, spec in schema.get("properties", {}).items()
-        ]
-    elif schema is not None:
-        content = {"schema": schema}
-        extra["requestBody"] = {
-            "required": False,
-            "content": {"application/json": content, FORM_MEDIA_TYPES[0]: content},
-        }
+    if body is not None:
+        schema = _input_schema(body)
+        if method == "GET":
+            parameters += _query_parameters(schema)
+        else:
+            extra["requestBody"] = {
+                "required": bool(schema.get("required") or schema.get("anyOf")),
+                "content": {
+                    "application/json": {"schema": schema},
+                    # A form cannot send null: a field is a string, or left out.
+                    FORM_MEDIA_TYPES[0]: {"schema": _form_schema(schema)},
+                },
+            }
     if parameters:
         extra["parameters"] = parameters
     return extra
 
 
+def _input_schema(body: type[BaseModel]) -> dict[str, Any]:
+    """The input's JSON Schema, with what it ``needs`` (``LegacyInput``): one field required
+    and not null, or of several, at least one (``anyOf``)."""
+    schema = body.model_json_schema()
+    needs: tuple[str, ...] = getattr(body, "needs", ())
+    given = {"pattern": r"\S"} if getattr(body, "needs_not_blank", False) else {}
+    properties = schema["properties"]
+    if len(needs) == 1:
+        schema["required"] = [*schema.get("required", []), needs[0]]
+        properties[needs[0]] = {**_not_null(properties[needs[0]]), **given}
+    elif needs:
+        schema["anyOf"] = [
+            {"required": [name], "properties": {name: {**_not_null(properties[name]), **given}}}
+            for name in needs
+        ]
+    return schema
+
+
+def _not_null(spec: dict[str, Any]) -> dict[str, Any]:
+    """A field's schema without its null alternative (and a null default)."""
+    spec = {key: value for key, value in spec.items() if not (key == "default" and value is None)}
+    branches = [branch for branch in spec.get("anyOf", ()) if branch != {"type": "null"}]
+    if "anyOf" in spec and len(branches) == 1:
+        del spec["anyOf"]
+        spec = {**branches[0], **spec}
+    elif "anyOf" in spec:
+        spec["anyOf"] = branches
+    return spec
+
+
+def _form_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The input as a form or a query string sends it: no field can be null."""
+    properties = {name: _not_null(spec) for name, spec in schema["properties"].items()}
+    return {**schema, "properties": properties}
+
+
+def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """A GET's input in the query string: a parameter per field, or where one of several
+    fields is needed (which parameters cannot say), the fields as one exploded object."""
+    form = _form_schema(schema)
+    if "anyOf" in schema:
+        needed = " or ".join(f"`{branch['required'][0]}`" for branch in schema["anyOf"])
+        return [
+            {
+                "name": "input",
+                "in": "query",
+                "required": True,
+                "style": "form",
+                "explode": True,
+                "description": f"Its fields are the query parameters; it needs {needed}.",
+                "schema": form,
+            }
+        ]
+    required = set(schema.get("required", ()))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": spec}
+        for name, spec in form["properties"].items()
+    ]
+
+
 def legacy_input(request: HttpRequest, schema: type[S]) -> S:
-    """The operation's input: the query string, overlaid with a JSON object or form body."""
-    data: dict[str, Any] = request.GET.dict()
+    """The operation's input: the query string, overlaid with a JSON object or form body; a
+    ``LegacyInput`` without any of the fields it ``needs`` is a 422 naming the first."""
+    data: dict[str, Any] = _query(request, schema)
     if request.method == "POST" and request.body:
         data.update(_body(request))
     try:
-        return schema.model_validate(data)
+        payload = schema.model_validate(data)
     except PydanticValidationError as exc:
         raise ValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
+    if isinstance(payload, LegacyInput) and payload.lacks_what_it_needs():
+        raise missing_input(payload.needs[0], payload.missing_message())
+    return payload
+
+
+def _query(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
+    # One value per field: a field sent twice is refused, not read as its last value.
+    repeated = [
+        name
+        for name, values in request.GET.lists()
+        if len(values) > 1 and name in schema.model_fields
+    ]
+    if repeated:
+        raise InvalidInput(
+            "Send each field once",
+            code="validation_error",
+            details=[
+                {"field": f"query.{name}", "message": "Sent more than once", "type": "repeated"}
+                for name in repeated
+            ],
+        )
+    return request.GET.dict()
 
 
 def missing_input(field: str, message: str) -> InvalidInput:
@@ -246,9 +335,11 @@ def _page_size(raw: str | None) -> int:
 
 
 def page_request(request: HttpRequest) -> PageRequest:
-    """``?page=N&page_size=M``; a page that is not a positive number is a 404, as before."""
-    raw = request.GET.get("page", "1")
-    if not raw.isascii() or not raw.isdigit() or int(raw) < 1 or len(raw) > 6:
+    """``?page=N&page_size=M``; a page that is not a positive number (or is sent twice) is a
+    404, as before."""
+    sent = request.GET.getlist("page") or ["1"]
+    raw = sent[0]
+    if len(sent) > 1 or not raw.isascii() or not raw.isdigit() or int(raw) < 1 or len(raw) > 6:
         raise NotFound("Invalid page.", code="invalid_page")
     return PageRequest(number=int(raw), size=_page_size(request.GET.get("page_size")))
 

@@ -4,11 +4,12 @@ page envelope, buds as ``{bud, similarity_score}``. Another user never shows an 
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from api.auth.schemas import USERNAME_DOCUMENTED
 from api.connections.schemas import ConnectionOut
 from api.users.schemas import ProfileUpdateIn
 from musicbud.models import Album, CatalogueItem, Provider, Track
@@ -150,24 +151,54 @@ class AuthorizationLinkOut(Schema):
 # read (a photo, page numbers in the body).
 
 
+class LegacyInput(Schema):
+    """An operation's input. ``needs``: at least one of these fields must be given (and not
+    null), or the input is a 422 naming the first (``needs_message`` says what to send);
+    ``legacy_input`` checks it and the OpenAPI document states it."""
+
+    needs: ClassVar[tuple[str, ...]] = ()
+    needs_message: ClassVar[str] = ""
+    # The fields it needs are strings whose blank value counts as not given.
+    needs_not_blank: ClassVar[bool] = False
+
+    def given(self) -> Any:
+        """The first field it needs that was given (``legacy_input`` checked there is one)."""
+        return next(getattr(self, name) for name in self.needs if getattr(self, name) is not None)
+
+    def lacks_what_it_needs(self) -> bool:
+        return bool(self.needs) and all(getattr(self, name) is None for name in self.needs)
+
+    @classmethod
+    def missing_message(cls) -> str:
+        first, *others = cls.needs
+        alternatives = f" (or {' or '.join(others)})" if others else ""
+        return cls.needs_message or f"Send {first}{alternatives}"
+
+
 class ProfileSetIn(ProfileUpdateIn):
     """v1's profile change, its rules included."""
 
     model_config = ConfigDict(extra="ignore")
 
 
-class LoginIn(Schema):
+class LoginIn(LegacyInput):
     username: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=128)
 
 
-class RegisterIn(Schema):
-    username: str = Field(max_length=30)
+class RegisterIn(LegacyInput):
+    """v1's registration, its documented rules included."""
+
+    username: str = Field(max_length=30, json_schema_extra=USERNAME_DOCUMENTED)
     email: str = Field(max_length=254)
-    password: str = Field(max_length=128)
+    password: str = Field(
+        max_length=128, json_schema_extra={"minLength": 8}, description="At least 8 characters."
+    )
 
 
-class RefreshIn(Schema):
+class LogoutIn(LegacyInput):
+    """The refresh token is optional: the access token names the login."""
+
     refresh: str | None = Field(None, max_length=4096)
     refresh_token: str | None = Field(None, max_length=4096, description="Same as refresh.")
 
@@ -176,14 +207,24 @@ class RefreshIn(Schema):
         return self.refresh or self.refresh_token
 
 
-class BudIn(Schema):
+class RefreshIn(LogoutIn):
+    needs = ("refresh", "refresh_token")
+    needs_message = "Send the refresh token as refresh (or refresh_token)"
+
+
+class BudIn(LegacyInput):
     """Someone, by uid (``bud_id``) or username."""
+
+    needs = ("bud_id", "username")
 
     bud_id: Uid | None = None
     username: str | None = Field(None, min_length=1, max_length=30)
 
 
-class SearchIn(Schema):
+class SearchIn(LegacyInput):
+    needs = ("query", "q")
+    needs_not_blank = True  # surrounding spaces are trimmed
+
     query: str | None = Field(None, max_length=80)
     q: str | None = Field(None, max_length=80, description="Same as query.")
 
@@ -193,22 +234,51 @@ class SearchIn(Schema):
         return value.strip() or None if value is not None else None
 
     @property
-    def text(self) -> str | None:
-        return self.query or self.q
+    def text(self) -> str:
+        return self.query or self.q or ""
 
 
-class ItemIdIn(Schema):
-    """The item of ``bud/<kind>``: ``<kind>_id`` (the album also as ``albumId``)."""
+class ArtistIdIn(LegacyInput):
+    needs = ("artist_id",)
 
     artist_id: Uid | None = None
+
+
+class TrackIdIn(LegacyInput):
+    needs = ("track_id",)
+
     track_id: Uid | None = None
+
+
+class GenreIdIn(LegacyInput):
+    needs = ("genre_id",)
+
     genre_id: Uid | None = None
+
+
+class AlbumIdIn(LegacyInput):
+    needs = ("album_id", "albumId")
+
     album_id: Uid | None = None
     albumId: Uid | None = None  # noqa: N815 - the name the app sends
 
-    def for_kind(self, kind: str) -> uuid.UUID | None:
-        value: uuid.UUID | None = getattr(self, f"{kind}_id")
-        return value if value is not None or kind != "album" else self.albumId
+
+# The item of ``bud/<kind>``: ``<kind>_id`` (the album also as ``albumId``).
+ITEM_ID_INPUTS: dict[str, type[LegacyInput]] = {
+    "artist": ArtistIdIn,
+    "track": TrackIdIn,
+    "genre": GenreIdIn,
+    "album": AlbumIdIn,
+}
+
+
+class ServiceIn(LegacyInput):
+    needs = ("service",)
+    needs_message = "Send service (spotify or lastfm)"
+
+    service: Literal["spotify", "lastfm"] | None = Field(
+        None, description="The streaming service: spotify or lastfm."
+    )
 
 
 # --- building the answers -----------------------------------------------------------------------
@@ -257,12 +327,6 @@ def my_profile_data(profile: ProfileData) -> dict[str, Any]:
         "last_name": profile.last_name,
         "location": profile.location,
     }
-
-
-class ServiceIn(Schema):
-    service: Literal["spotify", "lastfm"] | None = Field(
-        None, description="The streaming service: spotify or lastfm."
-    )
 
 
 class ConnectionAnswerOut(Schema):

@@ -338,11 +338,22 @@ def test_an_unusable_page_size_falls_back_as_the_legacy_paginator_did(
     assert body["next"] == f"http://testserver/me/liked/tracks?{query}&page=2"
 
 
-@pytest.mark.parametrize("page", ["3", "0", "-1", "x", "1" * 10])
+@pytest.mark.parametrize("page", ["3", "0", "-1", "x", "1" * 10, "1&page=1"])
 def test_a_page_past_the_last_or_not_a_page_is_404(legacy: LegacyWorld, page: str) -> None:
     response = legacy.call("GET", f"/me/liked/tracks?page_size=2&page={page}")
 
     legacy_error(response, HTTPStatus.NOT_FOUND, "invalid_page")
+
+
+def test_a_field_sent_twice_is_a_422_naming_it(legacy: LegacyWorld) -> None:
+    response = legacy.call("GET", "/bud/search?q=an&q=be&page_size=2&page_size=3&other=1&other=2")
+
+    body = legacy_error(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    # Only the operation's own fields: paging and unknown fields are not its input.
+    assert body["details"] == [
+        {"field": "query.q", "message": "Sent more than once", "type": "repeated"}
+    ]
+    assert body["message"] == "Send each field once"
 
 
 # --- buds -------------------------------------------------------------------------------------
@@ -528,9 +539,19 @@ def test_search_pages_users_without_emails(legacy: LegacyWorld) -> None:
     assert [u["username"] for u in by_body["data"] + by_query["data"]] == ["ana", "cat"]
     assert set(by_body["data"][0]) == USER_KEYS
     assert "@" not in json.dumps(by_body)
-    legacy_error(
-        legacy.call("GET", "/bud/search"), HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"
-    )
+    for query in ({}, {"q": "   "}, {"query": "", "q": " "}):
+        body = legacy_error(
+            legacy.call("GET", "/bud/search", query),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "validation_error",
+        )
+        assert body["message"] == "Send query (or q)"
+        assert body["details"] == [
+            {"field": "body.query", "message": "Field required", "type": "missing"}
+        ]
+    # A blank field beside a given one is left out, as if not sent.
+    either = legacy.call("GET", "/bud/search", {"query": " ", "q": "an"}).json()
+    assert [u["username"] for u in either["data"]] == ["ana", "dan"]
 
 
 def test_anime_and_manga_are_not_served(client: Client) -> None:

@@ -293,21 +293,69 @@ def test_the_legacy_openapi_document_marks_every_operation_deprecated(client: Cl
     liked = legacy_doc["paths"]["/me/liked/tracks"]
     assert [p["name"] for p in liked["get"]["parameters"]] == ["page", "page_size"]
     assert "404" in liked["post"]["responses"]
-    common = legacy_doc["paths"]["/bud/common/liked/tracks"]
-    assert [p["name"] for p in common["get"]["parameters"]] == [
-        "page",
-        "page_size",
-        "bud_id",
-        "username",
-    ]
-    assert set(common["post"]["requestBody"]["content"]) == {
-        "application/json",
-        "application/x-www-form-urlencoded",
-    }
     login = legacy_doc["paths"]["/login"]["post"]["responses"]
     assert login["401"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorEnvelope"
     }
+
+
+UID_SCHEMA = {
+    "description": "A public id: 32 hex digits (the dashed form is accepted on input).",
+    "format": "uuid",
+    "type": "string",
+}
+
+
+def test_the_legacy_openapi_document_states_what_each_input_needs(client: Client) -> None:
+    paths = client.get("/api/legacy/openapi.json").json()["paths"]
+
+    page, page_size = paths["/me/liked/tracks"]["get"]["parameters"]
+    assert page["schema"] == {"type": "integer", "minimum": 1, "default": 1}
+    assert page_size["schema"] == {"default": 10}  # any value: an unusable one is 10
+    # One of two fields: in the query string as one exploded object, in a body as anyOf.
+    common = paths["/bud/common/liked/tracks"]
+    *_, bud = common["get"]["parameters"]
+    assert (bud["name"], bud["in"], bud["style"], bud["explode"], bud["required"]) == (
+        "input",
+        "query",
+        "form",
+        True,
+        True,
+    )
+    assert bud["schema"]["properties"]["bud_id"] == {**UID_SCHEMA, "title": "Bud Id"}
+    assert [branch["required"] for branch in bud["schema"]["anyOf"]] == [["bud_id"], ["username"]]
+    body = common["post"]["requestBody"]
+    assert body["required"] is True
+    as_json = body["content"]["application/json"]["schema"]
+    as_form = body["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert as_json["properties"]["bud_id"]["anyOf"] == [UID_SCHEMA, {"type": "null"}]
+    assert as_form["properties"]["bud_id"] == {**UID_SCHEMA, "title": "Bud Id"}  # no null
+    assert as_json["anyOf"] == as_form["anyOf"] == bud["schema"]["anyOf"]
+    assert as_json["anyOf"][1]["properties"]["username"] == {
+        "maxLength": 30,
+        "minLength": 1,
+        "type": "string",
+        "title": "Username",
+    }
+    # One field: a required parameter, a required property.
+    *_, track_id = paths["/bud/track"]["get"]["parameters"]
+    assert track_id == {
+        "name": "track_id",
+        "in": "query",
+        "required": True,
+        "schema": {**UID_SCHEMA, "title": "Track Id"},
+    }
+    track_body = paths["/bud/track"]["post"]["requestBody"]["content"]["application/json"]
+    assert track_body["schema"]["required"] == ["track_id"]
+    assert [p["name"] for p in paths["/bud/album"]["get"]["parameters"]] == [
+        "page",
+        "page_size",
+        "input",
+    ]
+    # Nothing needed: an optional body.
+    assert paths["/me/profile/set"]["post"]["requestBody"]["required"] is False
+    assert paths["/logout"]["post"]["requestBody"]["required"] is False
+    assert paths["/token/refresh"]["post"]["requestBody"]["required"] is True
 
 
 def _operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
