@@ -44,10 +44,10 @@ SCORE_DIGITS = 9
 TOP_SHARED = 5
 BUDS_PER_RECOMMENDATION = 20
 MAX_LIMIT = 100
-# Stop items: held by more than 5% of a cell's users (and more than 50 users, so small
+# Stop items: held by more than 2% of a cell's users (and more than 50 users, so small
 # communities keep their hits). They weigh 0, which also spares the bud search from walking
 # their thousands of holders (see graph/README.md, "Performance").
-STOP_ITEM_SHARE = 0.05
+STOP_ITEM_SHARE = 0.02
 STOP_ITEM_MIN_HOLDERS = 50
 
 

@@ -97,7 +97,7 @@ class Reference:
                 theirs = libraries[(other, cell)]
                 for item in mine & theirs:
                     df = sum(1 for u in holders if item in libraries[(u, cell)])
-                    stop = df > max(50, 0.05 * len(holders))
+                    stop = df > max(50, 0.02 * len(holders))
                     # 1 over the item's other holders (df counts me too); 0 for a stop item.
                     share = 0.0 if stop else 1 / (df - 1)
                     value = weight * share / math.sqrt(len(mine) * len(theirs))

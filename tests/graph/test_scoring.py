@@ -9,9 +9,9 @@ from graph.scoring import is_stop_item, item_weight
 
 @pytest.mark.parametrize(
     ("users", "df", "stop"),
-    [(10_000, 500, False), (10_000, 501, True), (100, 50, False), (100, 51, True), (6, 6, False)],
+    [(10_000, 200, False), (10_000, 201, True), (100, 50, False), (100, 51, True), (6, 6, False)],
 )
-def test_stop_items_are_those_held_by_more_than_five_percent_and_fifty_users(
+def test_stop_items_are_those_held_by_more_than_two_percent_and_fifty_users(
     users: int, df: int, stop: bool
 ) -> None:
     assert is_stop_item(users=users, df=df) is stop
