@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.legacy.operations import (
     TASTE_CELLS,
     PageRequest,
@@ -86,10 +86,10 @@ def _buds_cell(word: str, source: BudSource, kind: ItemKind | None) -> None:
             user_id=request.auth.pk, kind=kind_value, source=source, limit=MAX_LIMIT, cursor=None
         ),
     )
-    async def buds_cell(request: HttpRequest) -> HttpResponse:
+    async def buds_cell(request: AuthenticatedRequest) -> HttpResponse:
         async def rows(page: PageRequest) -> PageRows:
             ranking = await buds_slice_get(
-                user_id=request.auth.pk,  # type: ignore[attr-defined]
+                user_id=request.auth.pk,
                 kind=kind_value,
                 source=source,
                 offset=page.offset,
@@ -109,10 +109,10 @@ def _item_buds(kind: ItemKind) -> None:
         body=ITEM_ID_INPUTS[kind.value],
         paged=True,
     )
-    async def item_buds(request: HttpRequest) -> HttpResponse:
+    async def item_buds(request: AuthenticatedRequest) -> HttpResponse:
         async def rows(page: PageRequest) -> PageRows:
             public_id = legacy_input(request, ITEM_ID_INPUTS[kind.value]).given()
-            me = request.auth  # type: ignore[attr-defined]
+            me = request.auth
             ranking = await item_buds_slice_get(
                 kind=kind.value,
                 public_id=public_id,
@@ -141,10 +141,10 @@ def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
         body=BudIn,
         paged=True,
     )
-    async def common_cell(request: HttpRequest) -> HttpResponse:
+    async def common_cell(request: AuthenticatedRequest) -> HttpResponse:
         async def rows(page: PageRequest) -> PageRows:
             shared = await common_items_get(
-                user_id=request.auth.pk,  # type: ignore[attr-defined]
+                user_id=request.auth.pk,
                 kind=kind.value,
                 source=source,
                 **_bud(request),
@@ -179,9 +179,9 @@ for _kind in (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM):
     body=BudIn,
     errors=(HTTPStatus.NOT_FOUND,),
 )
-async def bud_profile(request: HttpRequest) -> HttpResponse:
+async def bud_profile(request: AuthenticatedRequest) -> HttpResponse:
     bud = _bud(request)
-    user_id = request.auth.pk  # type: ignore[attr-defined]
+    user_id = request.auth.pk
     score = await bud_score_get(user_id=user_id, **bud)
     profile = await public_profile_get(**bud)
     return legacy_response(
@@ -205,10 +205,10 @@ async def bud_profile(request: HttpRequest) -> HttpResponse:
     body=SearchIn,
     paged=True,
 )
-async def bud_search(request: HttpRequest) -> HttpResponse:
+async def bud_search(request: AuthenticatedRequest) -> HttpResponse:
     async def rows(page: PageRequest) -> PageRows:
         text = legacy_input(request, SearchIn).text
-        me = request.auth.pk  # type: ignore[attr-defined]
+        me = request.auth.pk
         users, count = await counted_rows(
             page,
             count=lambda: user_search_count(query=text, exclude_id=me),

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from ninja import Router
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.connections.router import callback as v1_callback
 from api.connections.schemas import CallbackOut, CallbackQuery
 from api.legacy.operations import legacy_input, legacy_operation, legacy_response
@@ -42,9 +42,9 @@ def _answer(message: str, data: object, status: int = HTTPStatus.OK) -> dict[str
     summary="Where to send the browser to connect a streaming service",
     body=ServiceIn,
 )
-async def service_login(request: HttpRequest) -> HttpResponse:
+async def service_login(request: AuthenticatedRequest) -> HttpResponse:
     authorization = await connection_authorize(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         provider=_service(request),
     )
     link = {"authorization_link": authorization.authorization_url}
@@ -62,9 +62,9 @@ async def service_login(request: HttpRequest) -> HttpResponse:
     body=ServiceIn,
     errors=(HTTPStatus.CONFLICT,),
 )
-async def likes_update(request: HttpRequest) -> HttpResponse:
+async def likes_update(request: AuthenticatedRequest) -> HttpResponse:
     view = await connection_sync_request(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         provider=_service(request),
     )
     return legacy_response(
@@ -84,9 +84,9 @@ def _provider_routes(provider: str) -> None:
         successor=f"/api/v1/connections/{provider}",
         errors=(HTTPStatus.NOT_FOUND,),
     )
-    async def connected(request: HttpRequest) -> HttpResponse:
+    async def connected(request: AuthenticatedRequest) -> HttpResponse:
         view = await connection_get(
-            user_id=request.auth.pk,  # type: ignore[attr-defined]
+            user_id=request.auth.pk,
             provider=provider,
         )
         if view.status not in EXISTING:

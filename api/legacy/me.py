@@ -5,10 +5,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Router
 
-from api.auth import auth
+from api.auth import AuthenticatedRequest, auth
 from api.legacy.operations import (
     TASTE_CELLS,
     PageRequest,
@@ -46,8 +46,8 @@ router = Router(tags=["legacy: me"], auth=auth)
     successor="/api/v1/me/profile",
     reads=lambda request: profile_reads(user_id=request.auth.pk),
 )
-async def me_profile(request: HttpRequest) -> Any:
-    profile = await profile_get(user_id=request.auth.pk)  # type: ignore[attr-defined]
+async def me_profile(request: AuthenticatedRequest) -> Any:
+    profile = await profile_get(user_id=request.auth.pk)
     # The cached profile is shared while its entry is unchanged: rendered once, not per read.
     return schema_response(request, MyProfileOut, profile, build=my_profile_data)
 
@@ -61,10 +61,10 @@ async def me_profile(request: HttpRequest) -> Any:
     successor="/api/v1/me/profile",
     body=ProfileSetIn,
 )
-async def me_profile_set(request: HttpRequest) -> HttpResponse:
+async def me_profile_set(request: AuthenticatedRequest) -> HttpResponse:
     payload = legacy_input(request, ProfileSetIn)
     profile = await profile_change(
-        user=request.auth,  # type: ignore[attr-defined]
+        user=request.auth,
         changes=payload.model_dump(exclude_unset=True),
     )
     return legacy_response(request, MyProfileOut, my_profile_data(profile))
@@ -97,8 +97,8 @@ def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
         successor=f"/api/v1/me/{_V1_LISTS[relation]}/{plural}",
         paged=True,
     )
-    async def taste_list(request: HttpRequest) -> HttpResponse:
-        user_id = request.auth.pk  # type: ignore[attr-defined]
+    async def taste_list(request: AuthenticatedRequest) -> HttpResponse:
+        user_id = request.auth.pk
 
         async def rows(page: PageRequest) -> PageRows:
             edges, count = await counted_rows(

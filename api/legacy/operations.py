@@ -41,7 +41,7 @@ from musicbud.models import ItemKind, Relation
 S = TypeVar("S", bound=BaseModel)
 T = TypeVar("T")
 # What Ninja calls: an answer it renders, or a response it passes through.
-Handler = Callable[[HttpRequest], Awaitable[Any]]
+Handler = Callable[..., Awaitable[Any]]
 
 READ_METHODS = ("POST", "GET")
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
