@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
-import sentry_sdk
 from django.conf import settings
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -26,7 +26,10 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
         request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
-        if sentry_sdk.get_client().is_active():
+        # Sentry is imported only where it is set up (config.sentry, with SENTRY_DSN): a worker
+        # without it does not load the SDK (~5 MB) to learn that it is off.
+        sentry_sdk = sys.modules.get("sentry_sdk")
+        if sentry_sdk is not None and sentry_sdk.get_client().is_active():
             # The Django integration gives every request its own isolation scope.
             sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
         metrics.IN_FLIGHT.inc()
