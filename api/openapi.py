@@ -1,26 +1,5 @@
-"""Every answer of every operation in the OpenAPI document, derived from what it declares.
-
-Routers declare their successes (``response=``); ``DocumentedNinjaAPI`` adds the errors each
-operation can answer, read off the operation's own entry in the document, so a route added
-later is covered without doing anything:
-
-| the operation has                | it can also answer                                    |
-|----------------------------------|-------------------------------------------------------|
-| anything                         | 429 (every operation is rate limited), 503 (a backing |
-|                                  | service is down)                                      |
-| security (bearer or session)     | 401; on an unsafe method also 403 (session CSRF)      |
-| parameters or a body             | 400 (a NUL character, refused everywhere)             |
-| path parameters                  | 404 (nothing there), 422 (a malformed one)            |
-| query parameters                 | 422                                                   |
-| a request body                   | 400 (unparseable), 413 (too large), 415 (not JSON),   |
-|                                  | 422 (invalid)                                         |
-
-What only the operation knows (a 409 on a taken name, a 403 for a permission, a 401 from an
-endpoint that checks credentials itself) it adds with ``openapi_extra=also_answers(...)``.
-Every error is the one envelope (``ErrorEnvelope``); every response carries ``X-Request-ID``,
-successes and 429s the ``RateLimit-*`` headers, 429 and 503 ``Retry-After``, 401
-``WWW-Authenticate``.
-"""
+"""Every answer of every operation in the OpenAPI document: routers declare their successes,
+``DocumentedNinjaAPI`` derives the errors from each operation's entry (api/README.md)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""Rate limits for async views: django-ratelimit's windows and keys, counted atomically.
-
-django-ratelimit's decorator is sync-only and counts with add-then-incr through Django's
-cache; here its window and key helpers are reused, and the hit is one atomic
-``INCR`` + ``EXPIRE NX`` through ``musicbud.cache.async_cache`` (Redis shared by every
-worker when ``REDIS_URL`` is set, the process's memory otherwise).
-"""
+"""Rate limits for async views: django-ratelimit's windows and keys, each hit counted with one
+atomic ``INCR`` + ``EXPIRE NX`` through ``musicbud.cache.async_cache`` (api/PLATFORM.md)."""
 
 from __future__ import annotations
 

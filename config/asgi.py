@@ -1,10 +1,5 @@
-"""ASGI entry point served by gunicorn's uvicorn workers in production (and by runserver).
-
-With ``FAST_PATH`` on (the default) HTTP goes through ``fastpath.handler``'s hop-free
-handler; off, through Django's stock ``ASGIHandler``. Either way ``LifespanApp`` answers the
-ASGI lifespan protocol (start-up checks and warm-ups, clean shutdown). WebSockets go to the
-chat application (Django Channels).
-"""
+"""ASGI entry point (gunicorn's uvicorn workers, runserver): HTTP through the hop-free handler
+with ``FAST_PATH`` on, Django's stock one off; lifespan by ``LifespanApp``; WebSockets to chat."""
 
 import os
 

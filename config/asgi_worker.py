@@ -1,8 +1,5 @@
-"""The gunicorn worker class: uvicorn's worker without its access log.
-
-Each request is logged once by the project's structured request log (JSON, with the request
-id); uvicorn's own access line would duplicate it and costs a log call per request.
-"""
+"""The gunicorn worker class: uvicorn's worker without its access log (the project's structured
+request log already writes one JSON line, with the request id, per request)."""
 
 from __future__ import annotations
 

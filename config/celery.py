@@ -1,9 +1,5 @@
-"""The Celery application: tasks on Redis (``TASK_BROKER_URL``), the periodic re-sync on beat.
-
-Configured from Django's settings (the ``CELERY_*`` names). Without a broker every task runs
-eagerly where it is queued, so the embedded default needs no worker. Production runs
-``celery -A config worker`` and ``celery -A config beat`` (docker/compose.yaml).
-"""
+"""The Celery application, configured from the ``CELERY_*`` settings: tasks on Redis
+(``TASK_BROKER_URL``; eager without one), the periodic re-sync on beat."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""ASGI lifespan hooks: what a worker does once at start-up and once at shutdown.
-
-Modules register their own hooks (``on_startup`` / ``on_shutdown``); ``LifespanApp`` (the
-ASGI entry point, ``config.asgi``) runs them when the server sends the lifespan messages.
-"""
+"""ASGI lifespan hooks: what a worker does once at start-up and once at shutdown; modules
+register theirs (``on_startup`` / ``on_shutdown``) and ``LifespanApp`` runs them."""
 
 from __future__ import annotations
 

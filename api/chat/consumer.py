@@ -1,11 +1,5 @@
-"""The chat WebSocket: ``/ws/chat/?ticket=...`` (or the session cookie from an allowed Origin).
-
-Once open, the socket receives every event of the channels and conversations its user
-belongs to, and may send messages, typing notices, read markers and ask to resume from a
-message id. Every frame is answered on this socket only: a bad frame gets an error event and
-never affects another socket. The socket closes with 4401 when it cannot be authenticated,
-and later when its user is deactivated or its login revoked.
-"""
+"""The chat WebSocket ``/ws/chat/?ticket=...`` (or the session cookie from an allowed Origin):
+the user's channel and conversation events out; sends, typing, read markers and resumes in."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""How a legacy operation is declared and answered.
-
-One declaration registers every variant the apps call: with and without the trailing slash,
-POST (as the legacy server answered reads) and GET. Inputs are merged from the query string
-and a JSON or form body. Every response of a legacy URL, errors included, carries the
-deprecation headers and is counted per legacy route and client family.
-"""
+"""How a legacy operation is declared (one declaration, every slash and method variant) and
+answered (merged inputs, deprecation headers, per-route metrics)."""
 
 from __future__ import annotations
 
