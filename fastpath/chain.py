@@ -1,13 +1,5 @@
-"""The middleware chain: the settings name the stock classes, the fast path swaps in its own.
-
-``middleware_chain`` replaces each stock entry that ``fastpath.middleware`` specialises by that
-subclass and returns a ``MiddlewareSetting``. Django's security checks ask
-``"django.middleware.security.SecurityMiddleware" in settings.MIDDLEWARE``; the subclasses
-*are* that middleware, so the checks (W001-W003, and the HSTS, SSL-redirect,
-referrer-policy and CSRF-cookie checks that only run when the middleware is present) must
-see them, and ``index`` must find them where they are. Importable from settings: classes
-are imported on first use, after the app registry is ready.
-"""
+"""The middleware chain: the settings name the stock classes, the fast path swaps in its own
+subclasses in the same places (``middleware_chain``)."""
 
 from __future__ import annotations
 
@@ -64,6 +56,15 @@ def _middleware_class(item: object) -> type | None:
 
 
 class MiddlewareSetting(list[str]):
+    """``MIDDLEWARE`` in which a stock class's dotted path finds its subclass.
+
+    Django's security checks ask ``"django.middleware.security.SecurityMiddleware" in
+    settings.MIDDLEWARE``; the subclasses *are* that middleware, so the checks (W001-W003, and
+    the HSTS, SSL-redirect, referrer-policy and CSRF-cookie checks that only run when the
+    middleware is present) must see them, and ``index`` must find them where they are.
+    Importable from settings: classes are imported on first use, after the app registry is
+    ready."""
+
     def __contains__(self, item: object) -> bool:
         if super().__contains__(item):
             return True

@@ -1,13 +1,5 @@
 """Django's ASGI handler without the per-request thread hop (follows Django 5.2's
-``django/core/handlers/asgi.py``).
-
-Django's DB connections belong to the thread that opened them. The stock handler therefore
-sends ``request_started`` and closes every response through ``sync_to_async`` in the
-request's own thread, whether or not the request ever ran sync code there. This handler
-lends a request a (pooled) thread only when its code actually makes a thread-sensitive
-``sync_to_async`` call, and runs the end-of-request work in that thread only then; a request
-that never left the event loop finishes on the loop with no hop.
-"""
+``django/core/handlers/asgi.py``; the design is in config/PERFORMANCE.md)."""
 
 from __future__ import annotations
 
@@ -170,7 +162,13 @@ class RequestExecutor(Executor):
 
 
 class HopFreeASGIHandler(ASGIHandler):
-    """Django's ASGIHandler, minus the thread hop for requests that never leave the loop."""
+    """Django's ASGIHandler, minus the thread hop for requests that never leave the loop.
+
+    Django's DB connections belong to the thread that opened them, so the stock handler sends
+    ``request_started`` and closes every response through ``sync_to_async`` in the request's
+    own thread. This one lends a request a pooled thread only when its code makes a
+    thread-sensitive ``sync_to_async`` call, and runs the end-of-request work in that thread
+    only then; a request that never left the event loop finishes on the loop with no hop."""
 
     # Idle request threads kept for reuse; more concurrent hopping requests than this get
     # a thread that is retired when they finish.

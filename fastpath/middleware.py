@@ -1,12 +1,6 @@
-"""Django's built-in middleware, django-csp's and WhiteNoise's, made async-native for ASGI.
-
-``MiddlewareMixin`` runs ``process_request``/``process_response`` through
-``sync_to_async(thread_sensitive=True)`` on the async path: a thread hop per hook per request.
-The hooks wrapped here are CPU-only, so these subclasses call them inline on the event loop;
-the hooks that can do I/O (session save, message storage, a CSRF check that reads the body
-or renders the failure view) keep the stock code path in one explicit hop, and only when
-they will do that I/O. The sync (WSGI) path is Django's, unchanged.
-"""
+"""Django's built-in middleware, django-csp's and WhiteNoise's, made async-native for ASGI:
+CPU-only hooks run inline on the event loop, hooks that do I/O keep the stock code in one
+explicit hop and only when they do it; the sync (WSGI) path is Django's, unchanged."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""Reads ahead: cache reads a request is about to make, sent with an earlier Redis script.
-
-No framework is followed here; this is the fast path's plan for a warm read. A request opens
-a scope (``scope()``), a script that runs anyway (the rate limiter's counter) appends
-``LUA_READS`` and makes the declared reads in the same round trip, and the request's next
-read of each key takes the value once (``take``); any write drops them all (``drop``). Which
-keys a cached read fetches is named once, by the read's owner (``musicbud.cache_keys``).
-"""
+"""Reads ahead (no framework copied): a request's declared cache reads ride an earlier Redis
+script (the rate limiter's); each key's next read takes its value once (``take``), any write
+drops them (``drop``). Each read's keys are named by its owner (``musicbud.cache_keys``)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""Response bodies rendered once per shared answer (follows django-ninja 1.7's
-``ninja/operation.py``, ``Operation._result_to_response``, for a plain 200 result).
-
-A cached value that is the same object for the same cache entry (``musicbud.cache``'s shared
-decoding) is validated and serialised on its first use only.
-"""
+"""Response bodies rendered once per shared cached answer (``musicbud.cache``'s shared decoding):
+validated and serialised on first use only (follows django-ninja 1.7's ``ninja/operation.py``,
+``Operation._result_to_response``, for a plain 200 result)."""
 
 from __future__ import annotations
 
