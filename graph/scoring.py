@@ -1,8 +1,5 @@
-"""The bud similarity formula, shared by both graph backends so they rank identically.
-
-See graph/README.md for the formula; both backends feed it the same integer facts (library
-sizes, document frequencies, user counts), and the SQL backend evaluates the same sum in SQL.
-"""
+"""The bud similarity formula (graph/README.md), shared by both graph backends so they rank
+identically: both feed it the same integer facts; the SQL backend evaluates the sum in SQL."""
 
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""An async cache for hot paths, sharing keys and values with Django's cache framework.
-
-With ``REDIS_URL`` set it talks to Redis through ``redis.asyncio`` (no thread hop); otherwise
-it uses the process's Django ``LocMemCache`` directly (in-memory, never blocks). Keys go
-through Django's ``make_key`` and values are encoded as django-redis encodes them (integers
-raw, everything else pickled), so a value written here is readable with
-``django.core.cache.cache`` and vice versa.
-"""
+"""An async cache for hot paths (``async_cache``, ``cached_query``), sharing keys and values
+with Django's cache framework."""
 
 from __future__ import annotations
 
@@ -169,7 +163,13 @@ _GENERATIONAL_GET_SHA = _script_sha(_GENERATIONAL_GET_SCRIPT)
 
 
 class AsyncCache:
-    """``get`` / ``set`` / ``increment`` / ``expire`` / ``delete`` without leaving the loop."""
+    """``get`` / ``set`` / ``increment`` / ``expire`` / ``delete`` without leaving the loop.
+
+    With ``REDIS_URL`` set it talks to Redis through ``redis.asyncio`` (no thread hop);
+    otherwise it uses the process's Django ``LocMemCache`` directly (in-memory, never blocks).
+    Keys go through Django's ``make_key`` and values are encoded as django-redis encodes them
+    (integers raw, everything else pickled), so a value written here is readable with
+    ``django.core.cache.cache`` and vice versa."""
 
     def __init__(self) -> None:
         self._lookup_listeners: list[LookupListener] = []

@@ -1,8 +1,5 @@
-"""Encryption at rest of provider tokens: Fernet tokens under ``PROVIDER_TOKEN_KEYS``.
-
-The first key encrypts; every key decrypts, so a new key is prepended, the stored tokens are
-re-encrypted (``manage.py provider_tokens_rotate``), and only then is the old key dropped.
-"""
+"""Encryption at rest of provider tokens: Fernet tokens under ``PROVIDER_TOKEN_KEYS``, the first
+key encrypting and every key decrypting (rotated with ``manage.py provider_tokens_rotate``)."""
 
 from __future__ import annotations
 

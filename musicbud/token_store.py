@@ -1,17 +1,5 @@
-"""What a token's validity depends on: refresh-token families, kept in the database and cached.
-
-A family is one login's chain of rotated refresh tokens. Its ``TokenFamily`` row is the
-truth: the ``jti`` of the one refresh token that may still be used, when the family expires
-and whether it was revoked. Rotating is a conditional UPDATE, so two concurrent refreshes of
-one token yield at most one new pair.
-
-The cache (Redis with ``REDIS_URL``, process memory otherwise) keeps each family's state,
-active or revoked, for the bearer hot path. It is only a copy: a missing entry (expired,
-evicted, lost with a Redis restart or flush) is read again from the row, so losing the cache
-logs nobody out and revives no revoked token. Two writes touch a cached state: a revocation
-overwrites it, and a reload adds it only where it is absent (SET NX), so a reload racing a
-revocation never puts "active" back over "revoked". A rotation changes only how long it lives.
-"""
+"""What a token's validity depends on: refresh-token families, their ``TokenFamily`` rows the
+truth and the cache a copy for the bearer hot path (api/auth/README.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""The Neo4j graph backend: the same queries over the projection, through the async driver.
-
-It gathers the same integer facts as the SQL backend (library sizes, document frequencies,
-users per cell) with Cypher and scores them with ``graph.scoring``; no thread hop anywhere.
-"""
+"""The Neo4j graph backend: the same integer facts as the SQL backend, gathered with Cypher over
+the projection through the async driver (no thread hop) and scored by ``graph.scoring``."""
 
 from __future__ import annotations
 

@@ -1,16 +1,5 @@
-"""Fan-out of chat events through the channel layer, after the database has them.
-
-Every socket joins its user's group and the group of each channel it is an active member
-of. An event is rendered to JSON once here, whatever the number of listeners; each consumer
-forwards the text as is. Alongside the text, a layer message carries what a consumer needs
-to filter or to update its subscriptions:
-
-- ``channel``: the channel the event belongs to (a consumer no longer subscribed drops it);
-- ``author``: the user who wrote it (a consumer whose user blocked the author drops it);
-- ``skip_user``: that user's own sockets drop it (they get their own copy by user group);
-- ``subscribe`` / ``unsubscribe``: a channel id to join or leave the group of;
-- ``block`` / ``unblock``: a user id to add to or drop from the blocked set.
-"""
+"""Fan-out of chat events through the channel layer, after the database has them: to the
+user's group and each active channel's group, rendered to JSON once whatever the listeners."""
 
 from __future__ import annotations
 
@@ -70,6 +59,15 @@ def render(event: dict[str, Any]) -> str:
 
 async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing: Any) -> None:
     """Send ``event`` (or, with None, only the routing instructions) to ``groups``.
+
+    Each consumer forwards the rendered text as is. ``routing`` carries what a consumer needs
+    to filter it or to update its subscriptions:
+
+    - ``channel``: the channel the event belongs to (a consumer no longer subscribed drops it);
+    - ``author``: the user who wrote it (a consumer whose user blocked the author drops it);
+    - ``skip_user``: that user's own sockets drop it (they get their own copy by user group);
+    - ``subscribe`` / ``unsubscribe``: a channel id to join or leave the group of;
+    - ``block`` / ``unblock``: a user id to add to or drop from the blocked set.
 
     Called after the database committed what the event reports: a failure to publish is
     logged and swallowed, since the data is stored and clients catch up with ``resume``.

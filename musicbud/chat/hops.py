@@ -1,11 +1,4 @@
-"""The one thread hop of a chat service, with Django's connection hygiene around it.
-
-Chat services run inside HTTP requests (where Django closes connections when the request
-finishes) and inside WebSocket consumers, which live for hours and finish no request: there
-a hop's connection would stay open, or broken, for the life of the socket. So each hop drops
-connections that are obsolete or broken before and after it runs, as Django does around a
-request. A connection inside an atomic block (a test's transaction) is left alone.
-"""
+"""The one thread hop of a chat service, with Django's connection hygiene around it."""
 
 from __future__ import annotations
 
@@ -27,7 +20,14 @@ def _close_stale_connections() -> None:
 
 
 def chat_hop(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
-    """``func`` as one thread-sensitive ``sync_to_async`` call with fresh connections."""
+    """``func`` as one thread-sensitive ``sync_to_async`` call with fresh connections.
+
+    Chat services run inside HTTP requests (where Django closes connections when the request
+    finishes) and inside WebSocket consumers, which live for hours and finish no request:
+    there a hop's connection would stay open, or broken, for the life of the socket. So each
+    hop drops connections that are obsolete or broken before and after it runs, as Django
+    does around a request. A connection inside an atomic block (a test's transaction) is left
+    alone."""
 
     @functools.wraps(func)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -1,9 +1,5 @@
-"""What every music service module provides, and the shapes it hands back.
-
-A provider turns its service's API into :class:`ProviderItem` values (an edge to set: the
-relation, the catalogue entry, rank or play count); the sync service does the rest. Adding a
-service is one module implementing :class:`Provider`, listed in ``musicbud.providers``.
-"""
+"""What every music service module provides (one module implementing :class:`Provider`, listed in
+``musicbud.providers``), and the shapes it hands back (:class:`ProviderItem`: an edge to set)."""
 
 from __future__ import annotations
 

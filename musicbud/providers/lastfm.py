@@ -1,11 +1,5 @@
-"""Last.fm: its web authentication flow, and the user's taste from its API.
-
-Authorization sends the browser to ``LASTFM_AUTH_URL`` with the API key and a callback URL
-carrying our state; Last.fm appends a ``token``, which ``auth.getSession`` (signed: the md5 of
-the sorted parameters and the shared secret) trades for a session key that does not expire.
-Top artists and tracks become top items, loved tracks likes, recent tracks plays with counts.
-Items carry the MusicBrainz id when Last.fm gives one.
-"""
+"""Last.fm: its web authentication (a signed ``auth.getSession`` trades the callback's token for
+a session key that does not expire), and the user's taste from its API."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Spotify: Authorization Code with PKCE, and the user's taste from the Web API.
-
-Saved tracks and albums and followed artists become likes; top tracks and artists become top
-items in Spotify's order, and the genres of the top artists top genres by weight; recently
-played tracks become plays with counts. Every paging object is followed through ``next``.
-"""
+"""Spotify: Authorization Code with PKCE, and the user's taste from the Web API (every paging
+object followed through ``next``)."""
 
 from __future__ import annotations
 

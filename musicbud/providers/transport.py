@@ -1,10 +1,6 @@
-"""The HTTP client every provider uses: a timeout on every call, bounded retries.
-
-5xx answers and transport errors (timeouts included) are retried with exponential backoff; a
-429 waits its ``Retry-After`` (capped by ``PROVIDER_RETRY_AFTER_MAX_SECONDS``). Past
-``PROVIDER_MAX_RETRIES`` the call raises ProviderUnavailable. Other answers go back to the
-provider module, which knows what its 4xx bodies mean.
-"""
+"""The HTTP client every provider uses: a timeout on every call, bounded retries of 5xx answers
+and transport errors (backoff) and of 429s (after ``Retry-After``); other answers go back to
+the provider module, which knows what its 4xx bodies mean."""
 
 from __future__ import annotations
 

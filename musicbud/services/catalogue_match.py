@@ -1,11 +1,6 @@
-"""Find or create, set-based, the catalogue rows of what a provider describes.
-
-Entries are matched by the provider's id first (``<provider>_id``), then by name (and, for
-tracks and albums, an artist's name) among rows without that provider's id, and created when
-new — with their images and the links between tracks, albums, artists and genres. A few
-queries per kind and chunk, whatever the number of entries; matching what is already there
-writes nothing.
-"""
+"""Find or create, set-based, the catalogue rows of what a provider describes: by the provider's
+id, then by name, created when new; a few queries per kind and chunk, whatever the number of
+entries, and nothing written for rows already as they should be."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""Chat writes: channels, membership and moderation, messages, blocks and read markers.
-
-Each service does its database work in one transaction in one thread hop, and only then
-fans the change out to open sockets (``musicbud.chat.fanout``): whatever a client is told
-is already stored.
-"""
+"""Chat writes: channels, membership and moderation, messages, blocks and read markers. Each is
+one transaction, fanned out to open sockets (``musicbud.chat.fanout``) only once stored."""
 
 from __future__ import annotations
 

@@ -1,11 +1,4 @@
-"""WebSocket tickets: a single-use, 30-second proof of a login that opens one chat socket.
-
-Browsers cannot put an ``Authorization`` header on a WebSocket, and tokens must never go in
-URLs (they end up in logs); so a signed-in client asks for a ticket over HTTP and opens
-``/ws/chat/?ticket=...``. The ticket is random, kept in the cache (Redis when configured,
-shared by every worker) under a hash of itself, bound to the user and to the login that asked
-(its token family, or its session), and taken out by the first socket that presents it.
-"""
+"""WebSocket tickets: a single-use, 30-second proof of a login that opens one chat socket."""
 
 from __future__ import annotations
 
@@ -46,7 +39,13 @@ def _ticket_key(ticket: str) -> str:
 
 
 async def chat_ticket_issue(*, user: User, family_id: str | None, session_key: str | None) -> str:
-    """A new ticket for ``user``'s login (a bearer token's family or a session)."""
+    """A new ticket for ``user``'s login (a bearer token's family or a session).
+
+    Browsers cannot put an ``Authorization`` header on a WebSocket, and tokens must never go
+    in URLs (they end up in logs); so a signed-in client asks for a ticket over HTTP and opens
+    ``/ws/chat/?ticket=...``. The ticket is random, kept in the cache (Redis when configured,
+    shared by every worker) under a hash of itself, and taken out by the first socket that
+    presents it (``chat_ticket_redeem``)."""
     ticket = secrets.token_urlsafe(32)
     grant = SocketGrant(user_id=user.pk, family_id=family_id, session_key=session_key)
     await async_cache.set(_ticket_key(ticket), grant, TICKET_TTL_SECONDS)

@@ -1,12 +1,6 @@
-"""Syncing a provider connection: the job row, the run on the task runner, the re-sync.
-
-A sync fetches the user's whole taste from the provider first (every page, faults retried by
-the transport, an expired token refreshed once), then applies it as one diff in one
-transaction: that provider's edges no longer there removed, new ones added, unchanged ones
-not written. A failure before the end commits nothing of the taste. The database holds at
-most one queued or running job per connection (a partial unique index), so a second request
-or the periodic re-sync answers the running job instead of starting another.
-"""
+"""Syncing a provider connection: the job row (one queued or running per connection), its run on
+the task runner, the periodic re-sync. The whole taste is fetched first, then applied as one
+diff in one transaction, so a failure before the end commits nothing of it."""
 
 from __future__ import annotations
 

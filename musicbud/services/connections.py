@@ -1,8 +1,4 @@
-"""Connecting a music service: authorize, the provider's callback, sync requests, disconnect.
-
-Each public service is async and makes one ``sync_to_async`` hop for its ORM work (and, for
-the callback, the calls to the provider, each with a timeout), so any router can call it.
-"""
+"""Connecting a music service: authorize, the provider's callback, sync requests, disconnect."""
 
 from __future__ import annotations
 

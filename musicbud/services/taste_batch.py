@@ -1,11 +1,6 @@
-"""Set-based writes of many taste edges of one user: a provider sync's diff, an import.
-
-The batch reads the edges it concerns, locks the version rows of those that change (as a
-single write does), reads those edges again under the lock, and then writes creations,
-updates and deletions in bulk; the graph layer's bulk entry points (``graph.outbox``,
-``graph.stats``) write the versions, outbox rows and statistics beside them, a few statements
-whatever the batch size. What is already as wanted is not written at all.
-"""
+"""Set-based writes of many taste edges of one user (a provider sync's diff, an import): locked
+through their version rows, written in bulk with ``graph.outbox`` and ``graph.stats`` beside
+them, a few statements whatever the batch size; what is already as wanted is not written."""
 
 from __future__ import annotations
 

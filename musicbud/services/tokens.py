@@ -1,8 +1,5 @@
-"""JWT access and refresh tokens: issue, verify, rotate with reuse detection, revoke.
-
-Tokens are signed with the first key of ``settings.JWT_KEYS`` and verified with whichever
-listed key their ``kid`` names, so keys rotate without logging anyone out.
-"""
+"""JWT access and refresh tokens: issue, verify, rotate with reuse detection, revoke. Signed with
+the first key of ``settings.JWT_KEYS``, verified with the one their ``kid`` names."""
 
 from __future__ import annotations
 
