@@ -1,18 +1,6 @@
 """An offline evaluation of the bud ranking (``manage.py bud_eval``): planted taste communities
-among popular-item noise, ranked through the graph interface, scored against the truth.
-
-A *community* is a small group sharing a private pool of tracks nobody else holds: each member
-likes ``private_picks`` of its ``private_pool`` tracks, plus ``popular_picks`` of a
-``popular_pool`` of hits everybody draws from. *Noise users* like ``noise_size`` tracks,
-``noise_popular_share`` of them hits and the rest from a long tail of ``tail_pool`` tracks no
-community holds. A *background* of unrelated users (the demo data generator's, with its own
-catalogue) fills the statistics as real users would. For every member the right answer is the
-other members of their community; the ranking is asked for their top buds (the API's default
-question: every source, every kind), and precision, recall and nDCG at k compare the two.
-
-The baseline is the old app's raw overlap: the number of shared items (relation, kind, item),
-ties broken by public id as the project's ranking breaks them.
-"""
+among popular-item noise, ranked through the graph interface, scored against the truth
+(precision, recall and nDCG at k) beside the old app's raw overlap."""
 
 from __future__ import annotations
 
@@ -47,7 +35,17 @@ PUBLIC_ID_NAMESPACE = UUID("6d4f2c1e-0b7a-4f5e-9c3d-2a1b0e9f8c7d")
 
 @dataclass(frozen=True, slots=True)
 class PlantedConfig:
-    """The sizes of one planted world (the defaults are the evaluation's default)."""
+    """The sizes of one planted world (the defaults are the evaluation's default).
+
+    A *community* is a small group sharing a private pool of tracks nobody else holds: each
+    member likes ``private_picks`` of its ``private_pool`` tracks, plus ``popular_picks`` of a
+    ``popular_pool`` of hits everybody draws from. *Noise users* like ``noise_size`` tracks,
+    ``noise_popular_share`` of them hits and the rest from a long tail of ``tail_pool`` tracks
+    no community holds. A *background* of unrelated users (the demo data generator's, with its
+    own catalogue) fills the statistics as real users would. For every member the right
+    answer is the other members of their community; the ranking is asked for their top buds
+    (the API's default question: every source, every kind).
+    """
 
     communities: int = 8
     members: int = 8
@@ -282,7 +280,8 @@ def raw_overlap_rankings(
     user_ids: Iterable[int], public_ids: dict[int, UUID], *, limit: int
 ) -> dict[int, list[UUID]]:
     """The baseline: other users by the number of items shared (any relation and kind, each
-    (relation, kind, item) once), then public id; only users sharing something."""
+    (relation, kind, item) once), then public id (as the project's ranking breaks ties);
+    only users sharing something."""
     holders: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     libraries: dict[int, set[tuple[str, str, int]]] = defaultdict(set)
     rows = TasteEdge.objects.filter(user__is_active=True).values_list(

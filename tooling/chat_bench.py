@@ -1,18 +1,6 @@
-"""The chat benchmark (``manage.py chat_bench``): fan-out latency and memory per idle socket
-through the production server (gunicorn, two uvicorn workers, Redis pub/sub between them).
-
-Scenarios, in one server run:
-
-- **idle sockets**: the workers' resident memory before and after opening 1,000 sockets that
-  then stay idle; the difference, per 1,000 sockets;
-- **fan-out** to 40 and to 500 listeners: one poster sends 20 messages over its own socket
-  (paced, each after the previous one's ack); every listener records when each arrives. The
-  latency of a delivery is its arrival minus the send. Lost (missing at the end), duplicated
-  and out-of-order deliveries are counted.
-
-The load generator shares the machine (and its two cores) with the server; the figures
-include its own time to read 10,000 frames.
-"""
+"""The chat benchmark (``manage.py chat_bench``): fan-out latency to 40 and 500 listeners and
+memory per 1,000 idle sockets, through the production server (gunicorn, two uvicorn workers,
+Redis pub/sub between them); the scenarios are described in README.md, Performance."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""A throwaway PostgreSQL server for fault tests: its own cluster in a temporary directory,
-on a free loopback port, started and stopped at will (never the machine's own server).
-
-Uses the machine's PostgreSQL binaries (``initdb``, ``pg_ctl``); as root they run as the
-``postgres`` user through ``runuser``, since PostgreSQL refuses to run as root.
-"""
+"""A throwaway PostgreSQL server for fault tests: its own cluster in a temporary directory, on a
+free loopback port, started and stopped at will (never the machine's own server)."""
 
 from __future__ import annotations
 
@@ -81,6 +77,7 @@ class PostgresServer:
 
     def _command(self, program: str, *args: str) -> list[str]:
         command = [str(self.binaries / program), *args]
+        # PostgreSQL refuses to run as root: as root, run it as the postgres user.
         return ["runuser", "-u", "postgres", "--", *command] if self._as_postgres else command
 
     def _run(self, program: str, *args: str) -> None:

@@ -1,17 +1,6 @@
-"""A stand-in for Spotify and Last.fm: a real HTTP server on loopback speaking their APIs.
-
-It implements the documented request and response shapes the connections use — Spotify's
-``/authorize`` and ``/api/token`` (``authorization_code`` with the PKCE verifier checked,
-``refresh_token``), the Web API's paging objects with ``next``, the cursor paging of
-``/me/following`` and ``/me/player/recently-played``, its ``{"error": {"status", "message"}}``
-bodies; Last.fm's web auth redirect, ``auth.getSession`` with its md5 ``api_sig`` checked,
-``user.get*`` answers with ``@attr`` paging and ``{"error": code, "message"}`` bodies — and
-the faults a client must survive, injected per path: any status with any body or headers
-(``429`` + ``Retry-After``, ``5xx``), bodies that do not parse, answers slower than a timeout,
-expired access tokens and revoked grants — and calls held in flight until a test releases them.
-
-Used by the test suite (a fixture starts it on a free port) and by ``manage.py sync_bench``.
-"""
+"""A stand-in for Spotify and Last.fm: a real HTTP server on loopback speaking their documented
+APIs, with faults injected per path (musicbud/providers/README.md); used by the test suite (a
+fixture starts it on a free port) and by ``manage.py sync_bench``."""
 
 from __future__ import annotations
 

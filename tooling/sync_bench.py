@@ -1,13 +1,5 @@
 """The provider sync benchmark (``manage.py sync_bench``): a first sync of a large Spotify
-library and a re-sync with no change, against the stand-in, through the real services.
-
-The stand-in serves from a process of its own (as a real provider is elsewhere: its work does
-not share this interpreter). A fresh user connects through the real authorization flow; the
-callback queues the first sync, which runs in place (the embedded runner) and is timed with
-it; then a sync request with nothing changed at the provider is timed. Both go through every
-page over HTTP, the catalogue matching and the diff with its versions, outbox rows and
-statistics.
-"""
+library and a re-sync with no change, against the stand-in, through the real services."""
 
 from __future__ import annotations
 
@@ -47,7 +39,8 @@ class SyncRun:
 
 
 def _serve(standin: ProviderStandIn, pipe: Connection) -> None:
-    """The stand-in's process: serve until the parent says stop."""
+    """The stand-in's process: serve until the parent says stop. A process of its own, as a
+    real provider is elsewhere: its work does not share the benchmark's interpreter."""
     standin.start()
     pipe.send(standin.base_url)
     pipe.recv()

@@ -1,12 +1,4 @@
-"""The real task runner: a Celery worker process on Redis runs the syncs the API queues.
-
-The rest of the suite runs tasks eagerly, in the process that queues them. Here a worker
-started as production starts it (``celery -A config worker``: prefork with one child, beat
-embedded), configured through its environment only, shares the test's PostgreSQL database
-(the test commits) and syncs from the stand-in. Through HTTP: the callback and a sync request
-only queue the job; the worker runs it to ``succeeded``; a request while it runs answers the
-same job; beat's periodic re-sync reaches the worker and queues the next one.
-"""
+"""The real task runner: a Celery worker process on Redis runs the syncs the API queues."""
 
 from __future__ import annotations
 
@@ -303,6 +295,12 @@ EXPECTED_EDGES = {
 def test_the_worker_runs_each_sync_once_and_beat_resyncs(
     api_client: Client, small_library: ProviderStandIn, user: User, worker: Worker
 ) -> None:
+    """Where the rest of the suite runs tasks eagerly, here a worker started as production
+    starts it (``celery -A config worker``: prefork with one child, beat embedded), configured
+    through its environment only, shares the test's PostgreSQL database (the test commits)
+    and syncs from the stand-in. Through HTTP: the callback and a sync request only queue the
+    job; the worker runs it to ``succeeded``; a request while it runs answers the same job;
+    beat's periodic re-sync reaches the worker and queues the next one."""
     standin = small_library
     callback = _connect(api_client)
 

@@ -1,10 +1,4 @@
-"""A Redis restart: once the server answers again, no request gets a 503.
-
-Pooled connections opened before the restart are dead afterwards. Both clients (django-redis
-and redis.asyncio) health-check idle connections and send a command that meets a dead one
-again on a new connection, so the first requests after the restart do not fail. Runs
-against a redis-server of its own on a free port (never the machine's).
-"""
+"""A Redis restart: once the server answers again, no request gets a 503."""
 
 from __future__ import annotations
 
@@ -36,7 +30,8 @@ CONCURRENT = 8
 
 
 class OwnRedis:
-    """A throwaway redis-server on loopback that keeps nothing on disk."""
+    """A throwaway redis-server on loopback that keeps nothing on disk, on a free port of its
+    own (never the machine's server)."""
 
     def __init__(self, binary: str, port: int) -> None:
         self.binary = binary
@@ -113,6 +108,9 @@ async def _burst(app: Any, headers: list[tuple[str, str]]) -> list[int]:
 
 @pytest.mark.django_db(transaction=True)
 async def test_no_503_once_a_restarted_redis_answers(own_redis: OwnRedis, project_app: Any) -> None:
+    """Pooled connections opened before the restart are dead afterwards. Both clients
+    (django-redis and redis.asyncio) health-check idle connections and send a command that
+    meets a dead one again on a new connection, so the first requests after it do not fail."""
     user = await sync_to_async(UserFactory.create)()
     headers = await _login(project_app, user.username)
     before = [status for _ in range(3) for status in await _burst(project_app, headers)]

@@ -1,15 +1,4 @@
-"""The whole /api/v1 fuzzed by schemathesis with every check and every phase (examples,
-coverage, fuzzing, stateful), once with a bearer token and once without; and the legacy API's
-own document (/api/legacy/openapi.json) the same way, with a bearer token (its login,
-registration and refresh take none, and every check also calls without it).
-
-The project's ASGI application is served by uvicorn on a free loopback port in this process
-(so it uses the test database), and schemathesis' own command line drives it. The run must
-report no failure at all, apart from the known exceptions in schemathesis_exceptions.toml.
-``--contract-examples N`` sets the examples per operation (see the README for a long run); the
-legacy document's ~90 operations, mostly variants of a few handlers, run at a third of that
-(at least 1).
-"""
+"""The /api/v1 and legacy OpenAPI documents held to the served API by schemathesis."""
 
 from __future__ import annotations
 
@@ -268,6 +257,13 @@ def test_schemathesis_finds_nothing(
     api: ApiDocument,
     authenticated: bool,
 ) -> None:
+    """schemathesis' own command line (every check; phases examples, coverage, fuzzing,
+    stateful) drives the app served in this process (so on the test database): /api/v1 with a
+    bearer token and without, the legacy document with one (its login, registration and
+    refresh take none, and every check also calls without it). The run must report no failure
+    at all, apart from the known exceptions. ``--contract-examples N`` sets the examples per
+    operation; the legacy document's ~90 operations, mostly variants of a few handlers, run
+    at a third of that (at least 1)."""
     examples = max(1, request.config.getoption("contract_examples") // api.examples_share)
     document = client.get(api.url).json()
 

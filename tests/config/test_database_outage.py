@@ -1,9 +1,4 @@
-"""A database that cannot be reached is a 503 to retry, promptly, never a 500 after a hang.
-
-Against real servers: a PostgreSQL of the test's own (never the machine's) stopped under the
-running app and started again, and a port that accepts connections but never answers (a
-blackholed database). The app runs as in production: the ASGI entry point under uvicorn.
-"""
+"""A database that cannot be reached is a 503 to retry, promptly, never a 500 after a hang."""
 
 from __future__ import annotations
 
@@ -68,7 +63,8 @@ def call(port: int, method: str, path: str, body: dict[str, Any] | None = None) 
 
 @contextlib.contextmanager
 def serving(database_url: str) -> Iterator[int]:
-    """The project under uvicorn on a free loopback port (its socket handed over, no race)."""
+    """The project under uvicorn on a free loopback port (its socket handed over, no race):
+    the ASGI entry point, as in production."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
@@ -120,6 +116,8 @@ def assert_unavailable(answer: Answer) -> None:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
+    """A migrated PostgreSQL server of the test's own (never the machine's), to stop under the
+    running app and start again."""
     binaries = postgres_binaries()
     if binaries is None:
         require_service("PostgreSQL binaries", "no initdb / pg_ctl on this machine")

@@ -1,8 +1,5 @@
-"""Load generators: wrk when installed, else a small asyncio HTTP/1.1 client.
-
-Both keep a fixed number of keep-alive connections busy for a fixed duration and report
-requests/s, latency percentiles and the count of non-2xx answers.
-"""
+"""Load generators, wrk when installed, else a small asyncio HTTP/1.1 client: each keeps a fixed
+number of keep-alive connections busy for a fixed duration."""
 
 from __future__ import annotations
 
@@ -43,6 +40,8 @@ end
 
 @dataclass
 class LoadResult:
+    """What either generator reports: requests/s, latency percentiles, non-2xx answers."""
+
     requests: int
     seconds: float
     p50_ms: float

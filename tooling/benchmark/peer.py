@@ -1,11 +1,6 @@
-"""The benchmark's peer: a small FastAPI app doing the cached reads' work the FastAPI way.
-
-Same platform features as the project on these routes: a request id, the security headers,
-CORS, GZip, a Prometheus counter and histogram, HS256 JWT verification, and the rate-limit
-counter with the cached read in one Redis round trip (a script). Written with FastAPI's
-documented ``@app.middleware("http")``. Served by the same gunicorn config and worker class
-as the project (``tooling.benchmark.peer:app``); the runner stores the answers it serves.
-"""
+"""The benchmark's peer: a small FastAPI app doing the cached reads' work the FastAPI way, with
+the project's platform features on these routes (README.md, Performance), served by the same
+gunicorn config and worker class (``tooling.benchmark.peer:app``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,4 @@
-"""A legacy route whose work fails still answers in the legacy form (the deprecation headers,
-the envelope plus ``"success": false``), and the failure is still handled as Django handles
-one: the ``got_request_exception`` signal (the unhandled-error metric, the test client's
-re-raise), the error log, ``handler500``; an outage is the 503 to retry."""
+"""A failing legacy route still answers in the legacy form: a bug's 500, an outage's 503."""
 
 from __future__ import annotations
 
@@ -66,6 +63,7 @@ def _legacy_count(route: str, status: int) -> float:
 
 
 def _assert_legacy(response: Any, status: int, code: str, message: str) -> None:
+    """The legacy form: the envelope plus ``"success": false``, and the deprecation headers."""
     assert_envelope(response, status, code, message, extra={"success": False})
     assert response["Deprecation"] == DEPRECATION
     assert response["Sunset"] == SUNSET
@@ -74,6 +72,8 @@ def _assert_legacy(response: Any, status: int, code: str, message: str) -> None:
 def test_an_unhandled_error_is_a_legacy_500_handled_as_django_handles_it(
     legacy: LegacyWorld, broken_taste_reads: None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Handled as Django handles a failure: the ``got_request_exception`` signal (the
+    unhandled-error metric), the error log, ``handler500``; then made legacy."""
     caplog.set_level(logging.ERROR, logger="django.request")
     unhandled_before = _unhandled(LIKED_TRACKS)
     counted_before = _legacy_count("me/liked/tracks", HTTPStatus.INTERNAL_SERVER_ERROR)
