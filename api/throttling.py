@@ -138,7 +138,9 @@ async def _count_hit(
             limit=limit,
             reset=period,
         ) from exc
-    reset = max(window - int(time.time()), 0)
+    # Seconds until the counted window ends: at least 1, even when the window ended while the
+    # increment was in flight (a reset of 0 told clients "now" for a counter still standing).
+    reset = min(max(window - int(time.time()), 1), period)
     state = RateLimitState(group=group, limit=limit, remaining=max(limit - count, 0), reset=reset)
     return state, count > limit
 

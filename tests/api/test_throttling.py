@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,8 +12,10 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.test import AsyncRequestFactory, RequestFactory, override_settings
+from django_ratelimit import core as ratelimit_core
 from redis import asyncio as aioredis
 
+from api import throttling
 from api.request_context import client_ip
 from api.throttling import RateLimitState, enforce_rate_limit
 from musicbud.cache import close_redis_clients
@@ -52,6 +55,28 @@ async def test_standard_policy_allows_the_limit_then_rejects() -> None:
     assert caught.value.status_code == 429
     assert 1 <= caught.value.retry_after <= 60
     assert request.rate_limit.remaining == 0
+
+
+@override_settings(RATE_LIMIT_PER_MINUTE=3)
+async def test_a_window_that_ends_while_the_hit_is_counted_resets_in_one_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The clock read after the increment is past the window the hit was counted in (the
+    # minute turned while Redis answered): the state says 1 s, never 0 or a whole new minute.
+    real_time, real_window = time.time, ratelimit_core._get_window
+
+    def window_then_the_minute_turns(value: str, period: int) -> int:
+        window = real_window(value, period)
+        monkeypatch.setattr(time, "time", lambda: real_time() + 61)
+        return int(window)
+
+    monkeypatch.setattr(throttling, "_get_window", window_then_the_minute_turns)
+    request = _request()
+
+    await enforce_rate_limit(request, group="g", policy="standard")
+
+    assert request.rate_limit.reset == 1
+    assert request.rate_limit.headers()["RateLimit-Reset"] == "1"
 
 
 @override_settings(RATE_LIMIT_PER_MINUTE=50, RATE_LIMIT_STRICT_PER_MINUTE=2)
