@@ -1,5 +1,6 @@
 """The Neo4j graph backend: the same integer facts as the SQL backend, gathered with Cypher over
-the projection through the async driver (no thread hop) and scored by ``graph.scoring``."""
+the projection through the async driver (the cells' user counts from their relational row) and
+scored by ``graph.scoring``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from uuid import UUID
 
 from graph.connection import cypher_read
 from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION
+from graph.models import CellPopulation
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
     Candidate,
@@ -66,6 +68,20 @@ async def _sizes(*, user_ids: Iterable[int], cells: list[Cell]) -> dict[tuple[in
     return sizes
 
 
+async def _cell_users(cells: list[Cell]) -> dict[Cell, int]:
+    """Each cell's user count, from the row the taste services keep exact (the SQL backend
+    reads the same): counting it in Cypher walked every edge of the cell's type per query."""
+    wanted = set(cells)
+    rows = CellPopulation.objects.filter(
+        relation__in={relation for relation, _ in cells}, kind__in={kind for _, kind in cells}
+    ).values_list("relation", "kind", "users")
+    return {
+        (relation, kind): int(count)
+        async for relation, kind, count in rows
+        if (relation, kind) in wanted
+    }
+
+
 async def _facts(
     *, user_id: int, cells: list[Cell]
 ) -> tuple[TasteFacts, list[tuple[int, Cell, int]], dict[int, dict[str, Any]], dict[str, ItemRef]]:
@@ -108,16 +124,7 @@ async def _facts(
         df[(cell, item)] += 1
         hits.append((int(row["user"]), cell, item))
         profiles[int(row["user"])] = row
-    counted = await cypher_read(
-        "MATCH (u:User)-[r]->(i) WHERE type(r) IN $types "
-        "RETURN type(r) AS rel, labels(i) AS labels, count(DISTINCT u) AS n",
-        {"types": _types(cells)},
-    )
-    users: dict[Cell, int] = {}
-    for row in counted:
-        cell = _cell(row["rel"], row["labels"])
-        if cell in wanted and cell is not None:
-            users[cell] = int(row["n"])
+    users = await _cell_users(cells)
     sizes = await _sizes(user_ids=profiles, cells=cells)
     # My own sizes from the same snapshot as my items.
     sizes.update({(user_id, cell): len(items) for cell, items in my_items.items()})
