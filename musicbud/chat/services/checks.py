@@ -82,15 +82,16 @@ def staff_membership(
     return membership
 
 
+def membership_locked(*, channel_id: int, user_id: int) -> Membership | None:
+    """``user_id``'s membership of the channel, if any, locked for the rest of the transaction."""
+    memberships = Membership.objects.select_for_update()
+    return memberships.filter(channel_id=channel_id, user_id=user_id).first()
+
+
 def target_locked(channel: Channel, actor: User, username: str) -> tuple[User, Membership | None]:
     """The user ``actor`` acts on (never themselves: 422) and their membership of
     ``channel``, locked for the rest of the transaction."""
     target = active_user(username)
     if target.pk == actor.pk:
         raise InvalidInput("You cannot do that to yourself", code="same_user")
-    membership = (
-        Membership.objects.select_for_update()
-        .filter(channel_id=channel.pk, user_id=target.pk)
-        .first()
-    )
-    return target, membership
+    return target, membership_locked(channel_id=channel.pk, user_id=target.pk)

@@ -10,7 +10,12 @@ from musicbud.chat.fanout import MemberEvent, member_event, member_event_publish
 from musicbud.chat.hops import chat_hop
 from musicbud.chat.models import Block, Channel, Membership, MembershipState, Role, Visibility
 from musicbud.chat.selectors import MembershipView, channel_load, membership_view
-from musicbud.chat.services.checks import STAFF_ROLES, staff_membership, target_locked
+from musicbud.chat.services.checks import (
+    STAFF_ROLES,
+    membership_locked,
+    staff_membership,
+    target_locked,
+)
 from musicbud.errors import Conflict, NotFound, PermissionDenied
 from musicbud.models import User
 
@@ -35,11 +40,7 @@ def _other_admins(channel: Channel, user: User) -> bool:
 def _join(*, user: User, channel_id: int) -> tuple[MembershipView, MemberEvent | None]:
     with transaction.atomic():
         channel = channel_load(channel_id)
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(channel_id=channel.pk, user_id=user.pk)
-            .first()
-        )
+        membership = membership_locked(channel_id=channel.pk, user_id=user.pk)
         event = None
         if membership is None:
             public = channel.visibility == Visibility.PUBLIC
@@ -70,11 +71,7 @@ async def chat_channel_join(*, user: User, channel_id: int) -> MembershipView:
 def _leave(*, user: User, channel_id: int) -> MemberEvent:
     with transaction.atomic():
         channel = channel_load(channel_id)
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(channel_id=channel.pk, user_id=user.pk)
-            .first()
-        )
+        membership = membership_locked(channel_id=channel.pk, user_id=user.pk)
         if membership is None or membership.state == MembershipState.BANNED:
             raise NotFound("You are not a member of this channel", code="not_a_member")
         others = (
