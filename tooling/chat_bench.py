@@ -28,8 +28,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from musicbud.chat.models import Channel, Membership, MembershipState, Role
+from musicbud.chat.tickets import chat_ticket_issue
 from musicbud.models import User
-from musicbud.services.chat_tickets import chat_ticket_issue
 from tooling.benchmark.server import HOP_FREE_APP, Server, production_env, start_server
 
 Say = Callable[[str], None]

@@ -26,16 +26,17 @@ from musicbud.chat.fanout import (
     user_group,
     user_payload,
 )
-from musicbud.errors import MusicbudError, PermissionDenied, RateLimited
-from musicbud.models import User
-from musicbud.selectors.chat import (
+from musicbud.chat.selectors import (
     chat_conversation_peer,
     chat_messages_since,
     chat_socket_state,
 )
+from musicbud.chat.services.messages import chat_message_post
+from musicbud.chat.services.read_markers import chat_read_mark
+from musicbud.chat.tickets import SocketGrant, chat_grant_is_live, chat_ticket_redeem
+from musicbud.errors import MusicbudError, PermissionDenied, RateLimited
+from musicbud.models import User
 from musicbud.selectors.users import principal_get_cached
-from musicbud.services.chat import chat_message_post, chat_read_mark
-from musicbud.services.chat_tickets import SocketGrant, chat_grant_is_live, chat_ticket_redeem
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from api.chat.schemas import (
 from api.openapi import also_answers
 from api.pagination import Page, PageParams, before_page, offset_page
 from musicbud.chat.models import Message
-from musicbud.selectors.chat import (
+from musicbud.chat.selectors import (
     ChannelView,
     MembershipView,
     chat_channel_get,
@@ -38,23 +38,23 @@ from musicbud.selectors.chat import (
     chat_conversations_list,
     chat_invitations_list,
 )
-from musicbud.services.chat import (
-    chat_block_add,
-    chat_block_remove,
+from musicbud.chat.services.blocks import chat_block_add, chat_block_remove
+from musicbud.chat.services.channels import (
     chat_channel_create,
     chat_channel_delete,
+    chat_channel_update,
+)
+from musicbud.chat.services.membership import (
     chat_channel_join,
     chat_channel_leave,
-    chat_channel_update,
     chat_invitation_respond,
     chat_member_approve,
     chat_member_invite,
-    chat_member_moderate,
-    chat_message_delete,
-    chat_message_post,
-    chat_read_mark,
 )
-from musicbud.services.chat_tickets import TICKET_TTL_SECONDS, chat_ticket_issue
+from musicbud.chat.services.messages import chat_message_delete, chat_message_post
+from musicbud.chat.services.moderation import chat_member_moderate
+from musicbud.chat.services.read_markers import chat_read_mark
+from musicbud.chat.tickets import TICKET_TTL_SECONDS, chat_ticket_issue
 
 router = Router(tags=["chat"], auth=auth)
 

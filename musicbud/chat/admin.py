@@ -1,6 +1,7 @@
 """Moderator tools in the Django admin: channels with their members, messages, blocks.
 
-The actions go through the chat services, so open sockets hear about them at once.
+The actions go through the chat services (``services.moderation``), so open sockets hear
+about them at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from musicbud.chat.models import Block, Channel, Conversation, Membership, Message
-from musicbud.services.chat import chat_memberships_ban, chat_messages_remove
+from musicbud.chat.services.moderation import chat_memberships_ban, chat_messages_remove
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]

@@ -1,11 +1,12 @@
-"""Fan-out of chat events through the channel layer, after the database has them: to the
-user's group and each active channel's group, rendered to JSON once whatever the listeners."""
+"""Fan-out of chat events through the channel layer, after the database has them: what each
+event says, which groups hear it (a user's, a channel's), rendered to JSON once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from redis.exceptions import RedisError
 
-from musicbud.chat.models import Message
+from musicbud.chat.models import Membership, Message
 from musicbud.models import User
 
 logger = logging.getLogger(__name__)
@@ -82,3 +83,76 @@ async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing:
                 await layer.group_send(group, message)
     except (RedisError, OSError, TimeoutError):
         logger.exception("chat fan-out failed", extra={"groups": groups[:5]})
+
+
+def message_groups(message: Message) -> list[str]:
+    """Who hears about ``message``: its channel, or a conversation's two users."""
+    if message.conversation is not None:
+        return [
+            user_group(message.conversation.user_low_id),
+            user_group(message.conversation.user_high_id),
+        ]
+    assert message.channel_id is not None  # noqa: S101 - the check constraint
+    return [channel_group(message.channel_id)]
+
+
+def message_deleted_event(message: Message) -> dict[str, Any]:
+    return {
+        "type": "message_deleted",
+        "id": message.pk,
+        "channel": message.channel_id,
+        "conversation": message.conversation_id,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MemberEvent:
+    """A membership change to fan out once committed."""
+
+    channel_id: int
+    user_id: int
+    payload: dict[str, Any]
+    subscribe: bool = False
+    unsubscribe: bool = False
+
+
+def member_event(membership: Membership, action: str, **flags: bool) -> MemberEvent:
+    """``action`` done to ``membership`` (its ``user`` loaded), as its channel hears it."""
+    return MemberEvent(
+        channel_id=membership.channel_id,
+        user_id=membership.user_id,
+        payload={
+            "type": "member",
+            "action": action,
+            "channel": membership.channel_id,
+            "user": user_payload(membership.user),
+            "role": membership.role,
+            "state": membership.state,
+        },
+        **flags,
+    )
+
+
+async def member_event_publish(event: MemberEvent) -> None:
+    routing: dict[str, Any] = {}
+    if event.subscribe:
+        routing["subscribe"] = event.channel_id
+    if event.unsubscribe:
+        routing["unsubscribe"] = event.channel_id
+    # The channel's members see it; the member's own sockets get their copy (with the
+    # subscription change) through their user group, so they skip the channel's.
+    await publish(
+        [channel_group(event.channel_id)],
+        event=event.payload,
+        channel=event.channel_id,
+        skip_user=event.user_id,
+    )
+    await publish([user_group(event.user_id)], event=event.payload, **routing)
+
+
+async def published(result: tuple[Any, MemberEvent | None]) -> Any:
+    """The view a membership service answers, once its event (if any) is fanned out."""
+    view, event = result
+    if event is not None:
+        await member_event_publish(event)
+    return view

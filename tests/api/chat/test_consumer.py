@@ -19,20 +19,17 @@ from django.contrib.sessions.backends.base import SessionBase
 
 from config.asgi import application
 from musicbud.cache import async_cache
+from musicbud.chat.fanout import message_payload
 from musicbud.chat.models import Message
+from musicbud.chat.services.blocks import chat_block_add
+from musicbud.chat.services.channels import chat_channel_create
+from musicbud.chat.services.membership import chat_channel_join
+from musicbud.chat.services.messages import chat_message_delete, chat_message_post
+from musicbud.chat.services.moderation import chat_member_moderate
+from musicbud.chat.tickets import _ticket_key, chat_ticket_issue
 from musicbud.models import User
-from musicbud.services.chat import (
-    chat_block_add,
-    chat_channel_create,
-    chat_channel_join,
-    chat_member_moderate,
-    chat_message_delete,
-    chat_message_post,
-)
-from musicbud.services.chat_tickets import _ticket_key, chat_ticket_issue
 from musicbud.services.tokens import access_token_decode, token_family_revoke, token_pair_issue
 from tests.conftest import require_service
-from tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -49,14 +46,6 @@ def _layer_is_redis_when_configured() -> None:
         assert type(layer).__name__ == "RedisPubSubChannelLayer"
     elif settings.CI:
         require_service("Redis", "the chat socket tests run on the Redis channel layer in CI")
-
-
-@pytest.fixture
-async def users() -> dict[str, User]:
-    return {
-        name: await sync_to_async(UserFactory.create)(username=name)
-        for name in ("ana", "ben", "cat")
-    }
 
 
 Opener = Callable[..., Awaitable[WebsocketCommunicator]]
@@ -98,12 +87,12 @@ async def silent(socket: WebsocketCommunicator) -> bool:
     return bool(await socket.receive_nothing(timeout=0.3))
 
 
-async def jazz_with(users: dict[str, User], *members: str) -> int:
+async def jazz_with(people: dict[str, User], *members: str) -> int:
     channel = await chat_channel_create(
-        user=users["ana"], name="jazz", description="", visibility="public"
+        user=people["ana"], name="jazz", description="", visibility="public"
     )
     for name in members:
-        await chat_channel_join(user=users[name], channel_id=channel.id)
+        await chat_channel_join(user=people[name], channel_id=channel.id)
     return channel.id
 
 
@@ -116,11 +105,11 @@ async def raw_socket(path: str, headers: list[tuple[bytes, bytes]] | None = None
     return socket, connected
 
 
-async def test_no_bad_reused_or_expired_ticket_is_closed_4401(users) -> None:
-    used = await chat_ticket_issue(user=users["ana"], family_id=None, session_key=None)
+async def test_no_bad_reused_or_expired_ticket_is_closed_4401(people) -> None:
+    used = await chat_ticket_issue(user=people["ana"], family_id=None, session_key=None)
     first, _ = await raw_socket(f"/ws/chat/?ticket={used}")
     assert (await first.receive_json_from(timeout=TIMEOUT))["type"] == "hello"
-    expiring = await chat_ticket_issue(user=users["ana"], family_id=None, session_key=None)
+    expiring = await chat_ticket_issue(user=people["ana"], family_id=None, session_key=None)
     await async_cache.expire(_ticket_key(expiring), 1)
     await asyncio.sleep(1.2)
 
@@ -139,17 +128,17 @@ async def test_no_bad_reused_or_expired_ticket_is_closed_4401(users) -> None:
     await first.disconnect()
 
 
-async def test_a_ticket_of_a_deactivated_user_is_refused(users) -> None:
-    ticket = await chat_ticket_issue(user=users["ben"], family_id=None, session_key=None)
-    users["ben"].is_active = False
-    await sync_to_async(users["ben"].save)(update_fields=["is_active"])
+async def test_a_ticket_of_a_deactivated_user_is_refused(people) -> None:
+    ticket = await chat_ticket_issue(user=people["ben"], family_id=None, session_key=None)
+    people["ben"].is_active = False
+    await sync_to_async(people["ben"].save)(update_fields=["is_active"])
 
     socket, _ = await raw_socket(f"/ws/chat/?ticket={ticket}")
 
     assert await closed_with(socket) == 4401
 
 
-async def test_other_paths_are_closed_4404(users) -> None:
+async def test_other_paths_are_closed_4404(people) -> None:
     socket, connected = await raw_socket("/ws/other/")
 
     assert connected
@@ -166,8 +155,8 @@ async def _session_cookie(user: User) -> bytes:
     return f"{settings.SESSION_COOKIE_NAME}={session.session_key}".encode()
 
 
-async def test_the_session_cookie_opens_a_socket_from_an_allowed_origin_only(users) -> None:
-    cookie = await _session_cookie(users["ana"])
+async def test_the_session_cookie_opens_a_socket_from_an_allowed_origin_only(people) -> None:
+    cookie = await _session_cookie(people["ana"])
 
     same_origin, _ = await raw_socket(
         "/ws/chat/",
@@ -188,9 +177,9 @@ async def test_the_session_cookie_opens_a_socket_from_an_allowed_origin_only(use
 # --- delivery -------------------------------------------------------------------------------
 
 
-async def test_a_send_is_stored_acked_and_delivered_once(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben")
-    ana, ben = await open_socket(users["ana"]), await open_socket(users["ben"])
+async def test_a_send_is_stored_acked_and_delivered_once(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben")
+    ana, ben = await open_socket(people["ana"]), await open_socket(people["ben"])
     frame = {"type": "send", "channel": channel_id, "content": " hello ", "client_id": "a-1"}
 
     await ana.send_json_to(frame)
@@ -215,8 +204,8 @@ async def test_a_send_is_stored_acked_and_delivered_once(users, open_socket) -> 
     assert await Message.objects.acount() == 1
 
 
-async def test_direct_messages_reach_both_people_only(users, open_socket) -> None:
-    ana, ben, cat = [await open_socket(users[name]) for name in ("ana", "ben", "cat")]
+async def test_direct_messages_reach_both_people_only(people, open_socket) -> None:
+    ana, ben, cat = [await open_socket(people[name]) for name in ("ana", "ben", "cat")]
 
     await ana.send_json_to({"type": "send", "conversation": "ben", "content": "psst"})
     ack, own_copy = await frames(ana, 2)
@@ -227,15 +216,15 @@ async def test_direct_messages_reach_both_people_only(users, open_socket) -> Non
     assert await silent(cat)
 
 
-async def test_rest_posts_and_deletes_reach_open_sockets(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben")
-    ben = await open_socket(users["ben"])
+async def test_rest_posts_and_deletes_reach_open_sockets(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben")
+    ben = await open_socket(people["ben"])
 
-    posted = await chat_message_post(user=users["ana"], channel_id=channel_id, content="hi")
-    await chat_message_delete(user=users["ana"], message_id=posted.message.pk)
+    posted = await chat_message_post(user=people["ana"], channel_id=channel_id, content="hi")
+    await chat_message_delete(user=people["ana"], message_id=posted.message.pk)
 
     assert await frames(ben, 2) == [
-        {"type": "message", "message": (await frames_payload(posted.message))},
+        {"type": "message", "message": message_payload(posted.message)},
         {
             "type": "message_deleted",
             "id": posted.message.pk,
@@ -245,25 +234,19 @@ async def test_rest_posts_and_deletes_reach_open_sockets(users, open_socket) -> 
     ]
 
 
-async def frames_payload(message: Message) -> dict[str, Any]:
-    from musicbud.chat.fanout import message_payload
-
-    return message_payload(message)
-
-
-async def test_kicked_and_banned_members_stop_receiving_at_once(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben", "cat")
-    ben, cat = await open_socket(users["ben"]), await open_socket(users["cat"])
+async def test_kicked_and_banned_members_stop_receiving_at_once(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben", "cat")
+    ben, cat = await open_socket(people["ben"]), await open_socket(people["cat"])
 
     await chat_member_moderate(
-        user=users["ana"], channel_id=channel_id, username="ben", action="kick"
+        user=people["ana"], channel_id=channel_id, username="ben", action="kick"
     )
     await chat_member_moderate(
-        user=users["ana"], channel_id=channel_id, username="cat", action="ban"
+        user=people["ana"], channel_id=channel_id, username="cat", action="ban"
     )
     kicked = await ben.receive_json_from(timeout=TIMEOUT)
     ben_kicked_seen_by_cat, banned = await frames(cat, 2)
-    await chat_message_post(user=users["ana"], channel_id=channel_id, content="after")
+    await chat_message_post(user=people["ana"], channel_id=channel_id, content="after")
     await ben.send_json_to({"type": "typing", "channel": channel_id})
     typing_refused = await ben.receive_json_from(timeout=TIMEOUT)
 
@@ -283,24 +266,24 @@ async def test_kicked_and_banned_members_stop_receiving_at_once(users, open_sock
     assert await silent(cat)
 
 
-async def test_joining_subscribes_an_open_socket(users, open_socket) -> None:
-    channel_id = await jazz_with(users)
-    cat = await open_socket(users["cat"])
+async def test_joining_subscribes_an_open_socket(people, open_socket) -> None:
+    channel_id = await jazz_with(people)
+    cat = await open_socket(people["cat"])
 
-    await chat_channel_join(user=users["cat"], channel_id=channel_id)
+    await chat_channel_join(user=people["cat"], channel_id=channel_id)
     joined = await cat.receive_json_from(timeout=TIMEOUT)
-    await chat_message_post(user=users["ana"], channel_id=channel_id, content="welcome")
+    await chat_message_post(user=people["ana"], channel_id=channel_id, content="welcome")
 
     assert (joined["action"], joined["channel"]) == ("joined", channel_id)
     assert (await cat.receive_json_from(timeout=TIMEOUT))["message"]["content"] == "welcome"
 
 
-async def test_blocked_authors_never_reach_the_blocker(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben", "cat")
-    ana, cat = await open_socket(users["ana"]), await open_socket(users["cat"])
-    ben = await open_socket(users["ben"])
+async def test_blocked_authors_never_reach_the_blocker(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben", "cat")
+    ana, cat = await open_socket(people["ana"]), await open_socket(people["cat"])
+    ben = await open_socket(people["ben"])
 
-    await chat_block_add(user=users["ana"], username="ben")
+    await chat_block_add(user=people["ana"], username="ben")
     await ben.send_json_to({"type": "send", "channel": channel_id, "content": "hi all"})
     await frames(ben, 2)
     await ben.send_json_to(
@@ -322,9 +305,9 @@ async def test_blocked_authors_never_reach_the_blocker(users, open_socket) -> No
 # --- client frames ----------------------------------------------------------------------------
 
 
-async def test_malformed_frames_get_errors_and_disturb_nobody(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben")
-    ana, ben = await open_socket(users["ana"]), await open_socket(users["ben"])
+async def test_malformed_frames_get_errors_and_disturb_nobody(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben")
+    ana, ben = await open_socket(people["ana"]), await open_socket(people["ben"])
     bad = [
         "not json",
         "[]",
@@ -357,10 +340,10 @@ async def test_malformed_frames_get_errors_and_disturb_nobody(users, open_socket
     assert await Message.objects.acount() == 1
 
 
-async def test_sends_are_rate_limited_per_user(users, open_socket, settings) -> None:
+async def test_sends_are_rate_limited_per_user(people, open_socket, settings) -> None:
     settings.RATE_LIMIT_PER_MINUTE = 3
-    channel_id = await jazz_with(users)
-    ana = await open_socket(users["ana"])
+    channel_id = await jazz_with(people)
+    ana = await open_socket(people["ana"])
 
     for index in range(4):
         await ana.send_json_to(
@@ -375,11 +358,11 @@ async def test_sends_are_rate_limited_per_user(users, open_socket, settings) -> 
     assert await Message.objects.acount() == 3
 
 
-async def test_typing_and_read_frames(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben")
-    ana, ben = await open_socket(users["ana"]), await open_socket(users["ben"])
-    posted = await chat_message_post(user=users["ana"], channel_id=channel_id, content="one")
-    await chat_message_post(user=users["ana"], channel_id=channel_id, content="two")
+async def test_typing_and_read_frames(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben")
+    ana, ben = await open_socket(people["ana"]), await open_socket(people["ben"])
+    posted = await chat_message_post(user=people["ana"], channel_id=channel_id, content="one")
+    await chat_message_post(user=people["ana"], channel_id=channel_id, content="two")
     await frames(ben, 2)
     await frames(ana, 2)
 
@@ -404,13 +387,13 @@ async def test_typing_and_read_frames(users, open_socket) -> None:
     assert await silent(ben)  # one's own typing is not echoed
 
 
-async def test_resume_sends_what_was_missed_in_order(users, open_socket) -> None:
-    channel_id = await jazz_with(users, "ben")
-    seen = await chat_message_post(user=users["ana"], channel_id=channel_id, content="seen")
+async def test_resume_sends_what_was_missed_in_order(people, open_socket) -> None:
+    channel_id = await jazz_with(people, "ben")
+    seen = await chat_message_post(user=people["ana"], channel_id=channel_id, content="seen")
     for content in ("one", "two"):
-        await chat_message_post(user=users["ana"], channel_id=channel_id, content=content)
-    await chat_message_post(user=users["cat"], username="ben", content="three")
-    ben = await open_socket(users["ben"])
+        await chat_message_post(user=people["ana"], channel_id=channel_id, content=content)
+    await chat_message_post(user=people["cat"], username="ben", content="three")
+    ben = await open_socket(people["ben"])
 
     await ben.send_json_to({"type": "resume", "after": seen.message.pk})
     missed = await frames(ben, 4)
@@ -429,18 +412,18 @@ async def test_resume_sends_what_was_missed_in_order(users, open_socket) -> None
 
 
 async def test_a_revoked_login_or_a_deactivated_user_is_disconnected(
-    users, open_socket, settings
+    people, open_socket, settings
 ) -> None:
     settings.CHAT_SESSION_CHECK_SECONDS = 0.1
-    pair = await token_pair_issue(user=users["ana"])
+    pair = await token_pair_issue(user=people["ana"])
     family_id = access_token_decode(token=pair.access_token).family_id
-    revoked = await open_socket(users["ana"], family_id=family_id)
-    deactivated = await open_socket(users["ben"])
-    kept = await open_socket(users["cat"])
+    revoked = await open_socket(people["ana"], family_id=family_id)
+    deactivated = await open_socket(people["ben"])
+    kept = await open_socket(people["cat"])
 
     await token_family_revoke(family_id=family_id)
-    users["ben"].is_active = False
-    await sync_to_async(users["ben"].save)(update_fields=["is_active"])
+    people["ben"].is_active = False
+    await sync_to_async(people["ben"].save)(update_fields=["is_active"])
 
     assert await closed_with(revoked) == 4401
     assert await closed_with(deactivated) == 4401

@@ -13,14 +13,9 @@ from django.urls import reverse
 from musicbud.chat.models import Block, Membership, Message
 from tests.fixtures.http import assert_envelope
 
+pytestmark = pytest.mark.usefixtures("chat_layer_in_memory")
+
 JSON = "application/json"
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_layer(settings: Any) -> None:
-    # These tests drive the API through Django's sync test client (an event loop per
-    # request); fan-out over Redis is tested with sockets in test_consumer.py.
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def url(name: str, *args: Any) -> str:

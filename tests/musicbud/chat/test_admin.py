@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -12,23 +11,11 @@ from django.urls import reverse
 from musicbud.chat.models import Channel, Membership, MembershipState, Message, Role
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
+# The admin runs the services through async_to_sync (an event loop per request).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("chat_layer_in_memory")]
 
 
-@pytest.fixture(autouse=True)
-def _in_memory_layer(settings: Any) -> None:
-    # The admin runs the services through async_to_sync (an event loop per request).
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest.fixture
-def staff_client() -> Client:
-    client = Client()
-    client.force_login(UserFactory.create(username="mod", is_staff=True, is_superuser=True))
-    return client
-
-
-def test_the_ban_action_bans_the_selected_members_only(staff_client: Client) -> None:
+def test_the_ban_action_bans_the_selected_members_only(admin_client: Client) -> None:
     ana, ben, cat = (UserFactory.create(username=name) for name in ("ana", "ben", "cat"))
     channel = Channel.objects.create(name="jazz", creator=ana)
     memberships = {
@@ -38,7 +25,7 @@ def test_the_ban_action_bans_the_selected_members_only(staff_client: Client) -> 
         for user, role in ((ana, Role.ADMIN), (ben, Role.MODERATOR), (cat, Role.MEMBER))
     }
 
-    response = staff_client.post(
+    response = admin_client.post(
         reverse("admin:chat_membership_changelist"),
         {"action": "ban_members", "_selected_action": [memberships["ben"].pk]},
     )
@@ -52,21 +39,21 @@ def test_the_ban_action_bans_the_selected_members_only(staff_client: Client) -> 
     assert Membership.objects.get(user=ben).role == Role.MEMBER
 
 
-def test_the_remove_action_marks_messages_deleted_by_the_moderator(staff_client: Client) -> None:
+def test_the_remove_action_marks_messages_deleted_by_the_moderator(admin_client: Client) -> None:
     ana = UserFactory.create(username="ana")
     channel = Channel.objects.create(name="jazz", creator=ana)
     spam, kept = (Message.objects.create(channel=channel, author=ana, content=c) for c in "ab")
 
-    response = staff_client.post(
+    response = admin_client.post(
         reverse("admin:chat_message_changelist"),
         {"action": "remove_messages", "_selected_action": [spam.pk]},
     )
-    listed = staff_client.get(reverse("admin:chat_message_changelist"), {"deleted": "yes"})
+    listed = admin_client.get(reverse("admin:chat_message_changelist"), {"deleted": "yes"})
 
     assert response.status_code == HTTPStatus.FOUND
     spam.refresh_from_db()
     kept.refresh_from_db()
-    assert (spam.deleted_by.username, spam.content) == ("mod", "a")  # type: ignore[union-attr]
+    assert (spam.deleted_by.username, spam.content) == ("admin", "a")  # type: ignore[union-attr]
     assert kept.deleted_at is None
     assert listed.status_code == HTTPStatus.OK
     assert list(listed.context["cl"].queryset) == [spam]

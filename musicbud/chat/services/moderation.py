@@ -1,0 +1,132 @@
+"""Moderation: a channel's staff kick, ban, promote and demote its members; site staff (the
+Django admin) ban members and remove messages in bulk. Open sockets hear of it at once."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from musicbud.chat.fanout import (
+    MemberEvent,
+    member_event,
+    member_event_publish,
+    message_deleted_event,
+    message_groups,
+    publish,
+    published,
+)
+from musicbud.chat.hops import chat_hop
+from musicbud.chat.models import Membership, MembershipState, Message, Role
+from musicbud.chat.selectors import MembershipView, channel_load, membership_view
+from musicbud.chat.services.checks import STAFF_ROLES, staff_membership, target_locked
+from musicbud.errors import Conflict, NotFound, PermissionDenied
+from musicbud.models import User
+
+ModerationAction = Literal["kick", "ban", "promote", "demote"]
+_PROMOTED = {Role.MEMBER: Role.MODERATOR, Role.MODERATOR: Role.ADMIN}
+_DEMOTED = {Role.ADMIN: Role.MODERATOR, Role.MODERATOR: Role.MEMBER}
+
+
+# --- a channel's staff ------------------------------------------------------------------------
+
+
+@chat_hop
+def _moderate(
+    *, user: User, channel_id: int, username: str, action: ModerationAction
+) -> tuple[MembershipView | None, MemberEvent]:
+    with transaction.atomic():
+        channel = channel_load(channel_id)
+        roles = STAFF_ROLES if action == "kick" else frozenset({Role.ADMIN})
+        actor = staff_membership(channel, user, roles=roles, action=action)
+        target, membership = target_locked(channel, user, username)
+        if action == "ban":
+            if membership is None:
+                membership = Membership(channel=channel, user=target)
+            membership.state, membership.role = MembershipState.BANNED, Role.MEMBER
+            membership.save()
+            return None, member_event(membership, "banned", unsubscribe=True)
+        if membership is None:
+            raise NotFound(f"{target.username} is not a member", code="not_a_member")
+        if action == "kick":
+            if actor.role == Role.MODERATOR and membership.role != Role.MEMBER:
+                raise PermissionDenied(
+                    "Moderators may kick members only", code="channel_role_required"
+                )
+            # Removing a ban record lifts the ban (admins only get this far for staff).
+            event = member_event(membership, "kicked", unsubscribe=True)
+            membership.delete()
+            return None, event
+        if membership.state != MembershipState.ACTIVE:
+            raise Conflict(f"{target.username} is not an active member", code="not_active")
+        changes = _PROMOTED if action == "promote" else _DEMOTED
+        new_role = changes.get(Role(membership.role))
+        if new_role is None:
+            raise Conflict(
+                f"{target.username} cannot be {action}d further", code=f"cannot_{action}"
+            )
+        membership.role = new_role
+        membership.save(update_fields=["role"])
+        membership.channel = channel
+        return membership_view(membership), member_event(membership, f"{action}d")
+
+
+async def chat_member_moderate(
+    *, user: User, channel_id: int, username: str, action: ModerationAction
+) -> MembershipView | None:
+    """Kick (admins; moderators kick members), ban, promote or demote (admins). A kicked or
+    banned member's open sockets leave the channel's group at once."""
+    view: MembershipView | None = await published(
+        await _moderate(user=user, channel_id=channel_id, username=username, action=action)
+    )
+    return view
+
+
+# --- site staff (Django admin) ----------------------------------------------------------------
+
+
+@chat_hop
+def _staff_remove(*, staff: User, message_ids: list[int]) -> list[tuple[Message, list[str]]]:
+    with transaction.atomic():
+        messages = list(
+            Message.objects.select_for_update(of=("self",))
+            .select_related("conversation")
+            .filter(pk__in=message_ids, deleted_at__isnull=True)
+        )
+        now = timezone.now()
+        for message in messages:
+            message.deleted_at, message.deleted_by = now, staff
+        Message.objects.bulk_update(messages, ["deleted_at", "deleted_by"])
+        return [(message, message_groups(message)) for message in messages]
+
+
+async def chat_messages_remove(*, staff: User, message_ids: list[int]) -> int:
+    """Site staff remove messages (the admin's action); members' sockets are told at once."""
+    removed = await _staff_remove(staff=staff, message_ids=message_ids)
+    for message, groups in removed:
+        await publish(groups, event=message_deleted_event(message), channel=message.channel_id)
+    return len(removed)
+
+
+@chat_hop
+def _staff_ban(*, membership_ids: list[int]) -> list[MemberEvent]:
+    with transaction.atomic():
+        memberships = list(
+            Membership.objects.select_for_update()
+            .select_related("user")
+            .filter(pk__in=membership_ids)
+            .exclude(state=MembershipState.BANNED)
+        )
+        for membership in memberships:
+            membership.state, membership.role = MembershipState.BANNED, Role.MEMBER
+        Membership.objects.bulk_update(memberships, ["state", "role"])
+        return [member_event(m, "banned", unsubscribe=True) for m in memberships]
+
+
+async def chat_memberships_ban(*, membership_ids: list[int]) -> int:
+    """Site staff ban members (the admin's action); their open sockets leave at once."""
+    events = await _staff_ban(membership_ids=membership_ids)
+    for event in events:
+        await member_event_publish(event)
+    return len(events)
