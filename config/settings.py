@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "musicbud",
     "musicbud.chat",
     "graph",
+    # The demo, benchmark and evaluation commands and the demo marker's table: development and
+    # tests only, like daphne; the production image does not ship the package.
+    *([] if IS_PROD else ["tooling"]),
 ]
 
 # See FAST_PATH in config.environment: the fastpath package's specialisations of the

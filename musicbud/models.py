@@ -77,20 +77,6 @@ class User(AbstractUser):
             raise ValidationError({"email": exc.error_list}) from None
 
 
-class DemoDataset(models.Model):
-    """The demo dataset ``seed_demo`` completed, and with which parameters (one row at most).
-
-    Written only once a run has finished, in a table users cannot edit, so a demo user
-    changing their profile or taste never makes a later ``seed_demo`` (``make run``) refuse.
-    """
-
-    params = models.CharField(max_length=200)
-    completed_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return self.params
-
-
 class Provider(models.TextChoices):
     SPOTIFY = "spotify", "Spotify"
     LASTFM = "lastfm", "Last.fm"

@@ -8,6 +8,7 @@ from django.conf import settings
 
 pytest_plugins = [
     "tests.fixtures.asgi",
+    "tests.fixtures.bolt",
     "tests.fixtures.chat",
     "tests.fixtures.database",
     "tests.fixtures.http",

@@ -1,5 +1,5 @@
 """Imports run one way: config → api → musicbud and graph, graph reads only the domain's models
-and errors, and no production module needs tooling/ to import."""
+and errors, and no production module imports tooling/, not even inside a function."""
 
 from __future__ import annotations
 
@@ -53,22 +53,31 @@ def test_a_package_imports_nothing_above_it(package: str) -> None:
 PRODUCTION = ("api", "config", "fastpath", "graph", "musicbud")
 
 
-def test_production_modules_import_tooling_only_when_a_command_runs() -> None:
-    # Module level only: a management command may import tooling inside its methods.
+def _dynamic_imports(path: Path) -> list[tuple[int, str]]:
+    """``import_module("x")`` and ``__import__("x")`` with a literal name."""
+    return [
+        (node.lineno, node.args[0].value)
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and (
+            (isinstance(node.func, ast.Name) and node.func.id in {"import_module", "__import__"})
+            or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
+        )
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
+
+
+def test_production_packages_never_import_tooling() -> None:
+    # Anywhere: module level, inside a function, migrations. Tooling is a development-only app
+    # (config/settings.py leaves it out in production, whose image does not ship it).
     against = [
-        f"{path.relative_to(ROOT)}:{node.lineno}"
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
         for package in PRODUCTION
         for path in sorted((ROOT / package).rglob("*.py"))
-        for node in ast.parse(path.read_text()).body
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        and any(
-            _within(module, "tooling")
-            for module in (
-                [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else [a.name for a in node.names]
-            )
-        )
+        for line, module in [*_imports(path), *_dynamic_imports(path)]
+        if _within(module, "tooling")
     ]
 
     assert against == []

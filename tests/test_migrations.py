@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -16,6 +18,7 @@ from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
 from tests.fixtures.processes import ROOT, run_manage
+from tooling.benchmark.server import production_env
 
 
 def project_apps_with_migrations() -> list[str]:
@@ -100,3 +103,40 @@ def throwaway_postgres() -> Iterator[str]:
 
 def test_migrations_round_trip_on_postgresql(throwaway_postgres: str) -> None:
     round_trip(throwaway_postgres)
+
+
+def demo_marker_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Each table that holds the demo dataset's marker, with its rows."""
+    with closing(sqlite3.connect(path)) as db:
+        names = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%demodataset'"
+        ).fetchall()
+        return {name: db.execute(f"SELECT * FROM {name}").fetchall() for (name,) in names}  # noqa: S608
+
+
+def test_the_demo_marker_moves_to_tooling_with_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "move.sqlite3"
+    env = {"DATABASE_URL": f"sqlite:///{path}"}
+    before = run_manage("migrate", "musicbud", "0005_user_location", "--noinput", **env)
+    assert before.returncode == 0, before.stderr
+    marker = (1, "users=30 tracks=150 edges=900 seed=11", "2026-12-01 10:00:00")
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("INSERT INTO musicbud_demodataset VALUES (?, ?, ?)", marker)
+        db.commit()
+
+    # Production (tooling not installed): musicbud gives the model up, the table stays as it was.
+    prod = run_manage("migrate", "--noinput", **env, **production_env(host="x.invalid", workers=1))
+    assert prod.returncode == 0, prod.stderr
+    assert "musicbud.0006_demo_dataset_to_tooling" in prod.stdout
+    assert "tooling.0001" not in prod.stdout
+    assert demo_marker_tables(path) == {"musicbud_demodataset": [marker]}
+
+    # Installing tooling (development) adopts the table and its row.
+    dev = run_manage("migrate", "--noinput", **env)
+    assert dev.returncode == 0, dev.stderr
+    assert "Applying tooling.0001_initial... OK" in dev.stdout
+    assert demo_marker_tables(path) == {"tooling_demodataset": [marker]}
+
+    back = run_manage("migrate", "tooling", "zero", "--noinput", **env)
+    assert back.returncode == 0, back.stderr
+    assert demo_marker_tables(path) == {"musicbud_demodataset": [marker]}

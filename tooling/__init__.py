@@ -1,3 +1,3 @@
-"""Tooling kept apart from the production packages: stand-in servers, benchmarks, the bud-ranking
-evaluation, the demo-data generator, the test Bolt server. No production import path needs it
-(management commands import it when they run)."""
+"""Development tooling, a Django app installed outside production only: the demo, benchmark and
+evaluation commands, stand-in servers, the test Bolt server. No production package imports it;
+the production image does not ship it."""

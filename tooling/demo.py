@@ -21,7 +21,6 @@ from musicbud.errors import Conflict, InvalidInput
 from musicbud.models import (
     Album,
     Artist,
-    DemoDataset,
     EdgeSource,
     Genre,
     ItemKind,
@@ -30,6 +29,7 @@ from musicbud.models import (
     Track,
     User,
 )
+from tooling.models import DemoDataset
 
 DEMO_USERNAME = "demo"
 # Documented in the README and printed by seed_demo; shared by every demo account.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from tests.fixtures.processes import ROOT
 
@@ -66,3 +67,30 @@ def test_dockerignore_keeps_secrets_and_local_state_out_of_the_image() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
 
     assert {".git", ".venv", ".env", "docker/env.prod", "db.sqlite3*", "tests"} <= ignored
+
+
+def test_the_image_ships_no_tooling_and_production_runs_none_of_its_commands() -> None:
+    # tooling/ is the development-only app (config/settings.py leaves it out when
+    # ENVIRONMENT=prod): the image, the stack and the operations guide's docker commands run
+    # production commands only (seed_demo, bench, bud_eval... are tooling's).
+    assert "tooling" in (ROOT / ".dockerignore").read_text().split()
+    operations = (ROOT / "docker" / "OPERATIONS.md").read_text().splitlines()
+    run = {
+        *re.findall(r"manage\.py (\w+)", DOCKERFILE.read_text()),
+        *re.findall(r'"manage\.py", "(\w+)"', (ROOT / "docker" / "compose.yaml").read_text()),
+        *(
+            command
+            for line in operations
+            if line.startswith("docker compose")
+            for command in re.findall(r"manage\.py (\w+)", line)
+        ),
+    }
+
+    assert run == {
+        "check",
+        "collectstatic",
+        "createsuperuser",
+        "graph_rebuild",
+        "graph_worker",
+        "migrate",
+    }

@@ -1,9 +1,8 @@
-"""Fixtures of the graph suite: a Bolt server for the session (embedded ArcadeDB, or
-TEST_NEO4J_URL), a clean graph per test, and a small taste world written through the services."""
+"""Fixtures of the graph suite: a clean graph per test on the session's Bolt server
+(tests/fixtures/bolt.py), and a small taste world written through the services."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,12 +11,9 @@ from django.conf import settings as django_settings
 from django.db import connections
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from graph.connection import async_driver_close, drivers_reset, sync_driver
+from graph.connection import drivers_reset, sync_driver
 from graph.projection import projection_wait
-from graph.schema import graph_labels_install
-from tests.conftest import require_service
 from tests.graph.taste_world import TasteWorld, build_world
-from tooling.arcadedb import BoltServerError, bolt_ready, embedded_bolt_server_start
 from tooling.ports import free_port
 
 
@@ -32,41 +28,6 @@ async def _close_executor_connections() -> AsyncIterator[None]:
 @pytest.fixture
 def taste_world(db: None) -> TasteWorld:
     return build_world()
-
-
-async def _install_labels() -> None:
-    try:
-        await graph_labels_install()
-    finally:
-        await async_driver_close()
-
-
-@pytest.fixture(scope="session")
-def bolt_url() -> Iterator[str]:
-    """One Bolt server for the whole session, its labels installed once."""
-    configured = django_settings.TEST_NEO4J_URL
-    if configured:
-        if not bolt_ready(configured):
-            require_service("Bolt graph server", "TEST_NEO4J_URL does not answer RETURN 1")
-        url, server = configured, None
-    else:
-        try:
-            server = embedded_bolt_server_start()
-        except BoltServerError as exc:
-            require_service("Bolt graph server", str(exc))
-            raise  # not reached: require_service fails or skips
-        url = server.url
-    original = django_settings.NEO4J_URL
-    django_settings.NEO4J_URL = url
-    try:
-        drivers_reset()
-        asyncio.run(_install_labels())
-    finally:
-        drivers_reset()
-        django_settings.NEO4J_URL = original
-    yield url
-    if server is not None:
-        server.stop()
 
 
 def graph_clear() -> None:

@@ -20,7 +20,6 @@ from musicbud.errors import Conflict
 from musicbud.models import (
     Album,
     Artist,
-    DemoDataset,
     EdgeSource,
     Genre,
     Relation,
@@ -39,6 +38,7 @@ from tooling.demo import (
     demo_reset,
     demo_seed,
 )
+from tooling.models import DemoDataset
 
 pytestmark = pytest.mark.django_db
 

@@ -12,6 +12,15 @@ from django.core.management.base import BaseCommand, CommandError, OutputWrapper
 from tqdm import tqdm
 
 from musicbud.errors import MusicbudError
+from tooling.demo import (
+    DEFAULT_EDGES,
+    DEFAULT_SEED,
+    DEFAULT_TRACKS,
+    DEFAULT_USERS,
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    demo_seed,
+)
 
 
 class _Progress:
@@ -49,9 +58,6 @@ class Command(BaseCommand):
     help = "Load the demo dataset: users, a skewed catalogue and taste edges (idempotent)."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        # Tooling is imported when the command runs, never by the production import path.
-        from tooling.demo import DEFAULT_EDGES, DEFAULT_SEED, DEFAULT_TRACKS, DEFAULT_USERS
-
         parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="user accounts")
         parser.add_argument(
             "--tracks", "--items", type=int, default=DEFAULT_TRACKS, help="tracks (sizes the rest)"
@@ -61,8 +67,6 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="delete existing demo data first")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tooling.demo import DEMO_PASSWORD, DEMO_USERNAME, demo_seed
-
         # tqdm draws on stderr; piped or captured output gets plain lines on stdout.
         progress = _Progress(self.stdout, tty=sys.stderr.isatty())
         started = time.monotonic()

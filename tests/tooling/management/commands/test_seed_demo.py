@@ -11,9 +11,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.core.management.base import OutputWrapper
 
-from musicbud.management.commands.seed_demo import _Progress
 from tests.fixtures.processes import run_manage
 from tooling.demo import demo_counts
+from tooling.management.commands.seed_demo import _Progress
 
 pytestmark = pytest.mark.django_db
 

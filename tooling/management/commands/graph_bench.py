@@ -18,6 +18,9 @@ from graph.connection import drivers_reset
 from graph.types import BudSource
 from musicbud.errors import MusicbudError
 from musicbud.models import ItemKind, TasteEdge, User
+from tooling.arcadedb import embedded_bolt_server_start
+from tooling.demo import DEFAULT_SEED, DEFAULT_TRACKS, demo_seed
+from tooling.graph_benchmark import bench_users, buds_latency
 
 # What the API asks by default (every kind) and the most common single kind, per source.
 MEASURED: tuple[tuple[BudSource, str | None], ...] = tuple(
@@ -33,9 +36,6 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        # Tooling is imported when the command runs, never by the production import path.
-        from tooling.demo import DEFAULT_SEED, DEFAULT_TRACKS
-
         parser.add_argument(
             "--seed-demo",
             action="store_true",
@@ -55,9 +55,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tooling.demo import demo_seed
-        from tooling.graph_benchmark import bench_users, buds_latency
-
         if options["seed_demo"]:
             started = time.monotonic()
             try:
@@ -101,8 +98,6 @@ class Command(BaseCommand):
     def _time_rebuild(self) -> None:
         server = None
         if not settings.NEO4J_URL:
-            from tooling.arcadedb import embedded_bolt_server_start
-
             server = embedded_bolt_server_start(heap="2g")
             settings.NEO4J_URL = server.url
             drivers_reset()

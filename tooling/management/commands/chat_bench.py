@@ -8,6 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from tooling.chat_bench import Options, run
+
 
 class Command(BaseCommand):
     help = (
@@ -27,8 +29,6 @@ class Command(BaseCommand):
         parser.add_argument("--log-dir", type=Path, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tooling.chat_bench import Options, run  # tooling: never on a production path
-
         chosen = Options(
             port=options["port"],
             messages=options["messages"],

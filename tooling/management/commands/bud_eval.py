@@ -13,6 +13,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from musicbud.models import User
+from tooling.arcadedb import BoltServerError, embedded_bolt_server_start
+from tooling.bud_eval import PlantedConfig, evaluate, evaluation_table
+
 
 class Command(BaseCommand):
     help = (
@@ -22,8 +26,6 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        from tooling.bud_eval import PlantedConfig
-
         sizes = parser.add_argument_group("the planted world (tooling/bud_eval.py)")
         for size in fields(PlantedConfig):
             default = getattr(PlantedConfig(), size.name)
@@ -56,8 +58,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tooling.bud_eval import PlantedConfig, evaluate, evaluation_table
-
         config = PlantedConfig(**{size.name: options[size.name] for size in fields(PlantedConfig)})
         problems = config.problems()
         if problems:
@@ -101,8 +101,6 @@ class Command(BaseCommand):
         if url:
             yield url
             return
-        from tooling.arcadedb import BoltServerError, embedded_bolt_server_start
-
         try:
             server = embedded_bolt_server_start()
         except BoltServerError as exc:
@@ -118,8 +116,6 @@ class Command(BaseCommand):
 
     @contextmanager
     def _database(self, *, current: bool) -> Iterator[None]:
-        from musicbud.models import User
-
         if current:
             if User.objects.exists():
                 raise CommandError(

@@ -8,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-# Unset options take tooling.benchmark.runner.Options' defaults; the tooling package is
-# imported only when the command runs (no production import path needs it).
+from tooling.benchmark.runner import Options, run
+
+# Unset options take Options' defaults.
 NUMBERS = ("seconds", "warmup_seconds", "connections", "port")
 
 
@@ -44,8 +45,6 @@ class Command(BaseCommand):
         parser.add_argument("--log-dir", type=Path, default=None)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from tooling.benchmark.runner import Options, run
-
         chosen = [name.strip() for name in options["scenarios"].split(",") if name.strip()]
         given = {name: options[name] for name in NUMBERS if options[name] is not None}
         if options["log_dir"] is not None:

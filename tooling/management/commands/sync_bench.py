@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from tooling.sync_bench import sync_bench_run
+
 
 class Command(BaseCommand):
     help = (
@@ -27,9 +29,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # Tooling is imported here only: nothing that serves a request needs it.
-        from tooling.sync_bench import sync_bench_run
-
         report = sync_bench_run(
             tracks=options["tracks"],
             albums=options["albums"],
