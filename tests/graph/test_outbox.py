@@ -7,7 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from graph.models import EdgeVersion, OutboxOperation, ProjectionOutbox
-from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
+from graph.outbox import edge_changes_record, edge_versions_lock
+from graph.types import EdgeChange
 from tests.graph.test_stats import bulk_edges
 
 pytestmark = pytest.mark.django_db
