@@ -10,24 +10,14 @@ from graph.models import EdgeVersion, ProjectionOutbox
 from graph.stats import taste_stats_refresh
 from graph.types import EdgeChange, EdgeKey
 from graph.writes import taste_edges_write
-from tests.graph.test_stats import bulk_edges
+from tests.graph.test_outbox import bulk_changes
 from tests.musicbud.services.test_taste import exact_stats
 
 pytestmark = pytest.mark.django_db
 
 
 def _changes() -> tuple[list[EdgeChange], list[EdgeKey]]:
-    edges, keys = bulk_edges()
-    changes = [
-        EdgeChange(
-            user=edge.user,
-            relation=edge.relation,
-            kind=edge.kind,
-            item=edge.track or edge.artist,  # type: ignore[arg-type]
-            edge=edge,
-        )
-        for edge in edges
-    ]
+    _, keys, changes = bulk_changes()
     return changes, keys
 
 
