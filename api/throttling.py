@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.conf import settings
@@ -21,14 +21,13 @@ from redis.exceptions import RedisError
 
 from api.metrics import rate_limit_rejected
 from api.request_context import client_ip
-from fastpath.read_ahead import CacheRead
+from fastpath.read_ahead import CacheRead, declared_reads
 from musicbud.cache import async_cache
 from musicbud.errors import RateLimited
 
 logger = logging.getLogger(__name__)
 
 Policy = Literal["standard", "strict"]
-ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
 
 # The request attribute holding the tightest budget seen while handling the request.
 REQUEST_ATTRIBUTE = "rate_limit"
@@ -188,26 +187,6 @@ async def enforce_user_rate_limit(*, user_id: int, group: str, policy: Policy) -
         _reject(counted[0], policy=policy)
 
 
-ReadsAhead = Callable[..., Sequence[CacheRead]]
-_READS_AHEAD_ATTRIBUTE = "_musicbud_cache_reads_ahead"
-
-
-def reads_ahead(reads: ReadsAhead) -> Callable[[ViewFunc], ViewFunc]:
-    """Declare the cache reads an async operation is about to make: ``reads(request,
-    **operation_kwargs)``. The standard rate limit sends them with its counter, so a warm
-    read costs no round trip of its own. A read not declared (or declared wrongly) is
-    simply made by the view as usual: this changes cost, never answers.
-
-    Put it under the router's decorator: ``@router.get(...)`` then ``@reads_ahead(...)``.
-    """
-
-    def declare(view_func: ViewFunc) -> ViewFunc:
-        setattr(view_func, _READS_AHEAD_ATTRIBUTE, reads)
-        return view_func
-
-    return declare
-
-
 def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
     """Ninja operation decorator: the standard policy, one group per operation.
 
@@ -217,7 +196,7 @@ def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
     group = f"{view_func.__module__}.{view_func.__qualname__}"
 
     if iscoroutinefunction(view_func):
-        planned_reads: ReadsAhead | None = getattr(view_func, _READS_AHEAD_ATTRIBUTE, None)
+        planned_reads = declared_reads(view_func)
 
         @functools.wraps(view_func)
         async def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

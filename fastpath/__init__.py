@@ -28,7 +28,8 @@ reads ahead. The package imports only the frameworks, never the project's packag
   ``Operation._result_to_response`` (``ninja/operation.py``). Why: validating and
   serialising the same answer on every read.
 - ``read_ahead``: the plan that sends a request's cached reads with the rate limiter's Redis
-  script (one round trip fewer per warm read); follows no framework file.
+  script (one round trip fewer per warm read), and an operation's declaration of them
+  (``reads_ahead``); follows no framework file.
 """
 
 # distribution -> (the version audited, the upstream files the package follows)

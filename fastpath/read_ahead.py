@@ -5,10 +5,10 @@ drops them (``drop``). Each read's keys are named by its owner (``musicbud.cache
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +80,28 @@ def drop() -> None:
     values = _values.get()
     if values:
         values.clear()
+
+
+# What an operation declares it reads: ``reads(request, **operation_kwargs)``.
+ReadsAhead = Callable[..., Sequence[CacheRead]]
+ViewFunc = TypeVar("ViewFunc", bound=Callable[..., Any])
+_DECLARED_ATTRIBUTE = "_fastpath_reads_ahead"
+
+
+def reads_ahead(reads: ReadsAhead) -> Callable[[ViewFunc], ViewFunc]:
+    """Declare the cache reads an async operation is about to make, for whatever runs before
+    it to send with its own Redis script (the rate limiter, with its counter). A read not
+    declared (or declared wrongly) is simply made by the view as usual: this changes cost,
+    never answers. Put it under the router's decorator."""
+
+    def declare(view_func: ViewFunc) -> ViewFunc:
+        setattr(view_func, _DECLARED_ATTRIBUTE, reads)
+        return view_func
+
+    return declare
+
+
+def declared_reads(view_func: Callable[..., Any]) -> ReadsAhead | None:
+    """What ``reads_ahead`` declared for this operation (kept by ``functools.wraps``)."""
+    reads: ReadsAhead | None = getattr(view_func, _DECLARED_ATTRIBUTE, None)
+    return reads

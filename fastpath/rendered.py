@@ -5,51 +5,62 @@ validated and serialised on first use only (follows django-ninja 1.7's ``ninja/o
 from __future__ import annotations
 
 import contextlib
+import datetime
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI
+from ninja.renderers import BaseRenderer
 from pydantic import BaseModel
 
-# (id(value), schema, vary) -> (value, body). The value is kept, so its id cannot be reused
-# while the entry exists, and compared by identity on lookup. Bounded; per process.
+# (schema, the answer's key) -> (the objects the key names by identity, body). The objects are
+# kept, so their ids cannot be reused while the entry exists, and compared by identity on
+# lookup. Bounded; per process.
 _BODIES_MAX = 256
-_bodies: OrderedDict[tuple[int, type[BaseModel], Hashable], tuple[Any, bytes]] = OrderedDict()
+_bodies: OrderedDict[tuple[type[BaseModel], Hashable], tuple[list[Any], bytes]] = OrderedDict()
+# Compared by value in an answer's key (immutable); anything else but a dict by identity.
+_VALUES = (str, int, float, bool, type(None), UUID, Decimal, datetime.date, datetime.time)
+
+
+def _answer_key(answer: Any, held: list[Any]) -> Hashable:
+    """A key equal for equal answers: a dict entry by entry, scalars by value, any other object
+    by identity (appended to ``held``)."""
+    if type(answer) is dict:
+        return tuple((name, _answer_key(value, held)) for name, value in answer.items())
+    if isinstance(answer, _VALUES):
+        return (type(answer), answer)
+    held.append(answer)
+    return id(answer)
 
 
 def rendered_response(
-    api: NinjaAPI,
-    request: HttpRequest,
-    schema: type[BaseModel],
-    value: Any,
-    *,
-    vary: Hashable = None,
-    build: Callable[[Any], Any] | None = None,
+    renderer: BaseRenderer, request: HttpRequest, schema: type[BaseModel], answer: Any
 ) -> HttpResponse:
-    """What ``api`` answers (200) for ``build(value)`` (default: ``value``) under
-    ``response=schema``, the body rendered once per (value object, schema, ``vary``).
+    """What Ninja answers (200) for ``answer`` under ``response=schema`` with ``renderer``, the
+    body rendered once per equal answer (see ``_answer_key``).
 
-    Only for values that are never modified (a shared cached answer): a new object is
-    rendered afresh, so a changed cache entry (new bytes, so a new object) shows at once.
-    ``vary`` holds whatever else ``build`` puts in the body (a next-page link); the schema
-    must not depend on the request otherwise.
+    Only for answers made of values that are never modified (shared cached values, and dicts
+    and scalars around them): a new object is rendered afresh, so a changed cache entry (new
+    bytes, so a new object) shows at once. The schema must not depend on the request.
     """
-    memo_key = (id(value), schema, vary)
+    held: list[Any] = []
+    memo_key = (schema, _answer_key(answer, held))
     entry = _bodies.get(memo_key)
-    if entry is not None and entry[0] is value:
+    if entry is not None and all(a is b for a, b in zip(entry[0], held, strict=True)):
         body = entry[1]
     else:
         # The steps of Ninja's Operation._result_to_response for a plain result.
         context = {"request": request, "response_status": 200}
-        data = build(value) if build is not None else value
-        validated = schema.model_validate(data, context=context)
-        body = api.create_response(
-            request, validated.model_dump(context=context), status=200
-        ).content
-        _bodies[memo_key] = (value, body)
+        validated = schema.model_validate(answer, context=context)
+        body = renderer.render(request, validated.model_dump(context=context), response_status=200)
+        if isinstance(body, str):
+            body = body.encode(renderer.charset)
+        _bodies[memo_key] = (held, body)
         if len(_bodies) > _BODIES_MAX:
             with contextlib.suppress(KeyError):  # another thread's loop evicted it first
                 _bodies.popitem(last=False)
-    return HttpResponse(body, status=200, content_type=api.get_content_type())
+    content_type = f"{renderer.media_type}; charset={renderer.charset}"
+    return HttpResponse(body, status=200, content_type=content_type)

@@ -16,7 +16,3 @@ TYPE_FOR_RELATION: dict[str, str] = {
     Relation.TOP: "TOP",
     Relation.PLAYED: "PLAYED",
 }
-# The catalogue's own edges.
-PERFORMED_BY = "PERFORMED_BY"
-ON_ALBUM = "ON_ALBUM"
-IN_GENRE = "IN_GENRE"

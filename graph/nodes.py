@@ -13,14 +13,7 @@ from neomodel import (
     UniqueIdProperty,
 )
 
-from graph.labels import (
-    IN_GENRE,
-    LABEL_FOR_KIND,
-    ON_ALBUM,
-    PERFORMED_BY,
-    TYPE_FOR_RELATION,
-    USER,
-)
+from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION, USER
 from musicbud.models import ItemKind, Relation
 
 LIKES, TOP, PLAYED = (TYPE_FOR_RELATION[r] for r in (Relation.LIKE, Relation.TOP, Relation.PLAYED))
@@ -58,8 +51,6 @@ class GenreNode(CatalogueNode):
 class ArtistNode(CatalogueNode):
     __label__ = LABEL_FOR_KIND[ItemKind.ARTIST]
 
-    genres = AsyncRelationshipTo(GenreNode, IN_GENRE)
-
 
 class AlbumNode(CatalogueNode):
     __label__ = LABEL_FOR_KIND[ItemKind.ALBUM]
@@ -67,9 +58,6 @@ class AlbumNode(CatalogueNode):
 
 class TrackNode(CatalogueNode):
     __label__ = LABEL_FOR_KIND[ItemKind.TRACK]
-
-    artists = AsyncRelationshipTo(ArtistNode, PERFORMED_BY)
-    album = AsyncRelationshipTo(AlbumNode, ON_ALBUM)
 
 
 class UserNode(AsyncStructuredNode):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
@@ -15,23 +14,8 @@ from django.utils import timezone
 from graph.counters import counters_add
 from graph.models import EdgeVersion, NodeVersion, OutboxOperation, ProjectionOutbox
 from graph.projection import projection_dispatch
-from graph.types import EdgeKey
-from musicbud.models import CatalogueItem, ItemKind, TasteEdge, User
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeChange:
-    """An edge written (``edge`` is its new state) or deleted (``edge`` is None)."""
-
-    user: User
-    relation: str
-    kind: str
-    item: CatalogueItem
-    edge: TasteEdge | None
-
-    @property
-    def key(self) -> EdgeKey:
-        return EdgeKey(self.user.pk, self.relation, self.kind, self.item.pk)
+from graph.types import EdgeChange, EdgeKey
+from musicbud.models import CatalogueItem, ItemKind, User
 
 
 def _edge_versions_add(keys: Sequence[EdgeKey], amount: int) -> dict[EdgeKey, int]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
 
-from graph.backends import neo4j as neo4j_backend
-from graph.backends import sql
+from graph.backends import neo4j, sql
+from graph.backends.base import GraphBackend
 from graph.projection import graph_errors, user_projection_pending
 from graph.types import BudPage, BudSource, Recommendation, SharedItem
 from musicbud.errors import InvalidInput, ServiceUnavailable
@@ -19,8 +19,12 @@ from musicbud.models import ItemKind
 
 logger = logging.getLogger(__name__)
 
-P = ParamSpec("P")
 T = TypeVar("T")
+Query = Callable[[GraphBackend], Awaitable[T]]
+
+# Each backend module implements the interface; these annotations make mypy check it.
+SQL_BACKEND: GraphBackend = sql
+NEO4J_BACKEND: GraphBackend = neo4j
 
 
 def _kind(kind: str | None) -> str | None:
@@ -33,6 +37,12 @@ def _kind(kind: str | None) -> str | None:
     return kind
 
 
+def _item_kind(kind: str) -> str:
+    checked = _kind(kind)
+    assert checked is not None  # noqa: S101 - a str in gives a str out
+    return checked
+
+
 def _source(source: BudSource | str) -> BudSource:
     try:
         return BudSource(source)
@@ -43,49 +53,48 @@ def _source(source: BudSource | str) -> BudSource:
         ) from None
 
 
-async def _dispatch(
-    name: str,
-    sql_call: Callable[P, Awaitable[T]],
-    *args: P.args,
-    **kwargs: P.kwargs,
-) -> T:
+async def _answer(name: str, query: Query[T], *, user_id: int | None = None) -> T:
+    """``query`` asked of the configured backend, or of SQL when Neo4j cannot answer it as
+    current: ``user_id``'s own writes not all projected, or the graph store unreachable."""
     if settings.GRAPH_BACKEND != "neo4j":
-        return await sql_call(*args, **kwargs)
-    user_id = kwargs.get("user_id")
-    if isinstance(user_id, int) and await user_projection_pending(user_id=user_id):
+        return await query(SQL_BACKEND)
+    if user_id is not None and await user_projection_pending(user_id=user_id):
         # Read your own writes: the graph lacks some of this user's committed changes (the
         # projector is behind or failing), and an answer built from it would be cached as
         # if it were current. SQL has them; the graph is used again once it has caught up.
-        return await sql_call(*args, **kwargs)
-    neo4j_call: Callable[P, Awaitable[T]] = getattr(neo4j_backend, name)
+        return await query(SQL_BACKEND)
     try:
-        return await neo4j_call(*args, **kwargs)
+        return await query(NEO4J_BACKEND)
     except graph_errors() as exc:
         if not settings.GRAPH_FALLBACK_TO_SQL:
             raise ServiceUnavailable("the graph store is unavailable") from exc
         logger.warning("graph store unreachable; answering from SQL", extra={"query": name})
-        return await sql_call(*args, **kwargs)
+        return await query(SQL_BACKEND)
 
 
 async def buds_for_user(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> BudPage:
     """People whose taste is most like this user's, best first, with what explains it."""
-    return await _dispatch(
+    checked_kind, checked_source = _kind(kind), _source(source)
+    return await _answer(
         "buds_for_user",
-        sql.buds_for_user,
+        lambda backend: backend.buds_for_user(
+            user_id=user_id, kind=checked_kind, source=checked_source, limit=limit, cursor=cursor
+        ),
         user_id=user_id,
-        kind=_kind(kind),
-        source=_source(source),
-        limit=limit,
-        cursor=cursor,
     )
 
 
 async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
     """How many buds ``buds_for_user`` pages through in all, for the same arguments."""
-    return await _dispatch(
-        "bud_count", sql.bud_count, user_id=user_id, kind=_kind(kind), source=_source(source)
+    checked_kind, checked_source = _kind(kind), _source(source)
+    return await _answer(
+        "bud_count",
+        lambda backend: backend.bud_count(
+            user_id=user_id, kind=checked_kind, source=checked_source
+        ),
+        user_id=user_id,
     )
 
 
@@ -93,47 +102,43 @@ async def common_items(
     *, user_id: int, other_id: int, kind: str | None, source: BudSource = BudSource.ALL
 ) -> list[SharedItem]:
     """What two users share in the taste ``source`` compares (default: any), heaviest first."""
-    return await _dispatch(
+    checked_kind, checked_source = _kind(kind), _source(source)
+    return await _answer(
         "common_items",
-        sql.common_items,
+        lambda backend: backend.common_items(
+            user_id=user_id, other_id=other_id, kind=checked_kind, source=checked_source
+        ),
         user_id=user_id,
-        other_id=other_id,
-        kind=_kind(kind),
-        source=_source(source),
     )
 
 
 async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
     """People who like, rank or play this item, those for whom it means most first."""
-    checked = _kind(kind)
-    assert checked is not None  # noqa: S101 - a str in gives a str out
-    return await _dispatch(
+    checked = _item_kind(kind)
+    return await _answer(
         "buds_for_item",
-        sql.buds_for_item,
-        kind=checked,
-        item_id=item_id,
-        limit=limit,
-        cursor=cursor,
+        lambda backend: backend.buds_for_item(
+            kind=checked, item_id=item_id, limit=limit, cursor=cursor
+        ),
     )
 
 
 async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None = None) -> int:
     """How many people ``buds_for_item`` pages through in all (but ``exclude_user_id``)."""
-    checked = _kind(kind)
-    assert checked is not None  # noqa: S101 - a str in gives a str out
-    return await _dispatch(
+    checked = _item_kind(kind)
+    return await _answer(
         "item_bud_count",
-        sql.item_bud_count,
-        kind=checked,
-        item_id=item_id,
-        exclude_user_id=exclude_user_id,
+        lambda backend: backend.item_bud_count(
+            kind=checked, item_id=item_id, exclude_user_id=exclude_user_id
+        ),
     )
 
 
 async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
     """Items of a kind that the user's top buds have and the user does not, ranked."""
-    checked = _kind(kind)
-    assert checked is not None  # noqa: S101 - a str in gives a str out
-    return await _dispatch(
-        "recommendations", sql.recommendations, user_id=user_id, kind=checked, limit=limit
+    checked = _item_kind(kind)
+    return await _answer(
+        "recommendations",
+        lambda backend: backend.recommendations(user_id=user_id, kind=checked, limit=limit),
+        user_id=user_id,
     )

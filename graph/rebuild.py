@@ -9,26 +9,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from graph.connection import sync_driver
-from graph.labels import (
-    IN_GENRE,
-    LABEL_FOR_KIND,
-    ON_ALBUM,
-    PERFORMED_BY,
-    TYPE_FOR_RELATION,
-)
+from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION
 from graph.models import EdgeVersion, RebuildCheckpoint
 from graph.projection import edge_properties
-from musicbud.models import ITEM_MODELS, Artist, ItemKind, TasteEdge, Track, User
+from musicbud.models import ITEM_MODELS, ItemKind, TasteEdge, User
 
 CHECKPOINT = "projection"
 ITEM_PHASES = ("genre", "artist", "album", "track")
-CATALOGUE_PHASES = ("performed_by", "on_album", "in_genre")
-PHASES = ("wipe", "users", *ITEM_PHASES, *CATALOGUE_PHASES, "taste", "done")
+PHASES = ("wipe", "users", *ITEM_PHASES, "taste", "done")
 
 
 @dataclass
@@ -100,28 +93,6 @@ def _user_rows() -> QuerySet[Any, Any]:
 
 def _item_rows(kind: str) -> QuerySet[Any, Any]:
     return ITEM_MODELS[kind]._default_manager.values("pk", "public_id", "name")
-
-
-def _catalogue_rows(phase: str) -> QuerySet[Any, Any]:
-    # The through models of the many-to-many fields have untyped managers.
-    shapes: dict[str, tuple[Any, str, str]] = {
-        "performed_by": (Track.artists.through, "track__public_id", "artist__public_id"),
-        "in_genre": (Artist.genres.through, "artist__public_id", "genre__public_id"),
-    }
-    if phase in shapes:
-        model, start, end = shapes[phase]
-        rows: QuerySet[Any, Any] = model.objects.values("pk", start=F(start), end=F(end))
-        return rows
-    return Track.objects.filter(album__isnull=False).values(
-        "pk", start=F("public_id"), end=F("album__public_id")
-    )
-
-
-CATALOGUE_SHAPES = {
-    "performed_by": (LABEL_FOR_KIND[ItemKind.TRACK], PERFORMED_BY, LABEL_FOR_KIND[ItemKind.ARTIST]),
-    "on_album": (LABEL_FOR_KIND[ItemKind.TRACK], ON_ALBUM, LABEL_FOR_KIND[ItemKind.ALBUM]),
-    "in_genre": (LABEL_FOR_KIND[ItemKind.ARTIST], IN_GENRE, LABEL_FOR_KIND[ItemKind.GENRE]),
-}
 
 
 def _taste_rows() -> QuerySet[Any, Any]:
@@ -201,13 +172,6 @@ def _phase_writer(phase: str) -> tuple[QuerySet[Any, Any], Callable[[list[dict[s
             "SET i.sql_id = row.pk, i.name = row.name",
             [{**row, "public_id": str(row["public_id"])} for row in rows],
         )
-    if phase in CATALOGUE_PHASES:
-        start, rel_type, end = CATALOGUE_SHAPES[phase]
-        return _catalogue_rows(phase), lambda rows: _write(
-            f"UNWIND $rows AS row MATCH (a:{start} {{public_id: row.start}}), "
-            f"(b:{end} {{public_id: row.end}}) MERGE (a)-[:{rel_type}]->(b)",
-            [{"start": str(row["start"]), "end": str(row["end"])} for row in rows],
-        )
     return _taste_rows(), _taste_write
 
 
@@ -215,13 +179,7 @@ def _totals() -> tuple[int, int]:
     items = User.objects.count() + sum(
         model._default_manager.count() for model in ITEM_MODELS.values()
     )
-    edges = (
-        Track.artists.through.objects.count()
-        + Artist.genres.through.objects.count()
-        + Track.objects.filter(album__isnull=False).count()
-        + TasteEdge.objects.aggregate(n=Count("id"))["n"]
-    )
-    return items, edges
+    return items, TasteEdge.objects.aggregate(n=Count("id"))["n"]
 
 
 def graph_rebuild(
@@ -242,7 +200,10 @@ def graph_rebuild(
         edges_done=checkpoint.edges_done,
         done_at_start=checkpoint.items_done + checkpoint.edges_done,
     )
-    for phase in PHASES[PHASES.index(checkpoint.phase) :]:
+    # A checkpoint in a phase this code no longer has (the catalogue edges, no longer
+    # projected) resumes with the taste edges, the phase that followed it.
+    first = PHASES.index(checkpoint.phase) if checkpoint.phase in PHASES else PHASES.index("taste")
+    for phase in PHASES[first:]:
         state.phase = phase
         if phase == "wipe":
             _wipe(batch_size)

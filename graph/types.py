@@ -1,11 +1,15 @@
 """Value types of the graph layer: what every backend returns (both answer in the same shapes),
-and the key of a taste edge that versions and statistics are kept by."""
+the key of a taste edge that versions and statistics are kept by, and a change of one edge."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from musicbud.models import CatalogueItem, TasteEdge, User
 
 
 class BudSource(StrEnum):
@@ -59,3 +63,18 @@ class EdgeKey:
     relation: str
     kind: str
     item_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeChange:
+    """An edge written (``edge`` is its new state) or deleted (``edge`` is None)."""
+
+    user: User
+    relation: str
+    kind: str
+    item: CatalogueItem
+    edge: TasteEdge | None
+
+    @property
+    def key(self) -> EdgeKey:
+        return EdgeKey(self.user.pk, self.relation, self.kind, self.item.pk)

@@ -18,10 +18,9 @@ from api.buds.schemas import (
     RecommendationParams,
     SharedItemOut,
 )
+from api.cached_answers import cached_answer
 from api.catalogue.schemas import KindPath
 from api.pagination import Page, PageParams, next_link, offset_page
-from api.rendered import schema_response
-from api.throttling import reads_ahead
 from fastpath.read_ahead import CacheRead
 from graph.types import SharedItem
 from musicbud.selectors.buds import (
@@ -52,21 +51,10 @@ def _page_arguments(params: BudsParams) -> dict[str, Any]:
 
 
 @router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
-@reads_ahead(_my_buds_reads)
-async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> Any:
-    page = await buds_page_get(
-        user_id=request.auth.pk,
-        **_page_arguments(params),
-    )
-    next_url = next_link(request, page.next_cursor)
-    # The cached page is shared while its entry is unchanged: rendered once, not per read.
-    return schema_response(
-        request,
-        BudsPageOut,
-        page,
-        vary=next_url,
-        build=lambda page: {"items": page.buds, "next": next_url},
-    )
+@cached_answer(_my_buds_reads)
+async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> dict[str, object]:
+    page = await buds_page_get(user_id=request.auth.pk, **_page_arguments(params))
+    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
 
 
 @router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")

@@ -9,6 +9,7 @@ from django.http import HttpResponse
 from ninja import Router
 
 from api.auth import AuthenticatedRequest, auth
+from api.cached_answers import cached_answer
 from api.legacy.operations import (
     TASTE_CELLS,
     PageRequest,
@@ -29,7 +30,6 @@ from api.legacy.schemas import (
     item_data,
     my_profile_data,
 )
-from api.rendered import schema_response
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.selectors.profile import profile_get, profile_reads
 from musicbud.selectors.taste import taste_edges_count, taste_edges_list
@@ -44,12 +44,10 @@ router = Router(tags=["legacy: me"], auth=auth)
     response={HTTPStatus.OK: MyProfileOut},
     summary="My profile",
     successor="/api/v1/me/profile",
-    reads=lambda request: profile_reads(user_id=request.auth.pk),
 )
-async def me_profile(request: AuthenticatedRequest) -> Any:
-    profile = await profile_get(user_id=request.auth.pk)
-    # The cached profile is shared while its entry is unchanged: rendered once, not per read.
-    return schema_response(request, MyProfileOut, profile, build=my_profile_data)
+@cached_answer(lambda request: profile_reads(user_id=request.auth.pk))
+async def me_profile(request: AuthenticatedRequest) -> dict[str, Any]:
+    return my_profile_data(await profile_get(user_id=request.auth.pk))
 
 
 @legacy_operation(

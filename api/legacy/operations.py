@@ -28,7 +28,7 @@ from api.errors import exception_response
 from api.legacy.schemas import LegacyInput
 from api.middleware.envelope import DOOR_ANSWER_ATTRIBUTE, as_envelope
 from api.openapi import also_answers
-from api.throttling import ReadsAhead, reads_ahead
+from fastpath.read_ahead import ReadsAhead, reads_ahead
 from graph.types import BudSource
 from musicbud.errors import InvalidInput, MusicbudError, NotFound
 from musicbud.models import ItemKind, Relation

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from ninja import Query, Router
 
 from api.auth import AuthenticatedRequest, auth
+from api.cached_answers import cached_answer
 from api.pagination import Page, offset_page
-from api.rendered import schema_response
-from api.throttling import reads_ahead
 from api.users.schemas import (
     MyProfileOut,
     ProfileUpdateIn,
@@ -31,11 +29,9 @@ router = Router(tags=["users"], auth=auth)
 
 
 @router.get("/me/profile", response=MyProfileOut, url_name="my-profile")
-@reads_ahead(lambda request: profile_reads(user_id=request.auth.pk))
-async def my_profile(request: AuthenticatedRequest) -> Any:
-    profile = await profile_get(user_id=request.auth.pk)
-    # The cached profile is shared while its entry is unchanged: rendered once, not per read.
-    return schema_response(request, MyProfileOut, profile)
+@cached_answer(lambda request: profile_reads(user_id=request.auth.pk))
+async def my_profile(request: AuthenticatedRequest) -> ProfileData:
+    return await profile_get(user_id=request.auth.pk)
 
 
 @router.patch("/me/profile", response=MyProfileOut, url_name="my-profile")

@@ -3,16 +3,17 @@ graph layer's bookkeeping commit together; the user's cached profile and bud pag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import partial
 from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db import transaction
 
-from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
-from graph.stats import taste_stats_add, taste_stats_remove
+from graph.types import EdgeChange, EdgeKey
+from graph.writes import EdgeWrite, taste_edges_write
 from musicbud.cache_keys import taste_caches_invalidate
 from musicbud.models import CatalogueItem, EdgeSource, ItemKind, Relation, TasteEdge, User
 from musicbud.selectors.catalogue import catalogue_item_lookup
@@ -22,9 +23,18 @@ def _item_filter(kind: str, item: CatalogueItem) -> dict[str, Any]:
     return {ItemKind(kind).value: item}
 
 
-def _edge_change_record(change: EdgeChange) -> None:
-    edge_changes_record(changes=[change])
-    transaction.on_commit(partial(taste_caches_invalidate, user_id=change.user.pk), robust=True)
+def user_edges_write(*, user: User, keys: Sequence[EdgeKey]) -> AbstractContextManager[EdgeWrite]:
+    """The graph layer's write of these edges of ``user`` (``graph.writes``); what it changes
+    drops the user's cached profile and bud pages after commit."""
+    return taste_edges_write(
+        keys=keys, after_commit=partial(taste_caches_invalidate, user_id=user.pk)
+    )
+
+
+def _edge_write(
+    *, user: User, relation: str, kind: str, item: CatalogueItem
+) -> AbstractContextManager[EdgeWrite]:
+    return user_edges_write(user=user, keys=[EdgeKey(user.pk, relation, kind, item.pk)])
 
 
 def taste_edge_set(
@@ -53,10 +63,9 @@ def taste_edge_set(
         values["play_count"] = play_count if play_count is not None else 1
         if last_played_at is not None:
             values["last_played_at"] = last_played_at
-    with transaction.atomic():
-        # The version row first, as a removal does: writers of one edge serialise on it.
-        change = EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=None)
-        edge_versions_lock(keys=[change.key])
+    with _edge_write(user=user, relation=relation, kind=kind, item=item) as write:
+        # The block runs with the edge's version row locked, as a removal does: writers of
+        # one edge serialise on it.
         edge = TasteEdge.objects.filter(
             user=user, relation=relation, kind=kind, **_item_filter(kind, item)
         ).first()
@@ -77,12 +86,10 @@ def taste_edge_set(
             for name in changed:
                 setattr(edge, name, values[name])
             edge.save(update_fields=[*changed, "updated_at"])
-        _edge_change_record(
-            EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge)
+        write.record(
+            EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge),
+            created=created,
         )
-        if created:
-            # Last: the user's statistics row is what concurrent writes of the user wait for.
-            taste_stats_add(edges=[change.key])
     return edge, created
 
 
@@ -90,16 +97,12 @@ def taste_edge_remove(*, user: User, kind: str, item: CatalogueItem, relation: s
     """Delete one edge; returns whether there was one."""
     relation = Relation(relation).value
     kind = ItemKind(kind).value
-    with transaction.atomic():
-        change = EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=None)
-        edge_versions_lock(keys=[change.key])
+    with _edge_write(user=user, relation=relation, kind=kind, item=item) as write:
         deleted, _ = TasteEdge.objects.filter(
             user=user, relation=relation, **_item_filter(kind, item)
         ).delete()
         if deleted:
-            _edge_change_record(change)
-            # Last: the user's statistics row is what concurrent writes of the user wait for.
-            taste_stats_remove(edges=[change.key])
+            write.record(EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=None))
     return deleted > 0
 
 

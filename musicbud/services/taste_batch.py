@@ -1,6 +1,6 @@
-"""Set-based writes of many taste edges of one user (a provider sync's diff, an import): locked
-through their version rows, written in bulk with ``graph.outbox`` and ``graph.stats`` beside
-them, a few statements whatever the batch size; what is already as wanted is not written."""
+"""Set-based writes of many taste edges of one user (a provider sync's diff, an import), in bulk
+through the graph layer's write port (``graph.writes``): a few statements whatever the batch
+size; what is already as wanted is not written."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
-from graph.stats import taste_stats_change
-from graph.types import EdgeKey
-from musicbud.cache_keys import taste_caches_invalidate
+from graph.types import EdgeChange, EdgeKey
 from musicbud.models import ITEM_MODELS, CatalogueItem, ItemKind, Relation, TasteEdge, User
+from musicbud.services.taste import user_edges_write
 
 CHUNK = 1000
 # What the diff compares and writes; the item rows are read only for the edges removed.
@@ -165,22 +162,15 @@ def taste_edges_apply(
         if plan:
             # Lock exactly the edges that change, then read them again: a single write of
             # one of them between the read above and the lock is seen.
-            edge_versions_lock(keys=[_graph_key(user, key) for key in sorted(plan)])
-            reread = _edges_for(user, plan)
-            for key in plan:
-                current.pop(key, None)
-            current.update(reread)
-            plan = plan_for(current, list(plan))
-            changes = _write(user, source, wanted_by_key, current, plan)
-            edge_changes_record(changes=changes)
-            # Last: the user's statistics row is what concurrent writes of the user wait for.
-            taste_stats_change(
-                added=[_graph_key(user, key) for key, action in plan.items() if action == "add"],
-                removed=[
-                    _graph_key(user, key) for key, action in plan.items() if action == "remove"
-                ],
-            )
-            transaction.on_commit(partial(taste_caches_invalidate, user_id=user.pk), robust=True)
+            keys = [_graph_key(user, key) for key in sorted(plan)]
+            with user_edges_write(user=user, keys=keys) as write:
+                reread = _edges_for(user, plan)
+                for key in plan:
+                    current.pop(key, None)
+                current.update(reread)
+                plan = plan_for(current, list(plan))
+                for change, created in _write(user, source, wanted_by_key, current, plan):
+                    write.record(change, created=created)
         outcome = {"add": "added", "update": "updated", "remove": "removed"}
         for key, action in plan.items():
             report.add(key[0], key[1], outcome[action])
@@ -219,8 +209,9 @@ def _write(
     wanted: dict[ItemEdge, WantedEdge],
     current: dict[ItemEdge, TasteEdge],
     plan: dict[ItemEdge, str],
-) -> list[EdgeChange]:
-    """Apply the plan in bulk; the changes to record (the edges' new states)."""
+) -> list[tuple[EdgeChange, bool]]:
+    """Apply the plan in bulk; the changes to record (the edges' new states), each with
+    whether it created its edge."""
     creates: dict[ItemEdge, TasteEdge] = {}
     updates: list[TasteEdge] = []
     update_fields: set[str] = set()
@@ -265,5 +256,6 @@ def _write(
             item, edge = removed_items[(kind, item_id)], None
         else:
             item, edge = wanted[key].item, creates.get(key) or current[key]
-        changes.append(EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge))
+        change = EdgeChange(user=user, relation=relation, kind=kind, item=item, edge=edge)
+        changes.append((change, action == "add"))
     return changes

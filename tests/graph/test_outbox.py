@@ -7,17 +7,17 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from graph.models import EdgeVersion, OutboxOperation, ProjectionOutbox
-from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
+from graph.outbox import edge_changes_record, edge_versions_lock
+from graph.types import EdgeChange, EdgeKey
+from musicbud.models import TasteEdge
 from tests.graph.test_stats import bulk_edges
 
 pytestmark = pytest.mark.django_db
 
 
-def test_many_edge_changes_take_versions_and_outbox_rows_in_two_statements(
-    django_capture_on_commit_callbacks,
-) -> None:
+def bulk_changes() -> tuple[list[TasteEdge], list[EdgeKey], list[EdgeChange]]:
+    """``bulk_edges``, each as the change that wrote it."""
     edges, keys = bulk_edges()
-    edge_versions_lock(keys=keys[:1])
     changes = [
         EdgeChange(
             user=edge.user,
@@ -28,6 +28,14 @@ def test_many_edge_changes_take_versions_and_outbox_rows_in_two_statements(
         )
         for edge in edges
     ]
+    return edges, keys, changes
+
+
+def test_many_edge_changes_take_versions_and_outbox_rows_in_two_statements(
+    django_capture_on_commit_callbacks,
+) -> None:
+    edges, keys, changes = bulk_changes()
+    edge_versions_lock(keys=keys[:1])
     first_track = edges[0].track
     assert first_track is not None
     deleted = EdgeChange(
