@@ -72,6 +72,15 @@ class TrackNode(CatalogueNode):
     album = AsyncRelationshipTo(AlbumNode, ON_ALBUM)
 
 
+# Each item kind's node class (graph_install_labels installs their constraints and indexes).
+ITEM_NODES: dict[str, type[CatalogueNode]] = {
+    ItemKind.TRACK: TrackNode,
+    ItemKind.ARTIST: ArtistNode,
+    ItemKind.ALBUM: AlbumNode,
+    ItemKind.GENRE: GenreNode,
+}
+
+
 class UserNode(AsyncStructuredNode):
     __label__ = USER
 

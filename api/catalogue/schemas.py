@@ -9,12 +9,14 @@ from ninja import Schema
 from pydantic import Field
 
 from api.pagination import PageParams
+from musicbud.kinds import KIND_BY_PLURAL
 from musicbud.models import Album, Artist, CatalogueItem, ItemKind, Provider, Track
 from musicbud.selectors.catalogue import item_kind
 
 
 class KindPath(StrEnum):
-    """A catalogue collection as it appears in URLs (``/catalogue/tracks``)."""
+    """A catalogue collection as it appears in URLs (``/catalogue/tracks``): every kind's
+    ``plural`` in musicbud/kinds.py (tests/musicbud/test_kinds.py holds them equal)."""
 
     TRACKS = "tracks"
     ARTISTS = "artists"
@@ -23,7 +25,7 @@ class KindPath(StrEnum):
 
     @property
     def item_kind(self) -> str:
-        return ItemKind(self.value.removesuffix("s")).value
+        return KIND_BY_PLURAL[self.value]
 
 
 class ItemOut(Schema):

@@ -18,7 +18,8 @@ from graph.outbox import EdgeChange, edge_changes_record, edge_versions_lock
 from graph.stats import taste_stats_change
 from graph.types import EdgeKey
 from musicbud.cache_keys import taste_caches_invalidate
-from musicbud.models import ITEM_MODELS, CatalogueItem, ItemKind, Relation, TasteEdge, User
+from musicbud.kinds import ITEM_MODELS
+from musicbud.models import CatalogueItem, ItemKind, Relation, TasteEdge, User
 
 CHUNK = 1000
 # What the diff compares and writes; the item rows are read only for the edges removed.
