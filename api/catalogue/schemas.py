@@ -14,9 +14,9 @@ from musicbud.models import Album, Artist, CatalogueItem, ItemKind, Provider, Tr
 from musicbud.selectors.catalogue import item_kind
 
 
+# Every kind's ``plural`` in musicbud/kinds.py (tests/musicbud/test_kinds.py holds them equal).
 class KindPath(StrEnum):
-    """A catalogue collection as it appears in URLs (``/catalogue/tracks``): every kind's
-    ``plural`` in musicbud/kinds.py (tests/musicbud/test_kinds.py holds them equal)."""
+    """A catalogue collection as it appears in URLs (``/catalogue/tracks``)."""
 
     TRACKS = "tracks"
     ARTISTS = "artists"

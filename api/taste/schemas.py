@@ -58,7 +58,7 @@ class PlayOut(Schema):
 # --- import -----------------------------------------------------------------------------------
 
 # The kinds an import may name an artist for: "tracks and albums".
-CREDITED = " and ".join(spec.plural for spec in KINDS if spec.credited)
+CREDITED_PLURALS = " and ".join(spec.plural for spec in KINDS if spec.credited)
 
 
 class ImportItemIn(InputSchema):
@@ -74,8 +74,8 @@ class ImportItemIn(InputSchema):
         min_length=1,
         max_length=300,
         description=(
-            f"{CREDITED.capitalize()}: the artist's name, to tell items of the same name apart "
-            "(and to credit the artist when the item is created)."
+            f"{CREDITED_PLURALS.capitalize()}: the artist's name, to tell items of the same "
+            "name apart (and to credit the artist when the item is created)."
         ),
     )
 
@@ -86,7 +86,7 @@ class ImportItemIn(InputSchema):
         if self.external_id is None and self.name is None:
             raise ValueError("give provider + external_id, or name, or both")
         if self.artist is not None and not KIND_SPECS[self.kind].credited:
-            raise ValueError(f"artist goes with {CREDITED} only")
+            raise ValueError(f"artist goes with {CREDITED_PLURALS} only")
         return self
 
     def entry(self, section: str, index: int, relation: str, **edge: Any) -> ImportEntry:
