@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from musicbud.models import ItemKind, Relation
+from musicbud.kinds import KINDS
+from musicbud.models import Relation
 
 USER = "User"
-LABEL_FOR_KIND: dict[str, str] = {
-    ItemKind.TRACK: "Track",
-    ItemKind.ARTIST: "Artist",
-    ItemKind.ALBUM: "Album",
-    ItemKind.GENRE: "Genre",
-}
+LABEL_FOR_KIND: dict[str, str] = {spec.kind.value: spec.graph_label for spec in KINDS}
+KIND_FOR_LABEL: dict[str, str] = {label: kind for kind, label in LABEL_FOR_KIND.items()}
 TYPE_FOR_RELATION: dict[str, str] = {
     Relation.LIKE: "LIKES",
     Relation.TOP: "TOP",

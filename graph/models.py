@@ -3,9 +3,12 @@ the library sizes the similarity formula divides by (kept exact, in the same tra
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import Q
 
+from musicbud.kinds import KIND_SPECS
 from musicbud.models import ItemKind, Relation, User
 
 
@@ -158,21 +161,20 @@ class UserLibrary(models.Model):
     """
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    like_track = _counter()
-    like_artist = _counter()
-    like_album = _counter()
-    like_genre = _counter()
-    top_track = _counter()
-    top_artist = _counter()
-    top_album = _counter()
-    top_genre = _counter()
-    played_track = _counter()
-    played_artist = _counter()
-    played_album = _counter()
-    played_genre = _counter()
+
+    if TYPE_CHECKING:
+        # The counters, added below (one per cell), read as ints: library.like_track.
+        def __getattr__(self, column: str) -> int: ...
 
     def __str__(self) -> str:
         return f"library of {self.user_id}"
+
+
+# One counter per cell, named by ``library_column`` (like_track, ..., played_genre): added the way
+# Django adds a field declared in the class body, so each kind of the registry has its columns.
+for _relation in Relation.values:
+    for _kind in KIND_SPECS:
+        UserLibrary.add_to_class(library_column(_relation, _kind), _counter())
 
 
 class ItemPopularity(models.Model):

@@ -60,6 +60,15 @@ class TrackNode(CatalogueNode):
     __label__ = LABEL_FOR_KIND[ItemKind.TRACK]
 
 
+# Each item kind's node class (graph_install_labels installs their constraints and indexes).
+ITEM_NODES: dict[str, type[CatalogueNode]] = {
+    ItemKind.TRACK: TrackNode,
+    ItemKind.ARTIST: ArtistNode,
+    ItemKind.ALBUM: AlbumNode,
+    ItemKind.GENRE: GenreNode,
+}
+
+
 class UserNode(AsyncStructuredNode):
     __label__ = USER
 

@@ -27,7 +27,8 @@ from graph.models import (
     OutboxOperation,
     ProjectionOutbox,
 )
-from musicbud.models import ITEM_MODELS, Relation, User
+from musicbud.kinds import ITEM_MODELS
+from musicbud.models import Relation, User
 
 logger = logging.getLogger(__name__)
 

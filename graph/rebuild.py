@@ -17,10 +17,12 @@ from graph.connection import sync_driver
 from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION
 from graph.models import EdgeVersion, RebuildCheckpoint
 from graph.projection import edge_properties
-from musicbud.models import ITEM_MODELS, ItemKind, TasteEdge, User
+from musicbud.kinds import ITEM_ID_COLUMNS, ITEM_MODELS, KINDS, MATCH_ORDER
+from musicbud.models import ItemKind, TasteEdge, User
 
 CHECKPOINT = "projection"
-ITEM_PHASES = ("genre", "artist", "album", "track")
+# Linked kinds first, as a provider's entries are matched.
+ITEM_PHASES = tuple(kind.value for kind in MATCH_ORDER)
 PHASES = ("wipe", "users", *ITEM_PHASES, "taste", "done")
 
 
@@ -100,11 +102,9 @@ def _taste_rows() -> QuerySet[Any, Any]:
         user_id=OuterRef("user_id"),
         relation=OuterRef("relation"),
         kind=OuterRef("kind"),
-        item_id=Coalesce(
-            OuterRef("track_id"), OuterRef("artist_id"), OuterRef("album_id"), OuterRef("genre_id")
-        ),
+        item_id=Coalesce(*(OuterRef(column) for column in ITEM_ID_COLUMNS)),
     ).values("version")[:1]
-    return TasteEdge.objects.values(
+    rows: QuerySet[Any, Any] = TasteEdge.objects.values(
         "pk",
         "relation",
         "kind",
@@ -113,12 +113,10 @@ def _taste_rows() -> QuerySet[Any, Any]:
         "last_played_at",
         "updated_at",
         "user__public_id",
-        "track__public_id",
-        "artist__public_id",
-        "album__public_id",
-        "genre__public_id",
+        *(f"{spec.kind.value}__public_id" for spec in KINDS),
         edge_version=Coalesce(Subquery(version), Value(0), output_field=IntegerField()),
     )
+    return rows
 
 
 def _taste_write(rows: list[dict[str, Any]]) -> None:

@@ -12,10 +12,7 @@ from graph.connection import cypher_read, cypher_write
 
 NODE_CLASSES: tuple[type[AsyncStructuredNode], ...] = (
     nodes.UserNode,
-    nodes.TrackNode,
-    nodes.ArtistNode,
-    nodes.AlbumNode,
-    nodes.GenreNode,
+    *nodes.ITEM_NODES.values(),
     nodes.EdgeStateNode,
 )
 

@@ -12,17 +12,13 @@ from uuid import UUID
 from graph.cursor import cursor_decode, cursor_encode
 from graph.types import Bud, BudSource, ItemRef, SharedItem
 from musicbud.errors import InvalidCursor
+from musicbud.kinds import KINDS
 from musicbud.models import ItemKind, Relation
 
 # A cell is one (relation, kind) pair: likes of tracks, top artists, played tracks, ...
 Cell = tuple[str, str]
 
-KIND_WEIGHT: dict[str, float] = {
-    ItemKind.GENRE: 1.0,
-    ItemKind.ARTIST: 2.0,
-    ItemKind.ALBUM: 1.0,
-    ItemKind.TRACK: 2.0,
-}
+KIND_WEIGHT: dict[str, float] = {spec.kind.value: spec.weight for spec in KINDS}
 # Plays are passive and noisy; what someone chose to like or rank says more.
 RELATION_WEIGHT: dict[str, float] = {
     Relation.LIKE: 1.0,
@@ -35,7 +31,7 @@ SOURCE_RELATIONS: dict[BudSource, tuple[str, ...]] = {
     BudSource.PLAYED: (Relation.PLAYED,),
     BudSource.ALL: (Relation.LIKE, Relation.TOP, Relation.PLAYED),
 }
-KIND_ORDER: tuple[str, ...] = (ItemKind.TRACK, ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.GENRE)
+KIND_ORDER: tuple[str, ...] = tuple(spec.kind.value for spec in KINDS)
 # Scores are rounded before ordering so float noise from summation order never decides a tie.
 SCORE_DIGITS = 9
 TOP_SHARED = 5

@@ -10,11 +10,11 @@ from django.dispatch import receiver
 
 from graph.outbox import item_node_record, user_node_record
 from graph.stats import taste_stats_item_forget, taste_stats_user_forget
-from musicbud.models import ITEM_MODELS, CatalogueItem, User
+from musicbud.kinds import KIND_BY_MODEL, KINDS
+from musicbud.models import CatalogueItem, User
 
 # The user fields the projection holds; a save touching none of them (last_login) is skipped.
 PROJECTED_USER_FIELDS = frozenset({"username", "display_name", "is_active"})
-KIND_FOR_MODEL = {model: kind for kind, model in ITEM_MODELS.items()}
 
 
 @receiver(post_save, sender=User, dispatch_uid="graph.user_saved")
@@ -47,18 +47,19 @@ def _item_saved(
     # A new item reaches Neo4j with its first taste edge; a rename must reach it now.
     if created or (update_fields is not None and "name" not in update_fields):
         return
-    item_node_record(kind=KIND_FOR_MODEL[sender], item=instance)
+    item_node_record(kind=KIND_BY_MODEL[sender], item=instance)
 
 
 def _item_deleting(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
-    taste_stats_item_forget(kind=KIND_FOR_MODEL[sender], item_id=instance.pk)
+    taste_stats_item_forget(kind=KIND_BY_MODEL[sender], item_id=instance.pk)
 
 
 def _item_deleted(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
-    item_node_record(kind=KIND_FOR_MODEL[sender], item=instance, deleted=True)
+    item_node_record(kind=KIND_BY_MODEL[sender], item=instance, deleted=True)
 
 
-for _kind, _model in ITEM_MODELS.items():
-    post_save.connect(_item_saved, sender=_model, dispatch_uid=f"graph.{_kind}_saved")
-    pre_delete.connect(_item_deleting, sender=_model, dispatch_uid=f"graph.{_kind}_deleting")
-    post_delete.connect(_item_deleted, sender=_model, dispatch_uid=f"graph.{_kind}_deleted")
+for _spec in KINDS:
+    _uid = f"graph.{_spec.kind.value}"
+    post_save.connect(_item_saved, sender=_spec.model, dispatch_uid=f"{_uid}_saved")
+    pre_delete.connect(_item_deleting, sender=_spec.model, dispatch_uid=f"{_uid}_deleting")
+    post_delete.connect(_item_deleted, sender=_spec.model, dispatch_uid=f"{_uid}_deleted")

@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from graph.counters import counters_add
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.types import EdgeKey
+from musicbud.kinds import ITEM_ID_COLUMNS, KIND_SPECS, item_id_sql
 from musicbud.models import ItemKind, Relation, TasteEdge
 
 # Lock order, the same in every function here: holder rows by (relation, kind, item), then
@@ -157,9 +158,9 @@ def _holders_remove(removed: Counter[tuple[str, str, int]]) -> None:
 
 
 def _edge_keys(edges: QuerySet[TasteEdge]) -> list[EdgeKey]:
-    rows = edges.annotate(
-        item=Coalesce("track_id", "artist_id", "album_id", "genre_id")
-    ).values_list("user_id", "relation", "kind", "item")
+    rows = edges.annotate(item=Coalesce(*ITEM_ID_COLUMNS)).values_list(
+        "user_id", "relation", "kind", "item"
+    )
     return [EdgeKey(user_id, relation, kind, item) for user_id, relation, kind, item in rows]
 
 
@@ -188,8 +189,8 @@ def taste_stats_refresh() -> None:
     popularity = ItemPopularity._meta.db_table
     population = CellPopulation._meta.db_table
     edges = TasteEdge._meta.db_table
-    item = "COALESCE(track_id, artist_id, album_id, genre_id)"
-    columns = [(relation, kind) for relation in Relation.values for kind in ItemKind.values]
+    item = item_id_sql()
+    columns = [(relation, kind) for relation in Relation.values for kind in KIND_SPECS]
     # Relations and kinds are fixed choices; only they and table names are interpolated.
     counts = ", ".join(
         f"SUM(CASE WHEN relation = '{relation}' AND kind = '{kind}' THEN 1 ELSE 0 END)"

@@ -8,7 +8,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from musicbud.models import Album, Artist, Genre, ProviderConnection, TasteEdge, Track, User
+from musicbud.kinds import KINDS
+from musicbud.models import ProviderConnection, TasteEdge, User
 from musicbud.services.taste import taste_edge_remove
 
 
@@ -64,30 +65,14 @@ class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ordering = ("name",)
 
 
-@admin.register(Genre)
-class GenreAdmin(CatalogueAdmin):
-    pass
+# One admin per kind (TrackAdmin, ...): the catalogue defaults and the kind's own options.
+for _spec in KINDS:
+    admin.site.register(
+        _spec.model,
+        type(f"{_spec.model.__name__}Admin", (CatalogueAdmin,), dict(_spec.admin)),
+    )
 
-
-@admin.register(Artist)
-class ArtistAdmin(CatalogueAdmin):
-    list_filter = ("genres", "created_at")  # type: ignore[assignment]
-    filter_horizontal = ("genres",)
-
-
-@admin.register(Album)
-class AlbumAdmin(CatalogueAdmin):
-    list_display = ("name", "release_year", "spotify_id", "created_at")  # type: ignore[assignment]
-    list_filter = ("release_year", "created_at")  # type: ignore[assignment]
-    filter_horizontal = ("artists",)
-
-
-@admin.register(Track)
-class TrackAdmin(CatalogueAdmin):
-    list_display = ("name", "album", "duration_ms", "spotify_id", "created_at")
-    list_select_related = ("album",)
-    autocomplete_fields = ("album",)
-    filter_horizontal = ("artists",)
+ITEM_FIELDS = tuple(spec.kind.value for spec in KINDS)
 
 
 @admin.register(TasteEdge)
@@ -96,24 +81,15 @@ class TasteEdgeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "user",
         "relation",
         "kind",
-        "track",
-        "artist",
-        "album",
-        "genre",
+        *ITEM_FIELDS,
         "rank",
         "play_count",
         "source",
         "updated_at",
     )
     list_filter = ("relation", "kind", "source", "created_at")
-    search_fields = (
-        "user__username",
-        "track__name",
-        "artist__name",
-        "album__name",
-        "genre__name",
-    )
-    list_select_related = ("user", "track", "artist", "album", "genre")
+    search_fields = ("user__username", *(f"{field}__name" for field in ITEM_FIELDS))
+    list_select_related = ("user", *ITEM_FIELDS)
     date_hierarchy = "created_at"
 
     # Taste edges are written through the taste services only (they keep the similarity
@@ -130,7 +106,7 @@ class TasteEdgeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TasteEdge]) -> None:
-        for edge in queryset.select_related("user", "track", "artist", "album", "genre"):
+        for edge in queryset.select_related("user", *ITEM_FIELDS):
             self.delete_model(request, edge)
 
 

@@ -142,12 +142,14 @@ class ItemKind(models.TextChoices):
     GENRE = "genre", "Genre"
 
 
-ITEM_MODELS: dict[str, type[CatalogueItem]] = {
-    ItemKind.TRACK: Track,
-    ItemKind.ARTIST: Artist,
-    ItemKind.ALBUM: Album,
-    ItemKind.GENRE: Genre,
-}
+def _item_matches_kind() -> models.Q:
+    """Exactly the item column the kind names is set (the kind's value names its column)."""
+    condition = models.Q()
+    for kind in ItemKind.values:
+        condition |= models.Q(
+            kind=kind, **{f"{other}__isnull": other != kind for other in ItemKind.values}
+        )
+    return condition
 
 
 class Relation(models.TextChoices):
@@ -168,8 +170,9 @@ class EdgeSource(models.TextChoices):
 class TasteEdge(models.Model):
     """A user likes / has as top (with rank) / played (with count) one catalogue item.
 
-    The item is one of four foreign keys, the one named by ``kind``; the database checks
-    that exactly that one is set, so every edge points at a real row.
+    The item is one of its foreign keys, one per item kind (musicbud/kinds.py) and named by
+    ``kind``; the database checks that exactly that one is set, so every edge points at a real
+    row.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="taste_edges")
@@ -197,36 +200,7 @@ class TasteEdge(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=(
-                    models.Q(
-                        kind=ItemKind.TRACK,
-                        track__isnull=False,
-                        artist__isnull=True,
-                        album__isnull=True,
-                        genre__isnull=True,
-                    )
-                    | models.Q(
-                        kind=ItemKind.ARTIST,
-                        track__isnull=True,
-                        artist__isnull=False,
-                        album__isnull=True,
-                        genre__isnull=True,
-                    )
-                    | models.Q(
-                        kind=ItemKind.ALBUM,
-                        track__isnull=True,
-                        artist__isnull=True,
-                        album__isnull=False,
-                        genre__isnull=True,
-                    )
-                    | models.Q(
-                        kind=ItemKind.GENRE,
-                        track__isnull=True,
-                        artist__isnull=True,
-                        album__isnull=True,
-                        genre__isnull=False,
-                    )
-                ),
+                condition=_item_matches_kind(),
                 name="taste_edge_item_matches_kind",
             ),
             models.CheckConstraint(
@@ -249,7 +223,7 @@ class TasteEdge(models.Model):
                     condition=models.Q(**{f"{field}__isnull": False}),
                     name=f"taste_edge_unique_user_{field}",
                 )
-                for field in ("track", "artist", "album", "genre")
+                for field in ItemKind.values
             ],
         ]
         indexes = [
@@ -260,7 +234,7 @@ class TasteEdge(models.Model):
                     condition=models.Q(**{f"{field}__isnull": False}),
                     name=f"taste_edge_{field}_users_idx",
                 )
-                for field in ("track", "artist", "album", "genre")
+                for field in ItemKind.values
             ],
         ]
 

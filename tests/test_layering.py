@@ -18,8 +18,8 @@ FORBIDDEN = {
     # A leaf: the framework specialisations import only frameworks.
     "fastpath": ("api", "config", "graph", "musicbud", "tooling"),
 }
-# What graph/ may read of the domain.
-GRAPH_MAY_IMPORT = ("musicbud.models", "musicbud.errors")
+# What graph/ may read of the domain; the kind registry is declarations over the models only.
+GRAPH_MAY_IMPORT = ("musicbud.models", "musicbud.errors", "musicbud.kinds")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

@@ -9,10 +9,12 @@ from ninja import Schema
 from pydantic import Field
 
 from api.pagination import PageParams
+from musicbud.kinds import KIND_BY_PLURAL
 from musicbud.models import Album, Artist, CatalogueItem, ItemKind, Provider, Track
 from musicbud.selectors.catalogue import item_kind
 
 
+# Every kind's ``plural`` in musicbud/kinds.py (tests/musicbud/test_kinds.py holds them equal).
 class KindPath(StrEnum):
     """A catalogue collection as it appears in URLs (``/catalogue/tracks``)."""
 
@@ -23,7 +25,7 @@ class KindPath(StrEnum):
 
     @property
     def item_kind(self) -> str:
-        return ItemKind(self.value.removesuffix("s")).value
+        return KIND_BY_PLURAL[self.value]
 
 
 class ItemOut(Schema):

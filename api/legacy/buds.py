@@ -34,6 +34,7 @@ from api.legacy.schemas import (
 )
 from graph.scoring import MAX_LIMIT
 from graph.types import BudSource
+from musicbud.kinds import KIND_SPECS, KINDS
 from musicbud.models import ItemKind
 from musicbud.selectors.buds import (
     RankingSlice,
@@ -70,7 +71,7 @@ async def _bud_rows(ranking: RankingSlice) -> PageRows:
 
 
 def _buds_cell(word: str, source: BudSource, kind: ItemKind | None) -> None:
-    plural = f"{kind.value}s" if kind is not None else "aio"
+    plural = KIND_SPECS[kind].plural if kind is not None else "aio"
     query = f"source={source.value}" + (f"&kind={plural}" if kind is not None else "")
     kind_value = kind.value if kind is not None else None
 
@@ -131,7 +132,7 @@ def _bud(request: HttpRequest) -> dict[str, Any]:
 
 
 def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
-    plural = f"{kind.value}s"
+    plural = KIND_SPECS[kind].plural
 
     @legacy_operation(
         router,
@@ -167,8 +168,9 @@ for _cell in TASTE_CELLS:
         _buds_cell(_cell.word, _cell.source, _kind)
         _common_cell(_cell.word, _cell.source, _kind)
 _buds_cell("liked", BudSource.LIKES, None)  # "aio": likes of every kind
-for _kind in (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM):
-    _item_buds(_kind)
+for _spec in KINDS:
+    if _spec.legacy_item_buds:
+        _item_buds(_spec.kind)
 
 
 @legacy_operation(

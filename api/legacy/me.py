@@ -30,6 +30,7 @@ from api.legacy.schemas import (
     item_data,
     my_profile_data,
 )
+from musicbud.kinds import KIND_SPECS
 from musicbud.models import ItemKind, Relation, TasteEdge
 from musicbud.selectors.profile import profile_get, profile_reads
 from musicbud.selectors.taste import taste_edges_count, taste_edges_list
@@ -84,7 +85,7 @@ def _taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
     schema = {Relation.LIKE: ItemOut, Relation.TOP: TopItemOut, Relation.PLAYED: PlayedItemOut}[
         relation
     ]
-    plural = f"{kind.value}s"
+    plural = KIND_SPECS[kind].plural
     page_schema = LegacyPage[schema]  # type: ignore[valid-type]
 
     @legacy_operation(

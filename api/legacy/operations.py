@@ -31,6 +31,7 @@ from api.openapi import also_answers
 from fastpath.read_ahead import ReadsAhead, reads_ahead
 from graph.types import BudSource
 from musicbud.errors import InvalidInput, MusicbudError, NotFound
+from musicbud.kinds import KINDS
 from musicbud.models import ItemKind, Relation
 
 S = TypeVar("S", bound=BaseModel)
@@ -56,17 +57,15 @@ class TasteCell:
     kinds: tuple[ItemKind, ...]
 
 
+def _listed(relation: Relation) -> tuple[ItemKind, ...]:
+    """The kinds the legacy API lists under one relation (their ``legacy_lists``)."""
+    return tuple(spec.kind for spec in KINDS if relation in spec.legacy_lists)
+
+
 TASTE_CELLS = (
-    TasteCell(
-        "liked",
-        Relation.LIKE,
-        BudSource.LIKES,
-        (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE, ItemKind.ALBUM),
-    ),
-    TasteCell(
-        "top", Relation.TOP, BudSource.TOP, (ItemKind.ARTIST, ItemKind.TRACK, ItemKind.GENRE)
-    ),
-    TasteCell("played", Relation.PLAYED, BudSource.PLAYED, (ItemKind.TRACK,)),
+    TasteCell("liked", Relation.LIKE, BudSource.LIKES, _listed(Relation.LIKE)),
+    TasteCell("top", Relation.TOP, BudSource.TOP, _listed(Relation.TOP)),
+    TasteCell("played", Relation.PLAYED, BudSource.PLAYED, _listed(Relation.PLAYED)),
 )
 
 

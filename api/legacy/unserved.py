@@ -10,13 +10,16 @@ from ninja import Router
 from api.legacy.operations import legacy_operation
 from api.legacy.schemas import MessageOut
 from musicbud.errors import NotFound
+from musicbud.kinds import KIND_BY_PLURAL
 
 router = Router(tags=["legacy: not served"])
 
+# The app's routes of kinds this server does not keep; a kind in the registry serves its own.
 UNSERVED_PATHS = tuple(
     f"{prefix}/{kind}"
     for prefix in ("me/top", "bud/top", "bud/common/top")
     for kind in ("anime", "manga")
+    if kind not in KIND_BY_PLURAL
 )
 
 

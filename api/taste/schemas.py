@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from api.catalogue.schemas import ItemOut
 from api.schemas import InputSchema
+from musicbud.kinds import KIND_SPECS, KINDS
 from musicbud.models import CatalogueItem, ItemKind, Provider, Relation, TasteEdge
 from musicbud.services.taste_import import ImportEntry
 
@@ -56,6 +57,9 @@ class PlayOut(Schema):
 
 # --- import -----------------------------------------------------------------------------------
 
+# The kinds an import may name an artist for: "tracks and albums".
+CREDITED_PLURALS = " and ".join(spec.plural for spec in KINDS if spec.credited)
+
 
 class ImportItemIn(InputSchema):
     """An item by provider id, by name, or both (the id is tried first; the name creates the
@@ -70,8 +74,8 @@ class ImportItemIn(InputSchema):
         min_length=1,
         max_length=300,
         description=(
-            "Tracks and albums: the artist's name, to tell items of the same name apart "
-            "(and to credit the artist when the item is created)."
+            f"{CREDITED_PLURALS.capitalize()}: the artist's name, to tell items of the same "
+            "name apart (and to credit the artist when the item is created)."
         ),
     )
 
@@ -81,8 +85,8 @@ class ImportItemIn(InputSchema):
             raise ValueError("provider and external_id go together")
         if self.external_id is None and self.name is None:
             raise ValueError("give provider + external_id, or name, or both")
-        if self.artist is not None and self.kind not in (ItemKind.TRACK, ItemKind.ALBUM):
-            raise ValueError("artist goes with tracks and albums only")
+        if self.artist is not None and not KIND_SPECS[self.kind].credited:
+            raise ValueError(f"artist goes with {CREDITED_PLURALS} only")
         return self
 
     def entry(self, section: str, index: int, relation: str, **edge: Any) -> ImportEntry:

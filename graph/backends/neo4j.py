@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from graph.connection import cypher_read
-from graph.labels import LABEL_FOR_KIND, TYPE_FOR_RELATION
+from graph.labels import KIND_FOR_LABEL, LABEL_FOR_KIND, TYPE_FOR_RELATION
 from graph.models import CellPopulation
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
@@ -32,7 +32,6 @@ from graph.scoring import (
 from graph.types import BudPage, BudSource, ItemRef, Recommendation, SharedItem
 from musicbud.models import Relation
 
-KIND_FOR_LABEL = {label: kind for kind, label in LABEL_FOR_KIND.items()}
 RELATION_FOR_TYPE = {rel_type: relation for relation, rel_type in TYPE_FOR_RELATION.items()}
 
 

@@ -15,7 +15,6 @@ from django.db.models import Q
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
-    KIND_ORDER,
     MAX_LIMIT,
     Candidate,
     Cell,
@@ -33,9 +32,8 @@ from graph.scoring import (
     top_scored,
 )
 from graph.types import Bud, BudPage, BudSource, ItemRef, Recommendation, SharedItem
-from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, User
-
-ITEM_COLUMNS = tuple(f"{kind}_id" for kind in KIND_ORDER)
+from musicbud.kinds import ITEM_ID_COLUMNS, ITEM_MODELS, item_id_sql
+from musicbud.models import ItemKind, Relation, TasteEdge, User
 
 
 def _item_id(row: dict[str, Any]) -> int:
@@ -50,7 +48,7 @@ def _facts(*, user_id: int, cells: list[Cell], others: Iterable[int] = ()) -> Ta
     df: dict[tuple[Cell, int], int] = {}
     edges = TasteEdge._meta.db_table
     popularity = ItemPopularity._meta.db_table
-    item = "COALESCE(e.track_id, e.artist_id, e.album_id, e.genre_id)"
+    item = item_id_sql("e")
     # My items and their holder counts in one round trip (a unique-index probe per item).
     marks = ", ".join(["%s"] * len(relations)), ", ".join(["%s"] * len(kinds))
     with connection.cursor() as cursor:
@@ -268,7 +266,7 @@ def _shared_rows(
     if not shared:
         return result
     rows = TasteEdge.objects.filter(shared, user_id__in=other_ids).values(
-        "user_id", "relation", "kind", *ITEM_COLUMNS
+        "user_id", "relation", "kind", *ITEM_ID_COLUMNS
     )
     for row in rows:
         result[int(row["user_id"])].append(((row["relation"], row["kind"]), _item_id(row)))

@@ -16,7 +16,8 @@ from graph.types import Bud, BudPage, BudSource, Recommendation, SharedItem
 from musicbud.cache import cached_query
 from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
-from musicbud.models import ITEM_MODELS, ItemKind
+from musicbud.kinds import ITEM_MODELS
+from musicbud.models import ItemKind
 from musicbud.selectors.users import UserRef, active_user_find
 
 # How far (in pages of MAX_LIMIT, 1,000 buds) a bud's score is looked up in my ranking before

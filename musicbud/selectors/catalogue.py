@@ -9,9 +9,8 @@ from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 from musicbud.errors import NotFound
-from musicbud.models import ITEM_MODELS, Album, Artist, CatalogueItem, Genre, ItemKind, Track
-
-KIND_BY_MODEL: dict[type[CatalogueItem], str] = {model: kind for kind, model in ITEM_MODELS.items()}
+from musicbud.kinds import ITEM_MODELS, KIND_BY_MODEL, KIND_SPECS
+from musicbud.models import CatalogueItem, ItemKind
 
 
 def item_kind(item: CatalogueItem) -> str:
@@ -21,15 +20,14 @@ def item_kind(item: CatalogueItem) -> str:
 
 def _with_relations(kind: str) -> QuerySet[Any]:
     """A queryset loading what the item detail shows, in a fixed number of queries."""
-    match ItemKind(kind):
-        case ItemKind.TRACK:
-            return Track.objects.select_related("album").prefetch_related("artists")
-        case ItemKind.ALBUM:
-            return Album.objects.prefetch_related("artists")
-        case ItemKind.ARTIST:
-            return Artist.objects.prefetch_related("genres")
-        case ItemKind.GENRE:
-            return Genre.objects.all()
+    spec = KIND_SPECS[ItemKind(kind)]
+    queryset: QuerySet[Any] = spec.model._default_manager.all()
+    # select_related() with no names would follow every foreign key.
+    if spec.detail_select:
+        queryset = queryset.select_related(*spec.detail_select)
+    if spec.detail_prefetch:
+        queryset = queryset.prefetch_related(*spec.detail_prefetch)
+    return queryset
 
 
 async def catalogue_search(

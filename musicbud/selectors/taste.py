@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from django.db.models import F, OrderBy, QuerySet
 
+from musicbud.kinds import KIND_SPECS
 from musicbud.models import ItemKind, Relation, TasteEdge
-
-# Kinds whose items credit artists (and, for tracks, an album).
-CREDITED_KINDS = frozenset({ItemKind.TRACK, ItemKind.ALBUM})
 
 # How each relation's list is ordered; the id makes every order total (stable pages).
 _ORDERING: dict[str, tuple[str | OrderBy, ...]] = {
@@ -31,7 +29,7 @@ async def taste_edges_list(
     *, user_id: int, relation: str, kind: str, offset: int, limit: int, credits: bool = False
 ) -> list[TasteEdge]:
     """A user's edges of one relation and kind with their item loaded (one query; with
-    ``credits``, tracks and albums also load their artists and a track its album).
+    ``credits``, items of a credited kind also load their detail: artists, a track's album).
 
     Returns up to ``limit + 1`` rows from ``offset`` (the extra one signals a next page).
     """
@@ -39,10 +37,13 @@ async def taste_edges_list(
     queryset = _edges(user_id=user_id, relation=relation, kind=kind).order_by(
         *_ORDERING[Relation(relation)]
     )
-    if credits and kind in CREDITED_KINDS:
-        queryset = queryset.select_related(
-            *((f"{kind}__album",) if kind == ItemKind.TRACK else (kind,))
-        ).prefetch_related(f"{kind}__artists")
+    spec = KIND_SPECS[kind]
+    if credits and spec.credited:
+        # A detail's select_related reaches the item too (track__album); without one, the item.
+        selected = [f"{kind}__{name}" for name in spec.detail_select] or [kind]
+        queryset = queryset.select_related(*selected).prefetch_related(
+            *(f"{kind}__{name}" for name in spec.detail_prefetch)
+        )
     else:
         queryset = queryset.select_related(kind)
     return [edge async for edge in queryset[offset : offset + limit + 1]]

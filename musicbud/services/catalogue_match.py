@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from django.db.models.functions import Lower
 
-from musicbud.models import Album, Artist, CatalogueItem, Genre, ItemKind, Track
+from musicbud.kinds import ITEM_MODELS, MATCH_ORDER
+from musicbud.models import Album, Artist, CatalogueItem, ItemKind, Track
 from musicbud.providers.base import CatalogueEntry
 
 CHUNK = 1000
@@ -68,7 +69,7 @@ class CatalogueMatcher:
         for key, genre in genre_names.items():
             by_kind[ItemKind.GENRE].setdefault(key, genre)
         # Linked rows first: albums need their artists, tracks their album.
-        for kind in (ItemKind.GENRE, ItemKind.ARTIST, ItemKind.ALBUM, ItemKind.TRACK):
+        for kind in MATCH_ORDER:
             self._resolve_kind(kind, by_kind.get(kind, {}))
         self._link(by_kind)
         return self.rows
@@ -81,7 +82,7 @@ class CatalogueMatcher:
         return (*fields, "album_id") if kind == ItemKind.TRACK else fields
 
     def _model(self, kind: str) -> type[CatalogueItem]:
-        return {"track": Track, "album": Album, "artist": Artist, "genre": Genre}[kind]
+        return ITEM_MODELS[kind]
 
     def _resolve_kind(self, kind: str, entries: dict[EntryKey, CatalogueEntry]) -> None:
         if not entries:

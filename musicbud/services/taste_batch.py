@@ -14,7 +14,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from graph.types import EdgeChange, EdgeKey
-from musicbud.models import ITEM_MODELS, CatalogueItem, ItemKind, Relation, TasteEdge, User
+from musicbud.kinds import ITEM_MODELS
+from musicbud.models import CatalogueItem, ItemKind, Relation, TasteEdge, User
 from musicbud.services.taste import user_edges_write
 
 CHUNK = 1000

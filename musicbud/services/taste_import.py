@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from musicbud.errors import Conflict, InvalidInput
+from musicbud.kinds import ITEM_MODELS
 from musicbud.models import (
-    ITEM_MODELS,
     Album,
     Artist,
     CatalogueItem,

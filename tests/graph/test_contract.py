@@ -19,7 +19,8 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from graph import queries
 from graph.models import ProjectionOutbox
 from graph.types import Bud, BudPage, BudSource
-from musicbud.models import ITEM_MODELS, ItemKind, Relation, TasteEdge, Track, User
+from musicbud.kinds import ITEM_MODELS
+from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_set
 from tests.factories import UserFactory
 from tests.graph.taste_world import TasteWorld, build_contract_world
