@@ -264,7 +264,7 @@ CONNECTION_SYNC_STALE_SECONDS = ENV.CONNECTION_SYNC_STALE_SECONDS
 # the process that queues it, so the embedded default needs no worker.
 CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
 # The tasks live with the services they run.
-CELERY_IMPORTS = ("musicbud.services.connection_sync",)
+CELERY_IMPORTS = ("musicbud.connections.sync",)
 CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True

@@ -318,7 +318,7 @@ class ConnectionStatus(models.TextChoices):
 class ProviderConnection(models.Model):
     """A user's link to their account at one music service, with its tokens (encrypted).
 
-    The token columns hold Fernet tokens (``musicbud.token_cipher``), never plaintext.
+    The token columns hold Fernet tokens (``musicbud.connections.token_cipher``), never plaintext.
     """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="connections")

@@ -1,5 +1,5 @@
 """A stand-in for Spotify and Last.fm: a real HTTP server on loopback speaking their documented
-APIs, with faults injected per path (musicbud/providers/README.md); used by the test suite (a
+APIs, with faults injected per path (musicbud/connections/README.md); used by the test suite (a
 fixture starts it on a free port) and by ``manage.py sync_bench``."""
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from graph.models import ProjectionOutbox
+from musicbud.connections.services import _authorize, _callback, _sync_request
 from musicbud.models import ProviderConnection, SyncJob, TasteEdge, User
-from musicbud.services.connections import _authorize, _callback, _sync_request
 from tooling.provider_standin import ProviderStandIn, spotify_library
 
 

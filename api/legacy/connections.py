@@ -14,10 +14,10 @@ from api.connections.router import callback as v1_callback
 from api.connections.schemas import CallbackOut, CallbackQuery
 from api.legacy.operations import legacy_input, legacy_operation, legacy_response
 from api.legacy.schemas import AuthorizationLinkOut, ConnectionAnswerOut, ServiceIn
+from musicbud.connections.selectors import connection_get
+from musicbud.connections.services import connection_authorize, connection_sync_request
 from musicbud.errors import NotFound
 from musicbud.models import ConnectionStatus
-from musicbud.selectors.connections import connection_get
-from musicbud.services.connections import connection_authorize, connection_sync_request
 
 router = Router(tags=["legacy: connections"], auth=auth)
 

@@ -24,8 +24,8 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app as celery_app
+from musicbud.connections.sync import SYNC_NOT_QUEUED
 from musicbud.models import ProviderConnection, SyncJob, SyncStatus, TasteEdge, User
-from musicbud.services.connection_sync import SYNC_NOT_QUEUED
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.processes import ROOT, database_url, subprocess_env

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from graph.models import EdgeVersion, ProjectionOutbox, UserLibrary
+from musicbud.connections.sync import connections_resync_queue
 from musicbud.models import (
     AuthorizationState,
     ConnectionStatus,
@@ -27,7 +28,6 @@ from musicbud.models import (
     Track,
     User,
 )
-from musicbud.services.connection_sync import connections_resync_queue
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 from tests.fixtures.http import assert_envelope

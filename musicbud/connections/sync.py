@@ -15,6 +15,11 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
+from musicbud.connections.providers import provider_get
+from musicbud.connections.providers.base import ProviderItem, ProviderSession, TokenSet
+from musicbud.connections.providers.errors import ProviderAuthRevoked
+from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import MusicbudError
 from musicbud.models import (
     ACTIVE_SYNC_STATUSES,
@@ -23,12 +28,7 @@ from musicbud.models import (
     SyncJob,
     SyncStatus,
 )
-from musicbud.providers import provider_get
-from musicbud.providers.base import ProviderItem, ProviderSession, TokenSet
-from musicbud.providers.errors import ProviderAuthRevoked
-from musicbud.services.catalogue_match import CatalogueMatcher, entry_key
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
-from musicbud.token_cipher import token_decrypt, token_encrypt
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from musicbud.connections.token_cipher import TokenUnreadable, token_decrypt, token_encrypt
 from musicbud.models import ProviderConnection, User
-from musicbud.token_cipher import TokenUnreadable, token_decrypt, token_encrypt
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

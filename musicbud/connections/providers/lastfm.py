@@ -14,8 +14,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from musicbud.models import ItemKind, Relation
-from musicbud.providers.base import (
+from musicbud.connections.providers.base import (
     Account,
     AuthorizationStart,
     CatalogueEntry,
@@ -25,13 +24,14 @@ from musicbud.providers.base import (
     ProviderSession,
     TokenSet,
 )
-from musicbud.providers.errors import (
+from musicbud.connections.providers.errors import (
     ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
     ProviderUnavailable,
 )
-from musicbud.providers.transport import response_json
+from musicbud.connections.providers.transport import response_json
+from musicbud.models import ItemKind, Relation
 
 
 @dataclass(frozen=True, slots=True)

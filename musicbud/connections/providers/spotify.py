@@ -19,8 +19,7 @@ import httpx
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from musicbud.models import ItemKind, Relation
-from musicbud.providers.base import (
+from musicbud.connections.providers.base import (
     Account,
     AuthorizationStart,
     CatalogueEntry,
@@ -30,12 +29,13 @@ from musicbud.providers.base import (
     ProviderSession,
     TokenSet,
 )
-from musicbud.providers.errors import (
+from musicbud.connections.providers.errors import (
     ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
 )
-from musicbud.providers.transport import ProviderTransport, response_json
+from musicbud.connections.providers.transport import ProviderTransport, response_json
+from musicbud.models import ItemKind, Relation
 
 SCOPES = "user-top-read user-library-read user-follow-read user-read-recently-played"
 PAGE_LIMIT = 50

@@ -1,5 +1,5 @@
-"""What every music service module provides (one module implementing :class:`Provider`, listed in
-``musicbud.providers``), and the shapes it hands back (:class:`ProviderItem`: an edge to set)."""
+"""What every music service module provides (one module implementing :class:`Provider`, listed
+in ``musicbud.connections.providers``), and the shapes it hands back (:class:`ProviderItem`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from musicbud.providers.transport import ProviderTransport
+from musicbud.connections.providers.transport import ProviderTransport
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from musicbud.connections.providers import PROVIDER_CLASSES, provider_get
 from musicbud.models import ProviderConnection, SyncJob
-from musicbud.providers import PROVIDER_CLASSES, provider_get
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from musicbud.connections.providers.base import Provider
+from musicbud.connections.providers.lastfm import LastfmProvider
+from musicbud.connections.providers.spotify import SpotifyProvider
 from musicbud.errors import NotFound
-from musicbud.providers.base import Provider
-from musicbud.providers.lastfm import LastfmProvider
-from musicbud.providers.spotify import SpotifyProvider
 
 PROVIDER_CLASSES: dict[str, type[Provider]] = {
     SpotifyProvider.name: SpotifyProvider,

@@ -13,6 +13,16 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from musicbud.connections.providers import provider_get
+from musicbud.connections.providers.base import Provider, ProviderSession
+from musicbud.connections.providers.errors import ProviderError, ProviderNotConfigured
+from musicbud.connections.selectors import ConnectionView, connection_view
+from musicbud.connections.sync import (
+    SYNC_NOT_QUEUED,
+    connection_tokens_store,
+    sync_job_open,
+)
+from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
 from musicbud.models import (
     AuthorizationState,
@@ -22,17 +32,7 @@ from musicbud.models import (
     SyncStatus,
     User,
 )
-from musicbud.providers import provider_get
-from musicbud.providers.base import Provider, ProviderSession
-from musicbud.providers.errors import ProviderError, ProviderNotConfigured
-from musicbud.selectors.connections import ConnectionView, connection_view
-from musicbud.services.connection_sync import (
-    SYNC_NOT_QUEUED,
-    connection_tokens_store,
-    sync_job_open,
-)
 from musicbud.services.taste_batch import taste_edges_apply
-from musicbud.token_cipher import token_decrypt, token_encrypt
 
 STATE_TTL = timedelta(minutes=10)
 

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 from django.db.models.functions import Lower
 
+from musicbud.connections.providers.base import CatalogueEntry
 from musicbud.models import Album, Artist, CatalogueItem, Genre, ItemKind, Track
-from musicbud.providers.base import CatalogueEntry
 
 CHUNK = 1000
 T = TypeVar("T")
