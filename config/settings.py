@@ -264,7 +264,6 @@ CONNECTION_SYNC_STALE_SECONDS = ENV.CONNECTION_SYNC_STALE_SECONDS
 # the process that queues it, so the embedded default needs no worker.
 CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
 # The tasks live with the services they run.
-CELERY_IMPORTS = ("musicbud.connections.sync",)
 CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
@@ -279,7 +278,7 @@ CELERY_BEAT_SCHEDULE = {
     # Cheap when nothing is due: one indexed query. Each due connection gets one job at most
     # (the database refuses a second active job for a connection).
     "connections-resync-due": {
-        "task": "musicbud.tasks.connections_resync_due",
+        "task": "musicbud.connections.tasks.connections_resync_due",
         "schedule": min(300.0, float(CONNECTION_RESYNC_INTERVAL_SECONDS)),
     },
 }

@@ -17,11 +17,8 @@ from musicbud.connections.providers import provider_get
 from musicbud.connections.providers.base import Provider, ProviderSession
 from musicbud.connections.providers.errors import ProviderError, ProviderNotConfigured
 from musicbud.connections.selectors import ConnectionView, connection_view
-from musicbud.connections.sync import (
-    SYNC_NOT_QUEUED,
-    connection_tokens_store,
-    sync_job_open,
-)
+from musicbud.connections.sync import connection_tokens_store
+from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
 from musicbud.models import (

@@ -24,7 +24,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app as celery_app
-from musicbud.connections.sync import SYNC_NOT_QUEUED
+from musicbud.connections.tasks import SYNC_NOT_QUEUED
 from musicbud.models import ProviderConnection, SyncJob, SyncStatus, TasteEdge, User
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
@@ -359,7 +359,7 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
         "played": {"track": {"added": 2, "updated": 0, "removed": 0, "unchanged": 0}},
     }
     assert taste_edges(user) == EXPECTED_EDGES
-    assert worker.received("musicbud.tasks.connection_sync") == 1
+    assert worker.received("musicbud.connections.tasks.connection_sync") == 1
     # The worker logs through the project's logging (JSON, redacted), job and counts included.
     succeeded = [r for r in worker.records() if r["message"] == "sync succeeded"]
     assert [(r["job_id"], r["provider"], r["added"], r["unchanged"]) for r in succeeded] == [
@@ -383,8 +383,8 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
         for relation, kinds in done["counts"].items()
     }
     assert taste_edges(user) == EXPECTED_EDGES
-    assert worker.received("musicbud.tasks.connections_resync_due") >= 1
-    assert worker.received("musicbud.tasks.connection_sync") >= 2
+    assert worker.received("musicbud.connections.tasks.connections_resync_due") >= 1
+    assert worker.received("musicbud.connections.tasks.connection_sync") >= 2
     # No token the stand-in issued reached the worker's log.
     log = worker.log()
     assert all(secret not in log for secret in standin.issued_secrets())

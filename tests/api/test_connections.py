@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from graph.models import EdgeVersion, ProjectionOutbox, UserLibrary
-from musicbud.connections.sync import connections_resync_queue
+from musicbud.connections.tasks import connections_resync_queue
 from musicbud.models import (
     AuthorizationState,
     ConnectionStatus,
