@@ -8,11 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from musicbud.connections.models import (
+    AuthorizationState,
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    SyncStatus,
+)
 from musicbud.connections.providers import provider_get
 from musicbud.connections.providers.base import Provider, ProviderSession
 from musicbud.connections.providers.errors import ProviderError, ProviderNotConfigured
@@ -21,14 +29,7 @@ from musicbud.connections.sync import connection_tokens_store
 from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
-from musicbud.models import (
-    AuthorizationState,
-    ConnectionStatus,
-    ProviderConnection,
-    SyncJob,
-    SyncStatus,
-    User,
-)
+from musicbud.models import User
 from musicbud.services.taste_batch import taste_edges_apply
 
 STATE_TTL = timedelta(minutes=10)
@@ -56,7 +57,7 @@ class AuthorizationOut:
     state: str
 
 
-def provider_ready(name: str) -> Provider:
+def provider_ready(name: str) -> Provider[Any]:
     """The provider of that name (404 when unknown), refusing with 503 when unconfigured."""
     provider = provider_get(name)
     if not provider.configured():

@@ -14,14 +14,14 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from musicbud.connections.sync import connection_sync_run
-from musicbud.models import (
+from musicbud.connections.models import (
     ACTIVE_SYNC_STATUSES,
     ConnectionStatus,
     ProviderConnection,
     SyncJob,
     SyncStatus,
 )
+from musicbud.connections.sync import connection_sync_run
 
 logger = logging.getLogger(__name__)
 # The error of a job the task runner's broker did not take.

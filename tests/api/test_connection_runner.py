@@ -24,15 +24,19 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app as celery_app
+from musicbud.connections.models import ProviderConnection, SyncJob, SyncStatus
+from musicbud.connections.providers.spotify import SpotifyProvider
 from musicbud.connections.tasks import SYNC_NOT_QUEUED
-from musicbud.models import ProviderConnection, SyncJob, SyncStatus, TasteEdge, User
+from musicbud.models import TasteEdge, User
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.processes import ROOT, database_url, subprocess_env
 from tests.fixtures.providers import browser_at_provider
 from tests.fixtures.taste import taste_edges
 from tooling.ports import free_port
-from tooling.provider_standin import Hold, ProviderStandIn, spotify_library
+from tooling.standins import ProviderStandIn
+from tooling.standins.server import Hold
+from tooling.standins.spotify import spotify_library
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -202,11 +206,11 @@ def worker(queued_on_broker: str, standin: ProviderStandIn, tmp_path: Path) -> I
         REDIS_URL=queued_on_broker,
         TASK_BROKER_URL=queued_on_broker,
         PROVIDER_TOKEN_KEYS=",".join(settings.PROVIDER_TOKEN_KEYS),
-        SPOTIFY_REDIRECT_URI=str(settings.SPOTIFY_REDIRECT_URI),
+        SPOTIFY_REDIRECT_URI=str(SpotifyProvider().config.REDIRECT_URI),
         PROVIDER_TIMEOUT_SECONDS="5",
         PROVIDER_RETRY_BASE_SECONDS="0.01",
         CONNECTION_RESYNC_INTERVAL_SECONDS=str(RESYNC_INTERVAL_SECONDS),
-        **standin.settings(),
+        **standin.environment(),
     )
     running = Worker(
         env=env, log_path=tmp_path / "worker.log", schedule_path=tmp_path / "beat-schedule"
@@ -223,7 +227,7 @@ def worker(queued_on_broker: str, standin: ProviderStandIn, tmp_path: Path) -> I
 
 @pytest.fixture
 def small_library(standin: ProviderStandIn) -> ProviderStandIn:
-    standin.spotify = spotify_library(
+    standin.spotify.library = spotify_library(
         saved_tracks=2,
         followed_artists=1,
         top_tracks=1,
@@ -233,7 +237,7 @@ def small_library(standin: ProviderStandIn) -> ProviderStandIn:
         albums_per_artist=1,
     )
     # Track 1 played twice, Track 0 once.
-    plays = standin.spotify.recently_played
+    plays = standin.spotify.library.recently_played
     plays[2] = {**plays[2], "track": plays[1]["track"]}
     return standin
 

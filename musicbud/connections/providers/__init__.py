@@ -1,21 +1,17 @@
-"""The music services a user can connect, one module each, behind ``base.Provider``."""
+"""The music services a user can connect: one module each behind ``base.Provider``, declared
+once in ``registry``."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.module_loading import import_string
+
 from musicbud.connections.providers.base import Provider
-from musicbud.connections.providers.lastfm import LastfmProvider
-from musicbud.connections.providers.spotify import SpotifyProvider
-from musicbud.errors import NotFound
-
-PROVIDER_CLASSES: dict[str, type[Provider]] = {
-    SpotifyProvider.name: SpotifyProvider,
-    LastfmProvider.name: LastfmProvider,
-}
+from musicbud.connections.providers.registry import provider_entry
 
 
-def provider_get(name: str) -> Provider:
+def provider_get(name: str) -> Provider[Any]:
     """A fresh provider (each holds its own HTTP client); 404 for an unknown name."""
-    provider_class = PROVIDER_CLASSES.get(name)
-    if provider_class is None:
-        raise NotFound(f"unknown provider {name!r}", code="unknown_provider")
-    return provider_class()
+    client: type[Provider[Any]] = import_string(provider_entry(name).client)
+    return client()
