@@ -564,19 +564,11 @@ def test_transient_faults_are_retried(
             "Spotify did not answer in time after 4 attempts (GET /spotify/v1/me/albums)",
         ),
         (
-            {"status": 200, "body": b'{"items": [tru'},
-            "Spotify sent an answer that is not JSON (HTTP 200)",
-        ),
-        (
-            {"status": 200, "body": {"items": [{"album": {"id": "x"}}], "next": None}},
-            "Spotify sent an item of /me/albums that does not parse (album.name: Field required)",
-        ),
-        (
             {"status": 403, "body": {"error": {"status": 403, "message": "Insufficient scope"}}},
             "Spotify answered 403 on /spotify/v1/me/albums: Insufficient scope",
         ),
     ],
-    ids=["5xx", "429", "timeout", "not-json", "bad-shape", "403"],
+    ids=["5xx", "429", "timeout", "403"],
 )
 def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
     api_client: Client,
