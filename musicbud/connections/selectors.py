@@ -9,8 +9,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from musicbud.connections.models import ProviderConnection, SyncJob
-from musicbud.connections.providers import provider_get
-from musicbud.connections.providers.registry import PROVIDER_NAMES
+from musicbud.connections.providers.registry import PROVIDER_NAMES, provider_get
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from musicbud.connections.models import (
     SyncJob,
     SyncStatus,
 )
-from musicbud.connections.providers import provider_get
 from musicbud.connections.providers.base import Provider, ProviderSession
 from musicbud.connections.providers.errors import ProviderError, ProviderNotConfigured
+from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.selectors import ConnectionView, connection_view
 from musicbud.connections.sync import connection_tokens_store
 from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
 from musicbud.connections.models import ConnectionStatus, ProviderConnection, SyncJob, SyncStatus
-from musicbud.connections.providers import provider_get
 from musicbud.connections.providers.base import ProviderItem, ProviderSession, TokenSet
 from musicbud.connections.providers.errors import ProviderAuthRevoked
+from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import MusicbudError
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply

@@ -1,10 +1,12 @@
-"""The music services a user can connect, each declared once. Everything else reads this list:
-the API (v1 and legacy), the admin and the models' choices, and the settings (each entry's
-block, read from ``<NAME>_<FIELD>`` variables). Importable before Django's apps are ready."""
+"""The music services a user can connect, each declared once; the API (v1 and legacy), the
+admin, the models' choices and the settings (``<NAME>_<FIELD>`` variables) all read this list.
+It imports nothing of Django: the settings, and gunicorn's config, load it first."""
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from musicbud.connections.providers.settings import (
     LastfmSettings,
@@ -12,6 +14,9 @@ from musicbud.connections.providers.settings import (
     SpotifySettings,
 )
 from musicbud.errors import NotFound
+
+if TYPE_CHECKING:
+    from musicbud.connections.providers.base import Provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,3 +62,10 @@ def provider_entry(name: str) -> ProviderEntry:
         if entry.name == name:
             return entry
     raise NotFound(f"unknown provider {name!r}", code="unknown_provider")
+
+
+def provider_get(name: str) -> Provider[Any]:
+    """A fresh provider (each holds its own HTTP client); 404 for an unknown name."""
+    module, _, attribute = provider_entry(name).client.rpartition(".")
+    client: type[Provider[Any]] = getattr(importlib.import_module(module), attribute)
+    return client()

@@ -10,9 +10,8 @@ from django.utils.module_loading import import_string
 
 from config.environment import AppEnvironment
 from musicbud.connections.models import AuthorizationState, ProviderConnection
-from musicbud.connections.providers import provider_get
 from musicbud.connections.providers.base import Provider
-from musicbud.connections.providers.registry import PROVIDERS, ProviderEntry
+from musicbud.connections.providers.registry import PROVIDERS, ProviderEntry, provider_get
 from musicbud.connections.providers.settings import ProviderSettings
 from musicbud.errors import NotFound
 from musicbud.models import Album, Artist, Track
