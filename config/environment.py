@@ -4,6 +4,7 @@ else reads ``os.environ``; config/settings.py builds Django's settings from it).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -14,12 +15,16 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from musicbud.connections.providers.registry import PROVIDERS
+from musicbud.connections.providers.settings import ProviderSettings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -191,24 +196,8 @@ class AppEnvironment(BaseSettings):
     HSTS_SECONDS: Annotated[int, Field(ge=0)] = 31_536_000
     HSTS_PRELOAD: bool = False
 
-    # Music services. A provider whose client credentials are unset is "unconfigured": listed,
-    # but its endpoints answer 503. The base URLs exist so tests and staging use a stand-in.
-    SPOTIFY_CLIENT_ID: str | None = None
-    SPOTIFY_CLIENT_SECRET: SecretStr | None = None
-    SPOTIFY_REDIRECT_URI: str | None = None
-    SPOTIFY_ACCOUNTS_URL: str = "https://accounts.spotify.com"
-    SPOTIFY_API_URL: str = "https://api.spotify.com/v1"
-    # short_term (~4 weeks) | medium_term (~6 months) | long_term (~1 year) for top items.
-    SPOTIFY_TOP_TIME_RANGE: Literal["short_term", "medium_term", "long_term"] = "medium_term"
-    # Pages of one offset paging object (saved tracks, saved albums) fetched side by side once
-    # the first page states the total; 1 walks them one at a time.
-    SPOTIFY_PAGE_CONCURRENCY: Annotated[int, Field(ge=1, le=16)] = 4
-    LASTFM_API_KEY: str | None = None
-    LASTFM_API_SECRET: SecretStr | None = None
-    LASTFM_API_URL: str = "https://ws.audioscrobbler.com/2.0/"
-    LASTFM_AUTH_URL: str = "https://www.last.fm/api/auth/"
-    # Where Last.fm sends the browser back (our callback URL); Spotify's is SPOTIFY_REDIRECT_URI.
-    LASTFM_CALLBACK_URL: str | None = None
+    # Music services: each provider's block of settings is read from its own <NAME>_<FIELD>
+    # variables (musicbud/connections/providers/registry.py); these are the ones they share.
     # Fernet keys (urlsafe base64 of 32 bytes), comma-separated: the first encrypts provider
     # tokens, all of them decrypt. Rotate by prepending a new key, then `manage.py
     # provider_tokens_rotate`, then drop the old one.
@@ -230,6 +219,9 @@ class AppEnvironment(BaseSettings):
     # sync requested through the API completes with nothing else started. Use a Redis database
     # other than REDIS_URL's: the cache's database may be flushed.
     TASK_BROKER_URL: str | None = None
+
+    # Each provider's block by name, read with the rest (see _providers_load).
+    _providers: dict[str, ProviderSettings] = PrivateAttr(default_factory=dict)
 
     @field_validator(
         "ALLOWED_HOSTS",
@@ -283,24 +275,6 @@ class AppEnvironment(BaseSettings):
             raise ValueError("must be redis://host:port/db (or rediss://)")
         return value
 
-    @field_validator("SPOTIFY_ACCOUNTS_URL", "SPOTIFY_API_URL", "LASTFM_API_URL", "LASTFM_AUTH_URL")
-    @classmethod
-    def _check_base_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value
-
-    @field_validator("SPOTIFY_REDIRECT_URI", "LASTFM_CALLBACK_URL")
-    @classmethod
-    def _check_callback_url(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None
-        parts = urlsplit(value)
-        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query:
-            raise ValueError(f"{value!r} is not an http(s) URL without a query")
-        return value
-
     @field_validator("PROVIDER_TOKEN_KEYS")
     @classmethod
     def _check_provider_keys(cls, value: SecretStr) -> SecretStr:
@@ -339,6 +313,7 @@ class AppEnvironment(BaseSettings):
 
     @model_validator(mode="after")
     def _check_environment(self) -> AppEnvironment:
+        self._providers = _providers_load(type(self).model_config.get("env_file"))
         if self.DEBUG is None:
             self.DEBUG = self.ENVIRONMENT is Environment.DEV
         if self.GRAPH_BACKEND is GraphBackendName.NEO4J and not self.NEO4J_URL:
@@ -349,7 +324,7 @@ class AppEnvironment(BaseSettings):
             if PLACEHOLDER in self.PROVIDER_TOKEN_KEYS.get_secret_value():
                 raise ValueError(f"PROVIDER_TOKEN_KEYS still holds the placeholder {PLACEHOLDER}")
             return self
-        placeholders = [name for name in type(self).model_fields if PLACEHOLDER in self._raw(name)]
+        placeholders = [name for name, raw in self._raw_values() if PLACEHOLDER in raw]
         if placeholders:
             raise ValueError(
                 f"{', '.join(placeholders)} still "
@@ -385,9 +360,23 @@ class AppEnvironment(BaseSettings):
             )
         return self
 
-    def _raw(self, name: str) -> str:
-        value = getattr(self, name)
-        return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    def _raw_values(self) -> Iterator[tuple[str, str]]:
+        """Every variable's name and value as text, the providers' after the others."""
+        for name in type(self).model_fields:
+            yield name, _raw(getattr(self, name))
+        for entry in PROVIDERS:
+            block = self._providers[entry.name]
+            for field in type(block).model_fields:
+                yield entry.env_prefix + field, _raw(getattr(block, field))
+
+    @classmethod
+    def variable_names(cls) -> list[str]:
+        """Every environment variable read: the fields', then each provider's."""
+        return [*cls.model_fields, *(name for entry in PROVIDERS for name in entry.variables())]
+
+    @property
+    def providers(self) -> dict[str, ProviderSettings]:
+        return dict(self._providers)
 
     @property
     def is_prod(self) -> bool:
@@ -396,6 +385,28 @@ class AppEnvironment(BaseSettings):
     @property
     def jwt_uses_hmac(self) -> bool:
         return self.JWT_ALGORITHM.startswith("HS")
+
+
+def _raw(value: object) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+
+
+def _providers_load(env_file: Any) -> dict[str, ProviderSettings]:
+    """Each registered provider's block, read from its ``<NAME>_`` variables; one ValueError
+    naming every bad variable (as the other fields' errors do)."""
+    blocks: dict[str, ProviderSettings] = {}
+    problems: list[str] = []
+    for entry in PROVIDERS:
+        try:
+            blocks[entry.name] = entry.settings(_env_prefix=entry.env_prefix, _env_file=env_file)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(part) for part in error["loc"])
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(f"{entry.env_prefix}{field}: {message}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return blocks
 
 
 def _check_jwt_key_files(algorithm: str, raw: str | None) -> None:

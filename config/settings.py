@@ -241,20 +241,8 @@ GRAPH_REBUILD_BATCH_SIZE = ENV.GRAPH_REBUILD_BATCH_SIZE
 TEST_NEO4J_URL = ENV.TEST_NEO4J_URL
 
 # --- music services and the task runner -------------------------------------------------------
-SPOTIFY_CLIENT_ID = ENV.SPOTIFY_CLIENT_ID
-SPOTIFY_CLIENT_SECRET = (
-    ENV.SPOTIFY_CLIENT_SECRET.get_secret_value() if ENV.SPOTIFY_CLIENT_SECRET else None
-)
-SPOTIFY_REDIRECT_URI = ENV.SPOTIFY_REDIRECT_URI
-SPOTIFY_ACCOUNTS_URL = ENV.SPOTIFY_ACCOUNTS_URL
-SPOTIFY_API_URL = ENV.SPOTIFY_API_URL
-SPOTIFY_TOP_TIME_RANGE = ENV.SPOTIFY_TOP_TIME_RANGE
-SPOTIFY_PAGE_CONCURRENCY = ENV.SPOTIFY_PAGE_CONCURRENCY
-LASTFM_API_KEY = ENV.LASTFM_API_KEY
-LASTFM_API_SECRET = ENV.LASTFM_API_SECRET.get_secret_value() if ENV.LASTFM_API_SECRET else None
-LASTFM_API_URL = ENV.LASTFM_API_URL
-LASTFM_AUTH_URL = ENV.LASTFM_AUTH_URL
-LASTFM_CALLBACK_URL = ENV.LASTFM_CALLBACK_URL
+# Each provider's block of settings by name (musicbud/connections/providers/registry.py).
+PROVIDERS = ENV.providers
 PROVIDER_TOKEN_KEYS = parse_fernet_keys(ENV.PROVIDER_TOKEN_KEYS.get_secret_value())
 CONNECT_DONE_URL = ENV.CONNECT_DONE_URL
 PROVIDER_TIMEOUT_SECONDS = ENV.PROVIDER_TIMEOUT_SECONDS
@@ -267,7 +255,6 @@ CONNECTION_SYNC_STALE_SECONDS = ENV.CONNECTION_SYNC_STALE_SECONDS
 # the process that queues it, so the embedded default needs no worker.
 CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
 # The tasks live with the services they run.
-CELERY_IMPORTS = ("musicbud.services.connection_sync",)
 CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
@@ -282,7 +269,7 @@ CELERY_BEAT_SCHEDULE = {
     # Cheap when nothing is due: one indexed query. Each due connection gets one job at most
     # (the database refuses a second active job for a connection).
     "connections-resync-due": {
-        "task": "musicbud.tasks.connections_resync_due",
+        "task": "musicbud.connections.tasks.connections_resync_due",
         "schedule": min(300.0, float(CONNECTION_RESYNC_INTERVAL_SECONDS)),
     },
 }

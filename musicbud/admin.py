@@ -8,8 +8,9 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from musicbud.connections import admin as connection_admin  # noqa: F401 - registers it
 from musicbud.kinds import KINDS
-from musicbud.models import ProviderConnection, TasteEdge, User
+from musicbud.models import TasteEdge, User
 from musicbud.services.taste import taste_edge_remove
 
 
@@ -108,67 +109,3 @@ class TasteEdgeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[TasteEdge]) -> None:
         for edge in queryset.select_related("user", *ITEM_FIELDS):
             self.delete_model(request, edge)
-
-
-@admin.register(ProviderConnection)
-class ProviderConnectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    """Connections with their account, status and last sync. Tokens are never shown: only
-    whether one is stored."""
-
-    list_display = (
-        "user",
-        "provider",
-        "account_id",
-        "account_name",
-        "status",
-        "has_access_token",
-        "has_refresh_token",
-        "connected_at",
-        "last_synced_at",
-        "last_sync_status",
-    )
-    list_filter = ("provider", "status")
-    search_fields = ("user__username", "account_id", "account_name")
-    list_select_related = ("user",)
-    fields = (
-        "user",
-        "provider",
-        "account_id",
-        "account_name",
-        "status",
-        "has_access_token",
-        "has_refresh_token",
-        "token_expires_at",
-        "scope",
-        "connected_at",
-        "last_synced_at",
-        "last_sync_status",
-    )
-    readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderConnection]:
-        return super().get_queryset(request).defer("access_token", "refresh_token")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(
-        self, request: HttpRequest, obj: ProviderConnection | None = None
-    ) -> bool:
-        return False
-
-    @admin.display(boolean=True, description="access token stored")
-    def has_access_token(self, obj: ProviderConnection) -> bool:
-        # Deferred: asking for the column loads the ciphertext only, never shown.
-        return bool(obj.access_token)
-
-    @admin.display(boolean=True, description="refresh token stored")
-    def has_refresh_token(self, obj: ProviderConnection) -> bool:
-        return bool(obj.refresh_token)
-
-    @admin.display(description="last sync")
-    def last_sync_status(self, obj: ProviderConnection) -> str:
-        job = obj.sync_jobs.order_by("-id").first()
-        if job is None:
-            return "never"
-        return f"{job.status} ({job.finished_at or job.created_at:%Y-%m-%d %H:%M})"

@@ -11,6 +11,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
+# The connections' models live in their slice, under this app's label: imported to register.
+from musicbud.connections import models as connection_models  # noqa: F401
 from musicbud.email_address import email_normalize, email_normalize_lenient
 
 USERNAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{1,28}[A-Za-z0-9_])$"
@@ -193,7 +195,7 @@ class TasteEdge(models.Model):
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     play_count = models.PositiveIntegerField(null=True, blank=True)
     last_played_at = models.DateTimeField(null=True, blank=True)
-    source = models.CharField(max_length=8, choices=EdgeSource.choices, default=EdgeSource.MANUAL)
+    source = models.CharField(max_length=32, choices=EdgeSource.choices, default=EdgeSource.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -268,99 +270,3 @@ class TokenFamily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.id}"
-
-
-class ConnectionStatus(models.TextChoices):
-    CONNECTED = "connected", "Connected"
-    NEEDS_REAUTH = "needs_reauth", "Needs re-authorization"
-
-
-class ProviderConnection(models.Model):
-    """A user's link to their account at one music service, with its tokens (encrypted).
-
-    The token columns hold Fernet tokens (``musicbud.token_cipher``), never plaintext.
-    """
-
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="connections")
-    provider = models.CharField(max_length=8, choices=Provider.choices)
-    status = models.CharField(
-        max_length=12, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED
-    )
-    account_id = models.CharField(max_length=200)
-    account_name = models.CharField(max_length=200, blank=True)
-    access_token = models.TextField(blank=True)
-    refresh_token = models.TextField(blank=True)
-    token_expires_at = models.DateTimeField(null=True, blank=True)
-    scope = models.CharField(max_length=500, blank=True)
-    connected_at = models.DateTimeField()
-    last_synced_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "provider"], name="connection_unique_user")
-        ]
-        indexes = [models.Index(fields=["last_synced_at"], name="connection_last_synced_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.provider}:{self.account_id}"
-
-
-class AuthorizationState(models.Model):
-    """One authorization attempt in flight: random, single-use, bound to a user, short-lived.
-
-    Only the state's SHA-256 is stored; the PKCE verifier is encrypted like a token.
-    """
-
-    state_hash = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
-    provider = models.CharField(max_length=8, choices=Provider.choices)
-    code_verifier = models.TextField(blank=True)
-    expires_at = models.DateTimeField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["expires_at"], name="auth_state_expiry_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} {self.provider} until {self.expires_at:%H:%M:%S}"
-
-
-class SyncStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
-ACTIVE_SYNC_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING)
-
-
-class SyncJob(models.Model):
-    """One sync of a connection. The database holds at most one queued or running job per
-    connection, so neither a double click nor the periodic re-sync can start a second."""
-
-    connection = models.ForeignKey(
-        ProviderConnection, on_delete=models.CASCADE, related_name="sync_jobs"
-    )
-    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.QUEUED)
-    progress = models.PositiveIntegerField(default=0)
-    # {"like": {"track": {"added": n, "removed": n, "unchanged": n}, ...}, ...}
-    counts = models.JSONField(default=dict, blank=True)
-    error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["connection"],
-                condition=models.Q(status__in=ACTIVE_SYNC_STATUSES),
-                name="sync_job_one_active_per_connection",
-            )
-        ]
-        indexes = [models.Index(fields=["connection", "-id"], name="sync_job_latest_idx")]
-
-    def __str__(self) -> str:
-        return f"sync #{self.pk} of {self.connection_id}: {self.status}"

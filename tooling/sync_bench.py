@@ -20,9 +20,12 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from graph.models import ProjectionOutbox
-from musicbud.models import ProviderConnection, SyncJob, TasteEdge, User
-from musicbud.services.connections import _authorize, _callback, _sync_request
-from tooling.provider_standin import ProviderStandIn, spotify_library
+from musicbud.connections.models import ProviderConnection, SyncJob
+from musicbud.connections.providers.spotify import SpotifyProvider
+from musicbud.connections.services import _authorize, _callback, _sync_request
+from musicbud.models import TasteEdge, User
+from tooling.standins import ProviderStandIn
+from tooling.standins.spotify import spotify_library
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +94,7 @@ def sync_bench_run(
         say("warning: not on PostgreSQL (set DATABASE_URL); the targets are for PostgreSQL")
     prefix = f"b{secrets.token_hex(3)}"
     standin = ProviderStandIn(latency_seconds=latency_ms / 1000)
-    standin.spotify = spotify_library(
+    standin.spotify.library = spotify_library(
         saved_tracks=tracks,
         saved_albums=albums,
         followed_artists=follows,
@@ -110,9 +113,12 @@ def sync_bench_run(
     user = User.objects.create_user(
         username=f"syncbench-{prefix}", email=f"syncbench-{prefix}@example.org"
     )
+    providers = standin.provider_settings(settings.PROVIDERS, base_url)
+    providers["spotify"] = providers["spotify"].with_values(
+        REDIRECT_URI="http://127.0.0.1/api/v1/connections/spotify/callback"
+    )
     overrides = {
-        **standin.settings(base_url),
-        "SPOTIFY_REDIRECT_URI": "http://127.0.0.1/api/v1/connections/spotify/callback",
+        "PROVIDERS": providers,
         "CELERY_TASK_ALWAYS_EAGER": True,
     }
     runs: list[SyncRun] = []
@@ -146,7 +152,7 @@ def sync_bench_run(
         f"sync_bench {datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {platform.machine()} · "
         f"{os.cpu_count()} CPUs · load average {load} · {db_connection.vendor} · "
         f"stand-in in its own process on 127.0.0.1, {latency_ms:g} ms added to each answer · "
-        f"SPOTIFY_PAGE_CONCURRENCY={settings.SPOTIFY_PAGE_CONCURRENCY}",
+        f"SPOTIFY_PAGE_CONCURRENCY={SpotifyProvider().config.PAGE_CONCURRENCY}",
         f"library: {tracks} saved tracks, {albums} saved albums, {follows} followed artists, "
         f"top {top} tracks and {top} artists, 50 recent plays -> {edges} edges",
         "",

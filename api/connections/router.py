@@ -18,9 +18,9 @@ from api.connections.schemas import (
     ConnectionsOut,
 )
 from api.openapi import also_answers
-from musicbud.selectors.connections import ConnectionView, connection_get, connections_list
-from musicbud.services.connections import AuthorizationOut as Authorization
-from musicbud.services.connections import (
+from musicbud.connections.selectors import ConnectionView, connection_get, connections_list
+from musicbud.connections.services import AuthorizationOut as Authorization
+from musicbud.connections.services import (
     CallbackFailed,
     connection_authorize,
     connection_callback,

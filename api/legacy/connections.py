@@ -14,14 +14,14 @@ from api.connections.router import callback as v1_callback
 from api.connections.schemas import CallbackOut, CallbackQuery
 from api.legacy.operations import legacy_input, legacy_operation, legacy_response
 from api.legacy.schemas import AuthorizationLinkOut, ConnectionAnswerOut, ServiceIn
+from musicbud.connections.models import ConnectionStatus
+from musicbud.connections.providers.registry import PROVIDER_NAMES
+from musicbud.connections.selectors import connection_get
+from musicbud.connections.services import connection_authorize, connection_sync_request
 from musicbud.errors import NotFound
-from musicbud.models import ConnectionStatus
-from musicbud.selectors.connections import connection_get
-from musicbud.services.connections import connection_authorize, connection_sync_request
 
 router = Router(tags=["legacy: connections"], auth=auth)
 
-PROVIDERS = ("spotify", "lastfm")
 # A connection that exists, whether or not its grant still works.
 EXISTING = frozenset({ConnectionStatus.CONNECTED, ConnectionStatus.NEEDS_REAUTH})
 
@@ -113,5 +113,5 @@ def _provider_routes(provider: str) -> None:
         return legacy_response(request, CallbackOut, answer)
 
 
-for _provider in PROVIDERS:
+for _provider in PROVIDER_NAMES:
     _provider_routes(_provider)

@@ -24,15 +24,19 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app as celery_app
-from musicbud.models import ProviderConnection, SyncJob, SyncStatus, TasteEdge, User
-from musicbud.services.connection_sync import SYNC_NOT_QUEUED
+from musicbud.connections.models import ProviderConnection, SyncJob, SyncStatus
+from musicbud.connections.providers.spotify import SpotifyProvider
+from musicbud.connections.tasks import SYNC_NOT_QUEUED
+from musicbud.models import TasteEdge, User
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.processes import ROOT, database_url, subprocess_env
 from tests.fixtures.providers import browser_at_provider
 from tests.fixtures.taste import taste_edges
 from tooling.ports import free_port
-from tooling.provider_standin import Hold, ProviderStandIn, spotify_library
+from tooling.standins import ProviderStandIn
+from tooling.standins.server import Hold
+from tooling.standins.spotify import spotify_library
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -202,11 +206,11 @@ def worker(queued_on_broker: str, standin: ProviderStandIn, tmp_path: Path) -> I
         REDIS_URL=queued_on_broker,
         TASK_BROKER_URL=queued_on_broker,
         PROVIDER_TOKEN_KEYS=",".join(settings.PROVIDER_TOKEN_KEYS),
-        SPOTIFY_REDIRECT_URI=str(settings.SPOTIFY_REDIRECT_URI),
+        SPOTIFY_REDIRECT_URI=str(SpotifyProvider().config.REDIRECT_URI),
         PROVIDER_TIMEOUT_SECONDS="5",
         PROVIDER_RETRY_BASE_SECONDS="0.01",
         CONNECTION_RESYNC_INTERVAL_SECONDS=str(RESYNC_INTERVAL_SECONDS),
-        **standin.settings(),
+        **standin.environment(),
     )
     running = Worker(
         env=env, log_path=tmp_path / "worker.log", schedule_path=tmp_path / "beat-schedule"
@@ -223,7 +227,7 @@ def worker(queued_on_broker: str, standin: ProviderStandIn, tmp_path: Path) -> I
 
 @pytest.fixture
 def small_library(standin: ProviderStandIn) -> ProviderStandIn:
-    standin.spotify = spotify_library(
+    standin.spotify.library = spotify_library(
         saved_tracks=2,
         followed_artists=1,
         top_tracks=1,
@@ -233,7 +237,7 @@ def small_library(standin: ProviderStandIn) -> ProviderStandIn:
         albums_per_artist=1,
     )
     # Track 1 played twice, Track 0 once.
-    plays = standin.spotify.recently_played
+    plays = standin.spotify.library.recently_played
     plays[2] = {**plays[2], "track": plays[1]["track"]}
     return standin
 
@@ -359,7 +363,7 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
         "played": {"track": {"added": 2, "updated": 0, "removed": 0, "unchanged": 0}},
     }
     assert taste_edges(user) == EXPECTED_EDGES
-    assert worker.received("musicbud.tasks.connection_sync") == 1
+    assert worker.received("musicbud.connections.tasks.connection_sync") == 1
     # The worker logs through the project's logging (JSON, redacted), job and counts included.
     succeeded = [r for r in worker.records() if r["message"] == "sync succeeded"]
     assert [(r["job_id"], r["provider"], r["added"], r["unchanged"]) for r in succeeded] == [
@@ -383,8 +387,8 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
         for relation, kinds in done["counts"].items()
     }
     assert taste_edges(user) == EXPECTED_EDGES
-    assert worker.received("musicbud.tasks.connections_resync_due") >= 1
-    assert worker.received("musicbud.tasks.connection_sync") >= 2
+    assert worker.received("musicbud.connections.tasks.connections_resync_due") >= 1
+    assert worker.received("musicbud.connections.tasks.connection_sync") >= 2
     # No token the stand-in issued reached the worker's log.
     log = worker.log()
     assert all(secret not in log for secret in standin.issued_secrets())

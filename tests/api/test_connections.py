@@ -17,28 +17,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 from graph.models import EdgeVersion, ProjectionOutbox, UserLibrary
-from musicbud.models import (
+from musicbud.connections.models import (
     AuthorizationState,
     ConnectionStatus,
     ProviderConnection,
     SyncJob,
     SyncStatus,
-    TasteEdge,
-    Track,
-    User,
 )
-from musicbud.services.connection_sync import connections_resync_queue
+from musicbud.connections.tasks import connections_resync_queue
+from musicbud.models import TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 from tests.fixtures.http import assert_envelope
-from tests.fixtures.providers import browser_at_provider
+from tests.fixtures.providers import browser_at_provider, provider_settings_set
 from tests.fixtures.taste import taste_edges
-from tooling.provider_standin import (
-    LastfmLibrary,
-    ProviderStandIn,
-    spotify_artist,
-    spotify_library,
-)
+from tooling.standins import ProviderStandIn
+from tooling.standins.lastfm import LastfmLibrary
+from tooling.standins.spotify import spotify_artist, spotify_library
 
 pytestmark = pytest.mark.django_db
 
@@ -76,7 +71,7 @@ def _sync(client: Client, capture: Capture, provider: str = "spotify") -> dict[s
 
 @pytest.fixture
 def small_library(standin: ProviderStandIn) -> ProviderStandIn:
-    standin.spotify = spotify_library(
+    standin.spotify.library = spotify_library(
         saved_tracks=3,
         saved_albums=1,
         followed_artists=2,
@@ -87,7 +82,7 @@ def small_library(standin: ProviderStandIn) -> ProviderStandIn:
         albums_per_artist=1,
     )
     # Track 0 played twice, Track 1 once.
-    plays = standin.spotify.recently_played
+    plays = standin.spotify.library.recently_played
     plays[2] = {**plays[2], "track": plays[0]["track"]}
     return standin
 
@@ -343,7 +338,7 @@ def test_a_resync_applies_the_diff_and_leaves_other_sources_alone(
     with django_capture_on_commit_callbacks(execute=True):
         taste_edge_set(user=user, kind="track", item=mine, relation="like")
     _connect(api_client, django_capture_on_commit_callbacks)
-    library = small_library.spotify
+    library = small_library.spotify.library
     assert ("like", "track", "Track 1", None, None, "manual") in taste_edges(user)
     # At Spotify: Track 0 unsaved, Track 3 saved; the top tracks swap.
     new_track = {**library.saved_tracks[2], "id": "trk000003", "name": "Track 3"}
@@ -438,7 +433,7 @@ def test_an_expired_access_token_is_refreshed_once_and_the_sync_carries_on(
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     stored = connected.access_token
-    small_library.expire_access_tokens()
+    small_library.spotify.expire_access_tokens()
     small_library.requests.clear()
 
     body = _sync(api_client, django_capture_on_commit_callbacks)
@@ -466,8 +461,8 @@ def test_the_pages_of_a_large_library_are_each_fetched_once_and_taken_in_order(
     user: User,
     concurrency: int,
 ) -> None:
-    settings.SPOTIFY_PAGE_CONCURRENCY = concurrency
-    standin.spotify = spotify_library(
+    provider_settings_set(settings, "spotify", PAGE_CONCURRENCY=concurrency)
+    standin.spotify.library = spotify_library(
         saved_tracks=230, saved_albums=1, followed_artists=1, top_tracks=1, top_artists=1
     )
     _connect(api_client, django_capture_on_commit_callbacks)
@@ -482,7 +477,7 @@ def test_the_pages_of_a_large_library_are_each_fetched_once_and_taken_in_order(
     assert sorted(_offsets(standin, "/spotify/v1/me/tracks")) == [0, 50, 100, 150, 200]
     # Four pages after the first: side by side up to the setting, one at a time with 1.
     assert standin.peak_in_flight == concurrency
-    saved = [track["name"] for track in standin.spotify.saved_tracks]
+    saved = [track["name"] for track in standin.spotify.library.saved_tracks]
     liked = set(
         TasteEdge.objects.filter(user=user, relation="like", kind="track").values_list(
             "track__name", flat=True
@@ -498,13 +493,13 @@ def test_a_token_expiring_while_pages_are_in_flight_is_refreshed_once(
     settings: Any,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    settings.SPOTIFY_PAGE_CONCURRENCY = 4
-    standin.spotify = spotify_library(saved_tracks=250, saved_albums=1, followed_artists=1)
+    provider_settings_set(settings, "spotify", PAGE_CONCURRENCY=4)
+    standin.spotify.library = spotify_library(saved_tracks=250, saved_albums=1, followed_artists=1)
     _connect(api_client, django_capture_on_commit_callbacks)
     standin.requests.clear()
     standin.latency_seconds = 0.1
     # The first page is answered; the four after it, sent together, meet an expired token.
-    standin.expire_access_tokens(after=1)
+    standin.spotify.expire_access_tokens(after=1)
 
     body = _sync(api_client, django_capture_on_commit_callbacks)
 
@@ -569,19 +564,11 @@ def test_transient_faults_are_retried(
             "Spotify did not answer in time after 4 attempts (GET /spotify/v1/me/albums)",
         ),
         (
-            {"status": 200, "body": b'{"items": [tru'},
-            "Spotify sent an answer that is not JSON (HTTP 200)",
-        ),
-        (
-            {"status": 200, "body": {"items": [{"album": {"id": "x"}}], "next": None}},
-            "Spotify sent an item of /me/albums that does not parse (album.name: Field required)",
-        ),
-        (
             {"status": 403, "body": {"error": {"status": 403, "message": "Insufficient scope"}}},
             "Spotify answered 403 on /spotify/v1/me/albums: Insufficient scope",
         ),
     ],
-    ids=["5xx", "429", "timeout", "not-json", "bad-shape", "403"],
+    ids=["5xx", "429", "timeout", "403"],
 )
 def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
     api_client: Client,
@@ -594,7 +581,7 @@ def test_a_persistent_fault_fails_the_sync_and_commits_nothing(
 ) -> None:
     before = taste_edges(user)
     outbox = ProjectionOutbox.objects.count()
-    small_library.spotify.saved_tracks = []  # would remove three likes, had it completed
+    small_library.spotify.library.saved_tracks = []  # would remove three likes, had it completed
     small_library.fault("/me/albums", times=10, **fault)
 
     body = _sync(api_client, django_capture_on_commit_callbacks)
@@ -700,7 +687,7 @@ def test_lastfm_connect_syncs_top_loved_and_recent(
 ) -> None:
     existing = TrackFactory.create(name="Teardrop", lastfm_id=None)
     existing.artists.add(apps.get_model("musicbud", "Artist").objects.create(name="Massive Attack"))
-    standin.lastfm = LastfmLibrary(
+    standin.lastfm.library = LastfmLibrary(
         top_artists=[
             {"name": "Massive Attack", "mbid": "10adbe5e-a2c0-4bf3-8249-2b4cbf6e6ca8"},
             {"name": "Portishead", "mbid": ""},
@@ -756,7 +743,7 @@ def test_lastfm_connect_syncs_top_loved_and_recent(
 def test_lastfm_session_request_is_signed(
     api_client: Client, standin: ProviderStandIn, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    standin.lastfm_api_secret = "another-secret-than-ours-0123456"
+    standin.lastfm.api_secret = "another-secret-than-ours-0123456"
 
     response = _connect(
         api_client, django_capture_on_commit_callbacks, "lastfm", Accept="application/json"
@@ -779,9 +766,9 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     json_logs: Callable[[], list[dict[str, Any]]],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    small_library.spotify.followed_artists.append(spotify_artist(99))
+    small_library.spotify.library.followed_artists.append(spotify_artist(99))
     answers = [_connect(api_client, django_capture_on_commit_callbacks)]
-    small_library.expire_access_tokens()  # a refresh, so refreshed tokens are stored too
+    small_library.spotify.expire_access_tokens()  # a refresh, so refreshed tokens are stored too
     with django_capture_on_commit_callbacks(execute=True):
         answers.append(api_client.post(_url("connection-sync", "spotify")))
     answers.append(api_client.get(reverse("api-v1:connections")))
@@ -790,13 +777,13 @@ def test_no_token_in_any_answer_log_line_or_database_row(
     with django_capture_on_commit_callbacks(execute=True):
         answers.append(api_client.post(_url("connection-sync", "spotify")))
     # Last.fm: its session key travels in query strings.
-    small_library.lastfm = LastfmLibrary(top_artists=[{"name": "Portishead", "mbid": ""}])
+    small_library.lastfm.library = LastfmLibrary(top_artists=[{"name": "Portishead", "mbid": ""}])
     answers.append(_connect(api_client, django_capture_on_commit_callbacks, "lastfm"))
     answers.append(api_client.get(_url("connection", "lastfm")))
     assert ProviderConnection.objects.get(provider="lastfm").status == "connected"
     secrets_issued = small_library.issued_secrets() | {
-        small_library.spotify_client_secret,
-        small_library.lastfm_api_secret,
+        small_library.spotify.client_secret,
+        small_library.lastfm.api_secret,
     }
     assert len(secrets_issued) >= 6
 
@@ -825,7 +812,7 @@ def test_with_the_embedded_runner_a_requested_sync_is_done_when_answered(
     client.force_login(UserFactory.create())
     started = client.post(_url("connection-authorize", "spotify")).json()
     client.get(_browser_at_provider(started["authorization_url"]))
-    small_library.spotify.saved_tracks = small_library.spotify.saved_tracks[:1]
+    small_library.spotify.library.saved_tracks = small_library.spotify.library.saved_tracks[:1]
 
     response = client.post(_url("connection-sync", "spotify"))
 
@@ -847,7 +834,7 @@ def test_lastfm_faults_a_revoked_session_and_a_5xx(
     user: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    standin.lastfm = LastfmLibrary(
+    standin.lastfm.library = LastfmLibrary(
         top_artists=[{"name": "Portishead", "mbid": ""}],
         loved_tracks=[{"name": "Roads", "mbid": "", "artist": "Portishead"}],
     )

@@ -28,7 +28,7 @@ from musicbud.models import User
 from musicbud.services.tokens import token_pair_issue
 from tests.api.test_openapi import operations
 from tests.factories import TrackFactory, UserFactory
-from tooling.provider_standin import ProviderStandIn
+from tooling.standins import ProviderStandIn
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from config.environment import AppEnvironment, format_validation_error, parse_jwt_keys
+from config.environment import (
+    PLACEHOLDER,
+    AppEnvironment,
+    format_validation_error,
+    load_environment,
+    parse_jwt_keys,
+)
+from musicbud.connections.providers.settings import LastfmSettings, SpotifySettings
 from tests.fixtures.processes import run_manage
 
 STRONG_SECRET = "k3v9-Qx7!pLm2#Zr8@Wt5$Yb1%Nc4^Hd6&Jf0*Gs3(Ue7)Ia9_Ro2+Vy5=Tq8"
@@ -30,6 +37,8 @@ FERNET_KEY = "Nv2f1u0VbIx1mXzZt2l5v3yP0bQy6Zr3d8E1wH9kS4c="
         ("JWT_SECRET_KEYS", "no-colon", "JWT_SECRET_KEYS: each key must be written kid:secret"),
         ("LEGACY_API_SUNSET", "soon", "LEGACY_API_SUNSET: Input should be a valid date"),
         ("LEGACY_API_ENABLED", "maybe", "LEGACY_API_ENABLED: Input should be a valid boolean"),
+        ("SPOTIFY_API_URL", "nope", "SPOTIFY_API_URL: 'nope' is not an http(s) URL"),
+        ("LASTFM_CALLBACK_URL", "https://a.example/cb?x=1", "LASTFM_CALLBACK_URL: 'https://a"),
     ],
 )
 def test_bad_setting_exits_with_one_line_naming_it(name: str, value: str, fragment: str) -> None:
@@ -230,3 +239,56 @@ def test_prod_refuses_the_development_provider_token_key() -> None:
         "refuses to start with it"
     )
     assert rotated_away.PROVIDER_TOKEN_KEYS.get_secret_value() == FERNET_KEY
+
+
+def test_a_provider_variable_is_read_into_its_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPOTIFY_CLIENT_ID", "from-the-environment")
+    monkeypatch.setenv("LASTFM_API_SECRET", "lastfm-secret")
+    monkeypatch.setenv("SPOTIFY_PAGE_CONCURRENCY", "2")
+
+    env = AppEnvironment()
+
+    spotify, lastfm = env.providers["spotify"], env.providers["lastfm"]
+    assert isinstance(spotify, SpotifySettings)
+    assert isinstance(lastfm, LastfmSettings)
+    assert (spotify.CLIENT_ID, spotify.PAGE_CONCURRENCY) == ("from-the-environment", 2)
+    assert lastfm.API_SECRET is not None
+    assert lastfm.API_SECRET.get_secret_value() == "lastfm-secret"
+    assert spotify.configured() is False  # no secret, no redirect URI
+
+
+def test_a_bad_provider_variable_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPOTIFY_API_URL", "ftp://api.example.org")
+    monkeypatch.setenv("SPOTIFY_PAGE_CONCURRENCY", "99")
+
+    with pytest.raises(SystemExit) as stopped:
+        load_environment()
+
+    assert str(stopped.value) == (
+        "musicbud: invalid configuration: SPOTIFY_API_URL: 'ftp://api.example.org' is not an "
+        "http(s) URL; SPOTIFY_PAGE_CONCURRENCY: Input should be less than or equal to 16"
+    )
+
+
+def test_prod_refuses_a_provider_variable_left_as_the_placeholder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LASTFM_API_SECRET", PLACEHOLDER)
+
+    prod = {
+        "ENVIRONMENT": "prod",
+        "SECRET_KEY": STRONG_SECRET,
+        "JWT_SECRET_KEYS": STRONG_JWT,
+        "REDIS_URL": "redis://cache:6379/0",
+        "PROVIDER_TOKEN_KEYS": FERNET_KEY,
+    }
+
+    with pytest.raises(SystemExit) as refused:
+        load_environment(**prod)
+
+    assert str(refused.value) == (
+        f"musicbud: invalid configuration: LASTFM_API_SECRET still holds the placeholder "
+        f"{PLACEHOLDER}; production refuses to start until they are set"
+    )

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from musicbud.models import AuthorizationState, ProviderConnection
-from musicbud.token_cipher import token_rotate
+from musicbud.connections.models import AuthorizationState, ProviderConnection
+from musicbud.connections.token_cipher import token_rotate
 
 
 class Command(BaseCommand):

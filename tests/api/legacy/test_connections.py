@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
-from musicbud.models import ProviderConnection
+from musicbud.connections.models import ProviderConnection
 from tests.api.legacy.conftest import LegacyWorld
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.providers import browser_at_provider
-from tooling.provider_standin import ProviderStandIn, spotify_library
+from tooling.standins import ProviderStandIn
+from tooling.standins.spotify import spotify_library
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +31,7 @@ def _legacy_callback(authorization_link: str, provider: str) -> str:
 def test_connect_spotify_then_sync_through_the_legacy_routes(
     legacy: LegacyWorld, standin: ProviderStandIn, django_capture_on_commit_callbacks: Capture
 ) -> None:
-    standin.spotify = spotify_library(
+    standin.spotify.library = spotify_library(
         saved_tracks=2,
         saved_albums=0,
         followed_artists=0,

@@ -16,11 +16,9 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from django.conf import settings
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from musicbud.models import ItemKind, Relation
-from musicbud.providers.base import (
+from musicbud.connections.providers.base import (
     Account,
     AuthorizationStart,
     CatalogueEntry,
@@ -30,12 +28,14 @@ from musicbud.providers.base import (
     ProviderSession,
     TokenSet,
 )
-from musicbud.providers.errors import (
+from musicbud.connections.providers.errors import (
     ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
 )
-from musicbud.providers.transport import ProviderTransport, response_json
+from musicbud.connections.providers.settings import SpotifySettings, secret
+from musicbud.connections.providers.transport import ProviderTransport, response_json
+from musicbud.models import ItemKind, Relation
 
 SCOPES = "user-top-read user-library-read user-follow-read user-read-recently-played"
 PAGE_LIMIT = 50
@@ -158,20 +158,12 @@ def _pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-class SpotifyProvider(Provider):
+class SpotifyProvider(Provider[SpotifySettings]):
     name = "spotify"
-    label = "Spotify"
 
     def __init__(self, transport: ProviderTransport | None = None) -> None:
         super().__init__(transport)
         self._refresh_lock = threading.Lock()
-
-    def configured(self) -> bool:
-        return bool(
-            settings.SPOTIFY_CLIENT_ID
-            and settings.SPOTIFY_CLIENT_SECRET
-            and settings.SPOTIFY_REDIRECT_URI
-        )
 
     # --- authorization -------------------------------------------------------------------
 
@@ -179,16 +171,16 @@ class SpotifyProvider(Provider):
         verifier, challenge = _pkce_pair()
         query = urlencode(
             {
-                "client_id": settings.SPOTIFY_CLIENT_ID,
+                "client_id": self.config.CLIENT_ID,
                 "response_type": "code",
-                "redirect_uri": settings.SPOTIFY_REDIRECT_URI,
+                "redirect_uri": self.config.REDIRECT_URI,
                 "state": state,
                 "scope": SCOPES,
                 "code_challenge_method": "S256",
                 "code_challenge": challenge,
             }
         )
-        base = settings.SPOTIFY_ACCOUNTS_URL.rstrip("/")
+        base = self.config.ACCOUNTS_URL.rstrip("/")
         return AuthorizationStart(url=f"{base}/authorize?{query}", code_verifier=verifier)
 
     def callback_grant(self, params: Mapping[str, str]) -> str:
@@ -199,8 +191,8 @@ class SpotifyProvider(Provider):
             {
                 "grant_type": "authorization_code",
                 "code": grant,
-                "redirect_uri": settings.SPOTIFY_REDIRECT_URI or "",
-                "client_id": settings.SPOTIFY_CLIENT_ID or "",
+                "redirect_uri": self.config.REDIRECT_URI or "",
+                "client_id": self.config.CLIENT_ID or "",
                 "code_verifier": code_verifier,
             },
             previous_refresh="",
@@ -213,7 +205,7 @@ class SpotifyProvider(Provider):
             {
                 "grant_type": "refresh_token",
                 "refresh_token": tokens.refresh_token,
-                "client_id": settings.SPOTIFY_CLIENT_ID or "",
+                "client_id": self.config.CLIENT_ID or "",
             },
             previous_refresh=tokens.refresh_token,
         )
@@ -221,9 +213,9 @@ class SpotifyProvider(Provider):
     def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
         response = self.transport.request(
             "POST",
-            f"{settings.SPOTIFY_ACCOUNTS_URL.rstrip('/')}/api/token",
+            f"{self.config.ACCOUNTS_URL.rstrip('/')}/api/token",
             data=form,
-            auth=(settings.SPOTIFY_CLIENT_ID or "", settings.SPOTIFY_CLIENT_SECRET or ""),
+            auth=(self.config.CLIENT_ID or "", secret(self.config.CLIENT_SECRET)),
         )
         body = response_json(response, label=self.label)
         if response.status_code != HTTPStatus.OK:
@@ -262,7 +254,7 @@ class SpotifyProvider(Provider):
             session, "/me/following", _Artist, params={"type": "artist"}, container="artists"
         ):
             yield ProviderItem(relation=Relation.LIKE, entry=_artist_entry(artist))
-        time_range = {"time_range": settings.SPOTIFY_TOP_TIME_RANGE}
+        time_range = {"time_range": self.config.TOP_TIME_RANGE}
         for rank, track in enumerate(
             self._pages(session, "/me/top/tracks", _Track, params=time_range), start=1
         ):
@@ -292,7 +284,7 @@ class SpotifyProvider(Provider):
             )
 
     def _url(self, path: str) -> str:
-        return f"{settings.SPOTIFY_API_URL.rstrip('/')}{path}"
+        return f"{self.config.API_URL.rstrip('/')}{path}"
 
     def _pages(
         self,
@@ -332,7 +324,7 @@ class SpotifyProvider(Provider):
         if container is None:
             ahead = _offset_urls(page)
             if ahead:
-                workers = min(settings.SPOTIFY_PAGE_CONCURRENCY, len(ahead))
+                workers = min(self.config.PAGE_CONCURRENCY, len(ahead))
                 with ThreadPoolExecutor(workers, thread_name_prefix="spotify-page") as pool:
                     try:
                         for body in pool.map(
@@ -354,7 +346,7 @@ class SpotifyProvider(Provider):
         url: str,
         query: Mapping[str, str | int] | None,
     ) -> dict[str, Any]:
-        if not url.startswith(settings.SPOTIFY_API_URL.rstrip("/") + "/"):
+        if not url.startswith(self.config.API_URL.rstrip("/") + "/"):
             # The bearer token goes only to the configured API.
             raise ProviderBadResponse(f"Spotify sent a next page outside its API ({path})")
         return self._get(session, url, params=query)

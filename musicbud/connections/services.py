@@ -8,31 +8,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
-from musicbud.models import (
+from musicbud.connections.models import (
     AuthorizationState,
     ConnectionStatus,
     ProviderConnection,
     SyncJob,
     SyncStatus,
-    User,
 )
-from musicbud.providers import provider_get
-from musicbud.providers.base import Provider, ProviderSession
-from musicbud.providers.errors import ProviderError, ProviderNotConfigured
-from musicbud.selectors.connections import ConnectionView, connection_view
-from musicbud.services.connection_sync import (
-    SYNC_NOT_QUEUED,
-    connection_tokens_store,
-    sync_job_open,
-)
+from musicbud.connections.providers.base import Provider, ProviderSession
+from musicbud.connections.providers.errors import ProviderError, ProviderNotConfigured
+from musicbud.connections.providers.registry import provider_get
+from musicbud.connections.selectors import ConnectionView, connection_view
+from musicbud.connections.sync import connection_tokens_store
+from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
+from musicbud.connections.token_cipher import token_decrypt, token_encrypt
+from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
+from musicbud.models import User
 from musicbud.services.taste_batch import taste_edges_apply
-from musicbud.token_cipher import token_decrypt, token_encrypt
 
 STATE_TTL = timedelta(minutes=10)
 
@@ -59,7 +57,7 @@ class AuthorizationOut:
     state: str
 
 
-def provider_ready(name: str) -> Provider:
+def provider_ready(name: str) -> Provider[Any]:
     """The provider of that name (404 when unknown), refusing with 503 when unconfigured."""
     provider = provider_get(name)
     if not provider.configured():

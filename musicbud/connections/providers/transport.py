@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from musicbud.providers.errors import ProviderBadResponse, ProviderUnavailable
+from musicbud.connections.providers.errors import ProviderBadResponse, ProviderUnavailable
 
 logger = logging.getLogger(__name__)
 

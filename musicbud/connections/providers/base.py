@@ -1,5 +1,5 @@
-"""What every music service module provides (one module implementing :class:`Provider`, listed in
-``musicbud.providers``), and the shapes it hands back (:class:`ProviderItem`: an edge to set)."""
+"""What every music service module provides (one module implementing :class:`Provider`, listed
+in ``registry``), and the shapes it hands back (:class:`ProviderItem`: an edge to set)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import abc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar, cast
 
-from musicbud.providers.transport import ProviderTransport
+from django.conf import settings
+
+from musicbud.connections.providers.registry import provider_entry
+from musicbud.connections.providers.settings import ProviderSettings
+from musicbud.connections.providers.transport import ProviderTransport
+
+S = TypeVar("S", bound=ProviderSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +97,20 @@ class ProviderSession:
         self.on_progress(self.fetched)
 
 
-class Provider(abc.ABC):
-    """One music service. Every call it makes has a timeout; faults raise ProviderError."""
+class Provider(abc.ABC, Generic[S]):
+    """One music service (``S``: its block of settings). Every call it makes has a timeout;
+    faults raise ProviderError."""
 
     name: str
-    label: str
+
+    @property
+    def label(self) -> str:
+        return provider_entry(self.name).label
+
+    @property
+    def config(self) -> S:
+        """Its block of ``settings.PROVIDERS``."""
+        return cast(S, settings.PROVIDERS[self.name])
 
     def __init__(self, transport: ProviderTransport | None = None) -> None:
         self._transport = transport
@@ -110,15 +126,15 @@ class Provider(abc.ABC):
             self._transport.close()
             self._transport = None
 
-    def __enter__(self) -> Provider:
+    def __enter__(self) -> Provider[S]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @abc.abstractmethod
     def configured(self) -> bool:
         """Whether the client credentials this provider needs are in settings."""
+        return self.config.configured()
 
     @abc.abstractmethod
     def authorization_start(self, *, state: str) -> AuthorizationStart:

@@ -1,6 +1,6 @@
-"""Syncing a provider connection: the job row (one queued or running per connection), its run on
-the task runner, the periodic re-sync. The whole taste is fetched first, then applied as one
-diff in one transaction, so a failure before the end commits nothing of it."""
+"""Running a sync of a provider connection (the job row and its queueing are in ``tasks``): the
+whole taste is fetched first, then applied as one diff in one transaction, so a failure before
+the end commits nothing of it."""
 
 from __future__ import annotations
 
@@ -8,34 +8,22 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
-from celery import shared_task
-from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
+from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
+from musicbud.connections.models import ConnectionStatus, ProviderConnection, SyncJob, SyncStatus
+from musicbud.connections.providers.base import ProviderItem, ProviderSession, TokenSet
+from musicbud.connections.providers.errors import ProviderAuthRevoked
+from musicbud.connections.providers.registry import provider_get
+from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import MusicbudError
-from musicbud.models import (
-    ACTIVE_SYNC_STATUSES,
-    ConnectionStatus,
-    ProviderConnection,
-    SyncJob,
-    SyncStatus,
-)
-from musicbud.providers import provider_get
-from musicbud.providers.base import ProviderItem, ProviderSession, TokenSet
-from musicbud.providers.errors import ProviderAuthRevoked
-from musicbud.services.catalogue_match import CatalogueMatcher, entry_key
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
-from musicbud.token_cipher import token_decrypt, token_encrypt
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 0.5
 # A token this close to its expiry is refreshed before the sync starts.
 REFRESH_MARGIN = timedelta(seconds=60)
-# The error of a job the task runner's broker did not take.
-SYNC_NOT_QUEUED = "The sync could not be queued: the task runner is unavailable. Try again later."
 
 
 class SyncAborted(MusicbudError):
@@ -61,68 +49,6 @@ def connection_tokens_store(connection: ProviderConnection, tokens: TokenSet) ->
     connection.save(
         update_fields=["access_token", "refresh_token", "token_expires_at", "scope", "updated_at"]
     )
-
-
-# --- the job --------------------------------------------------------------------------------
-
-
-def sync_job_open(*, connection: ProviderConnection) -> SyncJob:
-    """The connection's queued or running job, or a new one queued after commit.
-
-    A job left active past ``CONNECTION_SYNC_STALE_SECONDS`` (its worker died) is failed
-    first, so a lost job cannot block the connection forever.
-    """
-    stale_before = timezone.now() - timedelta(seconds=settings.CONNECTION_SYNC_STALE_SECONDS)
-    SyncJob.objects.filter(
-        connection=connection, status__in=ACTIVE_SYNC_STATUSES, created_at__lt=stale_before
-    ).update(
-        status=SyncStatus.FAILED,
-        finished_at=timezone.now(),
-        error="The sync was lost: no worker finished it in time.",
-    )
-    active = SyncJob.objects.filter(connection=connection, status__in=ACTIVE_SYNC_STATUSES).first()
-    if active is not None:
-        return active
-    try:
-        with transaction.atomic():
-            job = SyncJob.objects.create(connection=connection)
-    except IntegrityError:
-        # Another request opened one between our read and insert: answer that one.
-        return SyncJob.objects.get(connection=connection, status__in=ACTIVE_SYNC_STATUSES)
-    job_id = job.pk
-    transaction.on_commit(lambda: _job_send(job_id))
-    return job
-
-
-def _job_send(job_id: int) -> None:
-    """Hand the committed job to the task runner. A broker that cannot take it fails the job
-    at once, saying so, rather than leaving it queued (and the connection unable to sync)
-    until it is taken as lost."""
-    try:
-        connection_sync.delay(job_id)
-    except OperationalError:
-        logger.exception("sync not queued", extra={"job_id": job_id})
-        SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(
-            status=SyncStatus.FAILED, finished_at=timezone.now(), error=SYNC_NOT_QUEUED
-        )
-
-
-def connections_resync_queue() -> int:
-    """Queue a sync of every connected connection whose last sync is older than the re-sync
-    interval (or that never synced); returns how many jobs were opened."""
-    due_before = timezone.now() - timedelta(seconds=settings.CONNECTION_RESYNC_INTERVAL_SECONDS)
-    due = (
-        ProviderConnection.objects.filter(status=ConnectionStatus.CONNECTED)
-        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=due_before))
-        .exclude(sync_jobs__status__in=ACTIVE_SYNC_STATUSES)
-        .order_by("pk")
-    )
-    opened = 0
-    for connection in due:
-        with transaction.atomic():
-            job = sync_job_open(connection=connection)
-        opened += int(job.status == SyncStatus.QUEUED)
-    return opened
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -234,16 +160,3 @@ def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderIte
             "unchanged": report.total("unchanged"),
         },
     )
-
-
-# --- tasks (Celery; see config/celery.py) ---------------------------------------------------
-
-
-@shared_task(name="musicbud.tasks.connection_sync", ignore_result=True)  # type: ignore[untyped-decorator]
-def connection_sync(job_id: int) -> None:
-    connection_sync_run(job_id=job_id)
-
-
-@shared_task(name="musicbud.tasks.connections_resync_due", ignore_result=True)  # type: ignore[untyped-decorator]
-def connections_resync_due() -> int:
-    return connections_resync_queue()

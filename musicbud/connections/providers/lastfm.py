@@ -12,10 +12,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
-
-from musicbud.models import ItemKind, Relation
-from musicbud.providers.base import (
+from musicbud.connections.providers.base import (
     Account,
     AuthorizationStart,
     CatalogueEntry,
@@ -25,13 +22,15 @@ from musicbud.providers.base import (
     ProviderSession,
     TokenSet,
 )
-from musicbud.providers.errors import (
+from musicbud.connections.providers.errors import (
     ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
     ProviderUnavailable,
 )
-from musicbud.providers.transport import response_json
+from musicbud.connections.providers.settings import LastfmSettings, secret
+from musicbud.connections.providers.transport import response_json
+from musicbud.models import ItemKind, Relation
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,19 +128,13 @@ def _int(value: Any, *, what: str) -> int:
         raise ProviderBadResponse(f"Last.fm sent {what} that is not a number") from None
 
 
-class LastfmProvider(Provider):
+class LastfmProvider(Provider[LastfmSettings]):
     name = "lastfm"
-    label = "Last.fm"
-
-    def configured(self) -> bool:
-        return bool(
-            settings.LASTFM_API_KEY and settings.LASTFM_API_SECRET and settings.LASTFM_CALLBACK_URL
-        )
 
     def authorization_start(self, *, state: str) -> AuthorizationStart:
-        callback = f"{settings.LASTFM_CALLBACK_URL}?{urlencode({'state': state})}"
-        query = urlencode({"api_key": settings.LASTFM_API_KEY, "cb": callback})
-        return AuthorizationStart(url=f"{settings.LASTFM_AUTH_URL}?{query}")
+        callback = f"{self.config.CALLBACK_URL}?{urlencode({'state': state})}"
+        query = urlencode({"api_key": self.config.API_KEY, "cb": callback})
+        return AuthorizationStart(url=f"{self.config.AUTH_URL}?{query}")
 
     def callback_grant(self, params: Mapping[str, str]) -> str:
         return params.get("token", "")
@@ -149,10 +142,10 @@ class LastfmProvider(Provider):
     def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
         params = {
             "method": "auth.getSession",
-            "api_key": settings.LASTFM_API_KEY or "",
+            "api_key": self.config.API_KEY or "",
             "token": grant,
         }
-        params["api_sig"] = api_signature(params, settings.LASTFM_API_SECRET or "")
+        params["api_sig"] = api_signature(params, secret(self.config.API_SECRET))
         body = self._call(params)
         session = body.get("session")
         if not isinstance(session, dict) or not session.get("key") or not session.get("name"):
@@ -245,8 +238,8 @@ class LastfmProvider(Provider):
         return items, total_pages
 
     def _call(self, params: dict[str, str]) -> dict[str, Any]:
-        query = {**params, "api_key": settings.LASTFM_API_KEY or "", "format": "json"}
-        response = self.transport.request("GET", settings.LASTFM_API_URL, params=query)
+        query = {**params, "api_key": self.config.API_KEY or "", "format": "json"}
+        response = self.transport.request("GET", self.config.API_URL, params=query)
         body = response_json(response, label=self.label)
         error = body.get("error")
         if error is not None:

@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from django.db.models.functions import Lower
 
+from musicbud.connections.providers.base import CatalogueEntry
 from musicbud.kinds import ITEM_MODELS, MATCH_ORDER
 from musicbud.models import Album, Artist, CatalogueItem, ItemKind, Track
-from musicbud.providers.base import CatalogueEntry
 
 CHUNK = 1000
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from musicbud.models import ProviderConnection, SyncJob
-from musicbud.providers import PROVIDER_CLASSES, provider_get
+from musicbud.connections.models import ProviderConnection, SyncJob
+from musicbud.connections.providers.registry import PROVIDER_NAMES, provider_get
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +99,7 @@ def connection_view(*, user_id: int, provider: str) -> ConnectionView:
 
 
 async def connections_list(*, user_id: int) -> list[ConnectionView]:
-    return await sync_to_async(_views)(user_id, list(PROVIDER_CLASSES))
+    return await sync_to_async(_views)(user_id, list(PROVIDER_NAMES))
 
 
 async def connection_get(*, user_id: int, provider: str) -> ConnectionView:

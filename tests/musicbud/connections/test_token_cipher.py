@@ -12,8 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from musicbud.models import ProviderConnection, User
-from musicbud.token_cipher import TokenUnreadable, token_decrypt, token_encrypt
+from musicbud.connections.models import ProviderConnection
+from musicbud.connections.token_cipher import TokenUnreadable, token_decrypt, token_encrypt
+from musicbud.models import User
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

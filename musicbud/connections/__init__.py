@@ -1,0 +1,1 @@
+"""Connections: linking a music service, its sync, and the providers behind them."""

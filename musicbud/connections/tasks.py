@@ -1,0 +1,97 @@
+"""The connections' background jobs: a sync job row (one queued or running per connection)
+handed to the task runner after commit, the Celery task that runs it, and the periodic
+re-sync (scheduled by beat, see ``CELERY_BEAT_SCHEDULE``)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from musicbud.connections.models import (
+    ACTIVE_SYNC_STATUSES,
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    SyncStatus,
+)
+from musicbud.connections.sync import connection_sync_run
+
+logger = logging.getLogger(__name__)
+# The error of a job the task runner's broker did not take.
+SYNC_NOT_QUEUED = "The sync could not be queued: the task runner is unavailable. Try again later."
+
+
+def sync_job_open(*, connection: ProviderConnection) -> SyncJob:
+    """The connection's queued or running job, or a new one queued after commit.
+
+    A job left active past ``CONNECTION_SYNC_STALE_SECONDS`` (its worker died) is failed
+    first, so a lost job cannot block the connection forever.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.CONNECTION_SYNC_STALE_SECONDS)
+    SyncJob.objects.filter(
+        connection=connection, status__in=ACTIVE_SYNC_STATUSES, created_at__lt=stale_before
+    ).update(
+        status=SyncStatus.FAILED,
+        finished_at=timezone.now(),
+        error="The sync was lost: no worker finished it in time.",
+    )
+    active = SyncJob.objects.filter(connection=connection, status__in=ACTIVE_SYNC_STATUSES).first()
+    if active is not None:
+        return active
+    try:
+        with transaction.atomic():
+            job = SyncJob.objects.create(connection=connection)
+    except IntegrityError:
+        # Another request opened one between our read and insert: answer that one.
+        return SyncJob.objects.get(connection=connection, status__in=ACTIVE_SYNC_STATUSES)
+    job_id = job.pk
+    transaction.on_commit(lambda: _job_send(job_id))
+    return job
+
+
+def _job_send(job_id: int) -> None:
+    """Hand the committed job to the task runner. A broker that cannot take it fails the job
+    at once, saying so, rather than leaving it queued (and the connection unable to sync)
+    until it is taken as lost."""
+    try:
+        connection_sync.delay(job_id)
+    except OperationalError:
+        logger.exception("sync not queued", extra={"job_id": job_id})
+        SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(
+            status=SyncStatus.FAILED, finished_at=timezone.now(), error=SYNC_NOT_QUEUED
+        )
+
+
+def connections_resync_queue() -> int:
+    """Queue a sync of every connected connection whose last sync is older than the re-sync
+    interval (or that never synced); returns how many jobs were opened."""
+    due_before = timezone.now() - timedelta(seconds=settings.CONNECTION_RESYNC_INTERVAL_SECONDS)
+    due = (
+        ProviderConnection.objects.filter(status=ConnectionStatus.CONNECTED)
+        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=due_before))
+        .exclude(sync_jobs__status__in=ACTIVE_SYNC_STATUSES)
+        .order_by("pk")
+    )
+    opened = 0
+    for connection in due:
+        with transaction.atomic():
+            job = sync_job_open(connection=connection)
+        opened += int(job.status == SyncStatus.QUEUED)
+    return opened
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def connection_sync(job_id: int) -> None:
+    connection_sync_run(job_id=job_id)
+
+
+@shared_task(ignore_result=True)  # type: ignore[untyped-decorator]
+def connections_resync_due() -> int:
+    return connections_resync_queue()
