@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest contract requirements migrate seed bench docker-check clean
+.PHONY: help run test lint typecheck pytest pytest-main pytest-stock pytest-sqlite contract requirements migrate seed bench docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,20 +37,40 @@ typecheck: $(VENV)/.installed-dev ## mypy (strict, django-stubs)
 	$(VENV)/bin/mypy .
 
 pytest: $(VENV)/.installed-dev ## the pytest suite (+ the API suite with FAST_PATH off, + SQLite parts)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
-	@# The API suite once more on Django's stock handler and middleware (FAST_PATH=false):
-	@# the fast path changes cost, never answers. Its own hop and round-trip counts skip there.
-	@echo "--- API suite with FAST_PATH=false"
-	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py
-	@# When the suite ran on PostgreSQL, run what must also hold on the embedded SQLite default
-	@# once more there: the graph contract suite (the SQL backend answers alike on both) and
-	@# the ASGI handler's connection hygiene (SQLite connections are per thread, not pooled).
-	@# (CI is unset there: the PostgreSQL-only tests among them skip, having run in the first pass.)
-	@case "$$DATABASE_URL" in postgres*) \
-		echo "--- graph contract suite and ASGI connection hygiene on SQLite"; \
-		env -u DATABASE_URL -u CI $(VENV)/bin/pytest -q -p no:cacheprovider -rs \
-			tests/graph/test_contract.py tests/fastpath/test_handler.py;; \
+	@# On PostgreSQL the three passes are independent (each its own test database and Redis
+	@# database), so they run side by side and each prints its output when it ends; on the
+	@# embedded SQLite default they share one test file and run one after the other.
+	@case "$$DATABASE_URL" in \
+		postgres*) $(MAKE) --no-print-directory --output-sync=target -j3 \
+			pytest-main pytest-stock pytest-sqlite;; \
+		*) $(MAKE) --no-print-directory pytest-main pytest-stock;; \
 	esac
+
+# A pass's own services: DATABASE_URL's database name and REDIS_URL's database number changed,
+# so no two passes share a test database or flush each other's Redis.
+own_database = $$(printf '%s' "$$DATABASE_URL" | sed -E 's,(/[^/?]+)([?]|$$),\1_$(1)\2,')
+own_redis = $$(printf '%s' "$$REDIS_URL" | sed -E 's,(/[0-9]+)?$$,/$(1),')
+
+pytest-main: $(VENV)/.installed-dev ## the whole pytest suite, once
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+pytest-stock: $(VENV)/.installed-dev ## the API suite on Django's stock handler (FAST_PATH=false)
+	@# The fast path changes cost, never answers. Its own hop and round-trip counts skip here.
+	@echo "--- API suite with FAST_PATH=false"
+	@case "$$DATABASE_URL" in postgres*) \
+		export DATABASE_URL="$(call own_database,stock)"; \
+		[ -z "$$REDIS_URL" ] || export REDIS_URL="$(call own_redis,14)";; \
+	esac; \
+	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py
+
+pytest-sqlite: $(VENV)/.installed-dev ## after a PostgreSQL run: what must also hold on SQLite
+	@# The graph contract suite (the SQL backend answers alike on both) and the ASGI handler's
+	@# connection hygiene (SQLite connections are per thread, not pooled), on the embedded
+	@# defaults. CI is unset there: the PostgreSQL-only tests among them skip, having run in
+	@# the first pass.
+	@echo "--- graph contract suite and ASGI connection hygiene on SQLite"
+	env -u DATABASE_URL -u REDIS_URL -u CI $(VENV)/bin/pytest -q -p no:cacheprovider -rs \
+		tests/graph/test_contract.py tests/fastpath/test_handler.py
 
 EXAMPLES ?= 100
 contract: $(VENV)/.installed-dev ## schemathesis over the whole API, EXAMPLES per operation (default 100)
