@@ -42,8 +42,8 @@ router = Router(tags=["legacy: auth"])
 )
 async def login(request: HttpRequest) -> HttpResponse:
     payload = legacy_input(request, LoginIn)
-    await login_rate_limits(request, login=payload.username)
-    user = await user_authenticate(login=payload.username, password=payload.password)
+    attempt = await login_rate_limits(request, login=payload.username)
+    user = await user_authenticate(attempt=attempt, password=payload.password)
     pair = await token_pair_issue(user=user)
     return legacy_response(
         request,
