@@ -295,7 +295,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
             parsed = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # As v1 answers (Ninja's body parsing): JSON nested too deep for the parser is
+            # as unreadable as malformed JSON, never a 500.
             raise MusicbudError("Cannot parse request body", code="bad_request") from None
         if not isinstance(parsed, dict):
             raise InvalidInput("The body must be a JSON object", code="validation_error")
