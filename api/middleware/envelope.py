@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.signals import got_request_exception
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 
@@ -31,7 +32,7 @@ API_PATH_PREFIX = "/api/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The API speaks JSON; multipart stays allowed for uploads.
 API_MEDIA_TYPES = ("application/json", "multipart/form-data")
-FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Headers of a replaced error response that still describe the error.
 _REPLACED_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
 
@@ -78,16 +79,29 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 def _has_nul(request: HttpRequest) -> bool:
     """PostgreSQL text cannot hold U+0000, and no name, query or bio needs it: refuse it at
-    the door rather than let it reach the database as a 500. In a body: raw, escaped in
-    JSON, or percent-encoded in a form (the legacy API reads forms)."""
+    the door rather than let it reach the database as a 500. In a body: raw or escaped in
+    JSON, or in a form's fields (the legacy API reads forms; a file sent along may hold
+    any byte, and is never stored as text)."""
     if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
         return True
-    if _reads_api_body(request):
-        body = request.body
-        if b"\x00" in body or _JSON_NUL.search(body) is not None:
-            return True
-        return request.content_type == FORM_MEDIA_TYPE and b"%00" in body
-    return False
+    if not _reads_api_body(request):
+        return False
+    # Read whole first: a form parsed from the stream would leave no body for the views.
+    body = request.body
+    if request.content_type in FORM_MEDIA_TYPES:
+        return _form_has_nul(request)
+    return b"\x00" in body or _JSON_NUL.search(body) is not None
+
+
+def _form_has_nul(request: HttpRequest) -> bool:
+    try:
+        fields = request.POST
+    except MultiPartParserError:
+        return False  # unreadable: the view answers it as it always has
+    return any(
+        "\x00" in name or any("\x00" in value for value in values)
+        for name, values in fields.lists()
+    )
 
 
 def _too_large(request: HttpRequest) -> HttpResponseBase:

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
@@ -314,3 +315,27 @@ def test_v1_refuses_the_same_bodies_with_the_same_answer(body: str, message: str
     response = client.post(reverse("api-v1:auth-login"), body, content_type="application/json")
 
     assert_envelope(response, HTTPStatus.BAD_REQUEST, "bad_request", message)
+
+
+def test_a_photo_sent_along_a_multipart_profile_may_hold_any_byte(legacy: LegacyWorld) -> None:
+    # The app sends a photo with its profile form; only the form's text fields are stored.
+    photo = SimpleUploadedFile("me.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", "image/jpeg")
+
+    response = legacy.client.post(
+        "/v1/me/profile/set/", {"bio": "jazz", "photo": photo}, headers=legacy.headers
+    )
+
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["bio"] == "jazz"
+
+
+def test_a_nul_in_a_multipart_field_is_a_legacy_400(legacy: LegacyWorld) -> None:
+    photo = SimpleUploadedFile("me.jpg", b"\xff\xd8", "image/jpeg")
+
+    response = legacy.client.post(
+        "/v1/me/profile/set/", {"bio": "ja\x00zz", "photo": photo}, headers=legacy.headers
+    )
+
+    _assert_legacy(response, HTTPStatus.BAD_REQUEST, "bad_request", NUL_MESSAGE)
+    legacy.world.me.refresh_from_db()
+    assert legacy.world.me.bio == ""
