@@ -27,6 +27,8 @@ from musicbud.errors import AuthenticationFailed, MusicbudError, RateLimited
 
 logger = logging.getLogger(__name__)
 
+OUTAGE_MESSAGE = "A backing service is unavailable; try again shortly"
+
 _STATUS_CODES = {
     HTTPStatus.BAD_REQUEST: "bad_request",
     HTTPStatus.UNAUTHORIZED: "not_authenticated",
@@ -135,7 +137,7 @@ def backing_service_unavailable(request: HttpRequest | None, exc: BaseException)
     response = error_response(
         request,
         HTTPStatus.SERVICE_UNAVAILABLE,
-        "A backing service is unavailable; try again shortly",
+        OUTAGE_MESSAGE,
         code="service_unavailable",
     )
     response["Retry-After"] = "5"

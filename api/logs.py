@@ -1,4 +1,5 @@
-"""JSON log lines that never carry secrets: passwords, tokens, cookies, Authorization."""
+"""JSON log lines that never carry secrets: passwords, tokens, cookies, Authorization, and the
+secrets of a URL's query string (socket tickets, OAuth codes), whichever logger writes them."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ _SENSITIVE_TEXT = [
     ),
     # JWTs anywhere (three base64url segments).
     re.compile(r"(?P<key>)(?P<value>\beyJ[\w-]+\.[\w-]+\.[\w-]+)"),
+    # Secrets a URL carries in its query string, in the request lines servers log (uvicorn's
+    # "WebSocket /ws/chat/?ticket=..."): a socket ticket, an OAuth code and state, a token or
+    # key of any name, Last.fm's session key and signature. Last, so a value an earlier
+    # pattern already replaced is replaced once more, not cut.
+    re.compile(
+        r"(?P<key>[?&;](?:[\w.-]*(?:ticket|token|secret|passw(?:or)?d|key|signature)|refresh|"
+        r"code|state|session|sig|api_sig|sk|auth)=)(?P<value>[^&;#\s\"']*)",
+        re.IGNORECASE,
+    ),
 ]
 
 
@@ -36,7 +46,8 @@ _SENSITIVE_TEXT = [
 # without any of them is returned as is after one scan instead of three substitutions;
 # nearly every access-log field is such text.
 _MAYBE_SENSITIVE_TEXT = re.compile(
-    r"pass|secret|token|authori[sz]ation|cookie|sessionid|api[_-]?key|jwt|bearer|basic|eyJ",
+    r"pass|secret|token|authori[sz]ation|cookie|sessionid|api[_-]?key|jwt|bearer|basic|eyJ|"
+    r"[?&;][\w.-]+=",
     re.IGNORECASE,
 )
 

@@ -19,11 +19,12 @@ from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key
 from ninja import NinjaAPI
 from redis.exceptions import RedisError
 
+from api.errors import OUTAGE_MESSAGE
 from api.metrics import rate_limit_rejected
 from api.request_context import client_ip
 from fastpath.read_ahead import CacheRead, declared_reads
 from musicbud.cache import async_cache
-from musicbud.errors import RateLimited
+from musicbud.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,9 @@ async def _count_hit(
     *, group: str, policy: Policy, identity: str, reads: Sequence[CacheRead] = ()
 ) -> tuple[RateLimitState, bool] | None:
     """Count one hit: the state and whether it is over the limit; None when the counter
-    store failed and the policy fails open (fails closed: raises RateLimited)."""
+    store failed and the policy fails open. Failing closed raises: the strict policy always
+    does, with the 503 of an outage (``ServiceUnavailable``); the standard policy does with
+    ``RATE_LIMIT_FAIL_OPEN`` off, with a 429."""
     rate = policy_rate(policy)
     limit, period = _split_rate(rate)
     window = _get_window(identity, period)
@@ -123,7 +126,9 @@ async def _count_hit(
             cache_key, 1, expire=period + EXPIRATION_FUDGE, reads=reads
         )
     except (RedisError, OSError) as exc:
-        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN
+        # The strict policy guards credentials: without its counters a login would be an
+        # unlimited oracle (and the token store behind it fails only for the right password).
+        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN and policy != "strict"
         logger.exception(
             "rate limit counter unavailable; failing %s",
             "open" if fail_open else "closed",
@@ -131,6 +136,8 @@ async def _count_hit(
         )
         if fail_open:
             return None
+        if policy == "strict":
+            raise ServiceUnavailable(OUTAGE_MESSAGE) from exc
         raise RateLimited(
             "Rate limiting is unavailable; try again shortly",
             retry_after=period,
@@ -164,8 +171,9 @@ async def enforce_rate_limit(
 ) -> None:
     """Count one hit for ``group`` and (``key`` or the user / client IP) under ``policy``.
 
-    Raises :class:`RateLimited` when over the limit. When the counter store fails, the
-    request passes or is rejected according to ``RATE_LIMIT_FAIL_OPEN`` (logged either way).
+    Raises :class:`RateLimited` when over the limit. When the counter store fails, a strict
+    request is refused (503), a standard one passes or is rejected according to
+    ``RATE_LIMIT_FAIL_OPEN`` (logged either way).
     ``reads``: cache reads the view is about to make, sent with the counter (see
     ``AsyncCache.increment``); a rejected request's are dropped unread.
     """

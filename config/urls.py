@@ -7,6 +7,7 @@ from django.urls import path
 from ninja.openapi.views import openapi_view
 
 from api.api import api
+from api.auth.admin_login import RateLimitedAdminAuthenticationForm
 from api.health import live, ready
 from api.legacy.api import legacy_urlpatterns
 from api.metrics import metrics_view
@@ -16,6 +17,9 @@ def api_docs(request: HttpRequest) -> HttpResponse:
     """Swagger UI for the v1 API, served from the project's own static files."""
     return openapi_view(request, api)
 
+
+# The admin's login spends the API login's budgets (api/auth/README.md).
+admin.site.login_form = RateLimitedAdminAuthenticationForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),

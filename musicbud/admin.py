@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
@@ -56,6 +58,27 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
     )
+    # What makes an account more powerful: only a superuser changes it, and never its own (a
+    # read-only field is left out of the form, so a POST carrying it changes nothing).
+    privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        if obj is not None and (not request.user.is_superuser or obj.pk == request.user.pk):
+            return readonly + self.privilege_fields
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # A superuser's account (its email, its password) is a superuser's to change: through
+        # it anyone else could become one.
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

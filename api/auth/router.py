@@ -82,12 +82,12 @@ async def csrf(request: HttpRequest) -> CsrfOut:
     openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
 )
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
-    await login_rate_limits(request, login=payload.username)
+    attempt = await login_rate_limits(request, login=payload.username)
     if payload.session:
         # A login that sets a session cookie is CSRF-protected like Django's LoginView, so
         # no other site can log a browser into an account of its choosing.
         require_csrf(request)
-    user = await user_authenticate(login=payload.username, password=payload.password)
+    user = await user_authenticate(attempt=attempt, password=payload.password)
     pair = await token_pair_issue(user=user)
     if payload.session:
         await alogin(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -13,6 +13,7 @@ from musicbud.errors import PermissionDenied
 from musicbud.models import User
 from musicbud.selectors.users import user_has_permission
 from musicbud.services.tokens import TokenClaims, TokenRejected, token_authenticate
+from musicbud.services.users import LoginAttempt, login_resolve
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
@@ -31,16 +32,23 @@ def bearer_token(request: HttpRequest) -> str | None:
     return token
 
 
-async def login_rate_limits(request: HttpRequest, *, login: str) -> None:
-    """The budgets a login attempt spends, before any password is hashed: guessing one
-    account from many addresses and many accounts from one address are both slowed down."""
-    # Folded as the database compares logins case-insensitively (PostgreSQL's UPPER maps
-    # U+017F, the long s, to "S"), so look-alike spellings of one account share its budget.
-    account = login.strip().upper().casefold()
-    await enforce_rate_limit(request, group="auth.login.account", policy="strict", key=account)
+async def login_rate_limits(request: HttpRequest, *, login: str) -> LoginAttempt:
+    """Whom ``login`` names, once the budgets of the attempt are spent, before any password
+    is hashed: guessing one account from many addresses and many accounts from one address
+    are both slowed down. Every login route (v1, legacy, the admin) spends these.
+
+    The account's budget is counted under the account the lookup found, so every spelling
+    of it (a username in other cases, an address with a fullwidth domain, its email instead
+    of its username) spends the one budget; a login naming no account gets one too.
+    """
+    attempt = await login_resolve(login=login)
+    await enforce_rate_limit(
+        request, group="auth.login.account", policy="strict", key=attempt.budget_key
+    )
     await enforce_rate_limit(
         request, group="auth.login.ip", policy="strict", key=client_key(request)
     )
+    return attempt
 
 
 async def register_rate_limit(request: HttpRequest) -> None:

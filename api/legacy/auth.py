@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from django.contrib.auth import alogout
 from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
@@ -42,8 +43,8 @@ router = Router(tags=["legacy: auth"])
 )
 async def login(request: HttpRequest) -> HttpResponse:
     payload = legacy_input(request, LoginIn)
-    await login_rate_limits(request, login=payload.username)
-    user = await user_authenticate(login=payload.username, password=payload.password)
+    attempt = await login_rate_limits(request, login=payload.username)
+    user = await user_authenticate(attempt=attempt, password=payload.password)
     pair = await token_pair_issue(user=user)
     return legacy_response(
         request,
@@ -116,7 +117,7 @@ async def token_refresh(request: HttpRequest) -> HttpResponse:
     "logout",
     auth=auth,
     response={HTTPStatus.OK: MessageOut},
-    summary="End this login: every token of its family is revoked",
+    summary="End this login: every token of its family is revoked, or the session ends",
     successor="/api/v1/auth/logout",
     body=LogoutIn,
 )
@@ -125,4 +126,6 @@ async def logout(request: HttpRequest) -> HttpResponse:
     await token_logout(
         refresh_token=payload.token, access_claims=getattr(request, "token_claims", None)
     )
+    # As v1's logout: the session it was called with ends too (nothing to end for a bearer).
+    await alogout(request)
     return legacy_response(request, MessageOut, {"message": "Logged out successfully"})

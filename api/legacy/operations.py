@@ -167,7 +167,8 @@ def _documented(
     if body is not None:
         schema = _input_schema(body)
         if method == "GET":
-            parameters += _query_parameters(schema)
+            # A body-only input has none in a GET: nothing is read from its query string.
+            parameters += [] if _body_only(body) else _query_parameters(schema)
         else:
             extra["requestBody"] = {
                 "required": bool(schema.get("required") or schema.get("anyOf")),
@@ -243,9 +244,10 @@ def _query_parameters(schema: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def legacy_input(request: HttpRequest, schema: type[S]) -> S:
-    """The operation's input: the query string, overlaid with a JSON object or form body; a
-    ``LegacyInput`` without any of the fields it ``needs`` is a 422 naming the first."""
-    data: dict[str, Any] = _query(request, schema)
+    """The operation's input: the query string, overlaid with a JSON object or form body (the
+    body alone for a ``body_only`` input: credentials and tokens); a ``LegacyInput`` without
+    any of the fields it ``needs`` is a 422 naming the first."""
+    data: dict[str, Any] = {} if _body_only(schema) else _query(request, schema)
     if request.method == "POST" and request.body:
         data.update(_body(request))
     try:
@@ -257,6 +259,10 @@ def legacy_input(request: HttpRequest, schema: type[S]) -> S:
     if isinstance(payload, LegacyInput) and payload.lacks_what_it_needs():
         raise missing_input(payload.needs[0], payload.missing_message())
     return payload
+
+
+def _body_only(schema: type[BaseModel]) -> bool:
+    return bool(getattr(schema, "body_only", False))
 
 
 def _query(request: HttpRequest, schema: type[BaseModel]) -> dict[str, Any]:
@@ -294,7 +300,9 @@ def _body(request: HttpRequest) -> dict[str, Any]:
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
             parsed = json.loads(request.body)
-        except ValueError:
+        except (ValueError, RecursionError):
+            # As v1 answers (Ninja's body parsing): JSON nested too deep for the parser is
+            # as unreadable as malformed JSON, never a 500.
             raise MusicbudError("Cannot parse request body", code="bad_request") from None
         if not isinstance(parsed, dict):
             raise InvalidInput("The body must be a JSON object", code="validation_error")

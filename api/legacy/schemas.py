@@ -158,6 +158,9 @@ class LegacyInput(Schema):
 
     needs: ClassVar[tuple[str, ...]] = ()
     needs_message: ClassVar[str] = ""
+    # Credentials and tokens: read from the body only, never from the query string (URLs
+    # are written to proxies' and servers' logs).
+    body_only: ClassVar[bool] = False
     # The fields it needs are strings whose blank value counts as not given.
     needs_not_blank: ClassVar[bool] = False
 
@@ -182,12 +185,16 @@ class ProfileSetIn(ProfileUpdateIn):
 
 
 class LoginIn(LegacyInput):
+    body_only = True
+
     username: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=128)
 
 
 class RegisterIn(LegacyInput):
     """v1's registration, its documented rules included."""
+
+    body_only = True
 
     username: str = Field(max_length=30, json_schema_extra=USERNAME_DOCUMENTED)
     email: str = Field(max_length=254)
@@ -198,6 +205,8 @@ class RegisterIn(LegacyInput):
 
 class LogoutIn(LegacyInput):
     """The refresh token is optional: the access token names the login."""
+
+    body_only = True
 
     refresh: str | None = Field(None, max_length=4096)
     refresh_token: str | None = Field(None, max_length=4096, description="Same as refresh.")

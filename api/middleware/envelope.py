@@ -1,5 +1,5 @@
-"""The error envelope at the door: bodies the API will not read are refused (413, 415, 400),
-and every error below is answered in the one JSON envelope."""
+"""The error envelope at the door: bodies the APIs (v1 and legacy) will not read are refused
+(413, 415, 400), and every error below is answered in the one JSON envelope."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.signals import got_request_exception
 from django.http import HttpRequest
+from django.http.multipartparser import MultiPartParserError
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from api import metrics
 from api.errors import (
+    bad_request,
     error_response,
     handled_exception_response,
     status_error_code,
@@ -29,6 +32,7 @@ API_PATH_PREFIX = "/api/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The API speaks JSON; multipart stays allowed for uploads.
 API_MEDIA_TYPES = ("application/json", "multipart/form-data")
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 # Headers of a replaced error response that still describe the error.
 _REPLACED_HEADERS = frozenset({"content-type", "content-length", "content-encoding"})
 
@@ -44,12 +48,29 @@ def _reject_body(request: HttpRequest) -> HttpResponseBase | None:
     if rejected is not None:
         # Rejected before URL resolution; resolve anyway so metrics and the access log
         # name the route that was refused, and the view can shape the refusal.
+        door_answer = getattr(_resolved_view(request), DOOR_ANSWER_ATTRIBUTE, None)
+        if door_answer is not None:
+            rejected = door_answer(request, rejected)
+    return rejected
+
+
+def _resolved_view(request: HttpRequest) -> Any:
+    """The view the request's URL resolves to (kept on the request, as Django's handler
+    would set it), or None."""
+    if request.resolver_match is None:
         with contextlib.suppress(Resolver404):
             request.resolver_match = resolve(request.path_info)
-            door_answer = getattr(request.resolver_match.func, DOOR_ANSWER_ATTRIBUTE, None)
-            if door_answer is not None:
-                rejected = door_answer(request, rejected)
-    return rejected
+    return request.resolver_match.func if request.resolver_match is not None else None
+
+
+def _reads_api_body(request: HttpRequest) -> bool:
+    """A body one of the APIs will read: sent to ``/api/``, or to a view of another API that
+    takes this door's refusals (the legacy routes at ``/`` and ``/v1/``)."""
+    if request.method not in BODY_METHODS:
+        return False
+    if request.path.startswith(API_PATH_PREFIX):
+        return True
+    return hasattr(_resolved_view(request), DOOR_ANSWER_ATTRIBUTE)
 
 
 # A JSON string escape of U+0000 that is not itself an escaped backslash.
@@ -58,13 +79,29 @@ _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 def _has_nul(request: HttpRequest) -> bool:
     """PostgreSQL text cannot hold U+0000, and no name, query or bio needs it: refuse it at
-    the door rather than let it reach the database as a 500."""
+    the door rather than let it reach the database as a 500. In a body: raw or escaped in
+    JSON, or in a form's fields (the legacy API reads forms; a file sent along may hold
+    any byte, and is never stored as text)."""
     if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
         return True
-    if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS:
-        body = request.body
-        return b"\x00" in body or _JSON_NUL.search(body) is not None
-    return False
+    if not _reads_api_body(request):
+        return False
+    # Read whole first: a form parsed from the stream would leave no body for the views.
+    body = request.body
+    if request.content_type in FORM_MEDIA_TYPES:
+        return _form_has_nul(request)
+    return b"\x00" in body or _JSON_NUL.search(body) is not None
+
+
+def _form_has_nul(request: HttpRequest) -> bool:
+    try:
+        fields = request.POST
+    except MultiPartParserError:
+        return False  # unreadable: the view answers it as it always has
+    return any(
+        "\x00" in name or any("\x00" in value for value in values)
+        for name, values in fields.lists()
+    )
 
 
 def _too_large(request: HttpRequest) -> HttpResponseBase:
@@ -107,7 +144,12 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
         # A chunked body declares no length; the fast path's handler flags it while reading
         # (above), Django's stock handler reads it whole.
         return _too_large(request)
-    if _has_nul(request):
+    try:
+        has_nul = _has_nul(request)
+    except RequestDataTooBig as exc:
+        # Over DATA_UPLOAD_MAX_MEMORY_SIZE: answered here as Django's handler400 would.
+        return bad_request(request, exc)
+    if has_nul:
         return error_response(
             request,
             HTTPStatus.BAD_REQUEST,

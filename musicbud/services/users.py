@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from musicbud.email_address import email_normalize, email_normalize_lenient
@@ -67,23 +68,50 @@ def _register(*, username: str, email: str, password: str) -> User:
         ) from None
 
 
-async def user_authenticate(*, login: str, password: str) -> User:
-    """The active user whose username or email is ``login`` and whose password matches.
+@dataclass(frozen=True, slots=True)
+class LoginAttempt:
+    """Whom a login names: the account its lookup found (None when there is none), and the
+    key its per-account budget is counted under, the same for every spelling of it."""
+
+    user: User | None
+    budget_key: str
+
+
+async def login_resolve(*, login: str) -> LoginAttempt:
+    """Look up the account a username or email names, before any password is checked."""
+    return await sync_to_async(_resolve, thread_sensitive=True)(login=login)
+
+
+def _resolve(*, login: str) -> LoginAttempt:
+    login = login.strip()
+    field, value = (
+        ("email", email_normalize_lenient(login)) if "@" in login else ("username", login)
+    )
+    user = User.objects.filter(**{f"{field}__iexact": value}).first()
+    if user is not None:
+        return LoginAttempt(user=user, budget_key=f"account:{user.pk}")
+    # No account: the budget is the lookup's own case-folding of what it looked for, so the
+    # spellings one account would share (``iexact`` compares UPPER() of both sides in the
+    # database) share one budget here too, and guessing is limited alike.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT UPPER(%s)", [value])
+        folded: str = cursor.fetchone()[0]
+    return LoginAttempt(user=None, budget_key=f"{field}:{folded}")
+
+
+async def user_authenticate(*, attempt: LoginAttempt, password: str) -> User:
+    """The active user ``attempt`` found, if ``password`` is theirs.
 
     One message for every failure (unknown, wrong password, inactive), so answers do not
     reveal which accounts exist.
     """
-    return await sync_to_async(_authenticate, thread_sensitive=True)(login=login, password=password)
-
-
-def _authenticate(*, login: str, password: str) -> User:
-    login = login.strip()
-    lookup = (
-        {"email__iexact": email_normalize_lenient(login)}
-        if "@" in login
-        else {"username__iexact": login}
+    return await sync_to_async(_authenticate, thread_sensitive=True)(
+        attempt=attempt, password=password
     )
-    user = User.objects.filter(**lookup).first()
+
+
+def _authenticate(*, attempt: LoginAttempt, password: str) -> User:
+    user = attempt.user
     if user is None:
         # Hash anyway so an unknown account costs as much time as a wrong password. The
         # attempted name is not logged: people type passwords into the username field.

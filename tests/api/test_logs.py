@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import urllib.error
+import urllib.request
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from api.logs import REDACTED, RedactingJsonFormatter
+from tests.conftest import require_service
 from tests.factories import UserFactory
-from tests.fixtures.processes import run_python
+from tests.fixtures.processes import database_url, run_python
+from tooling.benchmark.server import HOP_FREE_APP, start_server
+from tooling.ports import free_port
 
 pytestmark = pytest.mark.urls("tests.api.probe")
 
@@ -159,6 +168,22 @@ def test_log_level_comes_from_the_environment() -> None:
         ("Token QWERTYUIOP", f"Token {REDACTED}"),
         ("Authorization: Bearer abcdefgh1234", f"Authorization: {REDACTED} {REDACTED}"),
         (f"got {TOKEN} here", f"got {REDACTED} here"),
+        # Secrets in query strings, as servers log a request line.
+        (
+            '127.0.0.1:5 - "WebSocket /ws/chat/?ticket=Tk-9_x.y~z" [accepted]',
+            f'127.0.0.1:5 - "WebSocket /ws/chat/?ticket={REDACTED}" [accepted]',
+        ),
+        (
+            "GET /spotify/callback?code=AQB-12&state=s1.s2 HTTP/1.1",
+            f"GET /spotify/callback?code={REDACTED}&state={REDACTED} HTTP/1.1",
+        ),
+        (
+            "/v1/x?page=2&access_token=abc;refresh=def&id_token=ghi&sk=s&api_sig=g",
+            f"/v1/x?page=2&access_token={REDACTED};refresh={REDACTED}&id_token={REDACTED}"
+            f"&sk={REDACTED}&api_sig={REDACTED}",
+        ),
+        ("/a?Ticket=x&q=jazz&Key=k", f"/a?Ticket={REDACTED}&q=jazz&Key={REDACTED}"),
+        ("/search?q=barcode=1&sort=state", "/search?q=barcode=1&sort=state"),
     ],
 )
 def test_log_text_is_redacted_and_harmless_text_kept(text: str, expected: str) -> None:
@@ -173,3 +198,49 @@ def test_log_text_is_redacted_and_harmless_text_kept(text: str, expected: str) -
 
     assert line["message"] == expected
     assert line["detail"] == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_production_server_logs_no_secret_of_a_url(tmp_path: Path) -> None:
+    """gunicorn with its uvicorn worker, as deployed: uvicorn's error logger writes each
+    WebSocket's request line, query string included; Django's and gunicorn's write theirs."""
+    if not settings.REDIS_URL:
+        require_service("Redis", "REDIS_URL is unset; socket tickets live in Redis")
+    host, ticket, token = "127.0.0.1", secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    log_path = tmp_path / "server.log"
+    server = start_server(
+        app=HOP_FREE_APP,
+        host=host,
+        port=free_port(),
+        log_path=log_path,
+        app_env={
+            "DATABASE_URL": database_url(),
+            "REDIS_URL": str(settings.REDIS_URL),
+            "ALLOWED_HOSTS": host,
+            "LOG_LEVEL": "INFO",
+        },
+    )
+    try:
+        with (
+            connect(f"ws://{host}:{server.port}/ws/chat/?ticket={ticket}", open_timeout=10) as ws,
+            pytest.raises(ConnectionClosed),
+        ):
+            ws.recv(timeout=10)  # an unknown ticket: accepted, then closed
+        for path in (f"/nope?access_token={token}", f"/api/v1/auth/me?token={token}"):
+            with pytest.raises(urllib.error.HTTPError):
+                urllib.request.urlopen(f"{server.base_url}{path}", timeout=10)  # noqa: S310
+    finally:
+        server.stop()
+
+    text = log_path.read_text()
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    socket_lines = [line for line in lines if "WebSocket /ws/chat/" in line["message"]]
+    assert ticket not in text
+    assert token not in text
+    assert [(line["logger"], line["message"].split(" - ", 1)[1]) for line in socket_lines] == [
+        ("uvicorn.error", f'"WebSocket /ws/chat/?ticket={REDACTED}" [accepted]')
+    ]
+    assert {line["message"] for line in lines if line["logger"] == "django.request"} == {
+        "Not Found: /nope",
+        "Unauthorized: /api/v1/auth/me",
+    }

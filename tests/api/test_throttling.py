@@ -19,7 +19,7 @@ from api import throttling
 from api.request_context import client_ip
 from api.throttling import RateLimitState, enforce_rate_limit
 from musicbud.cache import close_redis_clients
-from musicbud.errors import RateLimited
+from musicbud.errors import RateLimited, ServiceUnavailable
 from musicbud.models import User
 from tests.conftest import require_service
 from tests.factories import UserFactory
@@ -203,6 +203,22 @@ async def test_redis_down_fails_closed_and_logs(dead_redis: None, caplog) -> Non
         await enforce_rate_limit(_request(), group="g", policy="standard")
 
     assert caught.value.retry_after == 60
+    messages = [r.getMessage() for r in caplog.records if r.name == "api.throttling"]
+    assert messages == ["rate limit counter unavailable; failing closed"]
+
+
+@override_settings(RATE_LIMIT_FAIL_OPEN=True, RATE_LIMIT_STRICT_PER_MINUTE=100)
+async def test_redis_down_fails_the_strict_policy_closed_whatever_the_setting(
+    dead_redis: None, caplog
+) -> None:
+    caplog.set_level(logging.ERROR, logger="api.throttling")
+    request = _request()
+
+    with pytest.raises(ServiceUnavailable) as caught:
+        await enforce_rate_limit(request, group="auth.login.ip", policy="strict")
+
+    assert caught.value.message == "A backing service is unavailable; try again shortly"
+    assert not hasattr(request, "rate_limit")
     messages = [r.getMessage() for r in caplog.records if r.name == "api.throttling"]
     assert messages == ["rate limit counter unavailable; failing closed"]
 

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 
 from graph.models import ProjectionOutbox, UserLibrary
 from musicbud.models import Relation, TasteEdge, User
 from musicbud.services.taste import taste_edge_set
-from tests.factories import TrackFactory, UserFactory
+from tests.factories import DEFAULT_PASSWORD, TrackFactory, UserFactory
 from tooling.demo import demo_seed
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +164,122 @@ def test_a_moderator_edits_the_profile_fields_the_apps_show(moderator_client: Cl
     assert response.status_code == HTTPStatus.FOUND, response.content
     user.refresh_from_db()
     assert (user.first_name, user.last_name, user.location) == ("Grace", "Hopper", "Arlington")
+
+
+# --- who may grant what ---------------------------------------------------------------------
+
+PERMISSION_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
+def _staff_with(*codenames: str) -> User:
+    """A staff member holding only these musicbud permissions (no superuser, no group)."""
+    staff = UserFactory.create(is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="musicbud", codename__in=codenames)
+    )
+    return staff
+
+
+def _profile_form(user: User, **extra: Any) -> dict[str, Any]:
+    """The change form as the admin page posts it, plus ``extra`` fields."""
+    return {
+        "username": user.username,
+        "email": user.email,
+        "display_name": user.display_name,
+        "is_active": "on",
+        **extra,
+    }
+
+
+def _escalation(group: Group) -> dict[str, Any]:
+    return {
+        "is_staff": "on",
+        "is_superuser": "on",
+        "groups": [str(group.pk)],
+        "user_permissions": [str(pk) for pk in Permission.objects.values_list("pk", flat=True)],
+    }
+
+
+def _permissions(user: User) -> tuple[bool, bool, list[str], int]:
+    user.refresh_from_db()
+    return (
+        user.is_staff,
+        user.is_superuser,
+        [group.name for group in user.groups.all()],
+        user.user_permissions.count(),
+    )
+
+
+def test_a_staff_member_with_change_user_cannot_make_itself_superuser(client: Client) -> None:
+    staff = _staff_with("view_user", "change_user")
+    group = Group.objects.create(name="everything")
+    client.force_login(staff)
+    change = reverse("admin:musicbud_user_change", args=[staff.pk])
+
+    page = client.get(change).content.decode()
+    response = client.post(change, _profile_form(staff, location="Lisbon", **_escalation(group)))
+
+    for field in PERMISSION_FIELDS:
+        assert f'name="{field}"' not in page
+    assert response.status_code == HTTPStatus.FOUND, response.content
+    assert _permissions(staff) == (True, False, [], 2)
+    assert staff.location == "Lisbon"  # the rest of the form was saved
+
+
+def test_a_staff_member_cannot_grant_permissions_to_anyone(client: Client) -> None:
+    client.force_login(_staff_with("view_user", "change_user"))
+    group = Group.objects.create(name="everything")
+    member = UserFactory.create()
+    change = reverse("admin:musicbud_user_change", args=[member.pk])
+
+    page = client.get(change).content.decode()
+    response = client.post(change, _profile_form(member, **_escalation(group)))
+
+    for field in PERMISSION_FIELDS:
+        assert f'name="{field}"' not in page
+    assert response.status_code == HTTPStatus.FOUND, response.content
+    assert _permissions(member) == (False, False, [], 0)
+
+
+def test_a_staff_member_cannot_change_a_superuser_or_set_its_password(client: Client) -> None:
+    client.force_login(_staff_with("view_user", "change_user", "delete_user"))
+    boss = UserFactory.create(is_staff=True, is_superuser=True)
+
+    change = reverse("admin:musicbud_user_change", args=[boss.pk])
+    posted = client.post(change, _profile_form(boss, email="taken-over@example.org"))
+    password = client.post(
+        reverse("admin:auth_user_password_change", args=[boss.pk]),
+        {"password1": "a-new-passphrase-9", "password2": "a-new-passphrase-9"},
+    )
+    deleted = client.post(reverse("admin:musicbud_user_delete", args=[boss.pk]), {"post": "yes"})
+
+    assert posted.status_code == HTTPStatus.FORBIDDEN
+    assert password.status_code == HTTPStatus.FORBIDDEN
+    assert deleted.status_code == HTTPStatus.FORBIDDEN
+    boss.refresh_from_db()
+    assert boss.email != "taken-over@example.org"
+    assert boss.check_password(DEFAULT_PASSWORD)
+
+
+def test_a_superuser_grants_permissions_to_others_but_not_to_itself(
+    moderator_client: Client,
+) -> None:
+    group = Group.objects.create(name="everything")
+    member = UserFactory.create()
+    me = User.objects.get(is_superuser=True)
+    own_change = reverse("admin:musicbud_user_change", args=[me.pk])
+
+    granted = moderator_client.post(
+        reverse("admin:musicbud_user_change", args=[member.pk]),
+        _profile_form(member, is_staff="on", groups=[str(group.pk)]),
+    )
+    own_page = moderator_client.get(own_change).content.decode()
+    # Dropping its own flags (and with them the only way back) is refused the same way.
+    demoted = moderator_client.post(own_change, _profile_form(me))
+
+    assert granted.status_code == HTTPStatus.FOUND, granted.content
+    assert _permissions(member) == (True, False, ["everything"], 0)
+    for field in PERMISSION_FIELDS:
+        assert f'name="{field}"' not in own_page
+    assert demoted.status_code == HTTPStatus.FOUND, demoted.content
+    assert _permissions(me) == (True, True, [], 0)

@@ -9,11 +9,14 @@ from typing import Any
 
 import psycopg
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.test import AsyncClient, Client, override_settings
+from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from musicbud.cache import close_redis_clients
+from musicbud.models import User
 from musicbud.selectors import taste
 from tests.api.legacy.conftest import DART_AGENT, LegacyWorld
 from tests.fixtures.http import assert_envelope
@@ -240,3 +243,99 @@ def test_a_refusal_at_the_door_of_another_url_stays_as_it_was(client: Client) ->
 
     assert_envelope(response, HTTPStatus.BAD_REQUEST, "bad_request")
     assert "Deprecation" not in response
+
+
+# Bodies no client sends, refused at the one door every API shares (the v1 API's).
+NUL_MESSAGE = "NUL characters are not allowed in the path, query or body"
+UNPARSABLE = "Cannot parse request body"
+DEEP_JSON = '{"username": ' + "[" * 1000 + "]" * 1000 + ', "password": "x"}'
+HOSTILE_BODIES = [
+    pytest.param(
+        "application/json",
+        '{"username": "a\\u0000b", "password": "x"}',
+        NUL_MESSAGE,
+        id="json-u0000",
+    ),
+    pytest.param(
+        "application/x-www-form-urlencoded", "username=a%00b&password=x", NUL_MESSAGE, id="form-%00"
+    ),
+    pytest.param("application/json", DEEP_JSON, UNPARSABLE, id="json-1000-deep"),
+]
+UNAUTHENTICATED = [
+    "/login/",
+    "/v1/login",
+    "/register/",
+    "/v1/register",
+    "/token/refresh",
+    "/v1/token/refresh/",
+]
+
+
+@pytest.mark.parametrize(("content_type", "body", "message"), HOSTILE_BODIES)
+@pytest.mark.parametrize("path", UNAUTHENTICATED)
+def test_a_body_the_api_refuses_is_a_legacy_400_on_every_route(
+    path: str, content_type: str, body: str, message: str
+) -> None:
+    client = Client(raise_request_exception=False)
+
+    response = client.post(path, body, content_type=content_type, HTTP_USER_AGENT=DART_AGENT)
+
+    _assert_legacy(response, HTTPStatus.BAD_REQUEST, "bad_request", message)
+    assert User.objects.count() == 0
+
+
+@pytest.mark.parametrize(("content_type", "body", "message"), HOSTILE_BODIES)
+def test_a_body_the_api_refuses_is_a_legacy_400_behind_authentication(
+    legacy: LegacyWorld, content_type: str, body: str, message: str
+) -> None:
+    legacy.client = Client(raise_request_exception=False)
+    me = legacy.world.me
+    bio = body.replace("username", "bio")
+
+    response = legacy.client.post(
+        "/v1/me/profile/set/", bio, content_type=content_type, headers=legacy.headers
+    )
+
+    _assert_legacy(response, HTTPStatus.BAD_REQUEST, "bad_request", message)
+    me.refresh_from_db()
+    assert me.bio == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"username": "a\\u0000b", "password": "x"}', NUL_MESSAGE),
+        (DEEP_JSON, UNPARSABLE),
+    ],
+    ids=["json-u0000", "json-1000-deep"],
+)
+def test_v1_refuses_the_same_bodies_with_the_same_answer(body: str, message: str) -> None:
+    client = Client(raise_request_exception=False)
+
+    response = client.post(reverse("api-v1:auth-login"), body, content_type="application/json")
+
+    assert_envelope(response, HTTPStatus.BAD_REQUEST, "bad_request", message)
+
+
+def test_a_photo_sent_along_a_multipart_profile_may_hold_any_byte(legacy: LegacyWorld) -> None:
+    # The app sends a photo with its profile form; only the form's text fields are stored.
+    photo = SimpleUploadedFile("me.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", "image/jpeg")
+
+    response = legacy.client.post(
+        "/v1/me/profile/set/", {"bio": "jazz", "photo": photo}, headers=legacy.headers
+    )
+
+    assert response.status_code == HTTPStatus.OK, response.content
+    assert response.json()["bio"] == "jazz"
+
+
+def test_a_nul_in_a_multipart_field_is_a_legacy_400(legacy: LegacyWorld) -> None:
+    photo = SimpleUploadedFile("me.jpg", b"\xff\xd8", "image/jpeg")
+
+    response = legacy.client.post(
+        "/v1/me/profile/set/", {"bio": "ja\x00zz", "photo": photo}, headers=legacy.headers
+    )
+
+    _assert_legacy(response, HTTPStatus.BAD_REQUEST, "bad_request", NUL_MESSAGE)
+    legacy.world.me.refresh_from_db()
+    assert legacy.world.me.bio == ""

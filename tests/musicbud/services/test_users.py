@@ -9,10 +9,15 @@ from django.core.exceptions import ValidationError
 from musicbud.email_address import email_normalize
 from musicbud.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicbud.models import User
-from musicbud.services.users import user_authenticate, user_register
+from musicbud.services.users import login_resolve, user_authenticate, user_register
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def log_in(login: str, password: str) -> User:
+    attempt = async_to_sync(login_resolve)(login=login)
+    return async_to_sync(user_authenticate)(attempt=attempt, password=password)
 
 
 def test_register_strips_and_keeps_the_usernames_case() -> None:
@@ -41,19 +46,49 @@ def test_register_validates_the_password_against_the_username() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("login", "key"),
+    [
+        ("Demo.User", "username:DEMO.USER"),
+        ("  demo.user  ", "username:DEMO.USER"),
+        ("Ghost@\uff24\uff25\uff2d\uff2f.example", "email:GHOST@DEMO.EXAMPLE"),
+        ("ghost@demo.EXAMPLE", "email:GHOST@DEMO.EXAMPLE"),
+    ],
+)
+def test_a_login_naming_no_account_is_budgeted_as_the_lookup_folds_it(login: str, key: str) -> None:
+    attempt = async_to_sync(login_resolve)(login=login)
+
+    assert (attempt.user, attempt.budget_key) == (None, key)
+
+
+def test_every_spelling_of_an_account_resolves_to_its_one_budget() -> None:
+    user = UserFactory.create(username="jess", email="jess@demo.example")
+    spellings = (
+        "jess",
+        "JESS",
+        "JE\u017f\u017f",
+        "jess@\uff24\uff25\uff2d\uff2f.example",
+        "JESS@demo.example",
+    )
+
+    attempts = [async_to_sync(login_resolve)(login=spelling) for spelling in spellings]
+
+    assert {
+        (attempt.user.pk if attempt.user else None, attempt.budget_key) for attempt in attempts
+    } == {(user.pk, f"account:{user.pk}")}
+
+
 def test_authenticate_accepts_the_email_and_records_the_login() -> None:
     user = UserFactory.create()
 
-    authenticated = async_to_sync(user_authenticate)(
-        login=user.email.upper(), password=DEFAULT_PASSWORD
-    )
+    authenticated = log_in(user.email.upper(), DEFAULT_PASSWORD)
 
     stored = User.objects.get(pk=user.pk)
     assert authenticated.pk == user.pk
     assert stored.last_login is not None
     assert stored.last_login == authenticated.last_login
     with pytest.raises(AuthenticationFailed):
-        async_to_sync(user_authenticate)(login=user.username, password="nope-nope-nope")
+        log_in(user.username, "nope-nope-nope")
 
 
 # --- email addresses: one spelling each, and no domain that passes for another ----------------
@@ -152,8 +187,6 @@ def test_the_admin_refuses_a_homograph_address() -> None:
 def test_login_by_email_accepts_any_spelling_of_the_address() -> None:
     user = UserFactory.create(email="demo@demo.musicbud.invalid")
 
-    found = async_to_sync(user_authenticate)(
-        login=f"demo@{FULLWIDTH_DEMO}.musicbud.invalid", password=DEFAULT_PASSWORD
-    )
+    found = log_in(f"demo@{FULLWIDTH_DEMO}.musicbud.invalid", DEFAULT_PASSWORD)
 
     assert found.pk == user.pk
