@@ -28,7 +28,9 @@ from musicbud.errors import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
-Policy = Literal["standard", "strict"]
+Policy = Literal["standard", "strict", "client"]
+# The policies that guard credentials: they fail closed (see _count_hit).
+AUTHENTICATION_POLICIES: frozenset[Policy] = frozenset({"strict", "client"})
 
 # The request attribute holding the tightest budget seen while handling the request.
 REQUEST_ATTRIBUTE = "rate_limit"
@@ -55,6 +57,8 @@ def policy_rate(policy: Policy) -> str:
     """The policy as a django-ratelimit rate string (``"60/m"``), read from settings."""
     if policy == "strict":
         return f"{settings.RATE_LIMIT_STRICT_PER_MINUTE}/m"
+    if policy == "client":
+        return f"{settings.RATE_LIMIT_CLIENT_PER_MINUTE}/m"
     return f"{settings.RATE_LIMIT_PER_MINUTE}/m"
 
 
@@ -114,9 +118,9 @@ async def _count_hit(
     *, group: str, policy: Policy, identity: str, reads: Sequence[CacheRead] = ()
 ) -> tuple[RateLimitState, bool] | None:
     """Count one hit: the state and whether it is over the limit; None when the counter
-    store failed and the policy fails open. Failing closed raises: the strict policy always
-    does, with the 503 of an outage (``ServiceUnavailable``); the standard policy does with
-    ``RATE_LIMIT_FAIL_OPEN`` off, with a 429."""
+    store failed and the policy fails open. Failing closed raises: the authentication
+    policies (strict, client) always do, with the 503 of an outage (``ServiceUnavailable``);
+    the standard policy does with ``RATE_LIMIT_FAIL_OPEN`` off, with a 429."""
     rate = policy_rate(policy)
     limit, period = _split_rate(rate)
     window = _get_window(identity, period)
@@ -126,9 +130,10 @@ async def _count_hit(
             cache_key, 1, expire=period + EXPIRATION_FUDGE, reads=reads
         )
     except (RedisError, OSError) as exc:
-        # The strict policy guards credentials: without its counters a login would be an
-        # unlimited oracle (and the token store behind it fails only for the right password).
-        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN and policy != "strict"
+        # The authentication policies guard credentials: without their counters a login would
+        # be an unlimited oracle (and the token store behind it fails only for the right
+        # password).
+        fail_open: bool = settings.RATE_LIMIT_FAIL_OPEN and policy not in AUTHENTICATION_POLICIES
         logger.exception(
             "rate limit counter unavailable; failing %s",
             "open" if fail_open else "closed",
@@ -136,7 +141,7 @@ async def _count_hit(
         )
         if fail_open:
             return None
-        if policy == "strict":
+        if policy in AUTHENTICATION_POLICIES:
             raise ServiceUnavailable(OUTAGE_MESSAGE) from exc
         raise RateLimited(
             "Rate limiting is unavailable; try again shortly",

@@ -146,6 +146,9 @@ class AppEnvironment(BaseSettings):
 
     RATE_LIMIT_PER_MINUTE: PositiveInt = 60
     RATE_LIMIT_STRICT_PER_MINUTE: PositiveInt = 10
+    # Logins and registrations from one client address (looser than per account: a campus or
+    # office behind one NAT address shares it).
+    RATE_LIMIT_CLIENT_PER_MINUTE: PositiveInt = 60
     RATE_LIMIT_FAIL_OPEN: bool = True
     # How many reverse proxies in front of us append to X-Forwarded-For; 0 = never trust it.
     TRUSTED_PROXY_COUNT: Annotated[int, Field(ge=0, le=10)] = 0

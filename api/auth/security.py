@@ -34,8 +34,9 @@ def bearer_token(request: HttpRequest) -> str | None:
 
 async def login_rate_limits(request: HttpRequest, *, login: str) -> LoginAttempt:
     """Whom ``login`` names, once the budgets of the attempt are spent, before any password
-    is hashed: guessing one account from many addresses and many accounts from one address
-    are both slowed down. Every login route (v1, legacy, the admin) spends these.
+    is hashed: guessing one account from many addresses (the strict policy) and many accounts
+    from one address (the looser client policy, so people behind one NAT address can still
+    log in) are both slowed down. Every login route (v1, legacy, the admin) spends these.
 
     The account's budget is counted under the account the lookup found, so every spelling
     of it (a username in other cases, an address with a fullwidth domain, its email instead
@@ -46,14 +47,15 @@ async def login_rate_limits(request: HttpRequest, *, login: str) -> LoginAttempt
         request, group="auth.login.account", policy="strict", key=attempt.budget_key
     )
     await enforce_rate_limit(
-        request, group="auth.login.ip", policy="strict", key=client_key(request)
+        request, group="auth.login.ip", policy="client", key=client_key(request)
     )
     return attempt
 
 
 async def register_rate_limit(request: HttpRequest) -> None:
-    """The budget a registration spends (per client address)."""
-    await enforce_rate_limit(request, group="auth.register", policy="strict")
+    """The budget a registration spends (per client address, looser than per account: many
+    people may share one NAT address)."""
+    await enforce_rate_limit(request, group="auth.register", policy="client")
 
 
 async def refresh_rate_limit(request: HttpRequest) -> None:

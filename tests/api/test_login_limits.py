@@ -117,7 +117,7 @@ def test_the_admin_login_is_limited_per_account_across_addresses(staff: User) ->
     assert staff.last_login is None
 
 
-@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
+@override_settings(RATE_LIMIT_CLIENT_PER_MINUTE=3)
 def test_the_admin_login_is_limited_per_address_across_accounts() -> None:
     client = Client()
     accounts = UserFactory.create_batch(4, is_staff=True)

@@ -17,7 +17,7 @@ from redis import asyncio as aioredis
 
 from api import throttling
 from api.request_context import client_ip
-from api.throttling import RateLimitState, enforce_rate_limit
+from api.throttling import Policy, RateLimitState, enforce_rate_limit
 from musicbud.cache import close_redis_clients
 from musicbud.errors import RateLimited, ServiceUnavailable
 from musicbud.models import User
@@ -87,6 +87,18 @@ async def test_strict_policy_uses_the_strict_limit() -> None:
     with pytest.raises(RateLimited) as caught:
         await enforce_rate_limit(_request(), group="login", policy="strict")
     assert caught.value.limit == 2
+
+
+@override_settings(
+    RATE_LIMIT_PER_MINUTE=50, RATE_LIMIT_STRICT_PER_MINUTE=2, RATE_LIMIT_CLIENT_PER_MINUTE=3
+)
+async def test_client_policy_uses_the_client_limit() -> None:
+    for _ in range(3):
+        await enforce_rate_limit(_request(), group="register", policy="client")
+
+    with pytest.raises(RateLimited) as caught:
+        await enforce_rate_limit(_request(), group="register", policy="client")
+    assert caught.value.limit == 3
 
 
 @override_settings(RATE_LIMIT_PER_MINUTE=1)
@@ -207,15 +219,18 @@ async def test_redis_down_fails_closed_and_logs(dead_redis: None, caplog) -> Non
     assert messages == ["rate limit counter unavailable; failing closed"]
 
 
-@override_settings(RATE_LIMIT_FAIL_OPEN=True, RATE_LIMIT_STRICT_PER_MINUTE=100)
-async def test_redis_down_fails_the_strict_policy_closed_whatever_the_setting(
-    dead_redis: None, caplog
+@pytest.mark.parametrize("policy", ["strict", "client"])
+@override_settings(
+    RATE_LIMIT_FAIL_OPEN=True, RATE_LIMIT_STRICT_PER_MINUTE=100, RATE_LIMIT_CLIENT_PER_MINUTE=100
+)
+async def test_redis_down_fails_the_authentication_policies_closed_whatever_the_setting(
+    dead_redis: None, caplog, policy: Policy
 ) -> None:
     caplog.set_level(logging.ERROR, logger="api.throttling")
     request = _request()
 
     with pytest.raises(ServiceUnavailable) as caught:
-        await enforce_rate_limit(request, group="auth.login.ip", policy="strict")
+        await enforce_rate_limit(request, group="auth.login.ip", policy=policy)
 
     assert caught.value.message == "A backing service is unavailable; try again shortly"
     assert not hasattr(request, "rate_limit")

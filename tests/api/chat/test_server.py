@@ -50,6 +50,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             "ALLOWED_HOSTS": HOST,
             "RATE_LIMIT_PER_MINUTE": "100000",
             "RATE_LIMIT_STRICT_PER_MINUTE": "100000",
+            "RATE_LIMIT_CLIENT_PER_MINUTE": "100000",
             "WEB_CONCURRENCY": "2",
         },
     )
