@@ -36,7 +36,7 @@ from musicbud.chat.services.read_markers import chat_read_mark
 from musicbud.chat.tickets import SocketGrant, chat_grant_is_live, chat_ticket_redeem
 from musicbud.errors import MusicbudError, PermissionDenied, RateLimited
 from musicbud.models import User
-from musicbud.selectors.users import principal_get_cached
+from musicbud.selectors.users import password_stamp, principal_get_cached
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,11 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         user = await get_user(self.scope)
         if not (user.is_authenticated and user.is_active):
             return None
-        return SocketGrant(user_id=user.pk, session_key=self.scope["session"].session_key)
+        return SocketGrant(
+            user_id=user.pk,
+            password_stamp=password_stamp(user.password),
+            session_key=self.scope["session"].session_key,
+        )
 
     async def check_session(self) -> None:
         """Close the socket once its user is deactivated or its login revoked."""
