@@ -381,3 +381,37 @@ def test_routes_need_authentication(db: None) -> None:
     response = Client().get(url("chat-channels"))
 
     assert_envelope(response, HTTPStatus.UNAUTHORIZED, "not_authenticated")
+
+
+def test_a_ban_is_lifted_by_an_admins_unban_only(people, client_as, make_channel) -> None:
+    private = make_channel(people["ana"], "closed", visibility="private")
+    ana, ben = client_as(people["ana"]), client_as(people["ben"])
+    post(ana, url("chat-channel-members", private["id"]), {"username": "ben"})
+    post(ben, url("chat-invitation-accept", Membership.objects.get(user=people["ben"]).pk))
+    post(ana, url("chat-member-moderate", private["id"], "ben", "promote"))
+    post(ana, url("chat-member-moderate", private["id"], "cat", "ban"))
+
+    def act(client: Client, action: str) -> Any:
+        return post(client, url("chat-member-moderate", private["id"], "cat", action))
+
+    kicked_by_moderator = act(ben, "kick")
+    kicked_by_admin = act(ana, "kick")
+    invited = post(ben, url("chat-channel-members", private["id"]), {"username": "cat"})
+    joined = post(client_as(people["cat"]), url("chat-channel-join", private["id"]))
+    unbanned_by_moderator = act(ben, "unban")
+    still = Membership.objects.get(user=people["cat"]).state
+
+    assert_envelope(kicked_by_moderator, HTTPStatus.CONFLICT, "banned")
+    assert_envelope(kicked_by_admin, HTTPStatus.CONFLICT, "banned")
+    assert_envelope(invited, HTTPStatus.FORBIDDEN, "banned")
+    assert_envelope(joined, HTTPStatus.FORBIDDEN, "banned")
+    assert_envelope(unbanned_by_moderator, HTTPStatus.FORBIDDEN, "channel_role_required")
+    assert still == "banned"
+
+    unbanned = act(ana, "unban")
+    again = act(ana, "unban")
+    invited_now = post(ben, url("chat-channel-members", private["id"]), {"username": "cat"})
+
+    assert unbanned.status_code == HTTPStatus.NO_CONTENT
+    assert_envelope(again, HTTPStatus.CONFLICT, "not_banned")
+    assert (invited_now.status_code, invited_now.json()["state"]) == (HTTPStatus.CREATED, "invited")
