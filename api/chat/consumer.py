@@ -33,6 +33,11 @@ from musicbud.chat.selectors import (
 )
 from musicbud.chat.services.messages import chat_message_post
 from musicbud.chat.services.read_markers import chat_read_mark
+from musicbud.chat.socket_slots import (
+    socket_slot_refresh,
+    socket_slot_release,
+    socket_slot_take,
+)
 from musicbud.chat.tickets import SocketGrant, chat_grant_is_live, chat_ticket_redeem
 from musicbud.errors import MusicbudError, PermissionDenied, RateLimited
 from musicbud.models import User
@@ -42,12 +47,13 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429  # the user holds CHAT_MAX_SOCKETS_PER_USER sockets already
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's registry: the server is overloaded or failing
 # A frame holds at most one message (4,000 characters, as JSON escapes up to 6 bytes each).
 MAX_FRAME_CHARS = 32 * 1024
 RESUME_LIMIT = 200
-SEND_GROUP = "chat.socket.send"
-TYPING_GROUP = "chat.socket.typing"
+# Every frame a client sends spends the user's budget of its type (invalid ones too).
+FRAME_GROUP = "chat.socket.{}"
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
@@ -101,6 +107,7 @@ sessions = SessionWatch()
 
 class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     grant: SocketGrant | None = None
+    holds_slot = False
     user: User
     subscribed: set[int]
     blocked: set[int]
@@ -126,6 +133,10 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self.close(code=CLOSE_UNAUTHORIZED)
                 return
             self.user = principal.user
+            self.holds_slot = await socket_slot_take(user_id=self.user.pk, socket=self.channel_name)
+            if not self.holds_slot:
+                await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+                return
             state = await chat_socket_state(user_id=grant.user_id)
             self.blocked = set(state.blocked_ids)
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
@@ -163,6 +174,8 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         try:
             live = await chat_grant_is_live(grant=self.grant)
+            if live:
+                await socket_slot_refresh(user_id=self.grant.user_id, socket=self.channel_name)
         except (RedisError, OSError):
             logger.warning("chat socket check failed; will retry", exc_info=True)
             return
@@ -178,6 +191,12 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         sessions.forget(self)
         if not hasattr(self, "user"):
             return
+        if self.holds_slot:
+            self.holds_slot = False
+            try:
+                await socket_slot_release(user_id=self.user.pk, socket=self.channel_name)
+            except (RedisError, OSError):  # the slot goes stale on its own
+                logger.warning("chat socket slot not released", exc_info=True)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         for channel_id in list(self.subscribed):
             await self._unsubscribe(channel_id)
@@ -218,14 +237,18 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if self.grant is None:
             return
         if text_data is None:
-            await self._error("invalid_frame", "Send JSON text frames")
+            if not await self._over_budget("invalid"):
+                await self._error("invalid_frame", "Send JSON text frames")
             return
         if len(text_data) > MAX_FRAME_CHARS:
-            await self._error("frame_too_large", "The frame is too large")
+            if not await self._over_budget("invalid"):
+                await self._error("frame_too_large", "The frame is too large")
             return
         try:
             frame = FRAMES.validate_json(text_data)
         except ValidationError as exc:
+            if await self._over_budget("invalid"):
+                return
             details = [
                 {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
                 for error in exc.errors(include_url=False, include_context=False)[:10]
@@ -233,6 +256,8 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._error("invalid_frame", "The frame is not valid", details=details)
             return
         client_id = frame.client_id if isinstance(frame, SendFrame) else None
+        if await self._over_budget(frame.type, client_id=client_id):
+            return
         try:
             if isinstance(frame, SendFrame):
                 await self._send_message(frame)
@@ -242,15 +267,24 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self._read(frame)
             else:
                 await self._resume(frame)
-        except RateLimited as exc:
-            await self._error(
-                exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
-            )
         except MusicbudError as exc:
             extra: dict[str, Any] = {"status_code": int(exc.status_code), "client_id": client_id}
             if exc.details is not None:
                 extra["details"] = exc.details
             await self._error(exc.code, exc.message, **extra)
+
+    async def _over_budget(self, kind: str, *, client_id: str | None = None) -> bool:
+        """Spend one frame of ``kind`` from the user's budget; when it is spent, say so."""
+        try:
+            await enforce_user_rate_limit(
+                user_id=self.user.pk, group=FRAME_GROUP.format(kind), policy="standard"
+            )
+        except RateLimited as exc:
+            await self._error(
+                exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
+            )
+            return True
+        return False
 
     async def _send_message(self, frame: SendFrame) -> None:
         assert self.grant is not None  # noqa: S101 - receive() returns early otherwise
@@ -258,7 +292,6 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not await chat_grant_is_live(grant=self.grant):
             await self._close_unauthorized()
             return
-        await enforce_user_rate_limit(user_id=self.user.pk, group=SEND_GROUP, policy="standard")
         posted = await chat_message_post(
             user=self.user,
             channel_id=frame.channel,
@@ -274,7 +307,6 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
 
     async def _typing(self, frame: TypingFrame) -> None:
-        await enforce_user_rate_limit(user_id=self.user.pk, group=TYPING_GROUP, policy="standard")
         event: dict[str, Any] = {"type": "typing", "user": user_payload(self.user)}
         if frame.channel is not None:
             if frame.channel not in self.subscribed:

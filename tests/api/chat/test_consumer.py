@@ -479,3 +479,43 @@ async def test_a_password_change_refuses_a_ticket_issued_before_it(people) -> No
     socket, _ = await raw_socket(f"/ws/chat/?ticket={ticket}", [])
 
     assert await closed_with(socket) == 4401
+
+
+async def test_every_frame_type_spends_its_own_budget(people, open_socket, settings) -> None:
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    channel_id = await jazz_with(people)
+    posted = await chat_message_post(user=people["ana"], channel_id=channel_id, content="one")
+    ana = await open_socket(people["ana"])
+    sent = {
+        "read": {"type": "read", "channel": channel_id, "message_id": posted.message.pk},
+        "resume": {"type": "resume", "after": 0},
+        "typing": {"type": "typing", "channel": channel_id},
+        "invalid": {"type": "shout"},
+    }
+    answers: dict[str, list[str]] = {}
+    for kind, frame in sent.items():
+        for _ in range(3):
+            await ana.send_json_to(frame)
+        replies = await frames(ana, {"read": 3, "resume": 5, "typing": 1, "invalid": 3}[kind])
+        answers[kind] = [reply.get("code", reply["type"]) for reply in replies]
+
+    assert answers == {
+        "read": ["read", "read", "rate_limited"],
+        "resume": ["message", "resumed", "message", "resumed", "rate_limited"],
+        "typing": ["rate_limited"],  # one's own typing is not echoed
+        "invalid": ["invalid_frame", "invalid_frame", "rate_limited"],
+    }
+
+
+async def test_sockets_per_user_are_capped(people, open_socket, settings) -> None:
+    settings.CHAT_MAX_SOCKETS_PER_USER = 2
+    first = await open_socket(people["ana"])
+    await open_socket(people["ana"])
+    ticket = await chat_ticket_issue(user=people["ana"], family_id=None, session_key=None)
+    third, _ = await raw_socket(f"/ws/chat/?ticket={ticket}")
+
+    assert await closed_with(third) == 4429
+    assert await silent(first)
+    await open_socket(people["ben"])  # another user's sockets count apart
+    await first.disconnect()
+    await open_socket(people["ana"])  # a closed socket gives its slot back
