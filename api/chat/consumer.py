@@ -4,6 +4,7 @@ the user's channel and conversation events out; sends, typing, read markers and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from api.chat.frames import FRAMES, ReadFrame, ResumeFrame, SendFrame, TypingFrame
+from api.chat.layer_watch import layer_watch
 from api.throttling import enforce_user_rate_limit
 from musicbud.chat.fanout import (
     channel_group,
@@ -108,6 +110,7 @@ sessions = SessionWatch()
 class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     grant: SocketGrant | None = None
     holds_slot = False
+    accepted = False
     user: User
     subscribed: set[int]
     blocked: set[int]
@@ -120,6 +123,24 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self._reply("error", code=code, message=message, **extra)
 
     # --- lifecycle ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The consumer's whole life; a layer (Redis) failure outside a handler, such as
+        creating the socket's layer channel before ``connect``, closes it with 1013 instead
+        of failing the handshake (an HTTP 500) or dropping the socket without a close."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError):
+            logger.exception("chat socket failed on the channel layer")
+            await self._leave_watches()
+            with contextlib.suppress(RuntimeError, OSError):  # the client may be gone already
+                if not self.accepted:
+                    await send({"type": "websocket.accept", "subprotocol": None})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
 
     async def connect(self) -> None:
         # Accepted first, so that a refusal can carry its close code (a refused handshake
@@ -150,6 +171,7 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.grant = grant
         sessions.watch(self)
+        layer_watch.watch(self)
         await self._reply("hello", user=user_payload(self.user), channels=sorted(self.subscribed))
 
     async def _authenticate(self) -> SocketGrant | None:
@@ -186,9 +208,25 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.grant = None
         await self.close(code=CLOSE_UNAUTHORIZED)
         sessions.forget(self)
+        layer_watch.forget(self)
+
+    async def _close_unavailable(self) -> None:
+        """Redis or the database failed a frame: "try again later", with a close frame."""
+        self.grant = None
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
+        await self._leave_watches()
+
+    async def _leave_watches(self) -> None:
+        sessions.forget(self)
+        layer_watch.forget(self)
+
+    async def resync(self) -> None:
+        """The layer is back after losing events: the client should resume."""
+        if self.grant is not None:
+            await self._reply("resync")
 
     async def disconnect(self, code: int) -> None:
-        sessions.forget(self)
+        await self._leave_watches()
         if not hasattr(self, "user"):
             return
         if self.holds_slot:
@@ -236,6 +274,13 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.grant is None:
             return
+        try:
+            await self._handle(text_data)
+        except (RedisError, OSError, DatabaseError):
+            logger.exception("chat socket frame failed on Redis or the database")
+            await self._close_unavailable()
+
+    async def _handle(self, text_data: str | None) -> None:
         if text_data is None:
             if not await self._over_budget("invalid"):
                 await self._error("invalid_frame", "Send JSON text frames")
@@ -256,9 +301,9 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self._error("invalid_frame", "The frame is not valid", details=details)
             return
         client_id = frame.client_id if isinstance(frame, SendFrame) else None
-        if await self._over_budget(frame.type, client_id=client_id):
-            return
         try:
+            if await self._over_budget(frame.type, client_id=client_id):
+                return
             if isinstance(frame, SendFrame):
                 await self._send_message(frame)
             elif isinstance(frame, TypingFrame):
