@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from api.chat.frames import FRAMES, ReadFrame, ResumeFrame, SendFrame, TypingFrame
-from api.chat.layer_watch import layer_watch
+from api.chat.layer_watch import SocketWatch, layer_watch
 from api.throttling import enforce_user_rate_limit
 from musicbud.chat.fanout import (
     channel_group,
@@ -76,26 +76,10 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     )
 
 
-class SessionWatch:
+class SessionWatch(SocketWatch["ChatConsumer"]):
     """Re-checks every open socket of this process, one after the other, every
-    ``CHAT_SESSION_CHECK_SECONDS``: one task per process rather than one timer per socket,
-    so a thousand sockets opened together do not check (and open Redis connections)
-    together. The task ends when the last socket closes and starts again with the next."""
-
-    def __init__(self) -> None:
-        self.sockets: dict[ChatConsumer, None] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    def watch(self, consumer: ChatConsumer) -> None:
-        self.sockets[consumer] = None
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run())
-
-    def forget(self, consumer: ChatConsumer) -> None:
-        self.sockets.pop(consumer, None)
-        if not self.sockets and self.task is not None:
-            self.task.cancel()  # asleep, or this very check: nothing left to check either way
-            self.task = None
+    ``CHAT_SESSION_CHECK_SECONDS`` (so sockets opened together do not check, and open Redis
+    connections, together)."""
 
     async def _run(self) -> None:
         while self.sockets:

@@ -4,15 +4,18 @@ machine's) that is stopped and started: 1013 where Redis is needed, ``resync`` a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
+from redis.exceptions import RedisError
 
 from api.chat import layer_watch
 from config.asgi import application
@@ -34,8 +37,10 @@ TIMEOUT = 5
 
 
 @pytest.fixture
-def outage_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnRedis]:
-    """Cache, rate limits, tickets and the channel layer all on one own redis-server."""
+async def outage_redis(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[OwnRedis]:
+    """Cache, rate limits, tickets and the channel layer all on one own redis-server. The
+    layer is flushed at the end: its receive task would otherwise keep reconnecting (and
+    logging errors) to the stopped server for the rest of the run."""
     binary = shutil.which("redis-server")
     if binary is None:
         require_service("redis-server", "the redis-server binary is not installed")
@@ -52,7 +57,12 @@ def outage_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[OwnRedis]:
     layers["default"]["CONFIG"]["prefix"] = f"outage.{urlsplit(server.url).port}."
     try:
         with override_settings(REDIS_URL=server.url, CACHES=caches, CHANNEL_LAYERS=layers):
-            yield server
+            try:
+                yield server
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await get_channel_layer().flush()
+                await close_redis_clients()
     finally:
         server.stop()
 
@@ -80,7 +90,6 @@ async def test_a_socket_opened_while_redis_is_down_is_accepted_and_closed_1013(
     socket = await _open(f"/ws/chat/?ticket={ticket}")
 
     assert await _close_code(socket) == 1013
-    await close_redis_clients()
 
 
 async def test_a_frame_that_meets_redis_down_closes_the_socket_1013(
@@ -98,7 +107,6 @@ async def test_a_frame_that_meets_redis_down_closes_the_socket_1013(
 
     assert await _close_code(socket) == 1013
     await socket.disconnect()
-    await close_redis_clients()
 
 
 async def test_open_sockets_are_told_to_resync_when_redis_returns(
@@ -128,4 +136,3 @@ async def test_open_sockets_are_told_to_resync_when_redis_returns(
     assert (resumed[1]["type"], resumed[1]["count"]) == ("resumed", 1)
     assert delivered["message"]["id"] == after.message.pk
     await socket.disconnect()
-    await close_redis_clients()
