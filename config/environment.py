@@ -179,6 +179,8 @@ class AppEnvironment(BaseSettings):
     HEALTH_CHECK_TIMEOUT_SECONDS: PositiveFloat = 2.0
     # How often an open chat socket re-checks that its user is active and its login live.
     CHAT_SESSION_CHECK_SECONDS: PositiveFloat = 15.0
+    # Most chat sockets one user may hold open at once, across workers (beyond: closed 4429).
+    CHAT_MAX_SOCKETS_PER_USER: PositiveInt = 20
     MAX_REQUEST_BODY_BYTES: PositiveInt = 1024 * 1024
     X_XSS_PROTECTION: Literal["0", "1", "1; mode=block"] = "0"
     # The fast path (the fastpath package: hop-free ASGI handler, async-native middleware,

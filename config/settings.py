@@ -193,6 +193,7 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CHAT_SESSION_CHECK_SECONDS = ENV.CHAT_SESSION_CHECK_SECONDS
+CHAT_MAX_SOCKETS_PER_USER = ENV.CHAT_MAX_SOCKETS_PER_USER
 
 # --- auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "musicbud.User"

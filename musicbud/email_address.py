@@ -7,14 +7,7 @@ import idna
 from confusable_homoglyphs import categories, confusables
 from django.core.exceptions import ValidationError
 
-# Scripts that may share one label (UTS #39's "highly restrictive" level): Japanese, Chinese
-# and Korean writing mixes them with each other and with Latin, and none passes for another.
-_SCRIPT_COMBINATIONS = (
-    frozenset({"LATIN", "HAN", "HIRAGANA", "KATAKANA"}),
-    frozenset({"LATIN", "HAN", "BOPOMOFO"}),
-    frozenset({"LATIN", "HAN", "HANGUL"}),
-)
-_SCRIPTLESS = frozenset({"COMMON", "INHERITED"})  # digits, '-', combining marks
+from musicbud.display_text import SCRIPTLESS, scripts_may_mix, scripts_of
 
 
 def email_normalize(address: str) -> str:
@@ -48,20 +41,16 @@ def email_normalize_lenient(address: str) -> str:
         return address.strip()
 
 
-def _scripts(text: str) -> set[str]:
-    return {categories.alias(char) for char in text} - _SCRIPTLESS
-
-
 def _check_label(label: str, *, top_level: str) -> None:
-    scripts = _scripts(label)
-    if len(scripts) > 1 and not any(scripts <= allowed for allowed in _SCRIPT_COMBINATIONS):
+    scripts = scripts_of(label)
+    if not scripts_may_mix(scripts):
         raise ValidationError(
             f"The email's domain mixes scripts in '{label}' ({', '.join(sorted(scripts))}), "
             "so it could pass for another domain.",
             code="mixed_script_domain",
         )
-    if scripts and scripts != {"LATIN"} and _scripts(top_level) <= {"LATIN"}:
-        letters = {char for char in label if categories.alias(char) not in _SCRIPTLESS}
+    if scripts and scripts != {"LATIN"} and scripts_of(top_level) <= {"LATIN"}:
+        letters = {char for char in label if categories.alias(char) not in SCRIPTLESS}
         found = confusables.is_confusable(label, greedy=True, preferred_aliases=["latin"]) or []
         if {item["character"] for item in found} == letters:
             raise ValidationError(

@@ -4,6 +4,7 @@ the user's channel and conversation events out; sends, typing, read markers and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from api.chat.frames import FRAMES, ReadFrame, ResumeFrame, SendFrame, TypingFrame
+from api.chat.layer_watch import SocketWatch, layer_watch
 from api.throttling import enforce_user_rate_limit
 from musicbud.chat.fanout import (
     channel_group,
@@ -33,21 +35,27 @@ from musicbud.chat.selectors import (
 )
 from musicbud.chat.services.messages import chat_message_post
 from musicbud.chat.services.read_markers import chat_read_mark
+from musicbud.chat.socket_slots import (
+    socket_slot_refresh,
+    socket_slot_release,
+    socket_slot_take,
+)
 from musicbud.chat.tickets import SocketGrant, chat_grant_is_live, chat_ticket_redeem
 from musicbud.errors import MusicbudError, PermissionDenied, RateLimited
 from musicbud.models import User
-from musicbud.selectors.users import principal_get_cached
+from musicbud.selectors.users import password_stamp, principal_get_cached
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429  # the user holds CHAT_MAX_SOCKETS_PER_USER sockets already
 CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455's registry: the server is overloaded or failing
 # A frame holds at most one message (4,000 characters, as JSON escapes up to 6 bytes each).
 MAX_FRAME_CHARS = 32 * 1024
 RESUME_LIMIT = 200
-SEND_GROUP = "chat.socket.send"
-TYPING_GROUP = "chat.socket.typing"
+# Every frame a client sends spends the user's budget of its type (invalid ones too).
+FRAME_GROUP = "chat.socket.{}"
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
@@ -68,26 +76,10 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     )
 
 
-class SessionWatch:
+class SessionWatch(SocketWatch["ChatConsumer"]):
     """Re-checks every open socket of this process, one after the other, every
-    ``CHAT_SESSION_CHECK_SECONDS``: one task per process rather than one timer per socket,
-    so a thousand sockets opened together do not check (and open Redis connections)
-    together. The task ends when the last socket closes and starts again with the next."""
-
-    def __init__(self) -> None:
-        self.sockets: dict[ChatConsumer, None] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    def watch(self, consumer: ChatConsumer) -> None:
-        self.sockets[consumer] = None
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run())
-
-    def forget(self, consumer: ChatConsumer) -> None:
-        self.sockets.pop(consumer, None)
-        if not self.sockets and self.task is not None:
-            self.task.cancel()  # asleep, or this very check: nothing left to check either way
-            self.task = None
+    ``CHAT_SESSION_CHECK_SECONDS`` (so sockets opened together do not check, and open Redis
+    connections, together)."""
 
     async def _run(self) -> None:
         while self.sockets:
@@ -101,6 +93,8 @@ sessions = SessionWatch()
 
 class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     grant: SocketGrant | None = None
+    holds_slot = False
+    accepted = False
     user: User
     subscribed: set[int]
     blocked: set[int]
@@ -114,6 +108,24 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The consumer's whole life; a layer (Redis) failure outside a handler, such as
+        creating the socket's layer channel before ``connect``, closes it with 1013 instead
+        of failing the handshake (an HTTP 500) or dropping the socket without a close."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError):
+            logger.exception("chat socket failed on the channel layer")
+            await self._leave_watches()
+            with contextlib.suppress(RuntimeError, OSError):  # the client may be gone already
+                if not self.accepted:
+                    await send({"type": "websocket.accept", "subprotocol": None})
+                await send({"type": "websocket.close", "code": CLOSE_TRY_AGAIN_LATER})
+
+    async def accept(self, subprotocol: str | None = None, headers: Any = None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
     async def connect(self) -> None:
         # Accepted first, so that a refusal can carry its close code (a refused handshake
         # would reach the client as a bare HTTP 403).
@@ -126,6 +138,10 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self.close(code=CLOSE_UNAUTHORIZED)
                 return
             self.user = principal.user
+            self.holds_slot = await socket_slot_take(user_id=self.user.pk, socket=self.channel_name)
+            if not self.holds_slot:
+                await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+                return
             state = await chat_socket_state(user_id=grant.user_id)
             self.blocked = set(state.blocked_ids)
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
@@ -139,6 +155,7 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.grant = grant
         sessions.watch(self)
+        layer_watch.watch(self)
         await self._reply("hello", user=user_payload(self.user), channels=sorted(self.subscribed))
 
     async def _authenticate(self) -> SocketGrant | None:
@@ -151,7 +168,11 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         user = await get_user(self.scope)
         if not (user.is_authenticated and user.is_active):
             return None
-        return SocketGrant(user_id=user.pk, session_key=self.scope["session"].session_key)
+        return SocketGrant(
+            user_id=user.pk,
+            password_stamp=password_stamp(user.password),
+            session_key=self.scope["session"].session_key,
+        )
 
     async def check_session(self) -> None:
         """Close the socket once its user is deactivated or its login revoked."""
@@ -159,6 +180,8 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         try:
             live = await chat_grant_is_live(grant=self.grant)
+            if live:
+                await socket_slot_refresh(user_id=self.grant.user_id, socket=self.channel_name)
         except (RedisError, OSError):
             logger.warning("chat socket check failed; will retry", exc_info=True)
             return
@@ -169,11 +192,33 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.grant = None
         await self.close(code=CLOSE_UNAUTHORIZED)
         sessions.forget(self)
+        layer_watch.forget(self)
+
+    async def _close_unavailable(self) -> None:
+        """Redis or the database failed a frame: "try again later", with a close frame."""
+        self.grant = None
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
+        await self._leave_watches()
+
+    async def _leave_watches(self) -> None:
+        sessions.forget(self)
+        layer_watch.forget(self)
+
+    async def resync(self) -> None:
+        """The layer is back after losing events: the client should resume."""
+        if self.grant is not None:
+            await self._reply("resync")
 
     async def disconnect(self, code: int) -> None:
-        sessions.forget(self)
+        await self._leave_watches()
         if not hasattr(self, "user"):
             return
+        if self.holds_slot:
+            self.holds_slot = False
+            try:
+                await socket_slot_release(user_id=self.user.pk, socket=self.channel_name)
+            except (RedisError, OSError):  # the slot goes stale on its own
+                logger.warning("chat socket slot not released", exc_info=True)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
         for channel_id in list(self.subscribed):
             await self._unsubscribe(channel_id)
@@ -213,15 +258,26 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.grant is None:
             return
+        try:
+            await self._handle(text_data)
+        except (RedisError, OSError, DatabaseError):
+            logger.exception("chat socket frame failed on Redis or the database")
+            await self._close_unavailable()
+
+    async def _handle(self, text_data: str | None) -> None:
         if text_data is None:
-            await self._error("invalid_frame", "Send JSON text frames")
+            if not await self._over_budget("invalid"):
+                await self._error("invalid_frame", "Send JSON text frames")
             return
         if len(text_data) > MAX_FRAME_CHARS:
-            await self._error("frame_too_large", "The frame is too large")
+            if not await self._over_budget("invalid"):
+                await self._error("frame_too_large", "The frame is too large")
             return
         try:
             frame = FRAMES.validate_json(text_data)
         except ValidationError as exc:
+            if await self._over_budget("invalid"):
+                return
             details = [
                 {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
                 for error in exc.errors(include_url=False, include_context=False)[:10]
@@ -230,6 +286,8 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         client_id = frame.client_id if isinstance(frame, SendFrame) else None
         try:
+            if await self._over_budget(frame.type, client_id=client_id):
+                return
             if isinstance(frame, SendFrame):
                 await self._send_message(frame)
             elif isinstance(frame, TypingFrame):
@@ -238,15 +296,24 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await self._read(frame)
             else:
                 await self._resume(frame)
-        except RateLimited as exc:
-            await self._error(
-                exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
-            )
         except MusicbudError as exc:
             extra: dict[str, Any] = {"status_code": int(exc.status_code), "client_id": client_id}
             if exc.details is not None:
                 extra["details"] = exc.details
             await self._error(exc.code, exc.message, **extra)
+
+    async def _over_budget(self, kind: str, *, client_id: str | None = None) -> bool:
+        """Spend one frame of ``kind`` from the user's budget; when it is spent, say so."""
+        try:
+            await enforce_user_rate_limit(
+                user_id=self.user.pk, group=FRAME_GROUP.format(kind), policy="standard"
+            )
+        except RateLimited as exc:
+            await self._error(
+                exc.code, exc.message, client_id=client_id, retry_after=exc.retry_after
+            )
+            return True
+        return False
 
     async def _send_message(self, frame: SendFrame) -> None:
         assert self.grant is not None  # noqa: S101 - receive() returns early otherwise
@@ -254,7 +321,6 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         if not await chat_grant_is_live(grant=self.grant):
             await self._close_unauthorized()
             return
-        await enforce_user_rate_limit(user_id=self.user.pk, group=SEND_GROUP, policy="standard")
         posted = await chat_message_post(
             user=self.user,
             channel_id=frame.channel,
@@ -270,7 +336,6 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
 
     async def _typing(self, frame: TypingFrame) -> None:
-        await enforce_user_rate_limit(user_id=self.user.pk, group=TYPING_GROUP, policy="standard")
         event: dict[str, Any] = {"type": "typing", "user": user_payload(self.user)}
         if frame.channel is not None:
             if frame.channel not in self.subscribed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functools import partial
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any
 
 from ninja import Query, Router, Status
 
@@ -52,7 +52,7 @@ from musicbud.chat.services.membership import (
     chat_member_invite,
 )
 from musicbud.chat.services.messages import chat_message_delete, chat_message_post
-from musicbud.chat.services.moderation import chat_member_moderate
+from musicbud.chat.services.moderation import ModerationAction, chat_member_moderate
 from musicbud.chat.services.read_markers import chat_read_mark
 from musicbud.chat.tickets import TICKET_TTL_SECONDS, chat_ticket_issue
 
@@ -205,9 +205,10 @@ async def member_approve(
     "/channels/{channel_id}/members/{username}/{action}",
     response={HTTPStatus.OK: MemberOut, HTTPStatus.NO_CONTENT: None},
     url_name="chat-member-moderate",
-    summary="Kick (admins; moderators kick members), ban, promote or demote (admins)",
+    summary="Kick (admins; moderators kick members), ban, unban, promote or demote (admins)",
     description=(
-        "kick and ban answer 204 and take effect at once, on open sockets too; promote "
+        "kick, ban and unban answer 204 and take effect at once, on open sockets too; a "
+        "banned member cannot be kicked (409 banned), only unbanned; promote "
         "(member → moderator → admin) and demote (the reverse) answer the membership."
     ),
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
@@ -216,7 +217,7 @@ async def member_moderate(
     request: AuthenticatedRequest,
     channel_id: int,
     username: str,
-    action: Literal["kick", "ban", "promote", "demote"],
+    action: ModerationAction,
 ) -> Status[MembershipView | None]:
     membership = await chat_member_moderate(
         user=request.auth,

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 
 from api.pagination import PageParams
 from api.schemas import InputSchema
+from musicbud.display_text import display_text_normalize, display_text_problem
 
 _http_url = URLValidator(schemes=["http", "https"])
 
@@ -73,12 +74,20 @@ class ProfileUpdateIn(InputSchema):
         # omitted field (the default None) leaves it alone.
         return value.strip() if value is not None else ""
 
-    @field_validator("display_name", "first_name", "last_name", "location")
+    @field_validator("first_name", "last_name", "location")
     @classmethod
     def _printable(cls, value: str) -> str:
         if not value.isprintable():
             raise ValueError("must not contain control characters")
         return value
+
+    @field_validator("display_name")
+    @classmethod
+    def _display_text(cls, value: str) -> str:
+        # The rule of every name that identifies someone (channel names too).
+        if (problem := display_text_problem(value)) is not None:
+            raise ValueError(problem)
+        return display_text_normalize(value)
 
     @field_validator("avatar_url")
     @classmethod

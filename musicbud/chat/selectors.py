@@ -326,20 +326,31 @@ def chat_socket_state(*, user_id: int) -> SocketState:
 @chat_hop
 def chat_messages_since(*, user_id: int, after: int, limit: int) -> list[Message]:
     """What a socket missed: messages after ``after`` in my channels and conversations,
-    oldest first (``limit + 1``), without deleted ones and those of people I blocked."""
-    channel_ids = Membership.objects.filter(user_id=user_id, state=MembershipState.ACTIVE).values(
-        "channel_id"
-    )
+    oldest first (``limit + 1``), without deleted ones and those of people I blocked.
+
+    One range of the (channel, id) or (conversation, id) index per channel and conversation
+    of mine, at most ``limit + 1`` rows each, merged by id: a filter over the whole table
+    would walk every other channel's messages after ``after``."""
+    channel_ids = Membership.objects.filter(
+        user_id=user_id, state=MembershipState.ACTIVE
+    ).values_list("channel_id", flat=True)
     conversation_ids = Conversation.objects.filter(
         Q(user_low_id=user_id) | Q(user_high_id=user_id)
-    ).values("pk")
-    return list(
+    ).values_list("pk", flat=True)
+    visible = (
         Message.objects.filter(pk__gt=after, deleted_at__isnull=True)
-        .filter(Q(channel_id__in=channel_ids) | Q(conversation_id__in=conversation_ids))
         .exclude(author_id__in=blocked_ids(user_id))
-        .select_related("author")
-        .order_by("pk")[: limit + 1]
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
+    ranges = [visible.filter(channel_id=pk)[: limit + 1] for pk in channel_ids] + [
+        visible.filter(conversation_id=pk)[: limit + 1] for pk in conversation_ids
+    ]
+    if not ranges:
+        return []
+    merged = ranges[0].union(*ranges[1:], all=True).order_by("pk") if len(ranges) > 1 else ranges[0]
+    ids = list(merged[: limit + 1])
+    return list(Message.objects.filter(pk__in=ids).select_related("author").order_by("pk"))
 
 
 @chat_hop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -13,10 +14,10 @@ from django.conf import settings
 from musicbud.cache import MISSING, async_cache
 from musicbud.chat.hops import chat_hop
 from musicbud.models import User
-from musicbud.selectors.users import principal_get_cached, user_cache_key
+from musicbud.selectors.users import CachedPrincipal, principal_get_cached, principal_load
 from musicbud.token_store import (
     ACTIVE,
-    family_state_cached,
+    family_cache_key,
     family_state_load,
     family_state_remember,
 )
@@ -27,9 +28,11 @@ _TICKET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # token_urlsafe(32)
 
 @dataclass(frozen=True, slots=True)
 class SocketGrant:
-    """Who a socket speaks for, and the login it must stay tied to."""
+    """Who a socket speaks for, and what the grant depended on when it was made: the login
+    (a token family or a session) and the password (its stamp, a keyed digest of the hash)."""
 
     user_id: int
+    password_stamp: str
     family_id: str | None = None
     session_key: str | None = None
 
@@ -47,24 +50,40 @@ async def chat_ticket_issue(*, user: User, family_id: str | None, session_key: s
     shared by every worker) under a hash of itself, and taken out by the first socket that
     presents it (``chat_ticket_redeem``)."""
     ticket = secrets.token_urlsafe(32)
-    grant = SocketGrant(user_id=user.pk, family_id=family_id, session_key=session_key)
+    principal = await principal_get_cached(user_id=user.pk)
+    if principal is None:
+        raise User.DoesNotExist
+    grant = SocketGrant(
+        user_id=user.pk,
+        password_stamp=principal.password_stamp,
+        family_id=family_id,
+        session_key=session_key,
+    )
     await async_cache.set(_ticket_key(ticket), grant, TICKET_TTL_SECONDS)
     return ticket
 
 
+@chat_hop
+def _principal_fresh(*, user_id: int) -> CachedPrincipal | None:
+    return principal_load(user_id=user_id)
+
+
 async def chat_grant_is_live(*, grant: SocketGrant) -> bool:
-    """The user still exists and is active, and the login the socket came from is not
-    revoked (logged out, password changed, session ended)."""
-    family_state, prefetched = MISSING, None
-    if grant.family_id is not None:
-        # The family's state and the cached user in one round trip, as for a bearer request.
-        family_state, prefetched = await family_state_cached(
-            family_id=grant.family_id, key=user_cache_key(grant.user_id)
-        )
-    principal = await principal_get_cached(user_id=grant.user_id, prefetched=prefetched)
-    if principal is None or not principal.user.is_active:
+    """The user still exists and is active, its password is the one the grant was made
+    under, and the login the socket came from is not revoked (logged out, session ended).
+
+    The user is read from its row, not the cache: a password or ``is_active`` written by any
+    path (this API, the admin, ``changepassword``, a queryset ``update`` that sends no
+    signal to drop the cache) or a deleted user ends the socket at its next check."""
+    principal = await _principal_fresh(user_id=grant.user_id)
+    if (
+        principal is None
+        or not principal.user.is_active
+        or not hmac.compare_digest(principal.password_stamp, grant.password_stamp)
+    ):
         return False
     if grant.family_id is not None:
+        family_state = await async_cache.get(family_cache_key(grant.family_id), MISSING)
         if family_state is MISSING:  # the cache lost or never had it: the row decides
             loaded = await chat_hop(family_state_load)(family_id=grant.family_id)
             await family_state_remember(family_id=grant.family_id, state=loaded)

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from musicbud.cache_keys import profile_cache_invalidate
+from musicbud.display_text import display_text_problem
 from musicbud.errors import InvalidInput
 from musicbud.models import User
 from musicbud.selectors.profile import ProfileData, profile_refresh
@@ -60,6 +61,9 @@ def _update(
     }
     if not changes:
         return user
+    if display_name and (problem := display_text_problem(display_name)) is not None:
+        # Whatever the caller validated: a display name never passes for another.
+        raise InvalidInput("Invalid profile", details={"display_name": [problem]})
     for name, value in changes.items():
         setattr(user, name, value)
     try:

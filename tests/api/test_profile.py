@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from musicbud.cache_keys import profile_key
+from musicbud.errors import InvalidInput
 from musicbud.models import Relation, User
 from musicbud.selectors.profile import profile_get
 from musicbud.services.profile import profile_update
@@ -187,6 +188,10 @@ def test_patch_profile_leaves_omitted_fields_and_clears_with_empty_string(
         ({"avatar_url": "ftp://files.example/a.png"}, "body.payload.avatar_url"),
         ({"avatar_url": "https://" + "a" * 500 + ".example"}, "body.payload.avatar_url"),
         ({"display_name": "tab\tname"}, "body.payload.display_name"),
+        ({"display_name": "p\u0430ypal"}, "body.payload.display_name"),  # Cyrillic a
+        ({"display_name": "\u3164"}, "body.payload.display_name"),  # Hangul filler: invisible
+        ({"display_name": "ana\u202e"}, "body.payload.display_name"),  # bidi override
+        ({"display_name": "an\u200da"}, "body.payload.display_name"),  # zero-width joiner
         ({"location": "x" * 101}, "body.payload.location"),
         ({"first_name": "x" * 151}, "body.payload.first_name"),
         ({"last_name": "line\nbreak"}, "body.payload.last_name"),
@@ -417,3 +422,18 @@ def test_a_changed_cache_entry_is_rendered_on_the_next_read(api_client: Client, 
 
     assert first["display_name"] == user.display_name
     assert second == {**first, "display_name": "Elsewhere"}
+
+
+def test_the_profile_service_refuses_a_display_name_that_could_pass_for_another(
+    user: User,
+) -> None:
+    before = user.display_name
+    with pytest.raises(InvalidInput) as refused:
+        async_to_sync(profile_update)(user=user, display_name="\u0430dmin")
+
+    assert refused.value.details == {
+        "display_name": [
+            "mixes scripts in '\u0430dmin' (CYRILLIC, LATIN), so it could pass for another name"
+        ]
+    }
+    assert User.objects.get(pk=user.pk).display_name == before

@@ -12,6 +12,7 @@ from musicbud.chat.models import (
     Role,
 )
 from musicbud.chat.selectors import active_user, membership_of
+from musicbud.display_text import display_text_normalize, display_text_problem
 from musicbud.errors import InvalidInput, PermissionDenied
 from musicbud.models import User
 
@@ -35,7 +36,15 @@ def _not_blank(value: str, *, field: str, message: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    return _not_blank(name, field="name", message="A channel needs a name")
+    """The stored spelling of a channel's name (NFKC, so the case-insensitive unique rule
+    sees through fullwidth and compatibility forms); 422 for a name that could pass for
+    another (``display_text_problem``)."""
+    name = _not_blank(display_text_normalize(name), field="name", message="A channel needs a name")
+    if (problem := display_text_problem(name)) is not None:
+        raise _invalid(
+            "name", f"The channel name {problem}", detail=problem.capitalize(), kind="display_text"
+        )
+    return name
 
 
 def clean_content(content: str) -> str:

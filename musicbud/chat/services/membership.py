@@ -111,6 +111,8 @@ def _invite(*, user: User, channel_id: int, username: str) -> tuple[MembershipVi
             # They asked already: an invitation from staff is an approval.
             _activate(membership)
             event = member_event(membership, "approved", subscribe=True)
+        elif membership.state == MembershipState.BANNED:
+            raise PermissionDenied(f"{target.username} is banned from this channel", code="banned")
         else:
             raise Conflict(
                 f"{target.username} is already {membership.state} here", code="already_member"

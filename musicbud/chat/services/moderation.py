@@ -24,7 +24,7 @@ from musicbud.chat.services.checks import STAFF_ROLES, staff_membership, target_
 from musicbud.errors import Conflict, NotFound, PermissionDenied
 from musicbud.models import User
 
-ModerationAction = Literal["kick", "ban", "promote", "demote"]
+ModerationAction = Literal["kick", "ban", "unban", "promote", "demote"]
 _PROMOTED = {Role.MEMBER: Role.MODERATOR, Role.MODERATOR: Role.ADMIN}
 _DEMOTED = {Role.ADMIN: Role.MODERATOR, Role.MODERATOR: Role.MEMBER}
 
@@ -47,14 +47,21 @@ def _moderate(
             membership.state, membership.role = MembershipState.BANNED, Role.MEMBER
             membership.save()
             return None, member_event(membership, "banned", unsubscribe=True)
+        if action == "unban":
+            return None, _unban(target, membership)
         if membership is None:
             raise NotFound(f"{target.username} is not a member", code="not_a_member")
+        if membership.state == MembershipState.BANNED:
+            # Kicking a banned member would delete the ban record: a ban is lifted by an
+            # admin's unban only, never as a side effect.
+            raise Conflict(
+                f"{target.username} is banned; an admin lifts a ban with unban", code="banned"
+            )
         if action == "kick":
             if actor.role == Role.MODERATOR and membership.role != Role.MEMBER:
                 raise PermissionDenied(
                     "Moderators may kick members only", code="channel_role_required"
                 )
-            # Removing a ban record lifts the ban (admins only get this far for staff).
             event = member_event(membership, "kicked", unsubscribe=True)
             membership.delete()
             return None, event
@@ -72,11 +79,21 @@ def _moderate(
         return membership_view(membership), member_event(membership, f"{action}d")
 
 
+def _unban(target: User, membership: Membership | None) -> MemberEvent:
+    """Lift a ban (admins): the record goes, so the user may join or be invited again."""
+    if membership is None or membership.state != MembershipState.BANNED:
+        raise Conflict(f"{target.username} is not banned", code="not_banned")
+    event = member_event(membership, "unbanned")
+    membership.delete()
+    return event
+
+
 async def chat_member_moderate(
     *, user: User, channel_id: int, username: str, action: ModerationAction
 ) -> MembershipView | None:
-    """Kick (admins; moderators kick members), ban, promote or demote (admins). A kicked or
-    banned member's open sockets leave the channel's group at once."""
+    """Kick (admins; moderators kick members), ban, unban, promote or demote (admins). A
+    kicked or banned member's open sockets leave the channel's group at once; a banned
+    member cannot be kicked (that would lift the ban), only unbanned."""
     view: MembershipView | None = await published(
         await _moderate(user=user, channel_id=channel_id, username=username, action=action)
     )

@@ -30,6 +30,7 @@ from musicbud.chat.tickets import _ticket_key, chat_ticket_issue
 from musicbud.models import User
 from musicbud.services.tokens import access_token_decode, token_family_revoke, token_pair_issue
 from tests.conftest import require_service
+from tests.factories import UserFactory
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -428,3 +429,93 @@ async def test_a_revoked_login_or_a_deactivated_user_is_disconnected(
     assert await closed_with(revoked) == 4401
     assert await closed_with(deactivated) == 4401
     assert await silent(kept)
+
+
+async def _session_socket(user: User) -> WebsocketCommunicator:
+    socket, _ = await raw_socket(
+        "/ws/chat/",
+        [
+            (b"cookie", await _session_cookie(user)),
+            (b"origin", b"http://testserver"),
+            (b"host", b"testserver"),
+        ],
+    )
+    assert (await socket.receive_json_from(timeout=TIMEOUT))["type"] == "hello"
+    return socket
+
+
+async def test_every_way_a_password_or_account_ends_closes_the_socket(
+    people, open_socket, settings
+) -> None:
+    settings.CHAT_SESSION_CHECK_SECONDS = 0.1
+    dan = people["dan"]
+    eve, fay = await sync_to_async(lambda: [UserFactory.create(username=n) for n in "ef"])()
+    by_cookie = await _session_socket(people["ana"])  # the session row stays; the hash moves
+    by_ticket = await open_socket(people["ben"])
+    updated = await open_socket(dan)
+    deactivated = await open_socket(eve)
+    deleted = await open_socket(fay)
+    kept = await open_socket(people["cat"])
+
+    # set_password + save, as the API, the admin form and ``changepassword`` all do.
+    for person in (people["ana"], people["ben"]):
+        await sync_to_async(person.set_password)("a-new-password-1")
+        await sync_to_async(person.save)()
+    # Writes that send no signal (so no cache drop) count as much.
+    await User.objects.filter(pk=dan.pk).aupdate(password="pbkdf2_sha256$1$x$y")
+    await User.objects.filter(pk=eve.pk).aupdate(is_active=False)
+    await fay.adelete()
+
+    for socket in (by_cookie, by_ticket, updated, deactivated, deleted):
+        assert await closed_with(socket) == 4401
+    assert await silent(kept)
+    await by_cookie.disconnect()
+
+
+async def test_a_password_change_refuses_a_ticket_issued_before_it(people) -> None:
+    ticket = await chat_ticket_issue(user=people["ana"], family_id=None, session_key=None)
+    await User.objects.filter(pk=people["ana"].pk).aupdate(password="pbkdf2_sha256$1$x$y")
+
+    socket, _ = await raw_socket(f"/ws/chat/?ticket={ticket}", [])
+
+    assert await closed_with(socket) == 4401
+
+
+async def test_every_frame_type_spends_its_own_budget(people, open_socket, settings) -> None:
+    settings.RATE_LIMIT_PER_MINUTE = 2
+    channel_id = await jazz_with(people)
+    posted = await chat_message_post(user=people["ana"], channel_id=channel_id, content="one")
+    ana = await open_socket(people["ana"])
+    sent = {
+        "read": {"type": "read", "channel": channel_id, "message_id": posted.message.pk},
+        "resume": {"type": "resume", "after": 0},
+        "typing": {"type": "typing", "channel": channel_id},
+        "invalid": {"type": "shout"},
+    }
+    answers: dict[str, list[str]] = {}
+    for kind, frame in sent.items():
+        for _ in range(3):
+            await ana.send_json_to(frame)
+        replies = await frames(ana, {"read": 3, "resume": 5, "typing": 1, "invalid": 3}[kind])
+        answers[kind] = [reply.get("code", reply["type"]) for reply in replies]
+
+    assert answers == {
+        "read": ["read", "read", "rate_limited"],
+        "resume": ["message", "resumed", "message", "resumed", "rate_limited"],
+        "typing": ["rate_limited"],  # one's own typing is not echoed
+        "invalid": ["invalid_frame", "invalid_frame", "rate_limited"],
+    }
+
+
+async def test_sockets_per_user_are_capped(people, open_socket, settings) -> None:
+    settings.CHAT_MAX_SOCKETS_PER_USER = 2
+    first = await open_socket(people["ana"])
+    await open_socket(people["ana"])
+    ticket = await chat_ticket_issue(user=people["ana"], family_id=None, session_key=None)
+    third, _ = await raw_socket(f"/ws/chat/?ticket={ticket}")
+
+    assert await closed_with(third) == 4429
+    assert await silent(first)
+    await open_socket(people["ben"])  # another user's sockets count apart
+    await first.disconnect()
+    await open_socket(people["ana"])  # a closed socket gives its slot back

@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from musicbud.chat.models import Block, Membership, Message
+from musicbud.chat.models import Block, Channel, Membership, Message
 from tests.fixtures.http import assert_envelope
 
 pytestmark = pytest.mark.usefixtures("chat_layer_in_memory")
@@ -381,3 +381,76 @@ def test_routes_need_authentication(db: None) -> None:
     response = Client().get(url("chat-channels"))
 
     assert_envelope(response, HTTPStatus.UNAUTHORIZED, "not_authenticated")
+
+
+def test_a_ban_is_lifted_by_an_admins_unban_only(people, client_as, make_channel) -> None:
+    private = make_channel(people["ana"], "closed", visibility="private")
+    ana, ben = client_as(people["ana"]), client_as(people["ben"])
+    post(ana, url("chat-channel-members", private["id"]), {"username": "ben"})
+    post(ben, url("chat-invitation-accept", Membership.objects.get(user=people["ben"]).pk))
+    post(ana, url("chat-member-moderate", private["id"], "ben", "promote"))
+    post(ana, url("chat-member-moderate", private["id"], "cat", "ban"))
+
+    def act(client: Client, action: str) -> Any:
+        return post(client, url("chat-member-moderate", private["id"], "cat", action))
+
+    kicked_by_moderator = act(ben, "kick")
+    kicked_by_admin = act(ana, "kick")
+    invited = post(ben, url("chat-channel-members", private["id"]), {"username": "cat"})
+    joined = post(client_as(people["cat"]), url("chat-channel-join", private["id"]))
+    unbanned_by_moderator = act(ben, "unban")
+    still = Membership.objects.get(user=people["cat"]).state
+
+    assert_envelope(kicked_by_moderator, HTTPStatus.CONFLICT, "banned")
+    assert_envelope(kicked_by_admin, HTTPStatus.CONFLICT, "banned")
+    assert_envelope(invited, HTTPStatus.FORBIDDEN, "banned")
+    assert_envelope(joined, HTTPStatus.FORBIDDEN, "banned")
+    assert_envelope(unbanned_by_moderator, HTTPStatus.FORBIDDEN, "channel_role_required")
+    assert still == "banned"
+
+    unbanned = act(ana, "unban")
+    again = act(ana, "unban")
+    invited_now = post(ben, url("chat-channel-members", private["id"]), {"username": "cat"})
+
+    assert unbanned.status_code == HTTPStatus.NO_CONTENT
+    assert_envelope(again, HTTPStatus.CONFLICT, "not_banned")
+    assert (invited_now.status_code, invited_now.json()["state"]) == (HTTPStatus.CREATED, "invited")
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("jazz\u202egnp", "bidi override"),
+        ("ja\u200bzz", "zero-width space"),
+        ("jazz\u2066", "bidi isolate"),
+        ("\u3164jazz", "Hangul filler"),
+        ("j\u0430zz", "Cyrillic a in a Latin word"),
+        ("jazz\x1b[2J", "terminal escape"),
+    ],
+)
+def test_a_channel_name_that_could_pass_for_another_is_422(
+    people, client_as, make_channel, name, kind
+) -> None:
+    make_channel(people["ana"], "jazz")
+
+    response = post(client_as(people["ben"]), url("chat-channels"), {"name": name})
+
+    envelope = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    assert [(d["field"], d["type"]) for d in envelope["details"]] == [("name", "display_text")], (
+        kind
+    )
+    assert Channel.objects.count() == 1
+
+
+def test_fullwidth_and_compatibility_spellings_are_the_same_name(
+    people, client_as, make_channel
+) -> None:
+    make_channel(people["ana"], "jazz")
+    ben = client_as(people["ben"])
+
+    fullwidth = post(ben, url("chat-channels"), {"name": "\uff2a\uff41\uff5a\uff5a"})
+    mixed_words = post(ben, url("chat-channels"), {"name": "jazz и блюз"})
+
+    assert_envelope(fullwidth, HTTPStatus.CONFLICT, "channel_name_taken")
+    assert mixed_words.status_code == HTTPStatus.CREATED  # scripts may differ between words
+    assert sorted(Channel.objects.values_list("name", flat=True)) == ["jazz", "jazz и блюз"]

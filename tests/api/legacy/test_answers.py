@@ -258,6 +258,16 @@ def test_profile_set_rejects_a_bad_value_and_changes_nothing(legacy: LegacyWorld
     assert User.objects.get(pk=legacy.world.me.pk).first_name == ""
 
 
+def test_profile_set_refuses_a_display_name_that_could_pass_for_another(
+    legacy: LegacyWorld,
+) -> None:
+    response = legacy.call("POST", "/me/profile/set", {"display_name": "\u3164"})
+
+    body = legacy_error(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    assert [d["field"] for d in body["details"]] == ["body.display_name"]
+    assert User.objects.get(pk=legacy.world.me.pk).display_name == legacy.world.me.display_name
+
+
 # --- my taste lists and the page envelope -----------------------------------------------------
 
 
