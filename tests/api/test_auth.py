@@ -1037,7 +1037,9 @@ def test_login_is_limited_per_account_across_addresses(client: Client, user: Use
     assert allowed.status_code == HTTPStatus.OK
 
 
-@override_settings(RATE_LIMIT_CLIENT_PER_MINUTE=3)
+# The per-address budget is its own, looser one: people behind one NAT address try more
+# accounts than the per-account limit allows one account.
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2, RATE_LIMIT_CLIENT_PER_MINUTE=3)
 def test_login_is_limited_per_address_across_accounts(client: Client) -> None:
     users = UserFactory.create_batch(4)
     for user in users[:3]:
@@ -1066,7 +1068,8 @@ def test_login_is_limited_per_address_across_accounts(client: Client) -> None:
     assert elsewhere.status_code == HTTPStatus.OK
 
 
-@override_settings(RATE_LIMIT_CLIENT_PER_MINUTE=3)
+# Per client address, on the looser budget (more than the strict limit get through).
+@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2, RATE_LIMIT_CLIENT_PER_MINUTE=3)
 def test_register_is_limited(client: Client) -> None:
     for n in range(3):
         response = post(
@@ -1084,55 +1087,6 @@ def test_register_is_limited(client: Client) -> None:
 
     assert_rate_limited(blocked)
     assert not User.objects.filter(username="new3").exists()
-
-
-@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2, RATE_LIMIT_CLIENT_PER_MINUTE=5)
-def test_people_behind_one_address_log_in_past_the_per_account_limit(client: Client) -> None:
-    # A campus or office NAT: five people, one address; the per-account limit is two.
-    people = UserFactory.create_batch(6)
-    for person in people[:5]:
-        response = post(
-            client,
-            LOGIN,
-            {"username": person.username, "password": DEFAULT_PASSWORD},
-            REMOTE_ADDR="10.3.3.3",
-        )
-        assert response.status_code == HTTPStatus.OK
-        assert "access_token" in response.json()
-
-    sixth = post(
-        client,
-        LOGIN,
-        {"username": people[5].username, "password": DEFAULT_PASSWORD},
-        REMOTE_ADDR="10.3.3.3",
-    )
-
-    assert_envelope(sixth, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
-    assert (sixth["RateLimit-Limit"], sixth["RateLimit-Remaining"]) == ("5", "0")
-    assert "access_token" not in sixth.json()
-
-
-@override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2, RATE_LIMIT_CLIENT_PER_MINUTE=4)
-def test_people_behind_one_address_register_past_the_per_account_limit(client: Client) -> None:
-    for n in range(4):
-        response = post(
-            client,
-            REGISTER,
-            {"username": f"nat{n}", "email": f"nat{n}@example.org", "password": NEW_PASSWORD},
-        )
-        assert response.status_code == HTTPStatus.CREATED
-
-    blocked = post(
-        client,
-        REGISTER,
-        {"username": "nat4", "email": "nat4@example.org", "password": NEW_PASSWORD},
-    )
-
-    assert_envelope(blocked, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
-    assert (blocked["RateLimit-Limit"], blocked["RateLimit-Remaining"]) == ("4", "0")
-    assert sorted(
-        User.objects.filter(username__startswith="nat").values_list("username", flat=True)
-    ) == ["nat0", "nat1", "nat2", "nat3"]
 
 
 @override_settings(RATE_LIMIT_STRICT_PER_MINUTE=3)
