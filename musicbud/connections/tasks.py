@@ -82,7 +82,9 @@ def connections_resync_queue() -> int:
     every connected connection whose last sync is older than the re-sync interval (or that
     never synced), or whose job was lost, unless its failures say to wait
     (``sync_retry_at``); returns how many jobs were opened."""
-    lost = {job.connection_id for job in sync_jobs_dead_fail(SyncJob.objects.all())}
+    # Active jobs only: the partial index of the one-active-job constraint serves this.
+    active = SyncJob.objects.filter(status__in=ACTIVE_SYNC_STATUSES)
+    lost = {job.connection_id for job in sync_jobs_dead_fail(active)}
     now = timezone.now()  # after the failures just counted, whose first retry is now
     due_before = now - timedelta(seconds=settings.CONNECTION_RESYNC_INTERVAL_SECONDS)
     due = (

@@ -878,7 +878,9 @@ def test_a_like_by_hand_on_an_item_a_sync_brought_is_the_users_own_and_survives_
 ) -> None:
     track = Track.objects.get(name="Track 0")
     assert ("like", "track", "Track 0", None, None, "spotify") in taste_edges(user)
-    version = EdgeVersion.objects.filter(user_id=user.pk, relation="like", item_id=track.pk)
+    version = EdgeVersion.objects.filter(
+        user_id=user.pk, relation="like", kind="track", item_id=track.pk
+    )
     before = version.get().version
     outbox = ProjectionOutbox.objects.count()
 
