@@ -453,6 +453,19 @@ def _standin_port(standin: ProviderStandIn) -> int:
     return int(standin.base_url.rsplit(":", 1)[1])
 
 
+def _sync_held_at_the_worker(
+    api_client: Client, standin: ProviderStandIn, worker: Worker
+) -> tuple[SyncJob, Hold]:
+    """Connected (the first sync queued), the worker started and its first call to Spotify
+    held: the job, running, and the hold."""
+    _connect(api_client)
+    job = SyncJob.objects.get()
+    saved_tracks = standin.hold("/me/tracks")
+    worker.start()
+    wait_for(worker, "the worker's first call to Spotify", lambda: saved_tracks.arrived.is_set())
+    return job, saved_tracks
+
+
 def test_a_sync_whose_worker_process_dies_is_redelivered_and_restarted(
     api_client: Client, small_library: ProviderStandIn, user: User, worker: Worker
 ) -> None:
@@ -460,11 +473,7 @@ def test_a_sync_whose_worker_process_dies_is_redelivered_and_restarted(
     (acks late, rejected on worker loss), the worker's next process takes it and runs the same
     job again from the fetch, to ``succeeded`` with exactly the expected edges."""
     standin = small_library
-    _connect(api_client)
-    job = SyncJob.objects.get()
-    saved_tracks = standin.hold("/me/tracks")
-    worker.start()
-    wait_for(worker, "the worker's first call to Spotify", lambda: saved_tracks.arrived.is_set())
+    job, saved_tracks = _sync_held_at_the_worker(api_client, standin, worker)
     running = SyncJob.objects.get()
     assert running.status == SyncStatus.RUNNING
     assert running.heartbeat_at is not None
@@ -505,11 +514,7 @@ def test_a_sync_whose_whole_worker_dies_is_failed_and_queued_again_by_the_schedu
     once its heartbeat is older than ``JOB_HEARTBEAT_STALE_SECONDS`` and queues a fresh one,
     which syncs exactly what the lost one would have."""
     standin = small_library
-    _connect(api_client)
-    job = SyncJob.objects.get()
-    saved_tracks = standin.hold("/me/tracks")
-    worker.start()
-    wait_for(worker, "the worker's first call to Spotify", lambda: saved_tracks.arrived.is_set())
+    job, saved_tracks = _sync_held_at_the_worker(api_client, standin, worker)
     assert worker.process is not None
     os.killpg(worker.process.pid, signal.SIGKILL)
     worker.process.wait(10)
