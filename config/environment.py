@@ -217,8 +217,16 @@ class AppEnvironment(BaseSettings):
     PROVIDER_RETRY_AFTER_MAX_SECONDS: Annotated[float, Field(ge=0.0)] = 60.0
     # Every connection is synced again this long after its last sync (the periodic re-sync).
     CONNECTION_RESYNC_INTERVAL_SECONDS: PositiveInt = 24 * 3600
-    # A queued or running sync not finished after this long is taken as lost (worker died).
+    # A sync still queued this long after it was queued is taken as lost (the broker lost it).
     CONNECTION_SYNC_STALE_SECONDS: PositiveInt = 3600
+    # A running job (sync, import, export) beats as it works; one silent this long is taken as
+    # lost (its worker died): the periodic re-sync fails it and queues it again. Longer than the
+    # longest silent wait of a live job (a provider call with its retries and Retry-After).
+    JOB_HEARTBEAT_STALE_SECONDS: PositiveInt = 300
+    # A connection whose syncs keep failing waits before the scheduler tries again: nothing
+    # after the first failure, then BASE x 2^(n-2) after the n-th in a row, at most MAX.
+    CONNECTION_SYNC_RETRY_BASE_SECONDS: PositiveInt = 300
+    CONNECTION_SYNC_RETRY_MAX_SECONDS: PositiveInt = 6 * 3600
 
     # The task runner (Celery). Unset: tasks run in the process that queues them (eager), so a
     # sync requested through the API completes with nothing else started. Use a Redis database

@@ -130,7 +130,13 @@ def sync_bench_run(
             say(f"{tracks} saved tracks at the stand-in ({base_url}); connecting {user.username}")
             # The callback stores the tokens and queues the first sync, which runs in place.
             runs.append(
-                _timed("first sync", user, lambda: _callback(provider="spotify", params=params))
+                _timed(
+                    "first sync",
+                    user,
+                    lambda: _callback(
+                        provider="spotify", params=params, browser_key=start.browser_key
+                    ),
+                )
             )
             say(f"first sync: {runs[-1].seconds:.2f} s")
             runs.append(

@@ -10,6 +10,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from ninja import Query, Router, Status
 
 from api.auth import AuthenticatedRequest, auth
+from api.connections.browser_cookie import (
+    authorization_cookie_clear,
+    authorization_cookie_read,
+    authorization_cookie_set,
+)
 from api.connections.schemas import (
     AuthorizationOut,
     CallbackOut,
@@ -58,9 +63,17 @@ async def disconnect(request: AuthenticatedRequest, provider: str) -> Status[Non
     response=AuthorizationOut,
     url_name="connection-authorize",
     summary="Start connecting: where to send the browser (Spotify: PKCE; Last.fm: web auth)",
+    description=(
+        "Also sets a cookie (HttpOnly, SameSite=Lax, scoped to the callback's path, valid as "
+        "long as the state): the callback is refused in a browser without it."
+    ),
 )
-async def authorize(request: AuthenticatedRequest, provider: str) -> Authorization:
-    return await connection_authorize(user=request.auth, provider=provider)
+async def authorize(
+    request: AuthenticatedRequest, provider: str, response: HttpResponse
+) -> Authorization:
+    authorization = await connection_authorize(user=request.auth, provider=provider)
+    authorization_cookie_set(response, provider=provider, authorization=authorization)
+    return authorization
 
 
 @router.get(
@@ -73,30 +86,39 @@ async def authorize(request: AuthenticatedRequest, provider: str) -> Authorizati
     description=(
         "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
         "request accepts `application/json`. A forged, expired or already used state is a "
-        "400 and stores nothing."
+        "400 `invalid_state`, and a browser without the cookie the authorize request set a "
+        "400 `authorization_other_browser`; both store nothing."
     ),
 )
 async def callback(
-    request: HttpRequest, provider: str, query: Query[CallbackQuery]
+    request: HttpRequest, provider: str, query: Query[CallbackQuery], response: HttpResponse
 ) -> HttpResponse | dict[str, object]:
     wants_json = request.accepts("application/json") and not request.accepts("text/html")
     try:
-        view = await connection_callback(provider=provider, params=query.params())
+        view = await connection_callback(
+            provider=provider,
+            params=query.params(),
+            browser_key=authorization_cookie_read(request, provider=provider),
+        )
     except CallbackFailed:
         if wants_json:
             raise
-        return _done_redirect(provider, "error")
+        return _done_redirect(request, provider, "error")
     if wants_json:
+        authorization_cookie_clear(response, request=request, provider=provider)
         return {"provider": provider, "status": "ok", "connection": view}
-    return _done_redirect(provider, "ok")
+    return _done_redirect(request, provider, "ok")
 
 
-def _done_redirect(provider: str, status: str) -> HttpResponseRedirect:
+def _done_redirect(request: HttpRequest, provider: str, status: str) -> HttpResponseRedirect:
     base = settings.CONNECT_DONE_URL
     joiner = "&" if "?" in base else "?"
-    return HttpResponseRedirect(
+    redirect = HttpResponseRedirect(
         f"{base}{joiner}{urlencode({'provider': provider, 'status': status})}"
     )
+    # The state is spent, so is the cookie that went with it.
+    authorization_cookie_clear(redirect, request=request, provider=provider)
+    return redirect
 
 
 @router.post(

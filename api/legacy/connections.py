@@ -10,6 +10,7 @@ from django.http.response import HttpResponseBase
 from ninja import Router
 
 from api.auth import AuthenticatedRequest, auth
+from api.connections.browser_cookie import authorization_cookie_set
 from api.connections.router import callback as v1_callback
 from api.connections.schemas import CallbackOut, CallbackQuery
 from api.legacy.operations import legacy_input, legacy_operation, legacy_response
@@ -43,14 +44,15 @@ def _answer(message: str, data: object, status: int = HTTPStatus.OK) -> dict[str
     body=ServiceIn,
 )
 async def service_login(request: AuthenticatedRequest) -> HttpResponse:
-    authorization = await connection_authorize(
-        user=request.auth,
-        provider=_service(request),
-    )
+    provider = _service(request)
+    authorization = await connection_authorize(user=request.auth, provider=provider)
     link = {"authorization_link": authorization.authorization_url}
-    return legacy_response(
+    response = legacy_response(
         request, AuthorizationLinkOut, _answer("Authorization link generated.", link)
     )
+    # The callback is refused in a browser without it (as the v1 flow).
+    authorization_cookie_set(response, provider=provider, authorization=authorization)
+    return response
 
 
 @legacy_operation(
@@ -107,10 +109,14 @@ def _provider_routes(provider: str) -> None:
         errors=(HTTPStatus.BAD_GATEWAY,),
     )
     async def callback(request: HttpRequest) -> HttpResponseBase:
-        answer = await v1_callback(request, provider, legacy_input(request, CallbackQuery))
+        # The cookies v1 sets on its answer (the spent authorization cookie's removal).
+        cookies = HttpResponse()
+        answer = await v1_callback(request, provider, legacy_input(request, CallbackQuery), cookies)
         if isinstance(answer, HttpResponseBase):
             return answer
-        return legacy_response(request, CallbackOut, answer)
+        response = legacy_response(request, CallbackOut, answer)
+        response.cookies.update(cookies.cookies)
+        return response
 
 
 for _provider in PROVIDER_NAMES:

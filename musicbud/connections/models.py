@@ -35,6 +35,9 @@ class ProviderConnection(models.Model):
     scope = models.CharField(max_length=500, blank=True)
     connected_at = models.DateTimeField()
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # Syncs failed in a row (reset by a success), and when the scheduler may try again.
+    sync_failures = models.PositiveIntegerField(default=0)
+    sync_retry_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -48,12 +51,15 @@ class ProviderConnection(models.Model):
 
 
 class AuthorizationState(models.Model):
-    """One authorization attempt in flight: random, single-use, bound to a user, short-lived.
+    """One authorization attempt in flight: random, single-use, bound to a user and to the
+    browser that asked (a cookie), short-lived.
 
-    Only the state's SHA-256 is stored; the PKCE verifier is encrypted like a token.
+    Only the SHA-256 of the state and of the browser's cookie are stored; the PKCE verifier is
+    encrypted like a token.
     """
 
     state_hash = models.CharField(max_length=64, unique=True)
+    browser_hash = models.CharField(max_length=64)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     provider = models.CharField(max_length=32, choices=PROVIDER_CHOICES)
     code_verifier = models.TextField(blank=True)
@@ -91,6 +97,8 @@ class SyncJob(models.Model):
     error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Written as the job runs (musicbud/job_liveness.py): a running job silent for long died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class InvalidState(MusicbudError):
     status_code = HTTPStatus.BAD_REQUEST
 
 
+class OtherBrowser(InvalidState):
+    code = "authorization_other_browser"
+
+
 class TaskRunnerUnavailable(ServiceUnavailable):
     code = "task_runner_unavailable"
 
@@ -55,6 +60,10 @@ class CallbackFailed(MusicbudError):
 class AuthorizationOut:
     authorization_url: str
     state: str
+    # For the browser that asked only (a cookie scoped to ``callback_url``'s path): the
+    # callback must bring it back, so a link carrying the state works in no other browser.
+    browser_key: str
+    callback_url: str
 
 
 def provider_ready(name: str) -> Provider[Any]:
@@ -75,28 +84,38 @@ def _state_hash(state: str) -> str:
 def _authorize(*, user: User, provider: str) -> AuthorizationOut:
     with provider_ready(provider) as service:
         state = secrets.token_urlsafe(32)
+        browser_key = secrets.token_urlsafe(32)
         start = service.authorization_start(state=state)
+        callback_url = service.callback_url()
     now = timezone.now()
     with transaction.atomic():
         AuthorizationState.objects.filter(expires_at__lte=now).delete()
         AuthorizationState.objects.create(
             state_hash=_state_hash(state),
+            browser_hash=_state_hash(browser_key),
             user=user,
             provider=provider,
             code_verifier=token_encrypt(start.code_verifier),
             expires_at=now + STATE_TTL,
         )
-    return AuthorizationOut(authorization_url=start.url, state=state)
+    return AuthorizationOut(
+        authorization_url=start.url,
+        state=state,
+        browser_key=browser_key,
+        callback_url=callback_url,
+    )
 
 
 async def connection_authorize(*, user: User, provider: str) -> AuthorizationOut:
-    """Start connecting: the provider URL to send the browser to, and the state it carries
-    back (random, single-use, bound to the user, valid for ten minutes)."""
+    """Start connecting: the provider URL to send the browser to, the state it carries back
+    (random, single-use, bound to the user, valid for ten minutes), and the key the browser
+    keeps (a cookie) to prove at the callback that it is the one that started."""
     return await sync_to_async(_authorize)(user=user, provider=provider)
 
 
-def _state_consume(*, provider: str, state: str) -> AuthorizationState:
-    """The state's row, deleted (committed at once: a state works once, whatever follows)."""
+def _state_consume(*, provider: str, state: str, browser_key: str) -> AuthorizationState:
+    """The state's row, deleted (committed at once: a state works once, whatever follows),
+    when ``browser_key`` is the one given to the browser that started."""
     with transaction.atomic():
         row = (
             AuthorizationState.objects.select_for_update()
@@ -110,12 +129,19 @@ def _state_consume(*, provider: str, state: str) -> AuthorizationState:
         raise InvalidState(
             "The authorization state is unknown, expired or already used; start connecting again."
         )
+    if not hmac.compare_digest(row.browser_hash, _state_hash(browser_key)):
+        raise OtherBrowser(
+            "This authorization was started in another browser (or its cookie is gone): "
+            "start connecting again from this browser."
+        )
     return row
 
 
-def _callback(*, provider: str, params: Mapping[str, str]) -> ConnectionView:
+def _callback(*, provider: str, params: Mapping[str, str], browser_key: str) -> ConnectionView:
     with provider_ready(provider) as service:
-        row = _state_consume(provider=provider, state=params.get("state", ""))
+        row = _state_consume(
+            provider=provider, state=params.get("state", ""), browser_key=browser_key
+        )
         if params.get("error"):
             raise CallbackFailed(
                 f"{service.label} did not grant access ({params['error'][:100]})",
@@ -150,14 +176,20 @@ def _callback(*, provider: str, params: Mapping[str, str]) -> ConnectionView:
     return connection_view(user_id=row.user.pk, provider=provider)
 
 
-async def connection_callback(*, provider: str, params: Mapping[str, str]) -> ConnectionView:
-    """Finish connecting from the provider's redirect: the state names the user. Exchanges
+async def connection_callback(
+    *, provider: str, params: Mapping[str, str], browser_key: str
+) -> ConnectionView:
+    """Finish connecting from the provider's redirect: the state names the user, and
+    ``browser_key`` (the browser's cookie) must be the one given with that state. Exchanges
     the grant, stores the tokens encrypted, reads the account and queues the first sync.
 
-    InvalidState (400) for a forged, expired or used state, storing nothing; CallbackFailed
-    when the provider did not grant access.
+    InvalidState (400) for a forged, expired or used state, OtherBrowser (400) for a browser
+    other than the one that started (the state is spent either way), storing nothing;
+    CallbackFailed when the provider did not grant access.
     """
-    return await sync_to_async(_callback)(provider=provider, params=dict(params))
+    return await sync_to_async(_callback)(
+        provider=provider, params=dict(params), browser_key=browser_key
+    )
 
 
 def _sync_request(*, user: User, provider: str) -> SyncJob:

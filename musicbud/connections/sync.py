@@ -8,7 +8,9 @@ import logging
 import time
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
@@ -18,6 +20,7 @@ from musicbud.connections.providers.errors import ProviderAuthRevoked
 from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import MusicbudError
+from musicbud.job_liveness import job_beat
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
 
 logger = logging.getLogger(__name__)
@@ -55,10 +58,13 @@ def connection_tokens_store(connection: ProviderConnection, tokens: TokenSet) ->
 
 
 def connection_sync_run(*, job_id: int) -> None:
-    """Run one queued job to its end (succeeded or failed); a job not queued is left alone
-    (a redelivered task message runs nothing twice)."""
-    claimed = SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(
-        status=SyncStatus.RUNNING, started_at=timezone.now()
+    """Run one queued job to its end (succeeded or failed). A running job is started again
+    from the fetch: its message was redelivered because its worker died (the diff writes
+    nothing twice). A finished job is left alone."""
+    claimed = job_beat(
+        SyncJob.objects.filter(pk=job_id, status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)),
+        status=SyncStatus.RUNNING,
+        started_at=timezone.now(),
     )
     if not claimed:
         return
@@ -83,7 +89,34 @@ def _fail(job: SyncJob, message: str) -> None:
     SyncJob.objects.filter(pk=job.pk).update(
         status=SyncStatus.FAILED, finished_at=timezone.now(), error=message[:500]
     )
+    connection_sync_failed(connection_id=job.connection_id)
     logger.info("sync failed", extra={"job_id": job.pk, "error": message[:500]})
+
+
+def sync_retry_delay(failures: int) -> timedelta:
+    """How long the scheduler waits after ``failures`` failed syncs in a row: nothing after
+    the first, then ``CONNECTION_SYNC_RETRY_BASE_SECONDS`` doubling with each further one, at
+    most ``CONNECTION_SYNC_RETRY_MAX_SECONDS``."""
+    if failures <= 1:
+        return timedelta(0)
+    cap = settings.CONNECTION_SYNC_RETRY_MAX_SECONDS
+    # The exponent is bounded so the power stays small whatever the count.
+    seconds = settings.CONNECTION_SYNC_RETRY_BASE_SECONDS * 2 ** min(failures - 2, 32)
+    return timedelta(seconds=min(seconds, cap))
+
+
+def connection_sync_failed(*, connection_id: int) -> None:
+    """Count one more failed sync of the connection and push its next scheduled one back."""
+    ProviderConnection.objects.filter(pk=connection_id).update(sync_failures=F("sync_failures") + 1)
+    failures = (
+        ProviderConnection.objects.filter(pk=connection_id)
+        .values_list("sync_failures", flat=True)
+        .first()
+    )
+    if failures is not None:
+        ProviderConnection.objects.filter(pk=connection_id).update(
+            sync_retry_at=timezone.now() + sync_retry_delay(failures)
+        )
 
 
 def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
@@ -93,7 +126,7 @@ def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
         nonlocal last_report
         if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
             last_report = time.monotonic()
-            SyncJob.objects.filter(pk=job.pk).update(progress=fetched)
+            job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched)
 
     session = ProviderSession(
         tokens=connection_tokens(connection),
@@ -111,6 +144,7 @@ def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
             if session.refreshed:
                 connection_tokens_store(connection, session.tokens)
     job.progress = session.fetched
+    job_beat(SyncJob.objects.filter(pk=job.pk), progress=job.progress)
     return items
 
 
@@ -141,14 +175,17 @@ def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderIte
             report=report,
         )
         now = timezone.now()
-        SyncJob.objects.filter(pk=job.pk).update(
+        job_beat(
+            SyncJob.objects.filter(pk=job.pk),
             status=SyncStatus.SUCCEEDED,
             finished_at=now,
             progress=job.progress,
             counts=report.as_json(),
             error="",
         )
-        ProviderConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+        ProviderConnection.objects.filter(pk=connection.pk).update(
+            last_synced_at=now, sync_failures=0, sync_retry_at=None
+        )
     logger.info(
         "sync succeeded",
         extra={

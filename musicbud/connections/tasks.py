@@ -1,6 +1,6 @@
 """The connections' background jobs: a sync job row (one queued or running per connection)
 handed to the task runner after commit, the Celery task that runs it, and the periodic
-re-sync (scheduled by beat, see ``CELERY_BEAT_SCHEDULE``)."""
+re-sync (scheduled by beat, see ``CELERY_BEAT_SCHEDULE``), which first recovers lost jobs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -21,27 +21,35 @@ from musicbud.connections.models import (
     SyncJob,
     SyncStatus,
 )
-from musicbud.connections.sync import connection_sync_run
+from musicbud.connections.sync import connection_sync_failed, connection_sync_run
+from musicbud.job_liveness import jobs_dead_fail
 
 logger = logging.getLogger(__name__)
 # The error of a job the task runner's broker did not take.
 SYNC_NOT_QUEUED = "The sync could not be queued: the task runner is unavailable. Try again later."
+SYNC_LOST = "The sync was lost: its worker stopped before finishing it."
+
+
+def sync_jobs_dead_fail(jobs: QuerySet[SyncJob]) -> list[SyncJob]:
+    """Fail the lost jobs among ``jobs`` (running with no heartbeat for
+    ``JOB_HEARTBEAT_STALE_SECONDS``, or queued for ``CONNECTION_SYNC_STALE_SECONDS``), each
+    counted as a failed sync of its connection; returns them."""
+    dead = jobs_dead_fail(
+        jobs, queued_stale_seconds=settings.CONNECTION_SYNC_STALE_SECONDS, error=SYNC_LOST
+    )
+    for job in dead:
+        logger.warning("sync lost", extra={"job_id": job.pk, "status": job.status})
+        connection_sync_failed(connection_id=job.connection_id)
+    return dead
 
 
 def sync_job_open(*, connection: ProviderConnection) -> SyncJob:
     """The connection's queued or running job, or a new one queued after commit.
 
-    A job left active past ``CONNECTION_SYNC_STALE_SECONDS`` (its worker died) is failed
-    first, so a lost job cannot block the connection forever.
+    A lost job (its worker died: no heartbeat) is failed first and a new one opened, so a
+    dead job is never the answer and cannot block the connection.
     """
-    stale_before = timezone.now() - timedelta(seconds=settings.CONNECTION_SYNC_STALE_SECONDS)
-    SyncJob.objects.filter(
-        connection=connection, status__in=ACTIVE_SYNC_STATUSES, created_at__lt=stale_before
-    ).update(
-        status=SyncStatus.FAILED,
-        finished_at=timezone.now(),
-        error="The sync was lost: no worker finished it in time.",
-    )
+    sync_jobs_dead_fail(SyncJob.objects.filter(connection=connection))
     active = SyncJob.objects.filter(connection=connection, status__in=ACTIVE_SYNC_STATUSES).first()
     if active is not None:
         return active
@@ -70,12 +78,19 @@ def _job_send(job_id: int) -> None:
 
 
 def connections_resync_queue() -> int:
-    """Queue a sync of every connected connection whose last sync is older than the re-sync
-    interval (or that never synced); returns how many jobs were opened."""
-    due_before = timezone.now() - timedelta(seconds=settings.CONNECTION_RESYNC_INTERVAL_SECONDS)
+    """Fail the lost jobs first (so their connections are free again), then queue a sync of
+    every connected connection whose last sync is older than the re-sync interval (or that
+    never synced), or whose job was lost, unless its failures say to wait
+    (``sync_retry_at``); returns how many jobs were opened."""
+    # Active jobs only: the partial index of the one-active-job constraint serves this.
+    active = SyncJob.objects.filter(status__in=ACTIVE_SYNC_STATUSES)
+    lost = {job.connection_id for job in sync_jobs_dead_fail(active)}
+    now = timezone.now()  # after the failures just counted, whose first retry is now
+    due_before = now - timedelta(seconds=settings.CONNECTION_RESYNC_INTERVAL_SECONDS)
     due = (
         ProviderConnection.objects.filter(status=ConnectionStatus.CONNECTED)
-        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=due_before))
+        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=due_before) | Q(pk__in=lost))
+        .filter(Q(sync_retry_at__isnull=True) | Q(sync_retry_at__lte=now))
         .exclude(sync_jobs__status__in=ACTIVE_SYNC_STATUSES)
         .order_by("pk")
     )

@@ -51,12 +51,17 @@ def taste_edge_set(
     """Create or update one edge; returns the edge and whether it was created.
 
     Setting what is already there writes nothing (no version, no outbox row, no cache
-    invalidation). An existing edge keeps its ``source`` (where it came from) and, when no
-    new one is given, its ``last_played_at``.
+    invalidation). A write by hand (``source`` manual) makes the edge the user's own, even
+    one a provider's sync brought (so the provider's next sync or disconnect leaves it); any
+    other source leaves an existing edge's ``source`` as it is. An existing edge keeps its
+    ``last_played_at`` when no new one is given.
     """
     relation = Relation(relation).value
     kind = ItemKind(kind).value
+    source = EdgeSource(source).value
     values: dict[str, object] = {}
+    if source == EdgeSource.MANUAL:
+        values["source"] = source
     if relation == Relation.TOP:
         values["rank"] = rank
     if relation == Relation.PLAYED:
@@ -75,9 +80,8 @@ def taste_edge_set(
                 user=user,
                 relation=relation,
                 kind=kind,
-                source=EdgeSource(source).value,
                 **_item_filter(kind, item),
-                **values,
+                **{"source": source, **values},
             )
         else:
             changed = [name for name, value in values.items() if getattr(edge, name) != value]

@@ -26,7 +26,7 @@ from django.urls import reverse
 from config.celery import app as celery_app
 from musicbud.connections.models import ProviderConnection, SyncJob, SyncStatus
 from musicbud.connections.providers.spotify import SpotifyProvider
-from musicbud.connections.tasks import SYNC_NOT_QUEUED
+from musicbud.connections.tasks import SYNC_LOST, SYNC_NOT_QUEUED
 from musicbud.models import TasteEdge, User
 from tests.conftest import require_service
 from tests.fixtures.http import assert_envelope
@@ -421,3 +421,118 @@ def test_a_job_the_broker_does_not_take_fails_and_the_next_request_starts_over(
     assert response.json()["last_sync"]["status"] == "succeeded"
     assert SyncJob.objects.count() == 3
     assert taste_edges(user) == EXPECTED_EDGES
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # pid (comm) state ppid ...: comm may hold spaces, so split after its ")".
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+    return children
+
+
+def _process_calling(port: int, among: list[int]) -> int:
+    """The process among ``among`` with a TCP connection open to ``port`` on loopback: the
+    pool child whose call the stand-in holds."""
+    remote = f"0100007F:{port:04X}"
+    table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    inodes = {row.split()[9] for row in table if row.split()[2] == remote}
+    for pid in among:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = str(fd.readlink())
+                    if link.startswith("socket:[") and link[8:-1] in inodes:
+                        return pid
+    pytest.fail(f"no process among {among} calls port {port}")
+
+
+def _standin_port(standin: ProviderStandIn) -> int:
+    return int(standin.base_url.rsplit(":", 1)[1])
+
+
+def _sync_held_at_the_worker(
+    api_client: Client, standin: ProviderStandIn, worker: Worker
+) -> tuple[SyncJob, Hold]:
+    """Connected (the first sync queued), the worker started and its first call to Spotify
+    held: the job, running, and the hold."""
+    _connect(api_client)
+    job = SyncJob.objects.get()
+    saved_tracks = standin.hold("/me/tracks")
+    worker.start()
+    wait_for(worker, "the worker's first call to Spotify", lambda: saved_tracks.arrived.is_set())
+    return job, saved_tracks
+
+
+def test_a_sync_whose_worker_process_dies_is_redelivered_and_restarted(
+    api_client: Client, small_library: ProviderStandIn, user: User, worker: Worker
+) -> None:
+    """SIGKILL of the pool process running the sync: the message goes back to the queue
+    (acks late, rejected on worker loss), the worker's next process takes it and runs the same
+    job again from the fetch, to ``succeeded`` with exactly the expected edges."""
+    standin = small_library
+    job, saved_tracks = _sync_held_at_the_worker(api_client, standin, worker)
+    running = SyncJob.objects.get()
+    assert running.status == SyncStatus.RUNNING
+    assert running.heartbeat_at is not None
+    assert worker.process is not None
+
+    os.kill(_process_calling(_standin_port(standin), _children(worker.process.pid)), signal.SIGKILL)
+    saved_tracks.release()
+
+    # Polled in the database: the API's budget would refuse polling this fast.
+    restarted = wait_for(
+        worker,
+        "the restarted sync finished",
+        lambda: SyncJob.objects.filter(
+            pk=job.pk, status__in=(SyncStatus.SUCCEEDED, SyncStatus.FAILED)
+        ).first(),
+    )
+    assert (restarted.status, restarted.error) == (SyncStatus.SUCCEEDED, "")
+    assert restarted.started_at is not None
+    assert running.started_at is not None
+    assert restarted.started_at > running.started_at
+    assert restarted.counts["like"]["track"] == {
+        "added": 2,
+        "updated": 0,
+        "removed": 0,
+        "unchanged": 0,
+    }
+    assert taste_edges(user) == EXPECTED_EDGES
+    assert standin.paths("/spotify/v1/me/tracks").count("/spotify/v1/me/tracks") == 2
+    assert worker.received("musicbud.connections.tasks.connection_sync") >= 2
+    assert worker.exited() is None
+
+
+def test_a_sync_whose_whole_worker_dies_is_failed_and_queued_again_by_the_scheduler(
+    api_client: Client, small_library: ProviderStandIn, user: User, worker: Worker
+) -> None:
+    """SIGKILL of the whole worker mid-sync: its message stays unacknowledged at the broker,
+    the job ``running`` with its heartbeat frozen. The next worker's scheduler fails the job
+    once its heartbeat is older than ``JOB_HEARTBEAT_STALE_SECONDS`` and queues a fresh one,
+    which syncs exactly what the lost one would have."""
+    standin = small_library
+    job, saved_tracks = _sync_held_at_the_worker(api_client, standin, worker)
+    assert worker.process is not None
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait(10)
+    saved_tracks.release()
+    assert SyncJob.objects.get().status == SyncStatus.RUNNING
+
+    # A new worker, with a short heartbeat limit (its beat runs every two seconds).
+    worker.env = {**worker.env, "JOB_HEARTBEAT_STALE_SECONDS": "2"}
+    worker.start()
+
+    fresh = wait_for(
+        worker,
+        "a fresh sync succeeded",
+        lambda: SyncJob.objects.filter(status=SyncStatus.SUCCEEDED).first(),
+    )
+    lost = SyncJob.objects.get(pk=job.pk)
+    assert fresh.pk != job.pk
+    assert (lost.status, lost.error) == (SyncStatus.FAILED, SYNC_LOST)
+    assert fresh.counts["like"]["track"] == {"added": 2, "updated": 0, "removed": 0, "unchanged": 0}
+    assert taste_edges(user) == EXPECTED_EDGES
+    assert [r["job_id"] for r in worker.records() if r["message"] == "sync lost"] == [job.pk]

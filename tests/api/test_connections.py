@@ -3,6 +3,7 @@ the diff, disconnect, and that no token shows anywhere."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
@@ -24,6 +25,7 @@ from musicbud.connections.models import (
     SyncJob,
     SyncStatus,
 )
+from musicbud.connections.sync import connection_sync_run
 from musicbud.connections.tasks import connections_resync_queue
 from musicbud.models import TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_set
@@ -311,7 +313,10 @@ def test_a_wrong_pkce_verifier_is_refused_by_the_token_endpoint(
     other = AuthorizationState.objects.get()
     api_client.post(_url("connection-authorize", "spotify"))
     newer = AuthorizationState.objects.exclude(pk=other.pk).get()
-    AuthorizationState.objects.filter(pk=other.pk).update(code_verifier=newer.code_verifier)
+    # (The second authorize gave the browser its cookie: the older state is bound to it too.)
+    AuthorizationState.objects.filter(pk=other.pk).update(
+        code_verifier=newer.code_verifier, browser_hash=newer.browser_hash
+    )
 
     response = api_client.get(callback, headers={"Accept": "application/json"})
 
@@ -658,7 +663,7 @@ def test_a_lost_job_does_not_block_the_connection(
     assert body["last_sync"]["status"] == "succeeded"
     lost.refresh_from_db()
     assert lost.status == SyncStatus.FAILED
-    assert lost.error == "The sync was lost: no worker finished it in time."
+    assert lost.error == "The sync was lost: its worker stopped before finishing it."
 
 
 def test_the_periodic_resync_queues_each_due_connection_once(
@@ -860,3 +865,198 @@ def test_lastfm_faults_a_revoked_session_and_a_5xx(
         "authorize again"
     )
     assert taste_edges(user) == before
+
+
+# --- a like by hand is the user's own ----------------------------------------------------
+
+
+def test_a_like_by_hand_on_an_item_a_sync_brought_is_the_users_own_and_survives_disconnect(
+    api_client: Client,
+    connected: ProviderConnection,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    track = Track.objects.get(name="Track 0")
+    assert ("like", "track", "Track 0", None, None, "spotify") in taste_edges(user)
+    version = EdgeVersion.objects.filter(
+        user_id=user.pk, relation="like", kind="track", item_id=track.pk
+    )
+    before = version.get().version
+    outbox = ProjectionOutbox.objects.count()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        liked = api_client.put(reverse("api-v1:my-like", args=["tracks", track.public_id]))
+
+    assert liked.status_code == HTTPStatus.OK, liked.content  # liked already: not a new like
+    assert ("like", "track", "Track 0", None, None, "manual") in taste_edges(user)
+    # Taking the edge over is a write like any other (its version, an outbox row).
+    assert version.get().version == before + 1
+    assert ProjectionOutbox.objects.count() == outbox + 1
+    # Liked again by hand: nothing left to change, nothing written.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = api_client.put(reverse("api-v1:my-like", args=["tracks", track.public_id]))
+    assert again.status_code == HTTPStatus.OK
+    assert ProjectionOutbox.objects.count() == outbox + 1
+
+    # The next sync (Spotify still has it saved) does not take it back.
+    body = _sync(api_client, django_capture_on_commit_callbacks)
+    assert body["last_sync"]["status"] == "succeeded"
+    assert body["last_sync"]["counts"]["like"]["track"] == {
+        "added": 0,
+        "updated": 0,
+        "removed": 0,
+        "unchanged": 3,
+    }
+    assert ("like", "track", "Track 0", None, None, "manual") in taste_edges(user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        gone = api_client.delete(_url("connection", "spotify"))
+
+    assert gone.status_code == HTTPStatus.NO_CONTENT
+    assert taste_edges(user) == {("like", "track", "Track 0", None, None, "manual")}
+    library = UserLibrary.objects.get(user=user)
+    assert (library.like_track, library.top_track, library.played_track) == (1, 0, 0)
+
+
+# --- the authorization is bound to the browser that started it -----------------------------
+
+
+def test_authorize_sets_a_cookie_for_the_callback_only(
+    api_client: Client, standin: ProviderStandIn
+) -> None:
+    response = api_client.post(_url("connection-authorize", "spotify"))
+
+    assert response.status_code == HTTPStatus.OK
+    cookie = response.cookies["musicbud_connect_spotify"]
+    assert len(cookie.value) == 43  # 32 random bytes, urlsafe base64
+    assert cookie.value not in response.content.decode()
+    assert cookie["path"] == "/api/v1/connections/spotify/callback"
+    assert cookie["max-age"] == 600
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Lax"
+    assert cookie["secure"] == ""  # Secure where sessions are (production), not in tests
+    state = AuthorizationState.objects.get()
+    assert state.browser_hash == hashlib.sha256(cookie.value.encode()).hexdigest()
+
+
+def test_a_callback_in_another_browser_is_refused_and_spends_the_state(
+    api_client: Client, standin: ProviderStandIn, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """The attacker starts connecting on their own account and sends the victim the link:
+    the victim's browser, at the provider, grants access and comes back without the
+    attacker's cookie."""
+    started = api_client.post(_url("connection-authorize", "spotify")).json()
+    callback = _browser_at_provider(started["authorization_url"])
+    victim = Client()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = victim.get(callback)
+
+    assert_envelope(
+        refused,
+        HTTPStatus.BAD_REQUEST,
+        "authorization_other_browser",
+        "This authorization was started in another browser (or its cookie is gone): start "
+        "connecting again from this browser.",
+    )
+    assert ProviderConnection.objects.count() == 0
+    assert AuthorizationState.objects.count() == 0  # spent: it works nowhere now
+    assert standin.paths() == ["/spotify-accounts/authorize"]  # no code exchanged
+    # A wrong cookie is no better than none.
+    api_client.cookies["musicbud_connect_spotify"] = "x" * 43
+    started = api_client.post(_url("connection-authorize", "spotify")).json()
+    victim.cookies["musicbud_connect_spotify"] = "y" * 43
+    assert victim.get(_browser_at_provider(started["authorization_url"])).status_code == 400
+    assert ProviderConnection.objects.count() == 0
+
+
+def test_the_callback_clears_the_spent_cookie(
+    api_client: Client, small_library: ProviderStandIn, django_capture_on_commit_callbacks: Capture
+) -> None:
+    response = _connect(api_client, django_capture_on_commit_callbacks)
+
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"].endswith("?provider=spotify&status=ok")
+    cleared = response.cookies["musicbud_connect_spotify"]
+    assert (cleared.value, cleared["max-age"], cleared["path"]) == (
+        "",
+        0,
+        "/api/v1/connections/spotify/callback",
+    )
+
+
+# --- lost jobs and failing connections ------------------------------------------------------
+
+
+def test_a_redelivered_message_restarts_its_running_job_and_writes_nothing_twice(
+    connected: ProviderConnection, user: User
+) -> None:
+    """Its worker died mid-sync; the broker hands the message to another worker."""
+    before = taste_edges(user)
+    outbox = ProjectionOutbox.objects.count()
+    fetched = SyncJob.objects.get().progress
+    job = SyncJob.objects.create(
+        connection=connected, status=SyncStatus.RUNNING, started_at=timezone.now(), progress=4
+    )
+
+    connection_sync_run(job_id=job.pk)
+
+    job.refresh_from_db()
+    assert (job.status, job.error, job.progress) == (SyncStatus.SUCCEEDED, "", fetched)
+    assert job.counts["like"]["track"] == {"added": 0, "updated": 0, "removed": 0, "unchanged": 3}
+    assert job.heartbeat_at is not None
+    assert job.finished_at is not None
+    assert taste_edges(user) == before
+    assert ProjectionOutbox.objects.count() == outbox
+    # A finished job's message, redelivered, runs nothing.
+    finished_at = job.finished_at
+    connection_sync_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.finished_at == finished_at
+
+
+def test_a_failing_connection_backs_off_and_a_success_resets_it(
+    small_library: ProviderStandIn,
+    connected: ProviderConnection,
+    django_capture_on_commit_callbacks: Capture,
+    settings: Any,
+) -> None:
+    settings.CONNECTION_SYNC_RETRY_BASE_SECONDS = 300
+    settings.CONNECTION_SYNC_RETRY_MAX_SECONDS = 1000
+    small_library.fault("/me/albums", times=1000, status=502, body={})
+    ProviderConnection.objects.update(last_synced_at=timezone.now() - timedelta(days=2))
+
+    def scheduler_run() -> int:
+        """The periodic re-sync; the job it queues runs (and fails) at once."""
+        with django_capture_on_commit_callbacks(execute=True):
+            return connections_resync_queue()
+
+    def wait() -> float:
+        connected.refresh_from_db()
+        assert connected.sync_retry_at is not None
+        return round((connected.sync_retry_at - timezone.now()).total_seconds(), -1)
+
+    assert scheduler_run() == 1
+    assert wait() == 0  # after one failure, the next run tries again
+    assert scheduler_run() == 1
+    assert wait() == 300
+    for expected in (600, 1000, 1000):  # doubling, capped
+        assert scheduler_run() == 0  # held back until then
+        ProviderConnection.objects.update(sync_retry_at=timezone.now() - timedelta(seconds=1))
+        assert scheduler_run() == 1
+        assert wait() == expected
+    connected.refresh_from_db()
+    assert connected.sync_failures == 5
+    assert (
+        list(SyncJob.objects.filter(connection=connected).order_by("id").values_list("status"))
+        == [("succeeded",)] + [("failed",)] * 5
+    )
+
+    with small_library.lock:
+        small_library.faults.clear()
+    ProviderConnection.objects.update(sync_retry_at=timezone.now() - timedelta(seconds=1))
+    assert scheduler_run() == 1
+
+    connected.refresh_from_db()
+    assert SyncJob.objects.filter(connection=connected).latest("id").status == "succeeded"
+    assert (connected.sync_failures, connected.sync_retry_at) == (0, None)

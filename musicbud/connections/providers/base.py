@@ -137,6 +137,11 @@ class Provider(abc.ABC, Generic[S]):
         return self.config.configured()
 
     @abc.abstractmethod
+    def callback_url(self) -> str:
+        """Our URL the service sends the browser back to (its setting; its path scopes the
+        cookie that binds an authorization to the browser that started it)."""
+
+    @abc.abstractmethod
     def authorization_start(self, *, state: str) -> AuthorizationStart:
         """Where to send the user's browser to grant access, carrying ``state``."""
 

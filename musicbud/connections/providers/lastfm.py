@@ -131,8 +131,11 @@ def _int(value: Any, *, what: str) -> int:
 class LastfmProvider(Provider[LastfmSettings]):
     name = "lastfm"
 
+    def callback_url(self) -> str:
+        return str(self.config.CALLBACK_URL or "")
+
     def authorization_start(self, *, state: str) -> AuthorizationStart:
-        callback = f"{self.config.CALLBACK_URL}?{urlencode({'state': state})}"
+        callback = f"{self.callback_url()}?{urlencode({'state': state})}"
         query = urlencode({"api_key": self.config.API_KEY, "cb": callback})
         return AuthorizationStart(url=f"{self.config.AUTH_URL}?{query}")
 

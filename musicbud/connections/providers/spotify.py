@@ -167,6 +167,9 @@ class SpotifyProvider(Provider[SpotifySettings]):
 
     # --- authorization -------------------------------------------------------------------
 
+    def callback_url(self) -> str:
+        return str(self.config.REDIRECT_URI or "")
+
     def authorization_start(self, *, state: str) -> AuthorizationStart:
         verifier, challenge = _pkce_pair()
         query = urlencode(

@@ -9,6 +9,7 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from musicbud.connections.models import ProviderConnection
 from tests.api.legacy.conftest import LegacyWorld
@@ -105,4 +106,30 @@ def test_a_callback_with_a_forged_state_stores_nothing(
     response = legacy.client.get("/lastfm/callback", {"state": "forged", "token": "t"})
 
     assert_envelope(response, HTTPStatus.BAD_REQUEST, "invalid_state", extra={"success": False})
+    assert not ProviderConnection.objects.exists()
+
+
+def test_a_legacy_callback_in_another_browser_is_refused(
+    legacy: LegacyWorld, standin: ProviderStandIn, django_capture_on_commit_callbacks: Capture
+) -> None:
+    link = legacy.call("GET", "/v1/service/login", {"service": "spotify"})
+    cookie = link.cookies["musicbud_connect_spotify"]
+    assert (cookie["httponly"], cookie["samesite"], cookie["max-age"]) == (True, "Lax", 600)
+    assert cookie["path"] == "/api/v1/connections/spotify/callback"  # the callback's setting
+    callback = _legacy_callback(link.json()["data"]["authorization_link"], "spotify")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refused = Client().get(callback)
+
+    assert_envelope(
+        refused,
+        HTTPStatus.BAD_REQUEST,
+        "authorization_other_browser",
+        extra={"success": False},
+    )
+    assert not ProviderConnection.objects.exists()
+    # The state is spent: the browser that started cannot use it now either.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = legacy.client.get(callback)
+    assert_envelope(again, HTTPStatus.BAD_REQUEST, "invalid_state", extra={"success": False})
     assert not ProviderConnection.objects.exists()

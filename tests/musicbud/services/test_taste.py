@@ -153,19 +153,43 @@ async def test_deleting_users_and_items_keeps_the_statistics_exact() -> None:
 def test_setting_an_edge_again_keeps_its_source_and_writes_nothing(
     django_capture_on_commit_callbacks,
 ) -> None:
+    """A provider's write does not take over the user's own edge, and setting an edge as it
+    is writes nothing."""
+    user, track = UserFactory.create(), TrackFactory.create()
+    taste_edge_set(user=user, kind="track", item=track, relation="like")
+    outbox_before = ProjectionOutbox.objects.count()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        _, by_provider = taste_edge_set(
+            user=user, kind="track", item=track, relation="like", source="spotify"
+        )
+        _, by_hand = taste_edge_set(user=user, kind="track", item=track, relation="like")
+
+    assert (by_provider, by_hand) == (False, False)
+    assert TasteEdge.objects.get(user=user, track=track).source == "manual"
+    assert ProjectionOutbox.objects.count() == outbox_before
+    assert callbacks == []  # no cache invalidation for a write that changed nothing
+
+
+def test_a_write_by_hand_makes_a_providers_edge_the_users_own(
+    django_capture_on_commit_callbacks,
+) -> None:
     user, track = UserFactory.create(), TrackFactory.create()
     taste_edge_set(user=user, kind="track", item=track, relation="like", source="spotify")
     outbox_before = ProjectionOutbox.objects.count()
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        _, created = taste_edge_set(
-            user=user, kind="track", item=track, relation="like", source="manual"
-        )
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        edge, created = taste_edge_set(user=user, kind="track", item=track, relation="like")
 
     assert created is False
-    assert TasteEdge.objects.get(user=user, track=track).source == "spotify"
-    assert ProjectionOutbox.objects.count() == outbox_before
-    assert callbacks == []  # no cache invalidation for a write that changed nothing
+    assert edge.source == "manual"
+    assert TasteEdge.objects.get(user=user, track=track).source == "manual"
+    assert ProjectionOutbox.objects.count() == outbox_before + 1
+    # The projection of the new outbox row, and the user's cached pages dropped.
+    assert [callback.func.__name__ for callback in callbacks] == [
+        "projection_dispatch",
+        "taste_caches_invalidate",
+    ]
 
 
 def test_a_play_update_without_a_time_keeps_the_last_played_time() -> None:
