@@ -143,6 +143,11 @@ def wait_for(worker: Worker, what: str, check: Callable[[], T | None]) -> T:
         time.sleep(0.05)
 
 
+def logged(worker: Worker, message: str) -> list[dict[str, Any]]:
+    """The worker's log records with that message, so far."""
+    return [record for record in worker.records() if record["message"] == message]
+
+
 @pytest.fixture
 def broker_url() -> str:
     """The test's Redis database (REDIS_URL): the broker of this process and the worker.
@@ -365,7 +370,8 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
     assert taste_edges(user) == EXPECTED_EDGES
     assert worker.received("musicbud.connections.tasks.connection_sync") == 1
     # The worker logs through the project's logging (JSON, redacted), job and counts included.
-    succeeded = [r for r in worker.records() if r["message"] == "sync succeeded"]
+    # The job's row commits before the worker writes its log line: wait for the line.
+    succeeded = wait_for(worker, "the sync's log line", lambda: logged(worker, "sync succeeded"))
     assert [(r["job_id"], r["provider"], r["added"], r["unchanged"]) for r in succeeded] == [
         (job.pk, "spotify", 11, 0)
     ]
@@ -535,4 +541,5 @@ def test_a_sync_whose_whole_worker_dies_is_failed_and_queued_again_by_the_schedu
     assert (lost.status, lost.error) == (SyncStatus.FAILED, SYNC_LOST)
     assert fresh.counts["like"]["track"] == {"added": 2, "updated": 0, "removed": 0, "unchanged": 0}
     assert taste_edges(user) == EXPECTED_EDGES
-    assert [r["job_id"] for r in worker.records() if r["message"] == "sync lost"] == [job.pk]
+    lost_lines = wait_for(worker, "the lost sync's log line", lambda: logged(worker, "sync lost"))
+    assert [r["job_id"] for r in lost_lines] == [job.pk]
