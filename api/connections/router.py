@@ -30,6 +30,12 @@ from musicbud.connections.services import (
 
 router = Router(tags=["connections"], auth=auth)
 
+_NOT_CONFIGURED = (
+    "A provider this server has no client credentials for answers 409 "
+    "`provider_not_configured`: a permanent state of the server's configuration, not an "
+    "outage to retry."
+)
+
 
 @router.get("/connections", response=ConnectionsOut, url_name="connections")
 async def connections(request: AuthenticatedRequest) -> dict[str, list[ConnectionView]]:
@@ -58,6 +64,8 @@ async def disconnect(request: AuthenticatedRequest, provider: str) -> Status[Non
     response=AuthorizationOut,
     url_name="connection-authorize",
     summary="Start connecting: where to send the browser (Spotify: PKCE; Last.fm: web auth)",
+    description=_NOT_CONFIGURED,
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def authorize(request: AuthenticatedRequest, provider: str) -> Authorization:
     return await connection_authorize(user=request.auth, provider=provider)
@@ -69,11 +77,11 @@ async def authorize(request: AuthenticatedRequest, provider: str) -> Authorizati
     response={HTTPStatus.OK: CallbackOut, HTTPStatus.FOUND: None},
     url_name="connection-callback",
     summary="Where the provider sends the browser back (the state names the user)",
-    openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY),
+    openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY, HTTPStatus.CONFLICT),
     description=(
         "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
         "request accepts `application/json`. A forged, expired or already used state is a "
-        "400 and stores nothing."
+        "400 and stores nothing. " + _NOT_CONFIGURED
     ),
 )
 async def callback(
@@ -104,6 +112,7 @@ def _done_redirect(provider: str, status: str) -> HttpResponseRedirect:
     response={HTTPStatus.ACCEPTED: ConnectionOut},
     url_name="connection-sync",
     summary="Queue a sync (or answer the one already queued or running)",
+    description=_NOT_CONFIGURED,
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def sync(request: AuthenticatedRequest, provider: str) -> Status[ConnectionView]:

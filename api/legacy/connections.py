@@ -41,6 +41,7 @@ def _answer(message: str, data: object, status: int = HTTPStatus.OK) -> dict[str
     response={HTTPStatus.OK: AuthorizationLinkOut},
     summary="Where to send the browser to connect a streaming service",
     body=ServiceIn,
+    errors=(HTTPStatus.CONFLICT,),
 )
 async def service_login(request: AuthenticatedRequest) -> HttpResponse:
     authorization = await connection_authorize(
@@ -104,7 +105,7 @@ def _provider_routes(provider: str) -> None:
         summary=f"Where {provider} sends the browser back: as the v1 callback",
         successor=f"/api/v1/connections/{provider}/callback",
         body=CallbackQuery,
-        errors=(HTTPStatus.BAD_GATEWAY,),
+        errors=(HTTPStatus.BAD_GATEWAY, HTTPStatus.CONFLICT),
     )
     async def callback(request: HttpRequest) -> HttpResponseBase:
         answer = await v1_callback(request, provider, legacy_input(request, CallbackQuery))
