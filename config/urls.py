@@ -1,6 +1,9 @@
 """URL wiring: the landing answer, the admin, the versioned API, its docs, health, metrics and
 the error views."""
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -32,11 +35,11 @@ def landing(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"name": "musicbud", "links": dict(sorted(links.items()))})
 
 
-def _slashless(route: str, view: object, name: str) -> list[URLPattern | URLResolver]:
+def _slashless(route: str, view: Callable[..., Any], name: str) -> list[URLPattern | URLResolver]:
     """A page without a trailing slash, and its slash variant redirecting to it (301, query
     kept): Django's APPEND_SLASH only ever adds one."""
     return [
-        path(route, view, name=name),  # type: ignore[arg-type]
+        path(route, view, name=name),
         path(
             f"{route}/", RedirectView.as_view(pattern_name=name, permanent=True, query_string=True)
         ),

@@ -3,8 +3,8 @@ the diff, disconnect, and that no token shows anywhere."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any

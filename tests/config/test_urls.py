@@ -3,6 +3,7 @@ slashless page redirecting to it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 
 import pytest
@@ -62,7 +63,7 @@ def test_a_slashless_page_asked_for_with_a_slash_redirects_permanently(
     assert response["Location"] == f"{reverse(page)}?x=1"
 
 
-def _flatten(patterns: list[object]) -> list[object]:
+def _flatten(patterns: Sequence[object]) -> list[object]:
     found: list[object] = []
     for pattern in patterns:
         found.append(pattern)

@@ -120,8 +120,7 @@ def test_an_unconfigured_service_is_a_409_logged_at_info_at_most(
         response,
         HTTPStatus.CONFLICT,
         "provider_not_configured",
-        "Last.fm is not configured on this server (its client credentials are not in the "
-        "settings)",
+        "Last.fm is not configured on this server (its client credentials are not in the settings)",
         extra={"success": False},
     )
     assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
