@@ -51,39 +51,30 @@ async def me_profile(request: AuthenticatedRequest) -> dict[str, Any]:
     return my_profile_data(await profile_get(user_id=request.auth.pk))
 
 
-@legacy_operation(
-    router,
-    "me/profile/set",
-    methods=("POST",),
-    response={HTTPStatus.OK: MyProfileOut},
-    summary="Change my profile (JSON or a form; fields left out stay as they are)",
-    successor="/api/v1/me/profile",
-    body=ProfileSetIn,
-)
-async def me_profile_set(request: AuthenticatedRequest) -> HttpResponse:
-    return await _profile_set(request)
-
-
-@legacy_operation(
-    router,
-    "me/profile",
-    methods=("PUT",),
-    response={HTTPStatus.OK: MyProfileOut},
-    summary="Change my profile, as me/profile/set does (JSON or a urlencoded form)",
-    successor="/api/v1/me/profile",
-    body=ProfileSetIn,
-)
-async def me_profile_put(request: AuthenticatedRequest) -> HttpResponse:
-    return await _profile_set(request)
-
-
-async def _profile_set(request: AuthenticatedRequest) -> HttpResponse:
-    payload = legacy_input(request, ProfileSetIn)
-    profile = await profile_change(
-        user=request.auth,
-        changes=payload.model_dump(exclude_unset=True),
+def _profile_set(path: str, method: str, summary: str) -> None:
+    @legacy_operation(
+        router,
+        path,
+        methods=(method,),
+        response={HTTPStatus.OK: MyProfileOut},
+        summary=summary,
+        successor="/api/v1/me/profile",
+        body=ProfileSetIn,
     )
-    return legacy_response(request, MyProfileOut, my_profile_data(profile))
+    async def profile_set(request: AuthenticatedRequest) -> HttpResponse:
+        payload = legacy_input(request, ProfileSetIn)
+        profile = await profile_change(
+            user=request.auth,
+            changes=payload.model_dump(exclude_unset=True),
+        )
+        return legacy_response(request, MyProfileOut, my_profile_data(profile))
+
+
+_profile_set(
+    "me/profile/set", "POST", "Change my profile (JSON or a form; fields left out stay as they are)"
+)
+# The app's newer screens PUT the same fields on the profile itself.
+_profile_set("me/profile", "PUT", "Change my profile, as me/profile/set does")
 
 
 _V1_LISTS = {Relation.LIKE: "likes", Relation.TOP: "top", Relation.PLAYED: "played"}
