@@ -101,6 +101,9 @@ def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> Js
     if exc.status_code == HTTPStatus.SERVICE_UNAVAILABLE:
         # Every 503 says when to come back (the OpenAPI document requires Retry-After).
         response["Retry-After"] = "5"
+    if not exc.log_request:
+        # What django.utils.log.log_response checks before logging a 4xx or 5xx answer.
+        response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 

@@ -26,6 +26,7 @@ from prometheus_client import (
 from api.errors import error_response
 from api.request_context import client_ip
 from graph.projection import projection_lag
+from graph.writes import projection_queued
 from musicbud.cache import async_cache
 
 UNMATCHED_ROUTE = "<unmatched>"
@@ -173,11 +174,13 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         response["Allow"] = "GET, HEAD"
         return response
     # The lag is read at scrape time, so it is current whichever process applied the outbox;
-    # a database outage must not take the rest of the metrics down with it.
+    # a database outage must not take the rest of the metrics down with it. Without a
+    # projection nothing is queued, and the gauges stay at 0.
     try:
-        lag = projection_lag()
+        lag = projection_lag() if projection_queued() else None
     except DatabaseError:
         logger.warning("metrics: projection lag unavailable (database error)", exc_info=True)
     else:
-        graph_projection_lag_set(seconds=lag.oldest_age_seconds or 0.0, pending=lag.pending)
+        if lag is not None:
+            graph_projection_lag_set(seconds=lag.oldest_age_seconds or 0.0, pending=lag.pending)
     return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)

@@ -136,6 +136,12 @@ class AppEnvironment(BaseSettings):
     GRAPH_RETRY_BASE_SECONDS: PositiveFloat = 1.0
     GRAPH_RETRY_MAX_SECONDS: PositiveFloat = 300.0
     GRAPH_REBUILD_BATCH_SIZE: PositiveInt = 5000
+    # Whether taste, user and item writes queue outbox rows for the Neo4j projection. Unset:
+    # on when something consumes them (GRAPH_BACKEND=neo4j or NEO4J_URL set), so the SQL
+    # backend alone accumulates nothing; graph_rebuild projects everything when Neo4j comes.
+    GRAPH_PROJECTION: bool | None = None
+    # Applied outbox rows are kept this long (for inspection), then graph_worker prunes them.
+    GRAPH_OUTBOX_RETENTION_DAYS: PositiveFloat = 7.0
     # A Bolt server for the graph test suite (bolt://user:password@host:port); when unset the
     # suite starts an embedded ArcadeDB itself.
     TEST_NEO4J_URL: str | None = None
@@ -390,6 +396,13 @@ class AppEnvironment(BaseSettings):
     @property
     def providers(self) -> dict[str, ProviderSettings]:
         return dict(self._providers)
+
+    @property
+    def graph_projection(self) -> bool:
+        """``GRAPH_PROJECTION`` as given, else whether a Neo4j store consumes the outbox."""
+        if self.GRAPH_PROJECTION is not None:
+            return self.GRAPH_PROJECTION
+        return self.GRAPH_BACKEND is GraphBackendName.NEO4J or bool(self.NEO4J_URL)
 
     @property
     def is_prod(self) -> bool:

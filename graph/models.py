@@ -122,6 +122,12 @@ class ProjectionOutbox(models.Model):
                 condition=Q(applied_at__isnull=True),
                 name="outbox_pending_user_idx",
             ),
+            # The worker prunes applied rows past their retention, oldest first.
+            models.Index(
+                fields=["applied_at"],
+                condition=Q(applied_at__isnull=False),
+                name="outbox_applied_idx",
+            ),
         ]
 
     def __str__(self) -> str:

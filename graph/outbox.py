@@ -37,9 +37,10 @@ def edge_versions_lock(*, keys: Sequence[EdgeKey]) -> None:
     _edge_versions_add(keys, 0)
 
 
-def edge_changes_record(*, changes: Sequence[EdgeChange]) -> list[ProjectionOutbox]:
-    """Record what changing these edges writes beside them: each edge's next version and the
-    outbox row carrying it, in two statements, all applied to Neo4j after commit."""
+def edge_changes_record(*, changes: Sequence[EdgeChange], queued: bool) -> list[ProjectionOutbox]:
+    """Record what changing these edges writes beside them: each edge's next version and, when
+    ``queued`` (a projection consumes them), the outbox row carrying it, applied to Neo4j after
+    commit. The versions are kept either way: ``graph_rebuild`` projects them."""
     if not changes:
         return []
     keys = [change.key for change in changes]
@@ -50,6 +51,8 @@ def edge_changes_record(*, changes: Sequence[EdgeChange]) -> list[ProjectionOutb
     for key in keys:
         versions.append(latest[key] - taken[key] + 1)
         taken[key] -= 1
+    if not queued:
+        return []
     now = timezone.now()
     rows = ProjectionOutbox.objects.bulk_create(
         [
@@ -93,8 +96,8 @@ def _edge_row(change: EdgeChange, *, version: int, now: datetime) -> ProjectionO
 
 
 def _node_record(
-    *, operation: str, node_kind: str, node_id: int, **fields: object
-) -> ProjectionOutbox:
+    *, operation: str, node_kind: str, node_id: int, queued: bool, **fields: object
+) -> ProjectionOutbox | None:
     with transaction.atomic(savepoint=False):
         versions = counters_add(
             model=NodeVersion,
@@ -102,6 +105,8 @@ def _node_record(
             counters=("version",),
             rows=[((node_kind, node_id), (1,))],
         )
+        if not queued:
+            return None
         row = ProjectionOutbox.objects.create(
             operation=operation,
             version=versions[(node_kind, node_id)][0],
@@ -112,28 +117,47 @@ def _node_record(
     return row
 
 
-def user_node_record(*, user: User, deleted: bool = False) -> ProjectionOutbox:
-    """Queue the user's node for Neo4j (name, display name, active flag), or its deletion, in
-    the caller's transaction (the user's save or delete)."""
+def user_node_record(*, user: User, queued: bool, deleted: bool = False) -> ProjectionOutbox | None:
+    """Version the user's node and, when ``queued``, queue it for Neo4j (name, display name,
+    active flag), or its deletion, in the caller's transaction (the user's save or delete)."""
     return _node_record(
         operation=OutboxOperation.USER_DELETE if deleted else OutboxOperation.USER_UPSERT,
         node_kind="user",
         node_id=user.pk,
+        queued=queued,
         user_is_active=user.is_active,
         **_user_columns(user),
     )
 
 
-def item_node_record(*, kind: str, item: CatalogueItem, deleted: bool = False) -> ProjectionOutbox:
-    """Queue a catalogue item's node for Neo4j (its name), or its deletion."""
+def item_node_record(
+    *, kind: str, item: CatalogueItem, queued: bool, deleted: bool = False
+) -> ProjectionOutbox | None:
+    """Version a catalogue item's node and, when ``queued``, queue it for Neo4j (its name), or
+    its deletion."""
     kind = ItemKind(kind).value
     return _node_record(
         operation=OutboxOperation.ITEM_DELETE if deleted else OutboxOperation.ITEM_UPSERT,
         node_kind=kind,
         node_id=item.pk,
+        queued=queued,
         kind=kind,
         **_item_columns(item),
     )
+
+
+def outbox_prune(*, applied_before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` rows applied before ``applied_before`` (oldest first, through the
+    applied rows' index); the number deleted. Pending rows are never touched."""
+    batch = list(
+        ProjectionOutbox.objects.filter(applied_at__lt=applied_before)
+        .order_by("applied_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not batch:
+        return 0
+    deleted, _ = ProjectionOutbox.objects.filter(pk__in=batch).delete()
+    return deleted
 
 
 def _dispatch_on_commit(rows: Sequence[ProjectionOutbox]) -> None:

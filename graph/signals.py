@@ -10,6 +10,7 @@ from django.dispatch import receiver
 
 from graph.outbox import item_node_record, user_node_record
 from graph.stats import taste_stats_item_forget, taste_stats_user_forget
+from graph.writes import projection_queued
 from musicbud.kinds import KIND_BY_MODEL, KINDS
 from musicbud.models import CatalogueItem, User
 
@@ -23,7 +24,7 @@ def _user_saved(
 ) -> None:
     if update_fields is not None and not PROJECTED_USER_FIELDS & set(update_fields):
         return
-    user_node_record(user=instance)
+    user_node_record(user=instance, queued=projection_queued())
 
 
 @receiver(pre_delete, sender=User, dispatch_uid="graph.user_deleting")
@@ -34,7 +35,7 @@ def _user_deleting(sender: type[User], instance: User, **kwargs: Any) -> None:
 
 @receiver(post_delete, sender=User, dispatch_uid="graph.user_deleted")
 def _user_deleted(sender: type[User], instance: User, **kwargs: Any) -> None:
-    user_node_record(user=instance, deleted=True)
+    user_node_record(user=instance, queued=projection_queued(), deleted=True)
 
 
 def _item_saved(
@@ -47,7 +48,7 @@ def _item_saved(
     # A new item reaches Neo4j with its first taste edge; a rename must reach it now.
     if created or (update_fields is not None and "name" not in update_fields):
         return
-    item_node_record(kind=KIND_BY_MODEL[sender], item=instance)
+    item_node_record(kind=KIND_BY_MODEL[sender], item=instance, queued=projection_queued())
 
 
 def _item_deleting(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
@@ -55,7 +56,9 @@ def _item_deleting(sender: type[CatalogueItem], instance: CatalogueItem, **kwarg
 
 
 def _item_deleted(sender: type[CatalogueItem], instance: CatalogueItem, **kwargs: Any) -> None:
-    item_node_record(kind=KIND_BY_MODEL[sender], item=instance, deleted=True)
+    item_node_record(
+        kind=KIND_BY_MODEL[sender], item=instance, queued=projection_queued(), deleted=True
+    )
 
 
 for _spec in KINDS:

@@ -7,11 +7,23 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from graph.outbox import edge_changes_record, edge_versions_lock
 from graph.stats import taste_stats_change
 from graph.types import EdgeChange, EdgeKey
+
+
+def projection_queued() -> bool:
+    """Whether writes queue outbox rows: only when a Neo4j projection consumes them
+    (``GRAPH_PROJECTION``; by default when ``GRAPH_BACKEND=neo4j`` or ``NEO4J_URL`` is set).
+
+    On the SQL backend alone nothing would ever apply them, and they would pile up; the
+    versions are kept regardless, so ``graph_rebuild`` (from scratch) projects everything when
+    a Neo4j store is configured later.
+    """
+    return bool(settings.GRAPH_PROJECTION)
 
 
 @dataclass(slots=True)
@@ -45,8 +57,9 @@ def taste_edges_write(
 
     Locks the edges' version rows first (in key order: writers of one edge serialise instead
     of deadlocking); the block writes the edges and records each change on the yielded
-    ``EdgeWrite``. When the block ends, the changes get their next versions and outbox rows
-    (applied to Neo4j after commit), ``after_commit`` is scheduled (the caller's cache
+    ``EdgeWrite``. When the block ends, the changes get their next versions and, when a
+    projection consumes them (``projection_queued``), outbox rows (applied to Neo4j after
+    commit), ``after_commit`` is scheduled (the caller's cache
     invalidation; robust: a failure there is logged, the write stands), and the statistics
     are counted last: the user's library row, which every write of that user locks, is then
     held for that statement and the commit only. A block that records nothing, or raises,
@@ -57,6 +70,6 @@ def taste_edges_write(
         write = EdgeWrite(locked=frozenset(keys))
         yield write
         if write.changes:
-            edge_changes_record(changes=write.changes)
+            edge_changes_record(changes=write.changes, queued=projection_queued())
             transaction.on_commit(after_commit, robust=True)
             taste_stats_change(added=write.added, removed=write.removed)

@@ -11,6 +11,9 @@ class MusicbudError(Exception):
 
     code = "error"
     status_code = HTTPStatus.BAD_REQUEST
+    # False for an answer that is an expected state, not a fault: the access log line says all
+    # there is to say, and Django's request logger stays silent about it.
+    log_request = True
 
     def __init__(
         self,

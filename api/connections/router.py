@@ -35,6 +35,12 @@ from musicbud.connections.services import (
 
 router = Router(tags=["connections"], auth=auth)
 
+_NOT_CONFIGURED = (
+    "A provider this server has no client credentials for answers 409 "
+    "`provider_not_configured`: a permanent state of the server's configuration, not an "
+    "outage to retry."
+)
+
 
 @router.get("/connections", response=ConnectionsOut, url_name="connections")
 async def connections(request: AuthenticatedRequest) -> dict[str, list[ConnectionView]]:
@@ -65,8 +71,9 @@ async def disconnect(request: AuthenticatedRequest, provider: str) -> Status[Non
     summary="Start connecting: where to send the browser (Spotify: PKCE; Last.fm: web auth)",
     description=(
         "Also sets a cookie (HttpOnly, SameSite=Lax, scoped to the callback's path, valid as "
-        "long as the state): the callback is refused in a browser without it."
+        "long as the state): the callback is refused in a browser without it. " + _NOT_CONFIGURED
     ),
+    openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def authorize(
     request: AuthenticatedRequest, provider: str, response: HttpResponse
@@ -82,12 +89,12 @@ async def authorize(
     response={HTTPStatus.OK: CallbackOut, HTTPStatus.FOUND: None},
     url_name="connection-callback",
     summary="Where the provider sends the browser back (the state names the user)",
-    openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY),
+    openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY, HTTPStatus.CONFLICT),
     description=(
         "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
         "request accepts `application/json`. A forged, expired or already used state is a "
         "400 `invalid_state`, and a browser without the cookie the authorize request set a "
-        "400 `authorization_other_browser`; both store nothing."
+        "400 `authorization_other_browser`; both store nothing. " + _NOT_CONFIGURED
     ),
 )
 async def callback(
@@ -126,6 +133,7 @@ def _done_redirect(request: HttpRequest, provider: str, status: str) -> HttpResp
     response={HTTPStatus.ACCEPTED: ConnectionOut},
     url_name="connection-sync",
     summary="Queue a sync (or answer the one already queued or running)",
+    description=_NOT_CONFIGURED,
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def sync(request: AuthenticatedRequest, provider: str) -> Status[ConnectionView]:

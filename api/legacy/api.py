@@ -34,6 +34,7 @@ legacy_api.add_router("/", "api.legacy.auth.router")
 legacy_api.add_router("/", "api.legacy.me.router")
 legacy_api.add_router("/", "api.legacy.buds.router")
 legacy_api.add_router("/", "api.legacy.connections.router")
+legacy_api.add_router("/", "api.legacy.users.router")
 legacy_api.add_router("/", "api.legacy.unserved.router")
 
 
@@ -67,7 +68,8 @@ def legacy_openapi(request: HttpRequest) -> HttpResponse:
 
 
 class RouteTable(URLPattern):
-    """Every legacy path behind one URL pattern, found by one dict lookup.
+    """Every legacy path behind one URL pattern, found by one dict lookup (the few with a
+    parameter, ``users/<user_id>``, by matching them in turn after it).
 
     As ~90 separate patterns, each request to one of the last would first be matched against
     all the others: a scan that costs a cached read more than the read itself. The match
@@ -76,13 +78,25 @@ class RouteTable(URLPattern):
 
     def __init__(self, views: dict[str, Callable[..., Any]]) -> None:
         super().__init__(RoutePattern("<path:route>", is_endpoint=True), _not_a_view)
-        self.views = views
+        self.views = {route: view for route, view in views.items() if "<" not in route}
+        self.parameterised = [
+            (RoutePattern(route, is_endpoint=True), route, view)
+            for route, view in views.items()
+            if "<" in route
+        ]
 
     def resolve(self, path: str) -> ResolverMatch | None:
         view = self.views.get(path)
-        if view is None:
-            return None
-        return ResolverMatch(view, (), {}, route=path, captured_kwargs={}, extra_kwargs={})
+        if view is not None:
+            return ResolverMatch(view, (), {}, route=path, captured_kwargs={}, extra_kwargs={})
+        for pattern, route, candidate in self.parameterised:
+            found = pattern.match(path)
+            if found is not None:
+                _, _, kwargs = found
+                return ResolverMatch(
+                    candidate, (), kwargs, route=route, captured_kwargs=kwargs, extra_kwargs={}
+                )
+        return None
 
 
 def _not_a_view(request: HttpRequest) -> HttpResponse:
@@ -93,7 +107,9 @@ def _views() -> dict[str, Callable[..., Any]]:
     views: dict[str, Callable[..., Any]] = {}
     for pattern in legacy_api.urls[0]:
         path_route = str(pattern.pattern)
-        route = ROUTES.get(path_route.strip("/"))
+        # Ninja spells a path parameter <name>; the declaration, {name}.
+        declared = path_route.strip("/").replace("<", "{").replace(">", "}")
+        route = ROUTES.get(declared)
         if route is None or not isinstance(pattern, URLPattern):
             continue  # Ninja's own root view: the legacy API has no root
         views[path_route] = legacy_view(pattern.callback, route)

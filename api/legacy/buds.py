@@ -127,8 +127,7 @@ def _item_buds(kind: ItemKind) -> None:
 
 
 def _bud(request: HttpRequest) -> dict[str, Any]:
-    payload = legacy_input(request, BudIn)
-    return {"public_id": payload.bud_id, "username": payload.username}
+    return legacy_input(request, BudIn).who()
 
 
 def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:

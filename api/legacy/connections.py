@@ -14,10 +14,16 @@ from api.connections.browser_cookie import authorization_cookie_set
 from api.connections.router import callback as v1_callback
 from api.connections.schemas import CallbackOut, CallbackQuery
 from api.legacy.operations import legacy_input, legacy_operation, legacy_response
-from api.legacy.schemas import AuthorizationLinkOut, ConnectionAnswerOut, ServiceIn
+from api.legacy.schemas import (
+    AuthorizationLinkOut,
+    ConnectionAnswerOut,
+    LikesUpdateIn,
+    ServiceIn,
+    SyncAnswerOut,
+)
 from musicbud.connections.models import ConnectionStatus
 from musicbud.connections.providers.registry import PROVIDER_NAMES
-from musicbud.connections.selectors import connection_get
+from musicbud.connections.selectors import connection_get, connections_list
 from musicbud.connections.services import connection_authorize, connection_sync_request
 from musicbud.errors import NotFound
 
@@ -42,6 +48,7 @@ def _answer(message: str, data: object, status: int = HTTPStatus.OK) -> dict[str
     response={HTTPStatus.OK: AuthorizationLinkOut},
     summary="Where to send the browser to connect a streaming service",
     body=ServiceIn,
+    errors=(HTTPStatus.CONFLICT,),
 )
 async def service_login(request: AuthenticatedRequest) -> HttpResponse:
     provider = _service(request)
@@ -59,20 +66,30 @@ async def service_login(request: AuthenticatedRequest) -> HttpResponse:
     router,
     "me/likes/update",
     methods=("POST",),
-    response={HTTPStatus.ACCEPTED: ConnectionAnswerOut},
-    summary="Sync my taste from a connected service (queued; answers at once)",
-    body=ServiceIn,
+    response={HTTPStatus.ACCEPTED: SyncAnswerOut},
+    summary="Sync my taste from a connected service, or every one (queued; answers at once)",
+    body=LikesUpdateIn,
     errors=(HTTPStatus.CONFLICT,),
 )
 async def likes_update(request: AuthenticatedRequest) -> HttpResponse:
-    view = await connection_sync_request(
-        user=request.auth,
-        provider=_service(request),
-    )
+    service = legacy_input(request, LikesUpdateIn).service
+    data: object
+    if service is not None:
+        data = await connection_sync_request(user=request.auth, provider=service)
+        message = "Sync started."
+    else:
+        # The app's "refresh my likes" names no service: every connected one (a connection
+        # needing re-authorization cannot sync until the user connects again).
+        data = [
+            await connection_sync_request(user=request.auth, provider=view.provider)
+            for view in await connections_list(user_id=request.auth.pk)
+            if view.status == ConnectionStatus.CONNECTED
+        ]
+        message = "Sync started." if data else "No connected service to sync."
     return legacy_response(
         request,
-        ConnectionAnswerOut,
-        _answer("Sync started.", view, HTTPStatus.ACCEPTED),
+        SyncAnswerOut,
+        _answer(message, data, HTTPStatus.ACCEPTED),
         status=HTTPStatus.ACCEPTED,
     )
 
@@ -106,7 +123,7 @@ def _provider_routes(provider: str) -> None:
         summary=f"Where {provider} sends the browser back: as the v1 callback",
         successor=f"/api/v1/connections/{provider}/callback",
         body=CallbackQuery,
-        errors=(HTTPStatus.BAD_GATEWAY,),
+        errors=(HTTPStatus.BAD_GATEWAY, HTTPStatus.CONFLICT),
     )
     async def callback(request: HttpRequest) -> HttpResponseBase:
         # The cookies v1 sets on its answer (the spent authorization cookie's removal).

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.utils.http import http_date
 from ninja import Router
@@ -40,6 +40,7 @@ T = TypeVar("T")
 Handler = Callable[..., Awaitable[Any]]
 
 READ_METHODS = ("POST", "GET")
+BODY_METHODS = frozenset({"POST", "PUT"})
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -101,7 +102,7 @@ def legacy_operation(
     ``errors`` lists the error statuses only the operation knows it answers.
     """
     canonical = path.strip("/")
-    name = canonical.replace("/", "_")
+    name = canonical.replace("/", "_").replace("{", "").replace("}", "")
 
     def register(handler: Handler) -> Handler:
         handler.__name__ = handler.__qualname__ = name
@@ -248,7 +249,7 @@ def legacy_input(request: HttpRequest, schema: type[S]) -> S:
     body alone for a ``body_only`` input: credentials and tokens); a ``LegacyInput`` without
     any of the fields it ``needs`` is a 422 naming the first."""
     data: dict[str, Any] = {} if _body_only(schema) else _query(request, schema)
-    if request.method == "POST" and request.body:
+    if request.method in BODY_METHODS and request.body:
         data.update(_body(request))
     try:
         payload = schema.model_validate(data)
@@ -295,7 +296,10 @@ def missing_input(field: str, message: str) -> InvalidInput:
 
 def _body(request: HttpRequest) -> dict[str, Any]:
     media_type = request.content_type or ""
-    if media_type in FORM_MEDIA_TYPES:
+    if media_type == FORM_MEDIA_TYPES[0] and request.method != "POST":
+        # Django parses a form body for POST only.
+        return QueryDict(request.body, encoding=request.encoding).dict()
+    if media_type in FORM_MEDIA_TYPES and request.method == "POST":
         return request.POST.dict()
     if media_type == "application/json" or media_type.endswith("+json"):
         try:
@@ -368,6 +372,8 @@ def page_envelope(
         "next": _page_url(request, page.number + 1) if page.offset + page.size < count else None,
         "previous": _page_url(request, page.number - 1) if page.number > 1 else None,
         "data": data,
+        # The app's list parsers read the rows here, its older screens under data.
+        "results": data,
         "message": f"Fetched {found} successfully." if count else f"No {found} found.",
         "code": HTTPStatus.OK,
         "successful": True,

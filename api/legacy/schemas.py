@@ -38,12 +38,14 @@ Uid = Annotated[
 
 class LegacyPage(Schema, Generic[T]):
     """The legacy page envelope (``?page=N&page_size=M``: 10 per page by default, 100 at
-    most); ``next`` / ``previous`` are absolute URLs, or null."""
+    most); ``next`` / ``previous`` are absolute URLs, or null; the rows are under ``data``
+    and, for the app's list parsers, again under ``results``."""
 
     count: int = Field(description="How many there are in all.")
     next: str | None
     previous: str | None
     data: list[T]
+    results: list[T] = Field(description="The same rows as data.")
     message: str
     code: int
     successful: bool
@@ -83,6 +85,13 @@ class UserOut(Schema):
     display_name: str
     bio: str
     avatar_url: str
+
+
+class UserAnswerOut(Schema):
+    message: str
+    code: int
+    successful: bool
+    data: UserOut
 
 
 class MyProfileOut(UserOut):
@@ -222,12 +231,28 @@ class RefreshIn(LogoutIn):
 
 
 class BudIn(LegacyInput):
-    """Someone, by uid (``bud_id``) or username."""
+    """Someone, by uid (``bud_id``) or username (``username``, or as the app also sends it,
+    under ``bud_id``)."""
 
     needs = ("bud_id", "username")
 
-    bud_id: Uid | None = None
+    bud_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=36,
+        description="A uid (32 hex digits, or the dashed form), or a username.",
+    )
     username: str | None = Field(None, min_length=1, max_length=30)
+
+    def who(self) -> dict[str, Any]:
+        """The lookup ``public_profile_get`` and the bud selectors take. A username is at most
+        30 characters, so a ``bud_id`` that reads as a uid is never one."""
+        if self.bud_id is None:
+            return {"public_id": None, "username": self.username}
+        try:
+            return {"public_id": uuid.UUID(self.bud_id.strip()), "username": None}
+        except ValueError:
+            return {"public_id": None, "username": self.bud_id.strip()}
 
 
 class SearchIn(LegacyInput):
@@ -248,21 +273,24 @@ class SearchIn(LegacyInput):
 
 
 class ArtistIdIn(LegacyInput):
-    needs = ("artist_id",)
+    needs = ("artist_id", "artistId")
 
     artist_id: Uid | None = None
+    artistId: Uid | None = None  # noqa: N815 - the name the app sends
 
 
 class TrackIdIn(LegacyInput):
-    needs = ("track_id",)
+    needs = ("track_id", "trackId")
 
     track_id: Uid | None = None
+    trackId: Uid | None = None  # noqa: N815 - the name the app sends
 
 
 class GenreIdIn(LegacyInput):
-    needs = ("genre_id",)
+    needs = ("genre_id", "genreId")
 
     genre_id: Uid | None = None
+    genreId: Uid | None = None  # noqa: N815 - the name the app sends
 
 
 class AlbumIdIn(LegacyInput):
@@ -272,7 +300,7 @@ class AlbumIdIn(LegacyInput):
     albumId: Uid | None = None  # noqa: N815 - the name the app sends
 
 
-# The item of ``bud/<kind>``: ``<kind>_id`` (the album also as ``albumId``).
+# The item of ``bud/<kind>``: ``<kind>_id``, or as the app spells it, ``<kind>Id``.
 ITEM_ID_INPUTS: dict[str, type[LegacyInput]] = {
     "artist": ArtistIdIn,
     "track": TrackIdIn,
@@ -287,6 +315,12 @@ class ServiceIn(LegacyInput):
 
     service: Literal["spotify", "lastfm"] | None = Field(
         None, description="The streaming service: spotify or lastfm."
+    )
+
+
+class LikesUpdateIn(Schema):
+    service: Literal["spotify", "lastfm"] | None = Field(
+        None, description="The streaming service to sync; left out, every connected one."
     )
 
 
@@ -343,3 +377,12 @@ class ConnectionAnswerOut(Schema):
     code: int
     successful: bool
     data: ConnectionOut
+
+
+class SyncAnswerOut(Schema):
+    message: str
+    code: int
+    successful: bool
+    data: ConnectionOut | list[ConnectionOut] = Field(
+        description="The service's connection; every connected one when none was named."
+    )

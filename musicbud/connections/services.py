@@ -67,7 +67,7 @@ class AuthorizationOut:
 
 
 def provider_ready(name: str) -> Provider[Any]:
-    """The provider of that name (404 when unknown), refusing with 503 when unconfigured."""
+    """The provider of that name (404 when unknown), refusing with 409 when unconfigured."""
     provider = provider_get(name)
     if not provider.configured():
         raise ProviderNotConfigured(

@@ -4,6 +4,7 @@ the diff, disconnect, and that no token shows anywhere."""
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
@@ -101,9 +102,11 @@ def connected(
 # --- listing and refusals -------------------------------------------------------------------
 
 
-def test_unconfigured_providers_are_listed_and_their_endpoints_answer_503(
-    api_client: Client,
+def test_unconfigured_providers_are_listed_and_their_endpoints_answer_409(
+    api_client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # A permanent configuration state, not an outage: a 4xx of its own, logged at INFO at most.
+    caplog.set_level(logging.DEBUG)
     listing = api_client.get(reverse("api-v1:connections"))
 
     assert listing.status_code == HTTPStatus.OK
@@ -128,12 +131,13 @@ def test_unconfigured_providers_are_listed_and_their_endpoints_answer_503(
     for name in ("connection-authorize", "connection-sync"):
         assert_envelope(
             api_client.post(_url(name, "spotify")),
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "provider_unconfigured",
+            HTTPStatus.CONFLICT,
+            "provider_not_configured",
             "Spotify is not configured on this server (its client credentials are not in the "
             "settings)",
         )
     assert AuthorizationState.objects.count() == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
 
 
 def test_unknown_provider_is_a_404(api_client: Client, standin: ProviderStandIn) -> None:

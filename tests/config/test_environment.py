@@ -292,3 +292,14 @@ def test_prod_refuses_a_provider_variable_left_as_the_placeholder(
         f"musicbud: invalid configuration: LASTFM_API_SECRET still holds the placeholder "
         f"{PLACEHOLDER}; production refuses to start until they are set"
     )
+
+
+def test_the_projection_is_on_only_when_a_neo4j_store_consumes_it() -> None:
+    assert AppEnvironment(GRAPH_PROJECTION=None).graph_projection is False
+    assert AppEnvironment(GRAPH_PROJECTION=None, NEO4J_URL="bolt://g:7687").graph_projection is True
+    neo4j = AppEnvironment(GRAPH_PROJECTION=None, GRAPH_BACKEND="neo4j", NEO4J_URL="bolt://g:7687")
+    assert neo4j.graph_projection is True
+    assert (
+        AppEnvironment(GRAPH_PROJECTION=False, NEO4J_URL="bolt://g:7687").graph_projection is False
+    )
+    assert AppEnvironment().GRAPH_OUTBOX_RETENTION_DAYS == 7.0

@@ -46,7 +46,7 @@ def test_many_edge_changes_take_versions_and_outbox_rows_in_two_statements(
         django_capture_on_commit_callbacks() as callbacks,
         CaptureQueriesContext(connection) as queries,
     ):
-        rows = edge_changes_record(changes=[*changes, deleted])
+        rows = edge_changes_record(changes=[*changes, deleted], queued=True)
 
     assert len(queries) == 2
     assert [(row.operation, row.version) for row in rows] == [

@@ -224,7 +224,7 @@ def test_the_worker_retries_with_exponential_backoff_until_neo4j_is_back(
     assert row.applied_at is not None
     assert row.attempts == 4
     assert row.last_error == ""
-    assert out.getvalue().strip() == "applied 1, skipped 0, failed 0; pending 0"
+    assert out.getvalue().strip() == "applied 1, skipped 0, failed 0; pending 0; pruned 0"
     assert len(likes_in_graph(user, track)) == 1
 
 

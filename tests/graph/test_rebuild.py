@@ -52,8 +52,10 @@ def taste_in_db() -> set[tuple[object, ...]]:
 
 @pytest.fixture
 def unprojected_world(settings: SettingsWrapper, neo4j_graph: str) -> None:
-    """The taste world and a small catalogue, written while no graph store was configured."""
+    """The taste world and a small catalogue, written on the SQL backend alone (no graph store,
+    so no projection and no outbox rows): switching to Neo4j later is graph_rebuild's job."""
     settings.NEO4J_URL = None
+    settings.GRAPH_PROJECTION = False
     build_world()
     genre = GenreFactory.create(name="bebop")
     artist = ArtistFactory.create(name="Bird")
@@ -61,7 +63,9 @@ def unprojected_world(settings: SettingsWrapper, neo4j_graph: str) -> None:
     album = AlbumFactory.create(name="Charlie Parker with Strings")
     track = TrackFactory.create(name="Just Friends", album=album)
     track.artists.add(artist)
+    assert not ProjectionOutbox.objects.exists()
     settings.NEO4J_URL = neo4j_graph
+    settings.GRAPH_PROJECTION = True
 
 
 def test_rebuild_projects_users_items_and_taste(unprojected_world: None) -> None:

@@ -1,21 +1,27 @@
-"""Apply pending projection outbox rows to Neo4j, retrying failures with exponential backoff."""
+"""Apply pending projection outbox rows to Neo4j, retrying failures with exponential backoff,
+and prune applied rows past their retention."""
 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
+from django.utils import timezone
 
 from graph.connection import graph_configured
+from graph.outbox import outbox_prune
 from graph.projection import ApplyReport, projection_apply, projection_lag
 
 
 class Command(BaseCommand):
     help = (
         "Apply pending graph projection rows (the outbox) to Neo4j; rows that fail are retried "
-        "with exponential backoff. Runs until stopped, or one pass with --once."
+        "with exponential backoff; applied rows older than GRAPH_OUTBOX_RETENTION_DAYS are "
+        "deleted. Runs until stopped, or one pass with --once."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,12 +35,13 @@ class Command(BaseCommand):
             raise CommandError("NEO4J_URL is not set: there is no graph store to project into")
         if options["once"]:
             total = self._drain()
-            self._report(total)
+            self._report(total, pruned=self._prune())
             return
         while True:
             total = self._drain()
-            if total.processed:
-                self._report(total)
+            pruned = self._prune()
+            if total.processed or pruned:
+                self._report(total, pruned=pruned)
             # A long-running process: do not keep a connection the database may have closed.
             close_old_connections()
             time.sleep(options["poll"])
@@ -50,9 +57,21 @@ class Command(BaseCommand):
             if report.failed or not report.processed:
                 return ApplyReport(applied=applied, skipped=skipped, failed=failed)
 
-    def _report(self, report: ApplyReport) -> None:
+    def _prune(self) -> int:
+        """Delete applied rows past the retention, a batch per statement (each a short
+        transaction, so a large backlog never holds one long delete)."""
+        before = timezone.now() - timedelta(days=settings.GRAPH_OUTBOX_RETENTION_DAYS)
+        batch = settings.GRAPH_WORKER_BATCH_SIZE
+        pruned = 0
+        while True:
+            deleted = outbox_prune(applied_before=before, limit=batch)
+            pruned += deleted
+            if deleted < batch:
+                return pruned
+
+    def _report(self, report: ApplyReport, *, pruned: int) -> None:
         lag = projection_lag()
         self.stdout.write(
             f"applied {report.applied}, skipped {report.skipped}, failed {report.failed}; "
-            f"pending {lag.pending}"
+            f"pending {lag.pending}; pruned {pruned}"
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
-from musicbud.errors import MusicbudError
+from musicbud.errors import Conflict, MusicbudError
 
 
 class ProviderError(MusicbudError):
@@ -38,6 +38,9 @@ class ProviderRejected(ProviderError):
     code = "provider_rejected"
 
 
-class ProviderNotConfigured(MusicbudError):
-    code = "provider_unconfigured"
-    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+class ProviderNotConfigured(Conflict):
+    """This server has no client credentials for the provider: a permanent state of its
+    configuration (a 409 of its own), not an outage to retry, and no server error to log."""
+
+    code = "provider_not_configured"
+    log_request = False

@@ -35,7 +35,7 @@ CallbackUrl = Annotated[str | None, AfterValidator(_callback_url)]
 
 class ProviderSettings(BaseSettings):
     """One provider's settings. Without every field named in ``REQUIRED`` (its client
-    credentials) the provider is "unconfigured": listed, but its endpoints answer 503."""
+    credentials) the provider is "unconfigured": listed, but its endpoints answer 409."""
 
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
 

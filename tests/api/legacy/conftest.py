@@ -29,10 +29,14 @@ class LegacyWorld:
         return {**bearer(self.tokens.access_token), "User-Agent": DART_AGENT}
 
     def call(self, method: str, path: str, data: dict[str, Any] | None = None, **extra: Any) -> Any:
-        """POST sends ``data`` as JSON; GET sends it as the query string."""
+        """POST and PUT send ``data`` as JSON; GET sends it as the query string."""
         headers = {**self.headers, **extra.pop("headers", {})}
         if method == "GET":
             return self.client.get(path, data or {}, headers=headers, **extra)
+        if method == "PUT":
+            return self.client.put(
+                path, data or {}, content_type="application/json", headers=headers, **extra
+            )
         return self.client.post(
             path, data or {}, content_type="application/json", headers=headers, **extra
         )

@@ -19,7 +19,7 @@ from tests.fixtures.http import assert_envelope, bearer
 
 pytestmark = pytest.mark.django_db
 
-ENVELOPE_KEYS = {"count", "next", "previous", "data", "message", "code", "successful"}
+ENVELOPE_KEYS = {"count", "next", "previous", "data", "results", "message", "code", "successful"}
 USER_KEYS = {"uid", "username", "display_name", "bio", "avatar_url"}
 ITEM_KEYS = {
     "uid",
@@ -493,7 +493,9 @@ def test_common_items_by_username_and_by_relation(legacy: LegacyWorld) -> None:
         ({"bud_id": "0" * 32}, HTTPStatus.NOT_FOUND, "not_found"),
         ({"username": "nobody"}, HTTPStatus.NOT_FOUND, "not_found"),
         ({"username": "eve"}, HTTPStatus.NOT_FOUND, "not_found"),
-        ({"bud_id": "xyz"}, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),
+        # Not a uid: a username, and nobody has it.
+        ({"bud_id": "xyz"}, HTTPStatus.NOT_FOUND, "not_found"),
+        ({"bud_id": "x" * 37}, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),
     ],
 )
 def test_common_items_and_bud_profile_need_a_known_active_bud(

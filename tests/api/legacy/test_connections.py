@@ -4,6 +4,7 @@ exists, and a sync."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -133,3 +134,20 @@ def test_a_legacy_callback_in_another_browser_is_refused(
         again = legacy.client.get(callback)
     assert_envelope(again, HTTPStatus.BAD_REQUEST, "invalid_state", extra={"success": False})
     assert not ProviderConnection.objects.exists()
+
+
+def test_an_unconfigured_service_is_a_409_logged_at_info_at_most(
+    legacy: LegacyWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    response = legacy.call("GET", "/v1/service/login", {"service": "lastfm"})
+
+    assert_envelope(
+        response,
+        HTTPStatus.CONFLICT,
+        "provider_not_configured",
+        "Last.fm is not configured on this server (its client credentials are not in the settings)",
+        extra={"success": False},
+    )
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []
