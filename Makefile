@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest pytest-main pytest-stock pytest-sqlite contract requirements migrate seed bench docker-check clean
+.PHONY: help run test lint typecheck pytest pytest-main pytest-main-api pytest-main-rest pytest-stock pytest-sqlite contract requirements migrate seed bench docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,12 +37,14 @@ typecheck: $(VENV)/.installed-dev ## mypy (strict, django-stubs)
 	$(VENV)/bin/mypy .
 
 pytest: $(VENV)/.installed-dev ## the pytest suite (+ the API suite with FAST_PATH off, + SQLite parts)
-	@# On PostgreSQL the three passes are independent (each its own test database and Redis
-	@# database), so they run side by side and each prints its output when it ends; on the
-	@# embedded SQLite default they share one test file and run one after the other.
+	@# On PostgreSQL the passes are independent (each its own test database and Redis
+	@# database), so they run side by side and each prints its output when it ends — the
+	@# whole suite in two shards (tests/api and the rest), the API suite on the stock handler,
+	@# the SQLite parts; on the embedded SQLite default they share one test file and run one
+	@# after the other.
 	@case "$$DATABASE_URL" in \
-		postgres*) $(MAKE) --no-print-directory --output-sync=target -j3 \
-			pytest-main pytest-stock pytest-sqlite;; \
+		postgres*) $(MAKE) --no-print-directory --output-sync=target -j4 \
+			pytest-main-api pytest-main-rest pytest-stock pytest-sqlite;; \
 		*) $(MAKE) --no-print-directory pytest-main pytest-stock;; \
 	esac
 
@@ -51,8 +53,20 @@ pytest: $(VENV)/.installed-dev ## the pytest suite (+ the API suite with FAST_PA
 own_database = $$(printf '%s' "$$DATABASE_URL" | sed -E 's,(/[^/?]+)([?]|$$),\1_$(1)\2,')
 own_redis = $$(printf '%s' "$$REDIS_URL" | sed -E 's,(/[0-9]+)?$$,/$(1),')
 
-pytest-main: $(VENV)/.installed-dev ## the whole pytest suite, once
+pytest-main: $(VENV)/.installed-dev ## the whole pytest suite, once (PYTEST_ARGS to narrow it)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+pytest-main-api: $(VENV)/.installed-dev ## the whole suite's first shard: tests/api
+	@echo "--- the suite: tests/api"
+	@case "$$DATABASE_URL" in postgres*) \
+		export DATABASE_URL="$(call own_database,api)"; \
+		[ -z "$$REDIS_URL" ] || export REDIS_URL="$(call own_redis,13)";; \
+	esac; \
+	$(VENV)/bin/pytest tests/api
+
+pytest-main-rest: $(VENV)/.installed-dev ## the whole suite's second shard: all but tests/api
+	@echo "--- the suite: all but tests/api"
+	$(VENV)/bin/pytest --ignore=tests/api
 
 pytest-stock: $(VENV)/.installed-dev ## the API suite on Django's stock handler (FAST_PATH=false)
 	@# The fast path changes cost, never answers. Its own hop and round-trip counts skip here.
