@@ -9,7 +9,7 @@ PORT   ?= 8000
 .PHONY: help run test lint typecheck pytest pytest-main pytest-main-api pytest-main-rest pytest-stock pytest-sqlite contract requirements migrate seed bench docker-check clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-17s %s\n", $$1, $$2}'
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
