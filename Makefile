@@ -48,21 +48,20 @@ pytest: $(VENV)/.installed-dev ## the pytest suite (+ the API suite with FAST_PA
 		*) $(MAKE) --no-print-directory pytest-main pytest-stock;; \
 	esac
 
-# A pass's own services: DATABASE_URL's database name and REDIS_URL's database number changed,
-# so no two passes share a test database or flush each other's Redis.
-own_database = $$(printf '%s' "$$DATABASE_URL" | sed -E 's,(/[^/?]+)([?]|$$),\1_$(1)\2,')
-own_redis = $$(printf '%s' "$$REDIS_URL" | sed -E 's,(/[0-9]+)?$$,/$(1),')
+# A pass's own services on PostgreSQL: DATABASE_URL's database name suffixed with $(1) and
+# REDIS_URL's database number set to $(2), so no two passes share a test database or flush
+# each other's Redis. A shell fragment, for the start of a recipe line.
+own_services = case "$$DATABASE_URL" in postgres*) \
+	export DATABASE_URL="$$(printf '%s' "$$DATABASE_URL" | sed -E 's,(/[^/?]+)([?]|$$),\1_$(1)\2,')"; \
+	[ -z "$$REDIS_URL" ] || export REDIS_URL="$$(printf '%s' "$$REDIS_URL" | sed -E 's,(/[0-9]+)?$$,/$(2),')";; \
+	esac
 
 pytest-main: $(VENV)/.installed-dev ## the whole pytest suite, once (PYTEST_ARGS to narrow it)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 pytest-main-api: $(VENV)/.installed-dev ## the whole suite's first shard: tests/api
 	@echo "--- the suite: tests/api"
-	@case "$$DATABASE_URL" in postgres*) \
-		export DATABASE_URL="$(call own_database,api)"; \
-		[ -z "$$REDIS_URL" ] || export REDIS_URL="$(call own_redis,13)";; \
-	esac; \
-	$(VENV)/bin/pytest tests/api
+	@$(call own_services,api,13); $(VENV)/bin/pytest tests/api
 
 pytest-main-rest: $(VENV)/.installed-dev ## the whole suite's second shard: all but tests/api
 	@echo "--- the suite: all but tests/api"
@@ -71,10 +70,7 @@ pytest-main-rest: $(VENV)/.installed-dev ## the whole suite's second shard: all 
 pytest-stock: $(VENV)/.installed-dev ## the API suite on Django's stock handler (FAST_PATH=false)
 	@# The fast path changes cost, never answers. Its own hop and round-trip counts skip here.
 	@echo "--- API suite with FAST_PATH=false"
-	@case "$$DATABASE_URL" in postgres*) \
-		export DATABASE_URL="$(call own_database,stock)"; \
-		[ -z "$$REDIS_URL" ] || export REDIS_URL="$(call own_redis,14)";; \
-	esac; \
+	@$(call own_services,stock,14); \
 	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py
 
 pytest-sqlite: $(VENV)/.installed-dev ## after a PostgreSQL run: what must also hold on SQLite
