@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from musicbud.accounts.deletion import account_erase
+from musicbud.accounts.moderation import account_suspend, account_unsuspend
 from musicbud.connections import admin as connection_admin  # noqa: F401 - registers it
 from musicbud.kinds import KINDS
 from musicbud.models import TasteEdge, User
@@ -31,7 +33,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     )
     list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
     search_fields = ("username", "email", "display_name", "public_id")
-    readonly_fields = ("public_id", "date_joined", "last_login", "updated_at")
+    readonly_fields = ("public_id", "date_joined", "last_login", "updated_at", "email_verified_at")
     ordering = ("-date_joined",)
     fieldsets = (
         (None, {"fields": ("username", "password", "public_id")}),
@@ -53,7 +55,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("date_joined", "last_login", "updated_at")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "updated_at", "email_verified_at")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
@@ -79,6 +81,35 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    # Deleting an account here is the account deletion service, as for the person themselves:
+    # every part of their data, their sessions and tokens, their channels handed over.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        account_erase(user_id=obj.pk, actor_id=request.user.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user_id in list(queryset.values_list("pk", flat=True)):
+            account_erase(user_id=user_id, actor_id=request.user.pk)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        # account_erase writes the entry, naming the account by id only (its username is
+        # personal data, and free for someone else once the account is gone).
+        return []
+
+    @admin.action(description="Suspend the selected accounts (ends their logins at once)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = sum(
+            account_suspend(user_id=pk, staff_id=request.user.pk)
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{done} account(s) suspended.")
+
+    @admin.action(description="Lift the suspension of the selected accounts")
+    def unsuspend(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = sum(account_unsuspend(user_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{done} suspension(s) lifted.")
+
+    actions = ("suspend", "unsuspend")
 
 
 class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

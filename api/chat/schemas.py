@@ -10,6 +10,7 @@ from pydantic import Field
 
 from api.pagination import MAX_ROW_ID, PageParams
 from api.schemas import InputSchema
+from musicbud.chat.fanout import user_payload
 from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH
 
 # What a socket frame's content may hold before the service trims it and applies the
@@ -92,9 +93,19 @@ class MessageOut(Schema):
     id: int
     channel: int | None
     conversation: int | None
-    author: UserRefOut
+    author: UserRefOut = Field(
+        description='A deleted account shows as username "" and display name "Deleted '
+        'account", with no content.'
+    )
     content: str
     created_at: datetime
+
+    @staticmethod
+    def resolve_author(obj: object) -> object:
+        if isinstance(obj, dict):
+            return obj["author"]
+        author = obj.author  # type: ignore[attr-defined]
+        return user_payload(author)
 
     @staticmethod
     def resolve_channel(obj: object) -> int | None:

@@ -38,7 +38,13 @@ def timestamp(value: datetime) -> str:
     return rendered
 
 
-def user_payload(user: User) -> dict[str, str]:
+# Who wrote a message whose author deleted their account.
+DELETED_AUTHOR = {"username": "", "display_name": "Deleted account"}
+
+
+def user_payload(user: User | None) -> dict[str, str]:
+    if user is None:
+        return dict(DELETED_AUTHOR)
     return {"username": user.username, "display_name": user.display_name}
 
 
@@ -68,7 +74,8 @@ async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing:
     - ``author``: the user who wrote it (a consumer whose user blocked the author drops it);
     - ``skip_user``: that user's own sockets drop it (they get their own copy by user group);
     - ``subscribe`` / ``unsubscribe``: a channel id to join or leave the group of;
-    - ``block`` / ``unblock``: a user id to add to or drop from the blocked set.
+    - ``block`` / ``unblock``: a user id to add to or drop from the blocked set;
+    - ``recheck``: check now that the socket's login is still live (closed if not).
 
     Called after the database committed what the event reports: a failure to publish is
     logged and swallowed, since the data is stored and clients catch up with ``resume``.
