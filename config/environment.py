@@ -524,7 +524,7 @@ def email_settings(url: str) -> dict[str, Any]:
     """Django's ``EMAIL_*`` settings from ``EMAIL_URL``, parsed by dj-email-url. Its schemes
     are smtp:// and submission://; ``smtp+tls`` (STARTTLS) and ``smtp+ssl`` (implicit TLS) are
     spelled here as its ``?tls=1`` and ``?ssl=1``."""
-    import dj_email_url
+    import dj_email_url  # type: ignore[import-untyped]  # ships no type information
 
     parts = urlsplit(url)
     scheme = parts.scheme

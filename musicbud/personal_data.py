@@ -41,7 +41,7 @@ def _taste(user: User) -> list[dict[str, Any]]:
         ids = {edge.item_id for edge in edges if edge.kind == kind}
         names[kind] = {
             pk: (str(public_id), name)
-            for pk, public_id, name in model.objects.filter(pk__in=ids).values_list(
+            for pk, public_id, name in model._default_manager.filter(pk__in=ids).values_list(
                 "pk", "public_id", "name"
             )
         }

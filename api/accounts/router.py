@@ -103,7 +103,9 @@ async def get_export(request: AuthenticatedRequest, export_id: UUID) -> ExportOu
 )
 async def download_export(request: AuthenticatedRequest, export_id: UUID) -> FileResponse:
     handle, name = await export_open(user_id=request.auth.pk, export_id=export_id)
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
+    response = FileResponse(
+        handle, as_attachment=True, filename=name, content_type="application/zip"
+    )
     response["Cache-Control"] = "private, no-store"
     return response
 

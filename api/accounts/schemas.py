@@ -35,7 +35,9 @@ class ExportOut(Schema):
                     "id": "4f7a0a3c-2f1b-4b43-9a55-0d6f5f0e9b1a",
                     "status": "ready",
                     "progress": 100,
-                    "download_url": "/api/v1/me/export/4f7a0a3c-2f1b-4b43-9a55-0d6f5f0e9b1a/download",
+                    "download_url": (
+                        "/api/v1/me/export/4f7a0a3c-2f1b-4b43-9a55-0d6f5f0e9b1a/download"
+                    ),
                     "expires_at": "2026-12-09T06:00:00.000Z",
                     "created_at": "2026-12-07T06:00:00.000Z",
                 }
@@ -60,8 +62,12 @@ class ReportOut(Schema):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"id": 17, "reason": "spam", "status": "open",
-                 "created_at": "2026-12-07T06:00:00.000Z"}
+                {
+                    "id": 17,
+                    "reason": "spam",
+                    "status": "open",
+                    "created_at": "2026-12-07T06:00:00.000Z",
+                }
             ]
         }
     )

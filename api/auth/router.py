@@ -217,7 +217,9 @@ async def resend_verification(request: AuthenticatedRequest) -> Status[AcceptedO
         "verification link and replaces the old one only once the link is opened."
     ),
 )
-async def change_email(request: AuthenticatedRequest, payload: EmailChangeIn) -> Status[AcceptedOut]:
+async def change_email(
+    request: AuthenticatedRequest, payload: EmailChangeIn
+) -> Status[AcceptedOut]:
     await enforce_rate_limit(request, group="auth.email.change", policy="strict")
     await email_change(user_id=request.auth.pk, password=payload.password, email=payload.email)
     return Status(

@@ -35,8 +35,9 @@ class ReportAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Mark the selected reports resolved")
     def resolve(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
-        done = reports_resolve(report_ids=list(queryset.values_list("pk", flat=True)),
-                               staff_id=request.user.pk)
+        done = reports_resolve(
+            report_ids=list(queryset.values_list("pk", flat=True)), staff_id=request.user.pk
+        )
         self.message_user(request, f"{done} report(s) resolved.")
 
     @admin.action(description="Suspend the reported accounts and resolve the reports")

@@ -30,7 +30,9 @@ class MailKind:
 
 EMAIL_VERIFY = MailKind("email_verify", "Confirm your email address for musicbud")
 PASSWORD_RESET = MailKind("password_reset", "Reset your musicbud password")
-REGISTRATION_ATTEMPT = MailKind("registration_attempt", "Someone tried to sign up with your address")
+REGISTRATION_ATTEMPT = MailKind(
+    "registration_attempt", "Someone tried to sign up with your address"
+)
 EMAIL_CHANGED = MailKind("email_changed", "Your musicbud email address was changed")
 
 
@@ -88,14 +90,23 @@ def mail_deliver(*, mail_id: int) -> bool:
         if _transient(exc):
             logger.warning(
                 "mail not sent; will retry",
-                extra={"mail_id": mail_id, "kind": mail.kind, "error": type(exc).__name__,
-                       "smtp_code": code, "attempt": mail.attempts + 1},
+                extra={
+                    "mail_id": mail_id,
+                    "kind": mail.kind,
+                    "error": type(exc).__name__,
+                    "smtp_code": code,
+                    "attempt": mail.attempts + 1,
+                },
             )
             raise TransientMailError(type(exc).__name__) from None
-        logger.error(
+        logger.exception(
             "mail refused; dropped",
-            extra={"mail_id": mail_id, "kind": mail.kind, "error": type(exc).__name__,
-                   "smtp_code": code},
+            extra={
+                "mail_id": mail_id,
+                "kind": mail.kind,
+                "error": type(exc).__name__,
+                "smtp_code": code,
+            },
         )
         mail.delete()
         return False

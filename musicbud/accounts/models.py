@@ -57,9 +57,7 @@ class Report(models.Model):
     message_content = models.TextField(blank=True)
     reason = models.CharField(max_length=16, choices=ReportReason.choices)
     note = models.TextField(max_length=1000, blank=True)
-    status = models.CharField(
-        max_length=8, choices=ReportStatus.choices, default=ReportStatus.OPEN
-    )
+    status = models.CharField(max_length=8, choices=ReportStatus.choices, default=ReportStatus.OPEN)
     created_at = models.DateTimeField(auto_now_add=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(

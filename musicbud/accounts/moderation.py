@@ -50,6 +50,7 @@ def _visible_message(*, user_id: int, message_id: int) -> Message | None:
     if message.conversation is not None:
         members = {message.conversation.user_low_id, message.conversation.user_high_id}
         return message if user_id in members else None
+    assert message.channel_id is not None  # noqa: S101 - the check constraint
     in_channel = Membership.objects.filter(
         channel_id=message.channel_id, user_id=user_id, state=MembershipState.ACTIVE
     ).exists()
@@ -60,9 +61,7 @@ def _report(
     *, reporter_id: int, username: str | None, message_id: int | None, reason: str, note: str
 ) -> ReportView:
     if (username is None) == (message_id is None):
-        raise InvalidInput(
-            "Name either a username or a message_id", code="report_target_required"
-        )
+        raise InvalidInput("Name either a username or a message_id", code="report_target_required")
     message = None
     if message_id is not None:
         message = _visible_message(user_id=reporter_id, message_id=message_id)
@@ -92,7 +91,7 @@ def _report(
     )
 
 
-def reports_resolve(*, report_ids: list[int], staff_id: int, resolution: str = "") -> int:
+def reports_resolve(*, report_ids: list[int], staff_id: int | None, resolution: str = "") -> int:
     """Mark open reports resolved (the admin's action, sync)."""
     return Report.objects.filter(pk__in=report_ids, status=ReportStatus.OPEN).update(
         status=ReportStatus.RESOLVED,

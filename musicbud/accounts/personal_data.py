@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.conf import settings
@@ -72,7 +72,7 @@ def user_foreign_keys() -> list[tuple[type[models.Model], models.Field[Any, Any]
                 and (model_field.many_to_one or model_field.one_to_one)
                 and model_field.related_model is user_model
             ):
-                found.append((model, model_field))
+                found.append((model, cast("models.Field[Any, Any]", model_field)))
     return found
 
 

@@ -240,7 +240,9 @@ def _reset_confirm(*, uid: str, token: str, new_password: str) -> int:
             details: list[dict[str, Any]] = [
                 {"field": "new_password", "message": m, "type": "invalid"} for m in exc.messages
             ]
-            raise InvalidInput("Validation failed", code="validation_error", details=details) from None
+            raise InvalidInput(
+                "Validation failed", code="validation_error", details=details
+            ) from None
         user.set_password(new_password)
         # The link's mail reached the address: it is the person's.
         if user.email_verified_at is None and not user.email_pending:

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 MAIL_MAX_RETRIES = 5
 
 
-@shared_task(bind=True, max_retries=MAIL_MAX_RETRIES)
+@shared_task(bind=True, max_retries=MAIL_MAX_RETRIES)  # type: ignore[untyped-decorator]
 def mail_send(self: Any, mail_id: int) -> None:
     try:
         mail_deliver(mail_id=mail_id)
@@ -27,14 +27,14 @@ def mail_send(self: Any, mail_id: int) -> None:
         raise self.retry(exc=exc, countdown=30 * 2**self.request.retries) from None
 
 
-@shared_task
+@shared_task  # type: ignore[untyped-decorator]
 def export_build(export_id: str) -> None:
     from musicbud.accounts.export import export_run
 
     export_run(export_id=export_id)
 
 
-@shared_task
+@shared_task  # type: ignore[untyped-decorator]
 def exports_expire() -> None:
     from musicbud.accounts.export import exports_expired_delete
 

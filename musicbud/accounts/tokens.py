@@ -25,7 +25,7 @@ class TokenCheck(StrEnum):
 class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "musicbud.accounts.tokens.EmailVerificationTokenGenerator"
 
-    def _make_hash_value(self, user: User, timestamp: int) -> str:  # type: ignore[override]
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
         verified = "" if user.email_verified_at is None else user.email_verified_at.isoformat()
         return f"{user.pk}{user.email}{user.email_pending}{verified}{timestamp}"
 
@@ -48,13 +48,13 @@ def token_check(
     secrets = [generator.secret, *generator.secret_fallbacks]
     if not any(
         constant_time_compare(
-            generator._make_token_with_timestamp(user, ts, secret),  # noqa: SLF001
+            generator._make_token_with_timestamp(user, ts, secret),
             token,
         )
         for secret in secrets
     ):
         return TokenCheck.INVALID
-    if generator._num_seconds(generator._now()) - ts > ttl_seconds:  # noqa: SLF001
+    if generator._num_seconds(generator._now()) - ts > ttl_seconds:
         return TokenCheck.EXPIRED
     return TokenCheck.VALID
 

@@ -38,8 +38,13 @@ def _messages(user: User) -> list[dict[str, Any]]:
             assert message.channel is not None  # noqa: S101 - the check constraint
             where = {"channel": message.channel.name}
         exported.append(
-            {"id": message.pk, **where, "content": message.content,
-             "created_at": _iso(message.created_at), "client_id": message.client_id}
+            {
+                "id": message.pk,
+                **where,
+                "content": message.content,
+                "created_at": _iso(message.created_at),
+                "client_id": message.client_id,
+            }
         )
     return exported
 
@@ -79,8 +84,12 @@ def _messages_erase(user: User) -> None:
 
 def _memberships(user: User) -> list[dict[str, Any]]:
     return [
-        {"channel": row.channel.name, "role": row.role, "state": row.state,
-         "joined_at": _iso(row.joined_at)}
+        {
+            "channel": row.channel.name,
+            "role": row.role,
+            "state": row.state,
+            "joined_at": _iso(row.joined_at),
+        }
         for row in Membership.objects.filter(user=user).select_related("channel").order_by("pk")
     ]
 
@@ -106,7 +115,7 @@ personal_data_register(
 personal_data_register(
     PersonalDataPart(
         name="chat_memberships",
-        description="The chat channels you are in (or invited to, or asked to join), and your role.",
+        description="The chat channels you are in (or invited to, or asked to join), your role.",
         models=("chat.Membership",),
         export=_memberships,
         order=51,
