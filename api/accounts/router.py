@@ -114,6 +114,7 @@ async def download_export(request: AuthenticatedRequest, export_id: UUID) -> Fil
     "/reports",
     response={HTTPStatus.CREATED: ReportOut},
     url_name="report-create",
+    openapi_extra=also_answers(HTTPStatus.NOT_FOUND),
     summary="Report an account or a message",
     description=(
         "Name exactly one of `username` or `message_id` (422 `report_target_required`); a "
