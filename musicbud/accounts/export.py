@@ -25,6 +25,7 @@ from django.utils import timezone
 from musicbud.accounts.models import ACTIVE_EXPORT_STATUSES, ExportJob, ExportStatus
 from musicbud.accounts.personal_data import personal_data_parts
 from musicbud.errors import MusicbudError, NotFound
+from musicbud.job_liveness import jobs_dead_fail
 from musicbud.models import User
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ async def export_request(*, user_id: int) -> ExportView:
 def _request(*, user_id: int) -> ExportView:
     from musicbud.accounts.tasks import export_build
 
+    # A job whose worker died (no heartbeat) must not block the person's next export.
+    exports_dead_fail(ExportJob.objects.filter(user_id=user_id))
     active = ExportJob.objects.filter(user_id=user_id, status__in=ACTIVE_EXPORT_STATUSES).first()
     if active is not None:
         return _view(active)
@@ -163,6 +166,14 @@ def _open(*, user_id: int, export_id: UUID) -> tuple[IO[bytes], str]:
     return exports_storage().open(job.file_name, "rb"), f"musicbud-export-{stamp}.zip"
 
 
+def exports_dead_fail(jobs: QuerySet[ExportJob]) -> list[ExportJob]:
+    """Fail the lost jobs among ``jobs`` (running without a beat, or queued too long)."""
+    dead = jobs_dead_fail(jobs, queued_stale_seconds=settings.CONNECTION_SYNC_STALE_SECONDS)
+    for job in dead:
+        logger.warning("export lost", extra={"export_id": str(job.pk), "status": job.status})
+    return dead
+
+
 def export_files_delete(jobs: QuerySet[ExportJob]) -> int:
     """Delete the zips of ``jobs`` from the storage (sync); returns how many were there."""
     storage = exports_storage()
@@ -175,7 +186,9 @@ def export_files_delete(jobs: QuerySet[ExportJob]) -> int:
 
 
 def exports_expired_delete() -> int:
-    """Delete the expired zips and mark their jobs expired (on beat); returns how many."""
+    """Delete the expired zips and mark their jobs expired, and fail lost jobs (on beat);
+    returns how many zips went."""
+    exports_dead_fail(ExportJob.objects.all())
     expired = ExportJob.objects.filter(status=ExportStatus.READY, expires_at__lte=timezone.now())
     count = export_files_delete(expired)
     expired.update(status=ExportStatus.EXPIRED, file_name="")

@@ -367,3 +367,19 @@ def test_suspension_from_the_report_queue_ends_logins_and_hides_the_account(
     assert profile.status_code == HTTPStatus.NOT_FOUND
     search = client.get(reverse("api-v1:user-search"), {"q": "max"}, headers=bearer(viewer))
     assert search.json()["items"] == []
+
+
+def test_a_lost_export_job_does_not_block_the_next(client: Client, login: Any) -> None:
+    user = UserFactory.create()
+    token = login(user)["access_token"]
+    lost = ExportJob.objects.create(
+        user=user, status=ExportStatus.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+
+    started = client.post(reverse("api-v1:my-export-request"), headers=bearer(token))
+
+    assert started.status_code == HTTPStatus.ACCEPTED
+    assert started.json()["id"] != str(lost.pk)
+    assert started.json()["status"] == "ready"
+    lost.refresh_from_db()
+    assert lost.status == ExportStatus.FAILED
