@@ -118,9 +118,17 @@ class MessageOut(Schema):
 
 class ConversationOut(Schema):
     id: int
-    user: UserRefOut = Field(description="The other person.")
+    user: UserRefOut = Field(
+        description='The other person ("Deleted account" once they deleted their account).'
+    )
     last_message: MessageOut | None
     unread: int
+
+    @staticmethod
+    def resolve_user(obj: object) -> object:
+        if isinstance(obj, dict):
+            return obj["user"]
+        return user_payload(obj.user)  # type: ignore[attr-defined]
 
 
 class ReadIn(InputSchema):

@@ -95,10 +95,8 @@ async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing:
 def message_groups(message: Message) -> list[str]:
     """Who hears about ``message``: its channel, or a conversation's two users."""
     if message.conversation is not None:
-        return [
-            user_group(message.conversation.user_low_id),
-            user_group(message.conversation.user_high_id),
-        ]
+        sides = (message.conversation.user_low_id, message.conversation.user_high_id)
+        return [user_group(user_id) for user_id in sides if user_id is not None]
     assert message.channel_id is not None  # noqa: S101 - the check constraint
     return [channel_group(message.channel_id)]
 

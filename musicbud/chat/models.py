@@ -62,13 +62,16 @@ class Channel(models.Model):
 
 
 class Conversation(models.Model):
-    """A direct conversation between two users, stored once (``user_low`` has the lower id)."""
+    """A direct conversation between two users, stored once (``user_low`` has the lower id).
+
+    A side is None once that person deleted their account: the other keeps the conversation,
+    whose messages from the deleted account are placeholders without text."""
 
     user_low = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     user_high = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Each side's read marker: the newest message that side has read.
     user_low_last_read = models.ForeignKey(

@@ -9,7 +9,15 @@ from typing import Any
 from django.db.models import Count, Q
 
 from musicbud.accounts.personal_data import PersonalDataPart, personal_data_register
-from musicbud.chat.models import Block, Channel, Membership, MembershipState, Message, Role
+from musicbud.chat.models import (
+    Block,
+    Channel,
+    Conversation,
+    Membership,
+    MembershipState,
+    Message,
+    Role,
+)
 from musicbud.models import User
 
 logger = logging.getLogger(__name__)
@@ -33,7 +41,7 @@ def _messages(user: User) -> list[dict[str, Any]]:
                 if message.conversation.user_low_id == user.pk
                 else message.conversation.user_low
             )
-            where = {"direct_message_to": other.username}
+            where = {"direct_message_to": other.username if other is not None else ""}
         else:
             assert message.channel is not None  # noqa: S101 - the check constraint
             where = {"channel": message.channel.name}
@@ -53,6 +61,10 @@ def _messages_erase(user: User) -> None:
     """Their messages stay as placeholders (no author, no text); each channel they alone
     administer passes to its longest-standing member, or goes when nobody else is in it."""
     Message.objects.filter(author=user).update(author=None, content="", client_id=None)
+    # A conversation whose other side is already gone has nobody left to read it.
+    Conversation.objects.filter(
+        Q(user_low=user, user_high__isnull=True) | Q(user_high=user, user_low__isnull=True)
+    ).delete()
     administered = Membership.objects.filter(
         user=user, role=Role.ADMIN, state=MembershipState.ACTIVE
     ).values_list("channel_id", flat=True)
@@ -105,7 +117,8 @@ personal_data_register(
     PersonalDataPart(
         name="chat_messages",
         description="Every chat message you sent that is not deleted: where, text, time.",
-        # Direct conversations go with either person's account; channels they created stay.
+        # Direct conversations stay for the other person (this side set to None); channels
+        # they created stay (the creator set to None).
         models=("chat.Message", "chat.Conversation", "chat.Channel"),
         export=_messages,
         erase=_messages_erase,

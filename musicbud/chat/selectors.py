@@ -65,7 +65,7 @@ class MembershipView:
 @dataclass(frozen=True, slots=True)
 class ConversationView:
     id: int
-    user: User
+    user: User | None  # None: the other person deleted their account
     last_message: Message | None
     unread: int
 

@@ -15,6 +15,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -168,6 +169,16 @@ def test_deleting_my_account_leaves_nothing_in_any_table(client: Client, login: 
     said = Message.objects.get(pk=rows["said"].pk)
     assert (said.author_id, said.content) == (None, "")
     assert not Message.objects.filter(content__in=["my secret words", "a direct word"]).exists()
+    # The direct conversation stays for the other person, the word a placeholder.
+    [kept] = Conversation.objects.filter(Q(user_low=other) | Q(user_high=other))
+    assert {kept.user_low_id, kept.user_high_id} == {other.pk, None}
+    placeholder = Message.objects.get(conversation=kept)
+    assert (placeholder.author_id, placeholder.content) == (None, "")
+    listed = login(other)["access_token"]
+    [row] = client.get(reverse("api-v1:chat-conversations"), headers=bearer(listed)).json()["items"]
+    assert row["user"] == {"username": "", "display_name": "Deleted account"}
+    assert row["last_message"]["author"] == {"username": "", "display_name": "Deleted account"}
+    assert row["last_message"]["content"] == ""
     assert Membership.objects.get(channel=rows["shared"], user=other).role == Role.ADMIN
     assert not Channel.objects.filter(pk=rows["solo"].pk).exists()
     assert TasteEdge.objects.filter(user=other).count() == 1
