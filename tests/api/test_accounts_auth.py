@@ -9,8 +9,10 @@ from http import HTTPStatus
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from musicbud.accounts.models import OutboundMail
 from musicbud.models import TokenFamily, User
@@ -231,3 +233,45 @@ def test_a_permanent_smtp_error_drops_the_mail(client: Client, smtp_server: Smtp
     post(client, "api-v1:auth-password-reset", {"email": "known@example.org"})
     assert smtp_server.messages == []
     assert not OutboundMail.objects.exists()
+
+
+def test_unverified_accounts_are_held_back_only_from_what_the_setting_names(
+    client: Client, login: Any, settings: Any
+) -> None:
+    settings.UNVERIFIED_ACCOUNT_BLOCKS = frozenset({"export", "report", "chat_send", "connect"})
+    user = UserFactory.create()
+    UserFactory.create(username="max")
+    token = login(user)["access_token"]
+    channel = client.post(
+        reverse("api-v1:chat-channels"),
+        {"name": "jazz"},
+        content_type="application/json",
+        headers=bearer(token),
+    ).json()
+
+    attempts = {
+        "export": client.post(reverse("api-v1:my-export-request"), headers=bearer(token)),
+        "report": post(
+            client,
+            "api-v1:report-create",
+            {"username": "max", "reason": "spam"},
+            headers=bearer(token),
+        ),
+        "chat_send": client.post(
+            reverse("api-v1:chat-channel-messages", args=[channel["id"]]),
+            {"content": "hi"},
+            content_type="application/json",
+            headers=bearer(token),
+        ),
+        "connect": client.post(
+            reverse("api-v1:connection-authorize", args=["spotify"]), headers=bearer(token)
+        ),
+    }
+
+    for action, response in attempts.items():
+        body = assert_envelope(response, HTTPStatus.FORBIDDEN, "email_unverified")
+        assert body["details"] == {"action": action}
+    User.objects.filter(pk=user.pk).update(email_verified_at=timezone.now())
+    cache.clear()  # the cached principal still says unverified (update() sends no signal)
+    verified = client.post(reverse("api-v1:my-export-request"), headers=bearer(token))
+    assert verified.status_code == HTTPStatus.ACCEPTED
