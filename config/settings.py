@@ -283,6 +283,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "musicbud.connections.tasks.connections_resync_due",
         "schedule": min(300.0, float(CONNECTION_RESYNC_INTERVAL_SECONDS)),
     },
+    # Expired data exports leave the storage, lost export jobs are failed: hourly.
+    "accounts-exports-expire": {
+        "task": "musicbud.accounts.tasks.exports_expire",
+        "schedule": 3600.0,
+    },
 }
 
 # --- mail and accounts ------------------------------------------------------------------------
