@@ -60,6 +60,9 @@ class SuspensionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # suspend from the user list or the report queue (ends the logins)
 
+    def has_delete_permission(self, request: HttpRequest, obj: Suspension | None = None) -> bool:
+        return False  # lifted by the user list's action, which makes the account active again
+
 
 @admin.register(ExportJob)
 class ExportJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 
+from graph.models import ProjectionOutbox
 from musicbud.accounts.personal_data import personal_data_parts
 from musicbud.accounts.sessions import user_sessions_end, user_sockets_recheck
 from musicbud.cache_keys import taste_caches_invalidate
@@ -79,6 +80,8 @@ def account_erase(*, user_id: int, actor_id: int | None = None) -> None:
         # The cascade takes every row whose foreign key says so; the graph's signals queue
         # the user node's deletion in the outbox in this transaction.
         user.delete()
+        # Outbox rows (pending or kept after applying) name the user only by id from now on.
+        ProjectionOutbox.objects.filter(user_pk=user_id).update(username="", display_name="")
         if actor_id is not None:
             LogEntry.objects.create(
                 user_id=actor_id,

@@ -20,7 +20,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from graph.models import UserLibrary
+from graph.models import OutboxOperation, ProjectionOutbox, UserLibrary
 from musicbud.accounts.export import exports_expired_delete, exports_storage
 from musicbud.accounts.models import ExportJob, ExportStatus, Report, ReportStatus, Suspension
 from musicbud.accounts.personal_data import (
@@ -135,7 +135,10 @@ def test_every_model_with_a_foreign_key_to_the_user_is_declared_by_a_part() -> N
     assert undeclared_models() == []
 
 
-def test_deleting_my_account_leaves_nothing_in_any_table(client: Client, login: Any) -> None:
+def test_deleting_my_account_leaves_nothing_in_any_table(
+    client: Client, login: Any, settings: Any
+) -> None:
+    settings.GRAPH_PROJECTION = True  # the graph store's copy goes through the outbox
     staff = UserFactory.create(username="staff", is_staff=True)
     user = UserFactory.create(username="lena", email="lena@example.org")
     other = UserFactory.create(username="max")
@@ -184,6 +187,12 @@ def test_deleting_my_account_leaves_nothing_in_any_table(client: Client, login: 
     assert TasteEdge.objects.filter(user=other).count() == 1
     assert UserLibrary.objects.filter(user=other).exists()
     assert Report.objects.count() == 0
+    # The graph projection: the user node's deletion queued like any write, naming no one.
+    [removal] = ProjectionOutbox.objects.filter(
+        user_pk=user_id, operation=OutboxOperation.USER_DELETE
+    )
+    assert (removal.username, removal.display_name) == ("", "")
+    assert not ProjectionOutbox.objects.filter(username="lena").exists()
     # Every login ends at once.
     assert (
         client.get(reverse("api-v1:auth-me"), headers=bearer(token["access_token"])).status_code
