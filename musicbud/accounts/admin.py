@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from musicbud.accounts.models import ExportJob, Report, Suspension
-from musicbud.accounts.moderation import account_suspend, reports_resolve
+from musicbud.accounts.moderation import account_suspend, account_unsuspend, reports_resolve
 
 
 @admin.register(Report)
@@ -60,8 +60,13 @@ class SuspensionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # suspend from the user list or the report queue (ends the logins)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Suspension | None = None) -> bool:
-        return False  # lifted by the user list's action, which makes the account active again
+    # Deleting a suspension here lifts it: the account is active again.
+    def delete_model(self, request: HttpRequest, obj: Suspension) -> None:
+        account_unsuspend(user_id=obj.user_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Suspension]) -> None:
+        for user_id in list(queryset.values_list("user_id", flat=True)):
+            account_unsuspend(user_id=user_id)
 
 
 @admin.register(ExportJob)
