@@ -161,8 +161,23 @@ class Tally:
         )
         return [names[key] for key in ranked[:TOP_SIZE]]
 
+    def _ids_from_library(self) -> None:
+        """A track the history names only by title gets the id its library entry gives, so the
+        two name one catalogue row."""
+        ids = {
+            (liked.name.casefold(), (liked.artist or "").casefold()): liked.provider_id
+            for liked in self.liked.values()
+            if liked.kind == ItemKind.TRACK and liked.provider_id
+        }
+        if not ids:
+            return
+        for track in self.track_rows:
+            if track.track_id is None:
+                track.track_id = ids.get((track.name.casefold(), (track.artist or "").casefold()))
+
     def items(self) -> list[ProviderItem]:
         """Plays, then top tracks and artists, then likes: as a sync's provider items."""
+        self._ids_from_library()
         items: list[ProviderItem] = []
         for track in self.track_rows:
             if track.plays:
