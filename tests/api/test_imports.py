@@ -60,9 +60,7 @@ def stored_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
 
 
-def upload(
-    client: Client, capture: Capture, data: bytes, name: str = "my_spotify_data.zip"
-) -> Any:
+def upload(client: Client, capture: Capture, data: bytes, name: str = "my_spotify_data.zip") -> Any:
     with capture(execute=True):
         return client.post(URL, {"file": SimpleUploadedFile(name, data)})
 
@@ -174,8 +172,14 @@ def test_the_same_export_again_changes_nothing_and_a_newer_one_updates(
     job = ImportJob.objects.get(pk=again.json()["id"])
     assert job.status == "succeeded"
     assert job.items_created == 0
-    assert sum(c["added"] + c["updated"] + c["removed"] for k in job.changes.values()
-               for c in k.values()) == 0
+    assert (
+        sum(
+            c["added"] + c["updated"] + c["removed"]
+            for k in job.changes.values()
+            for c in k.values()
+        )
+        == 0
+    )
     assert {e.pk: (e.rank, e.play_count, e.updated_at) for e in TasteEdge.objects.all()} == edges
     assert ProjectionOutbox.objects.count() == outbox
     assert (Track.objects.count(), Artist.objects.count(), Album.objects.count()) == items
@@ -258,19 +262,43 @@ def test_youtube_music_entries_of_a_takeout_are_imported(
     api_client: Client, user: User, django_capture_on_commit_callbacks: Capture
 ) -> None:
     history = [
-        takeout_entry(NOW, "Watched Night Drive", video_id="vid1", artist="Synth - Topic",
-                      channel_id="UCsynth"),
-        takeout_entry(NOW - timedelta(days=1), "Watched Night Drive", video_id="vid1",
-                      artist="Synth - Topic", channel_id="UCsynth"),
-        takeout_entry(NOW - timedelta(days=2), "Watched Day Walk", video_id="vid2",
-                      artist="Synth - Topic", channel_id="UCsynth"),
-        takeout_entry(NOW - timedelta(days=2), "Watched a cat video", video_id="cat",
-                      artist="Cats", header="YouTube"),
-        takeout_entry(NOW - timedelta(days=3), "Watched https://music.youtube.com/watch?v=gone",
-                      video_id="gone"),
+        takeout_entry(
+            NOW,
+            "Watched Night Drive",
+            video_id="vid1",
+            artist="Synth - Topic",
+            channel_id="UCsynth",
+        ),
+        takeout_entry(
+            NOW - timedelta(days=1),
+            "Watched Night Drive",
+            video_id="vid1",
+            artist="Synth - Topic",
+            channel_id="UCsynth",
+        ),
+        takeout_entry(
+            NOW - timedelta(days=2),
+            "Watched Day Walk",
+            video_id="vid2",
+            artist="Synth - Topic",
+            channel_id="UCsynth",
+        ),
+        takeout_entry(
+            NOW - timedelta(days=2),
+            "Watched a cat video",
+            video_id="cat",
+            artist="Cats",
+            header="YouTube",
+        ),
+        takeout_entry(
+            NOW - timedelta(days=3),
+            "Watched https://music.youtube.com/watch?v=gone",
+            video_id="gone",
+        ),
     ]
-    export = zip_of({"Takeout/YouTube and YouTube Music/history/watch-history.json":
-                     dumps(history)})
+    export = zip_of(
+        {"Takeout/YouTube and YouTube Music/history/watch-history.json": dumps(history)}
+    )
 
     response = upload(api_client, django_capture_on_commit_callbacks, export, "takeout.zip")
 
@@ -305,3 +333,396 @@ def test_a_single_json_file_is_an_upload_too(
         ("top", "track", "Solo Song", 1, None, "spotify_upload"),
         ("top", "artist", "Solo", 1, None, "spotify_upload"),
     }
+
+
+# --- ownership against a connection of the same service --------------------------------------
+
+
+def test_upload_taste_stays_when_the_connection_goes_and_never_duplicates_an_edge(
+    api_client: Client, user: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    # Given a Spotify connection whose sync brought a play of Song A and a like of Synced.
+    ProviderConnection.objects.create(
+        user=user, provider="spotify", account_id="acct", connected_at=NOW
+    )
+    song_a = Track.objects.create(name="Song A", spotify_id="aaa")
+    synced = Track.objects.create(name="Synced", spotify_id="syn")
+    taste_edges_apply(
+        user=user,
+        source="spotify",
+        wanted=[
+            WantedEdge(relation="played", kind="track", item=song_a, play_count=7),
+            WantedEdge(relation="like", kind="track", item=synced),
+        ],
+        replace_source=True,
+    )
+
+    # When the history is uploaded, it takes the synced play over (one edge, its counts).
+    upload(api_client, django_capture_on_commit_callbacks, extended_export())
+    assert TasteEdge.objects.filter(user=user, relation="played", track=song_a).count() == 1
+    played = TasteEdge.objects.get(user=user, relation="played", track=song_a)
+    assert (played.source, played.play_count) == ("spotify_upload", 2)
+
+    # A later sync naming the same play leaves the upload's edge alone.
+    report = taste_edges_apply(
+        user=user,
+        source="spotify",
+        wanted=[
+            WantedEdge(relation="played", kind="track", item=song_a, play_count=9),
+            WantedEdge(relation="like", kind="track", item=synced),
+        ],
+        replace_source=True,
+    )
+    assert report.kept == 1
+    played.refresh_from_db()
+    assert (played.source, played.play_count) == ("spotify_upload", 2)
+
+    # Then the disconnect removes only what the sync brought.
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = api_client.delete("/api/v1/connections/spotify")
+    assert removed.status_code == HTTPStatus.NO_CONTENT, removed.content
+    assert taste_edges(user, "spotify") == set()
+    assert len(taste_edges(user, "spotify_upload")) == 9
+    assert ("played", "track", "Song A", None, 2, "spotify_upload") in taste_edges(user)
+
+
+# --- jobs: list, one at a time, progress, privacy -------------------------------------------
+
+
+def test_my_imports_are_listed_newest_first_in_pages_and_are_mine_alone(
+    api_client: Client, user: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    data = dumps([extended_stream(NOW, 31_000, "Solo Song", "Solo", None, "sss")])
+    ids = [
+        upload(api_client, django_capture_on_commit_callbacks, data, "a.json").json()["id"]
+        for _ in range(3)
+    ]
+    other = ImportJob.objects.create(user=UserFactory.create(), format="spotify_extended")
+
+    first = api_client.get(URL, {"limit": 2}).json()
+    assert [item["id"] for item in first["items"]] == ids[::-1][:2]
+    assert first["next"] is not None
+    second = api_client.get(first["next"]).json()
+    assert [item["id"] for item in second["items"]] == [ids[0]]
+    assert second["next"] is None
+    assert_envelope(api_client.get(f"{URL}/{other.pk}"), HTTPStatus.NOT_FOUND, "import_not_found")
+
+
+def test_a_second_upload_while_one_runs_is_a_409(
+    api_client: Client,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+    import_storage: Path,
+) -> None:
+    ImportJob.objects.create(user=user, format="spotify_extended", status="running")
+    ImportJob.objects.filter(user=user).update(heartbeat_at=NOW.now(UTC))
+
+    response = upload(api_client, django_capture_on_commit_callbacks, extended_export())
+
+    assert_envelope(response, HTTPStatus.CONFLICT, "import_running")
+    assert ImportJob.objects.count() == 1
+    assert stored_files(import_storage) == []
+
+
+def test_a_lost_import_does_not_block_the_next_upload(
+    api_client: Client, user: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    lost = ImportJob.objects.create(user=user, format="spotify_extended", status="running")
+    ImportJob.objects.filter(pk=lost.pk).update(
+        created_at=NOW.now(UTC) - timedelta(hours=1),
+        heartbeat_at=NOW.now(UTC) - timedelta(hours=1),
+    )
+
+    response = upload(api_client, django_capture_on_commit_callbacks, extended_export())
+
+    assert response.status_code == HTTPStatus.ACCEPTED
+    lost.refresh_from_db()
+    assert (lost.status, lost.error_code) == ("failed", "import_lost")
+    assert job_answer(api_client, response.json()["id"])["status"] == "succeeded"
+
+
+def test_progress_moves_while_the_job_reads(
+    api_client: Client,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from musicbud.imports import services
+
+    # Report at every entry (the job reports every half second at most).
+    monkeypatch.setattr(services, "PROGRESS_CHECK_EVERY", 1)
+    monkeypatch.setattr(services, "PROGRESS_EVERY_SECONDS", 0.0)
+    with CaptureQueriesContext(connection) as queries:
+        response = upload(api_client, django_capture_on_commit_callbacks, extended_export())
+
+    job_id = response.json()["id"]
+    written = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith('UPDATE "imports_importjob"') and '"progress_done" =' in q["sql"]
+    ]
+    assert len(written) >= 11
+    assert job_answer(api_client, job_id)["progress"] == {"done": 11, "total": 11}
+
+
+# --- the door: NUL bytes, sizes --------------------------------------------------------------
+
+
+def test_a_file_part_may_hold_nul_bytes_but_fields_and_json_may_not(
+    api_client: Client, user: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    export = extended_export()
+    assert b"\x00" in export  # every zip does
+
+    assert upload(api_client, django_capture_on_commit_callbacks, export).status_code == 202
+    with_field = api_client.post(
+        URL, {"file": SimpleUploadedFile("a.zip", export), "note": "a\x00b"}
+    )
+    assert_envelope(
+        with_field,
+        HTTPStatus.BAD_REQUEST,
+        "bad_request",
+        "NUL characters are not allowed in the path, query or body",
+    )
+    as_json = api_client.post(URL, '{"file": "a\\u0000b"}', content_type="application/json")
+    assert_envelope(as_json, HTTPStatus.BAD_REQUEST, "bad_request")
+    assert ImportJob.objects.count() == 1
+
+
+def test_over_the_upload_limit_is_a_413_and_others_keep_the_small_limit(
+    api_client: Client, user: User, settings: Any, import_storage: Path
+) -> None:
+    settings.IMPORT_MAX_UPLOAD_BYTES = 1000
+    export = extended_export()
+    assert len(export) > 1000
+
+    # Within the door's limit for the path, over the upload limit: the service's 413.
+    response = api_client.post(URL, {"file": SimpleUploadedFile("a.zip", export)})
+    assert_envelope(
+        response,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "upload_too_large",
+        f"The upload is {len(export)} bytes, over the limit of 1000.",
+    )
+    # Over the path's own body limit: the door refuses it before reading it.
+    settings.UPLOAD_BODY_LIMITS = {URL: 1000}
+    response = api_client.post(URL, {"file": SimpleUploadedFile("a.zip", export)})
+    assert_envelope(
+        response,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        "request_too_large",
+        "Request body is larger than 1000 bytes",
+    )
+    # Any other path keeps MAX_REQUEST_BODY_BYTES.
+    settings.UPLOAD_BODY_LIMITS = {URL: 10**9}
+    settings.MAX_REQUEST_BODY_BYTES = 1000
+    other = api_client.post("/api/v1/me/taste/import", "x" * 2000, content_type="application/json")
+    assert_envelope(other, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "request_too_large")
+    assert ImportJob.objects.count() == 0
+    assert stored_files(import_storage) == []
+
+
+# --- bad input: a clear error, nothing written -----------------------------------------------
+
+
+def _zip_entries(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            info = zipfile.ZipInfo(name)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+BROKEN_EARLY = b'[\n  {"ts": "2026-11-01T12:00:00Z", "ms_played": 40000,, }\n]'
+GOOD_FIRST = dumps([extended_stream(NOW, 31_000, "Solo Song", "Solo", None, "sss")])
+BROKEN_LATE = GOOD_FIRST[:-2] + b',\n  {"ts": tru }\n]'
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "code", "message"),
+    [
+        pytest.param(
+            b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "upload_unsupported",
+            "Upload a .zip as the service delivers it, or one of its .json files.",
+            id="not-zip-or-json",
+        ),
+        pytest.param(
+            b"PK\x03\x04" + b"garbage" * 10,
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "upload_unsupported",
+            "The zip cannot be read: File is not a zip file.",
+            id="broken-zip",
+        ),
+        pytest.param(
+            _zip_entries({"bomb.json": b"[" + b" " * 5_000_000 + b"]"}),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "zip_too_large",
+            "The zip entry 'bomb.json' expands more than 200 times: refused as a zip bomb.",
+            id="zip-bomb-ratio",
+        ),
+        pytest.param(
+            _zip_entries({"../evil.json": GOOD_FIRST}),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "zip_entry_path",
+            "The zip entry '../evil.json' has an absolute path or a '..' segment.",
+            id="dot-dot-path",
+        ),
+        pytest.param(
+            _zip_entries({"/etc/evil.json": GOOD_FIRST}),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "zip_entry_path",
+            "The zip entry '/etc/evil.json' has an absolute path or a '..' segment.",
+            id="absolute-path",
+        ),
+        pytest.param(
+            zip_of({"history/Streaming_History_Audio_2026.json": BROKEN_EARLY}),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "json_invalid",
+            "history/Streaming_History_Audio_2026.json is not valid JSON at byte 54: parse "
+            "error: invalid object key (must be a string).",
+            id="json-invalid",
+        ),
+        pytest.param(
+            dumps({"username": "x"}),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "format_unrecognised",
+            "No Spotify streaming history, Spotify library or YouTube Music watch history was "
+            "found in the upload.",
+            id="unrecognised",
+        ),
+        pytest.param(
+            zip_of(
+                {
+                    "a.json": GOOD_FIRST,
+                    "watch-history.json": dumps(
+                        [takeout_entry(NOW, "Watched X", video_id="v", artist="A")]
+                    ),
+                }
+            ),
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "formats_mixed",
+            "The upload mixes exports of different services: upload them apart.",
+            id="mixed",
+        ),
+    ],
+)
+def test_bad_uploads_are_refused_and_nothing_is_written(
+    api_client: Client,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+    import_storage: Path,
+    data: bytes,
+    status: int,
+    code: str,
+    message: str,
+) -> None:
+    response = upload(api_client, django_capture_on_commit_callbacks, data, "export.zip")
+
+    assert_envelope(response, status, code, message)
+    assert ImportJob.objects.count() == 0
+    assert stored_files(import_storage) == []
+    assert TasteEdge.objects.count() == 0
+    assert Track.objects.count() == 0
+
+
+def test_a_zip_expanding_past_the_limit_is_refused(
+    api_client: Client, user: User, django_capture_on_commit_callbacks: Capture, settings: Any
+) -> None:
+    settings.IMPORT_MAX_EXPANDED_BYTES = 100
+    data = zip_of({"a.json": GOOD_FIRST})
+
+    response = upload(api_client, django_capture_on_commit_callbacks, data)
+
+    assert_envelope(
+        response,
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "zip_too_large",
+        f"The zip would expand to {len(GOOD_FIRST)} bytes, over the limit of 100.",
+    )
+    assert ImportJob.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "message"),
+    [
+        pytest.param(
+            zip_of({"h/Streaming_History_Audio_2026.json": BROKEN_LATE}),
+            "json_invalid",
+            "h/Streaming_History_Audio_2026.json is not valid JSON at byte "
+            f"{BROKEN_LATE.index(b'tru }') + 3}: lexical error: invalid string in json text.",
+            id="json-invalid-past-the-first-entry",
+        ),
+        pytest.param(
+            dumps(
+                [
+                    extended_stream(NOW, 31_000, "Solo Song", "Solo", None, "sss"),
+                    extended_stream(NOW, 31_000, "Other", "Solo", None, "ooo", ms_played="31000"),
+                ]
+            ),
+            "field_type_invalid",
+            "export.zip, entry 1: ms_played must be a whole number of 0 or more.",
+            id="wrong-field-type",
+        ),
+        pytest.param(
+            dumps(
+                [
+                    account_stream(NOW, "A", "T", 40_000),
+                    {**account_stream(NOW, "A", "U", 1), "endTime": "yesterday"},
+                ]
+            ),
+            "field_type_invalid",
+            "export.zip, entry 1: endTime must be a date and time (ISO 8601).",
+            id="wrong-time",
+        ),
+        pytest.param(
+            zip_of({"YourLibrary.json": dumps({"tracks": [{"track": 5, "artist": "A"}]})}),
+            "field_type_invalid",
+            "YourLibrary.json tracks, entry 0: track must be a string.",
+            id="wrong-library-field",
+        ),
+    ],
+)
+def test_errors_found_while_reading_fail_the_job_and_write_nothing(
+    api_client: Client,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+    import_storage: Path,
+    data: bytes,
+    code: str,
+    message: str,
+) -> None:
+    response = upload(api_client, django_capture_on_commit_callbacks, data, "export.zip")
+
+    assert response.status_code == HTTPStatus.ACCEPTED, response.content
+    done = job_answer(api_client, response.json()["id"])
+    assert done["status"] == "failed"
+    assert done["error"] == {"code": code, "message": message}
+    assert done["finished_at"] is not None
+    assert TasteEdge.objects.count() == 0
+    assert Track.objects.count() == 0
+    assert stored_files(import_storage) == []
+
+
+def test_uploads_are_rate_limited(
+    api_client: Client, user: User, django_capture_on_commit_callbacks: Capture, settings: Any
+) -> None:
+    settings.RATE_LIMIT_STRICT_PER_MINUTE = 2
+    data = dumps([extended_stream(NOW, 31_000, "Solo Song", "Solo", None, "sss")])
+    for _ in range(2):
+        assert (
+            upload(api_client, django_capture_on_commit_callbacks, data, "a.json").status_code
+            == 202
+        )
+
+    refused = upload(api_client, django_capture_on_commit_callbacks, data, "a.json")
+
+    assert_envelope(refused, HTTPStatus.TOO_MANY_REQUESTS, "rate_limited")
+    assert refused["Retry-After"]
+    assert ImportJob.objects.count() == 2
