@@ -175,7 +175,7 @@ def extended_history(
     """An Extended streaming history of ``streams`` streams over about three years, as the
     export names its files (``Spotify Extended Streaming History/Streaming_History_Audio_
     <years>_<n>.json``), with the real mix: skips, a few episodes, an occasional local file."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     end = end or datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
     artists = [f"Artist {n:04d}" for n in range(max(tracks // 8, 1))]
     catalogue = []

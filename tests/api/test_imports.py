@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client, override_settings
-from django.urls import reverse
+from django.test import Client
 
 from graph.models import ProjectionOutbox
 from musicbud.connections.models import ProviderConnection
@@ -151,7 +150,8 @@ def test_an_extended_history_is_imported_by_the_rules(
     ]
     song_a = Track.objects.get(spotify_id="aaa")
     assert [a.name for a in song_a.artists.all()] == ["Band"]
-    assert song_a.album is not None and song_a.album.name == "Album X"
+    assert song_a.album is not None
+    assert song_a.album.name == "Album X"
     played_b = TasteEdge.objects.get(user=user, relation="played", track__spotify_id="bbb")
     assert played_b.last_played_at == NOW - timedelta(hours=5)
     assert stored_files(import_storage) == []
