@@ -6,6 +6,7 @@ from functools import partial
 from http import HTTPStatus
 
 from ninja import File, Query, Router, Status, UploadedFile
+from ninja.errors import ValidationError
 
 from api.auth import AuthenticatedRequest, auth
 from api.imports.schemas import ImportOut
@@ -57,6 +58,28 @@ fail the job with that `error` and write nothing. The upload is deleted when the
 """
 
 
+# The multipart body as the document states it (merged into Ninja's): the file part alone.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The export: a .zip as the service delivers it, or "
+                        "one of its .json files.",
+                    }
+                },
+                "additionalProperties": False,
+            }
+        }
+    },
+}
+
+
 @router.post(
     "/me/imports",
     response={HTTPStatus.ACCEPTED: ImportOut},
@@ -66,9 +89,21 @@ fail the job with that `error` and write nothing. The upload is deleted when the
         "Answers 202 with the import job; follow it with `GET /me/imports/{id}` (its progress "
         "is streams read of streams in the upload)." + RULES + ERRORS
     ),
-    openapi_extra=also_answers(HTTPStatus.CONFLICT),
+    openapi_extra={**also_answers(HTTPStatus.CONFLICT), "requestBody": UPLOAD_BODY},
 )
 async def upload(request: AuthenticatedRequest, file: File[UploadedFile]) -> Status[ImportJob]:
+    unknown = sorted({*request.POST, *request.FILES} - {"file"})
+    if unknown:
+        raise ValidationError(
+            [
+                {
+                    "loc": ("body", name),
+                    "msg": "Extra inputs are not permitted",
+                    "type": "extra_forbidden",
+                }
+                for name in unknown
+            ]
+        )
     await enforce_rate_limit(request, group="imports.upload", policy="strict")
     job = await import_upload(
         user=request.auth, file=file, name=file.name or "upload", size=file.size or 0

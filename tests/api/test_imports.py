@@ -487,6 +487,15 @@ def test_a_file_part_may_hold_nul_bytes_but_fields_and_json_may_not(
         "bad_request",
         "NUL characters are not allowed in the path, query or body",
     )
+    extra = api_client.post(URL, {"file": SimpleUploadedFile("a.zip", export), "note": "hi"})
+    body = assert_envelope(extra, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
+    assert body["details"] == [
+        {
+            "field": "body.note",
+            "message": "Extra inputs are not permitted",
+            "type": "extra_forbidden",
+        }
+    ]
     as_json = api_client.post(URL, '{"file": "a\\u0000b"}', content_type="application/json")
     assert_envelope(as_json, HTTPStatus.BAD_REQUEST, "bad_request")
     assert ImportJob.objects.count() == 1
