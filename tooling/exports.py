@@ -171,17 +171,26 @@ def extended_history(
     files: int = 8,
     seed: int = 19,
     end: datetime | None = None,
+    prefix: str = "",
 ) -> dict[str, bytes]:
     """An Extended streaming history of ``streams`` streams over about three years, as the
     export names its files (``Spotify Extended Streaming History/Streaming_History_Audio_
-    <years>_<n>.json``), with the real mix: skips, a few episodes, an occasional local file."""
+    <years>_<n>.json``), with the real mix: skips, a few episodes, an occasional local file.
+    ``prefix`` starts every name and id (a catalogue the run has not seen yet)."""
     rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     end = end or datetime(2026, 11, 30, 22, 0, tzinfo=UTC)
-    artists = [f"Artist {n:04d}" for n in range(max(tracks // 8, 1))]
+    artists = [f"{prefix}Artist {n:04d}" for n in range(max(tracks // 8, 1))]
     catalogue = []
     for n in range(tracks):
         artist = artists[int(rng.paretovariate(1.2)) % len(artists)]
-        catalogue.append((f"Track {n:05d}", artist, f"Album {n // 10:04d}", f"{n:022d}"))
+        catalogue.append(
+            (
+                f"{prefix}Track {n:05d}",
+                artist,
+                f"{prefix}Album {n // 10:04d}",
+                f"{prefix}{n:022d}"[-22:],
+            )
+        )
     weights = [1.0 / (rank + 1) ** 0.8 for rank in range(tracks)]
     chosen = rng.choices(catalogue, weights=weights, k=streams)
     span = timedelta(days=3 * 365).total_seconds()

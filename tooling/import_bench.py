@@ -24,11 +24,12 @@ def import_bench_run(*, streams: int, files: int, tracks: int, say: Callable[[st
     """Run the benchmark; returns the report (a Markdown table and the machine)."""
     if db_connection.vendor != "postgresql":
         say("warning: not on PostgreSQL (set DATABASE_URL); the targets are for PostgreSQL")
-    parts = extended_history(streams=streams, files=files, tracks=tracks)
+    prefix = f"b{secrets.token_hex(3)}"
+    # Names and ids of this run only: the import creates its catalogue (a first upload).
+    parts = extended_history(streams=streams, files=files, tracks=tracks, prefix=f"{prefix} ")
     json_bytes = sum(len(data) for data in parts.values())
     zipped = zip_of(parts)
     del parts
-    prefix = f"b{secrets.token_hex(3)}"
     user = User.objects.create_user(
         username=f"importbench-{prefix}", email=f"importbench-{prefix}@example.org"
     )
