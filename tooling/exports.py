@@ -188,7 +188,7 @@ def extended_history(
                 f"{prefix}Track {n:05d}",
                 artist,
                 f"{prefix}Album {n // 10:04d}",
-                f"{prefix}{n:022d}"[-22:],
+                f"{prefix.strip()}{n:0{22 - len(prefix.strip())}d}",
             )
         )
     weights = [1.0 / (rank + 1) ** 0.8 for rank in range(tracks)]
