@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import ijson
@@ -83,10 +83,10 @@ class Part:
     shape: str
 
 
-@dataclass(frozen=True, slots=True)
-class Stream:
+class Stream(NamedTuple):
     """One stream of a history, as every format is read into: ``music`` False for what is
-    skipped (an episode, an audiobook, an entry without a track, plain YouTube)."""
+    skipped (an episode, an audiobook, an entry without a track, plain YouTube). A tuple:
+    one is made per stream, and a tuple is the cheapest object to make."""
 
     at: datetime
     ms: int | None
@@ -317,7 +317,55 @@ def _spotify_id(uri: str | None, kind: str) -> str | None:
     return None
 
 
+_EXTENDED_TEXTS = (
+    "master_metadata_track_name",
+    "master_metadata_album_artist_name",
+    "master_metadata_album_album_name",
+    "spotify_track_uri",
+)
+_EXTENDED_OTHER = (
+    "episode_name",
+    "spotify_episode_uri",
+    "audiobook_title",
+    "audiobook_uri",
+    "audiobook_chapter_uri",
+)
+_TRACK_URI = "spotify:track:"
+
+
 def _extended(name: str, index: int, entry: Any) -> Stream:
+    """The common case read with no checking object: every field of the right type, a music
+    stream with a UTC time. Anything else goes through ``_extended_checked`` (which names a
+    wrong field)."""
+    if type(entry) is not dict:
+        return _extended_checked(name, index, entry)
+    get = entry.get
+    ts, ms = get("ts"), get("ms_played")
+    track, artist, album, uri = (get(key) for key in _EXTENDED_TEXTS)
+    skipped = get("skipped")
+    if (
+        type(ts) is not str
+        or not ts.endswith("Z")
+        or type(ms) is not int
+        or ms < 0
+        or type(track) is not str
+        or not track
+        or (artist is not None and type(artist) is not str)
+        or (album is not None and type(album) is not str)
+        or (uri is not None and type(uri) is not str)
+        or (skipped is not None and type(skipped) is not bool)
+        or any(get(key) is not None for key in _EXTENDED_OTHER)
+    ):
+        return _extended_checked(name, index, entry)
+    try:
+        at = datetime.fromisoformat(ts)
+    except ValueError:
+        return _extended_checked(name, index, entry)
+    track_id = uri[len(_TRACK_URI) :] if uri and uri.startswith(_TRACK_URI) else None
+    return Stream(at, ms, True, track, artist or None, album or None, track_id or None)
+
+
+def _extended_checked(name: str, index: int, entry: Any) -> Stream:
     fields = _Fields(name, index, entry)
     at = fields.time("ts")
     ms = fields.integer("ms_played")
