@@ -23,12 +23,16 @@ def upload_run(path: str, user_id: int) -> dict[str, Any]:
     import django
 
     django.setup()
+    from django.conf import settings
+
     from config.celery import app
     from musicbud.imports.models import ImportJob
     from musicbud.imports.services import _import_upload
     from musicbud.models import User
 
     app.conf.task_always_eager = True
+    # As a production worker runs (DEBUG off): no query log building every statement's text.
+    settings.DEBUG = False
     user = User.objects.get(pk=user_id)
     before = _status_mb("VmRSS")
     size = Path(path).stat().st_size
