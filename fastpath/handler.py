@@ -215,14 +215,15 @@ class HopFreeASGIHandler(ASGIHandler):
             return
         response.close()
 
-    async def read_bounded_body(self, receive: Receive) -> tuple[Any, bool]:
-        """Django's ``read_body``, keeping at most ``MAX_REQUEST_BODY_BYTES``.
+    async def read_bounded_body(self, receive: Receive, *, path: str = "") -> tuple[Any, bool]:
+        """Django's ``read_body``, keeping at most ``MAX_REQUEST_BODY_BYTES`` (an upload
+        path's own limit in ``UPLOAD_BODY_LIMITS``).
 
         The rest of an oversized body is drained and dropped, not spooled to disk (Django
         would read it all, then refuse it with a bare 400): returns the file and whether
         the body was too large.
         """
-        limit: int = settings.MAX_REQUEST_BODY_BYTES
+        limit: int = settings.UPLOAD_BODY_LIMITS.get(path, settings.MAX_REQUEST_BODY_BYTES)
         body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the request owns it
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
         )
@@ -251,7 +252,7 @@ class HopFreeASGIHandler(ASGIHandler):
     ) -> None:
         try:
             # hop-free (0): a body is kept up to MAX_REQUEST_BODY_BYTES only.
-            body_file, too_large = await self.read_bounded_body(receive)
+            body_file, too_large = await self.read_bounded_body(receive, path=scope.get("path", ""))
         except RequestAborted:
             return
         if too_large:
