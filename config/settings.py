@@ -420,8 +420,6 @@ LOGGING: dict[str, Any] = {
     },
 }
 
-# The Celery app, loaded with the settings so every Django process (web, manage.py, tests)
-# queues tasks on it: eagerly without a broker, never on Celery's default broker.
-from config.celery import app as celery_app  # noqa: E402
-
-__all__ = ["celery_app"]
+# The Celery app (config/celery.py) is not loaded here: the web worker imports it only where
+# a job is queued (each ``tasks`` module imports it first, so its tasks queue on it, eagerly
+# without a broker, never on Celery's default broker); ``celery -A config`` loads it itself.

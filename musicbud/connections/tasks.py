@@ -14,6 +14,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+# The project's Celery app, which the shared tasks below queue on: the web process imports it
+# here, where a job is first queued, not at start-up (config/celery.py).
+import config.celery  # noqa: F401
 from musicbud.connections.models import (
     ACTIVE_SYNC_STATUSES,
     ConnectionStatus,
