@@ -56,12 +56,13 @@ def test_denied_matches_packages_and_their_modules_only() -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_production_request_path_imports_nothing_denied() -> None:
-    user = UserFactory(username="probe")
+    username = "probe"
+    UserFactory(username=username)
     env = production_env(host="127.0.0.1", workers=1) | {"DATABASE_URL": database_url()}
     if settings.REDIS_URL:
         env["REDIS_URL"] = str(settings.REDIS_URL)
     result = subprocess.run(  # noqa: S603 - our interpreter and probe
-        [sys.executable, "-m", PROBE, user.username, DEFAULT_PASSWORD],
+        [sys.executable, "-m", PROBE, username, DEFAULT_PASSWORD],
         cwd=ROOT,
         env=subprocess_env(**env),
         capture_output=True,
