@@ -420,6 +420,7 @@ LOGGING: dict[str, Any] = {
     },
 }
 
-# The Celery app (config/celery.py) is not loaded here: the web worker imports it only where
-# a job is queued (each ``tasks`` module imports it first, so its tasks queue on it, eagerly
-# without a broker, never on Celery's default broker); ``celery -A config`` loads it itself.
+# The Celery app (config/celery.py), by name: not loaded here, so a web worker imports Celery
+# only where a job is queued (each ``tasks`` module loads it first, so its tasks queue on it,
+# eagerly without a broker, never on Celery's default broker); ``celery -A config`` loads it.
+TASK_APP = "config.celery.app"
