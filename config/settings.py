@@ -463,8 +463,7 @@ LOGGING: dict[str, Any] = {
     },
 }
 
-# The Celery app, loaded with the settings so every Django process (web, manage.py, tests)
-# queues tasks on it: eagerly without a broker, never on Celery's default broker.
-from config.celery import app as celery_app  # noqa: E402
-
-__all__ = ["celery_app"]
+# The Celery app (config/celery.py), by name: not loaded here, so a web worker imports Celery
+# only where a job is queued (each ``tasks`` module loads it first, so its tasks queue on it,
+# eagerly without a broker, never on Celery's default broker); ``celery -A config`` loads it.
+TASK_APP = "config.celery.app"
