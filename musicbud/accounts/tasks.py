@@ -7,8 +7,14 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
+from django.utils.module_loading import import_string
 
 from musicbud.accounts.mail import TransientMailError, mail_deliver, mail_give_up
+
+# The project's Celery app (settings.TASK_APP), which the shared tasks below queue on: a web
+# worker loads it here, where a mail or an export is first queued, not at start-up.
+import_string(settings.TASK_APP)
 
 logger = logging.getLogger(__name__)
 

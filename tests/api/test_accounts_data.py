@@ -15,6 +15,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.core.files.base import ContentFile
 from django.db.models import Q
 from django.test import Client
 from django.urls import reverse
@@ -39,6 +40,8 @@ from musicbud.chat.models import (
 )
 from musicbud.connections.models import AuthorizationState, ProviderConnection
 from musicbud.connections.token_cipher import token_encrypt
+from musicbud.imports.models import ImportFormat, ImportJob
+from musicbud.imports.services import import_storage
 from musicbud.models import EdgeSource, Relation, TasteEdge, TokenFamily, User
 from musicbud.services.taste import taste_edge_set
 from tests.factories import DEFAULT_PASSWORD, TrackFactory, UserFactory
@@ -113,6 +116,15 @@ def populate(user: User, other: User, staff: User) -> dict[str, Any]:
     Suspension.objects.create(user=other, suspended_by=user)
     Suspension.objects.create(user=user, suspended_by=staff)
     ExportJob.objects.create(user=user, status=ExportStatus.FAILED)
+    upload = import_storage().save(f"{user.public_id}/test.json", ContentFile(b"[]"))
+    ImportJob.objects.create(
+        user=user,
+        format=ImportFormat.SPOTIFY_EXTENDED,
+        stored_name=upload,
+        upload_name="StreamingHistory.json",
+        file_size=2,
+        plays=3,
+    )
     LogEntry.objects.create(
         user=user,
         content_type=ContentType.objects.get_for_model(Channel),
@@ -187,6 +199,7 @@ def test_deleting_my_account_leaves_nothing_in_any_table(
     assert TasteEdge.objects.filter(user=other).count() == 1
     assert UserLibrary.objects.filter(user=other).exists()
     assert Report.objects.count() == 0
+    assert not import_storage().exists(f"{user.public_id}/test.json")
     # The graph projection: the user node's deletion queued like any write, naming no one.
     [removal] = ProjectionOutbox.objects.filter(
         user_pk=user_id, operation=OutboxOperation.USER_DELETE
@@ -307,6 +320,12 @@ def test_export_zip_reads_back_as_the_database(client: Client, login: Any) -> No
     assert sorted(m["content"] for m in messages) == ["a direct word", "my secret words"]
     assert [b["username"] for b in json.loads(files["blocks.json"])] == ["staff"]
     assert [r["reported_username"] for r in json.loads(files["reports.json"])] == ["max"]
+    [upload] = json.loads(files["imports.json"])
+    assert (upload["format"], upload["file_name"], upload["plays"]) == (
+        "spotify_extended",
+        "StreamingHistory.json",
+        3,
+    )
 
     # Past its expiry the zip is deleted and the download refused.
     ExportJob.objects.filter(pk=export_id).update(expires_at=timezone.now() - timedelta(1))

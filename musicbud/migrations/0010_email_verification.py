@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('musicbud', '0008_sync_job_heartbeat_backoff_and_browser_bound_state'),
+        ('musicbud', '0009_upload_edge_sources'),
     ]
 
     operations = [
