@@ -238,6 +238,11 @@ class AppEnvironment(BaseSettings):
     # sync requested through the API completes with nothing else started. Use a Redis database
     # other than REDIS_URL's: the cache's database may be flushed.
     TASK_BROKER_URL: str | None = None
+    # Without a broker, where a queued job runs: true, on a thread of the process that queued
+    # it, after the request that queued it has answered (an OAuth callback answers at once);
+    # false, inside that request, before it answers. Unset: true, but false for the test suite
+    # (a test's own transaction holds the job back from any other thread).
+    TASK_EAGER_IN_BACKGROUND: bool | None = None
 
     # Each provider's block by name, read with the rest (see _providers_load).
     _providers: dict[str, ProviderSettings] = PrivateAttr(default_factory=dict)
@@ -403,6 +408,13 @@ class AppEnvironment(BaseSettings):
         if self.GRAPH_PROJECTION is not None:
             return self.GRAPH_PROJECTION
         return self.GRAPH_BACKEND is GraphBackendName.NEO4J or bool(self.NEO4J_URL)
+
+    @property
+    def task_eager_in_background(self) -> bool:
+        """``TASK_EAGER_IN_BACKGROUND`` as given, else true outside the test suite."""
+        if self.TASK_EAGER_IN_BACKGROUND is not None:
+            return self.TASK_EAGER_IN_BACKGROUND
+        return self.ENVIRONMENT is not Environment.TEST
 
     @property
     def is_prod(self) -> bool:

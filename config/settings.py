@@ -262,6 +262,9 @@ CONNECTION_SYNC_RETRY_MAX_SECONDS = ENV.CONNECTION_SYNC_RETRY_MAX_SECONDS
 CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
 # The tasks live with the services they run.
 CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
+# ... and, with no broker, on a thread of its own after the request answered (see
+# musicbud/task_runner.py), not inside the request that queued it.
+TASK_EAGER_IN_BACKGROUND = ENV.task_eager_in_background
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True

@@ -15,9 +15,22 @@ class AccountOut(Schema):
 
 class SyncOut(Schema):
     status: str = Field(description="queued | running | succeeded | failed")
+    phase: str = Field(
+        description=(
+            "waiting (for the task runner) | fetching (reading the library from the provider) "
+            "| applying (matching the items and writing the difference, all at once) | done. "
+            "A failed sync keeps the phase it failed in."
+        )
+    )
     started_at: datetime | None
     finished_at: datetime | None
     progress: int = Field(description="Items fetched from the provider so far.")
+    total: int | None = Field(
+        description=(
+            "The items the provider said the library holds, as far as it has said (null "
+            "until it says); from the applying phase on, the items fetched. progress ≤ total."
+        )
+    )
     counts: dict[str, dict[str, dict[str, int]]] = Field(
         description="Per relation and kind: added, updated, removed, unchanged."
     )

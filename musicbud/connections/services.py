@@ -173,7 +173,9 @@ def _callback(*, provider: str, params: Mapping[str, str], browser_key: str) -> 
         connection.save()
         connection_tokens_store(connection, session.tokens)
         sync_job_open(connection=connection)
-    return connection_view(user_id=row.user.pk, provider=provider)
+        # Read before commit hands the first sync to the task runner: the answer shows it
+        # queued, never half run, whichever runner takes it.
+        return connection_view(user_id=row.user.pk, provider=provider)
 
 
 async def connection_callback(
@@ -192,7 +194,7 @@ async def connection_callback(
     )
 
 
-def _sync_request(*, user: User, provider: str) -> SyncJob:
+def _sync_request(*, user: User, provider: str) -> ConnectionView:
     provider_ready(provider).close()
     connection = ProviderConnection.objects.filter(user=user, provider=provider).first()
     if connection is None:
@@ -203,25 +205,24 @@ def _sync_request(*, user: User, provider: str) -> SyncJob:
         )
     with transaction.atomic():
         job = sync_job_open(connection=connection)
-    # With the embedded (eager) runner the job has run by now: answer what it became.
-    job.refresh_from_db()
-    if job.status == SyncStatus.FAILED and job.error == SYNC_NOT_QUEUED:
+        # The job as opened (queued, or the one already running): read before commit hands
+        # it to the task runner, so the 202 never shows a sync that already ended.
+        view = connection_view(user_id=user.pk, provider=provider)
+    if SyncJob.objects.filter(
+        pk=job.pk, status=SyncStatus.FAILED, error=SYNC_NOT_QUEUED
+    ).exists():
         raise TaskRunnerUnavailable(SYNC_NOT_QUEUED)
-    return job
+    return view
 
 
 async def connection_sync_request(*, user: User, provider: str) -> ConnectionView:
-    """Queue a sync (or answer the one queued or running: never two for one connection).
+    """Queue a sync (or answer the one queued or running: never two for one connection); the
+    connection as it was queued, never a finished sync.
 
     TaskRunnerUnavailable (503) when the task runner's broker did not take the job (the job
     is failed, so the next request opens a new one).
     """
-
-    def request() -> ConnectionView:
-        _sync_request(user=user, provider=provider)
-        return connection_view(user_id=user.pk, provider=provider)
-
-    return await sync_to_async(request)()
+    return await sync_to_async(_sync_request)(user=user, provider=provider)
 
 
 def _disconnect(*, user: User, provider: str) -> None:

@@ -5,7 +5,6 @@ the end commits nothing of it."""
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -14,7 +13,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
-from musicbud.connections.models import ConnectionStatus, ProviderConnection, SyncJob, SyncStatus
+from musicbud.connections.models import (
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    SyncPhase,
+    SyncStatus,
+)
 from musicbud.connections.providers.base import ProviderItem, ProviderSession, TokenSet
 from musicbud.connections.providers.errors import ProviderAuthRevoked
 from musicbud.connections.providers.registry import provider_get
@@ -24,7 +29,6 @@ from musicbud.job_liveness import job_beat
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
 
 logger = logging.getLogger(__name__)
-PROGRESS_EVERY_SECONDS = 0.5
 # A token this close to its expiry is refreshed before the sync starts.
 REFRESH_MARGIN = timedelta(seconds=60)
 
@@ -64,7 +68,10 @@ def connection_sync_run(*, job_id: int) -> None:
     claimed = job_beat(
         SyncJob.objects.filter(pk=job_id, status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)),
         status=SyncStatus.RUNNING,
+        phase=SyncPhase.FETCHING,
         started_at=timezone.now(),
+        progress=0,
+        total=None,
     )
     if not claimed:
         return
@@ -119,14 +126,19 @@ def connection_sync_failed(*, connection_id: int) -> None:
         )
 
 
-def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
-    last_report = time.monotonic()
+def _total(session: ProviderSession) -> int | None:
+    """The items the provider said it holds, never fewer than those already fetched (a
+    listing that states no size still counts what came); None while it has said nothing."""
+    if not session.expected:
+        return None
+    return max(session.expected, session.fetched)
 
+
+def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
     def progress(fetched: int) -> None:
-        nonlocal last_report
-        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-            last_report = time.monotonic()
-            job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched)
+        # Once per page (or list size stated): a page is a provider round trip of up to 50
+        # items, so the beat costs little beside it, and what the API shows is never behind.
+        job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched, total=_total(session))
 
     session = ProviderSession(
         tokens=connection_tokens(connection),
@@ -143,8 +155,14 @@ def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
         finally:
             if session.refreshed:
                 connection_tokens_store(connection, session.tokens)
-    job.progress = session.fetched
-    job_beat(SyncJob.objects.filter(pk=job.pk), progress=job.progress)
+    # Fetched: the total is what came. Matching and writing follow in one transaction.
+    job.progress = job.total = session.fetched
+    job_beat(
+        SyncJob.objects.filter(pk=job.pk),
+        phase=SyncPhase.APPLYING,
+        progress=job.progress,
+        total=job.total,
+    )
     return items
 
 
@@ -178,8 +196,10 @@ def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderIte
         job_beat(
             SyncJob.objects.filter(pk=job.pk),
             status=SyncStatus.SUCCEEDED,
+            phase=SyncPhase.DONE,
             finished_at=now,
             progress=job.progress,
+            total=job.total,
             counts=report.as_json(),
             error="",
         )
