@@ -160,6 +160,9 @@ class AppEnvironment(BaseSettings):
     TRUSTED_PROXY_COUNT: Annotated[int, Field(ge=0, le=10)] = 0
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # json: one JSON object per line (production, the tests); text: one readable line per
+    # record and per request (development). Unset: text in development, json elsewhere.
+    LOG_FORMAT: Literal["json", "text"] | None = None
 
     API_TITLE: str = "musicbud API"
     API_VERSION: str = "1.0.0"
@@ -408,6 +411,13 @@ class AppEnvironment(BaseSettings):
         if self.GRAPH_PROJECTION is not None:
             return self.GRAPH_PROJECTION
         return self.GRAPH_BACKEND is GraphBackendName.NEO4J or bool(self.NEO4J_URL)
+
+    @property
+    def log_format(self) -> str:
+        """``LOG_FORMAT`` as given, else text in development and json elsewhere."""
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return "text" if self.ENVIRONMENT is Environment.DEV else "json"
 
     @property
     def task_eager_in_background(self) -> bool:

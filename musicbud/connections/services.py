@@ -172,10 +172,21 @@ def _callback(*, provider: str, params: Mapping[str, str], browser_key: str) -> 
         connection.connected_at = timezone.now()
         connection.save()
         connection_tokens_store(connection, session.tokens)
-        sync_job_open(connection=connection)
+        job = sync_job_open(connection=connection)
         # Read before commit hands the first sync to the task runner: the answer shows it
-        # queued, never half run, whichever runner takes it.
+        # queued, never half run, whichever runner takes it ...
+        view = connection_view(user_id=row.user.pk, provider=provider)
+    if _not_queued(job):
+        # ... unless the runner refused it: connected all the same, the sync says why not.
         return connection_view(user_id=row.user.pk, provider=provider)
+    return view
+
+
+def _not_queued(job: SyncJob) -> bool:
+    """Whether the task runner's broker refused the job (which is then failed, saying so)."""
+    return SyncJob.objects.filter(
+        pk=job.pk, status=SyncStatus.FAILED, error=SYNC_NOT_QUEUED
+    ).exists()
 
 
 async def connection_callback(
@@ -208,9 +219,7 @@ def _sync_request(*, user: User, provider: str) -> ConnectionView:
         # The job as opened (queued, or the one already running): read before commit hands
         # it to the task runner, so the 202 never shows a sync that already ended.
         view = connection_view(user_id=user.pk, provider=provider)
-    if SyncJob.objects.filter(
-        pk=job.pk, status=SyncStatus.FAILED, error=SYNC_NOT_QUEUED
-    ).exists():
+    if _not_queued(job):
         raise TaskRunnerUnavailable(SYNC_NOT_QUEUED)
     return view
 
