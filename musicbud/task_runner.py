@@ -29,7 +29,7 @@ def task_send(task: Any, *args: Any) -> None:
 
 
 def _embedded_runner() -> ThreadPoolExecutor:
-    global _embedded  # noqa: PLW0603 - one runner per process, started on first use
+    global _embedded  # one runner per process, started on first use
     with _embedded_lock:
         if _embedded is None:
             _embedded = ThreadPoolExecutor(max_workers=1, thread_name_prefix="embedded-tasks")
