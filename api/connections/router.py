@@ -108,9 +108,10 @@ async def authorize(
     description=(
         "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
         "request accepts `application/json`, at once: the first sync is queued, not run "
-        "inside this request (follow it on the connection). A forged, expired or already used state is a "
-        "400 `invalid_state`, and a browser without the cookie the authorize request set a "
-        "400 `authorization_other_browser`; both store nothing. " + _NOT_CONFIGURED
+        "inside this request (follow it on the connection). A forged, expired or already "
+        "used state is a 400 `invalid_state`, and a browser without the cookie the "
+        "authorize request set a 400 `authorization_other_browser`; both store nothing. "
+        + _NOT_CONFIGURED
     ),
 )
 async def callback(

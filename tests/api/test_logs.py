@@ -268,9 +268,7 @@ def test_the_development_server_logs_each_request_once_as_one_readable_line(
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "runserver.log"
-    env = subprocess_env(
-        ENVIRONMENT="dev", DATABASE_URL=database_url(), ALLOWED_HOSTS="127.0.0.1"
-    )
+    env = subprocess_env(ENVIRONMENT="dev", DATABASE_URL=database_url(), ALLOWED_HOSTS="127.0.0.1")
     with log_path.open("wb") as log:
         server = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
             [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],

@@ -9,6 +9,9 @@ import jsonschema_rs
 import pytest
 from django.test import Client
 
+from api.api import api
+from api.legacy.api import _legacy_document
+
 pytestmark = pytest.mark.django_db
 
 METHODS = {"get", "put", "post", "patch", "delete"}
@@ -242,3 +245,18 @@ def test_the_walk_names_each_gap() -> None:
         'of type "integer")',
         "POST /a 201 application/json: no example answer",
     ]
+
+
+def test_each_document_is_built_once_per_process(client: Client) -> None:
+    first = client.get("/api/v1/openapi.json")
+    built = api.get_openapi_schema(path_params={})
+    second = client.get("/api/v1/openapi.json")
+    client.get("/api/legacy/openapi.json")
+    legacy_before = _legacy_document.cache_info()
+    client.get("/api/legacy/openapi.json")
+    legacy_after = _legacy_document.cache_info()
+
+    # The object served is the one built first, and the next request served it again.
+    assert api.get_openapi_schema(path_params={}) is built
+    assert first.json() == second.json()
+    assert (legacy_after.hits - legacy_before.hits, legacy_after.misses) == (1, 1)

@@ -324,7 +324,7 @@ def test_the_user_page_shows_taste_counts_and_connections_without_tokens(
     assert connection.access_token not in html
     # The counts' links list exactly those edges.
     listed = moderator_client.get(
-        edges, {"user__id__exact": listener.pk, "relation": "like", "kind": "track"}
+        edges, {"user__id__exact": str(listener.pk), "relation": "like", "kind": "track"}
     )
     assert listed.status_code == HTTPStatus.OK
     assert {edge.track_id for edge in listed.context["cl"].queryset} == {t.pk for t in tracks}
