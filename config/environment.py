@@ -216,8 +216,9 @@ class AppEnvironment(BaseSettings):
     # tokens, all of them decrypt. Rotate by prepending a new key, then `manage.py
     # provider_tokens_rotate`, then drop the old one.
     PROVIDER_TOKEN_KEYS: SecretStr = SecretStr(DEV_PROVIDER_TOKEN_KEY)
-    # Where the browser lands after a provider callback (?provider=...&status=ok|error).
-    CONNECT_DONE_URL: str = "/"
+    # Where the browser lands after a provider callback (?provider=...&status=ok|error): an
+    # app's page; the default is this server's own page saying whether it worked.
+    CONNECT_DONE_URL: str = "/connect/done"
     PROVIDER_TIMEOUT_SECONDS: PositiveFloat = 10.0
     # Retries of one provider request after a 5xx, a timeout or a 429, with exponential backoff.
     PROVIDER_MAX_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
