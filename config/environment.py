@@ -238,9 +238,10 @@ class AppEnvironment(BaseSettings):
     CONNECTION_SYNC_RETRY_BASE_SECONDS: PositiveInt = 300
     CONNECTION_SYNC_RETRY_MAX_SECONDS: PositiveInt = 6 * 3600
 
-    # The task runner (Celery). Unset: tasks run in the process that queues them (eager), so a
-    # sync requested through the API completes with nothing else started. Use a Redis database
-    # other than REDIS_URL's: the cache's database may be flushed.
+    # The task runner (Celery). Unset: tasks run in the process that queues them (the embedded
+    # runner, below), so a sync requested through the API completes with nothing else
+    # started. Use a Redis database other than REDIS_URL's: the cache's database may be
+    # flushed.
     TASK_BROKER_URL: str | None = None
     # Without a broker, where a queued job runs: true, on a thread of the process that queued
     # it, after the request that queued it has answered (an OAuth callback answers at once);
