@@ -8,6 +8,8 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import answer_example
 from api.pagination import MAX_ROW_ID, PageParams
 from api.schemas import InputSchema
 from musicbud.chat.fanout import user_payload
@@ -19,6 +21,8 @@ CONTENT_INPUT_MAX = 20_000
 
 
 class UserRefOut(Schema):
+    model_config = answer_example(examples.USER_REF)
+
     username: str
     display_name: str
 
@@ -38,6 +42,8 @@ class ChannelUpdateIn(InputSchema):
 
 
 class ChannelOut(Schema):
+    model_config = answer_example(examples.CHANNEL)
+
     id: int
     name: str
     description: str
@@ -56,6 +62,8 @@ class ChannelListParams(PageParams):
 
 
 class MemberOut(Schema):
+    model_config = answer_example(examples.MEMBER)
+
     id: int = Field(description="The membership's id (an invitation's id for accept/decline).")
     channel: int
     channel_name: str
@@ -90,6 +98,8 @@ class MessageIn(InputSchema):
 
 
 class MessageOut(Schema):
+    model_config = answer_example(examples.MESSAGE)
+
     id: int
     channel: int | None
     conversation: int | None
@@ -117,6 +127,8 @@ class MessageOut(Schema):
 
 
 class ConversationOut(Schema):
+    model_config = answer_example(examples.CONVERSATION)
+
     id: int
     user: UserRefOut = Field(
         description='The other person ("Deleted account" once they deleted their account).'
@@ -136,13 +148,19 @@ class ReadIn(InputSchema):
 
 
 class BlockOut(Schema):
+    model_config = answer_example(examples.BLOCK)
+
     username: str
 
 
 class ReadOut(Schema):
+    model_config = answer_example(examples.READ)
+
     unread: int = Field(description="Messages still unread after the marker.")
 
 
 class TicketOut(Schema):
+    model_config = answer_example(examples.TICKET)
+
     ticket: str = Field(description="Open /ws/chat/?ticket=<ticket> within expires_in seconds.")
     expires_in: int
