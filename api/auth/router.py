@@ -70,22 +70,16 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
     auth=None,
     response={HTTPStatus.CREATED: PublicUserOut},
     url_name="auth-register",
-    summary="Create an account",
-    description=(
-        "Creates an active account and mails a verification link to the address. 409 "
-        "`username_taken` when the username is taken. An address that already has an account "
-        "is never said to be taken: the answer looks the same, and the address's owner gets "
-        "a mail instead."
-    ),
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
     summary="Create an account",
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
-    """Registers a user with a username, an email and a password and answers the public user
-    (201). Username and email are unique case-insensitively: a taken one is a 409
-    `username_taken` / `email_taken`; a weak password or a malformed field is a 422 naming it.
-    Log in afterwards with `POST /api/v1/auth/login`. Limited per client address (the `client`
-    policy)."""
+    """Registers a user with a username, an email and a password, mails a verification link
+    to the address and answers the public user (201). A taken username (case-insensitively) is
+    a 409 `username_taken`; an address that already has an account is never said to be taken:
+    the answer looks the same, nothing is created, and the address's owner gets a mail. A weak
+    password or a malformed field is a 422 naming it. Log in afterwards with
+    `POST /api/v1/auth/login`. Limited per client address (the `client` policy)."""
     await register_rate_limit(request)
     user = await user_register(
         username=payload.username, email=payload.email, password=payload.password

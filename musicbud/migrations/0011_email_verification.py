@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('musicbud', '0009_upload_edge_sources'),
+        ('musicbud', '0010_sync_job_phase_and_total'),
     ]
 
     operations = [
