@@ -95,7 +95,12 @@ async def get_export(request: AuthenticatedRequest, export_id: UUID) -> ExportOu
         "responses": {
             200: {
                 "description": "The zip.",
-                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                "content": {
+                    "application/zip": {
+                        "schema": {"type": "string", "format": "binary"},
+                        "example": "(the zip: profile.json, taste.json, ..., README.txt)",
+                    }
+                },
             },
             **also_answers(HTTPStatus.CONFLICT, HTTPStatus.GONE)["responses"],
         },
