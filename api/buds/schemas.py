@@ -8,24 +8,13 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
-from api.catalogue.schemas import KindPath
+from api.catalogue.schemas import ItemOut, KindPath
 from api.pagination import PageParams
-from graph.types import Bud, BudSource, ItemRef
-from musicbud.models import ItemKind
-
-
-class ItemRefOut(Schema):
-    id: UUID
-    kind: ItemKind
-    name: str
-
-    @staticmethod
-    def resolve_id(obj: ItemRef) -> UUID:
-        return obj.public_id
+from graph.types import Bud, BudSource
 
 
 class SharedItemOut(Schema):
-    item: ItemRefOut
+    item: ItemOut
     weight: float = Field(description="This item's share of the bud score.")
 
 
@@ -42,7 +31,10 @@ class BudOut(Schema):
         "library sizes; see api/README.md); the weights of all shared items add up to it."
     )
     shared_count: int = Field(description="How many items we share.")
-    top_shared: list[SharedItemOut] = Field(description="The shared items weighing most.")
+    top_shared: list[SharedItemOut] = Field(
+        description="The shared items weighing most (up to 5; items that weigh nothing are left "
+        "out: everyone has them)."
+    )
 
     @staticmethod
     def resolve_user(obj: Bud) -> dict[str, object]:
@@ -54,7 +46,7 @@ class BudOut(Schema):
 
 
 class RecommendationOut(Schema):
-    item: ItemRefOut
+    item: ItemOut
     score: float
     liked_by: int = Field(description="How many of my top buds have it.")
 
@@ -71,4 +63,6 @@ class CommonParams(PageParams):
 
 
 class RecommendationParams(PageParams):
-    kind: KindPath = Field(description="Which kind of item to recommend.")
+    kind: KindPath | None = Field(
+        None, description="Only this kind of item (default: all, best first across kinds)."
+    )

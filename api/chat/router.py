@@ -33,9 +33,12 @@ from musicbud.chat.selectors import (
     MembershipView,
     chat_channel_get,
     chat_channel_messages,
+    chat_channels_count,
     chat_channels_list,
     chat_conversation_messages,
+    chat_conversations_count,
     chat_conversations_list,
+    chat_invitations_count,
     chat_invitations_list,
 )
 from musicbud.chat.services.blocks import chat_block_add, chat_block_remove
@@ -102,10 +105,12 @@ async def channel_create(
 async def channel_list(
     request: AuthenticatedRequest, params: Query[ChannelListParams]
 ) -> dict[str, object]:
+    me, query, mine = request.auth, params.q.strip(), params.mine
     return await offset_page(
         request,
         params,
-        partial(chat_channels_list, user=request.auth, query=params.q.strip(), mine=params.mine),
+        partial(chat_channels_list, user=me, query=query, mine=mine),
+        count=partial(chat_channels_count, user=me, query=query, mine=mine),
     )
 
 
@@ -234,7 +239,12 @@ async def member_moderate(
 async def invitation_list(
     request: AuthenticatedRequest, params: Query[PageParams]
 ) -> dict[str, object]:
-    return await offset_page(request, params, partial(chat_invitations_list, user=request.auth))
+    return await offset_page(
+        request,
+        params,
+        partial(chat_invitations_list, user=request.auth),
+        count=partial(chat_invitations_count, user=request.auth),
+    )
 
 
 @router.post(
@@ -321,7 +331,12 @@ async def message_delete(request: AuthenticatedRequest, message_id: int) -> Stat
 async def conversation_list(
     request: AuthenticatedRequest, params: Query[PageParams]
 ) -> dict[str, object]:
-    return await offset_page(request, params, partial(chat_conversations_list, user=request.auth))
+    return await offset_page(
+        request,
+        params,
+        partial(chat_conversations_list, user=request.auth),
+        count=partial(chat_conversations_count, user=request.auth),
+    )
 
 
 @router.get(

@@ -11,10 +11,20 @@ from ninja import Query, Router, Status
 from api.auth import AuthenticatedRequest, auth
 from api.catalogue.schemas import KindPath
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, offset_page
-from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
-from musicbud.models import ItemKind, Relation, TasteEdge
-from musicbud.selectors.taste import taste_edges_list
+from api.pagination import Page, offset_page
+from api.taste.schemas import (
+    LikeOut,
+    LikesParams,
+    LikeView,
+    PlayOut,
+    TasteImportIn,
+    TasteImportOut,
+    TasteListParams,
+    TopOut,
+)
+from musicbud.models import ItemKind, Relation
+from musicbud.selectors.catalogue import card_of, item_cards_get, item_ref
+from musicbud.selectors.taste import LikeSort, taste_edges_count, taste_edges_list
 from musicbud.services.taste import like_add, like_remove
 from musicbud.services.taste_import import ImportReport, taste_import
 
@@ -22,32 +32,45 @@ router = Router(tags=["taste"], auth=auth)
 
 
 async def _edge_page(
-    request: AuthenticatedRequest, *, relation: str, kind: str, params: PageParams
+    request: AuthenticatedRequest,
+    *,
+    relation: str,
+    kind: str,
+    params: TasteListParams,
+    sort: LikeSort | None = None,
 ) -> dict[str, object]:
+    user_id, query = request.auth.pk, params.q
     return await offset_page(
         request,
         params,
-        partial(taste_edges_list, user_id=request.auth.pk, relation=relation, kind=kind),
+        partial(
+            taste_edges_list, user_id=user_id, relation=relation, kind=kind, query=query, sort=sort
+        ),
+        count=partial(
+            taste_edges_count, user_id=user_id, relation=relation, kind=kind, query=query
+        ),
     )
 
 
 @router.get("/me/likes/{kind}", response=Page[LikeOut], url_name="my-likes")
 async def my_likes(
-    request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, params: Query[LikesParams]
 ) -> dict[str, object]:
-    return await _edge_page(request, relation=Relation.LIKE, kind=kind.item_kind, params=params)
+    return await _edge_page(
+        request, relation=Relation.LIKE, kind=kind.item_kind, params=params, sort=params.sort
+    )
 
 
 @router.get("/me/top/{kind}", response=Page[TopOut], url_name="my-top")
 async def my_top(
-    request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, params: Query[TasteListParams]
 ) -> dict[str, object]:
     return await _edge_page(request, relation=Relation.TOP, kind=kind.item_kind, params=params)
 
 
 @router.get("/me/played/tracks", response=Page[PlayOut], url_name="my-played-tracks")
 async def my_played_tracks(
-    request: AuthenticatedRequest, params: Query[PageParams]
+    request: AuthenticatedRequest, params: Query[TasteListParams]
 ) -> dict[str, object]:
     return await _edge_page(request, relation=Relation.PLAYED, kind=ItemKind.TRACK, params=params)
 
@@ -58,13 +81,16 @@ async def my_played_tracks(
     url_name="my-like",
     summary="Like an item (201 the first time, 200 when already liked)",
 )
-async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
+async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[LikeView]:
     edge, created = await like_add(
         user=request.auth,
         kind=kind.item_kind,
         public_id=item_id,
     )
-    return Status(HTTPStatus.CREATED if created else HTTPStatus.OK, edge)
+    ref = item_ref(getattr(edge, edge.kind))
+    card = card_of(await item_cards_get([ref]), ref)
+    view = LikeView(item=card, source=edge.source, created_at=edge.created_at)
+    return Status(HTTPStatus.CREATED if created else HTTPStatus.OK, view)
 
 
 @router.delete(

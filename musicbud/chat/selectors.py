@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -173,36 +174,51 @@ def chat_channel_get(*, user: User, channel_id: int) -> ChannelView:
     return channel_view_load(user_id=user.pk, channel_id=channel_id)
 
 
-@chat_hop
-def chat_channels_list(
-    *, user: User, query: str, mine: bool, offset: int, limit: int
-) -> list[ChannelView]:
-    """Channels by name (names starting with ``query`` first), ``limit + 1`` from ``offset``;
-    ``mine``: only those I am an active member of."""
-    channels = _channels(user.pk)
+def _channel_matches(
+    channels: QuerySet[Channel], *, user: User, query: str, mine: bool
+) -> QuerySet[Channel]:
     if query:
         channels = channels.filter(name__icontains=query)
     if mine:
         channels = channels.filter(
             memberships__user_id=user.pk, memberships__state=MembershipState.ACTIVE
         )
+    return channels
+
+
+@chat_hop
+def chat_channels_list(
+    *, user: User, query: str, mine: bool, offset: int, limit: int
+) -> list[ChannelView]:
+    """Channels by name (names starting with ``query`` first), ``limit + 1`` from ``offset``;
+    ``mine``: only those I am an active member of."""
+    channels = _channel_matches(_channels(user.pk), user=user, query=query, mine=mine)
     rows = channels.order_by(F("name").asc(), "pk")[offset : offset + limit + 1]
     return [_channel_view(channel) for channel in rows]
 
 
-def _history(messages: QuerySet[Message], *, before: int | None, limit: int) -> list[Message]:
+@chat_hop
+def chat_channels_count(*, user: User, query: str, mine: bool) -> int:
+    """How many channels ``chat_channels_list`` pages through."""
+    return _channel_matches(Channel.objects.all(), user=user, query=query, mine=mine).count()
+
+
+def _history(
+    messages: QuerySet[Message], *, before: int | None, limit: int, after: int | None = None
+) -> list[Message]:
+    """``limit + 1`` messages newest first below ``before``; with ``after``, the ``limit + 1``
+    just above it, oldest first (a page back towards the newest)."""
+    messages = messages.filter(deleted_at__isnull=True).select_related("author")
+    if after is not None:
+        return list(messages.filter(pk__gt=after).order_by("pk")[: limit + 1])
     if before is not None:
         messages = messages.filter(pk__lt=before)
-    return list(
-        messages.filter(deleted_at__isnull=True)
-        .select_related("author")
-        .order_by("-pk")[: limit + 1]
-    )
+    return list(messages.order_by("-pk")[: limit + 1])
 
 
 @chat_hop
 def chat_channel_messages(
-    *, user: User, channel_id: int, before: int | None, limit: int
+    *, user: User, channel_id: int, before: int | None, limit: int, after: int | None = None
 ) -> list[Message]:
     """A channel's messages newest first (``limit + 1``, older than ``before``), without
     deleted ones and without those of people I blocked. A private channel's history is for
@@ -217,7 +233,7 @@ def chat_channel_messages(
     messages = Message.objects.filter(channel_id=channel.pk).exclude(
         author_id__in=blocked_ids(user.pk)
     )
-    return _history(messages, before=before, limit=limit)
+    return _history(messages, before=before, after=after, limit=limit)
 
 
 def blocked_between(first: User, second: User) -> Block | None:
@@ -234,7 +250,7 @@ def conversation_between(first: User, second: User) -> Conversation | None:
 
 @chat_hop
 def chat_conversation_messages(
-    *, user: User, username: str, before: int | None, limit: int
+    *, user: User, username: str, before: int | None, limit: int, after: int | None = None
 ) -> list[Message]:
     """My direct messages with ``username``, newest first (``limit + 1``)."""
     other = active_user(username)
@@ -242,7 +258,10 @@ def chat_conversation_messages(
     if conversation is None:
         return []
     return _history(
-        Message.objects.filter(conversation_id=conversation.pk), before=before, limit=limit
+        Message.objects.filter(conversation_id=conversation.pk),
+        before=before,
+        after=after,
+        limit=limit,
     )
 
 
@@ -261,6 +280,18 @@ def conversation_unread(conversation: Conversation, user_id: int) -> int:
     )
 
 
+def _my_conversations(user: User) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(Q(user_low_id=user.pk) | Q(user_high_id=user.pk))
+
+
+@chat_hop
+def chat_conversations_count(*, user: User) -> int:
+    """How many conversations ``chat_conversations_list`` pages through (those with a
+    message)."""
+    live = Message.objects.filter(conversation_id=OuterRef("pk"), deleted_at__isnull=True)
+    return _my_conversations(user).filter(Exists(live)).count()
+
+
 @chat_hop
 def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[ConversationView]:
     """My conversations that have messages, the most recently active first, each with the
@@ -275,7 +306,7 @@ def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[Conv
         .values("n")
     )
     rows = list(
-        Conversation.objects.filter(Q(user_low_id=user.pk) | Q(user_high_id=user.pk))
+        _my_conversations(user)
         .annotate(
             last_id=Subquery(live.order_by("-pk").values("pk")[:1]),
             # My side's read marker: the pair is stored once, lower user id first.
@@ -301,11 +332,21 @@ def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[Conv
     ]
 
 
+def _invitations(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user_id=user.pk, state=MembershipState.INVITED)
+
+
+@chat_hop
+def chat_invitations_count(*, user: User) -> int:
+    """How many invitations ``chat_invitations_list`` pages through."""
+    return _invitations(user).count()
+
+
 @chat_hop
 def chat_invitations_list(*, user: User, offset: int, limit: int) -> list[MembershipView]:
     """Invitations waiting for my answer, newest first (``limit + 1``)."""
     rows = (
-        Membership.objects.filter(user_id=user.pk, state=MembershipState.INVITED)
+        _invitations(user)
         .select_related("channel", "user", "invited_by")
         .order_by("-created_at", "-pk")[offset : offset + limit + 1]
     )

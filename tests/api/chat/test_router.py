@@ -118,7 +118,7 @@ def test_join_public_at_once_private_after_approval(people, client_as, make_chan
     assert_envelope(history_before, HTTPStatus.FORBIDDEN, "not_a_member")
     assert_envelope(refused, HTTPStatus.FORBIDDEN, "not_a_member")
     assert approved.json()["state"] == "active"
-    assert history_after.json() == {"items": [], "next": None}
+    assert history_after.json() == {"items": [], "count": None, "next": None, "previous": None}
 
 
 def test_invitations_are_listed_accepted_and_declined(people, client_as, make_channel) -> None:
