@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from musicbud.models import Relation, User
+from musicbud.models import Artist, Relation, Track, User
 from musicbud.services.taste import taste_edge_set
 from tests.factories import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory, UserFactory
 
@@ -21,7 +21,7 @@ COVER = [
 ]
 
 
-def _silver_avenues() -> tuple[list, list]:
+def _silver_avenues() -> tuple[list[Track], list[Artist]]:
     """Two tracks of one name, told apart by their artists and albums."""
     artists = [ArtistFactory.create(name=name) for name in ("Ana Lua", "Bo Ray")]
     albums = [

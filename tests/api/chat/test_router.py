@@ -218,11 +218,11 @@ def test_messages_page_newest_first_and_idempotent_sends(people, client_as, make
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"content": "   "}, "body.payload.content"),
-        ({"content": "x" * 4001}, "body.payload.content"),
-        ({"content": "ok", "client_id": ""}, "body.payload.client_id"),
-        ({"content": 5}, "body.payload.content"),
-        ({"text": "hi"}, "body.payload.content"),
+        ({"content": "   "}, "body.content"),
+        ({"content": "x" * 4001}, "body.content"),
+        ({"content": "ok", "client_id": ""}, "body.client_id"),
+        ({"content": 5}, "body.content"),
+        ({"text": "hi"}, "body.content"),
     ],
 )
 def test_bad_messages_are_422_and_store_nothing(people, client_as, make_channel, body, field):
@@ -436,9 +436,9 @@ def test_a_channel_name_that_could_pass_for_another_is_422(
     response = post(client_as(people["ben"]), url("chat-channels"), {"name": name})
 
     envelope = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
-    assert [(d["field"], d["type"]) for d in envelope["details"]] == [("name", "display_text")], (
-        kind
-    )
+    assert [(d["field"], d["type"]) for d in envelope["details"]] == [
+        ("body.name", "display_text")
+    ], kind
     assert Channel.objects.count() == 1
 
 
