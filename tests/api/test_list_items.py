@@ -93,7 +93,9 @@ def test_catalogue_is_filtered_by_artist_album_and_genre(api_client: Client) -> 
     url = reverse("api-v1:catalogue-search", args=["tracks"])
 
     by_artist = api_client.get(url, {"artist": str(artists[1].public_id)}).json()
-    by_album = api_client.get(url, {"album": str(tracks[0].album.public_id)}).json()
+    album = tracks[0].album
+    assert album is not None
+    by_album = api_client.get(url, {"album": str(album.public_id)}).json()
     by_genre = api_client.get(
         reverse("api-v1:catalogue-search", args=["artists"]), {"genre": str(rock.public_id)}
     ).json()
