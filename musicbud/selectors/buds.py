@@ -215,7 +215,7 @@ async def _item_id(*, kind: str, public_id: UUID) -> int:
         .afirst()
     )
     if item_id is None:
-        raise NotFound(f"No {kind} with id {public_id}")
+        raise NotFound(f"No {kind} with id {public_id}", code="item_not_found")
     return int(item_id)
 
 

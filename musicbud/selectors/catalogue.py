@@ -212,7 +212,7 @@ async def catalogue_item_get(*, kind: str, public_id: UUID) -> CatalogueItem:
         item async for item in _with_relations(kind).filter(public_id=public_id)
     ]
     if not items:
-        raise NotFound(f"No {kind} with id {public_id}")
+        raise NotFound(f"No {kind} with id {public_id}", code="item_not_found")
     return items[0]
 
 
@@ -228,4 +228,4 @@ def catalogue_item_lookup(*, kind: str, public_id: UUID) -> CatalogueItem:
     try:
         return model._default_manager.get(public_id=public_id)
     except model.DoesNotExist as exc:
-        raise NotFound(f"No {kind} with id {public_id}") from exc
+        raise NotFound(f"No {kind} with id {public_id}", code="item_not_found") from exc

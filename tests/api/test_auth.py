@@ -389,7 +389,7 @@ def test_a_valid_token_of_a_deleted_user_is_refused(client: Client, login: Login
 
     user.delete()
 
-    assert_token_rejected(me(client, access), "user_not_found")
+    assert_token_rejected(me(client, access), "token_user_deleted")
 
 
 def test_an_inactive_user_with_an_unexpired_token_is_refused_on_the_next_request(

@@ -229,7 +229,7 @@ def test_common_items_errors(api_client: Client, bud_world: BudWorld) -> None:
     bad_kind = api_client.get(reverse("api-v1:common-items", args=["ben"]), {"kind": "songs"})
 
     assert unknown.status_code == inactive.status_code == HTTPStatus.NOT_FOUND
-    assert unknown.json()["code"] == "not_found"
+    assert unknown.json()["code"] == "user_not_found"
     assert myself.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert myself.json()["code"] == "same_user"
     assert bad_kind.status_code == HTTPStatus.UNPROCESSABLE_ENTITY

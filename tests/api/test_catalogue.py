@@ -220,7 +220,7 @@ def test_detail_of_unknown_id_or_wrong_kind_is_404_envelope(api_client: Client) 
 
         assert response.status_code == HTTPStatus.NOT_FOUND
         body = response.json()
-        assert (body["error"], body["status_code"], body["code"]) == (True, 404, "not_found")
+        assert (body["error"], body["status_code"], body["code"]) == (True, 404, "item_not_found")
 
 
 def test_catalogue_requires_authentication(client: Client) -> None:

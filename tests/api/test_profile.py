@@ -363,7 +363,7 @@ def test_public_profile_of_unknown_or_inactive_user_is_404(
     assert response.status_code == HTTPStatus.NOT_FOUND
     body = response.json()
     assert set(body) == ENVELOPE_KEYS
-    assert (body["error"], body["status_code"], body["code"]) == (True, 404, "not_found")
+    assert (body["error"], body["status_code"], body["code"]) == (True, 404, "user_not_found")
 
 
 def test_user_search_ranks_username_prefix_first_and_paginates(
@@ -433,9 +433,12 @@ def test_the_profile_service_refuses_a_display_name_that_could_pass_for_another(
     with pytest.raises(InvalidInput) as refused:
         async_to_sync(profile_update)(user=user, display_name="\u0430dmin")
 
-    assert refused.value.details == {
-        "display_name": [
-            "mixes scripts in '\u0430dmin' (CYRILLIC, LATIN), so it could pass for another name"
-        ]
-    }
+    assert refused.value.details == [
+        {
+            "field": "display_name",
+            "message": "mixes scripts in '\u0430dmin' (CYRILLIC, LATIN), so it could pass for "
+            "another name",
+            "type": "display_text",
+        }
+    ]
     assert User.objects.get(pk=user.pk).display_name == before

@@ -73,7 +73,7 @@ def _leave(*, user: User, channel_id: int) -> MemberEvent:
         channel = channel_load(channel_id)
         membership = membership_locked(channel_id=channel.pk, user_id=user.pk)
         if membership is None or membership.state == MembershipState.BANNED:
-            raise NotFound("You are not a member of this channel", code="not_a_member")
+            raise PermissionDenied("You are not a member of this channel", code="not_a_member")
         others = (
             Membership.objects.filter(channel_id=channel.pk, state=MembershipState.ACTIVE)
             .exclude(user_id=user.pk)
@@ -112,7 +112,7 @@ def _invite(*, user: User, channel_id: int, username: str) -> tuple[MembershipVi
             _activate(membership)
             event = member_event(membership, "approved", subscribe=True)
         elif membership.state == MembershipState.BANNED:
-            raise PermissionDenied(f"{target.username} is banned from this channel", code="banned")
+            raise Conflict(f"{target.username} is banned from this channel", code="member_banned")
         else:
             raise Conflict(
                 f"{target.username} is already {membership.state} here", code="already_member"

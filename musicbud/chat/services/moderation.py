@@ -50,12 +50,13 @@ def _moderate(
         if action == "unban":
             return None, _unban(target, membership)
         if membership is None:
-            raise NotFound(f"{target.username} is not a member", code="not_a_member")
+            raise NotFound(f"{target.username} is not a member", code="member_not_found")
         if membership.state == MembershipState.BANNED:
             # Kicking a banned member would delete the ban record: a ban is lifted by an
             # admin's unban only, never as a side effect.
             raise Conflict(
-                f"{target.username} is banned; an admin lifts a ban with unban", code="banned"
+                f"{target.username} is banned; an admin lifts a ban with unban",
+                code="member_banned",
             )
         if action == "kick":
             if actor.role == Role.MODERATOR and membership.role != Role.MEMBER:

@@ -191,7 +191,7 @@ def test_the_last_admin_cannot_leave_others_behind(people, client_as, make_chann
 
     assert_envelope(refused, HTTPStatus.CONFLICT, "last_admin")
     assert left.status_code == HTTPStatus.NO_CONTENT
-    assert_envelope(again, HTTPStatus.NOT_FOUND, "not_a_member")
+    assert_envelope(again, HTTPStatus.FORBIDDEN, "not_a_member")
 
 
 def test_messages_page_newest_first_and_idempotent_sends(people, client_as, make_channel) -> None:
@@ -401,9 +401,9 @@ def test_a_ban_is_lifted_by_an_admins_unban_only(people, client_as, make_channel
     unbanned_by_moderator = act(ben, "unban")
     still = Membership.objects.get(user=people["cat"]).state
 
-    assert_envelope(kicked_by_moderator, HTTPStatus.CONFLICT, "banned")
-    assert_envelope(kicked_by_admin, HTTPStatus.CONFLICT, "banned")
-    assert_envelope(invited, HTTPStatus.FORBIDDEN, "banned")
+    assert_envelope(kicked_by_moderator, HTTPStatus.CONFLICT, "member_banned")
+    assert_envelope(kicked_by_admin, HTTPStatus.CONFLICT, "member_banned")
+    assert_envelope(invited, HTTPStatus.CONFLICT, "member_banned")
     assert_envelope(joined, HTTPStatus.FORBIDDEN, "banned")
     assert_envelope(unbanned_by_moderator, HTTPStatus.FORBIDDEN, "channel_role_required")
     assert still == "banned"
