@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
+from uuid import UUID
 
 from django.http import HttpRequest, QueryDict
 from ninja import Schema
@@ -119,42 +120,43 @@ async def offset_page(
     }
 
 
-# Keyset pages of rows with growing ids, newest first: the cursor is the id to go below.
-# New rows arriving between two pages never shift the next one.
-MAX_ROW_ID = 2**63 - 1
+# Keyset pages of rows with growing ids, newest first, by the rows' public ids: the cursor
+# names the row to go below (older) or above (newer). New rows arriving between two pages never
+# shift the next one.
 
 
-def _row_id(cursor: str | None) -> tuple[str, int] | None:
-    """A keyset cursor: ("b", id) pages below the id (older), ("a", id) above it (newer);
+def _row(cursor: str | None) -> tuple[str, UUID] | None:
+    """A keyset cursor: ("b", id) pages below that row (older), ("a", id) above it (newer);
     None without a cursor; malformed: 422."""
     if not cursor:
         return None
     data = cursor_decode(cursor)
     for way in ("b", "a"):
-        row_id = data.get(way)
-        if row_id is None:
+        row = data.get(way)
+        if row is None:
             continue
-        if not isinstance(row_id, int) or isinstance(row_id, bool) or not 1 <= row_id <= MAX_ROW_ID:
-            raise InvalidCursor
-        return way, row_id
+        try:
+            return way, UUID(str(row))
+        except ValueError:
+            raise InvalidCursor from None
     raise InvalidCursor
 
 
 class Keyed(Protocol):
     @property
-    def pk(self) -> int: ...
+    def public_id(self) -> UUID: ...
 
 
 K_co = TypeVar("K_co", bound=Keyed, covariant=True)
 
 
 class BeforeRows(Protocol[K_co]):
-    """A newest-first read: up to ``limit + 1`` rows with ids below ``before`` (None: from the
-    newest), or with ``after``, the ``limit + 1`` just above it, oldest first.
+    """A newest-first read: up to ``limit + 1`` rows older than the row ``before`` (None: from
+    the newest), or with ``after``, the ``limit + 1`` just newer than it, oldest first.
     ``partial(selector, **filters)`` is one, as for ``OffsetRows``."""
 
     def __call__(
-        self, *, before: int | None, limit: int, after: int | None = None
+        self, *, before: UUID | None, limit: int, after: UUID | None = None
     ) -> Awaitable[Sequence[K_co]]: ...
 
 
@@ -165,7 +167,7 @@ async def before_page(
     row, the previous one above its first. ``count`` is null: the list grows while it is
     read (new rows arrive on top), so a total would be stale at once."""
     limit = params.limit
-    position = _row_id(params.cursor)
+    position = _row(params.cursor)
     if position is not None and position[0] == "a":
         fetched = await rows(before=None, after=position[1], limit=limit)
         newer = len(fetched) > limit
@@ -177,12 +179,14 @@ async def before_page(
         older = len(fetched) > limit
         newer = position is not None
     if newer and page:
-        previous = next_link(request, cursor_encode({"a": page[0].pk}))
+        previous = next_link(request, cursor_encode({"a": str(page[0].public_id)}))
     else:
         previous = first_link(request) if newer else None
     return {
         "items": page,
         "count": None,
-        "next": next_link(request, cursor_encode({"b": page[-1].pk})) if older else None,
+        "next": next_link(request, cursor_encode({"b": str(page[-1].public_id)}))
+        if older
+        else None,
         "previous": previous,
     }

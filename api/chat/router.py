@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 from http import HTTPStatus
 from typing import Any
+from uuid import UUID
 
 from ninja import Query, Router, Status
 
@@ -115,7 +116,7 @@ async def channel_list(
 
 
 @router.get("/channels/{channel_id}", response=ChannelOut, url_name="chat-channel")
-async def channel_get(request: AuthenticatedRequest, channel_id: int) -> ChannelView:
+async def channel_get(request: AuthenticatedRequest, channel_id: UUID) -> ChannelView:
     return await chat_channel_get(user=request.auth, channel_id=channel_id)
 
 
@@ -127,7 +128,7 @@ async def channel_get(request: AuthenticatedRequest, channel_id: int) -> Channel
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_update(
-    request: AuthenticatedRequest, channel_id: int, payload: ChannelUpdateIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: ChannelUpdateIn
 ) -> ChannelView:
     return await chat_channel_update(
         user=request.auth,
@@ -142,7 +143,7 @@ async def channel_update(
     url_name="chat-channel",
     summary="Delete a channel and its messages (its admins)",
 )
-async def channel_delete(request: AuthenticatedRequest, channel_id: int) -> Status[None]:
+async def channel_delete(request: AuthenticatedRequest, channel_id: UUID) -> Status[None]:
     await chat_channel_delete(user=request.auth, channel_id=channel_id)
     return Status(HTTPStatus.NO_CONTENT, None)
 
@@ -156,7 +157,7 @@ async def channel_delete(request: AuthenticatedRequest, channel_id: int) -> Stat
     url_name="chat-channel-join",
     summary="Join a public channel, or ask to join a private one (pending until approved)",
 )
-async def channel_join(request: AuthenticatedRequest, channel_id: int) -> MembershipView:
+async def channel_join(request: AuthenticatedRequest, channel_id: UUID) -> MembershipView:
     return await chat_channel_join(user=request.auth, channel_id=channel_id)
 
 
@@ -166,7 +167,7 @@ async def channel_join(request: AuthenticatedRequest, channel_id: int) -> Member
     url_name="chat-channel-leave",
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
-async def channel_leave(request: AuthenticatedRequest, channel_id: int) -> Status[None]:
+async def channel_leave(request: AuthenticatedRequest, channel_id: UUID) -> Status[None]:
     await chat_channel_leave(user=request.auth, channel_id=channel_id)
     return Status(HTTPStatus.NO_CONTENT, None)
 
@@ -179,7 +180,7 @@ async def channel_leave(request: AuthenticatedRequest, channel_id: int) -> Statu
     openapi_extra=also_answers(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 async def member_invite(
-    request: AuthenticatedRequest, channel_id: int, payload: UsernameIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: UsernameIn
 ) -> Status[MembershipView]:
     membership = await chat_member_invite(
         user=request.auth,
@@ -197,7 +198,7 @@ async def member_invite(
     summary="Approve a request to join (admins and moderators)",
 )
 async def member_approve(
-    request: AuthenticatedRequest, channel_id: int, username: str
+    request: AuthenticatedRequest, channel_id: UUID, username: str
 ) -> MembershipView:
     return await chat_member_approve(
         user=request.auth,
@@ -220,7 +221,7 @@ async def member_approve(
 )
 async def member_moderate(
     request: AuthenticatedRequest,
-    channel_id: int,
+    channel_id: UUID,
     username: str,
     action: ModerationAction,
 ) -> Status[MembershipView | None]:
@@ -251,7 +252,7 @@ async def invitation_list(
     "/invitations/{invitation_id}/accept", response=MemberOut, url_name="chat-invitation-accept"
 )
 async def invitation_accept(
-    request: AuthenticatedRequest, invitation_id: int
+    request: AuthenticatedRequest, invitation_id: UUID
 ) -> MembershipView | None:
     return await chat_invitation_respond(
         user=request.auth,
@@ -265,7 +266,7 @@ async def invitation_accept(
     response={HTTPStatus.NO_CONTENT: None},
     url_name="chat-invitation-decline",
 )
-async def invitation_decline(request: AuthenticatedRequest, invitation_id: int) -> Status[None]:
+async def invitation_decline(request: AuthenticatedRequest, invitation_id: UUID) -> Status[None]:
     await chat_invitation_respond(
         user=request.auth,
         invitation_id=invitation_id,
@@ -286,7 +287,7 @@ async def invitation_decline(request: AuthenticatedRequest, invitation_id: int) 
     openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def channel_messages(
-    request: AuthenticatedRequest, channel_id: int, params: Query[PageParams]
+    request: AuthenticatedRequest, channel_id: UUID, params: Query[PageParams]
 ) -> dict[str, object]:
     return await before_page(
         request, params, partial(chat_channel_messages, user=request.auth, channel_id=channel_id)
@@ -301,14 +302,14 @@ async def channel_messages(
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_message_post(
-    request: AuthenticatedRequest, channel_id: int, payload: MessageIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: MessageIn
 ) -> Status[Message]:
     return await _message_post(request, payload, channel_id=channel_id)
 
 
 @router.post("/channels/{channel_id}/read", response=ReadOut, url_name="chat-channel-read")
 async def channel_read(
-    request: AuthenticatedRequest, channel_id: int, payload: ReadIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: ReadIn
 ) -> dict[str, int]:
     return await _read(request, payload, channel_id=channel_id)
 
@@ -319,7 +320,7 @@ async def channel_read(
     url_name="chat-message",
     summary="Delete a message (its author; in a channel also its admins and moderators)",
 )
-async def message_delete(request: AuthenticatedRequest, message_id: int) -> Status[None]:
+async def message_delete(request: AuthenticatedRequest, message_id: UUID) -> Status[None]:
     await chat_message_delete(user=request.auth, message_id=message_id)
     return Status(HTTPStatus.NO_CONTENT, None)
 

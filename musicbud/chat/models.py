@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -30,6 +32,8 @@ class MembershipState(models.TextChoices):
 
 
 class Channel(models.Model):
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=80)
     description = models.TextField(max_length=500, blank=True)
     visibility = models.CharField(
@@ -52,6 +56,9 @@ class Channel(models.Model):
 
 class Conversation(models.Model):
     """A direct conversation between two users, stored once (``user_low`` has the lower id)."""
+
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     user_low = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
@@ -83,6 +90,8 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.ForeignKey(
         Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
@@ -133,6 +142,8 @@ class Message(models.Model):
 
 
 class Membership(models.Model):
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
