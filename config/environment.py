@@ -234,6 +234,26 @@ class AppEnvironment(BaseSettings):
     CONNECTION_SYNC_RETRY_BASE_SECONDS: PositiveInt = 300
     CONNECTION_SYNC_RETRY_MAX_SECONDS: PositiveInt = 6 * 3600
 
+    # History uploads (musicbud/imports): the largest upload taken (413 beyond), what a zip may
+    # expand to in all and how much smaller than its content an entry may be (a zip bomb
+    # beyond either), and how many entries a zip may hold.
+    IMPORT_MAX_UPLOAD_BYTES: PositiveInt = 256 * 1024 * 1024
+    IMPORT_MAX_EXPANDED_BYTES: PositiveInt = 2 * 1024 * 1024 * 1024
+    IMPORT_MAX_COMPRESSION_RATIO: PositiveInt = 200
+    IMPORT_MAX_ZIP_ENTRIES: PositiveInt = 10_000
+    # Where uploads wait for their job: a local folder by default; with IMPORT_S3_BUCKET set,
+    # an S3-compatible object store (django-storages), which a worker on another machine
+    # reaches too. A local folder must then be shared by the web and worker machines.
+    IMPORT_STORAGE_DIR: Path = BASE_DIR / "var" / "imports"
+    IMPORT_S3_BUCKET: str | None = None
+    IMPORT_S3_ENDPOINT_URL: str | None = None
+    IMPORT_S3_REGION: str | None = None
+    IMPORT_S3_ACCESS_KEY_ID: str | None = None
+    IMPORT_S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    IMPORT_S3_PREFIX: str = "imports"
+    # An import still queued this long is taken as lost (the broker lost its message).
+    IMPORT_STALE_SECONDS: PositiveInt = 3600
+
     # The task runner (Celery). Unset: tasks run in the process that queues them (eager), so a
     # sync requested through the API completes with nothing else started. Use a Redis database
     # other than REDIS_URL's: the cache's database may be flushed.

@@ -27,7 +27,6 @@ from musicbud.connections.providers.errors import ProviderError, ProviderNotConf
 from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.selectors import ConnectionView, connection_view
 from musicbud.connections.sync import connection_tokens_store
-from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
 from musicbud.models import User
@@ -172,6 +171,9 @@ def _callback(*, provider: str, params: Mapping[str, str], browser_key: str) -> 
         connection.connected_at = timezone.now()
         connection.save()
         connection_tokens_store(connection, session.tokens)
+        # Celery (the tasks module) is imported where a job is queued, not in every worker.
+        from musicbud.connections.tasks import sync_job_open
+
         sync_job_open(connection=connection)
     return connection_view(user_id=row.user.pk, provider=provider)
 
@@ -193,6 +195,8 @@ async def connection_callback(
 
 
 def _sync_request(*, user: User, provider: str) -> SyncJob:
+    from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
+
     provider_ready(provider).close()
     connection = ProviderConnection.objects.filter(user=user, provider=provider).first()
     if connection is None:

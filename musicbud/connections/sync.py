@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -21,6 +23,7 @@ from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import MusicbudError
 from musicbud.job_liveness import job_beat
+from musicbud.models import User
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
 
 logger = logging.getLogger(__name__)
@@ -148,31 +151,51 @@ def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
     return items
 
 
+def provider_items_write(
+    *,
+    user: User,
+    provider: str,
+    source: str,
+    items: Sequence[ProviderItem],
+    report: BatchReport,
+    **options: Any,
+) -> CatalogueMatcher:
+    """Match (or create) the catalogue rows of ``items`` by ``provider``'s ids, then write the
+    edges they name as ``source`` through the set-based diff (``options``: those of
+    ``taste_edges_apply``); the caller's transaction. Returns the matcher (what it created)."""
+    matcher = CatalogueMatcher(provider=provider)
+    rows = matcher.resolve(item.entry for item in items)
+    wanted: dict[tuple[str, str, int], WantedEdge] = {}
+    for item in items:
+        row = rows[entry_key(item.entry)]
+        edge = WantedEdge(
+            relation=item.relation,
+            kind=item.entry.kind,
+            item=row,
+            rank=item.rank,
+            play_count=item.play_count,
+            last_played_at=item.last_played_at,
+        )
+        # Two provider items naming one of our rows: the first (best ranked) wins.
+        wanted.setdefault(edge.key, edge)
+    taste_edges_apply(
+        user=user, source=source, wanted=list(wanted.values()), report=report, **options
+    )
+    return matcher
+
+
 def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderItem]) -> None:
     with transaction.atomic():
         if not ProviderConnection.objects.select_for_update().filter(pk=connection.pk).exists():
             raise SyncAborted("The connection was removed while it synced; nothing was changed.")
-        rows = CatalogueMatcher(provider=connection.provider).resolve(item.entry for item in items)
-        wanted: dict[tuple[str, str, int], WantedEdge] = {}
-        for item in items:
-            row = rows[entry_key(item.entry)]
-            edge = WantedEdge(
-                relation=item.relation,
-                kind=item.entry.kind,
-                item=row,
-                rank=item.rank,
-                play_count=item.play_count,
-                last_played_at=item.last_played_at,
-            )
-            # Two provider items naming one of our rows: the first (best ranked) wins.
-            wanted.setdefault(edge.key, edge)
         report = BatchReport()
-        taste_edges_apply(
+        provider_items_write(
             user=connection.user,
+            provider=connection.provider,
             source=connection.provider,
-            wanted=list(wanted.values()),
-            replace_source=True,
+            items=items,
             report=report,
+            replace_source=True,
         )
         now = timezone.now()
         job_beat(

@@ -1,4 +1,4 @@
-"""chat 0002 gives every channel, conversation, message and membership that existed a public id
+"""chat 0003 gives every channel, conversation, message and membership that existed a public id
 of its own."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from tests.factories import UserFactory
 
-BEFORE = [("chat", "0001_initial")]
-AFTER = [("chat", "0002_public_ids")]
+BEFORE = [("chat", "0002_channel_name_key")]
+AFTER = [("chat", "0003_public_ids")]
 
 
 @pytest.mark.django_db(transaction=True)

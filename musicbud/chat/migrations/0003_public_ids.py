@@ -24,7 +24,7 @@ def public_ids_fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chat", "0001_initial"),
+        ("chat", "0002_channel_name_key"),
     ]
 
     operations = [
