@@ -6,9 +6,9 @@ from functools import partial
 from http import HTTPStatus
 
 from ninja import File, Query, Router, Status, UploadedFile
-from ninja.errors import ValidationError
 
 from api.auth import AuthenticatedRequest, auth
+from api.errors import FieldErrors
 from api.imports.schemas import ImportOut
 from api.openapi import also_answers
 from api.pagination import Page, PageParams, offset_page
@@ -94,7 +94,7 @@ UPLOAD_BODY = {
 async def upload(request: AuthenticatedRequest, file: File[UploadedFile]) -> Status[ImportJob]:
     unknown = sorted({*request.POST, *request.FILES} - {"file"})
     if unknown:
-        raise ValidationError(
+        raise FieldErrors(
             [
                 {
                     "loc": ("body", name),

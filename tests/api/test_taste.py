@@ -52,7 +52,7 @@ def test_put_like_of_unknown_item_is_404_and_writes_nothing(api_client: Client) 
     wrong_kind = api_client.put(_like_url("tracks", artist.public_id))
 
     assert unknown.status_code == HTTPStatus.NOT_FOUND
-    assert unknown.json()["code"] == "not_found"
+    assert unknown.json()["code"] == "item_not_found"
     assert wrong_kind.status_code == HTTPStatus.NOT_FOUND
     assert TasteEdge.objects.count() == 0
 
@@ -92,7 +92,7 @@ def test_delete_like_that_does_not_exist_is_204_and_unknown_item_404(api_client:
 
     assert not_liked.status_code == HTTPStatus.NO_CONTENT
     assert unknown.status_code == HTTPStatus.NOT_FOUND
-    assert unknown.json()["code"] == "not_found"
+    assert unknown.json()["code"] == "item_not_found"
 
 
 def test_like_requires_authentication(client: Client) -> None:

@@ -20,7 +20,9 @@ def test_existing_chat_rows_get_distinct_public_ids() -> None:
     old = executor.loader.project_state(BEFORE).apps
     # The users' table is today's (only chat went back): rows by id.
     ana, ben = (UserFactory.create(username=name).pk for name in ("ana", "ben"))
-    channel = old.get_model("chat", "Channel").objects.create(name="jazz", creator_id=ana)
+    channel = old.get_model("chat", "Channel").objects.create(
+        name="jazz", name_key="jazz", creator_id=ana
+    )
     old.get_model("chat", "Membership").objects.create(channel=channel, user_id=ana, state="active")
     conversation = old.get_model("chat", "Conversation").objects.create(
         user_low_id=min(ana, ben), user_high_id=max(ana, ben)
@@ -41,6 +43,6 @@ def test_existing_chat_rows_get_distinct_public_ids() -> None:
     assert None not in ids
     assert len(set(ids)) == len(ids)
     # New rows get one by default.
-    created = new.get_model("chat", "Channel").objects.create(name="blues")
+    created = new.get_model("chat", "Channel").objects.create(name="blues", name_key="blues")
     assert created.public_id is not None
     assert created.public_id not in ids
