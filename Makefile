@@ -22,10 +22,14 @@ $(VENV)/.installed-dev: requirements/dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@ $(VENV)/.installed-base
 
-run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command)
+run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command; SANDBOX=1: with the provider stand-ins)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+ifneq ($(filter 1 yes true,$(SANDBOX)),)
+	$(PY) manage.py provider_sandbox --host $(HOST) --port $(PORT)
+else
 	$(PY) manage.py runserver $(HOST):$(PORT)
+endif
 
 test: $(VENV)/.installed-dev lint typecheck pytest ## Set up and run lint, type check and the test suite (second command)
 

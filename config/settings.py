@@ -268,6 +268,9 @@ IMPORT_STALE_SECONDS = ENV.IMPORT_STALE_SECONDS
 CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
 # The tasks live with the services they run.
 CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
+# ... and, with no broker, on a thread of its own after the request answered (see
+# musicbud/task_runner.py), not inside the request that queued it.
+TASK_EAGER_IN_BACKGROUND = ENV.task_eager_in_background
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -423,15 +426,21 @@ STORAGES = {
 }
 
 # --- logging ----------------------------------------------------------------------------------
-# One JSON line per record, every record tagged with the request id of the request that
-# logged it; the formatter scrubs credentials. uvicorn's access log is replaced by ours
-# (musicbud.access), which logs route templates and never query strings.
+# One line per record, every record tagged with the request id of the request that logged it;
+# the formatters scrub credentials. A request is logged once, by our access logger
+# (musicbud.access: route templates, never query strings): uvicorn's, gunicorn's and
+# runserver's own access lines are off. LOG_FORMAT: JSON lines (production, the tests), or
+# readable text (development), where Django's warning for each 4xx answer, which repeats the
+# access line, is dropped too.
 LOG_LEVEL = ENV.LOG_LEVEL
+LOG_FORMAT = ENV.log_format
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "api.request_context.RequestIdFilter"},
+        "answered_client_errors": {"()": "api.logs.AnsweredClientErrorFilter"},
+        "server_request_lines": {"()": "api.logs.ServerRequestLineFilter"},
     },
     "formatters": {
         "json": {
@@ -439,17 +448,34 @@ LOGGING: dict[str, Any] = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },
+        "text": {"()": "api.logs.RedactingTextFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "json",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {
+            "level": LOG_LEVEL,
+            "filters": ["answered_client_errors"] if LOG_FORMAT == "text" else [],
+        },
+        # runserver's request lines (daphne's, and Django's own without daphne).
+        # Django's defaults give django.server a handler of its own, not propagating.
+        "django.channels.server": {
+            "level": LOG_LEVEL,
+            "filters": ["server_request_lines"],
+            "propagate": True,
+        },
+        "django.server": {
+            "level": LOG_LEVEL,
+            "filters": ["server_request_lines"],
+            "propagate": True,
+        },
         "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},

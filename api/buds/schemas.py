@@ -8,12 +8,16 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
 from api.catalogue.schemas import ItemOut, KindPath
+from api.examples import answer_example
 from api.pagination import PageParams
 from graph.types import Bud, BudSource
 
 
 class SharedItemOut(Schema):
+    model_config = answer_example(examples.SHARED_ITEM)
+
     item: ItemOut
     weight: float = Field(description="This item's share of the bud score.")
 
@@ -25,6 +29,8 @@ class BudUserOut(Schema):
 
 
 class BudOut(Schema):
+    model_config = answer_example(examples.BUD)
+
     user: BudUserOut
     score: float = Field(
         description="Similarity (shared items weighted by how few others hold them, over both "
@@ -46,6 +52,8 @@ class BudOut(Schema):
 
 
 class RecommendationOut(Schema):
+    model_config = answer_example(examples.RECOMMENDATION)
+
     item: ItemOut
     score: float
     liked_by: int = Field(description="How many of my top buds have it.")

@@ -19,10 +19,17 @@ from musicbud.selectors.catalogue import catalogue_count, catalogue_item_get, ca
 router = Router(tags=["catalogue"], auth=auth)
 
 
-@router.get("/catalogue/{kind}", response=Page[ItemOut], url_name="catalogue-search")
+@router.get(
+    "/catalogue/{kind}",
+    response=Page[ItemOut],
+    url_name="catalogue-search",
+    summary="Search the catalogue by name",
+)
 async def search(
     request: HttpRequest, kind: KindPath, params: Query[CatalogueSearchParams]
 ) -> dict[str, object]:
+    """Items of one kind (`tracks`, `artists`, `albums`, `genres`) whose name contains `q`,
+    case-insensitive: names starting with `q` first. Without `q`, every item by name."""
     related = params.related()
     spec = KIND_SPECS[kind.item_kind]
     unknown = [name for name in related if name not in spec.filters]
@@ -44,6 +51,13 @@ async def search(
     )
 
 
-@router.get("/catalogue/{kind}/{item_id}", response=ItemDetailOut, url_name="catalogue-item")
+@router.get(
+    "/catalogue/{kind}/{item_id}",
+    response=ItemDetailOut,
+    url_name="catalogue-item",
+    summary="One catalogue item",
+)
 async def detail(request: HttpRequest, kind: KindPath, item_id: UUID) -> CatalogueItem:
+    """The item with what it relates to: a track's artists, album and duration, an album's
+    artists and release year, an artist's genres. 404 for an unknown id of that kind."""
     return await catalogue_item_get(kind=kind.item_kind, public_id=item_id)

@@ -8,6 +8,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import answer_example
 from api.pagination import PageParams
 from graph.types import ItemRef
 from musicbud.kinds import KIND_BY_MODEL, KIND_BY_PLURAL, KINDS
@@ -55,6 +57,8 @@ class ItemOut(Schema):
     """A catalogue item as every list shows it: what an app draws for it. The related items
     are those its kind lists (musicbud/kinds.py, ``list_select`` and ``list_prefetch``); the
     fields of relations a kind does not have are empty."""
+
+    model_config = answer_example(examples.TRACK)
 
     id: UUID
     kind: ItemKind
@@ -130,6 +134,8 @@ class RelatedItemOut(Schema):
 
 class ItemDetailOut(ItemOut):
     """One item with what it relates to; fields that do not apply to its kind are empty."""
+
+    model_config = answer_example(examples.TRACK_DETAIL)
 
     artists: list[RelatedItemOut] = Field(  # type: ignore[assignment]
         description="Tracks and albums: their artists."

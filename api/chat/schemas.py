@@ -9,6 +9,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import answer_example
 from api.pagination import PageParams
 from api.schemas import InputSchema
 from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH, Message
@@ -20,6 +22,8 @@ CONTENT_INPUT_MAX = 20_000
 
 
 class UserRefOut(Schema):
+    model_config = answer_example(examples.USER_REF)
+
     username: str
     display_name: str
 
@@ -39,6 +43,8 @@ class ChannelUpdateIn(InputSchema):
 
 
 class ChannelOut(Schema):
+    model_config = answer_example(examples.CHANNEL)
+
     id: UUID
     name: str
     description: str
@@ -57,6 +63,8 @@ class ChannelListParams(PageParams):
 
 
 class MemberOut(Schema):
+    model_config = answer_example(examples.MEMBER)
+
     id: UUID = Field(description="The membership's id (an invitation's id for accept/decline).")
     channel: UUID
     channel_name: str
@@ -93,6 +101,8 @@ class MessageIn(InputSchema):
 class MessageOut(Schema):
     """A message; ``channel`` or ``conversation`` says where it was sent (the other is null)."""
 
+    model_config = answer_example(examples.MESSAGE)
+
     id: UUID
     channel: UUID | None
     conversation: UUID | None
@@ -115,6 +125,8 @@ class MessageOut(Schema):
 
 
 class ConversationOut(Schema):
+    model_config = answer_example(examples.CONVERSATION)
+
     id: UUID
     user: UserRefOut = Field(description="The other person.")
     last_message: MessageOut | None
@@ -126,13 +138,19 @@ class ReadIn(InputSchema):
 
 
 class BlockOut(Schema):
+    model_config = answer_example(examples.BLOCK)
+
     username: str
 
 
 class ReadOut(Schema):
+    model_config = answer_example(examples.READ)
+
     unread: int = Field(description="Messages still unread after the marker.")
 
 
 class TicketOut(Schema):
+    model_config = answer_example(examples.TICKET)
+
     ticket: str = Field(description="Open /ws/chat/?ticket=<ticket> within expires_in seconds.")
     expires_in: int

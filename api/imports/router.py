@@ -118,6 +118,8 @@ async def upload(request: AuthenticatedRequest, file: File[UploadedFile]) -> Sta
     summary="My imports, newest first",
 )
 async def my_imports(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
+    """Every import I started, newest first, each as `GET /me/imports/{id}` answers it (its
+    status, progress, counts and error). Another user's imports are never listed."""
     return await offset_page(
         request,
         params,

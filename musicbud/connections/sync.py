@@ -5,7 +5,6 @@ the end commits nothing of it."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +15,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
-from musicbud.connections.models import ConnectionStatus, ProviderConnection, SyncJob, SyncStatus
+from musicbud.connections.models import (
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    SyncPhase,
+    SyncStatus,
+)
 from musicbud.connections.providers.base import ProviderItem, ProviderSession, TokenSet
 from musicbud.connections.providers.errors import ProviderAuthRevoked
 from musicbud.connections.providers.registry import provider_get
@@ -27,7 +32,6 @@ from musicbud.models import User
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
 
 logger = logging.getLogger(__name__)
-PROGRESS_EVERY_SECONDS = 0.5
 # A token this close to its expiry is refreshed before the sync starts.
 REFRESH_MARGIN = timedelta(seconds=60)
 
@@ -67,7 +71,10 @@ def connection_sync_run(*, job_id: int) -> None:
     claimed = job_beat(
         SyncJob.objects.filter(pk=job_id, status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)),
         status=SyncStatus.RUNNING,
+        phase=SyncPhase.FETCHING,
         started_at=timezone.now(),
+        progress=0,
+        total=None,
     )
     if not claimed:
         return
@@ -122,14 +129,19 @@ def connection_sync_failed(*, connection_id: int) -> None:
         )
 
 
-def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
-    last_report = time.monotonic()
+def _total(session: ProviderSession) -> int | None:
+    """The items the provider said it holds, never fewer than those already fetched (a
+    listing that states no size still counts what came); None while it has said nothing."""
+    if not session.expected:
+        return None
+    return max(session.expected, session.fetched)
 
+
+def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
     def progress(fetched: int) -> None:
-        nonlocal last_report
-        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-            last_report = time.monotonic()
-            job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched)
+        # Once per page (or list size stated): a page is a provider round trip of up to 50
+        # items, so the beat costs little beside it, and what the API shows is never behind.
+        job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched, total=_total(session))
 
     session = ProviderSession(
         tokens=connection_tokens(connection),
@@ -146,8 +158,14 @@ def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
         finally:
             if session.refreshed:
                 connection_tokens_store(connection, session.tokens)
-    job.progress = session.fetched
-    job_beat(SyncJob.objects.filter(pk=job.pk), progress=job.progress)
+    # Fetched: the total is what came. Matching and writing follow in one transaction.
+    job.progress = job.total = session.fetched
+    job_beat(
+        SyncJob.objects.filter(pk=job.pk),
+        phase=SyncPhase.APPLYING,
+        progress=job.progress,
+        total=job.total,
+    )
     return items
 
 
@@ -201,8 +219,10 @@ def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderIte
         job_beat(
             SyncJob.objects.filter(pk=job.pk),
             status=SyncStatus.SUCCEEDED,
+            phase=SyncPhase.DONE,
             finished_at=now,
             progress=job.progress,
+            total=job.total,
             counts=report.as_json(),
             error="",
         )

@@ -24,6 +24,7 @@ from musicbud.connections.models import (
 )
 from musicbud.connections.sync import connection_sync_failed, connection_sync_run
 from musicbud.job_liveness import jobs_dead_fail
+from musicbud.task_runner import task_send
 
 # The project's Celery app (settings.TASK_APP), which the shared tasks below queue on: a web
 # worker loads it here, where a job is first queued, not at start-up.
@@ -74,7 +75,7 @@ def _job_send(job_id: int) -> None:
     at once, saying so, rather than leaving it queued (and the connection unable to sync)
     until it is taken as lost."""
     try:
-        connection_sync.delay(job_id)
+        task_send(connection_sync, job_id)
     except OperationalError:
         logger.exception("sync not queued", extra={"job_id": job_id})
         SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(

@@ -19,7 +19,6 @@ from django.core.files.storage import Storage, storages
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from musicbud.connections.sync import provider_items_write
 from musicbud.errors import Conflict, MusicbudError
@@ -121,7 +120,11 @@ async def import_upload(*, user: User, file: IO[bytes], name: str, size: int) ->
 
 
 def _job_send(job_id: int) -> None:
-    from musicbud.imports.tasks import import_run  # the task module imports this one
+    # Celery (the tasks module, which imports this one) is imported where a job is queued,
+    # not in every worker.
+    from kombu.exceptions import OperationalError
+
+    from musicbud.imports.tasks import import_run
 
     try:
         import_run.delay(job_id)

@@ -83,6 +83,7 @@ def test_the_worker_runs_an_upload_to_succeeded(
 
     def finished() -> dict[str, Any] | None:
         body: dict[str, Any] = api_client.get(f"/api/v1/me/imports/{job_id}").json()
+        assert "status" in body, body
         return body if body["status"] in {"succeeded", "failed"} else None
 
     done = wait_for(import_worker, "the import finished", finished)
