@@ -9,7 +9,6 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from api.pagination import MAX_ROW_ID
 from api.schemas import InputSchema
 from musicbud.accounts.models import ReportReason
 
@@ -48,7 +47,7 @@ class ExportOut(Schema):
 
 class ReportIn(InputSchema):
     username: str | None = Field(None, min_length=1, max_length=150)
-    message_id: int | None = Field(None, ge=1, le=MAX_ROW_ID)
+    message_id: UUID | None = Field(None, description="The message's id, as chat shows it.")
     reason: ReportReason
     note: str = Field("", max_length=1000)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import transaction
@@ -30,7 +31,7 @@ class ReportView:
 
 
 async def report_create(
-    *, reporter_id: int, username: str | None, message_id: int | None, reason: str, note: str
+    *, reporter_id: int, username: str | None, message_id: UUID | None, reason: str, note: str
 ) -> ReportView:
     """Report an account, or a message the reporter can see (404 otherwise, as for a
     message that does not exist)."""
@@ -39,9 +40,9 @@ async def report_create(
     )
 
 
-def _visible_message(*, user_id: int, message_id: int) -> Message | None:
+def _visible_message(*, user_id: int, message_id: UUID) -> Message | None:
     message = (
-        Message.objects.filter(pk=message_id, deleted_at=None)
+        Message.objects.filter(public_id=message_id, deleted_at=None)
         .select_related("conversation", "author")
         .first()
     )
@@ -58,7 +59,7 @@ def _visible_message(*, user_id: int, message_id: int) -> Message | None:
 
 
 def _report(
-    *, reporter_id: int, username: str | None, message_id: int | None, reason: str, note: str
+    *, reporter_id: int, username: str | None, message_id: UUID | None, reason: str, note: str
 ) -> ReportView:
     if (username is None) == (message_id is None):
         raise InvalidInput("Name either a username or a message_id", code="report_target_required")

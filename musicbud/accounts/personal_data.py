@@ -96,13 +96,15 @@ def _reports(user: User) -> list[dict[str, Any]]:
         {
             "id": report.pk,
             "reported_username": report.reported_user.username,
-            "message_id": report.message_id,
+            "message_id": None if report.message is None else str(report.message.public_id),
             "reason": report.reason,
             "note": report.note,
             "status": report.status,
             "created_at": report.created_at.isoformat(),
         }
-        for report in Report.objects.filter(reporter=user).select_related("reported_user")
+        for report in Report.objects.filter(reporter=user).select_related(
+            "reported_user", "message"
+        )
     ]
 
 

@@ -47,7 +47,7 @@ def _messages(user: User) -> list[dict[str, Any]]:
             where = {"channel": message.channel.name}
         exported.append(
             {
-                "id": message.pk,
+                "id": str(message.public_id),
                 **where,
                 "content": message.content,
                 "created_at": _iso(message.created_at),

@@ -356,14 +356,16 @@ def test_reports_reach_staff_and_never_the_reported(client: Client, login: Any) 
         )
 
     by_name = report({"username": "MAX", "reason": "harassment", "note": " mean "})
-    by_message = report({"message_id": message.pk, "reason": "spam"})
+    by_message = report({"message_id": str(message.public_id), "reason": "spam"})
 
     assert by_name.status_code == by_message.status_code == HTTPStatus.CREATED
     assert by_message.json()["status"] == "open"
     first, second = Report.objects.order_by("pk")
     assert (first.reported_user, first.note, first.message) == (reported, "mean", None)
     assert (second.reported_user, second.message_content) == (reported, "buy my pills")
-    assert_envelope(report({"message_id": hidden.pk, "reason": "spam"}), 404, "message_not_found")
+    assert_envelope(
+        report({"message_id": str(hidden.public_id), "reason": "spam"}), 404, "message_not_found"
+    )
     assert_envelope(report({"username": "lena", "reason": "spam"}), 422, "report_self")
     assert_envelope(report({"reason": "spam"}), 422, "report_target_required")
     assert Report.objects.count() == 2

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0002_channel_name_key'),
+        ('chat', '0003_public_ids'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
