@@ -10,6 +10,7 @@ import logging
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from http import HTTPStatus
 from typing import IO
 from uuid import UUID
 
@@ -38,9 +39,14 @@ and no token of a connected music service.
 """
 
 
+class ExportNotReady(MusicbudError):
+    code = "export_not_ready"
+    status_code = HTTPStatus.CONFLICT
+
+
 class ExportGone(MusicbudError):
     code = "export_expired"
-    status_code = 410  # type: ignore[assignment]
+    status_code = HTTPStatus.GONE
 
 
 def exports_storage() -> Storage:
@@ -161,7 +167,7 @@ def _open(*, user_id: int, export_id: UUID) -> tuple[IO[bytes], str]:
     ):
         raise ExportGone("The export has expired; ask for a new one")
     if job.status != ExportStatus.READY:
-        raise MusicbudError("The export is not ready yet", code="export_not_ready", status_code=409)
+        raise ExportNotReady("The export is not ready yet")
     stamp = job.created_at.strftime("%Y%m%d")
     return exports_storage().open(job.file_name, "rb"), f"musicbud-export-{stamp}.zip"
 

@@ -73,7 +73,7 @@ def _report(
     else:
         found = User.objects.filter(username__iexact=username, is_active=True).first()
         if found is None:
-            raise NotFound(f"No user named {username!r}")
+            raise NotFound(f"No user named {username!r}", code="user_not_found")
         reported = found
     if reported.pk == reporter_id:
         raise InvalidInput("You cannot report yourself", code="report_self")

@@ -33,24 +33,32 @@ from musicbud.accounts.tokens import (
     verification_ttl,
 )
 from musicbud.email_address import email_normalize, email_normalize_lenient
-from musicbud.errors import Conflict, InvalidInput, PermissionDenied
+from musicbud.errors import Conflict, InvalidInput, MusicbudError, PermissionDenied
 from musicbud.models import User
 
 logger = logging.getLogger(__name__)
 
 
-class LinkInvalid(InvalidInput):
-    """A verification or reset link that is forged, already used, or for another state."""
-
-    status_code = 400  # type: ignore[assignment]
+class LinkInvalid(MusicbudError):
+    """A verification or reset link that is forged, already used, or expired (400)."""
 
 
-def _link_error(check: TokenCheck, *, what: str) -> LinkInvalid:
+def _verification_link_error(check: TokenCheck) -> LinkInvalid:
     if check is TokenCheck.EXPIRED:
-        return LinkInvalid(f"The {what} link has expired", code=f"{what.replace(' ', '_')}_expired")
+        return LinkInvalid(
+            "The email verification link has expired", code="email_verification_expired"
+        )
     return LinkInvalid(
-        f"The {what} link is invalid or was already used",
-        code=f"{what.replace(' ', '_')}_invalid",
+        "The email verification link is invalid or was already used",
+        code="email_verification_invalid",
+    )
+
+
+def _reset_link_error(check: TokenCheck) -> LinkInvalid:
+    if check is TokenCheck.EXPIRED:
+        return LinkInvalid("The password reset link has expired", code="password_reset_expired")
+    return LinkInvalid(
+        "The password reset link is invalid or was already used", code="password_reset_invalid"
     )
 
 
@@ -100,7 +108,7 @@ def _verify(*, token: str) -> User:
             )
         )
         if user is None or check is not TokenCheck.VALID:
-            raise _link_error(check, what="email verification")
+            raise _verification_link_error(check)
         if user.email_pending:
             # The new address is proven the person's: only now can it be said to be taken.
             if User.objects.filter(email__iexact=user.email_pending).exclude(pk=user.pk).exists():
@@ -233,7 +241,7 @@ def _reset_confirm(*, uid: str, token: str, new_password: str) -> int:
             else token_check(password_reset_tokens, user=user, token=token, ttl_seconds=reset_ttl())
         )
         if user is None or check is not TokenCheck.VALID:
-            raise _link_error(check, what="password reset")
+            raise _reset_link_error(check)
         try:
             validate_password(new_password, user=user)
         except ValidationError as exc:
