@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "channels",
     "musicbud",
     "musicbud.chat",
+    "musicbud.relationships",
     "graph",
     # The demo, benchmark and evaluation commands and the demo marker's table: development and
     # tests only, like daphne; the production image does not ship the package.
