@@ -4,6 +4,7 @@ recommendations."""
 from __future__ import annotations
 
 from functools import partial
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from api.buds.schemas import (
 )
 from api.cached_answers import cached_answer
 from api.catalogue.schemas import KindPath
+from api.openapi import also_answers
 from api.pagination import Page, PageParams, next_link, offset_page
 from fastpath.read_ahead import CacheRead
 from graph.types import SharedItem
@@ -57,7 +59,13 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     return {"items": page.buds, "next": next_link(request, page.next_cursor)}
 
 
-@router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")
+@router.get(
+    "/me/buds/{username}/common",
+    response=Page[SharedItemOut],
+    url_name="common-items",
+    # 403 taste_hidden: their taste_visible_to leaves me out.
+    openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
+)
 async def common(
     request: AuthenticatedRequest, username: str, params: Query[CommonParams]
 ) -> dict[str, object]:
@@ -77,7 +85,11 @@ async def item_buds(
     request: AuthenticatedRequest, kind: KindPath, item_id: UUID, params: Query[PageParams]
 ) -> dict[str, object]:
     page = await item_buds_get(
-        kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
+        viewer_id=request.auth.pk,
+        kind=kind.item_kind,
+        public_id=item_id,
+        limit=params.limit,
+        cursor=params.cursor,
     )
     return {"items": page.buds, "next": next_link(request, page.next_cursor)}
 

@@ -140,6 +140,7 @@ def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
         summary=f"The {plural} a bud and I both have as {word}",
         body=BudIn,
         paged=True,
+        errors=(HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN),
     )
     async def common_cell(request: AuthenticatedRequest) -> HttpResponse:
         async def rows(page: PageRequest) -> PageRows:
@@ -184,7 +185,7 @@ async def bud_profile(request: AuthenticatedRequest) -> HttpResponse:
     bud = _bud(request)
     user_id = request.auth.pk
     score = await bud_score_get(user_id=user_id, **bud)
-    profile = await public_profile_get(**bud)
+    profile = await public_profile_get(viewer_id=user_id, **bud)
     return legacy_response(
         request,
         BudProfileOut,

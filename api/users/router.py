@@ -51,4 +51,4 @@ async def search_users(
 
 @router.get("/users/{username}", response=PublicProfileOut, url_name="user-profile")
 async def public_profile(request: AuthenticatedRequest, username: str) -> ProfileData:
-    return await public_profile_get(username=username)
+    return await public_profile_get(viewer_id=request.auth.pk, username=username)

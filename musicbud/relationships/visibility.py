@@ -7,13 +7,14 @@ before any page is cut (never a post-filter: pages stay full and counts agree)."
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from asgiref.sync import sync_to_async
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from musicbud.chat.models import Block
-from musicbud.errors import InvalidInput, NotFound
+from musicbud.errors import InvalidInput, NotFound, PermissionDenied
 from musicbud.models import User
 from musicbud.relationships.models import Audience, Friendship, PrivacySettings
 from musicbud.selectors.users import UserRef
@@ -34,10 +35,7 @@ def friend_ids_read(*, user_id: int) -> set[int]:
     }
 
 
-def hidden_user_ids_read(*, viewer_id: int) -> frozenset[int]:
-    """Everyone ``viewer_id`` must not find in a listing (sync: one query): whoever blocked
-    them or whom they blocked, whoever is discoverable by nobody, and whoever is discoverable
-    by friends only and is not their friend."""
+def _hidden_parts(viewer_id: int) -> list[QuerySet[Any, tuple[int]]]:
     friends_low = Friendship.objects.filter(high_id=viewer_id).values("low_id")
     friends_high = Friendship.objects.filter(low_id=viewer_id).values("high_id")
     private = (
@@ -54,7 +52,24 @@ def hidden_user_ids_read(*, viewer_id: int) -> frozenset[int]:
     )
     blocked = Block.objects.filter(blocker_id=viewer_id).values_list("blocked_id")
     blockers = Block.objects.filter(blocked_id=viewer_id).values_list("blocker_id")
-    return frozenset(int(pk) for (pk,) in blocked.union(blockers, private, all=True))
+    return [blocked, blockers, private]
+
+
+def visible_users_q(*, viewer_id: int) -> Q:
+    """The ``User`` rows ``viewer_id`` may find, as a filter (subqueries, no query of its
+    own): for listings the relational DB pages itself, such as user search."""
+    visible = Q()
+    for part in _hidden_parts(viewer_id):
+        visible &= ~Q(pk__in=part)
+    return visible
+
+
+def hidden_user_ids_read(*, viewer_id: int) -> frozenset[int]:
+    """Everyone ``viewer_id`` must not find in a listing (sync: one query): whoever blocked
+    them or whom they blocked, whoever is discoverable by nobody, and whoever is discoverable
+    by friends only and is not their friend."""
+    first, *rest = _hidden_parts(viewer_id)
+    return frozenset(int(pk) for (pk,) in first.union(*rest, all=True))
 
 
 async def hidden_user_ids(*, viewer_id: int) -> frozenset[int]:
@@ -135,3 +150,15 @@ async def visible_user_find(
         viewer_id=viewer_id, username=username, public_id=public_id
     )
     return UserRef(pk=user.pk, public_id=user.public_id)
+
+
+async def taste_owner_find(
+    *, viewer_id: int, username: str | None = None, public_id: UUID | None = None
+) -> UserRef:
+    """A user whose taste ``viewer_id`` may see (themselves included): NotFound as for an
+    unknown user across a block, PermissionDenied (``taste_hidden``) when the owner's
+    ``taste_visible_to`` leaves the viewer out."""
+    owner = await visible_user_find(viewer_id=viewer_id, username=username, public_id=public_id)
+    if not await taste_visible(viewer_id=viewer_id, owner_id=owner.pk):
+        raise PermissionDenied("This person keeps their taste to themselves", code="taste_hidden")
+    return owner
