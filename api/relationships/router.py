@@ -89,6 +89,7 @@ def _request(view: FriendRequestView) -> dict[str, Any]:
     "/friends/requests",
     response={HTTPStatus.CREATED: FriendRequestOut, HTTPStatus.OK: FriendRequestOut},
     url_name="friend-requests",
+    by_alias=True,
     summary="Ask someone to be friends (201; 200 when it accepts their request to me)",
     description="A request to someone who already asked me accepts theirs (200, status "
     "`accepted`). Asking twice is a 409 `friend_request_pending`, asking a friend a 409 "
@@ -110,6 +111,7 @@ async def send_request(
     "/friends/requests",
     response=Page[FriendRequestOut],
     url_name="friend-requests",
+    by_alias=True,
     summary="My pending friend requests, incoming or outgoing, newest first",
 )
 async def list_requests(
@@ -128,6 +130,7 @@ async def list_requests(
     "/friends/requests/{request_id}/accept",
     response=FriendRequestOut,
     url_name="friend-request-accept",
+    by_alias=True,
     summary="Accept a friend request sent to me",
     description="404 unless the request is mine to answer; 409 `friend_request_answered` "
     "when it is answered already. The sender's chat sockets get a `friend_request` event.",
@@ -141,6 +144,7 @@ async def accept_request(request: AuthenticatedRequest, request_id: UUID) -> dic
     "/friends/requests/{request_id}/decline",
     response=FriendRequestOut,
     url_name="friend-request-decline",
+    by_alias=True,
     summary="Decline a friend request sent to me",
     description="404 unless the request is mine to answer; 409 when answered already.",
     openapi_extra=also_answers(HTTPStatus.CONFLICT),

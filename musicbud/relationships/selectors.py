@@ -102,6 +102,17 @@ async def compatibility_get(*, user_id: int, username: str) -> CompatibilityView
     return CompatibilityView(user=person(card), answer=answer)
 
 
+class CompareLinkNotFound(NotFound):
+    """Unknown, revoked, expired or blocked: one answer. Not logged by Django's request
+    logger, whose line would carry the path, and so the token."""
+
+    code = "compare_link_not_found"
+    log_request = False
+
+    def __init__(self) -> None:
+        super().__init__("No such compare link")
+
+
 @dataclass(frozen=True, slots=True)
 class CompareView:
     owner: ProfileData
@@ -121,7 +132,7 @@ def _link_owner(*, viewer_id: int, token: str) -> int:
     )
     if link is None or blocked_between_read(viewer_id, link):
         # Revoked, expired, unknown and blocked all look alike.
-        raise NotFound("No such compare link", code="compare_link_not_found")
+        raise CompareLinkNotFound
     return int(link)
 
 

@@ -7,9 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from musicbud.errors import NotFound
 from musicbud.relationships.models import CompareLink
-from musicbud.relationships.selectors import CompareLinkView
+from musicbud.relationships.selectors import CompareLinkNotFound, CompareLinkView
 
 COMPARE_LINK_DAYS = 7
 # 24 bytes: 192 bits, 32 URL-safe characters.
@@ -32,4 +31,4 @@ async def compare_link_revoke(*, user_id: int, token: str) -> None:
         owner_id=user_id, token=token, revoked_at__isnull=True
     ).aupdate(revoked_at=timezone.now())
     if not revoked:
-        raise NotFound("No such compare link", code="compare_link_not_found")
+        raise CompareLinkNotFound
