@@ -381,7 +381,8 @@ def test_identical_libraries_score_100_and_nothing_shared_0(db: None) -> None:
 
     assert same["score"] == 100
     assert apart["score"] == 0
-    assert apart["shared"] == [] and apart["together"] is None
+    assert apart["shared"] == []
+    assert apart["together"] is None
 
 
 def test_compatibility_with_myself_is_a_422(api_client: Client, user: User) -> None:
