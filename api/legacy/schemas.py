@@ -4,6 +4,8 @@ page envelope, buds as ``{bud, similarity_score}``. Another user never shows an 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from ninja import Schema
@@ -109,6 +111,29 @@ class BudOut(Schema):
 class BudProfileData(Schema):
     bud: UserOut
     similarity_score: float
+
+
+class BudPersonOut(Schema):
+    uid: Uid
+    username: str
+    display_name: str
+
+
+class BudRequestData(Schema):
+    id: str
+    sender: BudPersonOut
+    recipient: BudPersonOut
+    status: str
+    created_at: datetime
+
+
+class BudRequestOut(Schema):
+    """The answer to a bud request (``data`` null once a friend is removed)."""
+
+    message: str
+    code: int
+    successful: bool
+    data: BudRequestData | None
 
 
 class BudProfileOut(Schema):
@@ -255,12 +280,27 @@ class BudIn(LegacyInput):
             return {"public_id": None, "username": self.bud_id.strip()}
 
 
+class BudAction(StrEnum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    REMOVE = "remove"
+
+
 class SearchIn(LegacyInput):
-    needs = ("query", "q")
+    """A search (``query`` or ``q``), or with ``userId`` a bud (friend) request: alone it asks
+    that person, with ``action`` it accepts or rejects their request or removes the friend."""
+
+    needs = ("query", "q", "userId")
     needs_not_blank = True  # surrounding spaces are trimmed
 
     query: str | None = Field(None, max_length=80)
     q: str | None = Field(None, max_length=80, description="Same as query.")
+    userId: Uid | None = Field(  # noqa: N815 - the name the app sends
+        None, description="A bud request to (or an answer about) the user of this uid."
+    )
+    action: BudAction | None = Field(
+        None, description="With userId: accept or reject their request, or remove the friend."
+    )
 
     @field_validator("query", "q")
     @classmethod

@@ -96,7 +96,7 @@ def _request(view: FriendRequestView) -> dict[str, Any]:
     "`already_friends`; someone who blocked me (or whom I blocked) is a 404 exactly like an "
     "unknown user. The recipient's chat sockets get a `friend_request` event. Rate limited "
     "by the strict policy.",
-    openapi_extra=also_answers(HTTPStatus.CONFLICT),
+    openapi_extra=also_answers(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 async def send_request(
     request: AuthenticatedRequest, payload: FriendRequestIn

@@ -216,8 +216,8 @@ async def friend_request_cancel(*, user: User, request_id: UUID) -> None:
     )
 
 
-def _unfriend(*, user: User, username: str) -> int:
-    target = visible_user_find_read(viewer_id=user.pk, username=username)
+def _unfriend(*, user: User, username: str | None, public_id: UUID | None) -> int:
+    target = visible_user_find_read(viewer_id=user.pk, username=username, public_id=public_id)
     low, high = sorted((user.pk, target.pk))
     deleted, _ = Friendship.objects.filter(low_id=low, high_id=high).delete()
     if not deleted:
@@ -225,7 +225,34 @@ def _unfriend(*, user: User, username: str) -> int:
     return target.pk
 
 
-async def friend_remove(*, user: User, username: str) -> None:
+async def friend_remove(
+    *, user: User, username: str | None = None, public_id: UUID | None = None
+) -> None:
     """End a friendship (NotFound when there is none)."""
-    other = await sync_to_async(_unfriend)(user=user, username=username)
+    other = await sync_to_async(_unfriend)(user=user, username=username, public_id=public_id)
     await bud_pages_invalidate([user.pk, other])
+
+
+def _pending_from(*, user: User, sender_public_id: UUID) -> UUID:
+    sender = visible_user_find_read(viewer_id=user.pk, public_id=sender_public_id)
+    request_id = (
+        FriendRequest.objects.filter(from_user=sender, to_user=user, status=RequestStatus.PENDING)
+        .values_list("public_id", flat=True)
+        .first()
+    )
+    if request_id is None:
+        raise NotFound(
+            f"No pending request from {sender.username}", code="friend_request_not_found"
+        )
+    return request_id
+
+
+async def friend_request_answer_from(
+    *, user: User, sender_public_id: UUID, accept: bool
+) -> FriendRequestView:
+    """Accept or decline the pending request the user of that public id sent me (the legacy
+    app names the person, not the request)."""
+    request_id = await sync_to_async(_pending_from)(user=user, sender_public_id=sender_public_id)
+    if accept:
+        return await friend_request_accept(user=user, request_id=request_id)
+    return await friend_request_decline(user=user, request_id=request_id)
