@@ -291,6 +291,8 @@ class SearchIn(LegacyInput):
     that person, with ``action`` it accepts or rejects their request or removes the friend."""
 
     needs = ("query", "q", "userId")
+    # The search's message: a bud request is the newer app's variant.
+    needs_message = "Send query (or q)"
     needs_not_blank = True  # surrounding spaces are trimmed
 
     query: str | None = Field(None, max_length=80)
