@@ -191,7 +191,9 @@ class CompatibilityAnswer:
     for_second: list[ItemRef]
 
 
-async def _compatibility(backend: GraphBackend, *, first: int, second: int) -> CompatibilityAnswer:
+async def compatibility_answer(
+    backend: GraphBackend, *, first: int, second: int
+) -> CompatibilityAnswer:
     cells = cells_for(source=BudSource.ALL, kind=None)
     facts = await backend.pair_facts(user_ids=[first, second], cells=cells)
     refs = await backend.item_refs(keys=keys_to_name(facts, first=first, second=second))
@@ -211,6 +213,6 @@ async def compatibility_of(*, first: int, second: int) -> CompatibilityAnswer:
     same score whichever is first)."""
     return await _answer(
         "compatibility",
-        lambda backend: _compatibility(backend, first=first, second=second),
+        lambda backend: compatibility_answer(backend, first=first, second=second),
         user_id=first,
     )

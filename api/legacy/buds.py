@@ -22,7 +22,6 @@ from api.legacy.operations import (
 )
 from api.legacy.schemas import (
     ITEM_ID_INPUTS,
-    BudAction,
     BudIn,
     BudOut,
     BudProfileOut,
@@ -236,11 +235,11 @@ async def _bud_request(request: AuthenticatedRequest, payload: SearchIn) -> Http
         view: FriendRequestView | None = result.request
         message = "Bud request sent." if result.created else "Bud request accepted."
         status = HTTPStatus.CREATED if result.created else HTTPStatus.OK
-    elif payload.action == BudAction.REMOVE:
+    elif payload.action == "remove":
         await friend_remove(user=request.auth, public_id=other)
         view, message = None, "Bud removed."
     else:
-        accept = payload.action == BudAction.ACCEPT
+        accept = payload.action == "accept"
         view = await friend_request_answer_from(
             user=request.auth, sender_public_id=other, accept=accept
         )

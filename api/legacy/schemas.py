@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from ninja import Schema
@@ -280,10 +279,8 @@ class BudIn(LegacyInput):
             return {"public_id": None, "username": self.bud_id.strip()}
 
 
-class BudAction(StrEnum):
-    ACCEPT = "accept"
-    REJECT = "reject"
-    REMOVE = "remove"
+# Inline in the body's schema (the legacy document states each body without $defs).
+BudAction = Literal["accept", "reject", "remove"]
 
 
 class SearchIn(LegacyInput):

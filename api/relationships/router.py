@@ -13,11 +13,14 @@ from ninja.responses import Status
 
 from api.auth import AuthenticatedRequest, auth
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, offset_page
+from api.pagination import Page, PageParams, next_link, offset_page
 from api.relationships.schemas import (
+    BlendOut,
+    BlendParams,
     CompareLinkOut,
     CompareOut,
     CompatibilityOut,
+    FeedEventOut,
     FriendOut,
     FriendRequestIn,
     FriendRequestOut,
@@ -26,6 +29,8 @@ from api.relationships.schemas import (
     RequestsParams,
 )
 from api.throttling import enforce_user_rate_limit
+from musicbud.relationships.blend import blend_get
+from musicbud.relationships.feed import feed_get
 from musicbud.relationships.selectors import (
     CompareLinkView,
     CompatibilityView,
@@ -283,3 +288,35 @@ async def compare(request: AuthenticatedRequest, token: str) -> dict[str, Any]:
             )
         ),
     }
+
+
+@router.get(
+    "/me/friends/{username}/blend",
+    response=BlendOut,
+    url_name="friend-blend",
+    summary="A track list drawn from a friend's taste and mine",
+    description="What we share first, then each side's favourites in turn (mine, theirs, "
+    "...), each row saying whose taste it came from; stable within a day. 403 `not_friends` "
+    "unless we are friends; 404 for an unknown user or across a block.",
+    openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
+)
+async def blend(
+    request: AuthenticatedRequest, username: str, params: Query[BlendParams]
+) -> dict[str, object]:
+    rows = await blend_get(user_id=request.auth.pk, username=username, limit=params.limit)
+    return {"items": rows}
+
+
+@router.get(
+    "/me/feed",
+    response=Page[FeedEventOut],
+    url_name="my-feed",
+    summary="My friends' activity, newest first",
+    description="New likes, new top-list entries and finished syncs of my friends whose "
+    "`taste_visible_to` lets me see their taste. Cursor paged: new events never shift a page.",
+)
+async def feed(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
+    events, cursor = await feed_get(
+        user_id=request.auth.pk, cursor=params.cursor, limit=params.limit
+    )
+    return {"items": events, "next": next_link(request, cursor)}

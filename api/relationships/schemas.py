@@ -149,3 +149,38 @@ class CompareLinkOut(Schema):
 class CompareOut(Schema):
     owner: PublicProfileOut = Field(description="The link owner's public profile.")
     compatibility: CompatibilityOut
+
+
+class BlendParams(Schema):
+    limit: int = Field(50, ge=1, le=100, description="How many tracks (1-100).")
+
+
+class BlendRowOut(Schema):
+    track: ItemRefOut
+    source: str = Field(description="Whose taste it came from: `me`, `them` or `both`.")
+    model_config = _examples({"track": ITEM_EXAMPLE, "source": "both"})
+
+
+class BlendOut(Schema):
+    items: list[BlendRowOut]
+
+
+class FeedEventOut(Schema):
+    type: str = Field(description="`like`, `top` (a new entry in a top list) or `sync`.")
+    at: datetime
+    user: PersonOut
+    item: ItemRefOut | None = Field(description="The item liked or ranked; null for a sync.")
+    rank: int | None = Field(description="The rank of a new top entry.")
+    added: dict[str, int] | None = Field(
+        description='What a finished sync added, by relation (`{"played": 2300}`).'
+    )
+    model_config = _examples(
+        {
+            "type": "like",
+            "at": "2026-12-07T09:00:00.000Z",
+            "user": PERSON_EXAMPLE,
+            "item": ITEM_EXAMPLE,
+            "rank": None,
+            "added": None,
+        }
+    )

@@ -180,40 +180,130 @@ def test_across_a_block_a_person_is_exactly_an_unknown_user(
     assert FriendRequest.objects.count() == 0
 
 
+def _listing_operations(client: Client) -> set[str]:
+    """Every listing of both documents: v1 GET operations answering a list (``items``), legacy
+    GET operations answering a page (``page_size``)."""
+    found: set[str] = set()
+    v1 = client.get("/api/v1/openapi.json").json()
+    for path, item in v1["paths"].items():
+        answer = item.get("get", {}).get("responses", {}).get("200", {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+        name = schema.get("$ref", "").rpartition("/")[2]
+        if "items" in v1["components"]["schemas"].get(name, {}).get("properties", {}):
+            found.add(f"v1 {path}")
+    legacy = client.get("/api/legacy/openapi.json").json()
+    for path, item in legacy["paths"].items():
+        parameters = item.get("get", {}).get("parameters", [])
+        if any(parameter["name"] == "page_size" for parameter in parameters):
+            found.add(f"legacy {path}")
+    return found
+
+
+# Listings that never show a person: items, channels, messages, my own rows.
+SHOW_NO_PEOPLE = {
+    "v1 /api/v1/catalogue/{kind}": "catalogue items",
+    "v1 /api/v1/me/likes/{kind}": "my own taste",
+    "v1 /api/v1/me/top/{kind}": "my own taste",
+    "v1 /api/v1/me/played/tracks": "my own taste",
+    "v1 /api/v1/me/recommendations": "items (probed below: never drawn from hidden buds)",
+    "v1 /api/v1/me/compare-links": "my own links",
+    "v1 /api/v1/connections": "my own connections",
+    "v1 /api/v1/me/friends/{username}/blend": "tracks of a friend (a block ends friendships)",
+    # The chat slice's own block rules: a blocked person's messages never reach the blocker
+    # and direct messages are refused both ways (tests/api/chat/); these list my channels,
+    # invitations and conversations, not people to discover.
+    "v1 /api/v1/chat/channels": "my channels",
+    "v1 /api/v1/chat/invitations": "my invitations",
+    "v1 /api/v1/chat/conversations": "my conversations",
+    "v1 /api/v1/chat/channels/{channel_id}/messages": "messages (blocked authors dropped)",
+    "v1 /api/v1/chat/conversations/{username}/messages": "messages of one conversation",
+}
+
+
 def test_every_listing_route_leaves_out_blocked_and_hidden_people(bud_world: BudWorld) -> None:
-    """Each listing of v1 and the legacy API that shows people, asked by ``me`` after ana
-    blocked me and ben became discoverable by nobody: neither appears anywhere."""
+    """Every listing of v1 and the legacy API, asked by ``me`` after ana blocked me and ben
+    became discoverable by nobody: neither appears in any. A listing added later fails here
+    until it is probed or said to show no people."""
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
     client = _client(me)
+    before = {
+        kind: [
+            row["item"]["name"]
+            for row in client.get(reverse("api-v1:recommendations"), {"kind": kind}).json()["items"]
+        ]
+        for kind in ("tracks", "artists")
+    }
+    assert before == {"tracks": ["deep"], "artists": ["other"]}
     _block(ana, me)
     _privacy(ben, discoverable="nobody")
     hit = bud_world.tracks["hit"].public_id
-    rare = bud_world.tracks["rare1"].public_id
-    listings = {
-        "v1 buds": reverse("api-v1:my-buds"),
-        "v1 buds by likes": reverse("api-v1:my-buds") + "?source=likes",
-        "v1 item buds": reverse("api-v1:item-buds", args=["tracks", hit]),
-        "v1 item buds rare": reverse("api-v1:item-buds", args=["tracks", rare]),
-        "v1 search": reverse("api-v1:user-search") + "?q=a",
-        "v1 search b": reverse("api-v1:user-search") + "?q=b",
-        "v1 friends": reverse("api-v1:my-friends"),
-        "v1 requests in": reverse("api-v1:friend-requests") + "?direction=incoming",
-        "v1 requests out": reverse("api-v1:friend-requests") + "?direction=outgoing",
-        "legacy buds aio": "/v1/bud/liked/aio/",
-        "legacy buds tracks": "/v1/bud/liked/tracks/",
-        "legacy buds artists": "/v1/bud/liked/artists/",
-        "legacy item buds": f"/v1/bud/track/?track_id={hit}",
-        "legacy search": "/v1/bud/search/?q=a",
+    band = bud_world.artists["band"].public_id
+    probes: dict[str, list[str]] = {
+        "v1 /api/v1/me/buds": [
+            reverse("api-v1:my-buds"),
+            reverse("api-v1:my-buds") + "?source=likes",
+        ],
+        "v1 /api/v1/catalogue/{kind}/{item_id}/buds": [
+            reverse("api-v1:item-buds", args=["tracks", hit]),
+            reverse("api-v1:item-buds", args=["artists", band]),
+        ],
+        "v1 /api/v1/users/search": [reverse("api-v1:user-search") + f"?q={q}" for q in "abn"],
+        "v1 /api/v1/me/buds/{username}/common": [reverse("api-v1:common-items", args=["cat"])],
+        "v1 /api/v1/me/friends": [reverse("api-v1:my-friends")],
+        "v1 /api/v1/friends/requests": [
+            reverse("api-v1:friend-requests") + "?direction=incoming",
+            reverse("api-v1:friend-requests") + "?direction=outgoing",
+        ],
+        "v1 /api/v1/me/feed": [reverse("api-v1:my-feed")],
     }
-    hidden = {ana.username, ben.username, str(ana.public_id), str(ben.public_id)}
-    for name, url in listings.items():
-        response = client.get(url)
-        assert response.status_code == HTTPStatus.OK, (name, response.content)
-        text = response.content.decode()
-        assert not any(f'"{h}"' in text for h in hidden), (name, text)
-    # And the recommendations do not come from them: ana's "deep" is nobody else's.
-    recommended = client.get(reverse("api-v1:recommendations"), {"kind": "tracks"})
-    assert "deep" not in [row["item"]["name"] for row in recommended.json()["items"]]
+    for path in sorted(_listing_operations(client)):
+        if not path.startswith("legacy "):
+            continue
+        template = path.removeprefix("legacy ")
+        if template.startswith(("/me/", "/users/{user_id}")):
+            continue  # my own taste; another user's taste (a block is a 404 there)
+        url = template.replace("{user_id}", str(me.public_id))
+        if template.startswith("/bud/common/"):
+            url += "?username=cat"
+        elif template in {"/bud/track", "/bud/artist", "/bud/album", "/bud/genre"}:
+            item = {"/bud/track": hit, "/bud/artist": band}.get(template)
+            if item is None:
+                continue  # no album or genre of ana's or ben's
+            url += f"?{template.rpartition('/')[2]}_id={item}"
+        elif template == "/bud/search":
+            url += "?q=a"
+        probes[path] = [url]
+    listings = _listing_operations(client)
+    unclassified = (
+        listings
+        - set(probes)
+        - set(SHOW_NO_PEOPLE)
+        - {p for p in listings if p.startswith(("legacy /me/", "legacy /users/{user_id}"))}
+        - {f"legacy /bud/{kind}" for kind in ("album", "genre")}
+    )
+    assert unclassified == set()
+    assert {
+        "legacy /bud/liked/aio",
+        "legacy /bud/top/artists",
+        "legacy /bud/played/tracks",
+        "legacy /bud/track",
+        "legacy /bud/common/liked/tracks",
+        "legacy /bud/search",
+    } <= set(probes)
+
+    hidden = {ana.username, ben.username, ana.public_id.hex, ben.public_id.hex}
+    hidden |= {str(ana.public_id), str(ben.public_id)}
+    for name, urls in probes.items():
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == HTTPStatus.OK, (name, url, response.content)
+            text = response.content.decode()
+            assert not any(f'"{h}"' in text for h in hidden), (name, url, text)
+    # The recommendations are not drawn from them: ana's "deep" and ben's "other" would be
+    # (cat, the one bud left, has nothing I lack).
+    for kind in ("tracks", "artists"):
+        recommended = client.get(reverse("api-v1:recommendations"), {"kind": kind})
+        assert recommended.json()["items"] == []
 
 
 # --- friend requests and friends -------------------------------------------------------------
@@ -433,3 +523,60 @@ def test_a_compare_link_across_a_block_or_expired_is_unknown(bud_world: BudWorld
     CompareLink.objects.update(expires_at="2000-01-01T00:00:00Z")
     expired = _client(ben).get(reverse("api-v1:compare", args=[token]))
     assert_envelope(expired, HTTPStatus.NOT_FOUND, "compare_link_not_found")
+
+
+# --- blend and feed --------------------------------------------------------------------------
+
+
+def _befriend(first: User, second: User) -> None:
+    low, high = sorted((first.pk, second.pk))
+    Friendship.objects.create(low_id=low, high_id=high)
+
+
+def test_a_blend_puts_what_we_share_first_then_takes_turns(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    me, ana = bud_world.me, bud_world.users["ana"]
+    url = reverse("api-v1:friend-blend", args=["ana"])
+    assert_envelope(api_client.get(url), HTTPStatus.FORBIDDEN, "not_friends")
+    _befriend(me, ana)
+    # Ranks decide each side's favourites: my hit, ana's deep.
+    taste_edge_set(user=me, kind="track", item=bud_world.tracks["hit"], relation="top", rank=1)
+    taste_edge_set(user=ana, kind="track", item=bud_world.tracks["deep"], relation="top", rank=1)
+
+    rows = api_client.get(url).json()["items"]
+    again = api_client.get(url, {"limit": 3}).json()["items"]
+
+    assert [(r["track"]["name"], r["source"]) for r in rows][2:] == [
+        ("hit", "me"),
+        ("deep", "them"),
+    ]
+    assert sorted(r["track"]["name"] for r in rows[:2]) == ["rare1", "rare2"]
+    assert {r["source"] for r in rows[:2]} == {"both"}
+    assert again == rows[:3]
+
+
+def test_the_feed_shows_friends_whose_taste_i_may_see_newest_first(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
+    _befriend(me, ana)
+    _befriend(me, ben)
+    _privacy(ben, taste_visible_to="nobody")
+    new = TrackFactory.create(name="new")
+    taste_edge_set(user=ana, kind="track", item=new, relation=Relation.LIKE)
+    taste_edge_set(user=ana, kind="track", item=new, relation="top", rank=2)
+    taste_edge_set(user=ben, kind="track", item=new, relation=Relation.LIKE)
+
+    first = api_client.get(reverse("api-v1:my-feed"), {"limit": 2}).json()
+    assert [(e["type"], e["user"]["username"], e["item"]["name"]) for e in first["items"]] == [
+        ("top", "ana", "new"),
+        ("like", "ana", "new"),
+    ]
+    assert first["items"][0]["rank"] == 2
+    rest = api_client.get(first["next"]).json()
+    # The next two of ana's older likes; ben (taste hidden) never appears.
+    assert [(e["type"], e["user"]["username"]) for e in rest["items"]] == [("like", "ana")] * 2
+    assert "ben" not in str(first) + str(rest)
+    bad = api_client.get(reverse("api-v1:my-feed"), {"cursor": "bm9wZQ"})
+    assert_envelope(bad, HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_cursor")
