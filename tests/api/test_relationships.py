@@ -510,6 +510,10 @@ def test_a_compare_link_overrides_privacy_until_revoked(
     assert_envelope(gone, HTTPStatus.NOT_FOUND, "compare_link_not_found")
     assert token not in caplog.text
     assert _client(ana).get(reverse("api-v1:my-compare-links")).json()["items"] == []
+    # Metrics label routes by template: the token is in no series.
+    scrape = Client().get(reverse("metrics")).content.decode()
+    assert 'route="/api/v1/compare/{token}"' in scrape
+    assert token not in scrape
 
 
 def test_a_compare_link_across_a_block_or_expired_is_unknown(bud_world: BudWorld) -> None:
