@@ -3,9 +3,10 @@ contain, so that no name can pass for another, and the form in which two names a
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
-from confusable_homoglyphs import categories
+from confusable_homoglyphs import categories, confusables
 
 # Scripts that may share one word (UTS #39's "highly restrictive" level): Japanese, Chinese
 # and Korean writing mixes them with each other and with Latin, and none passes for another.
@@ -53,3 +54,23 @@ def display_text_normalize(text: str) -> str:
     """The stored spelling: NFKC, so fullwidth or compatibility forms of a name (``jazz`` in
     fullwidth letters, U+FF4A...) are the name itself, then stripped."""
     return unicodedata.normalize("NFKC", text).strip()
+
+
+def display_text_key(text: str) -> str:
+    """The form in which two names are compared for uniqueness: NFKC, case folded, and each
+    letter that can pass for a Latin one replaced by that Latin letter (UTS #39's skeleton,
+    towards Latin), so a name written wholly in look-alikes (``sax`` in Cyrillic dze, a and
+    ha: U+0455 U+0430 U+0445) has the key of the Latin name it imitates."""
+    folded = unicodedata.normalize("NFKC", text).strip().casefold()
+    return "".join(_latin_lookalike(char) for char in folded)
+
+
+@functools.cache
+def _latin_lookalike(char: str) -> str:
+    if categories.alias(char) in SCRIPTLESS | {"LATIN"}:
+        return char
+    for glyph in confusables.confusables_data.get(char, ()):
+        lookalike = glyph["c"]
+        if len(lookalike) == 1 and categories.alias(lookalike) == "LATIN":
+            return str(lookalike.casefold())
+    return char

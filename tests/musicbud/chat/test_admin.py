@@ -57,3 +57,35 @@ def test_the_remove_action_marks_messages_deleted_by_the_moderator(admin_client:
     assert kept.deleted_at is None
     assert listed.status_code == HTTPStatus.OK
     assert list(listed.context["cl"].queryset) == [spam]
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("\u0455\u0430\u0445", "A channel named '\u0455\u0430\u0445' exists"),  # Cyrillic "sax"
+        ("SAX", "A channel named 'SAX' exists"),
+        ("s\u0430x", "The channel name mixes scripts in 's\u0430x' (CYRILLIC, LATIN)"),
+        ("sax\u202e", "The channel name must not contain control, bidi, zero-width"),
+    ],
+)
+def test_the_admin_holds_a_channel_name_to_the_api_rules(
+    admin_client: Client, name: str, error: str
+) -> None:
+    Channel.objects.create(name="sax")
+
+    response = admin_client.post(
+        reverse("admin:chat_channel_add"),
+        {
+            "name": name,
+            "description": "",
+            "visibility": "public",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.OK  # the form again, with the error
+    assert [
+        message[: len(error)] for message in response.context["adminform"].form.errors["name"]
+    ] == [error]
+    assert list(Channel.objects.values_list("name", flat=True)) == ["sax"]
