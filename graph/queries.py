@@ -195,8 +195,11 @@ async def compatibility_answer(
     backend: GraphBackend, *, first: int, second: int
 ) -> CompatibilityAnswer:
     cells = cells_for(source=BudSource.ALL, kind=None)
-    facts = await backend.pair_facts(user_ids=[first, second], cells=cells)
-    refs = await backend.item_refs(keys=keys_to_name(facts, first=first, second=second))
+    facts, refs = await backend.pair_facts(
+        user_ids=[first, second],
+        cells=cells,
+        to_name=lambda facts: keys_to_name(facts, first=first, second=second),
+    )
     names = {key: (ref.name, str(ref.public_id)) for key, ref in refs.items()}
     answer = compatibility(facts, first=first, second=second, names=names)
     return CompatibilityAnswer(

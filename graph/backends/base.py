@@ -3,7 +3,7 @@ module implements with module-level functions (mypy checks both where queries.py
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from graph.compatibility import PairFacts
@@ -59,6 +59,13 @@ class GraphBackend(Protocol):
         self, *, user_id: int, kind: str, limit: int, hidden: frozenset[int] = ...
     ) -> list[Recommendation]: ...
 
-    async def pair_facts(self, *, user_ids: Sequence[int], cells: list[Cell]) -> PairFacts: ...
-
-    async def item_refs(self, *, keys: Iterable[str]) -> dict[str, ItemRef]: ...
+    async def pair_facts(
+        self,
+        *,
+        user_ids: Sequence[int],
+        cells: list[Cell],
+        to_name: Callable[[PairFacts], set[str]],
+    ) -> tuple[PairFacts, dict[str, ItemRef]]:
+        """Two users' libraries and counts (``graph.compatibility``), and the items
+        ``to_name`` picks from them, named."""
+        ...

@@ -5,7 +5,7 @@ scored by ``graph.scoring``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -343,7 +343,9 @@ async def recommendations(
     return ranked[: max(1, limit)]
 
 
-async def pair_facts(*, user_ids: Sequence[int], cells: list[Cell]) -> PairFacts:
+async def pair_facts(
+    *, user_ids: Sequence[int], cells: list[Cell], to_name: Callable[[PairFacts], set[str]]
+) -> tuple[PairFacts, dict[str, ItemRef]]:
     rows = await cypher_read(
         "MATCH (u:User)-[r]->(i) WHERE u.sql_id IN $users AND type(r) IN $types "
         "OPTIONAL MATCH (i)<-[r2]-(v:User) WHERE type(r2) = type(r) "
@@ -361,8 +363,5 @@ async def pair_facts(*, user_ids: Sequence[int], cells: list[Cell]) -> PairFacts
         item = int(row["item"])
         libraries[int(row["user"])].setdefault(cell, set()).add(item)
         df[(cell, item)] = int(row["df"])
-    return PairFacts(libraries=libraries, df=df, users=await _cell_users(cells))
-
-
-async def item_refs(*, keys: Iterable[str]) -> dict[str, ItemRef]:
-    return await _item_refs(keys)
+    facts = PairFacts(libraries=libraries, df=df, users=await _cell_users(cells))
+    return facts, await _item_refs(to_name(facts))

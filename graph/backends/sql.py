@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -498,9 +498,39 @@ def _pair_facts(*, user_ids: Sequence[int], cells: list[Cell]) -> PairFacts:
     return PairFacts(libraries=libraries, df=df, users=users)
 
 
-async def pair_facts(*, user_ids: Sequence[int], cells: list[Cell]) -> PairFacts:
-    return await sync_to_async(_pair_facts)(user_ids=user_ids, cells=cells)
+def _named_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
+    """The items ``keys`` name, every kind in one query (a page's ``_item_refs`` takes one
+    per kind)."""
+    by_kind = item_ids_by_kind(keys)
+    if not by_kind:
+        return {}
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, ids in sorted(by_kind.items()):
+        table = ITEM_MODELS[kind]._meta.db_table
+        marks = ", ".join(["%s"] * len(ids))
+        parts.append(
+            f"SELECT %s, id, public_id, name FROM {table} WHERE id IN ({marks})"  # noqa: S608
+        )
+        params.extend([kind, *ids])
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    return {
+        item_key(kind, pk): ItemRef(kind=kind, public_id=_public_uuid(public_id), name=name)
+        for kind, pk, public_id, name in rows
+    }
 
 
-async def item_refs(*, keys: Iterable[str]) -> dict[str, ItemRef]:
-    return await sync_to_async(_item_refs)(list(keys))
+def _pair_facts_named(
+    *, user_ids: Sequence[int], cells: list[Cell], to_name: Callable[[PairFacts], set[str]]
+) -> tuple[PairFacts, dict[str, ItemRef]]:
+    facts = _pair_facts(user_ids=user_ids, cells=cells)
+    return facts, _named_refs(to_name(facts))
+
+
+async def pair_facts(
+    *, user_ids: Sequence[int], cells: list[Cell], to_name: Callable[[PairFacts], set[str]]
+) -> tuple[PairFacts, dict[str, ItemRef]]:
+    # One hop for the facts, the choice of the items to name and their names.
+    return await sync_to_async(_pair_facts_named)(user_ids=user_ids, cells=cells, to_name=to_name)
