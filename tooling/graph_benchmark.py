@@ -150,3 +150,41 @@ def compatibility_latency(*, user_ids: list[int]) -> Latency:
     finally:
         gc.unfreeze()
     return _latency(timings)
+
+
+def visibility_cost(*, user_ids: list[int]) -> tuple[Latency, Latency]:
+    """``buds_for_user`` (all sources, every kind, limit 20) without and with the visibility
+    rule (``hidden_user_ids``' query included), the two calls interleaved user by user so a
+    change of the machine's load during the run weighs on both alike."""
+
+    async def run() -> tuple[list[float], list[float]]:
+        plain: list[float] = []
+        visible: list[float] = []
+
+        async def page(user_id: int, hidden: frozenset[int] = frozenset()) -> None:
+            await sql.buds_for_user(
+                user_id=user_id,
+                kind=None,
+                source=BudSource.ALL,
+                limit=20,
+                cursor=None,
+                hidden=hidden,
+            )
+
+        await page(user_ids[0])
+        gc.collect()
+        gc.freeze()
+        for user_id in user_ids:
+            started = time.perf_counter()
+            await page(user_id)
+            plain.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            await page(user_id, await hidden_user_ids(viewer_id=user_id))
+            visible.append((time.perf_counter() - started) * 1000)
+        return plain, visible
+
+    try:
+        plain, visible = asyncio.run(run())
+    finally:
+        gc.unfreeze()
+    return _latency(plain), _latency(visible)
