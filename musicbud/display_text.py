@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
-
-from confusable_homoglyphs import categories, confusables
+from types import ModuleType
 
 # Scripts that may share one word (UTS #39's "highly restrictive" level): Japanese, Chinese
 # and Korean writing mixes them with each other and with Latin, and none passes for another.
@@ -20,9 +19,26 @@ SCRIPTLESS = frozenset({"COMMON", "INHERITED"})  # digits, punctuation, combinin
 _INVISIBLE = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u180e\u2800\u3164\uffa0")
 
 
+def homoglyph_tables() -> tuple[ModuleType, ModuleType]:
+    """confusable_homoglyphs' ``categories`` and ``confusables``, imported on first use: their
+    Unicode tables weigh ~17 MB in every process, and ASCII text never needs them."""
+    from confusable_homoglyphs import categories, confusables
+
+    return categories, confusables
+
+
+def script_of(char: str) -> str:
+    """``char``'s script as confusable_homoglyphs names it (``categories.alias``); ASCII
+    (Latin letters, everything else Common) without loading the tables."""
+    if char < "\x80":
+        return "LATIN" if char.isalpha() else "COMMON"
+    alias: str = homoglyph_tables()[0].alias(char)
+    return alias
+
+
 def scripts_of(text: str) -> set[str]:
     """The scripts of ``text``'s letters (digits, punctuation and marks have none)."""
-    return {categories.alias(char) for char in text} - SCRIPTLESS
+    return {script_of(char) for char in text} - SCRIPTLESS
 
 
 def scripts_may_mix(scripts: set[str]) -> bool:
@@ -67,10 +83,10 @@ def display_text_key(text: str) -> str:
 
 @functools.cache
 def _latin_lookalike(char: str) -> str:
-    if categories.alias(char) in SCRIPTLESS | {"LATIN"}:
+    if script_of(char) in SCRIPTLESS | {"LATIN"}:
         return char
-    for glyph in confusables.confusables_data.get(char, ()):
+    for glyph in homoglyph_tables()[1].confusables_data.get(char, ()):
         lookalike = glyph["c"]
-        if len(lookalike) == 1 and categories.alias(lookalike) == "LATIN":
+        if len(lookalike) == 1 and script_of(lookalike) == "LATIN":
             return str(lookalike.casefold())
     return char

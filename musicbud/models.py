@@ -166,6 +166,11 @@ class EdgeSource(models.TextChoices):
     SPOTIFY = "spotify", "Spotify"
     LASTFM = "lastfm", "Last.fm"
     YTMUSIC = "ytmusic", "YouTube Music"
+    # A history upload of a service (musicbud/imports): ``<provider>_upload``, so that the
+    # service's sync and disconnect (which touch only the source named after the provider)
+    # never remove what an upload brought.
+    SPOTIFY_UPLOAD = "spotify_upload", "Spotify history upload"
+    YTMUSIC_UPLOAD = "ytmusic_upload", "YouTube Music history upload"
     DEMO = "demo", "Demo data"
 
 

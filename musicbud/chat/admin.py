@@ -105,6 +105,15 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_select_related = ("author", "channel")
     actions = ["remove_messages"]
 
+    # Messages are written by their authors through the chat services (stored, then fanned
+    # out to the sockets); moderators read them and remove them with the action, never add
+    # one under somebody's name or rewrite one.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False
+
     @admin.display(description="content")
     def excerpt(self, obj: Message) -> str:
         return obj.content if len(obj.content) <= 80 else f"{obj.content[:79]}…"
