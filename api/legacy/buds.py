@@ -26,6 +26,7 @@ from api.legacy.schemas import (
     BudOut,
     BudProfileOut,
     BudRequestOut,
+    BudSearchOut,
     ItemOut,
     LegacyPage,
     SearchIn,
@@ -260,10 +261,7 @@ async def _bud_request(request: AuthenticatedRequest, payload: SearchIn) -> Http
 @legacy_operation(
     router,
     "bud/search",
-    response={
-        HTTPStatus.OK: UsersPage | BudRequestOut,
-        HTTPStatus.CREATED: BudRequestOut,
-    },
+    response={HTTPStatus.OK: BudSearchOut, HTTPStatus.CREATED: BudRequestOut},
     summary="People whose username or display name contains the query; or a bud request",
     successor="/api/v1/users/search",
     body=SearchIn,

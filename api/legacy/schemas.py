@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from ninja import Schema
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    RootModel,
+    field_validator,
+)
 
 from api import examples
 from api.auth.schemas import USERNAME_DOCUMENTED
@@ -147,10 +154,41 @@ class BudRequestData(Schema):
 class BudRequestOut(Schema):
     """The answer to a bud request (``data`` null once a friend is removed)."""
 
+    model_config = answer_example(
+        {
+            "message": "Bud request sent.",
+            "code": 201,
+            "successful": True,
+            "data": {
+                "id": "3c2e1f0a-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                "sender": {
+                    "uid": examples.MAYA_ID.replace("-", ""),
+                    "username": "maya",
+                    "display_name": "Maya",
+                },
+                "recipient": {
+                    "uid": examples.LEO_ID.replace("-", ""),
+                    "username": "leo",
+                    "display_name": "Leo",
+                },
+                "status": "pending",
+                "created_at": "2026-12-07T09:00:00Z",
+            },
+        }
+    )
+
     message: str
     code: int
     successful: bool
     data: BudRequestData | None
+
+
+class BudSearchOut(RootModel[LegacyPage[UserOut] | BudRequestOut]):
+    """A search's page, or (with ``userId``) a bud request's answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.legacy_page(examples.LEGACY_USER)]}
+    )
 
 
 class BudProfileOut(Schema):

@@ -118,6 +118,8 @@ async def send_request(
     url_name="friend-requests",
     by_alias=True,
     summary="My pending friend requests, incoming or outgoing, newest first",
+    description="`direction=incoming` (default): requests to me; `outgoing`: mine. Only "
+    "pending ones; a block cancels those between the two people.",
 )
 async def list_requests(
     request: AuthenticatedRequest, params: Query[RequestsParams]
@@ -176,6 +178,8 @@ async def cancel_request(request: AuthenticatedRequest, request_id: UUID) -> Sta
     response=Page[FriendOut],
     url_name="my-friends",
     summary="My friends, newest friendship first, each with our compatibility score",
+    description="Each friend with when we became friends and our compatibility (0-100, as "
+    "`GET /users/{username}/compatibility`).",
 )
 async def my_friends(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
     return await offset_page(request, params, partial(friends_list, user_id=request.auth.pk))
@@ -245,6 +249,8 @@ async def create_link(request: AuthenticatedRequest) -> Status[dict[str, Any]]:
     response=Page[CompareLinkOut],
     url_name="my-compare-links",
     summary="My live compare links, newest first",
+    description="Links neither revoked nor expired, each with its token and URL (shown to me "
+    "only).",
 )
 async def list_links(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
     page = await offset_page(request, params, partial(compare_links_list, user_id=request.auth.pk))

@@ -11,6 +11,7 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
+from api import examples
 from api.buds.schemas import ItemRefOut, SharedItemOut
 from api.pagination import PageParams
 from api.schemas import InputSchema
@@ -149,6 +150,9 @@ class CompareLinkOut(Schema):
 class CompareOut(Schema):
     owner: PublicProfileOut = Field(description="The link owner's public profile.")
     compatibility: CompatibilityOut
+    model_config = _examples(
+        {"owner": examples.PUBLIC_PROFILE, "compatibility": COMPATIBILITY_EXAMPLE}
+    )
 
 
 class BlendParams(Schema):
@@ -163,6 +167,14 @@ class BlendRowOut(Schema):
 
 class BlendOut(Schema):
     items: list[BlendRowOut]
+    model_config = _examples(
+        {
+            "items": [
+                {"track": ITEM_EXAMPLE, "source": "both"},
+                {"track": {**ITEM_EXAMPLE, "name": "Glory Box"}, "source": "me"},
+            ]
+        }
+    )
 
 
 class FeedEventOut(Schema):
