@@ -208,6 +208,7 @@ SHOW_NO_PEOPLE = {
     "v1 /api/v1/me/recommendations": "items (probed below: never drawn from hidden buds)",
     "v1 /api/v1/me/compare-links": "my own links",
     "v1 /api/v1/connections": "my own connections",
+    "v1 /api/v1/me/imports": "my own uploads",
     "v1 /api/v1/me/friends/{username}/blend": "tracks of a friend (a block ends friendships)",
     # The chat slice's own block rules: a blocked person's messages never reach the blocker
     # and direct messages are refused both ways (tests/api/chat/); these list my channels,
