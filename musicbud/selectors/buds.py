@@ -3,8 +3,8 @@ recommendations. The graph layer computes them; this module resolves public ids 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from django.conf import settings
@@ -16,14 +16,18 @@ from graph.types import Bud, BudPage, BudSource, Recommendation, SharedItem
 from musicbud.cache import cached_query
 from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
-from musicbud.kinds import ITEM_MODELS
+from musicbud.kinds import ITEM_MODELS, KINDS
 from musicbud.models import ItemKind
 from musicbud.relationships.visibility import (
     hidden_user_ids,
     taste_owner_find,
     visible_user_find,
 )
+from musicbud.selectors.catalogue import card_of, item_cards_get
 from musicbud.selectors.users import UserRef
+
+# How many recommendations a list holds at most (its count included).
+RECOMMENDATIONS_MAX = 1_000
 
 # How far (in pages of MAX_LIMIT, 1,000 buds) a bud's score is looked up in my ranking before
 # it is summed from what we share.
@@ -55,7 +59,7 @@ async def buds_page_get(
     it concerns (``musicbud.relationships.caches``). The people the user may not find are
     left out inside the ranking.
     """
-    return await queries.buds_for_user(
+    page = await queries.buds_for_user(
         user_id=user_id,
         kind=kind,
         source=source,
@@ -63,6 +67,32 @@ async def buds_page_get(
         cursor=cursor,
         hidden=await hidden_user_ids(viewer_id=user_id),
     )
+    return await _carded_buds(page)
+
+
+async def _carded_buds(page: BudPage) -> BudPage:
+    """The page with each shared item's card (images, credits) in place of its ref: one
+    batch of queries for the page, so a cached page needs none."""
+    cards = await item_cards_get(shared.item for bud in page.buds for shared in bud.top_shared)
+    return replace(
+        page,
+        buds=[
+            replace(
+                bud,
+                top_shared=[
+                    replace(shared, item=card_of(cards, shared.item)) for shared in bud.top_shared
+                ],
+            )
+            for bud in page.buds
+        ],
+    )
+
+
+async def shared_items_carded(shared: Iterable[SharedItem]) -> list[SharedItem]:
+    """The shared items with their cards in place of their refs (one batch of queries)."""
+    rows = list(shared)
+    cards = await item_cards_get(row.item for row in rows)
+    return [replace(row, item=card_of(cards, row.item)) for row in rows]
 
 
 def buds_page_reads(
@@ -212,7 +242,7 @@ async def _item_id(*, kind: str, public_id: UUID) -> int:
         .afirst()
     )
     if item_id is None:
-        raise NotFound(f"No {kind} with id {public_id}")
+        raise NotFound(f"No {kind} with id {public_id}", code="item_not_found")
     return int(item_id)
 
 
@@ -222,11 +252,24 @@ async def item_buds_get(
     """The people for whom an item means most, but those ``viewer_id`` may not find;
     NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
-    return await queries.buds_for_item(
+    page = await queries.buds_for_item(
         kind=kind,
         item_id=item_id,
         limit=limit,
         cursor=cursor,
+        hidden=await hidden_user_ids(viewer_id=viewer_id),
+    )
+    return await _carded_buds(page)
+
+
+async def item_bud_total_get(*, viewer_id: int, kind: str, public_id: UUID) -> int:
+    """How many people the pages of ``item_buds_get`` hold in all (but those ``viewer_id``
+    may not find, as there); NotFound for an unknown item."""
+    item_id = await _item_id(kind=kind, public_id=public_id)
+    return await queries.item_bud_count(
+        kind=kind,
+        item_id=item_id,
+        exclude_user_id=None,
         hidden=await hidden_user_ids(viewer_id=viewer_id),
     )
 
@@ -252,17 +295,37 @@ async def item_buds_slice_get(
     )
 
 
-async def recommendations_get(
-    *, user_id: int, kind: str, offset: int, limit: int
-) -> list[Recommendation]:
-    """Items of a kind my top buds (those I may find) have and I do not, best first.
+@dataclass(frozen=True, slots=True)
+class RecommendationSlice:
+    """Some consecutive recommendations (with their items' cards), and how many there are."""
 
-    Returns up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
+    recommendations: list[Recommendation]
+    total: int
+
+
+async def recommendations_get(
+    *, user_id: int, kind: str | None, offset: int, limit: int
+) -> RecommendationSlice:
+    """Items (of a kind, or of every kind) my top buds (those I may find) have and I do not,
+    best first, and how many there are (at most ``RECOMMENDATIONS_MAX``).
+
+    The slice holds up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
     """
-    ranked = await queries.recommendations(
-        user_id=user_id,
-        kind=kind,
-        limit=offset + limit + 1,
-        hidden=await hidden_user_ids(viewer_id=user_id),
+    kinds = [ItemKind(kind).value] if kind is not None else [spec.kind.value for spec in KINDS]
+    hidden = await hidden_user_ids(viewer_id=user_id)
+    ranked: list[Recommendation] = []
+    for each in kinds:
+        ranked.extend(
+            await queries.recommendations(
+                user_id=user_id, kind=each, limit=RECOMMENDATIONS_MAX, hidden=hidden
+            )
+        )
+    order = {value: index for index, value in enumerate(kinds)}
+    ranked.sort(key=lambda r: (-r.score, order[r.item.kind], r.item.name, r.item.public_id))
+    ranked = ranked[:RECOMMENDATIONS_MAX]
+    on_page = ranked[offset : offset + limit + 1]
+    cards = await item_cards_get(row.item for row in on_page)
+    return RecommendationSlice(
+        recommendations=[replace(row, item=card_of(cards, row.item)) for row in on_page],
+        total=len(ranked),
     )
-    return ranked[offset : offset + limit + 1]
