@@ -13,7 +13,7 @@ from ninja.responses import Status
 
 from api.auth import AuthenticatedRequest, auth
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, next_link, offset_page
+from api.pagination import Page, PageParams, first_link, next_link, offset_page
 from api.relationships.schemas import (
     BlendOut,
     BlendParams,
@@ -35,8 +35,11 @@ from musicbud.relationships.selectors import (
     CompareLinkView,
     CompatibilityView,
     compare_get,
+    compare_link_count,
     compare_links_list,
     compatibility_get,
+    friend_count,
+    friend_request_count,
     friend_requests_list,
     friends_list,
 )
@@ -128,6 +131,9 @@ async def list_requests(
         request,
         params,
         partial(friend_requests_list, user_id=request.auth.pk, direction=params.direction.value),
+        count=partial(
+            friend_request_count, user_id=request.auth.pk, direction=params.direction.value
+        ),
     )
     page["items"] = [_request(view) for view in page["items"]]  # type: ignore[attr-defined]
     return page
@@ -182,7 +188,12 @@ async def cancel_request(request: AuthenticatedRequest, request_id: UUID) -> Sta
     "`GET /users/{username}/compatibility`).",
 )
 async def my_friends(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
-    return await offset_page(request, params, partial(friends_list, user_id=request.auth.pk))
+    return await offset_page(
+        request,
+        params,
+        partial(friends_list, user_id=request.auth.pk),
+        count=partial(friend_count, user_id=request.auth.pk),
+    )
 
 
 @router.delete(
@@ -190,7 +201,8 @@ async def my_friends(request: AuthenticatedRequest, params: Query[PageParams]) -
     response={HTTPStatus.NO_CONTENT: None},
     url_name="my-friend",
     summary="End a friendship",
-    description="404 `not_friends` when we are not friends (and for an unknown user).",
+    description="404 `friendship_not_found` when we are not friends; 404 `user_not_found` "
+    "for an unknown user or across a block.",
 )
 async def unfriend(request: AuthenticatedRequest, username: str) -> Status[None]:
     await friend_remove(user=request.auth, username=username)
@@ -253,7 +265,12 @@ async def create_link(request: AuthenticatedRequest) -> Status[dict[str, Any]]:
     "only).",
 )
 async def list_links(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
-    page = await offset_page(request, params, partial(compare_links_list, user_id=request.auth.pk))
+    page = await offset_page(
+        request,
+        params,
+        partial(compare_links_list, user_id=request.auth.pk),
+        count=partial(compare_link_count, user_id=request.auth.pk),
+    )
     page["items"] = [_link(request, view) for view in page["items"]]  # type: ignore[attr-defined]
     return page
 
@@ -318,11 +335,20 @@ async def blend(
     response=Page[FeedEventOut],
     url_name="my-feed",
     summary="My friends' activity, newest first",
-    description="New likes, new top-list entries and finished syncs of my friends whose "
-    "`taste_visible_to` lets me see their taste. Cursor paged: new events never shift a page.",
+    description="New likes, new top-list entries, finished syncs and finished history "
+    "uploads (imports: `added` says what they added) of my friends whose `taste_visible_to` "
+    "lets me see their taste. Cursor paged: new events never shift a page. `count` is null: "
+    "the feed grows while it is read, so a total would be stale at once; `previous` (past the "
+    "first page) leads back to the newest page.",
 )
 async def feed(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
     events, cursor = await feed_get(
         user_id=request.auth.pk, cursor=params.cursor, limit=params.limit
     )
-    return {"items": events, "next": next_link(request, cursor)}
+    return {
+        "items": events,
+        "count": None,  # the feed grows while it is read (see the description)
+        "next": next_link(request, cursor),
+        # Keyset pages read forward: once past the first, the previous link is the first's.
+        "previous": first_link(request) if params.cursor else None,
+    }

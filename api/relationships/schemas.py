@@ -12,7 +12,8 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from api import examples
-from api.buds.schemas import ItemRefOut, SharedItemOut
+from api.buds.schemas import SharedItemOut
+from api.catalogue.schemas import ItemOut
 from api.pagination import PageParams
 from api.schemas import InputSchema
 from api.users.schemas import PublicProfileOut
@@ -23,11 +24,7 @@ PERSON_EXAMPLE: dict[str, Any] = {
     "username": "ana",
     "display_name": "Ana",
 }
-ITEM_EXAMPLE: dict[str, Any] = {
-    "id": "0b9f6c64-1f5e-4ac4-9d0c-7e2f3a1b5c6d",
-    "kind": "track",
-    "name": "Teardrop",
-}
+ITEM_EXAMPLE: dict[str, Any] = examples.TRACK
 
 
 def _examples(example: dict[str, Any]) -> ConfigDict:
@@ -105,8 +102,8 @@ class CellScoreOut(Schema):
 
 
 class DiscoverOut(Schema):
-    for_me: list[ItemRefOut] = Field(description="What they love that I lack.")
-    for_them: list[ItemRefOut] = Field(description="What I love that they lack.")
+    for_me: list[ItemOut] = Field(description="What they love that I lack.")
+    for_them: list[ItemOut] = Field(description="What I love that they lack.")
 
 
 COMPATIBILITY_EXAMPLE: dict[str, Any] = {
@@ -129,7 +126,7 @@ class CompatibilityOut(Schema):
     )
     breakdown: list[CellScoreOut] = Field(description="The same score per relation and kind.")
     shared: list[SharedItemOut] = Field(description="What we share, heaviest first (20 at most).")
-    together: ItemRefOut | None = Field(description="The shared item that weighs most.")
+    together: ItemOut | None = Field(description="The shared item that weighs most.")
     discover: DiscoverOut
     model_config = _examples(COMPATIBILITY_EXAMPLE)
 
@@ -160,7 +157,7 @@ class BlendParams(Schema):
 
 
 class BlendRowOut(Schema):
-    track: ItemRefOut
+    track: ItemOut
     source: str = Field(description="Whose taste it came from: `me`, `them` or `both`.")
     model_config = _examples({"track": ITEM_EXAMPLE, "source": "both"})
 
@@ -171,20 +168,34 @@ class BlendOut(Schema):
         {
             "items": [
                 {"track": ITEM_EXAMPLE, "source": "both"},
-                {"track": {**ITEM_EXAMPLE, "name": "Glory Box"}, "source": "me"},
+                {
+                    "track": {
+                        **ITEM_EXAMPLE,
+                        "id": "4d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a",
+                        "name": "Glory Box",
+                        "external_ids": {},
+                    },
+                    "source": "me",
+                },
             ]
         }
     )
 
 
 class FeedEventOut(Schema):
-    type: str = Field(description="`like`, `top` (a new entry in a top list) or `sync`.")
+    type: str = Field(
+        description="`like`, `top` (a new entry in a top list), `sync` (a finished sync) or "
+        "`import` (a finished history upload)."
+    )
     at: datetime
     user: PersonOut
-    item: ItemRefOut | None = Field(description="The item liked or ranked; null for a sync.")
+    item: ItemOut | None = Field(
+        description="The item liked or ranked; null for a sync or an import."
+    )
     rank: int | None = Field(description="The rank of a new top entry.")
     added: dict[str, int] | None = Field(
-        description='What a finished sync added, by relation (`{"played": 2300}`).'
+        description="What a finished sync or import added, by relation "
+        '(`{"played": 2300}`: "added 2,300 plays").'
     )
     model_config = _examples(
         {

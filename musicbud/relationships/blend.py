@@ -6,7 +6,7 @@ changes from one day to the next."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from asgiref.sync import sync_to_async
@@ -16,6 +16,7 @@ from graph.types import ItemRef
 from musicbud.errors import PermissionDenied
 from musicbud.models import ItemKind, Relation, TasteEdge, Track
 from musicbud.relationships.visibility import are_friends_read, visible_user_find_read
+from musicbud.selectors.catalogue import card_of, item_cards_get
 
 BLEND_MAX = 100
 
@@ -84,8 +85,10 @@ def _blend(*, user_id: int, username: str, limit: int) -> list[BlendRow]:
 
 
 async def blend_get(*, user_id: int, username: str, limit: int) -> list[BlendRow]:
-    """Up to ``limit`` tracks from my friend's taste and mine; NotFound as for an unknown user
-    across a block, PermissionDenied (``not_friends``) unless we are friends."""
-    return await sync_to_async(_blend)(
+    """Up to ``limit`` tracks (their cards) from my friend's taste and mine; NotFound as for
+    an unknown user across a block, PermissionDenied (``not_friends``) unless we are friends."""
+    rows = await sync_to_async(_blend)(
         user_id=user_id, username=username, limit=max(1, min(limit, BLEND_MAX))
     )
+    cards = await item_cards_get(row.track for row in rows)
+    return [replace(row, track=card_of(cards, row.track)) for row in rows]

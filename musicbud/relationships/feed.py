@@ -1,11 +1,12 @@
-"""The friends' feed: my friends' new likes, new entries in their top lists and finished
-syncs, newest first, from the friends whose ``taste_visible_to`` lets me see their taste.
-Computed from the taste edges and sync jobs themselves (their timestamps), keyset paged on
-(time, source, id) so new events never shift a page."""
+"""The friends' feed: my friends' new likes, new entries in their top lists, finished syncs
+and finished history uploads (imports), newest first, from the friends whose
+``taste_visible_to`` lets me see their taste. Computed from the taste edges, sync jobs and
+import jobs themselves (their timestamps), keyset paged on (time, source, id) so new events
+never shift a page."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,18 +17,20 @@ from graph.cursor import cursor_decode, cursor_encode
 from graph.types import ItemRef
 from musicbud.connections.models import SyncJob, SyncStatus
 from musicbud.errors import InvalidCursor
+from musicbud.imports.models import ImportJob, ImportStatus
 from musicbud.models import Relation, TasteEdge, User
 from musicbud.relationships.models import Audience, PrivacySettings
 from musicbud.relationships.services.friends import PersonView, person
 from musicbud.relationships.visibility import friend_ids_read
+from musicbud.selectors.catalogue import card_of, item_cards_get
 
-# Sources in the keyset: at one instant, taste events come before syncs.
-EDGE, SYNC = 1, 0
+# Sources in the keyset: at one instant, taste events come before syncs, syncs before imports.
+EDGE, SYNC, IMPORT = 1, 0, -1
 
 
 @dataclass(frozen=True, slots=True)
 class FeedEvent:
-    type: str  # like | top | sync
+    type: str  # like | top | sync | import
     at: datetime
     user: PersonView
     item: ItemRef | None
@@ -104,6 +107,12 @@ def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEve
         .select_related("connection")
         .order_by("-finished_at", "-id")[: limit + 1]
     )
+    imports = ImportJob.objects.filter(
+        _below("finished_at", IMPORT, after),
+        user_id__in=list(people),
+        status=ImportStatus.SUCCEEDED,
+        finished_at__isnull=False,
+    ).order_by("-finished_at", "-id")[: limit + 1]
     events: list[FeedEvent] = []
     for edge in edges:
         item = getattr(edge, edge.kind)
@@ -131,6 +140,19 @@ def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEve
                 key=(job.finished_at, SYNC, job.pk),
             )
         )
+    for upload in imports:
+        assert upload.finished_at is not None  # noqa: S101 - filtered above
+        events.append(
+            FeedEvent(
+                type="import",
+                at=upload.finished_at,
+                user=people[upload.user_id],
+                item=None,
+                rank=None,
+                added=_added(upload.changes),
+                key=(upload.finished_at, IMPORT, upload.pk),
+            )
+        )
     events.sort(key=lambda e: e.key, reverse=True)
     page = events[:limit]
     next_cursor = None
@@ -143,5 +165,11 @@ def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEve
 async def feed_get(
     *, user_id: int, cursor: str | None, limit: int
 ) -> tuple[list[FeedEvent], str | None]:
-    """One page of my friends' feed and the cursor of the next (None on the last)."""
-    return await sync_to_async(_feed)(user_id=user_id, cursor=cursor, limit=limit)
+    """One page of my friends' feed (items with their cards) and the cursor of the next (None
+    on the last)."""
+    events, next_cursor = await sync_to_async(_feed)(user_id=user_id, cursor=cursor, limit=limit)
+    cards = await item_cards_get(event.item for event in events if event.item is not None)
+    return [
+        replace(event, item=card_of(cards, event.item)) if event.item is not None else event
+        for event in events
+    ], next_cursor

@@ -3,11 +3,11 @@ anyone whose taste I may see, and what a compare link shows its holder."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from graph import queries
@@ -26,13 +26,18 @@ from musicbud.relationships.visibility import (
     friendship_q,
     taste_owner_find,
 )
+from musicbud.selectors.catalogue import card_of, item_cards_get
 from musicbud.selectors.profile import ProfileData, profile_get
 
 
-def _requests(*, user_id: int, direction: str, offset: int, limit: int) -> list[FriendRequestView]:
+def _pending(*, user_id: int, direction: str) -> Q:
     mine = Q(to_user_id=user_id) if direction == "incoming" else Q(from_user_id=user_id)
+    return mine & Q(status=RequestStatus.PENDING)
+
+
+def _requests(*, user_id: int, direction: str, offset: int, limit: int) -> list[FriendRequestView]:
     rows = (
-        FriendRequest.objects.filter(mine, status=RequestStatus.PENDING)
+        FriendRequest.objects.filter(_pending(user_id=user_id, direction=direction))
         .select_related("from_user", "to_user")
         .order_by("-id")[offset : offset + limit + 1]
     )
@@ -42,14 +47,19 @@ def _requests(*, user_id: int, direction: str, offset: int, limit: int) -> list[
 async def friend_requests_list(
     *, user_id: int, direction: str, offset: int, limit: int
 ) -> list[FriendRequestView]:
-    """My pending requests, ``incoming`` (to me) or ``outgoing`` (mine), newest first; up to
+    """My pending requests, ``incoming`` (to me) or else ``outgoing`` (mine), newest first; up to
     ``limit + 1`` from ``offset`` (the extra one signals a next page). A block cancels the
     requests between the two, so none across a block is ever listed."""
-    if direction not in {"incoming", "outgoing"}:
-        raise InvalidInput("direction must be incoming or outgoing", code="invalid_direction")
     return await sync_to_async(_requests)(
         user_id=user_id, direction=direction, offset=offset, limit=limit
     )
+
+
+async def friend_request_count(*, user_id: int, direction: str) -> int:
+    """How many requests ``friend_requests_list`` pages through, for the same arguments."""
+    return await FriendRequest.objects.filter(
+        _pending(user_id=user_id, direction=direction)
+    ).acount()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +94,24 @@ async def friends_list(*, user_id: int, offset: int, limit: int) -> list[FriendV
     return friends
 
 
+async def _carded(answer: CompatibilityAnswer) -> CompatibilityAnswer:
+    """The answer with each item's card (images, credits) in place of its ref: one batch."""
+    cards = await item_cards_get(
+        [*(row.item for row in answer.shared), *answer.for_first, *answer.for_second]
+    )
+    return replace(
+        answer,
+        shared=[replace(row, item=card_of(cards, row.item)) for row in answer.shared],
+        for_first=[card_of(cards, ref) for ref in answer.for_first],
+        for_second=[card_of(cards, ref) for ref in answer.for_second],
+    )
+
+
+async def friend_count(*, user_id: int) -> int:
+    """How many friends I have (every page of ``friends_list``)."""
+    return await Friendship.objects.filter(friendship_q(user_id)).acount()
+
+
 @dataclass(frozen=True, slots=True)
 class CompatibilityView:
     user: PersonView
@@ -96,7 +124,7 @@ async def compatibility_get(*, user_id: int, username: str) -> CompatibilityView
     other = await taste_owner_find(viewer_id=user_id, username=username)
     if other.pk == user_id:
         raise InvalidInput("That is you: pick another user", code="same_user")
-    answer = await queries.compatibility_of(first=user_id, second=other.pk)
+    answer = await _carded(await queries.compatibility_of(first=user_id, second=other.pk))
     card = await User.objects.filter(pk=other.pk).afirst()
     assert card is not None  # noqa: S101 - found just above
     return CompatibilityView(user=person(card), answer=answer)
@@ -143,7 +171,7 @@ async def compare_get(*, viewer_id: int, token: str) -> CompareView:
     owner_id = await sync_to_async(_link_owner)(viewer_id=viewer_id, token=token)
     if owner_id == viewer_id:
         raise InvalidInput("That is your own link", code="same_user")
-    answer = await queries.compatibility_of(first=viewer_id, second=owner_id)
+    answer = await _carded(await queries.compatibility_of(first=viewer_id, second=owner_id))
     return CompareView(owner=await profile_get(user_id=owner_id), answer=answer)
 
 
@@ -154,12 +182,21 @@ class CompareLinkView:
     expires_at: datetime
 
 
+def _live_links(user_id: int) -> QuerySet[CompareLink]:
+    return CompareLink.objects.filter(
+        owner_id=user_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+
+
 async def compare_links_list(*, user_id: int, offset: int, limit: int) -> list[CompareLinkView]:
     """My live compare links (not revoked, not expired), newest first."""
-    rows = CompareLink.objects.filter(
-        owner_id=user_id, revoked_at__isnull=True, expires_at__gt=timezone.now()
-    ).order_by("-id")[offset : offset + limit + 1]
+    rows = _live_links(user_id).order_by("-id")[offset : offset + limit + 1]
     return [
         CompareLinkView(token=row.token, created_at=row.created_at, expires_at=row.expires_at)
         async for row in rows
     ]
+
+
+async def compare_link_count(*, user_id: int) -> int:
+    """How many live compare links I have (every page of ``compare_links_list``)."""
+    return await _live_links(user_id).acount()

@@ -357,7 +357,7 @@ def test_a_friend_request_its_acceptance_and_the_friend_list(bud_world: BudWorld
     assert removed.status_code == HTTPStatus.NO_CONTENT
     assert Friendship.objects.count() == 0
     gone = _client(ana).delete(reverse("api-v1:my-friend", args=[me.username]))
-    assert_envelope(gone, HTTPStatus.NOT_FOUND, "not_friends")
+    assert_envelope(gone, HTTPStatus.NOT_FOUND, "friendship_not_found")
 
 
 def test_crossing_requests_make_friends(bud_world: BudWorld) -> None:

@@ -221,7 +221,7 @@ def _unfriend(*, user: User, username: str | None, public_id: UUID | None) -> in
     low, high = sorted((user.pk, target.pk))
     deleted, _ = Friendship.objects.filter(low_id=low, high_id=high).delete()
     if not deleted:
-        raise NotFound(f"{target.username} is not your friend", code="not_friends")
+        raise NotFound(f"{target.username} is not your friend", code="friendship_not_found")
     return target.pk
 
 
