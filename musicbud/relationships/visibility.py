@@ -144,8 +144,8 @@ async def taste_visible(*, viewer_id: int, owner_id: int) -> bool:
 def _unknown(username: str | None, public_id: UUID | None) -> NotFound:
     # Word for word what an unknown user gets: a block is never revealed.
     if public_id is not None:
-        return NotFound(f"No user with id {public_id}")
-    return NotFound(f"No user named {username!r}")
+        return NotFound(f"No user with id {public_id}", code="user_not_found")
+    return NotFound(f"No user named {username!r}", code="user_not_found")
 
 
 def visible_user_find_read(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from musicbud.cache import async_cache, cached_query
 from musicbud.cache_keys import PROFILE, profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
-from musicbud.relationships.visibility import visible_user_find, visible_users_q
+from musicbud.relationships.visibility import taste_visible, visible_user_find, visible_users_q
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,8 @@ class ProfileData:
     last_name: str
     location: str
     date_joined: datetime
-    taste_counts: TasteCounts
+    # None: hidden from the viewer (their taste_visible_to), on someone else's profile only.
+    taste_counts: TasteCounts | None
 
 
 def taste_counts_read(*, user_id: int) -> TasteCounts:
@@ -120,9 +121,13 @@ async def public_profile_get(
     *, viewer_id: int, username: str | None = None, public_id: UUID | None = None
 ) -> ProfileData:
     """An active user's profile by username (case-insensitive) or public id, as ``viewer_id``
-    may see it; NotFound otherwise, and across a block either way (as for an unknown user)."""
+    may see it (no taste counts when the owner's ``taste_visible_to`` leaves the viewer out);
+    NotFound otherwise, and across a block either way (as for an unknown user)."""
     user = await visible_user_find(viewer_id=viewer_id, username=username, public_id=public_id)
-    return await profile_get(user_id=user.pk)
+    profile = await profile_get(user_id=user.pk)
+    if user.pk != viewer_id and not await taste_visible(viewer_id=viewer_id, owner_id=user.pk):
+        return replace(profile, taste_counts=None)
+    return profile
 
 
 def _search_matches(*, query: str, exclude_id: int) -> QuerySet[User]:

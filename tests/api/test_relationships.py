@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from musicbud.chat.models import Block
+from musicbud.imports.models import ImportFormat, ImportJob, ImportStatus
 from musicbud.models import Relation, User
 from musicbud.relationships.models import CompareLink, FriendRequest, Friendship, RequestStatus
 from musicbud.services.taste import taste_edge_set
@@ -170,12 +172,12 @@ def test_across_a_block_a_person_is_exactly_an_unknown_user(
             reverse("api-v1:compatibility", args=[name]),
             reverse("api-v1:user-profile", args=[name]),
         ):
-            body = assert_envelope(api_client.get(url), HTTPStatus.NOT_FOUND, "not_found")
+            body = assert_envelope(api_client.get(url), HTTPStatus.NOT_FOUND, "user_not_found")
             assert body["message"] == f"No user named {name!r}"
         sent = api_client.post(
             reverse("api-v1:friend-requests"), {"username": name}, content_type="application/json"
         )
-        body = assert_envelope(sent, HTTPStatus.NOT_FOUND, "not_found")
+        body = assert_envelope(sent, HTTPStatus.NOT_FOUND, "user_not_found")
         assert body["message"] == f"No user named {name!r}"
     assert FriendRequest.objects.count() == 0
 
@@ -212,10 +214,9 @@ SHOW_NO_PEOPLE = {
     "v1 /api/v1/me/friends/{username}/blend": "tracks of a friend (a block ends friendships)",
     # The chat slice's own block rules: a blocked person's messages never reach the blocker
     # and direct messages are refused both ways (tests/api/chat/); these list my channels,
-    # invitations and conversations, not people to discover.
+    # invitations and messages, not people to discover.
     "v1 /api/v1/chat/channels": "my channels",
     "v1 /api/v1/chat/invitations": "my invitations",
-    "v1 /api/v1/chat/conversations": "my conversations",
     "v1 /api/v1/chat/channels/{channel_id}/messages": "messages (blocked authors dropped)",
     "v1 /api/v1/chat/conversations/{username}/messages": "messages of one conversation",
 }
@@ -235,6 +236,14 @@ def test_every_listing_route_leaves_out_blocked_and_hidden_people(bud_world: Bud
         for kind in ("tracks", "artists")
     }
     assert before == {"tracks": ["deep"], "artists": ["other"]}
+    # A conversation with ana before she blocks me: it leaves my list with the block.
+    said = client.post(
+        reverse("api-v1:chat-conversation-messages", args=["ana"]),
+        {"content": "hi"},
+        content_type="application/json",
+    )
+    assert said.status_code == HTTPStatus.CREATED, said.content
+    assert _names(client.get(reverse("api-v1:chat-conversations"))) == ["ana"]
     _block(ana, me)
     _privacy(ben, discoverable="nobody")
     hit = bud_world.tracks["hit"].public_id
@@ -256,6 +265,7 @@ def test_every_listing_route_leaves_out_blocked_and_hidden_people(bud_world: Bud
             reverse("api-v1:friend-requests") + "?direction=outgoing",
         ],
         "v1 /api/v1/me/feed": [reverse("api-v1:my-feed")],
+        "v1 /api/v1/chat/conversations": [reverse("api-v1:chat-conversations")],
     }
     for path in sorted(_listing_operations(client)):
         if not path.startswith("legacy "):
@@ -590,3 +600,75 @@ def test_the_feed_shows_friends_whose_taste_i_may_see_newest_first(
     assert "ben" not in str(first) + str(rest)
     bad = api_client.get(reverse("api-v1:my-feed"), {"cursor": "bm9wZQ"})
     assert_envelope(bad, HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_cursor")
+
+
+def test_the_feed_shows_friends_finished_imports_with_what_they_added(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
+    _befriend(me, ana)
+    _befriend(me, ben)
+    _privacy(ben, taste_visible_to="nobody")
+    added = {"played": {"track": {"added": 2300, "updated": 4}}, "like": {"track": {"added": 0}}}
+    for user, status in ((ana, ImportStatus.SUCCEEDED), (ben, ImportStatus.SUCCEEDED)):
+        ImportJob.objects.create(
+            user=user,
+            format=ImportFormat.SPOTIFY_EXTENDED,
+            status=status,
+            changes=added,
+            finished_at=timezone.now(),
+        )
+    # A failed upload and one still running are no news.
+    ImportJob.objects.create(
+        user=ana,
+        format=ImportFormat.SPOTIFY_EXTENDED,
+        status=ImportStatus.FAILED,
+        changes=added,
+        finished_at=timezone.now(),
+    )
+
+    first = api_client.get(reverse("api-v1:my-feed"), {"limit": 1}).json()
+    assert first["items"] == [
+        {
+            "type": "import",
+            "at": first["items"][0]["at"],
+            "user": {"id": str(ana.public_id), "username": "ana", "display_name": ana.display_name},
+            "item": None,
+            "rank": None,
+            "added": {"played": 2300},
+        }
+    ]
+    assert first["count"] is None
+    assert first["previous"] is None
+    second = api_client.get(first["next"]).json()
+    assert [e["type"] for e in second["items"]] == ["like"]
+    assert second["previous"] == reverse("api-v1:my-feed") + "?limit=1"
+    # Items are cards, as on every list.
+    assert set(second["items"][0]["item"]) == {
+        "id",
+        "kind",
+        "name",
+        "external_ids",
+        "images",
+        "artists",
+        "album",
+    }
+
+
+def test_a_profile_shows_taste_counts_only_to_whom_the_taste_is_visible(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    me, ana = bud_world.me, bud_world.users["ana"]
+    url = reverse("api-v1:user-profile", args=["ana"])
+    shown = api_client.get(url).json()["taste_counts"]
+    assert shown is not None
+    assert sum(shown["likes"].values()) > 0
+    _privacy(ana, taste_visible_to="friends")
+    assert api_client.get(url).json()["taste_counts"] is None
+    _befriend(me, ana)
+    assert api_client.get(url).json()["taste_counts"] == shown
+    _privacy(ana, taste_visible_to="nobody")
+    assert api_client.get(url).json()["taste_counts"] is None
+    # My own profile always has mine.
+    own = _client(ana).get(reverse("api-v1:user-profile", args=["ana"])).json()
+    assert own["taste_counts"] == shown
