@@ -327,7 +327,7 @@ async def blend(
     request: AuthenticatedRequest, username: str, params: Query[BlendParams]
 ) -> dict[str, object]:
     rows = await blend_get(user_id=request.auth.pk, username=username, limit=params.limit)
-    return {"items": rows}
+    return {"items": rows, "count": len(rows), "next": None, "previous": None}
 
 
 @router.get(

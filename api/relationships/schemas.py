@@ -163,7 +163,13 @@ class BlendRowOut(Schema):
 
 
 class BlendOut(Schema):
+    """The whole blend in one answer (``limit`` rows at most): a list in the shape of every
+    page, with no page before or after it."""
+
     items: list[BlendRowOut]
+    count: int = Field(description="How many rows the blend holds (all of them are here).")
+    next: None = Field(description="Always null: the blend is one page.")
+    previous: None = Field(description="Always null: the blend is one page.")
     model_config = _examples(
         {
             "items": [
@@ -177,7 +183,10 @@ class BlendOut(Schema):
                     },
                     "source": "me",
                 },
-            ]
+            ],
+            "count": 2,
+            "next": None,
+            "previous": None,
         }
     )
 

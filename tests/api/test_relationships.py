@@ -574,6 +574,8 @@ def test_a_blend_puts_what_we_share_first_then_takes_turns(
     assert sorted(r["track"]["name"] for r in rows[:2]) == ["rare1", "rare2"]
     assert {r["source"] for r in rows[:2]} == {"both"}
     assert again == rows[:3]
+    whole = api_client.get(url, {"limit": 3}).json()
+    assert (whole["count"], whole["next"], whole["previous"]) == (3, None, None)
 
 
 def test_the_feed_shows_friends_whose_taste_i_may_see_newest_first(
