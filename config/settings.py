@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "musicbud",
     "musicbud.chat",
     "musicbud.imports",
+    "musicbud.relationships",
     "graph",
     # The demo, benchmark and evaluation commands and the demo marker's table: development and
     # tests only, like daphne; the production image does not ship the package.

@@ -3,6 +3,7 @@ recommendations."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from api.buds.schemas import (
 )
 from api.cached_answers import cached_answer
 from api.catalogue.schemas import KindPath
+from api.openapi import also_answers
 from api.pagination import Page, PageParams, first_link, next_link, offset_page
 from fastpath.read_ahead import CacheRead
 from graph.types import Recommendation, SharedItem
@@ -95,6 +97,8 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     response=Page[SharedItemOut],
     url_name="common-items",
     summary="What I share with someone",
+    # 403 taste_hidden: their taste_visible_to leaves me out.
+    openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def common(
     request: AuthenticatedRequest, username: str, params: Query[CommonParams]
@@ -128,11 +132,17 @@ async def item_buds(
     """The users holding the item, ranked by how much of their library it is (and how rare it
     is), best first. 404 for an unknown item."""
     page = await item_buds_get(
-        kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
+        viewer_id=request.auth.pk,
+        kind=kind.item_kind,
+        public_id=item_id,
+        limit=params.limit,
+        cursor=params.cursor,
     )
     return {
         "items": page.buds,
-        "count": await item_bud_total_get(kind=kind.item_kind, public_id=item_id),
+        "count": await item_bud_total_get(
+            viewer_id=request.auth.pk, kind=kind.item_kind, public_id=item_id
+        ),
         "next": next_link(request, page.next_cursor),
         "previous": _ranking_previous(request, params),
     }
