@@ -38,10 +38,10 @@ BudsPageOut = Page[BudOut]
 
 
 def _my_buds_reads(request: AuthenticatedRequest, params: BudsParams) -> list[CacheRead]:
-    return buds_page_reads(user_id=request.auth.pk, **_page_arguments(params))
+    return buds_page_reads(user_id=request.auth.pk, **page_arguments(params))
 
 
-def _page_arguments(params: BudsParams) -> dict[str, Any]:
+def page_arguments(params: BudsParams) -> dict[str, Any]:
     return {
         "kind": params.kind.item_kind if params.kind else None,
         "source": params.source,
@@ -62,7 +62,7 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     sizes. `kind` and `source` (likes, top, played, all) narrow what counts. Each bud carries
     the shared items that weigh most. Cached; pages follow a keyset cursor, so none repeats or
     skips a bud."""
-    page = await buds_page_get(user_id=request.auth.pk, **_page_arguments(params))
+    page = await buds_page_get(user_id=request.auth.pk, **page_arguments(params))
     return {"items": page.buds, "next": next_link(request, page.next_cursor)}
 
 
