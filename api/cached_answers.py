@@ -127,7 +127,7 @@ def lane_routes() -> dict[str, LaneRoute]:
     from musicbud.selectors.buds import buds_page_reads
     from musicbud.selectors.profile import profile_reads
 
-    defaults = page_arguments(BudsParams())
+    defaults = page_arguments(BudsParams.model_validate({}))
 
     def profile(user_id: int) -> Sequence[CacheRead]:
         return profile_reads(user_id=user_id)
@@ -149,7 +149,9 @@ def lane_routes() -> dict[str, LaneRoute]:
 
 def lane_planners() -> dict[str, Planner]:
     """The lane's planners, one per lane route (``config.asgi`` installs the lane)."""
-    return {path: functools.partial(plan_cached_read, route) for path, route in lane_routes().items()}
+    return {
+        path: functools.partial(plan_cached_read, route) for path, route in lane_routes().items()
+    }
 
 
 _LANE_HEADERS = frozenset({b"authorization", b"x-request-id", b"x-forwarded-for"})
@@ -222,7 +224,9 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
         try:
             for read in reads:
                 async_cache.lookup_observed(read.key.split(":", 1)[0], hit=True)
-            metrics.request_observed(route=route.route, method="GET", status=status, seconds=seconds)
+            metrics.request_observed(
+                route=route.route, method="GET", status=status, seconds=seconds
+            )
             access_logger.info(
                 "%s %s %s",
                 "GET",

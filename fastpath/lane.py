@@ -107,7 +107,7 @@ def _learn(messages: list[Mapping[str, Any]], dynamic: Mapping[bytes, bytes]) ->
     if start.get("status") != 200 or start.get("trailers"):
         return None
     body = b"".join(m.get("body", b"") for m in messages[1:] if m["type"] == "http.response.body")
-    if not messages[-1].get("type") == "http.response.body" or messages[-1].get("more_body"):
+    if messages[-1].get("type") != "http.response.body" or messages[-1].get("more_body"):
         return None
     headers: list[tuple[bytes, Any]] = []
     gzipped = False

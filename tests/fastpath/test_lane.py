@@ -25,7 +25,7 @@ from config.lifespan import LifespanApp
 from fastpath.handler import HopFreeASGIHandler
 from fastpath.lane import forget_templates
 from musicbud.cache import redis_client
-from musicbud.selectors.profile import profile_key
+from musicbud.cache_keys import profile_key
 from musicbud.services.tokens import TokenType, _encode, access_token_decode
 from musicbud.token_store import family_revoke
 from tests.api.test_hot_paths import bearer_headers
@@ -104,10 +104,14 @@ async def test_a_hit_is_the_full_paths_answer_in_one_round_trip(
     await asgi_request(lane_app, url, headers=headers)  # counted by the lane, the template learned
     count_redis_commands.clear()
 
-    served = await asgi_request(lane_app, url, headers=[*headers, ("x-request-id", "lane-test-hit-1")])
+    served = await asgi_request(
+        lane_app, url, headers=[*headers, ("x-request-id", "lane-test-hit-1")]
+    )
 
     assert count_redis_commands == ["EVALSHA"]
-    reference = await asgi_request(full, url, headers=[*headers, ("x-request-id", "lane-test-hit-1")])
+    reference = await asgi_request(
+        full, url, headers=[*headers, ("x-request-id", "lane-test-hit-1")]
+    )
     assert served.status == HTTPStatus.OK
     assert int(served.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 3
     assert int(reference.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 4
@@ -202,9 +206,7 @@ async def test_an_expired_token_is_refused_alike(apps: tuple[Any, Any]) -> None:
         now=int(time.time()) - 10 * settings.JWT_ACCESS_TTL_SECONDS,
     )
 
-    served, reference = await both(
-        lane_app, full, url, [("authorization", f"Bearer {expired}")]
-    )
+    served, reference = await both(lane_app, full, url, [("authorization", f"Bearer {expired}")])
 
     assert served.status == HTTPStatus.UNAUTHORIZED
     assert served.json()["code"] == "token_expired"

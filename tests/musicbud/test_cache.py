@@ -19,11 +19,11 @@ from redis.exceptions import RedisError
 from fastpath.read_ahead import CacheRead
 from musicbud.cache import (
     MISSING,
-    run_script,
     async_cache,
     cached_query,
     close_redis_clients,
     redis_client,
+    run_script,
 )
 from tests.conftest import require_service
 
