@@ -52,6 +52,7 @@ def test_off_is_djangos_stock_handler_and_middleware() -> None:
         "middleware": settings.STOCK_MIDDLEWARE,
         "middleware_type": "list",
         "handler": "django.core.handlers.asgi.ASGIHandler",
+        "front": "ASGIHandler",  # no lane: the stock handler serves every request
     }
 
 
