@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import functools
 import tempfile
 import threading
 from collections import OrderedDict
@@ -118,72 +116,32 @@ def _start_request_in_thread() -> None:
     close_old_connections()
 
 
-Waiter = Callable[[ThreadPoolExecutor], None]
-
-
 class RequestThreadPool:
     """Single-thread executors lent to one request at a time, kept between requests.
 
     Keeping the threads lets a connection opened by one request be reused by a later one, as
     ``CONN_MAX_AGE`` asks; a thread retired from the pool closes its connections first.
-    At most ``max_threads`` are lent at once (None: no bound): a request that needs one
-    while all are lent waits for the next one given back (``try_borrow`` / ``wait``), its
-    calls queued in order. Each thread's stack, thread-local state and connection stay
-    resident once used, and threads beyond the database pool's size only wait for a
-    connection anyway.
     """
 
-    def __init__(self, *, max_idle: int, max_threads: int | None = None) -> None:
+    def __init__(self, *, max_idle: int) -> None:
         self.max_idle = max_idle
-        self.max_threads = max_threads
         self._idle: list[ThreadPoolExecutor] = []
-        self._waiters: list[Waiter] = []
         self._lock = threading.Lock()
         self._closed = False
         self.created = 0
-        self.lent = 0
 
     def borrow(self) -> ThreadPoolExecutor:
-        """A thread, made if none is idle, whatever the bound."""
         with self._lock:
-            self.lent += 1
             if self._idle:
                 return self._idle.pop()
             self.created += 1
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="django-request")
 
-    def try_borrow(self) -> ThreadPoolExecutor | None:
-        """A thread, or None when ``max_threads`` are lent (then ``wait`` for one)."""
-        with self._lock:
-            if self.max_threads is not None and self.lent >= self.max_threads:
-                return None
-        return self.borrow()
-
-    def wait(self, waiter: Waiter) -> None:
-        """Call ``waiter`` with the next thread given back (lent to it)."""
-        with self._lock:
-            self._waiters.append(waiter)
-
-    def stop_waiting(self, waiter: Waiter) -> None:
-        with self._lock, contextlib.suppress(ValueError):
-            self._waiters.remove(waiter)
-
     def give_back(self, worker: ThreadPoolExecutor) -> None:
         with self._lock:
-            if self._waiters and not self._closed:
-                waiter = self._waiters.pop(0)  # the thread stays lent, to the waiter
-            else:
-                waiter = None
-                self.lent -= 1
-                if not self._closed and len(self._idle) < self.max_idle:
-                    self._idle.append(worker)
-                    return
-        if waiter is not None:
-            # Connections are thread-bound and the thread is handed on as it is, as an idle
-            # thread would be: the next request's first call starts with
-            # _start_request_in_thread.
-            waiter(worker)
-            return
+            if not self._closed and len(self._idle) < self.max_idle:
+                self._idle.append(worker)
+                return
         self._retire(worker)
 
     @property
@@ -206,64 +164,29 @@ class RequestThreadPool:
             await asyncio.wrap_future(self._retire(worker))
 
 
-def _chain(source: Future[T], target: Future[T]) -> None:
-    """Complete ``target`` (already running) as ``source`` completes."""
-
-    def copy(done: Future[T]) -> None:
-        if done.cancelled():  # the thread was shut down: target is running, cannot cancel
-            target.set_exception(concurrent.futures.CancelledError())
-        elif (error := done.exception()) is not None:
-            target.set_exception(error)
-        else:
-            target.set_result(done.result())
-
-    source.add_done_callback(copy)
-
-
 class RequestExecutor(Executor):
     """One request's thread-sensitive executor: borrows a pooled thread on first use."""
 
     def __init__(self, pool: RequestThreadPool) -> None:
         self._pool = pool
         self._worker: ThreadPoolExecutor | None = None
-        # Calls made while waiting for a thread: (their future, the call), in order.
-        self._queued: list[tuple[Future[Any], Callable[[], Any]]] | None = None
 
     @property
     def used(self) -> bool:
         """Whether any thread-sensitive ``sync_to_async`` call ran during this request."""
-        return self._worker is not None or self._queued is not None
+        return self._worker is not None
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         if self._worker is None:
-            if self._queued is None:
-                worker = self._pool.try_borrow()
-                if worker is not None:
-                    self._assign(worker)
-                    return worker.submit(fn, *args, **kwargs)
-                self._queued = []
-                self._pool.wait(self._assign)
-            queued: Future[T] = Future()
-            self._queued.append((queued, functools.partial(fn, *args, **kwargs)))
-            return queued
+            self._worker = self._pool.borrow()
+            # Queued ahead of the request's first call on the same single thread.
+            self._worker.submit(_start_request_in_thread)
         return self._worker.submit(fn, *args, **kwargs)
-
-    def _assign(self, worker: ThreadPoolExecutor) -> None:
-        self._worker = worker
-        # Queued ahead of the request's first call on the same single thread.
-        worker.submit(_start_request_in_thread)
-        for queued, call in self._queued or ():
-            if queued.set_running_or_notify_cancel():  # not cancelled while waiting
-                _chain(worker.submit(call), queued)
-        self._queued = None
 
     def release(self) -> None:
         if self._worker is not None:
             self._pool.give_back(self._worker)
             self._worker = None
-        elif self._queued is not None:
-            self._pool.stop_waiting(self._assign)
-            self._queued = None
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         self.release()
@@ -281,15 +204,10 @@ class HopFreeASGIHandler(ASGIHandler):
     # Idle request threads kept for reuse; more concurrent hopping requests than this get
     # a thread that is retired when they finish.
     max_idle_threads = 32
-    # At most this many request threads at once (see RequestThreadPool): more concurrent
-    # requests with sync work wait for one.
-    max_threads = 32
 
     def __init__(self) -> None:
         super().__init__()
-        self.thread_pool = RequestThreadPool(
-            max_idle=self.max_idle_threads, max_threads=self.max_threads
-        )
+        self.thread_pool = RequestThreadPool(max_idle=self.max_idle_threads)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
