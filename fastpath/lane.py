@@ -44,7 +44,7 @@ CONTENT_LENGTH = b"content-length"
 CONTENT_ENCODING = b"content-encoding"
 # A response header whose value is the request's own: filled per answer.
 _DYNAMIC: Any = object()
-TEMPLATES_MAX = 1024
+TEMPLATES_MAX = 512
 
 
 @dataclass(slots=True)
@@ -82,21 +82,35 @@ _templates: OrderedDict[tuple[Any, ...], Template] = OrderedDict()
 @receiver(setting_changed)
 def _settings_changed(**kwargs: Any) -> None:
     # Any setting may change an answer's headers (CORS, CSP, rate limits): learn them again.
-    _templates.clear()
+    forget_templates()
 
 
 def forget_templates() -> None:
     _templates.clear()
+    _passing.clear()
 
 
-def _shape(scope: Scope, answer: tuple[Any, ...]) -> tuple[Any, ...]:
+# Request shapes (the template key without the answer) the full path has answered with a 200:
+# the middleware let them through to the view. Only for those does the lane count a request
+# (the planner): a shape the middleware would refuse or redirect (a disallowed Host, plain
+# HTTP under SECURE_SSL_REDIRECT) must not be counted, as the full path never counts it.
+_passing: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+
+
+def _base_shape(scope: Scope) -> tuple[Any, ...]:
     return (
         scope["path"],
         scope.get("query_string", b""),
         scope.get("scheme", "http"),
         tuple(header for header in scope["headers"] if header[0] not in _UNKEYED),
-        answer,
     )
+
+
+def _remember(table: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+    table[key] = value
+    if len(table) > TEMPLATES_MAX:
+        with contextlib.suppress(KeyError):
+            table.popitem(last=False)
 
 
 def _learn(messages: list[Mapping[str, Any]], dynamic: Mapping[bytes, bytes]) -> Template | None:
@@ -163,11 +177,16 @@ class CachedReadLane:
         if planner is None or started is None or finished is None:
             await self.app(scope, receive, send)
             return
+        base = _base_shape(scope)
+        if base not in _passing:  # not known to reach the view: the full path, observed
+            if await self._status_of_full_path(scope, receive, send) == 200:
+                _remember(_passing, base, None)
+            return
         counted = await planner(scope)
         if counted is None:  # nothing counted: the full path answers as without the lane
             await self.app(scope, receive, send)
             return
-        shape = _shape(scope, counted.answer)
+        shape = (*base, counted.answer)
         template = _templates.get(shape)
         if template is None:
             await self._learn_from_full_path(scope, receive, send, counted, shape)
@@ -201,6 +220,18 @@ class CachedReadLane:
         await send({"type": "http.response.start", "status": template.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
+    async def _status_of_full_path(self, scope: Scope, receive: Receive, send: Send) -> int:
+        status = 0
+
+        async def observing_send(message: Mapping[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, observing_send)
+        return status
+
     async def _learn_from_full_path(
         self, scope: Scope, receive: Receive, send: Send, counted: Counted, shape: tuple[Any, ...]
     ) -> None:
@@ -213,7 +244,4 @@ class CachedReadLane:
         await self.app({**scope, **counted.handoff}, receive, capturing_send)
         template = _learn(messages, counted.headers)
         if template is not None:
-            _templates[shape] = template
-            if len(_templates) > TEMPLATES_MAX:
-                with contextlib.suppress(KeyError):
-                    _templates.popitem(last=False)
+            _remember(_templates, shape, template)

@@ -101,6 +101,7 @@ async def test_a_hit_is_the_full_paths_answer_in_one_round_trip(
     token = await bearer_headers(full)
     headers = [*token, *extra]
     await asgi_request(full, url, headers=headers)  # fills the caches
+    await asgi_request(lane_app, url, headers=headers)  # the full path: the shape reaches the view
     await asgi_request(lane_app, url, headers=headers)  # counted by the lane, the template learned
     count_redis_commands.clear()
 
@@ -113,8 +114,8 @@ async def test_a_hit_is_the_full_paths_answer_in_one_round_trip(
         full, url, headers=[*headers, ("x-request-id", "lane-test-hit-1")]
     )
     assert served.status == HTTPStatus.OK
-    assert int(served.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 3
-    assert int(reference.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 4
+    assert int(served.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 4
+    assert int(reference.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 5
     if "content-encoding" in reference.headers:  # bodies of 200 bytes or more
         # Django's GZip adds 0-100 random bytes (BREACH): equal once decompressed.
         assert served.headers["content-encoding"] == "gzip"
@@ -242,3 +243,33 @@ async def test_a_cors_preflight_is_answered_alike(apps: tuple[Any, Any]) -> None
     assert served.status == HTTPStatus.OK
     assert served.headers["access-control-allow-origin"] == ORIGIN
     assert comparable(served) == comparable(reference)
+
+
+async def test_a_request_the_middleware_refuses_is_never_counted(settings: Any) -> None:
+    """Plain HTTP under SECURE_SSL_REDIRECT: the full path redirects before the view (and its
+    rate limit); the lane never counts such a request either."""
+    if not settings.REDIS_URL:
+        require_service("redis", "REDIS_URL is not set")
+    forget_templates()
+    full = HopFreeASGIHandler()
+    token = await bearer_headers(full)
+    url = reverse(PROFILE)
+    await asgi_request(full, url, headers=token)
+    spent = await counter(token, PROFILE)
+    settings.SECURE_SSL_REDIRECT = True
+    lane_app = build_application()
+    redirecting = HopFreeASGIHandler()
+    try:
+        headers = [*token, ("x-request-id", "lane-test-redirect")]
+        answers = [await asgi_request(lane_app, url, headers=headers) for _ in range(3)]
+        reference = await asgi_request(redirecting, url, headers=headers)
+    finally:
+        for hook in lane_app.before_shutdown:
+            await hook()
+        await redirecting.aclose()
+        await full.aclose()
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
+
+    assert {answer.status for answer in answers} == {HTTPStatus.MOVED_PERMANENTLY}
+    assert comparable(answers[-1]) == comparable(reference)
+    assert await counter(token, PROFILE) == spent
