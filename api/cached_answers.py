@@ -121,10 +121,9 @@ class LaneRoute:
 def lane_routes() -> dict[str, LaneRoute]:
     """Path -> lane route: ``GET /api/v1/me/profile`` and ``GET /api/v1/me/buds`` (the first
     page, default filters). Read when the first request arrives (the URLconf is loaded)."""
-    from api.buds.router import my_buds, page_arguments
+    from api.buds.router import my_buds, my_buds_cache_reads, page_arguments
     from api.buds.schemas import BudsParams
     from api.users.router import my_profile
-    from musicbud.selectors.buds import buds_page_reads
     from musicbud.selectors.profile import profile_reads
 
     defaults = page_arguments(BudsParams.model_validate({}))
@@ -133,7 +132,7 @@ def lane_routes() -> dict[str, LaneRoute]:
         return profile_reads(user_id=user_id)
 
     def buds(user_id: int) -> Sequence[CacheRead]:
-        return buds_page_reads(user_id=user_id, **defaults)
+        return my_buds_cache_reads(user_id=user_id, arguments=defaults)
 
     routes: dict[str, LaneRoute] = {}
     for name, view, reads in (("my-profile", my_profile, profile), ("my-buds", my_buds, buds)):

@@ -124,7 +124,8 @@ class Reference:
                     self.users[other],
                     round(sum(items.values()), 9),
                     len(items),
-                    [(name, weight) for name, weight, _ in shared[:5]],
+                    # The five heaviest that weigh something.
+                    [(name, weight) for name, weight, _ in shared if weight > 0][:5],
                 )
             )
         # Inactive users count in the statistics above but are never buds.
@@ -381,7 +382,10 @@ async def test_stop_items_weigh_nothing(
     # The 55 who share only the stop item score 0: no buds, so not counted.
     assert await queries.bud_count(user_id=alice.pk, kind=None, source=BudSource.ALL) == 4
     bob = page.buds[0]
-    assert [(s.item.name, s.weight) for s in bob.top_shared][-1] == ("hit", 0.0)
+    # The hit is shared but weighs nothing: counted, never among the items that explain a bud.
+    assert "hit" not in [s.item.name for s in bob.top_shared]
+    assert all(s.weight > 0 for s in bob.top_shared)
+    assert bob.shared_count == len(bob.top_shared) + 1
 
 
 async def test_inactive_users_and_deleted_items_are_left_out(world: TasteWorld) -> None:
