@@ -216,7 +216,6 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
         remote_addr=str(client[0]) if client else "",
         forwarded=found.get(b"x-forwarded-for", b"").decode("latin-1"),
     )
-    metrics.IN_FLIGHT.inc()
 
     def finish(status: int, seconds: float) -> None:
         token = request_id_var.set(request_id)
@@ -252,5 +251,6 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
             **{name.lower().encode(): value.encode() for name, value in state.headers().items()},
         },
         handoff={COUNTED_AHEAD: (route.group, state, values)},
+        begin=metrics.IN_FLIGHT.inc,
         finish=finish,
     )

@@ -60,6 +60,7 @@ class Counted:
     answer: tuple[Any, ...]
     headers: dict[bytes, bytes]
     handoff: dict[str, Any]
+    begin: Callable[[], None]
     finish: Callable[[int, float], None]
     started: float = field(default_factory=time.perf_counter)
 
@@ -194,6 +195,7 @@ class CachedReadLane:
         for started_receiver in started:
             started_receiver(signal=signals.request_started, sender=self.handler_class, scope=scope)
         status = template.status
+        counted.begin()
         try:
             await self._answer(template, counted.headers, send)
         finally:

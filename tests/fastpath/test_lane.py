@@ -273,3 +273,18 @@ async def test_a_request_the_middleware_refuses_is_never_counted(settings: Any) 
     assert {answer.status for answer in answers} == {HTTPStatus.MOVED_PERMANENTLY}
     assert comparable(answers[-1]) == comparable(reference)
     assert await counter(token, PROFILE) == spent
+
+
+async def test_the_in_flight_gauge_comes_back_after_learned_and_served_answers(
+    apps: tuple[Any, Any],
+) -> None:
+    from api import metrics
+
+    lane_app, full = apps
+    url = reverse(PROFILE)
+    token = await bearer_headers(full)
+    before = metrics.IN_FLIGHT._value.get()
+    for _ in range(4):  # the full path, the learning answer, two from the template
+        assert (await asgi_request(lane_app, url, headers=token)).status == HTTPStatus.OK
+
+    assert metrics.IN_FLIGHT._value.get() == before
