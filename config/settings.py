@@ -453,7 +453,7 @@ LOGGING: dict[str, Any] = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "api.logs.LoopBatchedStreamHandler",
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },

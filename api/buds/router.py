@@ -42,11 +42,15 @@ BudsPageOut = Page[BudOut]
 
 
 def _my_buds_reads(request: AuthenticatedRequest, params: BudsParams) -> list[CacheRead]:
-    arguments = _page_arguments(params)
+    return my_buds_cache_reads(user_id=request.auth.pk, arguments=page_arguments(params))
+
+
+def my_buds_cache_reads(*, user_id: int, arguments: dict[str, Any]) -> list[CacheRead]:
+    """The cache reads ``my_buds`` makes: the page and the count (the lane reads them too)."""
     return [
-        *buds_page_reads(user_id=request.auth.pk, **arguments),
+        *buds_page_reads(user_id=user_id, **arguments),
         bud_count_get.cache_read(
-            user_id=request.auth.pk, kind=arguments["kind"], source=arguments["source"]
+            user_id=user_id, kind=arguments["kind"], source=arguments["source"]
         ),
     ]
 
@@ -57,7 +61,7 @@ def _ranking_previous(request: AuthenticatedRequest, params: PageParams) -> str 
     return first_link(request) if params.cursor else None
 
 
-def _page_arguments(params: BudsParams) -> dict[str, Any]:
+def page_arguments(params: BudsParams) -> dict[str, Any]:
     return {
         "kind": params.kind.item_kind if params.kind else None,
         "source": params.source,
@@ -79,7 +83,7 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     the shared items that weigh most (never one that weighs nothing). Cached, its count too;
     pages follow a keyset cursor, so none repeats or skips a bud, and `previous` is the first
     page (a ranking is read forward)."""
-    arguments = _page_arguments(params)
+    arguments = page_arguments(params)
     page = await buds_page_get(user_id=request.auth.pk, **arguments)
     count = await bud_count_get(
         user_id=request.auth.pk, kind=arguments["kind"], source=arguments["source"]
