@@ -165,6 +165,27 @@ ERROR_CODES: dict[str, ErrorCode] = {
         _S.SERVICE_UNAVAILABLE, "The background task runner cannot be reached."
     ),
     # --- chat ---
+    # --- relationships ---
+    "taste_hidden": ErrorCode(
+        _S.FORBIDDEN, "The user's taste_visible_to leaves the requester out."
+    ),
+    "friend_request_not_found": ErrorCode(
+        _S.NOT_FOUND, "No friend request with that id (or from that user) for the requester."
+    ),
+    "friend_request_pending": ErrorCode(
+        _S.CONFLICT, "The requester already asked that user to be friends."
+    ),
+    "friend_request_answered": ErrorCode(
+        _S.CONFLICT, "The friend request is accepted, declined or withdrawn already."
+    ),
+    "already_friends": ErrorCode(_S.CONFLICT, "The two users are friends already."),
+    "friendship_not_found": ErrorCode(
+        _S.NOT_FOUND, "The user named is not the requester's friend."
+    ),
+    "not_friends": ErrorCode(_S.FORBIDDEN, "Only friends may do this (a blend)."),
+    "compare_link_not_found": ErrorCode(
+        _S.NOT_FOUND, "No live compare link with that token (or a block between the two users)."
+    ),
     "channel_not_found": ErrorCode(_S.NOT_FOUND, "No channel with that id."),
     "message_not_found": ErrorCode(_S.NOT_FOUND, "No message with that id here."),
     "conversation_not_found": ErrorCode(_S.NOT_FOUND, "No conversation with that user."),

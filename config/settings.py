@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "musicbud",
     "musicbud.chat",
     "musicbud.imports",
+    "musicbud.relationships",
     "musicbud.accounts",
     "graph",
     # The demo, benchmark and evaluation commands and the demo marker's table: development and
@@ -485,7 +486,7 @@ LOGGING: dict[str, Any] = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "api.logs.LoopBatchedStreamHandler",
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
