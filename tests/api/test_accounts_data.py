@@ -43,6 +43,7 @@ from musicbud.connections.token_cipher import token_encrypt
 from musicbud.imports.models import ImportFormat, ImportJob
 from musicbud.imports.services import import_storage
 from musicbud.models import EdgeSource, Relation, TasteEdge, TokenFamily, User
+from musicbud.relationships.models import CompareLink, FriendRequest, Friendship, PrivacySettings
 from musicbud.services.taste import taste_edge_set
 from tests.factories import DEFAULT_PASSWORD, TrackFactory, UserFactory
 from tests.fixtures.http import assert_envelope, bearer
@@ -116,6 +117,12 @@ def populate(user: User, other: User, staff: User) -> dict[str, Any]:
     Suspension.objects.create(user=other, suspended_by=user)
     Suspension.objects.create(user=user, suspended_by=staff)
     ExportJob.objects.create(user=user, status=ExportStatus.FAILED)
+    Friendship.objects.create(low=staff, high=user)
+    Friendship.objects.create(low=user, high=other)
+    FriendRequest.objects.create(from_user=user, to_user=staff)
+    FriendRequest.objects.create(from_user=other, to_user=user)
+    CompareLink.objects.create(token="t" * 64, owner=user, expires_at=now + timedelta(days=1))
+    PrivacySettings.objects.get_or_create(user=user)
     upload = import_storage().save(f"{user.public_id}/test.json", ContentFile(b"[]"))
     ImportJob.objects.create(
         user=user,
