@@ -73,6 +73,22 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "email_taken": ErrorCode(_S.CONFLICT, "A user with that email exists."),
     "account_exists": ErrorCode(_S.CONFLICT, "A user with that username or email exists."),
     "wrong_password": ErrorCode(_S.UNPROCESSABLE_ENTITY, "The current password is wrong."),
+    "email_verification_invalid": ErrorCode(
+        _S.BAD_REQUEST, "The verification link is forged or was already used."
+    ),
+    "email_verification_expired": ErrorCode(_S.BAD_REQUEST, "The verification link has expired."),
+    "password_reset_invalid": ErrorCode(
+        _S.BAD_REQUEST, "The reset link is forged or was already used."
+    ),
+    "password_reset_expired": ErrorCode(_S.BAD_REQUEST, "The reset link has expired."),
+    "email_unverified": ErrorCode(_S.FORBIDDEN, "The action waits for a verified email address."),
+    "export_not_found": ErrorCode(_S.NOT_FOUND, "No export of yours with that id."),
+    "export_not_ready": ErrorCode(_S.CONFLICT, "The export is not ready yet."),
+    "export_expired": ErrorCode(_S.GONE, "The export expired; its file is deleted."),
+    "report_target_required": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "A report names one username or one message."
+    ),
+    "report_self": ErrorCode(_S.UNPROCESSABLE_ENTITY, "Nobody reports themselves."),
     # --- people, items, taste ---
     "user_not_found": ErrorCode(_S.NOT_FOUND, "No active user by that username or id."),
     "user_required": ErrorCode(_S.UNPROCESSABLE_ENTITY, "Neither a username nor an id was given."),

@@ -67,7 +67,7 @@ class MembershipView:
 @dataclass(frozen=True, slots=True)
 class ConversationView:
     id: UUID
-    user: User
+    user: User | None  # None: the other person deleted their account
     last_message: Message | None
     unread: int
 
