@@ -169,6 +169,7 @@ def test_production_environment_turns_on_https_hsts_and_trusted_hosts() -> None:
         "ALLOWED_HOSTS": "api.musicbud.example",
         "REDIS_URL": "redis://127.0.0.1:6379/0",  # prod shares state through Redis
         "PROVIDER_TOKEN_KEYS": "Nv2f1u0VbIx1mXzZt2l5v3yP0bQy6Zr3d8E1wH9kS4c=",
+        "EMAIL_URL": "smtp+tls://mail.musicbud.example:587",  # prod refuses console mail
     }
     result = run_python(script, env)
 
