@@ -83,7 +83,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
 class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "created_at")
-    search_fields = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "public_id")
+    search_fields = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "mal_id", "public_id")
     readonly_fields = ("public_id", "created_at", "updated_at")
     list_filter = ("created_at",)
     ordering = ("name",)
