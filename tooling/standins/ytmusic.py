@@ -224,12 +224,13 @@ class YtmusicStandIn(ServiceStandIn):
             "scope": SCOPE,
             "token_type": "Bearer",
         }
+        refresh = self.server.issue("1//g-" + secrets.token_urlsafe(24)) if with_refresh else ""
         with self.server.lock:
             self._access_tokens[access] = time.time() + self.access_token_ttl
-            if with_refresh:
-                refresh = self.server.issue("1//g-" + secrets.token_urlsafe(24))
+            if refresh:
                 self._refresh_tokens.add(refresh)
-                answer["refresh_token"] = refresh
+        if refresh:
+            answer["refresh_token"] = refresh
         return answer
 
     # --- the Data API --------------------------------------------------------------------------
