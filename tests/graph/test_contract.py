@@ -34,9 +34,16 @@ from tooling.bud_eval import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TOLERANCE = 1e-6
-KIND_WEIGHT = {"genre": 1.0, "artist": 2.0, "album": 1.0, "track": 2.0}
+KIND_WEIGHT = {
+    "genre": 1.0,
+    "artist": 2.0,
+    "album": 1.0,
+    "track": 2.0,
+    "anime": 2.0,
+    "manga": 2.0,
+}
 RELATION_WEIGHT = {"like": 1.0, "top": 1.0, "played": 0.5}
-KINDS = ["track", "artist", "album", "genre"]
+KINDS = ["track", "artist", "album", "genre", "anime", "manga"]
 
 
 @pytest.fixture(params=["sql", "neo4j"])
@@ -226,7 +233,7 @@ async def test_bud_count_is_how_many_buds_the_pages_walk(
     counted = []
     for name in ("alice", "bob", "carol", "dave", "frank"):
         user = world.users[name]
-        for kind in (None, "track", "artist"):
+        for kind in (None, "track", "artist", "anime", "manga"):
             count = await queries.bud_count(user_id=user.pk, kind=kind, source=source)
             walked = await all_pages(user_id=user.pk, kind=kind, source=source, limit=1)
 
@@ -245,8 +252,11 @@ def _item_key(kind: str, pk: int) -> str:
         (BudSource.ALL, None),
         (BudSource.ALL, "track"),
         (BudSource.ALL, "artist"),
+        (BudSource.ALL, "anime"),
         (BudSource.LIKES, "track"),
+        (BudSource.LIKES, "manga"),
         (BudSource.TOP, None),
+        (BudSource.TOP, "anime"),
         (BudSource.PLAYED, "track"),
     ],
 )
@@ -381,7 +391,13 @@ async def test_stop_items_weigh_nothing(
     # The 55 who share only the stop item score 0: no buds, so not counted.
     assert await queries.bud_count(user_id=alice.pk, kind=None, source=BudSource.ALL) == 4
     bob = page.buds[0]
-    assert [(s.item.name, s.weight) for s in bob.top_shared][-1] == ("hit", 0.0)
+    shared = await queries.common_items(
+        user_id=alice.pk, other_id=world.users["bob"].pk, kind=None, source=BudSource.ALL
+    )
+    assert [(s.item.name, s.weight) for s in shared][-1] == ("hit", 0.0)
+    # Bob shares five heavier items with Alice (titles among them): the hit is not in his five.
+    assert len(bob.top_shared) == 5
+    assert "hit" not in [s.item.name for s in bob.top_shared]
 
 
 async def test_inactive_users_and_deleted_items_are_left_out(world: TasteWorld) -> None:
