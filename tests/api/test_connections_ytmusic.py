@@ -201,8 +201,8 @@ def test_an_exhausted_quota_fails_the_sync_for_later_and_keeps_the_connection(
 
     assert body["last_sync"]["status"] == "succeeded"
     assert body["last_sync"]["counts"]["like"]["track"]["removed"] == 3
-    connected.refresh_from_db()
-    assert (connected.sync_failures, connected.sync_retry_at) == (0, None)
+    after = ProviderConnection.objects.get(pk=connected.pk)
+    assert (after.sync_failures, after.sync_retry_at) == (0, None)
 
 
 def test_a_revoked_grant_needs_reauth_and_keeps_the_taste(

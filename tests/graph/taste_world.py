@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from musicbud.models import Album, Artist, Genre, ItemKind, Relation, Track, User
+from musicbud.models import (
+    Album,
+    Artist,
+    CatalogueItem,
+    Genre,
+    ItemKind,
+    Relation,
+    Track,
+    User,
+)
 from musicbud.services.taste import taste_edge_set
 from tests.factories import (
     AlbumFactory,
@@ -140,7 +149,7 @@ def _anime_and_manga(users: dict[str, User]) -> None:
     anime and manga cells weigh in the scores, the shared items and the recommendations."""
     anime = {name: AnimeFactory.create(name=name) for name in ("mushishi", "bebop", "monster")}
     manga = {name: MangaFactory.create(name=name) for name in ("berserk", "yotsuba")}
-    likes = {
+    likes: dict[str, list[tuple[str, CatalogueItem]]] = {
         "alice": [
             ("anime", anime["mushishi"]),
             ("anime", anime["bebop"]),
@@ -153,8 +162,8 @@ def _anime_and_manga(users: dict[str, User]) -> None:
     }
     for name, items in likes.items():
         for kind, item in items:
-            taste_edge_set(user=users[name], kind=kind, item=item, relation=Relation.LIKE)  # type: ignore[arg-type]
-    tops = {
+            taste_edge_set(user=users[name], kind=kind, item=item, relation=Relation.LIKE)
+    tops: dict[str, list[tuple[str, CatalogueItem, int]]] = {
         "alice": [("anime", anime["mushishi"], 1), ("anime", anime["bebop"], 2)],
         "dave": [("anime", anime["monster"], 1), ("anime", anime["mushishi"], 2)],
         "bob": [("manga", manga["berserk"], 1)],
@@ -164,8 +173,8 @@ def _anime_and_manga(users: dict[str, User]) -> None:
         for kind, item, rank in ranked:
             taste_edge_set(
                 user=users[name],
-                kind=kind,  # type: ignore[arg-type]
-                item=item,  # type: ignore[arg-type]
+                kind=kind,
+                item=item,
                 relation=Relation.TOP,
                 rank=rank,
             )
