@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from musicbud.connections import admin as connection_admin  # noqa: F401 - registers it
 from musicbud.kinds import KINDS
-from musicbud.models import TasteEdge, User
+from musicbud.models import Provider, TasteEdge, User
 from musicbud.services.taste import taste_edge_remove
 
 
@@ -83,7 +83,8 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
 class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "created_at")
-    search_fields = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "mal_id", "public_id")
+    # Every provider's id column of the catalogue (``CatalogueItem``), by the ``Provider`` choices.
+    search_fields = ("name", *(f"{provider}_id" for provider in Provider.values), "public_id")
     readonly_fields = ("public_id", "created_at", "updated_at")
     list_filter = ("created_at",)
     ordering = ("name",)
