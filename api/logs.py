@@ -1,11 +1,14 @@
-"""JSON log lines that never carry secrets: passwords, tokens, cookies, Authorization, and the
-secrets of a URL's query string (socket tickets, OAuth codes), whichever logger writes them."""
+"""Log lines that never carry secrets (passwords, tokens, cookies, Authorization, and the
+secrets of a URL's query string: socket tickets, OAuth codes), whichever logger writes them:
+JSON lines for production, readable text for development, and the filters that keep a
+request to one line."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
@@ -100,3 +103,70 @@ class RedactingJsonFormatter(JsonFormatter):
         # Every field, the message and the formatted traceback included, before serialising.
         redacted: dict[str, Any] = _redact(log_data)
         return redacted
+
+
+# The attributes every LogRecord has; any other is an extra given by the caller.
+_RECORD_ATTRIBUTES = frozenset(
+    [*logging.LogRecord("", 0, "", 0, "", None, None).__dict__, "message", "asctime"]
+)
+# Shown by the access line itself, or by every line.
+_ACCESS_FIELDS = frozenset(
+    {"method", "route", "path", "status", "duration_ms", "user_id", "client_ip", "request_id"}
+)
+
+
+class RedactingTextFormatter(logging.Formatter):
+    """One readable line per record, credentials scrubbed as in the JSON lines (development).
+
+    A request's access line reads ``12:00:01 GET /api/v1/me/profile 200 3.1 ms user=7
+    id=<request id>``; any other record ``12:00:01 WARNING logger: message key=value ...
+    id=<request id>``, its traceback on the lines after it.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = self.formatTime(record, "%H:%M:%S")
+        fields = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _RECORD_ATTRIBUTES and key not in {"color_message", "request"}
+        }
+        if record.name == "musicbud.access" and "status" in fields:
+            line = (
+                f"{when} {fields.get('method')} {_redact_text(str(fields.get('path')))} "
+                f"{fields.get('status')} {fields.get('duration_ms')} ms"
+            )
+            if fields.get("user_id") is not None:
+                line += f" user={fields['user_id']}"
+            fields = {k: v for k, v in fields.items() if k not in _ACCESS_FIELDS}
+        else:
+            line = f"{when} {record.levelname} {record.name}: {_redact_text(record.getMessage())}"
+            fields.pop("request_id", None)
+        extras = _redact(fields)
+        line += "".join(f" {key}={value}" for key, value in extras.items())
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            line += f" id={request_id}"
+        if record.exc_info:
+            line += "\n" + _redact_text(self.formatException(record.exc_info))
+        elif record.stack_info:
+            line += "\n" + _redact_text(self.formatStack(record.stack_info))
+        return line
+
+
+class AnsweredClientErrorFilter(logging.Filter):
+    """Drops ``django.request``'s warning for a 4xx answer: the access line already says it
+    (its 5xx errors, with their tracebacks, stay)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and status < 500)
+
+
+class ServerRequestLineFilter(logging.Filter):
+    """Drops a development server's own line for each HTTP request (daphne's runserver,
+    Django's): the access line already says it. daphne's WebSocket lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "status_code", None) is not None:  # django.server
+            return False
+        return not (isinstance(record.args, Mapping) and "status" in record.args)  # daphne

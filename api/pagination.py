@@ -10,6 +10,8 @@ from django.http import HttpRequest, QueryDict
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import page_example
 from graph.cursor import cursor_decode, cursor_encode
 from musicbud.errors import InvalidCursor
 
@@ -34,6 +36,8 @@ class PageParams(Schema):
 
 
 class Page(Schema, Generic[T]):
+    model_config = page_example(examples.v1_page)
+
     items: list[T]
     next: str | None = Field(
         description="Path and query of the next page (same filters), or null on the last page."

@@ -160,6 +160,9 @@ class AppEnvironment(BaseSettings):
     TRUSTED_PROXY_COUNT: Annotated[int, Field(ge=0, le=10)] = 0
 
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    # json: one JSON object per line (production, the tests); text: one readable line per
+    # record and per request (development). Unset: text in development, json elsewhere.
+    LOG_FORMAT: Literal["json", "text"] | None = None
 
     API_TITLE: str = "musicbud API"
     API_VERSION: str = "1.0.0"
@@ -213,8 +216,9 @@ class AppEnvironment(BaseSettings):
     # tokens, all of them decrypt. Rotate by prepending a new key, then `manage.py
     # provider_tokens_rotate`, then drop the old one.
     PROVIDER_TOKEN_KEYS: SecretStr = SecretStr(DEV_PROVIDER_TOKEN_KEY)
-    # Where the browser lands after a provider callback (?provider=...&status=ok|error).
-    CONNECT_DONE_URL: str = "/"
+    # Where the browser lands after a provider callback (?provider=...&status=ok|error): an
+    # app's page; the default is this server's own page saying whether it worked.
+    CONNECT_DONE_URL: str = "/connect/done"
     PROVIDER_TIMEOUT_SECONDS: PositiveFloat = 10.0
     # Retries of one provider request after a 5xx, a timeout or a 429, with exponential backoff.
     PROVIDER_MAX_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
@@ -234,10 +238,36 @@ class AppEnvironment(BaseSettings):
     CONNECTION_SYNC_RETRY_BASE_SECONDS: PositiveInt = 300
     CONNECTION_SYNC_RETRY_MAX_SECONDS: PositiveInt = 6 * 3600
 
-    # The task runner (Celery). Unset: tasks run in the process that queues them (eager), so a
-    # sync requested through the API completes with nothing else started. Use a Redis database
-    # other than REDIS_URL's: the cache's database may be flushed.
+    # History uploads (musicbud/imports): the largest upload taken (413 beyond), what a zip may
+    # expand to in all and how much smaller than its content an entry may be (a zip bomb
+    # beyond either), and how many entries a zip may hold.
+    IMPORT_MAX_UPLOAD_BYTES: PositiveInt = 256 * 1024 * 1024
+    IMPORT_MAX_EXPANDED_BYTES: PositiveInt = 2 * 1024 * 1024 * 1024
+    IMPORT_MAX_COMPRESSION_RATIO: PositiveInt = 200
+    IMPORT_MAX_ZIP_ENTRIES: PositiveInt = 10_000
+    # Where uploads wait for their job: a local folder by default; with IMPORT_S3_BUCKET set,
+    # an S3-compatible object store (django-storages), which a worker on another machine
+    # reaches too. A local folder must then be shared by the web and worker machines.
+    IMPORT_STORAGE_DIR: Path = BASE_DIR / "var" / "imports"
+    IMPORT_S3_BUCKET: str | None = None
+    IMPORT_S3_ENDPOINT_URL: str | None = None
+    IMPORT_S3_REGION: str | None = None
+    IMPORT_S3_ACCESS_KEY_ID: str | None = None
+    IMPORT_S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    IMPORT_S3_PREFIX: str = "imports"
+    # An import still queued this long is taken as lost (the broker lost its message).
+    IMPORT_STALE_SECONDS: PositiveInt = 3600
+
+    # The task runner (Celery). Unset: tasks run in the process that queues them (the embedded
+    # runner, below), so a sync requested through the API completes with nothing else
+    # started. Use a Redis database other than REDIS_URL's: the cache's database may be
+    # flushed.
     TASK_BROKER_URL: str | None = None
+    # Without a broker, where a queued job runs: true, on a thread of the process that queued
+    # it, after the request that queued it has answered (an OAuth callback answers at once);
+    # false, inside that request, before it answers. Unset: true, but false for the test suite
+    # (a test's own transaction holds the job back from any other thread).
+    TASK_EAGER_IN_BACKGROUND: bool | None = None
 
     # Each provider's block by name, read with the rest (see _providers_load).
     _providers: dict[str, ProviderSettings] = PrivateAttr(default_factory=dict)
@@ -403,6 +433,20 @@ class AppEnvironment(BaseSettings):
         if self.GRAPH_PROJECTION is not None:
             return self.GRAPH_PROJECTION
         return self.GRAPH_BACKEND is GraphBackendName.NEO4J or bool(self.NEO4J_URL)
+
+    @property
+    def log_format(self) -> str:
+        """``LOG_FORMAT`` as given, else text in development and json elsewhere."""
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return "text" if self.ENVIRONMENT is Environment.DEV else "json"
+
+    @property
+    def task_eager_in_background(self) -> bool:
+        """``TASK_EAGER_IN_BACKGROUND`` as given, else true outside the test suite."""
+        if self.TASK_EAGER_IN_BACKGROUND is not None:
+            return self.TASK_EAGER_IN_BACKGROUND
+        return self.ENVIRONMENT is not Environment.TEST
 
     @property
     def is_prod(self) -> bool:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "channels",
     "musicbud",
     "musicbud.chat",
+    "musicbud.imports",
     "graph",
     # The demo, benchmark and evaluation commands and the demo marker's table: development and
     # tests only, like daphne; the production image does not ship the package.
@@ -257,11 +258,19 @@ CONNECTION_SYNC_STALE_SECONDS = ENV.CONNECTION_SYNC_STALE_SECONDS
 JOB_HEARTBEAT_STALE_SECONDS = ENV.JOB_HEARTBEAT_STALE_SECONDS
 CONNECTION_SYNC_RETRY_BASE_SECONDS = ENV.CONNECTION_SYNC_RETRY_BASE_SECONDS
 CONNECTION_SYNC_RETRY_MAX_SECONDS = ENV.CONNECTION_SYNC_RETRY_MAX_SECONDS
+IMPORT_MAX_UPLOAD_BYTES = ENV.IMPORT_MAX_UPLOAD_BYTES
+IMPORT_MAX_EXPANDED_BYTES = ENV.IMPORT_MAX_EXPANDED_BYTES
+IMPORT_MAX_COMPRESSION_RATIO = ENV.IMPORT_MAX_COMPRESSION_RATIO
+IMPORT_MAX_ZIP_ENTRIES = ENV.IMPORT_MAX_ZIP_ENTRIES
+IMPORT_STALE_SECONDS = ENV.IMPORT_STALE_SECONDS
 # Celery (config/celery.py reads the CELERY_* names). No broker: every task runs eagerly in
 # the process that queues it, so the embedded default needs no worker.
 CELERY_BROKER_URL = ENV.TASK_BROKER_URL or "memory://"
 # The tasks live with the services they run.
 CELERY_TASK_ALWAYS_EAGER = ENV.TASK_BROKER_URL is None
+# ... and, with no broker, on a thread of its own after the request answered (see
+# musicbud/task_runner.py), not inside the request that queued it.
+TASK_EAGER_IN_BACKGROUND = ENV.task_eager_in_background
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -281,6 +290,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "musicbud.connections.tasks.connections_resync_due",
         "schedule": min(300.0, float(CONNECTION_RESYNC_INTERVAL_SECONDS)),
     },
+    # Fails the uploads whose worker died (and deletes their files), so they never block.
+    "imports-dead-fail": {
+        "task": "musicbud.imports.tasks.imports_lost_fail",
+        "schedule": 300.0,
+    },
 }
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -292,6 +306,10 @@ CORS_ALLOW_CREDENTIALS = True
 CSRF_TRUSTED_ORIGINS = ENV.CSRF_TRUSTED_ORIGINS
 DATA_UPLOAD_MAX_MEMORY_SIZE = ENV.MAX_REQUEST_BODY_BYTES
 MAX_REQUEST_BODY_BYTES = ENV.MAX_REQUEST_BODY_BYTES
+# Request paths whose bodies are uploads: their own body limit instead of
+# MAX_REQUEST_BODY_BYTES, and a multipart body is read from the stream (files spooled to disk
+# by Django's upload handlers), never held whole in memory (api/middleware/envelope.py).
+UPLOAD_BODY_LIMITS = {"/api/v1/me/imports": ENV.IMPORT_MAX_UPLOAD_BYTES}
 RATE_LIMIT_PER_MINUTE = ENV.RATE_LIMIT_PER_MINUTE
 RATE_LIMIT_STRICT_PER_MINUTE = ENV.RATE_LIMIT_STRICT_PER_MINUTE
 RATE_LIMIT_CLIENT_PER_MINUTE = ENV.RATE_LIMIT_CLIENT_PER_MINUTE
@@ -368,8 +386,36 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # are served by this project (never a CDN) under runserver, uvicorn and the test client alike.
 WHITENOISE_USE_FINDERS = not IS_PROD
 WHITENOISE_AUTOREFRESH = DEBUG
+# History uploads wait for their job in the "imports" storage (musicbud/imports/storage.py):
+# a local folder, or an S3-compatible bucket when IMPORT_S3_BUCKET is set (django-storages'
+# backend, imported only then).
+IMPORT_STORAGE: dict[str, Any] = (
+    {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": ENV.IMPORT_S3_BUCKET,
+            "endpoint_url": ENV.IMPORT_S3_ENDPOINT_URL,
+            "region_name": ENV.IMPORT_S3_REGION,
+            "access_key": ENV.IMPORT_S3_ACCESS_KEY_ID,
+            "secret_key": (
+                ENV.IMPORT_S3_SECRET_ACCESS_KEY.get_secret_value()
+                if ENV.IMPORT_S3_SECRET_ACCESS_KEY
+                else None
+            ),
+            "location": ENV.IMPORT_S3_PREFIX,
+            "file_overwrite": False,
+            "default_acl": "private",
+        },
+    }
+    if ENV.IMPORT_S3_BUCKET
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": ENV.IMPORT_STORAGE_DIR, "file_permissions_mode": 0o600},
+    }
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "imports": IMPORT_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -380,15 +426,21 @@ STORAGES = {
 }
 
 # --- logging ----------------------------------------------------------------------------------
-# One JSON line per record, every record tagged with the request id of the request that
-# logged it; the formatter scrubs credentials. uvicorn's access log is replaced by ours
-# (musicbud.access), which logs route templates and never query strings.
+# One line per record, every record tagged with the request id of the request that logged it;
+# the formatters scrub credentials. A request is logged once, by our access logger
+# (musicbud.access: route templates, never query strings): uvicorn's, gunicorn's and
+# runserver's own access lines are off. LOG_FORMAT: JSON lines (production, the tests), or
+# readable text (development), where Django's warning for each 4xx answer, which repeats the
+# access line, is dropped too.
 LOG_LEVEL = ENV.LOG_LEVEL
+LOG_FORMAT = ENV.log_format
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "request_id": {"()": "api.request_context.RequestIdFilter"},
+        "answered_client_errors": {"()": "api.logs.AnsweredClientErrorFilter"},
+        "server_request_lines": {"()": "api.logs.ServerRequestLineFilter"},
     },
     "formatters": {
         "json": {
@@ -396,17 +448,34 @@ LOGGING: dict[str, Any] = {
             "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
             "rename_fields": {"asctime": "ts", "levelname": "level", "name": "logger"},
         },
+        "text": {"()": "api.logs.RedactingTextFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "json",
+            "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "django.request": {
+            "level": LOG_LEVEL,
+            "filters": ["answered_client_errors"] if LOG_FORMAT == "text" else [],
+        },
+        # runserver's request lines (daphne's, and Django's own without daphne).
+        # Django's defaults give django.server a handler of its own, not propagating.
+        "django.channels.server": {
+            "level": LOG_LEVEL,
+            "filters": ["server_request_lines"],
+            "propagate": True,
+        },
+        "django.server": {
+            "level": LOG_LEVEL,
+            "filters": ["server_request_lines"],
+            "propagate": True,
+        },
         "uvicorn": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.error": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
@@ -420,8 +489,7 @@ LOGGING: dict[str, Any] = {
     },
 }
 
-# The Celery app, loaded with the settings so every Django process (web, manage.py, tests)
-# queues tasks on it: eagerly without a broker, never on Celery's default broker.
-from config.celery import app as celery_app  # noqa: E402
-
-__all__ = ["celery_app"]
+# The Celery app (config/celery.py), by name: not loaded here, so a web worker imports Celery
+# only where a job is queued (each ``tasks`` module loads it first, so its tasks queue on it,
+# eagerly without a broker, never on Celery's default broker); ``celery -A config`` loads it.
+TASK_APP = "config.celery.app"

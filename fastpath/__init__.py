@@ -9,9 +9,12 @@ reads ahead. The package imports only the frameworks, never the project's packag
 - ``handler``: Django's ASGI handler without its per-request thread hop: a request borrows a
   (pooled) thread only for its first thread-sensitive call, and request signals and
   ``response.close()`` run on the loop when that is equivalent; the request body is kept up to
-  ``MAX_REQUEST_BODY_BYTES`` only. Follows ``django/core/handlers/asgi.py`` (``handle`` is
-  copied) and uses ``django/dispatch/dispatcher.py``'s private ``Signal._live_receivers``.
-  Why: the stock handler's two hops per request cost more than the rest of a cached read.
+  ``MAX_REQUEST_BODY_BYTES`` only; a path's URL match is remembered (``resolve_request``).
+  Follows ``django/core/handlers/asgi.py`` (``handle`` is copied) and
+  ``django/core/handlers/base.py`` (``resolve_request``), and uses
+  ``django/dispatch/dispatcher.py``'s private ``Signal._live_receivers``.
+  Why: the stock handler's two hops per request cost more than the rest of a cached read, and
+  resolving walks every URL pattern before the matching one.
 - ``middleware``: async-native subclasses of Django's security, common, clickjacking, GZip,
   session, CSRF, auth and messages middleware (``django/utils/deprecation.py``'s
   ``MiddlewareMixin``, ``django/middleware/csrf.py``'s ``process_view`` body), of
@@ -38,6 +41,7 @@ AUDITED: dict[str, tuple[str, tuple[str, ...]]] = {
         "5.2.19",
         (
             "django/core/handlers/asgi.py",
+            "django/core/handlers/base.py",
             "django/dispatch/dispatcher.py",
             "django/utils/deprecation.py",
             "django/middleware/csrf.py",

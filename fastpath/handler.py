@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
@@ -21,7 +22,8 @@ from django.core.handlers.base import reset_urlconf
 from django.db import close_old_connections, connections, reset_queries
 from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
-from django.urls import set_script_prefix
+from django.urls import URLResolver, get_resolver, set_script_prefix, set_urlconf
+from django.urls.resolvers import ResolverMatch
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -76,6 +78,35 @@ def loop_receivers(signal: Signal, sender: type) -> list[Callable[..., Any]] | N
     if async_receivers or not all(r in _loop_safe_receivers for r in sync_receivers):
         return None
     return [r for r in sync_receivers if r not in _THREAD_BOUND_RECEIVERS]
+
+
+# Successful URL resolutions kept per resolver (so per URLconf, and dropped with Django's URL
+# caches: a changed ROOT_URLCONF or urlconf module gives a new resolver). Bounded; a 404 is
+# never kept, so random paths cannot fill it.
+RESOLVED_PATHS_MAX = 2048
+_RESOLVED_ATTRIBUTE = "_fastpath_resolved"
+
+
+def resolve_path(resolver: URLResolver, path: str) -> ResolverMatch:
+    """``resolver.resolve(path)``, remembered per path: a match is a pure function of the
+    resolver and the path. Each request gets its own copy (its ``args`` and ``kwargs`` too),
+    so nothing a request does to its match reaches another's."""
+    memo: OrderedDict[str, ResolverMatch] | None = resolver.__dict__.get(_RESOLVED_ATTRIBUTE)
+    if memo is None:
+        memo = resolver.__dict__.setdefault(_RESOLVED_ATTRIBUTE, OrderedDict())
+    match = memo.get(path)
+    if match is None:
+        match = resolver.resolve(path)  # Resolver404 propagates, and is not kept
+        memo[path] = match
+        if len(memo) > RESOLVED_PATHS_MAX:
+            with contextlib.suppress(KeyError):  # another thread's loop evicted it first
+                memo.popitem(last=False)
+    # ResolverMatch refuses copy.copy (it may not be pickled): a new one with its attributes.
+    fresh = ResolverMatch.__new__(ResolverMatch)
+    fresh.__dict__.update(match.__dict__)
+    fresh.args = tuple(match.args)
+    fresh.kwargs = dict(match.kwargs)
+    return fresh
 
 
 def _start_request_in_thread() -> None:
@@ -190,6 +221,20 @@ class HopFreeASGIHandler(ASGIHandler):
         finally:
             executor.release()
 
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """Django's ``BaseHandler.resolve_request`` (``django/core/handlers/base.py``), with the
+        path's match remembered (``resolve_path``): resolving walks the URL patterns in order,
+        one regular expression each, and the API's are many."""
+        if hasattr(request, "urlconf"):
+            urlconf = request.urlconf
+            set_urlconf(urlconf)
+            resolver = get_resolver(urlconf)
+        else:
+            resolver = get_resolver()
+        resolver_match = resolve_path(resolver, request.path_info)
+        request.resolver_match = resolver_match
+        return resolver_match
+
     async def aclose(self) -> None:
         """Retire the request threads, each closing its own connections (run it at shutdown,
         before the database pool closes)."""
@@ -215,14 +260,15 @@ class HopFreeASGIHandler(ASGIHandler):
             return
         response.close()
 
-    async def read_bounded_body(self, receive: Receive) -> tuple[Any, bool]:
-        """Django's ``read_body``, keeping at most ``MAX_REQUEST_BODY_BYTES``.
+    async def read_bounded_body(self, receive: Receive, *, path: str = "") -> tuple[Any, bool]:
+        """Django's ``read_body``, keeping at most ``MAX_REQUEST_BODY_BYTES`` (an upload
+        path's own limit in ``UPLOAD_BODY_LIMITS``).
 
         The rest of an oversized body is drained and dropped, not spooled to disk (Django
         would read it all, then refuse it with a bare 400): returns the file and whether
         the body was too large.
         """
-        limit: int = settings.MAX_REQUEST_BODY_BYTES
+        limit: int = settings.UPLOAD_BODY_LIMITS.get(path, settings.MAX_REQUEST_BODY_BYTES)
         body_file = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the request owns it
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
         )
@@ -251,7 +297,7 @@ class HopFreeASGIHandler(ASGIHandler):
     ) -> None:
         try:
             # hop-free (0): a body is kept up to MAX_REQUEST_BODY_BYTES only.
-            body_file, too_large = await self.read_bounded_body(receive)
+            body_file, too_large = await self.read_bounded_body(receive, path=scope.get("path", ""))
         except RequestAborted:
             return
         if too_large:

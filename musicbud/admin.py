@@ -1,4 +1,5 @@
-"""Admin for moderators: users (with groups and permissions), the catalogue, taste edges."""
+"""Admin for moderators: users (with groups and permissions, their taste counts and
+connections), the catalogue, taste edges."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+from django.utils.safestring import SafeString
 
-from musicbud.connections import admin as connection_admin  # noqa: F401 - registers it
+from musicbud.connections.admin import connections_table  # and registers the connections
 from musicbud.kinds import KINDS
-from musicbud.models import Provider, TasteEdge, User
+from musicbud.models import Provider, Relation, TasteEdge, User
+from musicbud.selectors.profile import taste_counts_read
 from musicbud.services.taste import taste_edge_remove
 
 
@@ -31,10 +37,18 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     )
     list_filter = ("is_active", "is_staff", "is_superuser", "groups", "date_joined")
     search_fields = ("username", "email", "display_name", "public_id")
-    readonly_fields = ("public_id", "date_joined", "last_login", "updated_at")
+    readonly_fields = (
+        "public_id",
+        "date_joined",
+        "last_login",
+        "updated_at",
+        "taste",
+        "connections",
+    )
     ordering = ("-date_joined",)
     fieldsets = (
         (None, {"fields": ("username", "password", "public_id")}),
+        ("Taste and connections", {"fields": ("taste", "connections")}),
         (
             "Profile",
             {
@@ -61,6 +75,41 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
     # What makes an account more powerful: only a superuser changes it, and never its own (a
     # read-only field is left out of the form, so a POST carrying it changes nothing).
     privilege_fields = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+    @admin.display(description="connections")
+    def connections(self, obj: User) -> SafeString:
+        return connections_table(obj.pk)
+
+    @admin.display(description="taste edges")
+    def taste(self, obj: User) -> SafeString:
+        """Edges per relation and kind, each count a link to those edges."""
+        counts = taste_counts_read(user_id=obj.pk)
+        edges = reverse("admin:musicbud_tasteedge_changelist")
+        kinds = [spec.kind.value for spec in KINDS]
+        header = format_html_join("", "<th>{}</th>", ((spec.plural,) for spec in KINDS))
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th>{}</tr>",
+            (
+                (
+                    label,
+                    format_html_join(
+                        "",
+                        '<td><a href="{}?{}">{}</a></td>',
+                        (
+                            (edges, _edge_filter(obj.pk, relation, kind), cell[kind])
+                            for kind in kinds
+                        ),
+                    ),
+                )
+                for relation, label, cell in (
+                    (Relation.LIKE, "likes", counts.likes),
+                    (Relation.TOP, "top", counts.top),
+                    (Relation.PLAYED, "played", counts.played),
+                )
+            ),
+        )
+        return format_html("<table><tr><th></th>{}</tr>{}</table>", header, rows)
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
         readonly = tuple(super().get_readonly_fields(request, obj))
@@ -100,22 +149,35 @@ for _spec in KINDS:
 ITEM_FIELDS = tuple(spec.kind.value for spec in KINDS)
 
 
+def _edge_filter(user_id: int, relation: str, kind: str) -> str:
+    """The taste-edge list's query string for one user's edges of one relation and kind."""
+    query: dict[str, str | int] = {"user__id__exact": user_id, "relation": relation, "kind": kind}
+    return urlencode(query)
+
+
 @admin.register(TasteEdge)
 class TasteEdgeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = (
-        "user",
-        "relation",
-        "kind",
-        *ITEM_FIELDS,
-        "rank",
-        "play_count",
-        "source",
-        "updated_at",
-    )
+    # One item column (an edge holds one item, of its kind), and the one number its relation
+    # has, instead of four item columns and two number columns mostly empty.
+    list_display = ("user", "relation", "kind", "item", "weight", "source", "updated_at")
     list_filter = ("relation", "kind", "source", "created_at")
     search_fields = ("user__username", *(f"{field}__name" for field in ITEM_FIELDS))
     list_select_related = ("user", *ITEM_FIELDS)
     date_hierarchy = "created_at"
+
+    @admin.display(description="item")
+    def item(self, obj: TasteEdge) -> SafeString:
+        item = getattr(obj, obj.kind)
+        url = reverse(f"admin:musicbud_{type(item)._meta.model_name}_change", args=[item.pk])
+        return format_html('<a href="{}">{}</a>', url, item.name)
+
+    @admin.display(description="rank / plays")
+    def weight(self, obj: TasteEdge) -> str:
+        if obj.relation == Relation.TOP and obj.rank is not None:
+            return f"#{obj.rank}"
+        if obj.relation == Relation.PLAYED and obj.play_count is not None:
+            return f"{obj.play_count} play{'s' if obj.play_count != 1 else ''}"
+        return ""
 
     # Taste edges are written through the taste services only (they keep the similarity
     # statistics, the edge version and the graph outbox in step): moderators look and delete.

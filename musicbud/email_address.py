@@ -4,10 +4,15 @@ domain that passes for another (a homograph: ``demo`` spelt with a Cyrillic e, U
 from __future__ import annotations
 
 import idna
-from confusable_homoglyphs import categories, confusables
 from django.core.exceptions import ValidationError
 
-from musicbud.display_text import SCRIPTLESS, scripts_may_mix, scripts_of
+from musicbud.display_text import (
+    SCRIPTLESS,
+    homoglyph_tables,
+    script_of,
+    scripts_may_mix,
+    scripts_of,
+)
 
 
 def email_normalize(address: str) -> str:
@@ -50,7 +55,8 @@ def _check_label(label: str, *, top_level: str) -> None:
             code="mixed_script_domain",
         )
     if scripts and scripts != {"LATIN"} and scripts_of(top_level) <= {"LATIN"}:
-        letters = {char for char in label if categories.alias(char) not in SCRIPTLESS}
+        letters = {char for char in label if script_of(char) not in SCRIPTLESS}
+        confusables = homoglyph_tables()[1]
         found = confusables.is_confusable(label, greedy=True, preferred_aliases=["latin"]) or []
         if {item["character"] for item in found} == letters:
             raise ValidationError(

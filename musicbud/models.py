@@ -185,6 +185,11 @@ class EdgeSource(models.TextChoices):
     LASTFM = "lastfm", "Last.fm"
     YTMUSIC = "ytmusic", "YouTube Music"
     MAL = "mal", "MyAnimeList"
+    # A history upload of a service (musicbud/imports): ``<provider>_upload``, so that the
+    # service's sync and disconnect (which touch only the source named after the provider)
+    # never remove what an upload brought.
+    SPOTIFY_UPLOAD = "spotify_upload", "Spotify history upload"
+    YTMUSIC_UPLOAD = "ytmusic_upload", "YouTube Music history upload"
     DEMO = "demo", "Demo data"
 
 

@@ -120,6 +120,8 @@ def sync_bench_run(
     overrides = {
         "PROVIDERS": providers,
         "CELERY_TASK_ALWAYS_EAGER": True,
+        # In place, inside the call timed, not on the embedded runner's thread.
+        "TASK_EAGER_IN_BACKGROUND": False,
     }
     runs: list[SyncRun] = []
     try:

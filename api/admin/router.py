@@ -21,6 +21,10 @@ router = Router(tags=["admin"])
     response=StatsOut,
     url_name="admin-stats",
     openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
+    summary="Counts of users, catalogue items and taste edges",
 )
 async def stats(request: HttpRequest) -> ServiceStats:
+    """For operators: how many users (and active ones), tracks, artists, albums, genres and
+    taste edges there are. Needs the `musicbud.view_stats` permission (granted in the admin,
+    directly or through a group): 403 `permission_denied` naming it without."""
     return await service_stats()

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from ninja import Schema
 
+from api import examples
+from api.examples import answer_example
+
 
 class StatsOut(Schema):
+    model_config = answer_example(examples.STATS)
+
     users: int
     active_users: int
     tracks: int

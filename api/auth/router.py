@@ -58,8 +58,14 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
     response={HTTPStatus.CREATED: PublicUserOut},
     url_name="auth-register",
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
+    summary="Create an account",
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
+    """Registers a user with a username, an email and a password and answers the public user
+    (201). Username and email are unique case-insensitively: a taken one is a 409
+    `username_taken` / `email_taken`; a weak password or a malformed field is a 422 naming it.
+    Log in afterwards with `POST /api/v1/auth/login`. Limited per client address (the `client`
+    policy)."""
     await register_rate_limit(request)
     user = await user_register(
         username=payload.username, email=payload.email, password=payload.password
@@ -67,7 +73,13 @@ async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
     return Status(HTTPStatus.CREATED, user)
 
 
-@router.get("/csrf", auth=None, response=CsrfOut, url_name="auth-csrf")
+@router.get(
+    "/csrf",
+    auth=None,
+    response=CsrfOut,
+    url_name="auth-csrf",
+    summary="Get a CSRF token (browsers using the session)",
+)
 async def csrf(request: HttpRequest) -> CsrfOut:
     """Sets the ``csrftoken`` cookie; browsers send its value as ``X-CSRFToken``."""
     return CsrfOut(csrf_token=get_token(request))
@@ -80,8 +92,15 @@ async def csrf(request: HttpRequest) -> CsrfOut:
     url_name="auth-login",
     # 401: wrong credentials; 403: a session login without its CSRF token.
     openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
+    summary="Log in: a token pair (and a session if asked)",
 )
 async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
+    """Checks a username (or email) and password and answers an access token and a refresh
+    token. Send the access token as `Authorization: Bearer <token>`; when it expires, trade the
+    refresh token at `POST /api/v1/auth/refresh`. With `"session": true` a session cookie is set
+    too, and the request itself needs the CSRF token (403 `csrf_failed` without). Wrong
+    credentials, an unknown or inactive user are one 401 `invalid_credentials`. Limited per
+    account and per client address."""
     attempt = await login_rate_limits(request, login=payload.username)
     if payload.session:
         # A login that sets a session cookie is CSRF-protected like Django's LoginView, so
@@ -100,8 +119,12 @@ async def login(request: HttpRequest, payload: LoginIn) -> TokenPairOut:
     response=TokenPairOut,
     url_name="auth-refresh",
     openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED),
+    summary="Trade a refresh token for a new token pair",
 )
 async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
+    """The refresh token is spent: the answer carries a new pair. Using a spent refresh token
+    again revokes its whole family (every token of that login), as a stolen token would be used:
+    401 with the reason. Limited per client address."""
     await refresh_rate_limit(request)
     return _pair_out(await token_refresh(refresh_token=payload.refresh_token))
 
@@ -113,8 +136,12 @@ async def refresh(request: HttpRequest, payload: RefreshIn) -> TokenPairOut:
     url_name="auth-logout",
     # It authenticates itself when credentials are sent (a session needs its CSRF token).
     openapi_extra=also_answers(HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN),
+    summary="Log out: revoke this login's tokens, end the session",
 )
 async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Status[None]:
+    """Revokes the family of the refresh token sent in the body and of the bearer token sent in
+    the header (either may be left out), and ends the session cookie's session. 204 once done;
+    401 with no credentials at all."""
     refresh_token = payload.refresh_token if payload else None
     # Authenticates when credentials are sent; an invalid bearer or missing CSRF token fails.
     user = await auth(request)
@@ -127,15 +154,30 @@ async def logout(request: HttpRequest, payload: LogoutIn | None = None) -> Statu
     return Status(HTTPStatus.NO_CONTENT, None)
 
 
-@router.get("/me", auth=auth, response=MeOut, url_name="auth-me")
+@router.get(
+    "/me",
+    auth=auth,
+    response=MeOut,
+    url_name="auth-me",
+    summary="Who I am (with my email and staff flag)",
+)
 async def me(request: AuthenticatedRequest) -> User:
+    """The authenticated user, as the login knows it: the public fields, the email and whether
+    the account is staff. `GET /api/v1/me/profile` has the full profile."""
     return request.auth
 
 
 @router.post(
-    "/password", auth=auth, response={HTTPStatus.NO_CONTENT: None}, url_name="auth-password"
+    "/password",
+    auth=auth,
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="auth-password",
+    summary="Change my password (every token is revoked)",
 )
 async def password_change(request: AuthenticatedRequest, payload: PasswordChangeIn) -> Status[None]:
+    """Takes the current password and a new one. 204 once changed: every token of the user is
+    revoked (log in again in the apps); a session-authenticated caller keeps its own session. A
+    wrong current password is a 422 `wrong_password`. Limited per user."""
     current = request.auth
     # A stolen access token must not become a fast oracle for the current password.
     await enforce_rate_limit(request, group="auth.password", policy="strict")

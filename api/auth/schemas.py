@@ -8,6 +8,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field, JsonValue
 
+from api import examples
+from api.examples import answer_example
 from api.schemas import InputSchema
 from musicbud.models import USERNAME_PATTERN, User
 
@@ -44,10 +46,14 @@ class PasswordChangeIn(InputSchema):
 
 
 class CsrfOut(Schema):
+    model_config = answer_example(examples.CSRF)
+
     csrf_token: str
 
 
 class TokenPairOut(Schema):
+    model_config = answer_example(examples.TOKEN_PAIR)
+
     access_token: str
     refresh_token: str
     token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
@@ -56,6 +62,8 @@ class TokenPairOut(Schema):
 
 
 class PublicUserOut(Schema):
+    model_config = answer_example(examples.PUBLIC_USER)
+
     id: UUID
     username: str
     display_name: str
@@ -69,5 +77,7 @@ class PublicUserOut(Schema):
 
 
 class MeOut(PublicUserOut):
+    model_config = answer_example(examples.ME)
+
     email: str
     is_staff: bool

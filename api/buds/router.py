@@ -50,17 +50,34 @@ def _page_arguments(params: BudsParams) -> dict[str, Any]:
     }
 
 
-@router.get("/me/buds", response=BudsPageOut, url_name="my-buds")
+@router.get(
+    "/me/buds",
+    response=BudsPageOut,
+    url_name="my-buds",
+    summary="My buds: people whose taste is like mine",
+)
 @cached_answer(_my_buds_reads)
 async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> dict[str, object]:
+    """Best first by score: shared items weighted by how few others hold them, over both library
+    sizes. `kind` and `source` (likes, top, played, all) narrow what counts. Each bud carries
+    the shared items that weigh most. Cached; pages follow a keyset cursor, so none repeats or
+    skips a bud."""
     page = await buds_page_get(user_id=request.auth.pk, **_page_arguments(params))
     return {"items": page.buds, "next": next_link(request, page.next_cursor)}
 
 
-@router.get("/me/buds/{username}/common", response=Page[SharedItemOut], url_name="common-items")
+@router.get(
+    "/me/buds/{username}/common",
+    response=Page[SharedItemOut],
+    url_name="common-items",
+    summary="What I share with someone",
+)
 async def common(
     request: AuthenticatedRequest, username: str, params: Query[CommonParams]
 ) -> dict[str, object]:
+    """The items `username` and I both have (optionally of one `kind`), heaviest first, each
+    with its weight in our score. 404 for an unknown user; myself is a 422 `same_user`."""
+
     async def rows(*, offset: int, limit: int) -> list[SharedItem]:
         shared = await common_items_get(
             user_id=request.auth.pk,
@@ -72,20 +89,34 @@ async def common(
     return await offset_page(request, params, rows)
 
 
-@router.get("/catalogue/{kind}/{item_id}/buds", response=Page[BudOut], url_name="item-buds")
+@router.get(
+    "/catalogue/{kind}/{item_id}/buds",
+    response=Page[BudOut],
+    url_name="item-buds",
+    summary="People for whom an item means most",
+)
 async def item_buds(
     request: AuthenticatedRequest, kind: KindPath, item_id: UUID, params: Query[PageParams]
 ) -> dict[str, object]:
+    """The users holding the item, ranked by how much of their library it is (and how rare it
+    is), best first. 404 for an unknown item."""
     page = await item_buds_get(
         kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
     )
     return {"items": page.buds, "next": next_link(request, page.next_cursor)}
 
 
-@router.get("/me/recommendations", response=Page[RecommendationOut], url_name="recommendations")
+@router.get(
+    "/me/recommendations",
+    response=Page[RecommendationOut],
+    url_name="recommendations",
+    summary="Items my buds have and I do not",
+)
 async def recommendations(
     request: AuthenticatedRequest, params: Query[RecommendationParams]
 ) -> dict[str, object]:
+    """Items of `kind` that my top buds hold and I do not, scored by how many of them hold it
+    and how close they are to me."""
     return await offset_page(
         request,
         params,

@@ -8,13 +8,17 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
 from api.catalogue.schemas import KindPath
+from api.examples import answer_example
 from api.pagination import PageParams
 from graph.types import Bud, BudSource, ItemRef
 from musicbud.models import ItemKind
 
 
 class ItemRefOut(Schema):
+    model_config = answer_example(examples.ITEM_REF)
+
     id: UUID
     kind: ItemKind
     name: str
@@ -25,6 +29,8 @@ class ItemRefOut(Schema):
 
 
 class SharedItemOut(Schema):
+    model_config = answer_example(examples.SHARED_ITEM)
+
     item: ItemRefOut
     weight: float = Field(description="This item's share of the bud score.")
 
@@ -36,6 +42,8 @@ class BudUserOut(Schema):
 
 
 class BudOut(Schema):
+    model_config = answer_example(examples.BUD)
+
     user: BudUserOut
     score: float = Field(
         description="Similarity (shared items weighted by how few others hold them, over both "
@@ -54,6 +62,8 @@ class BudOut(Schema):
 
 
 class RecommendationOut(Schema):
+    model_config = answer_example(examples.RECOMMENDATION)
+
     item: ItemRefOut
     score: float
     liked_by: int = Field(description="How many of my top buds have it.")

@@ -17,15 +17,29 @@ from musicbud.selectors.catalogue import catalogue_item_get, catalogue_search
 router = Router(tags=["catalogue"], auth=auth)
 
 
-@router.get("/catalogue/{kind}", response=Page[ItemOut], url_name="catalogue-search")
+@router.get(
+    "/catalogue/{kind}",
+    response=Page[ItemOut],
+    url_name="catalogue-search",
+    summary="Search the catalogue by name",
+)
 async def search(
     request: HttpRequest, kind: KindPath, params: Query[CatalogueSearchParams]
 ) -> dict[str, object]:
+    """Items of one kind (`tracks`, `artists`, `albums`, `genres`) whose name contains `q`,
+    case-insensitive: names starting with `q` first. Without `q`, every item by name."""
     return await offset_page(
         request, params, partial(catalogue_search, kind=kind.item_kind, query=params.q)
     )
 
 
-@router.get("/catalogue/{kind}/{item_id}", response=ItemDetailOut, url_name="catalogue-item")
+@router.get(
+    "/catalogue/{kind}/{item_id}",
+    response=ItemDetailOut,
+    url_name="catalogue-item",
+    summary="One catalogue item",
+)
 async def detail(request: HttpRequest, kind: KindPath, item_id: UUID) -> CatalogueItem:
+    """The item with what it relates to: a track's artists, album and duration, an album's
+    artists and release year, an artist's genres. 404 for an unknown id of that kind."""
     return await catalogue_item_get(kind=kind.item_kind, public_id=item_id)

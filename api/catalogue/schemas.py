@@ -8,6 +8,8 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import answer_example
 from api.pagination import PageParams
 from musicbud.kinds import KIND_BY_PLURAL
 from musicbud.models import Album, Artist, CatalogueItem, ItemKind, Provider, Track
@@ -33,6 +35,8 @@ class KindPath(StrEnum):
 class ItemOut(Schema):
     """A catalogue item as every list shows it."""
 
+    model_config = answer_example(examples.TRACK)
+
     id: UUID
     kind: ItemKind
     name: str
@@ -56,6 +60,8 @@ class ItemOut(Schema):
 
 class ItemDetailOut(ItemOut):
     """One item with what it relates to; fields that do not apply to its kind are empty."""
+
+    model_config = answer_example(examples.TRACK_DETAIL)
 
     artists: list[ItemOut] = Field(description="Tracks and albums: their artists.")
     album: ItemOut | None = Field(description="Tracks: their album.")

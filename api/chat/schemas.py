@@ -8,6 +8,8 @@ from typing import Literal
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import answer_example
 from api.pagination import MAX_ROW_ID, PageParams
 from api.schemas import InputSchema
 from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH
@@ -18,6 +20,8 @@ CONTENT_INPUT_MAX = 20_000
 
 
 class UserRefOut(Schema):
+    model_config = answer_example(examples.USER_REF)
+
     username: str
     display_name: str
 
@@ -37,6 +41,8 @@ class ChannelUpdateIn(InputSchema):
 
 
 class ChannelOut(Schema):
+    model_config = answer_example(examples.CHANNEL)
+
     id: int
     name: str
     description: str
@@ -55,6 +61,8 @@ class ChannelListParams(PageParams):
 
 
 class MemberOut(Schema):
+    model_config = answer_example(examples.MEMBER)
+
     id: int = Field(description="The membership's id (an invitation's id for accept/decline).")
     channel: int
     channel_name: str
@@ -89,6 +97,8 @@ class MessageIn(InputSchema):
 
 
 class MessageOut(Schema):
+    model_config = answer_example(examples.MESSAGE)
+
     id: int
     channel: int | None
     conversation: int | None
@@ -106,6 +116,8 @@ class MessageOut(Schema):
 
 
 class ConversationOut(Schema):
+    model_config = answer_example(examples.CONVERSATION)
+
     id: int
     user: UserRefOut = Field(description="The other person.")
     last_message: MessageOut | None
@@ -117,13 +129,19 @@ class ReadIn(InputSchema):
 
 
 class BlockOut(Schema):
+    model_config = answer_example(examples.BLOCK)
+
     username: str
 
 
 class ReadOut(Schema):
+    model_config = answer_example(examples.READ)
+
     unread: int = Field(description="Messages still unread after the marker.")
 
 
 class TicketOut(Schema):
+    model_config = answer_example(examples.TICKET)
+
     ticket: str = Field(description="Open /ws/chat/?ticket=<ticket> within expires_in seconds.")
     expires_in: int

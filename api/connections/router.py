@@ -42,13 +42,28 @@ _NOT_CONFIGURED = (
 )
 
 
-@router.get("/connections", response=ConnectionsOut, url_name="connections")
+@router.get(
+    "/connections",
+    response=ConnectionsOut,
+    url_name="connections",
+    summary="My music-service connections",
+)
 async def connections(request: AuthenticatedRequest) -> dict[str, list[ConnectionView]]:
+    """One row per provider the server knows: `unconfigured` (the server has no credentials for
+    it), `available`, `connected` or `needs_reauth`, with the account and the last sync (status,
+    phase, progress of total, counts). Never a token."""
     return {"items": await connections_list(user_id=request.auth.pk)}
 
 
-@router.get("/connections/{provider}", response=ConnectionOut, url_name="connection")
+@router.get(
+    "/connections/{provider}",
+    response=ConnectionOut,
+    url_name="connection",
+    summary="One music-service connection",
+)
 async def connection(request: AuthenticatedRequest, provider: str) -> ConnectionView:
+    """As in the list: status, account and last sync (poll it to follow a sync's phase and
+    progress). 404 for an unknown provider."""
     return await connection_get(user_id=request.auth.pk, provider=provider)
 
 
@@ -92,9 +107,11 @@ async def authorize(
     openapi_extra=also_answers(HTTPStatus.BAD_GATEWAY, HTTPStatus.CONFLICT),
     description=(
         "Answers 302 to `CONNECT_DONE_URL?provider=…&status=ok|error`, or JSON when the "
-        "request accepts `application/json`. A forged, expired or already used state is a "
-        "400 `invalid_state`, and a browser without the cookie the authorize request set a "
-        "400 `authorization_other_browser`; both store nothing. " + _NOT_CONFIGURED
+        "request accepts `application/json`, at once: the first sync is queued, not run "
+        "inside this request (follow it on the connection). A forged, expired or already "
+        "used state is a 400 `invalid_state`, and a browser without the cookie the "
+        "authorize request set a 400 `authorization_other_browser`; both store nothing. "
+        + _NOT_CONFIGURED
     ),
 )
 async def callback(
@@ -133,7 +150,13 @@ def _done_redirect(request: HttpRequest, provider: str, status: str) -> HttpResp
     response={HTTPStatus.ACCEPTED: ConnectionOut},
     url_name="connection-sync",
     summary="Queue a sync (or answer the one already queued or running)",
-    description=_NOT_CONFIGURED,
+    description=(
+        "Answers 202 with the connection and its sync as it was queued (`queued`, phase "
+        "`waiting`) or as it runs: never a sync that already ended. Follow it with `GET "
+        "/api/v1/connections/{provider}`: `phase` goes fetching → applying → done, `progress` "
+        "counts the items fetched of `total`. 409 `not_connected` or `needs_reauth`; 503 when "
+        "the task runner's broker did not take the job. " + _NOT_CONFIGURED
+    ),
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def sync(request: AuthenticatedRequest, provider: str) -> Status[ConnectionView]:

@@ -7,6 +7,9 @@ from datetime import datetime
 from ninja import Schema
 from pydantic import Field
 
+from api import examples
+from api.examples import answer_example
+
 
 class AccountOut(Schema):
     id: str = Field(description="The account's id at the provider.")
@@ -14,10 +17,25 @@ class AccountOut(Schema):
 
 
 class SyncOut(Schema):
+    model_config = answer_example(examples.SYNC)
+
     status: str = Field(description="queued | running | succeeded | failed")
+    phase: str = Field(
+        description=(
+            "waiting (for the task runner) | fetching (reading the library from the provider) "
+            "| applying (matching the items and writing the difference, all at once) | done. "
+            "A failed sync keeps the phase it failed in."
+        )
+    )
     started_at: datetime | None
     finished_at: datetime | None
     progress: int = Field(description="Items fetched from the provider so far.")
+    total: int | None = Field(
+        description=(
+            "The items the provider said the library holds, as far as it has said (null "
+            "until it says); from the applying phase on, the items fetched. progress ≤ total."
+        )
+    )
     counts: dict[str, dict[str, dict[str, int]]] = Field(
         description="Per relation and kind: added, updated, removed, unchanged."
     )
@@ -25,6 +43,8 @@ class SyncOut(Schema):
 
 
 class ConnectionOut(Schema):
+    model_config = answer_example(examples.CONNECTION)
+
     provider: str
     status: str = Field(description="unconfigured | available | connected | needs_reauth")
     account: AccountOut | None
@@ -33,10 +53,14 @@ class ConnectionOut(Schema):
 
 
 class ConnectionsOut(Schema):
+    model_config = answer_example(examples.CONNECTIONS)
+
     items: list[ConnectionOut]
 
 
 class AuthorizationOut(Schema):
+    model_config = answer_example(examples.AUTHORIZATION)
+
     authorization_url: str = Field(description="Send the user's browser here.")
     state: str = Field(description="Comes back on the callback; valid once, for 10 minutes.")
 
@@ -56,6 +80,8 @@ class CallbackQuery(Schema):
 
 
 class CallbackOut(Schema):
+    model_config = answer_example(examples.CALLBACK)
+
     provider: str
     status: str = Field(description="ok")
     connection: ConnectionOut

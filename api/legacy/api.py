@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import ResolverMatch, URLPattern, URLResolver, include, path
 from django.urls.resolvers import RoutePattern
 
@@ -56,14 +59,23 @@ _DEPRECATION_HEADERS = {
 }
 
 
-def legacy_openapi(request: HttpRequest) -> HttpResponse:
-    schema = legacy_api.get_openapi_schema(path_prefix="/")
+@functools.cache
+def _legacy_document() -> bytes:
+    """The legacy OpenAPI document, built and rendered once per process."""
+    # A copy through JSON: the API's own document stays as it built it.
+    schema = json.loads(
+        json.dumps(legacy_api.get_openapi_schema(path_prefix="/"), cls=DjangoJSONEncoder)
+    )
     schema["servers"] = [{"url": "/"}, {"url": "/v1"}]
     for path_item in schema["paths"].values():
         for operation in path_item.values():
             for answer in operation["responses"].values():
                 answer["headers"] = {**answer.get("headers", {}), **_DEPRECATION_HEADERS}
-    return JsonResponse(schema)
+    return json.dumps(schema).encode()
+
+
+def legacy_openapi(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(_legacy_document(), content_type="application/json")
 
 
 class RouteTable(URLPattern):

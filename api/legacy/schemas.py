@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Ty
 from ninja import Schema
 from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from api import examples
 from api.auth.schemas import USERNAME_DOCUMENTED
 from api.connections.schemas import ConnectionOut
+from api.examples import answer_example, page_example
 from api.users.schemas import ProfileUpdateIn
 from musicbud.connections.providers.registry import PROVIDER_NAMES
 from musicbud.models import Album, CatalogueItem, Provider, Track
@@ -42,6 +44,8 @@ class LegacyPage(Schema, Generic[T]):
     most); ``next`` / ``previous`` are absolute URLs, or null; the rows are under ``data``
     and, for the app's list parsers, again under ``results``."""
 
+    model_config = page_example(examples.legacy_page)
+
     count: int = Field(description="How many there are in all.")
     next: str | None
     previous: str | None
@@ -59,6 +63,8 @@ class ImageOut(Schema):
 
 
 class ItemOut(Schema):
+    model_config = answer_example(examples.LEGACY_ITEM)
+
     uid: Uid
     name: str
     kind: str = Field(description="track, artist, album or genre")
@@ -71,15 +77,21 @@ class ItemOut(Schema):
 
 
 class TopItemOut(ItemOut):
+    model_config = answer_example(examples.LEGACY_TOP_ITEM)
+
     rank: int
 
 
 class PlayedItemOut(ItemOut):
+    model_config = answer_example(examples.LEGACY_PLAYED_ITEM)
+
     play_count: int
 
 
 class UserOut(Schema):
     """Another user: public fields only."""
+
+    model_config = answer_example(examples.LEGACY_USER)
 
     uid: Uid
     username: str
@@ -89,6 +101,8 @@ class UserOut(Schema):
 
 
 class UserAnswerOut(Schema):
+    model_config = answer_example(examples.LEGACY_USER_ANSWER)
+
     message: str
     code: int
     successful: bool
@@ -96,6 +110,8 @@ class UserAnswerOut(Schema):
 
 
 class MyProfileOut(UserOut):
+    model_config = answer_example(examples.LEGACY_MY_PROFILE)
+
     email: str
     first_name: str
     last_name: str
@@ -103,6 +119,8 @@ class MyProfileOut(UserOut):
 
 
 class BudOut(Schema):
+    model_config = answer_example(examples.LEGACY_BUD)
+
     bud: UserOut
     similarity_score: float = Field(description="The score the bud ranking gives this person.")
 
@@ -113,6 +131,8 @@ class BudProfileData(Schema):
 
 
 class BudProfileOut(Schema):
+    model_config = answer_example(examples.LEGACY_BUD_PROFILE)
+
     message: str
     code: int
     successful: bool
@@ -120,6 +140,8 @@ class BudProfileOut(Schema):
 
 
 class LoginOut(Schema):
+    model_config = answer_example(examples.LEGACY_LOGIN)
+
     success: bool
     message: str
     access_token: str
@@ -130,18 +152,24 @@ class LoginOut(Schema):
 
 
 class RegisterOut(Schema):
+    model_config = answer_example(examples.LEGACY_REGISTER)
+
     success: bool
     message: str
     user_id: str = Field(description="The new user's uid.")
 
 
 class AccessOut(Schema):
+    model_config = answer_example(examples.LEGACY_ACCESS)
+
     access: str
     access_token: str
     expires_in: int
 
 
 class MessageOut(Schema):
+    model_config = answer_example(examples.LEGACY_MESSAGE)
+
     message: str
 
 
@@ -150,6 +178,8 @@ class AuthorizationLinkData(Schema):
 
 
 class AuthorizationLinkOut(Schema):
+    model_config = answer_example(examples.LEGACY_AUTHORIZATION_LINK)
+
     message: str
     code: int
     successful: bool
@@ -380,6 +410,8 @@ def my_profile_data(profile: ProfileData) -> dict[str, Any]:
 
 
 class ConnectionAnswerOut(Schema):
+    model_config = answer_example(examples.LEGACY_CONNECTION_ANSWER)
+
     message: str
     code: int
     successful: bool
@@ -387,6 +419,8 @@ class ConnectionAnswerOut(Schema):
 
 
 class SyncAnswerOut(Schema):
+    model_config = answer_example(examples.LEGACY_SYNC_ANSWER)
+
     message: str
     code: int
     successful: bool

@@ -77,15 +77,33 @@ def _reads_api_body(request: HttpRequest) -> bool:
 _JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
+def body_limit(request: HttpRequest) -> int:
+    """The most bytes a request's body may have: ``MAX_REQUEST_BODY_BYTES``, or an upload
+    path's own limit (``UPLOAD_BODY_LIMITS``)."""
+    limit: int = settings.UPLOAD_BODY_LIMITS.get(request.path, settings.MAX_REQUEST_BODY_BYTES)
+    return limit
+
+
+def _streamed_upload(request: HttpRequest) -> bool:
+    """A multipart body sent to an upload path: parsed from the stream (its files spooled to
+    disk by Django's upload handlers), never read whole into memory."""
+    return (
+        request.path in settings.UPLOAD_BODY_LIMITS
+        and request.content_type == "multipart/form-data"
+    )
+
+
 def _has_nul(request: HttpRequest) -> bool:
     """PostgreSQL text cannot hold U+0000, and no name, query or bio needs it: refuse it at
     the door rather than let it reach the database as a 500. In a body: raw or escaped in
-    JSON, or in a form's fields (the legacy API reads forms; a file sent along may hold
-    any byte, and is never stored as text)."""
+    JSON, or in a form's fields (the legacy API reads forms; a file sent along, such as an
+    uploaded zip, may hold any byte, and is never stored as text)."""
     if "\x00" in request.path or "%00" in request.META.get("QUERY_STRING", ""):
         return True
     if not _reads_api_body(request):
         return False
+    if _streamed_upload(request):
+        return _form_has_nul(request)
     # Read whole first: a form parsed from the stream would leave no body for the views.
     body = request.body
     if request.content_type in FORM_MEDIA_TYPES:
@@ -108,7 +126,7 @@ def _too_large(request: HttpRequest) -> HttpResponseBase:
     return error_response(
         request,
         HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        f"Request body is larger than {settings.MAX_REQUEST_BODY_BYTES} bytes",
+        f"Request body is larger than {body_limit(request)} bytes",
         code="request_too_large",
     )
 
@@ -123,7 +141,7 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
         return error_response(
             request, HTTPStatus.BAD_REQUEST, "Invalid Content-Length", code="bad_request"
         )
-    if length > settings.MAX_REQUEST_BODY_BYTES:
+    if length > body_limit(request):
         return _too_large(request)
     has_body = length > 0 or "HTTP_TRANSFER_ENCODING" in request.META
     if request.path.startswith(API_PATH_PREFIX) and request.method in BODY_METHODS and has_body:
@@ -139,7 +157,8 @@ def _body_rejection(request: HttpRequest) -> HttpResponseBase | None:
         request.path.startswith(API_PATH_PREFIX)
         and request.method in BODY_METHODS
         and has_body
-        and len(request.body) > settings.MAX_REQUEST_BODY_BYTES
+        and not _streamed_upload(request)
+        and len(request.body) > body_limit(request)
     ):
         # A chunked body declares no length; the fast path's handler flags it while reading
         # (above), Django's stock handler reads it whole.

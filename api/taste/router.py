@@ -31,24 +31,40 @@ async def _edge_page(
     )
 
 
-@router.get("/me/likes/{kind}", response=Page[LikeOut], url_name="my-likes")
+@router.get(
+    "/me/likes/{kind}",
+    response=Page[LikeOut],
+    url_name="my-likes",
+    summary="My liked items of one kind",
+)
 async def my_likes(
     request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
 ) -> dict[str, object]:
+    """What I liked, newest first, with where each like came from (`manual`, `spotify`,
+    `lastfm`, `import`, ...)."""
     return await _edge_page(request, relation=Relation.LIKE, kind=kind.item_kind, params=params)
 
 
-@router.get("/me/top/{kind}", response=Page[TopOut], url_name="my-top")
+@router.get(
+    "/me/top/{kind}", response=Page[TopOut], url_name="my-top", summary="My top items of one kind"
+)
 async def my_top(
     request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
 ) -> dict[str, object]:
+    """My top list of the kind, by rank (1 first): from a connected service or an import."""
     return await _edge_page(request, relation=Relation.TOP, kind=kind.item_kind, params=params)
 
 
-@router.get("/me/played/tracks", response=Page[PlayOut], url_name="my-played-tracks")
+@router.get(
+    "/me/played/tracks",
+    response=Page[PlayOut],
+    url_name="my-played-tracks",
+    summary="Tracks I played",
+)
 async def my_played_tracks(
     request: AuthenticatedRequest, params: Query[PageParams]
 ) -> dict[str, object]:
+    """Most played first, then most recently played, with play counts."""
     return await _edge_page(request, relation=Relation.PLAYED, kind=ItemKind.TRACK, params=params)
 
 
@@ -59,6 +75,9 @@ async def my_played_tracks(
     summary="Like an item (201 the first time, 200 when already liked)",
 )
 async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
+    """Likes a catalogue item by its id. 201 the first time, 200 when it was already liked
+    (still one like). A like by hand takes over the same item's like from a connected service
+    (its sync will not remove it). 404 for an unknown item."""
     edge, created = await like_add(
         user=request.auth,
         kind=kind.item_kind,
@@ -74,6 +93,8 @@ async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> 
     summary="Unlike an item (204 also when it was not liked; 404 for an unknown item)",
 )
 async def unlike(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[None]:
+    """Removes my like of the item: idempotent, so also 204 when it was not liked. 404 for an
+    unknown item."""
     await like_remove(
         user=request.auth,
         kind=kind.item_kind,

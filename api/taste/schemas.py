@@ -9,7 +9,9 @@ from django.conf import settings
 from ninja import Schema
 from pydantic import ConfigDict, Field, model_validator
 
+from api import examples
 from api.catalogue.schemas import ItemOut
+from api.examples import answer_example
 from api.schemas import InputSchema
 from musicbud.kinds import KIND_SPECS, KINDS
 from musicbud.models import CatalogueItem, ItemKind, Provider, Relation, TasteEdge
@@ -22,6 +24,8 @@ def _edge_item(edge: TasteEdge) -> CatalogueItem:
 
 
 class LikeOut(Schema):
+    model_config = answer_example(examples.LIKE)
+
     item: ItemOut
     source: str
     liked_at: datetime
@@ -36,6 +40,8 @@ class LikeOut(Schema):
 
 
 class TopOut(Schema):
+    model_config = answer_example(examples.TOP)
+
     item: ItemOut
     rank: int
     source: str
@@ -46,6 +52,8 @@ class TopOut(Schema):
 
 
 class PlayOut(Schema):
+    model_config = answer_example(examples.PLAY)
+
     item: ItemOut
     play_count: int
     last_played_at: datetime | None
@@ -197,6 +205,8 @@ class SkippedOut(Schema):
 
 
 class TasteImportOut(Schema):
+    model_config = answer_example(examples.TASTE_IMPORT)
+
     items: ImportCountsOut = Field(description="Catalogue items created or matched.")
     edges: ImportEdgeCountsOut = Field(description="Likes / top items / plays set.")
     skipped: list[SkippedOut] = Field(description="Entries repeating an earlier one.")

@@ -11,6 +11,8 @@ from django.core.validators import URLValidator
 from ninja import Schema
 from pydantic import Field, field_validator
 
+from api import examples
+from api.examples import answer_example
 from api.pagination import PageParams
 from api.schemas import InputSchema
 from musicbud.display_text import display_text_normalize, display_text_problem
@@ -26,6 +28,8 @@ class TasteCountsOut(Schema):
 
 class PublicProfileOut(Schema):
     """What anyone signed in may see of a user."""
+
+    model_config = answer_example(examples.PUBLIC_PROFILE)
 
     id: UUID
     username: str
@@ -46,6 +50,8 @@ class PublicProfileOut(Schema):
 
 class MyProfileOut(PublicProfileOut):
     """My own profile: the public one plus private fields."""
+
+    model_config = answer_example(examples.MY_PROFILE)
 
     email: str
     first_name: str
@@ -102,6 +108,8 @@ class ProfileUpdateIn(InputSchema):
 
 class UserSummaryOut(Schema):
     """Another user as lists show them: never their email or any private field."""
+
+    model_config = answer_example(examples.USER_SUMMARY)
 
     id: UUID
     username: str

@@ -7,12 +7,16 @@ about them at once.
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from musicbud.chat.models import Block, Channel, Conversation, Membership, Message
+from musicbud.chat.services.checks import clean_name
 from musicbud.chat.services.moderation import chat_memberships_ban, chat_messages_remove
+from musicbud.display_text import display_text_key
+from musicbud.errors import InvalidInput
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -24,8 +28,28 @@ class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
     readonly_fields = ("joined_at",)
 
 
+class ChannelForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The API's rules for a name: no look-alike, invisible or control characters, and unique
+    by its look-alike key."""
+
+    class Meta:
+        model = Channel
+        fields = ("name", "description", "visibility", "creator")
+
+    def clean_name(self) -> str:
+        try:
+            name = clean_name(self.cleaned_data["name"])
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc)) from None
+        taken = Channel.objects.filter(name_key=display_text_key(name))
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(f"A channel named {name!r} exists")
+        return name
+
+
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ChannelForm
     list_display = ("name", "visibility", "creator", "created_at")
     list_filter = ("visibility",)
     search_fields = ("name", "description")
@@ -80,6 +104,15 @@ class MessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     readonly_fields = ("created_at", "client_id")
     list_select_related = ("author", "channel")
     actions = ["remove_messages"]
+
+    # Messages are written by their authors through the chat services (stored, then fanned
+    # out to the sockets); moderators read them and remove them with the action, never add
+    # one under somebody's name or rewrite one.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False
 
     @admin.display(description="content")
     def excerpt(self, obj: Message) -> str:

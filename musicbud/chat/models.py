@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Lower
+
+from musicbud.display_text import display_text_key
 
 MESSAGE_MAX_LENGTH = 4000
 CLIENT_ID_MAX_LENGTH = 64
@@ -31,6 +34,10 @@ class MembershipState(models.TextChoices):
 
 class Channel(models.Model):
     name = models.CharField(max_length=80)
+    # The name as two names are compared (``display_text_key``): case, compatibility forms
+    # and letters that pass for Latin ones folded away, so no channel can take another's
+    # name in look-alike letters. Kept by ``save``.
+    name_key = models.CharField(max_length=160, unique=True, editable=False)
     description = models.TextField(max_length=500, blank=True)
     visibility = models.CharField(
         max_length=7, choices=Visibility.choices, default=Visibility.PUBLIC
@@ -41,13 +48,17 @@ class Channel(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(Lower("name"), name="chat_channel_name_ci_unique"),
-        ]
         ordering = ["name", "id"]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.name_key = display_text_key(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_key"}
+        super().save(*args, **kwargs)
 
 
 class Conversation(models.Model):

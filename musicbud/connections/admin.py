@@ -5,8 +5,47 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from musicbud.connections.models import ProviderConnection
+
+
+def connections_table(user_id: int) -> SafeString:
+    """A user's connections as a table for the user's admin page (read-only, never a token),
+    each linking to its own page."""
+    rows = [
+        (
+            reverse("admin:musicbud_providerconnection_change", args=[connection.pk]),
+            connection.provider,
+            connection.account_name or connection.account_id,
+            connection.status,
+            f"{connection.connected_at:%Y-%m-%d %H:%M}",
+            last_sync_text(connection),
+        )
+        for connection in ProviderConnection.objects.filter(user_id=user_id)
+        .defer("access_token", "refresh_token")
+        .order_by("provider")
+    ]
+    if not rows:
+        return format_html("{}", "none")
+    return format_html(
+        "<table><tr><th>provider</th><th>account</th><th>status</th><th>connected</th>"
+        "<th>last sync</th></tr>{}</table>",
+        format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            rows,
+        ),
+    )
+
+
+def last_sync_text(connection: ProviderConnection) -> str:
+    job = connection.sync_jobs.order_by("-id").first()
+    if job is None:
+        return "never"
+    return f"{job.status} ({job.finished_at or job.created_at:%Y-%m-%d %H:%M})"
 
 
 @admin.register(ProviderConnection)
@@ -67,7 +106,4 @@ class ProviderConnectionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="last sync")
     def last_sync_status(self, obj: ProviderConnection) -> str:
-        job = obj.sync_jobs.order_by("-id").first()
-        if job is None:
-            return "never"
-        return f"{job.status} ({job.finished_at or job.created_at:%Y-%m-%d %H:%M})"
+        return last_sync_text(obj)

@@ -83,6 +83,15 @@ class SyncStatus(models.TextChoices):
 ACTIVE_SYNC_STATUSES = (SyncStatus.QUEUED, SyncStatus.RUNNING)
 
 
+class SyncPhase(models.TextChoices):
+    """Where a sync is (a failed one keeps the phase it failed in)."""
+
+    WAITING = "waiting", "Waiting for the task runner"
+    FETCHING = "fetching", "Reading the library from the provider"
+    APPLYING = "applying", "Matching the items and writing the difference"
+    DONE = "done", "Done"
+
+
 class SyncJob(models.Model):
     """One sync of a connection. The database holds at most one queued or running job per
     connection, so neither a double click nor the periodic re-sync can start a second."""
@@ -91,7 +100,11 @@ class SyncJob(models.Model):
         ProviderConnection, on_delete=models.CASCADE, related_name="sync_jobs"
     )
     status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.QUEUED)
+    phase = models.CharField(max_length=10, choices=SyncPhase.choices, default=SyncPhase.WAITING)
+    # Items fetched so far, of ``total``: what the provider said it holds, as far as it has
+    # said (null until it says anything); once fetched, the items fetched.
     progress = models.PositiveIntegerField(default=0)
+    total = models.PositiveIntegerField(null=True, blank=True)
     # {"like": {"track": {"added": n, "removed": n, "unchanged": n}, ...}, ...}
     counts = models.JSONField(default=dict, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -15,9 +15,11 @@ from musicbud.connections.providers.registry import PROVIDER_NAMES, provider_get
 @dataclass(frozen=True, slots=True)
 class SyncView:
     status: str
+    phase: str
     started_at: datetime | None
     finished_at: datetime | None
     progress: int
+    total: int | None
     counts: dict[str, Any]
     error: str | None
 
@@ -44,9 +46,11 @@ def _sync_view(job: SyncJob | None) -> SyncView | None:
         return None
     return SyncView(
         status=job.status,
+        phase=job.phase,
         started_at=job.started_at,
         finished_at=job.finished_at,
         progress=job.progress,
+        total=job.total,
         counts=job.counts,
         error=job.error or None,
     )

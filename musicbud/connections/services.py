@@ -27,7 +27,6 @@ from musicbud.connections.providers.errors import ProviderError, ProviderNotConf
 from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.selectors import ConnectionView, connection_view
 from musicbud.connections.sync import connection_tokens_store
-from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import Conflict, MusicbudError, NotFound, ServiceUnavailable
 from musicbud.models import User
@@ -172,8 +171,26 @@ def _callback(*, provider: str, params: Mapping[str, str], browser_key: str) -> 
         connection.connected_at = timezone.now()
         connection.save()
         connection_tokens_store(connection, session.tokens)
-        sync_job_open(connection=connection)
-    return connection_view(user_id=row.user.pk, provider=provider)
+        # Celery (the tasks module) is imported where a job is queued, not in every worker.
+        from musicbud.connections.tasks import sync_job_open
+
+        job = sync_job_open(connection=connection)
+        # Read before commit hands the first sync to the task runner: the answer shows it
+        # queued, never half run, whichever runner takes it ...
+        view = connection_view(user_id=row.user.pk, provider=provider)
+    if _not_queued(job):
+        # ... unless the runner refused it: connected all the same, the sync says why not.
+        return connection_view(user_id=row.user.pk, provider=provider)
+    return view
+
+
+def _not_queued(job: SyncJob) -> bool:
+    """Whether the task runner's broker refused the job (which is then failed, saying so)."""
+    from musicbud.connections.tasks import SYNC_NOT_QUEUED
+
+    return SyncJob.objects.filter(
+        pk=job.pk, status=SyncStatus.FAILED, error=SYNC_NOT_QUEUED
+    ).exists()
 
 
 async def connection_callback(
@@ -192,7 +209,9 @@ async def connection_callback(
     )
 
 
-def _sync_request(*, user: User, provider: str) -> SyncJob:
+def _sync_request(*, user: User, provider: str) -> ConnectionView:
+    from musicbud.connections.tasks import SYNC_NOT_QUEUED, sync_job_open
+
     provider_ready(provider).close()
     connection = ProviderConnection.objects.filter(user=user, provider=provider).first()
     if connection is None:
@@ -203,25 +222,22 @@ def _sync_request(*, user: User, provider: str) -> SyncJob:
         )
     with transaction.atomic():
         job = sync_job_open(connection=connection)
-    # With the embedded (eager) runner the job has run by now: answer what it became.
-    job.refresh_from_db()
-    if job.status == SyncStatus.FAILED and job.error == SYNC_NOT_QUEUED:
+        # The job as opened (queued, or the one already running): read before commit hands
+        # it to the task runner, so the 202 never shows a sync that already ended.
+        view = connection_view(user_id=user.pk, provider=provider)
+    if _not_queued(job):
         raise TaskRunnerUnavailable(SYNC_NOT_QUEUED)
-    return job
+    return view
 
 
 async def connection_sync_request(*, user: User, provider: str) -> ConnectionView:
-    """Queue a sync (or answer the one queued or running: never two for one connection).
+    """Queue a sync (or answer the one queued or running: never two for one connection); the
+    connection as it was queued, never a finished sync.
 
     TaskRunnerUnavailable (503) when the task runner's broker did not take the job (the job
     is failed, so the next request opens a new one).
     """
-
-    def request() -> ConnectionView:
-        _sync_request(user=user, provider=provider)
-        return connection_view(user_id=user.pk, provider=provider)
-
-    return await sync_to_async(request)()
+    return await sync_to_async(_sync_request)(user=user, provider=provider)
 
 
 def _disconnect(*, user: User, provider: str) -> None:

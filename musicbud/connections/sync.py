@@ -5,8 +5,9 @@ the end commits nothing of it."""
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,17 +15,23 @@ from django.db.models import F
 from django.utils import timezone
 
 from musicbud.connections.catalogue_match import CatalogueMatcher, entry_key
-from musicbud.connections.models import ConnectionStatus, ProviderConnection, SyncJob, SyncStatus
+from musicbud.connections.models import (
+    ConnectionStatus,
+    ProviderConnection,
+    SyncJob,
+    SyncPhase,
+    SyncStatus,
+)
 from musicbud.connections.providers.base import ProviderItem, ProviderSession, TokenSet
 from musicbud.connections.providers.errors import ProviderAuthRevoked
 from musicbud.connections.providers.registry import provider_get
 from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.errors import MusicbudError
 from musicbud.job_liveness import job_beat
+from musicbud.models import User
 from musicbud.services.taste_batch import BatchReport, WantedEdge, taste_edges_apply
 
 logger = logging.getLogger(__name__)
-PROGRESS_EVERY_SECONDS = 0.5
 # A token this close to its expiry is refreshed before the sync starts.
 REFRESH_MARGIN = timedelta(seconds=60)
 
@@ -64,7 +71,10 @@ def connection_sync_run(*, job_id: int) -> None:
     claimed = job_beat(
         SyncJob.objects.filter(pk=job_id, status__in=(SyncStatus.QUEUED, SyncStatus.RUNNING)),
         status=SyncStatus.RUNNING,
+        phase=SyncPhase.FETCHING,
         started_at=timezone.now(),
+        progress=0,
+        total=None,
     )
     if not claimed:
         return
@@ -119,14 +129,19 @@ def connection_sync_failed(*, connection_id: int) -> None:
         )
 
 
-def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
-    last_report = time.monotonic()
+def _total(session: ProviderSession) -> int | None:
+    """The items the provider said it holds, never fewer than those already fetched (a
+    listing that states no size still counts what came); None while it has said nothing."""
+    if not session.expected:
+        return None
+    return max(session.expected, session.fetched)
 
+
+def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
     def progress(fetched: int) -> None:
-        nonlocal last_report
-        if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
-            last_report = time.monotonic()
-            job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched)
+        # Once per page (or list size stated): a page is a provider round trip of up to 50
+        # items, so the beat costs little beside it, and what the API shows is never behind.
+        job_beat(SyncJob.objects.filter(pk=job.pk), progress=fetched, total=_total(session))
 
     session = ProviderSession(
         tokens=connection_tokens(connection),
@@ -143,43 +158,71 @@ def _fetch(connection: ProviderConnection, job: SyncJob) -> list[ProviderItem]:
         finally:
             if session.refreshed:
                 connection_tokens_store(connection, session.tokens)
-    job.progress = session.fetched
-    job_beat(SyncJob.objects.filter(pk=job.pk), progress=job.progress)
+    # Fetched: the total is what came. Matching and writing follow in one transaction.
+    job.progress = job.total = session.fetched
+    job_beat(
+        SyncJob.objects.filter(pk=job.pk),
+        phase=SyncPhase.APPLYING,
+        progress=job.progress,
+        total=job.total,
+    )
     return items
+
+
+def provider_items_write(
+    *,
+    user: User,
+    provider: str,
+    source: str,
+    items: Sequence[ProviderItem],
+    report: BatchReport,
+    **options: Any,
+) -> CatalogueMatcher:
+    """Match (or create) the catalogue rows of ``items`` by ``provider``'s ids, then write the
+    edges they name as ``source`` through the set-based diff (``options``: those of
+    ``taste_edges_apply``); the caller's transaction. Returns the matcher (what it created)."""
+    matcher = CatalogueMatcher(provider=provider)
+    rows = matcher.resolve(item.entry for item in items)
+    wanted: dict[tuple[str, str, int], WantedEdge] = {}
+    for item in items:
+        row = rows[entry_key(item.entry)]
+        edge = WantedEdge(
+            relation=item.relation,
+            kind=item.entry.kind,
+            item=row,
+            rank=item.rank,
+            play_count=item.play_count,
+            last_played_at=item.last_played_at,
+        )
+        # Two provider items naming one of our rows: the first (best ranked) wins.
+        wanted.setdefault(edge.key, edge)
+    taste_edges_apply(
+        user=user, source=source, wanted=list(wanted.values()), report=report, **options
+    )
+    return matcher
 
 
 def _apply(connection: ProviderConnection, job: SyncJob, items: list[ProviderItem]) -> None:
     with transaction.atomic():
         if not ProviderConnection.objects.select_for_update().filter(pk=connection.pk).exists():
             raise SyncAborted("The connection was removed while it synced; nothing was changed.")
-        rows = CatalogueMatcher(provider=connection.provider).resolve(item.entry for item in items)
-        wanted: dict[tuple[str, str, int], WantedEdge] = {}
-        for item in items:
-            row = rows[entry_key(item.entry)]
-            edge = WantedEdge(
-                relation=item.relation,
-                kind=item.entry.kind,
-                item=row,
-                rank=item.rank,
-                play_count=item.play_count,
-                last_played_at=item.last_played_at,
-            )
-            # Two provider items naming one of our rows: the first (best ranked) wins.
-            wanted.setdefault(edge.key, edge)
         report = BatchReport()
-        taste_edges_apply(
+        provider_items_write(
             user=connection.user,
+            provider=connection.provider,
             source=connection.provider,
-            wanted=list(wanted.values()),
-            replace_source=True,
+            items=items,
             report=report,
+            replace_source=True,
         )
         now = timezone.now()
         job_beat(
             SyncJob.objects.filter(pk=job.pk),
             status=SyncStatus.SUCCEEDED,
+            phase=SyncPhase.DONE,
             finished_at=now,
             progress=job.progress,
+            total=job.total,
             counts=report.as_json(),
             error="",
         )

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError
 
 from musicbud.connections.models import (
@@ -23,6 +24,11 @@ from musicbud.connections.models import (
 )
 from musicbud.connections.sync import connection_sync_failed, connection_sync_run
 from musicbud.job_liveness import jobs_dead_fail
+from musicbud.task_runner import task_send
+
+# The project's Celery app (settings.TASK_APP), which the shared tasks below queue on: a web
+# worker loads it here, where a job is first queued, not at start-up.
+import_string(settings.TASK_APP)
 
 logger = logging.getLogger(__name__)
 # The error of a job the task runner's broker did not take.
@@ -69,7 +75,7 @@ def _job_send(job_id: int) -> None:
     at once, saying so, rather than leaving it queued (and the connection unable to sync)
     until it is taken as lost."""
     try:
-        connection_sync.delay(job_id)
+        task_send(connection_sync, job_id)
     except OperationalError:
         logger.exception("sync not queued", extra={"job_id": job_id})
         SyncJob.objects.filter(pk=job_id, status=SyncStatus.QUEUED).update(

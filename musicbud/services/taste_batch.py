@@ -110,6 +110,8 @@ def taste_edges_apply(
     wanted: Sequence[WantedEdge],
     replace_source: bool = False,
     replace_top_kinds: Iterable[str] = (),
+    replace_cells: Iterable[tuple[str, str]] = (),
+    adopt_sources: Iterable[str] = (),
     update_any_source: bool = False,
     report: BatchReport | None = None,
 ) -> BatchReport:
@@ -120,17 +122,25 @@ def taste_edges_apply(
     unless ``update_any_source`` (an import sets what it is given; the edge keeps its source).
     ``replace_source`` deletes the edges of ``source`` not wanted (a provider's sync);
     ``replace_top_kinds`` deletes the top edges of those kinds not wanted, whatever their
-    source (an imported top list replaces the list: two lists would share ranks).
+    source (an imported top list replaces the list: two lists would share ranks);
+    ``replace_cells`` deletes the edges of ``source`` in those (relation, kind) cells not
+    wanted (a history upload replaces only what its files describe). A wanted edge whose
+    source is one of ``adopt_sources`` is taken over: it gets ``source`` and the wanted values
+    (a history upload takes the edges its service's sync brought, so a disconnect keeps them).
     """
     report = report if report is not None else BatchReport()
     wanted_by_key = {edge.key: edge for edge in wanted}
     top_kinds = {ItemKind(kind).value for kind in replace_top_kinds}
+    cells = {(Relation(relation).value, ItemKind(kind).value) for relation, kind in replace_cells}
+    adopt = frozenset(adopt_sources) - {source}
 
     def is_stale(key: ItemEdge, edge: TasteEdge) -> bool:
         if key in wanted_by_key:
             return False
-        return (replace_source and edge.source == source) or (
-            edge.relation == Relation.TOP and edge.kind in top_kinds
+        return (
+            (replace_source and edge.source == source)
+            or (edge.relation == Relation.TOP and edge.kind in top_kinds)
+            or (edge.source == source and (edge.relation, edge.kind) in cells)
         )
 
     def plan_for(edges: dict[ItemEdge, TasteEdge], keys: Iterable[ItemEdge]) -> dict[ItemEdge, str]:
@@ -143,6 +153,8 @@ def taste_edges_apply(
                     plan[key] = "remove"
             elif existing is None:
                 plan[key] = "add"
+            elif existing.source in adopt:
+                plan[key] = "update"
             elif existing.source == source or update_any_source:
                 values = want.values(existing)
                 if any(getattr(existing, name) != value for name, value in values.items()):
@@ -156,6 +168,8 @@ def taste_edges_apply(
             stale_filter |= Q(source=source)
         if top_kinds:
             stale_filter |= Q(relation=Relation.TOP, kind__in=top_kinds)
+        for relation, kind in sorted(cells):
+            stale_filter |= Q(source=source, relation=relation, kind=kind)
         for edge in TasteEdge.objects.filter(stale_filter, user=user).only(*EDGE_FIELDS):
             key = (edge.relation, edge.kind, int(edge.item_id or 0))
             current.setdefault(key, edge)
@@ -170,7 +184,8 @@ def taste_edges_apply(
                     current.pop(key, None)
                 current.update(reread)
                 plan = plan_for(current, list(plan))
-                for change, created in _write(user, source, wanted_by_key, current, plan):
+                changes = _write(user, source, wanted_by_key, current, plan, adopt=adopt)
+                for change, created in changes:
                     write.record(change, created=created)
         outcome = {"add": "added", "update": "updated", "remove": "removed"}
         for key, action in plan.items():
@@ -210,6 +225,8 @@ def _write(
     wanted: dict[ItemEdge, WantedEdge],
     current: dict[ItemEdge, TasteEdge],
     plan: dict[ItemEdge, str],
+    *,
+    adopt: frozenset[str] = frozenset(),
 ) -> list[tuple[EdgeChange, bool]]:
     """Apply the plan in bulk; the changes to record (the edges' new states), each with
     whether it created its edge."""
@@ -237,6 +254,9 @@ def _write(
             for name, value in values.items():
                 setattr(updated, name, value)
             update_fields.update(values)
+            if updated.source in adopt:
+                updated.source = source
+                update_fields.add("source")
             updates.append(updated)
     removes = sorted(current[key].pk for key, action in plan.items() if action == "remove")
     for start in range(0, len(removes), CHUNK):

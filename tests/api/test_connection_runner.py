@@ -317,9 +317,11 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
     job = SyncJob.objects.get()
     assert callback["connection"]["last_sync"] == {
         "status": "queued",
+        "phase": "waiting",
         "started_at": None,
         "finished_at": None,
         "progress": 0,
+        "total": None,
         "counts": {},
         "error": None,
     }
@@ -338,7 +340,7 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
     worker.start()
     wait_for(worker, "the worker's first call to Spotify", lambda: saved_tracks.arrived.is_set())
     running = _last_sync(api_client)
-    assert running["status"] == "running"
+    assert (running["status"], running["phase"]) == ("running", "fetching")
     assert running["started_at"] is not None
     assert running["finished_at"] is None
     # Asked while it runs: the running job answers, none is opened or queued.
@@ -354,7 +356,8 @@ def test_the_worker_runs_each_sync_once_and_beat_resyncs(
     assert done["error"] is None
     assert done["status"] == "succeeded"
     assert done["started_at"] == running["started_at"]
-    assert done["progress"] == 9  # 2 saved tracks + 1 follow + 1 + 2 top + 3 plays
+    # 2 saved tracks + 1 follow + 1 + 2 top + 3 plays
+    assert (done["phase"], done["progress"], done["total"]) == ("done", 9, 9)
     assert done["counts"] == {
         "like": {
             "track": {"added": 2, "updated": 0, "removed": 0, "unchanged": 0},
@@ -420,11 +423,13 @@ def test_a_job_the_broker_does_not_take_fails_and_the_next_request_starts_over(
             (SyncStatus.FAILED, None),
         ]
         assert small_library.paths("/spotify/v1/") == ["/spotify/v1/me"]
-    # The runner back (the embedded one): the connection is not blocked by the failed jobs.
+    # The runner back (the embedded one, in the request here): the connection is not blocked
+    # by the failed jobs; the answer is the job as queued, which then runs.
     response = api_client.post(_url("connection-sync"))
 
     assert response.status_code == HTTPStatus.ACCEPTED, response.content
-    assert response.json()["last_sync"]["status"] == "succeeded"
+    assert response.json()["last_sync"]["status"] == "queued"
+    assert _last_sync(api_client)["status"] == "succeeded"
     assert SyncJob.objects.count() == 3
     assert taste_edges(user) == EXPECTED_EDGES
 

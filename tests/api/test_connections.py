@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from http import HTTPStatus
@@ -216,7 +217,7 @@ def test_spotify_connect_then_taste_lists(
     assert sync["status"] == "succeeded"
     assert sync["error"] is None
     # 3 saved tracks + 1 album + 2 follows + 2 top tracks + 2 top artists + 3 plays fetched
-    assert sync["progress"] == 13
+    assert (sync["phase"], sync["progress"], sync["total"]) == ("done", 13, 13)
     assert sync["counts"] == {
         "like": {
             "track": {"added": 3, "updated": 0, "removed": 0, "unchanged": 0},
@@ -826,29 +827,82 @@ def test_no_token_in_any_answer_log_line_or_database_row(
 # --- the embedded runner --------------------------------------------------------------------
 
 
-def test_with_the_embedded_runner_a_requested_sync_is_done_when_answered(
+def _job_finished(job_id: int) -> SyncJob:
+    deadline = time.monotonic() + 15
+    while True:
+        job = SyncJob.objects.get(pk=job_id)
+        if job.status in (SyncStatus.SUCCEEDED, SyncStatus.FAILED):
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job.status}"
+        time.sleep(0.05)
+
+
+def test_with_the_embedded_runner_the_callback_and_a_sync_answer_before_the_sync_runs(
     transactional_db: None, small_library: ProviderStandIn, settings: Any
 ) -> None:
-    # No broker configured (make run): the task runs where it is queued, after commit.
+    # No broker configured (make run): the embedded runner's thread takes the job once the
+    # request that queued it has answered.
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
+    settings.TASK_EAGER_IN_BACKGROUND = True
+    client = Client()
+    client.force_login(UserFactory.create())
+    started = client.post(_url("connection-authorize", "spotify")).json()
+    # The sync's last call to Spotify waits until released: the job is still running.
+    plays = small_library.hold("/me/player/recently-played", timeout_seconds=15)
+    try:
+        callback = client.get(
+            _browser_at_provider(started["authorization_url"]), HTTP_ACCEPT="application/json"
+        )
+
+        assert callback.status_code == HTTPStatus.OK
+        first = callback.json()["connection"]["last_sync"]
+        assert {key: first[key] for key in ("status", "phase", "progress", "total")} == {
+            "status": "queued",
+            "phase": "waiting",
+            "progress": 0,
+            "total": None,
+        }
+        assert plays.arrived.wait(15)
+        # Meanwhile the sync is fetching: every list before the plays stated its size.
+        response = client.post(_url("connection-sync", "spotify"))
+        assert response.status_code == HTTPStatus.ACCEPTED
+        running = response.json()["last_sync"]
+        assert (running["status"], running["phase"]) == ("running", "fetching")
+        assert (running["progress"], running["total"]) == (10, 10)
+    finally:
+        plays.release()
+    job = _job_finished(SyncJob.objects.get().pk)
+    assert (job.status, job.phase, job.progress, job.total) == ("succeeded", "done", 13, 13)
+
+    small_library.spotify.library.saved_tracks = small_library.spotify.library.saved_tracks[:1]
+    response = client.post(_url("connection-sync", "spotify"))
+
+    # Answered with the job as queued, never as it ended; the runner then runs it.
+    assert response.status_code == HTTPStatus.ACCEPTED
+    queued = response.json()["last_sync"]
+    assert (queued["status"], queued["phase"], queued["counts"]) == ("queued", "waiting", {})
+    job = _job_finished(SyncJob.objects.latest("id").pk)
+    assert job.status == SyncStatus.SUCCEEDED
+    assert job.counts["like"]["track"] == {"added": 0, "updated": 0, "removed": 2, "unchanged": 1}
+    assert SyncJob.objects.filter(status="succeeded").count() == 2
+
+
+def test_with_the_sync_run_in_the_request_a_sync_still_answers_as_queued(
+    transactional_db: None, small_library: ProviderStandIn, settings: Any
+) -> None:
+    # TASK_EAGER_IN_BACKGROUND=false: Celery's eager mode runs the job inside the request,
+    # after commit; the answer is still the job as it was queued.
+    settings.TASK_EAGER_IN_BACKGROUND = False
     client = Client()
     client.force_login(UserFactory.create())
     started = client.post(_url("connection-authorize", "spotify")).json()
     client.get(_browser_at_provider(started["authorization_url"]))
-    small_library.spotify.library.saved_tracks = small_library.spotify.library.saved_tracks[:1]
 
     response = client.post(_url("connection-sync", "spotify"))
 
     assert response.status_code == HTTPStatus.ACCEPTED
-    sync = response.json()["last_sync"]
-    assert sync["status"] == "succeeded"
-    assert sync["counts"]["like"]["track"] == {
-        "added": 0,
-        "updated": 0,
-        "removed": 2,
-        "unchanged": 1,
-    }
-    assert SyncJob.objects.filter(status="succeeded").count() == 2  # the first, then this one
+    assert response.json()["last_sync"]["status"] == "queued"
+    assert SyncJob.objects.latest("id").status == SyncStatus.SUCCEEDED  # run before answering
 
 
 def test_lastfm_faults_a_revoked_session_and_a_5xx(

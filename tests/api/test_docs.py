@@ -16,6 +16,7 @@ from django.test import Client
 from django.test.utils import override_settings
 from django.urls import reverse
 
+from tests.fixtures.browser import browser_page
 from tests.fixtures.processes import live_server_url
 
 # The policy the platform branch serves; the docs must work under it.
@@ -154,6 +155,7 @@ def test_docs_render_in_a_headless_browser_under_the_csp(
         served_policy = sorted(page.headers["Content-Security-Policy"].split("; "))
     assert served_policy == [
         "default-src 'self'",
+        "img-src 'self' data:",  # Swagger UI's icons, on this page only
         "script-src 'self'",
         "style-src 'self' 'unsafe-inline'",
     ]
@@ -175,3 +177,57 @@ def test_browser_check_fails_when_the_csp_blocks_the_docs(
 
     assert 'id="swagger-ui"' in dom
     assert f'class="title">{settings.API_TITLE}' not in dom
+
+
+def test_only_the_docs_page_allows_data_images(client: Client) -> None:
+    with override_settings(
+        MIDDLEWARE=[*settings.MIDDLEWARE, "csp.middleware.CSPMiddleware"],
+        CONTENT_SECURITY_POLICY={"DIRECTIVES": PLATFORM_CSP},
+    ):
+        docs = client.get(reverse("api-docs"))
+        landing = client.get(reverse("landing"))
+
+    assert "img-src 'self' data:" in docs["Content-Security-Policy"]
+    assert "img-src" not in landing["Content-Security-Policy"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("docs_server", [PLATFORM_CSP], indirect=True)
+def test_docs_render_fully_under_the_csp_icons_examples_and_auth_included(
+    docs_server: str, client: Client
+) -> None:
+    """In a real browser: every operation, an operation opened (its icons are data: SVGs in
+    Swagger's stylesheet, blank under a policy without them) with its example answer, and
+    the Authorize dialog explaining both ways in; no CSP violation on the way."""
+    operations = sum(
+        1
+        for item in client.get(reverse("api-v1:openapi-json")).json()["paths"].values()
+        for method in item
+        if method in {"get", "put", "post", "patch", "delete"}
+    )
+    with browser_page() as page:
+        page.open(docs_server + reverse("api-docs"))
+
+        rendered = page.wait_for("document.querySelectorAll('.opblock').length")
+        page.evaluate(
+            "document.querySelector('#operations-auth-api_auth_router_login"
+            " .opblock-summary-control').click()"
+        )
+        example = page.wait_for(
+            "document.querySelector('#operations-auth-api_auth_router_login .example')?.textContent"
+        )
+        selects = page.wait_for("document.querySelectorAll('.opblock.is-open select').length")
+        page.evaluate("document.querySelector('.btn.authorize').click()")
+        dialog = page.wait_for(
+            "document.querySelector('.auth-container')?.parentElement.textContent"
+        )
+        violations = page.csp_violations()
+
+    assert rendered == operations
+    assert '"token_type": "bearer"' in example
+    assert selects >= 1  # drawn with their data: SVG arrow
+    assert "bearerAuth" in dialog
+    assert "An access token, for apps and scripts" in dialog
+    assert "sessionAuth" in dialog
+    assert "csrfToken" in dialog
+    assert violations == []

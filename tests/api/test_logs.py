@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
+import subprocess
+import sys
+import time
 import urllib.error
 import urllib.request
 from http import HTTPStatus
@@ -18,10 +22,10 @@ from django.urls import reverse
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from api.logs import REDACTED, RedactingJsonFormatter
+from api.logs import REDACTED, RedactingJsonFormatter, RedactingTextFormatter
 from tests.conftest import require_service
 from tests.factories import UserFactory
-from tests.fixtures.processes import database_url, run_python
+from tests.fixtures.processes import ROOT, database_url, run_python, subprocess_env
 from tooling.benchmark.server import HOP_FREE_APP, start_server
 from tooling.ports import free_port
 
@@ -244,3 +248,86 @@ def test_the_production_server_logs_no_secret_of_a_url(tmp_path: Path) -> None:
         "Not Found: /nope",
         "Unauthorized: /api/v1/auth/me",
     }
+
+
+def _get(url: str, **headers: str) -> int:
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - our loopback server
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_development_server_logs_each_request_once_as_one_readable_line(
+    tmp_path: Path,
+) -> None:
+    """`make run`: runserver (daphne's) with ENVIRONMENT=dev. Its own request line and
+    Django's warning for each 4xx would repeat the access line."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp_path / "runserver.log"
+    env = subprocess_env(ENVIRONMENT="dev", DATABASE_URL=database_url(), ALLOWED_HOSTS="127.0.0.1")
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if _get(f"{base}/health/live") == HTTPStatus.OK:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None, log_path.read_text()
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.1)
+        answers = [
+            _get(f"{base}/health/live", **{"X-Request-ID": "dev-line-ok"}),
+            _get(f"{base}/missing?token=s3cret-value", **{"X-Request-ID": "dev-line-404"}),
+            _get(f"{base}/api/v1/me/profile", **{"X-Request-ID": "dev-line-401"}),
+        ]
+    finally:
+        server.terminate()
+        server.wait(10)
+
+    assert answers == [HTTPStatus.OK, HTTPStatus.NOT_FOUND, HTTPStatus.UNAUTHORIZED]
+    text = log_path.read_text()
+    lines = text.splitlines()
+    assert "s3cret-value" not in text
+    assert not [line for line in lines if line.startswith("{")]
+    time_ms = r"\d\d:\d\d:\d\d (.*) \d+\.\d+ ms"
+    mentioned = {
+        word: [re.sub(time_ms, r"\1", line) for line in lines if word in line]
+        for word in ("dev-line-ok", "/missing", "/api/v1/me/profile")
+    }
+    assert mentioned == {
+        "dev-line-ok": ["GET /health/live 200 id=dev-line-ok"],
+        "/missing": ["GET /missing 404 id=dev-line-404"],
+        "/api/v1/me/profile": ["GET /api/v1/me/profile 401 id=dev-line-401"],
+    }
+
+
+def test_a_text_line_is_redacted_and_keeps_the_extras() -> None:
+    formatter = RedactingTextFormatter()
+    record = logging.LogRecord(
+        "musicbud.connections.sync", logging.INFO, __file__, 1, "sync failed %s", ("x",), None
+    )
+    record.created = 0.0
+    record.job_id = 7
+    record.access_token = "abc"
+    record.detail = "password=hunter2"
+    record.request_id = "req-1"
+
+    line = formatter.format(record)
+
+    assert line == (
+        "00:00:00 INFO musicbud.connections.sync: sync failed x job_id=7 "
+        f"access_token={REDACTED} detail=password={REDACTED} id=req-1"
+    )

@@ -5,8 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from django.test import Client
+
+from api.api import api
+from api.legacy.api import _legacy_document
 
 pytestmark = pytest.mark.django_db
 
@@ -123,3 +127,136 @@ def test_the_envelope_schema_matches_a_real_error(client: Client, document: dict
     assert set(schema["required"]) <= set(body) <= set(schema["properties"])
     assert body["error"] is schema["properties"]["error"]["const"]
     assert body["status_code"] == 401
+
+
+# --- documented for an app developer ----------------------------------------------------------
+
+DOCUMENTS = ("/api/v1/openapi.json", "/api/legacy/openapi.json")
+
+
+def _generated_summary(operation: dict[str, Any]) -> bool:
+    """Whether the summary is Ninja's fallback, the view function's name in title case
+    (``my_profile`` → "My Profile"), which the operation id ends with."""
+    name = operation["summary"].lower().replace(" ", "_")
+    operation_id: str = operation.get("operationId", "")
+    return operation_id == name or operation_id.endswith(f"_{name}")
+
+
+def _example_problem(document: dict[str, Any], media: dict[str, Any]) -> str | None:
+    if "example" not in media:
+        return "no example answer"
+    # The document's components at the root, so the schema's "#/components/..." refs resolve.
+    schema = {**media["schema"], "components": document["components"]}
+    errors = [
+        f"{'/'.join(map(str, error.instance_path)) or '(root)'}: {error.message}"
+        for error in jsonschema_rs.validator_for(schema).iter_errors(media["example"])
+    ]
+    return f"example does not match the schema ({'; '.join(errors)})" if errors else None
+
+
+def documentation_problems(document: dict[str, Any]) -> list[str]:
+    """Every operation without a written summary, a description, its error answers or an
+    example of each answer with a body (one that matches its schema), one line each."""
+    problems = []
+    for name, operation in operations(document):
+        summary = (operation.get("summary") or "").strip()
+        if not summary:
+            problems.append(f"{name}: no summary")
+        elif _generated_summary(operation):
+            problems.append(f"{name}: the summary {summary!r} is the function's name")
+        if not (operation.get("description") or "").strip():
+            problems.append(f"{name}: no description")
+        statuses = {int(status) for status in operation["responses"]}
+        if not {status for status in statuses if status >= 400}:
+            problems.append(f"{name}: no error answers")
+        for status, answer in operation["responses"].items():
+            if int(status) >= 400:
+                continue
+            for media_type, media in answer.get("content", {}).items():
+                problem = _example_problem(document, media)
+                if problem:
+                    problems.append(f"{name} {status} {media_type}: {problem}")
+    return problems
+
+
+@pytest.mark.parametrize("url", DOCUMENTS)
+def test_every_operation_has_a_summary_description_errors_and_an_example(
+    client: Client, url: str
+) -> None:
+    """Routes are added in parallel: this is what keeps each one documented."""
+    document = client.get(url).json()
+
+    problems = documentation_problems(document)
+
+    if problems:
+        pytest.fail(
+            f"{len(problems)} gaps in {url} (see api/README.md, 'Documenting an operation'):\n"
+            + "\n".join(problems),
+            pytrace=False,
+        )
+    assert sum(1 for _ in operations(document)) >= 24
+
+
+def test_the_walk_names_each_gap() -> None:
+    # The control: a document with one operation of each kind of gap.
+    item = {"type": "object", "properties": {"id": {"type": "integer"}}, "required": ["id"]}
+    document = {
+        "components": {"schemas": {"Item": item}},
+        "paths": {
+            "/a": {
+                "get": {
+                    "operationId": "api_things_router_list_things",
+                    "summary": "List Things",
+                    "responses": {
+                        "200": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Item"},
+                                    "example": {"id": "seven"},
+                                }
+                            }
+                        }
+                    },
+                },
+                "post": {
+                    "operationId": "api_things_router_add",
+                    "summary": "Add a thing",
+                    "description": "Adds one.",
+                    "responses": {
+                        "201": {
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Item"}
+                                }
+                            }
+                        },
+                        "422": {"description": "Unprocessable Content"},
+                    },
+                },
+            }
+        },
+    }
+
+    assert documentation_problems(document) == [
+        "GET /a: the summary 'List Things' is the function's name",
+        "GET /a: no description",
+        "GET /a: no error answers",
+        'GET /a 200 application/json: example does not match the schema (id: "seven" is not '
+        'of type "integer")',
+        "POST /a 201 application/json: no example answer",
+    ]
+
+
+def test_each_document_is_built_once_per_process(client: Client) -> None:
+    first = client.get("/api/v1/openapi.json")
+    built = api.get_openapi_schema(path_params={})
+    second = client.get("/api/v1/openapi.json")
+    client.get("/api/legacy/openapi.json")
+    legacy_before = _legacy_document.cache_info()
+    client.get("/api/legacy/openapi.json")
+    legacy_after = _legacy_document.cache_info()
+
+    # The object served is the one built first, and the next request served it again.
+    assert api.get_openapi_schema(path_params={}) is built
+    assert first.json() == second.json()
+    assert (legacy_after.hits - legacy_before.hits, legacy_after.misses) == (1, 1)

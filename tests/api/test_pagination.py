@@ -25,6 +25,7 @@ PAGED_LISTS: dict[str, Callable[[BudWorld], list[str]]] = {
     "my-likes": lambda world: ["tracks"],
     "my-top": lambda world: ["tracks"],
     "my-played-tracks": lambda world: [],
+    "my-imports": lambda world: [],
 }
 # Required filters of lists that have them.
 FILTERS = {"recommendations": {"kind": "tracks"}, "user-search": {"q": "a"}}

@@ -12,6 +12,7 @@ from django.urls import resolve, reverse
 
 from api.legacy.api import RouteTable
 from config import urls
+from config.environment import AppEnvironment
 
 pytestmark = pytest.mark.django_db
 
@@ -52,6 +53,7 @@ def test_the_root_shadows_no_legacy_route() -> None:
         ("/health/live/", "health-live"),
         ("/health/ready/", "health-ready"),
         ("/metrics/", "metrics"),
+        ("/connect/done/", "connect-done"),
     ],
 )
 def test_a_slashless_page_asked_for_with_a_slash_redirects_permanently(
@@ -69,3 +71,24 @@ def _flatten(patterns: Sequence[object]) -> list[object]:
         found.append(pattern)
         found.extend(_flatten(getattr(pattern, "url_patterns", [])))
     return found
+
+
+def test_the_connect_done_page_says_whether_connecting_worked(client: Client) -> None:
+    done = reverse("connect-done")
+
+    ok = client.get(done, {"provider": "spotify", "status": "ok"})
+    failed = client.get(done, {"provider": "lastfm", "status": "error"})
+    odd = client.get(done, {"provider": "<script>x</script>", "status": "ok"})
+
+    assert ok.status_code == HTTPStatus.OK
+    assert ok["Content-Type"] == "text/html; charset=utf-8"
+    page = ok.content.decode()
+    assert "<h1>Spotify is connected</h1>" in page
+    assert f"<code>GET {reverse('api-v1:connection', args=['spotify'])}</code>" in page
+    assert "<h1>Last.fm was not connected</h1>" in failed.content.decode()
+    assert "<h1>The service is connected</h1>" in odd.content.decode()
+    assert b"<script>" not in odd.content
+
+
+def test_connecting_lands_on_that_page_unless_configured_otherwise() -> None:
+    assert AppEnvironment.model_fields["CONNECT_DONE_URL"].default == reverse("connect-done")

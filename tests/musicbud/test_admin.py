@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -9,8 +10,11 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from graph.models import ProjectionOutbox, UserLibrary
+from musicbud.connections.models import ProviderConnection, SyncJob
+from musicbud.connections.token_cipher import token_encrypt
 from musicbud.models import Relation, TasteEdge, User
 from musicbud.services.taste import taste_edge_set
 from tests.factories import DEFAULT_PASSWORD, TrackFactory, UserFactory
@@ -283,3 +287,78 @@ def test_a_superuser_grants_permissions_to_others_but_not_to_itself(
         assert f'name="{field}"' not in own_page
     assert demoted.status_code == HTTPStatus.FOUND, demoted.content
     assert _permissions(me) == (True, True, [], 0)
+
+
+def test_the_user_page_shows_taste_counts_and_connections_without_tokens(
+    moderator_client: Client,
+) -> None:
+    listener = UserFactory.create(username="listener")
+    tracks = TrackFactory.create_batch(3)
+    for track in tracks:
+        taste_edge_set(user=listener, kind="track", item=track, relation=Relation.LIKE)
+    taste_edge_set(user=listener, kind="track", item=tracks[0], relation=Relation.PLAYED)
+    connection = ProviderConnection.objects.create(
+        user=listener,
+        provider="spotify",
+        account_id="sp-1",
+        account_name="Listener at Spotify",
+        access_token=token_encrypt("access-secret-value"),
+        refresh_token=token_encrypt("refresh-secret-value"),
+        connected_at=timezone.now(),
+    )
+    SyncJob.objects.create(connection=connection, status="succeeded")
+
+    page = moderator_client.get(reverse("admin:musicbud_user_change", args=[listener.pk]))
+
+    assert page.status_code == HTTPStatus.OK
+    html = page.content.decode()
+    edges = reverse("admin:musicbud_tasteedge_changelist")
+    likes = f'<a href="{edges}?user__id__exact={listener.pk}&amp;relation=like&amp;kind=track">'
+    played = f'<a href="{edges}?user__id__exact={listener.pk}&amp;relation=played&amp;kind=track">'
+    assert f"{likes}3</a>" in html
+    assert f"{played}1</a>" in html
+    assert html.count(f"?user__id__exact={listener.pk}&amp;") == 12  # 3 relations x 4 kinds
+    assert "Listener at Spotify" in html
+    assert "succeeded (" in html
+    assert "secret-value" not in html
+    assert connection.access_token not in html
+    # The counts' links list exactly those edges.
+    listed = moderator_client.get(
+        edges, {"user__id__exact": str(listener.pk), "relation": "like", "kind": "track"}
+    )
+    assert listed.status_code == HTTPStatus.OK
+    assert {edge.track_id for edge in listed.context["cl"].queryset} == {t.pk for t in tracks}
+
+
+def test_the_add_user_page_has_no_taste_or_connections(moderator_client: Client) -> None:
+    page = moderator_client.get(reverse("admin:musicbud_user_add"))
+
+    assert page.status_code == HTTPStatus.OK
+    assert b"Taste and connections" not in page.content
+
+
+def test_the_taste_edge_list_shows_one_item_column_and_the_relation_number(
+    moderator_client: Client,
+) -> None:
+    listener = UserFactory.create()
+    track = TrackFactory.create(name="Silver Avenue")
+    taste_edge_set(user=listener, kind="track", item=track, relation=Relation.TOP, rank=3)
+    taste_edge_set(user=listener, kind="track", item=track, relation=Relation.PLAYED, play_count=12)
+
+    page = moderator_client.get(reverse("admin:musicbud_tasteedge_changelist"))
+
+    html = page.content.decode()
+    columns = re.findall(r'<th scope="col" class="[^"]*column-([\w]+)', html)
+    assert columns == [
+        "user",
+        "relation",
+        "kind",
+        "item",
+        "weight",
+        "source",
+        "updated_at",
+    ]
+    item_link = reverse("admin:musicbud_track_change", args=[track.pk])
+    assert html.count(f'<a href="{item_link}">Silver Avenue</a>') == 2
+    assert '<td class="field-weight">#3</td>' in html
+    assert '<td class="field-weight">12 plays</td>' in html

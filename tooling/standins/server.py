@@ -142,8 +142,9 @@ class StandInServer:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> Self:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> Self:
+        """Serve on ``port`` of 127.0.0.1 (0: a free one)."""
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.standin = self
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

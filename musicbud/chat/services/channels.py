@@ -10,15 +10,17 @@ from musicbud.chat.hops import chat_hop
 from musicbud.chat.models import Channel, Membership, MembershipState, Role
 from musicbud.chat.selectors import ChannelView, channel_load, channel_view_load
 from musicbud.chat.services.checks import clean_name, staff_membership
+from musicbud.display_text import display_text_key
 from musicbud.errors import Conflict
 from musicbud.models import User
 
 
 @chat_hop
 def chat_channel_create(*, user: User, name: str, description: str, visibility: str) -> ChannelView:
-    """A new channel whose creator is its admin; 409 when the name (any case) is taken."""
+    """A new channel whose creator is its admin; 409 when the name is taken — in any case,
+    compatibility form or look-alike letters (``display_text_key``)."""
     name = clean_name(name)
-    if Channel.objects.filter(name__iexact=name).exists():
+    if Channel.objects.filter(name_key=display_text_key(name)).exists():
         raise Conflict(f"A channel named {name!r} exists", code="channel_name_taken")
     try:
         with transaction.atomic():
@@ -55,7 +57,8 @@ def chat_channel_update(
             )
             if name is not None:
                 name = clean_name(name)
-                if Channel.objects.filter(name__iexact=name).exclude(pk=channel.pk).exists():
+                taken = Channel.objects.filter(name_key=display_text_key(name))
+                if taken.exclude(pk=channel.pk).exists():
                     raise Conflict(f"A channel named {name!r} exists", code="channel_name_taken")
                 channel.name = name
             if description is not None:

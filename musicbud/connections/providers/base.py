@@ -87,16 +87,23 @@ class AuthorizationStart:
 @dataclass(slots=True)
 class ProviderSession:
     """The tokens a fetch uses; a refresh replaces them, and ``refreshed`` tells the caller
-    to store the new ones."""
+    to store the new ones. A provider reports the items it fetched (``advance``) and, when a
+    listing states its size, how many it is about to fetch (``expect``)."""
 
     tokens: TokenSet
     account_id: str = ""
     refreshed: bool = False
     on_progress: Callable[[int], None] = field(default=lambda fetched: None)
     fetched: int = 0
+    expected: int = 0
 
     def advance(self, count: int) -> None:
         self.fetched += count
+        self.on_progress(self.fetched)
+
+    def expect(self, count: int) -> None:
+        """A listing stated that it holds ``count`` items (said once per listing)."""
+        self.expected += max(count, 0)
         self.on_progress(self.fetched)
 
 

@@ -237,6 +237,12 @@ class LastfmProvider(Provider[LastfmSettings]):
             attr.get("totalPages") if isinstance(attr, dict) else None, what="totalPages"
         )
         items = _as_list(block.get(listing.key))
+        stated = attr.get("total") if isinstance(attr, dict) else None
+        if params.get("page") == "1" and stated is not None:
+            # The list's size, before its first items count; a sync reads its max_pages at most.
+            cap = None if listing.max_pages is None else listing.max_pages * listing.limit
+            total = _int(stated, what="total")
+            session.expect(total if cap is None else min(total, cap))
         session.advance(len(items))
         return items, total_pages
 

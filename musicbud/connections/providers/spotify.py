@@ -314,6 +314,9 @@ class SpotifyProvider(Provider[SpotifySettings]):
         """
         body = self._page(session, path, self._url(path), {"limit": PAGE_LIMIT, **(params or {})})
         page = _checked_page(body.get(container) if container else body, path)
+        total = page.get("total")
+        if isinstance(total, int):
+            session.expect(total)
         yield page
         if container is None:
             ahead = _offset_urls(page)

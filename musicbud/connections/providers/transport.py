@@ -8,12 +8,14 @@ import logging
 import time
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from django.conf import settings
 
 from musicbud.connections.providers.errors import ProviderBadResponse, ProviderUnavailable
+
+if TYPE_CHECKING:
+    import httpx
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +24,9 @@ class ProviderTransport:
     """One provider's HTTP client. Close it (or use it as a context manager) when done."""
 
     def __init__(self, *, label: str, client: httpx.Client | None = None) -> None:
+        # httpx (~6 MB) is imported when a provider is first called, not in every web worker.
+        import httpx
+
         self.label = label
         self.client = client or httpx.Client(
             timeout=httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS),
@@ -52,6 +57,8 @@ class ProviderTransport:
         auth: tuple[str, str] | None = None,
     ) -> httpx.Response:
         """The first answer that is neither a 5xx nor a 429, retrying those and timeouts."""
+        import httpx
+
         attempt = 0
         while True:
             try:

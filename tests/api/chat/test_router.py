@@ -454,3 +454,26 @@ def test_fullwidth_and_compatibility_spellings_are_the_same_name(
     assert_envelope(fullwidth, HTTPStatus.CONFLICT, "channel_name_taken")
     assert mixed_words.status_code == HTTPStatus.CREATED  # scripts may differ between words
     assert sorted(Channel.objects.values_list("name", flat=True)) == ["jazz", "jazz и блюз"]
+
+
+@pytest.mark.parametrize(
+    ("taken", "imitation"),
+    [
+        ("sax", "\u0455\u0430\u0445"),  # wholly Cyrillic: dze, a, ha
+        ("Cocoa", "\u0421\u043e\u0441\u043e\u0430"),  # wholly Cyrillic: Es, o, es, o, a
+        ("peep", "\u0440\u0435\u0435\u0440"),  # wholly Cyrillic: er, ie, ie, er
+    ],
+)
+def test_a_name_wholly_in_look_alike_letters_is_the_name_it_imitates(
+    people, client_as, make_channel, taken, imitation
+) -> None:
+    make_channel(people["ana"], taken)
+    ben = client_as(people["ben"])
+    mine = post(ben, url("chat-channels"), {"name": "mine"}).json()
+
+    created = post(ben, url("chat-channels"), {"name": imitation})
+    renamed = ben.patch(url("chat-channel", mine["id"]), {"name": imitation}, content_type=JSON)
+
+    assert_envelope(created, HTTPStatus.CONFLICT, "channel_name_taken")
+    assert_envelope(renamed, HTTPStatus.CONFLICT, "channel_name_taken")
+    assert sorted(Channel.objects.values_list("name", flat=True)) == sorted([taken, "mine"])

@@ -1,4 +1,5 @@
-"""The connections' Celery tasks: found by autodiscovery, named after their module."""
+"""The Celery tasks (the connections' and the uploads'): found by autodiscovery, named after
+their module."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from tests.fixtures.processes import run_manage
 TASKS = [
     "musicbud.connections.tasks.connection_sync",
     "musicbud.connections.tasks.connections_resync_due",
+    "musicbud.imports.tasks.import_run",
+    "musicbud.imports.tasks.imports_lost_fail",
 ]
 
 # What a worker does at start-up, in a process where nothing imported the tasks module yet.
@@ -30,4 +33,5 @@ def test_a_worker_finds_the_tasks_by_autodiscovery_under_their_module_names() ->
 
 
 def test_the_beat_schedule_names_a_task_that_exists() -> None:
-    assert [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()] == [TASKS[1]]
+    scheduled = [entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()]
+    assert scheduled == [TASKS[1], TASKS[3]]

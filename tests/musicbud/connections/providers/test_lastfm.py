@@ -162,3 +162,27 @@ def test_a_list_without_its_paging_attributes_does_not_parse(
         list(provider.taste_fetch(session=SESSION))
 
     assert bad.value.message == "Last.fm sent totalPages that is not a number"
+
+
+def test_each_list_states_its_size_before_its_items_are_counted(
+    lastfm_answers: RecordedAnswers, server: StandInServer
+) -> None:
+    lastfm_answers.on(f"{API} user.getTopArtists", Recorded("top_artists.json"))
+    lastfm_answers.on(f"{API} user.getTopTracks", Recorded("top_tracks.json"))
+    lastfm_answers.on(
+        f"{API} user.getLovedTracks",
+        Recorded("loved_tracks_page_1.json"),
+        Recorded("loved_tracks_page_2.json"),
+    )
+    lastfm_answers.on(f"{API} user.getRecentTracks", Recorded("recent_tracks.json"))
+    session = ProviderSession(tokens=TokenSet(access_token="session-key"), account_id="ada_l")
+    seen: list[tuple[int, int]] = []
+    session.on_progress = lambda fetched: seen.append((fetched, session.expected))
+
+    with LastfmProvider() as provider:
+        list(provider.taste_fetch(session=session))
+
+    # (fetched, stated): each list's "total" comes before its first items count (top artists
+    # 2, top tracks 1, loved tracks 2 over two pages, recent tracks 3, which sends a fourth:
+    # the track now playing).
+    assert seen == [(0, 2), (2, 2), (2, 3), (3, 3), (3, 5), (4, 5), (5, 5), (5, 8), (9, 8)]

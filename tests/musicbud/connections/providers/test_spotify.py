@@ -221,3 +221,34 @@ def test_an_answer_that_does_not_parse_is_named(
         list(provider.taste_fetch(session=ProviderSession(tokens=TOKENS)))
 
     assert bad.value.message == message
+
+
+def test_each_list_states_its_size_before_its_items_are_counted(
+    spotify_answers: RecordedAnswers, server: StandInServer
+) -> None:
+    _record_library(spotify_answers)
+    session = ProviderSession(tokens=TOKENS)
+    seen: list[tuple[int, int]] = []
+    session.on_progress = lambda fetched: seen.append((fetched, session.expected))
+
+    with SpotifyProvider() as provider:
+        list(provider.taste_fetch(session=session))
+
+    # (fetched, stated) at each report: a list's total comes with its first page, before its
+    # items count (saved tracks 3, saved albums 0, followed artists 2, top tracks 1, top
+    # artists 2); the recently played (a cursor page without a total) only count.
+    assert seen == [
+        (0, 3),
+        (2, 3),
+        (3, 3),
+        (3, 3),
+        (3, 3),
+        (3, 5),
+        (4, 5),
+        (5, 5),
+        (5, 6),
+        (6, 6),
+        (6, 8),
+        (8, 8),
+        (11, 8),
+    ]
