@@ -274,6 +274,12 @@ class YtmusicProvider(Provider[YtmusicSettings]):
             items = body.get("items", [])
             if not isinstance(items, list):
                 raise ProviderBadResponse(f"YouTube sent a page without items ({path})")
+            if token is None:
+                # The first page states the list's size: the sync's progress has a total.
+                info = body.get("pageInfo")
+                total = info.get("totalResults") if isinstance(info, dict) else None
+                if isinstance(total, int):
+                    session.expect(total)
             parsed = [_parse(model, item, what=f"an item of {path}") for item in items]
             session.advance(len(parsed))
             yield from parsed

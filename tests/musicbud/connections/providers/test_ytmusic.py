@@ -178,6 +178,8 @@ def test_the_taste_is_music_likes_and_subscriptions_every_page_followed(
     )
     assert items[1].entry.artists[0].name == "Queen Official"
     assert session.fetched == 2 + 1 + 2
+    # Each list's first page stated its size (3 liked videos, 2 subscriptions).
+    assert session.expected == 3 + 2
     videos = [q for _, path, q in server.requests if path == "/youtube/v3/videos"]
     assert videos == [
         {"myRating": "like", "part": "snippet", "maxResults": "50"},
