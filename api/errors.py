@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -86,10 +87,48 @@ def error_response(
     return response
 
 
+# Where a bad field was sent; every validation error's ``field`` starts with one, then names
+# the field's path in that input (``body.likes.0.kind``, ``query.cursor``, ``path.kind``).
+FIELD_LOCATIONS = ("body", "query", "path", "header", "cookie")
+# Ninja names a body by its view parameter (``body.payload.username``): not part of the API.
+_NAMED_LOCATIONS = frozenset({"body", "form", "file"})
+
+
+class FieldErrors(ValidationError):
+    """Validation errors whose ``loc`` already is the field's path, its location first (no
+    view parameter name in it): inputs parsed outside Ninja's signature (the legacy layer)."""
+
+
+def field_path(loc: Sequence[object], *, named: bool = True) -> str:
+    """A validation error's ``field``: its location, then the path of the field in it;
+    ``named``: the location's second part is the view parameter's name (Ninja's bodies)."""
+    parts = [str(part) for part in loc]
+    if named and len(parts) >= 2 and parts[0] in _NAMED_LOCATIONS:
+        del parts[1]
+    if parts and parts[0] in ("form", "file"):
+        parts[0] = "body"  # a form is a body
+    return ".".join(parts)
+
+
+def _located(details: Any) -> Any:
+    """Domain validation details name a field of the request body (``email``): give them the
+    location every validation error's field starts with (``body.email``)."""
+    if not isinstance(details, list):
+        return details
+    return [
+        {**detail, "field": f"body.{detail['field']}"}
+        if isinstance(detail, dict)
+        and isinstance(detail.get("field"), str)
+        and detail["field"].split(".", 1)[0] not in FIELD_LOCATIONS
+        else detail
+        for detail in details
+    ]
+
+
 def domain_error_response(request: HttpRequest | None, exc: MusicbudError) -> JsonResponse:
     """The envelope for a domain error; a 429 and a 503 also say when to retry."""
     response = error_response(
-        request, exc.status_code, exc.message, code=exc.code, details=exc.details
+        request, exc.status_code, exc.message, code=exc.code, details=_located(exc.details)
     )
     if isinstance(exc, AuthenticationFailed):
         response["WWW-Authenticate"] = exc.www_authenticate
@@ -189,9 +228,10 @@ def install_exception_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def _validation(request: HttpRequest, exc: ValidationError) -> JsonResponse:
+        named = not isinstance(exc, FieldErrors)
         details = [
             {
-                "field": ".".join(str(p) for p in err.get("loc", ())),
+                "field": field_path(err.get("loc", ()), named=named),
                 "message": err.get("msg", ""),
                 "type": err.get("type", ""),
             }

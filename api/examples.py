@@ -122,24 +122,57 @@ TRACK_ID = "0f8e2d4c-6a1b-4c3d-9e8f-7a6b5c4d3e2f"
 ARTIST_ID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 ALBUM_ID = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 GENRE_ID = "7e6d5c4b-3a29-4817-a6b5-c4d3e2f1a0b9"
+ARTIST_LINK: JsonObject = {"id": ARTIST_ID, "kind": "artist", "name": "Portishead"}
+ALBUM_LINK: JsonObject = {"id": ALBUM_ID, "kind": "album", "name": "Dummy"}
+COVER: list[JsonObject] = [
+    {"url": "https://i.scdn.co/image/ab67616d0000b273dummy640", "width": 640, "height": 640},
+    {"url": "https://i.scdn.co/image/ab67616d00001e02dummy300", "width": 300, "height": 300},
+]
 TRACK: JsonObject = {
     "id": TRACK_ID,
     "kind": "track",
     "name": "Roads",
     "external_ids": {"spotify": "1Q5kgpp4pmyGqPwNBzkSrw", "lastfm": "portishead/roads"},
+    "images": COVER,
+    "artists": [ARTIST_LINK],
+    "album": ALBUM_LINK,
 }
 ARTIST: JsonObject = {
-    "id": ARTIST_ID,
-    "kind": "artist",
-    "name": "Portishead",
+    **ARTIST_LINK,
     "external_ids": {"spotify": "6liAMWkVf5LH7YR9yfFy1Y"},
+    "images": [
+        {"url": "https://i.scdn.co/image/portishead640", "width": 640, "height": 640},
+    ],
+    "artists": [],
+    "album": None,
 }
-ALBUM: JsonObject = {"id": ALBUM_ID, "kind": "album", "name": "Dummy", "external_ids": {}}
-GENRE: JsonObject = {"id": GENRE_ID, "kind": "genre", "name": "trip hop", "external_ids": {}}
+ALBUM: JsonObject = {
+    **ALBUM_LINK,
+    "external_ids": {},
+    "images": COVER,
+    "artists": [ARTIST_LINK],
+    "album": None,
+}
+GENRE: JsonObject = {
+    "id": GENRE_ID,
+    "kind": "genre",
+    "name": "trip hop",
+    "external_ids": {},
+    "images": [],
+    "artists": [],
+    "album": None,
+}
+
+
+def _related(item: JsonObject) -> JsonObject:
+    """An item as an item's detail relates it: without its own related items."""
+    return {key: item[key] for key in ("id", "kind", "name", "external_ids", "images")}
+
+
 TRACK_DETAIL: JsonObject = {
     **TRACK,
-    "artists": [ARTIST],
-    "album": ALBUM,
+    "artists": [_related(ARTIST)],
+    "album": _related(ALBUM),
     "genres": [],
     "duration_ms": 305000,
     "release_year": None,
@@ -155,19 +188,18 @@ TASTE_IMPORT: JsonObject = {
 
 # --- buds -----------------------------------------------------------------------------------
 
-ITEM_REF: JsonObject = {"id": TRACK_ID, "kind": "track", "name": "Roads"}
-SHARED_ITEM: JsonObject = {"item": ITEM_REF, "weight": 0.0132}
+SHARED_ITEM: JsonObject = {"item": TRACK, "weight": 0.0132}
 BUD: JsonObject = {
     "user": {"id": LEO_ID, "username": "leo", "display_name": "Leo"},
     "score": 0.0417,
     "shared_count": 9,
     "top_shared": [
         SHARED_ITEM,
-        {"item": {"id": ARTIST_ID, "kind": "artist", "name": "Portishead"}, "weight": 0.0101},
+        {"item": ARTIST, "weight": 0.0101},
     ],
 }
 RECOMMENDATION: JsonObject = {
-    "item": {"id": ALBUM_ID, "kind": "album", "name": "Dummy"},
+    "item": ALBUM,
     "score": 0.0833,
     "liked_by": 3,
 }
@@ -175,8 +207,10 @@ RECOMMENDATION: JsonObject = {
 # --- chat -----------------------------------------------------------------------------------
 
 USER_REF: JsonObject = {"username": "leo", "display_name": "Leo"}
+CHANNEL_ID = "3d5f7a9b-1c2e-4f60-8a7b-9c0d1e2f3a4b"
+CONVERSATION_ID = "6e7f8091-a2b3-4c4d-9e5f-60718293a4b5"
 CHANNEL: JsonObject = {
-    "id": 12,
+    "id": CHANNEL_ID,
     "name": "bristol-sound",
     "description": "Trip hop and what came after.",
     "visibility": "public",
@@ -188,8 +222,8 @@ CHANNEL: JsonObject = {
     "unread": 3,
 }
 MEMBER: JsonObject = {
-    "id": 88,
-    "channel": 12,
+    "id": "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5e",
+    "channel": CHANNEL_ID,
     "channel_name": "bristol-sound",
     "user": USER_REF,
     "role": "member",
@@ -198,17 +232,22 @@ MEMBER: JsonObject = {
     "invited_by": "maya",
 }
 MESSAGE: JsonObject = {
-    "id": 4051,
-    "channel": 12,
+    "id": "f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f",
+    "channel": CHANNEL_ID,
     "conversation": None,
     "author": USER_REF,
     "content": "Has anyone heard the live Roxy album?",
     "created_at": "2026-12-01T20:15:31Z",
 }
 CONVERSATION: JsonObject = {
-    "id": 7,
+    "id": CONVERSATION_ID,
     "user": USER_REF,
-    "last_message": {**MESSAGE, "id": 4060, "channel": None, "conversation": 7},
+    "last_message": {
+        **MESSAGE,
+        "id": "0a1b2c3d-4e5f-4061-8273-8495a6b7c8d9",
+        "channel": None,
+        "conversation": CONVERSATION_ID,
+    },
     "unread": 1,
 }
 BLOCK: JsonObject = {"username": "leo"}
@@ -361,5 +400,5 @@ def legacy_page(row: Any) -> JsonObject:
 
 
 def v1_page(row: Any) -> JsonObject:
-    """A v1 page of one row, the last."""
-    return {"items": [row], "next": None}
+    """A v1 page of one row, the only one."""
+    return {"items": [row], "count": 1, "next": None, "previous": None}

@@ -14,6 +14,8 @@ from django.conf import settings
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
+from api.error_codes import ERROR_CODES
+
 ENVELOPE = "ErrorEnvelope"
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
 OPERATION_METHODS = frozenset({"get", "head", "options", *UNSAFE_METHODS})
@@ -30,7 +32,8 @@ _ENVELOPE_SCHEMA: dict[str, Any] = {
         "timestamp": {"type": "string", "format": "date-time"},
         "code": {
             "type": "string",
-            "description": "For programs: validation_error, invalid_cursor, not_found, ...",
+            "description": "For programs: each code names one condition, answered with one status.",
+            "enum": sorted(ERROR_CODES),
         },
         "details": {
             "description": (

@@ -3,8 +3,9 @@ are opaque: offset pages carry ``{"o": offset}`` in ``graph.cursor``; bud pages 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Protocol, TypeVar
+from uuid import UUID
 
 from django.http import HttpRequest, QueryDict
 from ninja import Schema
@@ -39,9 +40,23 @@ class Page(Schema, Generic[T]):
     model_config = page_example(examples.v1_page)
 
     items: list[T]
+    count: int | None = Field(
+        description=(
+            "How many items the whole list holds (every page, same filters); null only where "
+            "the operation's description says why it cannot be known."
+        )
+    )
     next: str | None = Field(
         description="Path and query of the next page (same filters), or null on the last page."
     )
+    previous: str | None = Field(
+        description=(
+            "Path and query of the page before this one (same filters), or null on the first."
+        )
+    )
+
+
+Counter = Callable[[], Awaitable[int]]
 
 
 def _offset(cursor: str | None) -> int:
@@ -63,6 +78,22 @@ def next_link(request: HttpRequest, cursor: str | None) -> str | None:
     return f"{request.path}?{query.urlencode()}"
 
 
+def first_link(request: HttpRequest) -> str:
+    """The request's own path and query without a cursor: the list's first page."""
+    query: QueryDict = request.GET.copy()
+    query.pop("cursor", None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
+def previous_offset_link(request: HttpRequest, *, offset: int, limit: int) -> str | None:
+    """The page before the one at ``offset`` (None on the first page)."""
+    if offset <= 0:
+        return None
+    if offset <= limit:
+        return first_link(request)
+    return next_link(request, cursor_encode({"o": offset - limit}))
+
+
 class OffsetRows(Protocol[T_co]):
     """A list read: up to ``limit + 1`` rows from ``offset`` (the extra one says there is a next
     page). Selectors take the two as keywords: ``partial(selector, **filters)`` is one."""
@@ -71,52 +102,95 @@ class OffsetRows(Protocol[T_co]):
 
 
 async def offset_page(
-    request: HttpRequest, params: PageParams, rows: OffsetRows[T]
+    request: HttpRequest, params: PageParams, rows: OffsetRows[T], *, count: Counter | None
 ) -> dict[str, object]:
-    """One page of an offset-paginated list, read by ``rows``."""
+    """One page of an offset-paginated list, read by ``rows``; ``count`` reads the list's
+    total (None: the operation documents why it has none)."""
     offset, limit = _offset(params.cursor), params.limit
     fetched = await rows(offset=offset, limit=limit)
     has_more = len(fetched) > limit and offset + limit <= MAX_OFFSET
     cursor = cursor_encode({"o": offset + limit}) if has_more else None
-    return {"items": list(fetched[:limit]), "next": next_link(request, cursor)}
+    total = None
+    if count is not None:
+        # A first page shorter than a page is the whole list: no count query.
+        last = len(fetched) <= limit and (offset == 0 or bool(fetched))
+        # The last page says how many there are: no count query.
+        total = offset + len(fetched) if last else await count()
+    return {
+        "items": list(fetched[:limit]),
+        "count": total,
+        "next": next_link(request, cursor),
+        "previous": previous_offset_link(request, offset=offset, limit=limit),
+    }
 
 
-# Keyset pages of rows with growing ids, newest first: the cursor is the id to go below.
-# New rows arriving between two pages never shift the next one.
-MAX_ROW_ID = 2**63 - 1
+# Keyset pages of rows with growing ids, newest first, by the rows' public ids: the cursor
+# names the row to go below (older) or above (newer). New rows arriving between two pages never
+# shift the next one.
 
 
-def _before(cursor: str | None) -> int | None:
-    """The id a newest-first page continues below (None without a cursor); malformed: 422."""
+def _row(cursor: str | None) -> tuple[str, UUID] | None:
+    """A keyset cursor: ("b", id) pages below that row (older), ("a", id) above it (newer);
+    None without a cursor; malformed: 422."""
     if not cursor:
         return None
-    before = cursor_decode(cursor).get("b")
-    if not isinstance(before, int) or isinstance(before, bool) or not 1 <= before <= MAX_ROW_ID:
-        raise InvalidCursor
-    return before
+    data = cursor_decode(cursor)
+    for way in ("b", "a"):
+        row = data.get(way)
+        if row is None:
+            continue
+        try:
+            return way, UUID(str(row))
+        except ValueError:
+            raise InvalidCursor from None
+    raise InvalidCursor
 
 
 class Keyed(Protocol):
     @property
-    def pk(self) -> int: ...
+    def public_id(self) -> UUID: ...
 
 
 K_co = TypeVar("K_co", bound=Keyed, covariant=True)
 
 
 class BeforeRows(Protocol[K_co]):
-    """A newest-first read: up to ``limit + 1`` rows with ids below ``before`` (None: from the
-    newest). ``partial(selector, **filters)`` is one, as for ``OffsetRows``."""
+    """A newest-first read: up to ``limit + 1`` rows older than the row ``before`` (None: from
+    the newest), or with ``after``, the ``limit + 1`` just newer than it, oldest first.
+    ``partial(selector, **filters)`` is one, as for ``OffsetRows``."""
 
-    def __call__(self, *, before: int | None, limit: int) -> Awaitable[Sequence[K_co]]: ...
+    def __call__(
+        self, *, before: UUID | None, limit: int, after: UUID | None = None
+    ) -> Awaitable[Sequence[K_co]]: ...
 
 
 async def before_page(
     request: HttpRequest, params: PageParams, rows: BeforeRows[Keyed]
 ) -> dict[str, object]:
-    """One page of a newest-first list, read by ``rows``; the next page goes below its last."""
+    """One page of a newest-first list, read by ``rows``: the next page goes below its last
+    row, the previous one above its first. ``count`` is null: the list grows while it is
+    read (new rows arrive on top), so a total would be stale at once."""
     limit = params.limit
-    fetched = await rows(before=_before(params.cursor), limit=limit)
-    page = list(fetched[:limit])
-    cursor = cursor_encode({"b": page[-1].pk}) if len(fetched) > limit else None
-    return {"items": page, "next": next_link(request, cursor)}
+    position = _row(params.cursor)
+    if position is not None and position[0] == "a":
+        fetched = await rows(before=None, after=position[1], limit=limit)
+        newer = len(fetched) > limit
+        page = list(reversed(fetched[:limit]))
+        older = bool(page)  # the row the cursor was taken from is older than this page
+    else:
+        fetched = await rows(before=position[1] if position else None, limit=limit)
+        page = list(fetched[:limit])
+        older = len(fetched) > limit
+        newer = position is not None
+    if newer and page:
+        previous = next_link(request, cursor_encode({"a": str(page[0].public_id)}))
+    else:
+        previous = first_link(request) if newer else None
+    return {
+        "items": page,
+        "count": None,
+        "next": next_link(request, cursor_encode({"b": str(page[-1].public_id)}))
+        if older
+        else None,
+        "previous": previous,
+    }

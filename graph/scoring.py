@@ -213,7 +213,8 @@ def build_bud(
         display_name=candidate.display_name,
         score=candidate.score,
         shared_count=len(shared),
-        top_shared=ordered[:TOP_SHARED],
+        # An item everyone holds weighs nothing: it says nothing about the two of us.
+        top_shared=[item for item in ordered if item.weight > 0][:TOP_SHARED],
     )
 
 

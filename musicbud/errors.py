@@ -43,7 +43,7 @@ class Conflict(MusicbudError):
 
 
 class InvalidInput(MusicbudError):
-    code = "invalid"
+    code = "validation_error"
     status_code = HTTPStatus.UNPROCESSABLE_ENTITY
 
 

@@ -37,6 +37,16 @@ class KindSpec:
     # What the item detail loads with the item: select_related and prefetch_related names.
     detail_select: tuple[str, ...] = ()
     detail_prefetch: tuple[str, ...] = ()
+    # What every list item shows beside the item (api/catalogue/schemas.py, ``ItemOut``): the
+    # related items loaded with it, ``select_related`` (one each: a track's album) and
+    # ``prefetch_related`` (several: artists) names; each named relation is a field of the item.
+    list_select: tuple[str, ...] = ()
+    list_prefetch: tuple[str, ...] = ()
+    # The catalogue list's filters by a related item (``?artist=<id>``): filter name (a kind) to
+    # the relation followed.
+    filters: Mapping[str, str] = field(default_factory=dict)
+    # Where the item's images come from when it has none of its own (a track: its album's).
+    images_from: str | None = None
     # The legacy API's lists of it (me/<word>/<plural>, bud/<word>/<plural>, bud/common/...),
     # by relation, and whether it serves bud/<kind> (the people an item means most to).
     legacy_lists: tuple[Relation, ...] = ()
@@ -62,6 +72,11 @@ KINDS: tuple[KindSpec, ...] = (
         credited=True,
         detail_select=("album",),
         detail_prefetch=("artists",),
+        list_select=("album",),
+        list_prefetch=("artists",),
+        # Spotify gives tracks no images of their own.
+        images_from="album",
+        filters={"artist": "artists", "album": "album"},
         legacy_lists=(Relation.LIKE, Relation.TOP, Relation.PLAYED),
         legacy_item_buds=True,
         admin={
@@ -79,6 +94,7 @@ KINDS: tuple[KindSpec, ...] = (
         weight=2.0,
         match_rank=1,
         detail_prefetch=("genres",),
+        filters={"genre": "genres"},
         legacy_lists=(Relation.LIKE, Relation.TOP),
         legacy_item_buds=True,
         admin={"list_filter": ("genres", "created_at"), "filter_horizontal": ("genres",)},
@@ -92,6 +108,8 @@ KINDS: tuple[KindSpec, ...] = (
         match_rank=2,
         credited=True,
         detail_prefetch=("artists",),
+        list_prefetch=("artists",),
+        filters={"artist": "artists"},
         legacy_lists=(Relation.LIKE,),
         legacy_item_buds=True,
         admin={
@@ -107,6 +125,7 @@ KINDS: tuple[KindSpec, ...] = (
         graph_label="Genre",
         weight=1.0,
         match_rank=0,
+        filters={"artist": "artists"},
         legacy_lists=(Relation.LIKE, Relation.TOP),
         legacy_item_buds=True,
     ),

@@ -3,7 +3,6 @@ recommendations."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -20,15 +19,18 @@ from api.buds.schemas import (
 )
 from api.cached_answers import cached_answer
 from api.catalogue.schemas import KindPath
-from api.pagination import Page, PageParams, next_link, offset_page
+from api.pagination import Page, PageParams, first_link, next_link, offset_page
 from fastpath.read_ahead import CacheRead
-from graph.types import SharedItem
+from graph.types import Recommendation, SharedItem
 from musicbud.selectors.buds import (
+    bud_count_get,
     buds_page_get,
     buds_page_reads,
     common_items_get,
+    item_bud_total_get,
     item_buds_get,
     recommendations_get,
+    shared_items_carded,
 )
 
 router = Router(tags=["buds"], auth=auth)
@@ -38,7 +40,19 @@ BudsPageOut = Page[BudOut]
 
 
 def _my_buds_reads(request: AuthenticatedRequest, params: BudsParams) -> list[CacheRead]:
-    return buds_page_reads(user_id=request.auth.pk, **_page_arguments(params))
+    arguments = _page_arguments(params)
+    return [
+        *buds_page_reads(user_id=request.auth.pk, **arguments),
+        bud_count_get.cache_read(
+            user_id=request.auth.pk, kind=arguments["kind"], source=arguments["source"]
+        ),
+    ]
+
+
+# Rankings are keyset pages read forward (scores move as taste changes; an offset would skip
+# or repeat people): their previous link is the first page's, once past it.
+def _ranking_previous(request: AuthenticatedRequest, params: PageParams) -> str | None:
+    return first_link(request) if params.cursor else None
 
 
 def _page_arguments(params: BudsParams) -> dict[str, Any]:
@@ -60,10 +74,20 @@ def _page_arguments(params: BudsParams) -> dict[str, Any]:
 async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> dict[str, object]:
     """Best first by score: shared items weighted by how few others hold them, over both library
     sizes. `kind` and `source` (likes, top, played, all) narrow what counts. Each bud carries
-    the shared items that weigh most. Cached; pages follow a keyset cursor, so none repeats or
-    skips a bud."""
-    page = await buds_page_get(user_id=request.auth.pk, **_page_arguments(params))
-    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
+    the shared items that weigh most (never one that weighs nothing). Cached, its count too;
+    pages follow a keyset cursor, so none repeats or skips a bud, and `previous` is the first
+    page (a ranking is read forward)."""
+    arguments = _page_arguments(params)
+    page = await buds_page_get(user_id=request.auth.pk, **arguments)
+    count = await bud_count_get(
+        user_id=request.auth.pk, kind=arguments["kind"], source=arguments["source"]
+    )
+    return {
+        "items": page.buds,
+        "count": count,
+        "next": next_link(request, page.next_cursor),
+        "previous": _ranking_previous(request, params),
+    }
 
 
 @router.get(
@@ -77,16 +101,19 @@ async def common(
 ) -> dict[str, object]:
     """The items `username` and I both have (optionally of one `kind`), heaviest first, each
     with its weight in our score. 404 for an unknown user; myself is a 422 `same_user`."""
+    shared = await common_items_get(
+        user_id=request.auth.pk,
+        username=username,
+        kind=params.kind.item_kind if params.kind else None,
+    )
 
     async def rows(*, offset: int, limit: int) -> list[SharedItem]:
-        shared = await common_items_get(
-            user_id=request.auth.pk,
-            username=username,
-            kind=params.kind.item_kind if params.kind else None,
-        )
-        return shared[offset : offset + limit + 1]
+        return await shared_items_carded(shared[offset : offset + limit + 1])
 
-    return await offset_page(request, params, rows)
+    async def count() -> int:
+        return len(shared)
+
+    return await offset_page(request, params, rows, count=count)
 
 
 @router.get(
@@ -103,7 +130,12 @@ async def item_buds(
     page = await item_buds_get(
         kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
     )
-    return {"items": page.buds, "next": next_link(request, page.next_cursor)}
+    return {
+        "items": page.buds,
+        "count": await item_bud_total_get(kind=kind.item_kind, public_id=item_id),
+        "next": next_link(request, page.next_cursor),
+        "previous": _ranking_previous(request, params),
+    }
 
 
 @router.get(
@@ -115,10 +147,22 @@ async def item_buds(
 async def recommendations(
     request: AuthenticatedRequest, params: Query[RecommendationParams]
 ) -> dict[str, object]:
-    """Items of `kind` that my top buds hold and I do not, scored by how many of them hold it
-    and how close they are to me."""
-    return await offset_page(
-        request,
-        params,
-        partial(recommendations_get, user_id=request.auth.pk, kind=params.kind.item_kind),
-    )
+    """Items (of `kind`, or of every kind, best first) that my top buds hold and I do not,
+    scored by how many of them hold it and how close they are to me; at most 1,000."""
+    total = 0
+
+    async def rows(*, offset: int, limit: int) -> list[Recommendation]:
+        nonlocal total
+        ranked = await recommendations_get(
+            user_id=request.auth.pk,
+            kind=params.kind.item_kind if params.kind else None,
+            offset=offset,
+            limit=limit,
+        )
+        total = ranked.total
+        return ranked.recommendations
+
+    async def count() -> int:
+        return total  # read with the page
+
+    return await offset_page(request, params, rows, count=count)

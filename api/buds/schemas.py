@@ -9,29 +9,16 @@ from ninja import Schema
 from pydantic import Field
 
 from api import examples
-from api.catalogue.schemas import KindPath
+from api.catalogue.schemas import ItemOut, KindPath
 from api.examples import answer_example
 from api.pagination import PageParams
-from graph.types import Bud, BudSource, ItemRef
-from musicbud.models import ItemKind
-
-
-class ItemRefOut(Schema):
-    model_config = answer_example(examples.ITEM_REF)
-
-    id: UUID
-    kind: ItemKind
-    name: str
-
-    @staticmethod
-    def resolve_id(obj: ItemRef) -> UUID:
-        return obj.public_id
+from graph.types import Bud, BudSource
 
 
 class SharedItemOut(Schema):
     model_config = answer_example(examples.SHARED_ITEM)
 
-    item: ItemRefOut
+    item: ItemOut
     weight: float = Field(description="This item's share of the bud score.")
 
 
@@ -50,7 +37,10 @@ class BudOut(Schema):
         "library sizes; see api/README.md); the weights of all shared items add up to it."
     )
     shared_count: int = Field(description="How many items we share.")
-    top_shared: list[SharedItemOut] = Field(description="The shared items weighing most.")
+    top_shared: list[SharedItemOut] = Field(
+        description="The shared items weighing most (up to 5; items that weigh nothing are left "
+        "out: everyone has them)."
+    )
 
     @staticmethod
     def resolve_user(obj: Bud) -> dict[str, object]:
@@ -64,7 +54,7 @@ class BudOut(Schema):
 class RecommendationOut(Schema):
     model_config = answer_example(examples.RECOMMENDATION)
 
-    item: ItemRefOut
+    item: ItemOut
     score: float
     liked_by: int = Field(description="How many of my top buds have it.")
 
@@ -81,4 +71,6 @@ class CommonParams(PageParams):
 
 
 class RecommendationParams(PageParams):
-    kind: KindPath = Field(description="Which kind of item to recommend.")
+    kind: KindPath | None = Field(
+        None, description="Only this kind of item (default: all, best first across kinds)."
+    )

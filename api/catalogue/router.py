@@ -11,8 +11,10 @@ from ninja import Query, Router
 from api.auth import auth
 from api.catalogue.schemas import CatalogueSearchParams, ItemDetailOut, ItemOut, KindPath
 from api.pagination import Page, offset_page
+from musicbud.errors import InvalidInput
+from musicbud.kinds import KIND_SPECS
 from musicbud.models import CatalogueItem
-from musicbud.selectors.catalogue import catalogue_item_get, catalogue_search
+from musicbud.selectors.catalogue import catalogue_count, catalogue_item_get, catalogue_search
 
 router = Router(tags=["catalogue"], auth=auth)
 
@@ -28,8 +30,24 @@ async def search(
 ) -> dict[str, object]:
     """Items of one kind (`tracks`, `artists`, `albums`, `genres`) whose name contains `q`,
     case-insensitive: names starting with `q` first. Without `q`, every item by name."""
+    related = params.related()
+    spec = KIND_SPECS[kind.item_kind]
+    unknown = [name for name in related if name not in spec.filters]
+    if unknown:
+        message = f"{kind.value} are not filtered by {' or '.join(unknown)}"
+        raise InvalidInput(
+            message,
+            code="validation_error",
+            details=[
+                {"field": f"query.{name}", "message": message, "type": "filter_not_applicable"}
+                for name in unknown
+            ],
+        )
     return await offset_page(
-        request, params, partial(catalogue_search, kind=kind.item_kind, query=params.q)
+        request,
+        params,
+        partial(catalogue_search, kind=kind.item_kind, query=params.q, related=related),
+        count=partial(catalogue_count, kind=kind.item_kind, query=params.q, related=related),
     )
 
 

@@ -96,7 +96,7 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     holds_slot = False
     accepted = False
     user: User
-    subscribed: set[int]
+    subscribed: set[str]  # channels' public ids
     blocked: set[int]
 
     async def _reply(self, frame_type: str, **fields: Any) -> None:
@@ -145,8 +145,8 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             state = await chat_socket_state(user_id=grant.user_id)
             self.blocked = set(state.blocked_ids)
             await self.channel_layer.group_add(user_group(self.user.pk), self.channel_name)
-            for channel_id in state.channel_ids:
-                await self._subscribe(channel_id)
+            for channel in state.channels:
+                await self._subscribe(channel)
         except (RedisError, OSError, DatabaseError):
             # Redis or the database failed us: "try again later", not a crash without a
             # close frame. Whatever was subscribed is dropped by disconnect().
@@ -220,16 +220,16 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             except (RedisError, OSError):  # the slot goes stale on its own
                 logger.warning("chat socket slot not released", exc_info=True)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
-        for channel_id in list(self.subscribed):
-            await self._unsubscribe(channel_id)
+        for channel in list(self.subscribed):
+            await self._unsubscribe(channel)
 
-    async def _subscribe(self, channel_id: int) -> None:
-        await self.channel_layer.group_add(channel_group(channel_id), self.channel_name)
-        self.subscribed.add(channel_id)
+    async def _subscribe(self, channel: str) -> None:
+        await self.channel_layer.group_add(channel_group(channel), self.channel_name)
+        self.subscribed.add(channel)
 
-    async def _unsubscribe(self, channel_id: int) -> None:
-        self.subscribed.discard(channel_id)
-        await self.channel_layer.group_discard(channel_group(channel_id), self.channel_name)
+    async def _unsubscribe(self, channel: str) -> None:
+        self.subscribed.discard(channel)
+        await self.channel_layer.group_discard(channel_group(channel), self.channel_name)
 
     # --- what the server pushes ---------------------------------------------------------------
 
@@ -338,13 +338,14 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def _typing(self, frame: TypingFrame) -> None:
         event: dict[str, Any] = {"type": "typing", "user": user_payload(self.user)}
         if frame.channel is not None:
-            if frame.channel not in self.subscribed:
+            channel = str(frame.channel)
+            if channel not in self.subscribed:
                 raise PermissionDenied("You are not a member of this channel", code="not_a_member")
-            event.update(channel=frame.channel, conversation=None)
+            event.update(channel=channel, conversation=None)
             await publish(
-                [channel_group(frame.channel)],
+                [channel_group(channel)],
                 event=event,
-                channel=frame.channel,
+                channel=channel,
                 author=self.user.pk,
                 skip_user=self.user.pk,
             )
@@ -353,7 +354,7 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         conversation_id, other_id = await chat_conversation_peer(
             user=self.user, username=frame.conversation
         )
-        event.update(channel=None, conversation=conversation_id)
+        event.update(channel=None, conversation=str(conversation_id))
         await publish([user_group(other_id)], event=event, author=self.user.pk)
 
     async def _read(self, frame: ReadFrame) -> None:
@@ -365,9 +366,9 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         )
         await self._reply(
             "read",
-            channel=frame.channel,
+            channel=str(frame.channel) if frame.channel is not None else None,
             conversation=frame.conversation,
-            message_id=frame.message_id,
+            message_id=str(frame.message_id),
             unread=unread,
         )
 
@@ -378,11 +379,12 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         for message in rows[:RESUME_LIMIT]:
             await self._reply("message", message=message_payload(message))
         page = rows[:RESUME_LIMIT]
+        after = str(frame.after) if frame.after is not None else None
         await self._reply(
             "resumed",
-            after=frame.after,
+            after=after,
             count=len(page),
-            last=page[-1].pk if page else frame.after,
+            last=str(page[-1].public_id) if page else after,
             more=len(rows) > RESUME_LIMIT,
         )
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from api.chat.schemas import CONTENT_INPUT_MAX
-from api.pagination import MAX_ROW_ID
 from musicbud.chat.models import CLIENT_ID_MAX_LENGTH
 
-ChannelId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 Username = Annotated[str, Field(min_length=1, max_length=150)]
 
 
@@ -21,7 +20,7 @@ class _Frame(BaseModel):
 class _Addressed(_Frame):
     """Sent to a channel (its id) or a conversation (the other person's username)."""
 
-    channel: ChannelId | None = None
+    channel: UUID | None = Field(None, description="A channel's id.")
     conversation: Username | None = None
 
     @model_validator(mode="after")
@@ -43,12 +42,12 @@ class TypingFrame(_Addressed):
 
 class ReadFrame(_Addressed):
     type: Literal["read"]
-    message_id: ChannelId
+    message_id: UUID
 
 
 class ResumeFrame(_Frame):
     type: Literal["resume"]
-    after: Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
+    after: UUID | None = Field(None, description="The last message seen; null: from the first.")
 
 
 Frame = Annotated[SendFrame | TypingFrame | ReadFrame | ResumeFrame, Field(discriminator="type")]

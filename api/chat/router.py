@@ -6,6 +6,7 @@ from __future__ import annotations
 from functools import partial
 from http import HTTPStatus
 from typing import Any
+from uuid import UUID
 
 from ninja import Query, Router, Status
 
@@ -33,9 +34,12 @@ from musicbud.chat.selectors import (
     MembershipView,
     chat_channel_get,
     chat_channel_messages,
+    chat_channels_count,
     chat_channels_list,
     chat_conversation_messages,
+    chat_conversations_count,
     chat_conversations_list,
+    chat_invitations_count,
     chat_invitations_list,
 )
 from musicbud.chat.services.blocks import chat_block_add, chat_block_remove
@@ -113,10 +117,12 @@ async def channel_list(
     """Public channels and the private ones I belong to, by name; `q` filters by part of the
     name, `mine=true` keeps those I am an active member of. Each carries my role, state and
     unread count."""
+    me, query, mine = request.auth, params.q.strip(), params.mine
     return await offset_page(
         request,
         params,
-        partial(chat_channels_list, user=request.auth, query=params.q.strip(), mine=params.mine),
+        partial(chat_channels_list, user=me, query=query, mine=mine),
+        count=partial(chat_channels_count, user=me, query=query, mine=mine),
     )
 
 
@@ -126,7 +132,7 @@ async def channel_list(
     url_name="chat-channel",
     summary="One channel, with my role and unread count",
 )
-async def channel_get(request: AuthenticatedRequest, channel_id: int) -> ChannelView:
+async def channel_get(request: AuthenticatedRequest, channel_id: UUID) -> ChannelView:
     """A public channel, or a private one I belong to (404 otherwise, as if it did not exist)."""
     return await chat_channel_get(user=request.auth, channel_id=channel_id)
 
@@ -139,7 +145,7 @@ async def channel_get(request: AuthenticatedRequest, channel_id: int) -> Channel
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_update(
-    request: AuthenticatedRequest, channel_id: int, payload: ChannelUpdateIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: ChannelUpdateIn
 ) -> ChannelView:
     """Changes the name, description or visibility; omitted fields stay. Its admins only (403);
     a name already taken is a 409."""
@@ -156,7 +162,7 @@ async def channel_update(
     url_name="chat-channel",
     summary="Delete a channel and its messages (its admins)",
 )
-async def channel_delete(request: AuthenticatedRequest, channel_id: int) -> Status[None]:
+async def channel_delete(request: AuthenticatedRequest, channel_id: UUID) -> Status[None]:
     """Deletes the channel with its memberships and messages; open sockets are told at once. Its
     admins only (403)."""
     await chat_channel_delete(user=request.auth, channel_id=channel_id)
@@ -172,7 +178,7 @@ async def channel_delete(request: AuthenticatedRequest, channel_id: int) -> Stat
     url_name="chat-channel-join",
     summary="Join a public channel, or ask to join a private one (pending until approved)",
 )
-async def channel_join(request: AuthenticatedRequest, channel_id: int) -> MembershipView:
+async def channel_join(request: AuthenticatedRequest, channel_id: UUID) -> MembershipView:
     """A public channel: I am an active member at once. A private one: a pending request that
     its admins and moderators approve. A banned member cannot join (403)."""
     return await chat_channel_join(user=request.auth, channel_id=channel_id)
@@ -185,7 +191,7 @@ async def channel_join(request: AuthenticatedRequest, channel_id: int) -> Member
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
     summary="Leave a channel",
 )
-async def channel_leave(request: AuthenticatedRequest, channel_id: int) -> Status[None]:
+async def channel_leave(request: AuthenticatedRequest, channel_id: UUID) -> Status[None]:
     """Ends my membership (204). The last admin cannot leave while others remain (409): promote
     someone first."""
     await chat_channel_leave(user=request.auth, channel_id=channel_id)
@@ -200,7 +206,7 @@ async def channel_leave(request: AuthenticatedRequest, channel_id: int) -> Statu
     openapi_extra=also_answers(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 async def member_invite(
-    request: AuthenticatedRequest, channel_id: int, payload: UsernameIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: UsernameIn
 ) -> Status[MembershipView]:
     """Invites a user by username; they accept or decline under `/api/v1/chat/invitations`.
     Admins and moderators only (403); someone blocked either way cannot be invited."""
@@ -220,7 +226,7 @@ async def member_invite(
     summary="Approve a request to join (admins and moderators)",
 )
 async def member_approve(
-    request: AuthenticatedRequest, channel_id: int, username: str
+    request: AuthenticatedRequest, channel_id: UUID, username: str
 ) -> MembershipView:
     """Makes a pending request to join an active membership. Admins and moderators only (403);
     404 when there is no such request."""
@@ -245,7 +251,7 @@ async def member_approve(
 )
 async def member_moderate(
     request: AuthenticatedRequest,
-    channel_id: int,
+    channel_id: UUID,
     username: str,
     action: ModerationAction,
 ) -> Status[MembershipView | None]:
@@ -270,7 +276,12 @@ async def invitation_list(
     request: AuthenticatedRequest, params: Query[PageParams]
 ) -> dict[str, object]:
     """The channels that invited me and wait for my answer, newest first."""
-    return await offset_page(request, params, partial(chat_invitations_list, user=request.auth))
+    return await offset_page(
+        request,
+        params,
+        partial(chat_invitations_list, user=request.auth),
+        count=partial(chat_invitations_count, user=request.auth),
+    )
 
 
 @router.post(
@@ -280,7 +291,7 @@ async def invitation_list(
     summary="Accept an invitation",
 )
 async def invitation_accept(
-    request: AuthenticatedRequest, invitation_id: int
+    request: AuthenticatedRequest, invitation_id: UUID
 ) -> MembershipView | None:
     """I become an active member of the inviting channel; answers the membership. 404 for an
     invitation that is not mine or no longer pending."""
@@ -297,7 +308,7 @@ async def invitation_accept(
     url_name="chat-invitation-decline",
     summary="Decline an invitation",
 )
-async def invitation_decline(request: AuthenticatedRequest, invitation_id: int) -> Status[None]:
+async def invitation_decline(request: AuthenticatedRequest, invitation_id: UUID) -> Status[None]:
     """The invitation is dropped (204). 404 for an invitation that is not mine or no longer
     pending."""
     await chat_invitation_respond(
@@ -320,7 +331,7 @@ async def invitation_decline(request: AuthenticatedRequest, invitation_id: int) 
     openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def channel_messages(
-    request: AuthenticatedRequest, channel_id: int, params: Query[PageParams]
+    request: AuthenticatedRequest, channel_id: UUID, params: Query[PageParams]
 ) -> dict[str, object]:
     """A page of messages, newest first; `next` goes on below the last one seen, so messages
     arriving meanwhile never shift a page. A private channel's history is for its members (403)."""
@@ -337,7 +348,7 @@ async def channel_messages(
     openapi_extra=also_answers(HTTPStatus.CONFLICT),
 )
 async def channel_message_post(
-    request: AuthenticatedRequest, channel_id: int, payload: MessageIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: MessageIn
 ) -> Status[Message]:
     """Stores the message, then delivers it to the channel's open sockets. Active members only
     (403). A `client_id` makes a retry safe: the same id again answers the message already
@@ -352,7 +363,7 @@ async def channel_message_post(
     summary="Mark a channel read up to a message",
 )
 async def channel_read(
-    request: AuthenticatedRequest, channel_id: int, payload: ReadIn
+    request: AuthenticatedRequest, channel_id: UUID, payload: ReadIn
 ) -> dict[str, int]:
     """Moves my read marker to `message_id` (never backwards) and answers how many messages are
     still unread after it."""
@@ -365,7 +376,7 @@ async def channel_read(
     url_name="chat-message",
     summary="Delete a message (its author; in a channel also its admins and moderators)",
 )
-async def message_delete(request: AuthenticatedRequest, message_id: int) -> Status[None]:
+async def message_delete(request: AuthenticatedRequest, message_id: UUID) -> Status[None]:
     """Marks the message deleted (its content is no longer served) and tells open sockets. Its
     author may; in a channel also its admins and moderators (403 otherwise)."""
     await chat_message_delete(user=request.auth, message_id=message_id)
@@ -386,7 +397,12 @@ async def conversation_list(
 ) -> dict[str, object]:
     """One row per person I have exchanged direct messages with, most recent first, with the
     last message and my unread count."""
-    return await offset_page(request, params, partial(chat_conversations_list, user=request.auth))
+    return await offset_page(
+        request,
+        params,
+        partial(chat_conversations_list, user=request.auth),
+        count=partial(chat_conversations_count, user=request.auth),
+    )
 
 
 @router.get(

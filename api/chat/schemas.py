@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from ninja import Schema
 from pydantic import Field
 
 from api import examples
 from api.examples import answer_example
-from api.pagination import MAX_ROW_ID, PageParams
+from api.pagination import PageParams
 from api.schemas import InputSchema
-from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH
+from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH, Message
+from musicbud.chat.selectors import MembershipView
 
 # What a socket frame's content may hold before the service trims it and applies the
 # 4,000-character limit (REST bodies state that limit in their schema).
@@ -43,7 +45,7 @@ class ChannelUpdateIn(InputSchema):
 class ChannelOut(Schema):
     model_config = answer_example(examples.CHANNEL)
 
-    id: int
+    id: UUID
     name: str
     description: str
     visibility: str
@@ -63,8 +65,8 @@ class ChannelListParams(PageParams):
 class MemberOut(Schema):
     model_config = answer_example(examples.MEMBER)
 
-    id: int = Field(description="The membership's id (an invitation's id for accept/decline).")
-    channel: int
+    id: UUID = Field(description="The membership's id (an invitation's id for accept/decline).")
+    channel: UUID
     channel_name: str
     user: UserRefOut
     role: str
@@ -73,8 +75,8 @@ class MemberOut(Schema):
     invited_by: str | None
 
     @staticmethod
-    def resolve_channel(obj: object) -> int:
-        return obj.channel_id  # type: ignore[attr-defined, no-any-return]
+    def resolve_channel(obj: MembershipView) -> UUID:
+        return obj.channel_id
 
 
 class UsernameIn(InputSchema):
@@ -97,35 +99,42 @@ class MessageIn(InputSchema):
 
 
 class MessageOut(Schema):
+    """A message; ``channel`` or ``conversation`` says where it was sent (the other is null)."""
+
     model_config = answer_example(examples.MESSAGE)
 
-    id: int
-    channel: int | None
-    conversation: int | None
+    id: UUID
+    channel: UUID | None
+    conversation: UUID | None
     author: UserRefOut
     content: str
     created_at: datetime
 
     @staticmethod
-    def resolve_channel(obj: object) -> int | None:
-        return obj.channel_id  # type: ignore[attr-defined, no-any-return]
+    def resolve_id(obj: Message) -> UUID:
+        return obj.public_id
 
     @staticmethod
-    def resolve_conversation(obj: object) -> int | None:
-        return obj.conversation_id  # type: ignore[attr-defined, no-any-return]
+    def resolve_channel(obj: Message) -> UUID | None:
+        # Loaded with the message (select_related): no query per row.
+        return obj.channel.public_id if obj.channel is not None else None
+
+    @staticmethod
+    def resolve_conversation(obj: Message) -> UUID | None:
+        return obj.conversation.public_id if obj.conversation is not None else None
 
 
 class ConversationOut(Schema):
     model_config = answer_example(examples.CONVERSATION)
 
-    id: int
+    id: UUID
     user: UserRefOut = Field(description="The other person.")
     last_message: MessageOut | None
     unread: int
 
 
 class ReadIn(InputSchema):
-    message_id: int = Field(ge=1, le=MAX_ROW_ID)
+    message_id: UUID = Field(description="The newest message read.")
 
 
 class BlockOut(Schema):

@@ -6,15 +6,15 @@ from functools import partial
 from http import HTTPStatus
 
 from ninja import File, Query, Router, Status, UploadedFile
-from ninja.errors import ValidationError
 
 from api.auth import AuthenticatedRequest, auth
+from api.errors import FieldErrors
 from api.imports.schemas import ImportOut
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, before_page
+from api.pagination import Page, PageParams, offset_page
 from api.throttling import enforce_rate_limit
 from musicbud.imports.models import ImportJob
-from musicbud.imports.selectors import import_get, imports_list
+from musicbud.imports.selectors import import_get, imports_count, imports_list
 from musicbud.imports.services import import_upload
 
 router = Router(tags=["imports"], auth=auth)
@@ -94,7 +94,7 @@ UPLOAD_BODY = {
 async def upload(request: AuthenticatedRequest, file: File[UploadedFile]) -> Status[ImportJob]:
     unknown = sorted({*request.POST, *request.FILES} - {"file"})
     if unknown:
-        raise ValidationError(
+        raise FieldErrors(
             [
                 {
                     "loc": ("body", name),
@@ -120,7 +120,12 @@ async def upload(request: AuthenticatedRequest, file: File[UploadedFile]) -> Sta
 async def my_imports(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
     """Every import I started, newest first, each as `GET /me/imports/{id}` answers it (its
     status, progress, counts and error). Another user's imports are never listed."""
-    return await before_page(request, params, partial(imports_list, user_id=request.auth.pk))
+    return await offset_page(
+        request,
+        params,
+        partial(imports_list, user_id=request.auth.pk),
+        count=partial(imports_count, user_id=request.auth.pk),
+    )
 
 
 @router.get(

@@ -109,7 +109,7 @@ def _provider_routes(provider: str) -> None:
             provider=provider,
         )
         if view.status not in EXISTING:
-            raise NotFound(f"{provider} is not connected", code="not_connected")
+            raise NotFound(f"{provider} is not connected", code="connection_not_found")
         return legacy_response(
             request, ConnectionAnswerOut, _answer(f"{provider} is connected.", view)
         )

@@ -112,7 +112,6 @@ async def taste_page(
                 kind=kind,
                 offset=offset,
                 limit=limit,
-                credits=True,
             ),
         )
         return [_edge_data(edge) for edge in edges], count

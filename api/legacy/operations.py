@@ -18,13 +18,12 @@ from django.http.response import HttpResponseBase
 from django.utils.http import http_date
 from ninja import Router
 from ninja.constants import NOT_SET
-from ninja.errors import ValidationError
 from ninja.renderers import JSONRenderer
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from api import metrics
-from api.errors import exception_response
+from api.errors import FieldErrors, exception_response
 from api.legacy.schemas import LegacyInput
 from api.middleware.envelope import DOOR_ANSWER_ATTRIBUTE, as_envelope
 from api.openapi import also_answers
@@ -254,7 +253,7 @@ def legacy_input(request: HttpRequest, schema: type[S]) -> S:
     try:
         payload = schema.model_validate(data)
     except PydanticValidationError as exc:
-        raise ValidationError(
+        raise FieldErrors(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
     if isinstance(payload, LegacyInput) and payload.lacks_what_it_needs():

@@ -26,7 +26,7 @@ def _public_id(user_id: str) -> uuid.UUID:
     try:
         return uuid.UUID(user_id.strip())
     except ValueError:
-        raise NotFound(f"No user with id {user_id}") from None
+        raise NotFound(f"No user with id {user_id}", code="user_not_found") from None
 
 
 @legacy_operation(

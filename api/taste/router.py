@@ -11,10 +11,20 @@ from ninja import Query, Router, Status
 from api.auth import AuthenticatedRequest, auth
 from api.catalogue.schemas import KindPath
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, offset_page
-from api.taste.schemas import LikeOut, PlayOut, TasteImportIn, TasteImportOut, TopOut
-from musicbud.models import ItemKind, Relation, TasteEdge
-from musicbud.selectors.taste import taste_edges_list
+from api.pagination import Page, offset_page
+from api.taste.schemas import (
+    LikeOut,
+    LikesParams,
+    LikeView,
+    PlayOut,
+    TasteImportIn,
+    TasteImportOut,
+    TasteListParams,
+    TopOut,
+)
+from musicbud.models import ItemKind, Relation
+from musicbud.selectors.catalogue import card_of, item_cards_get, item_ref
+from musicbud.selectors.taste import LikeSort, taste_edges_count, taste_edges_list
 from musicbud.services.taste import like_add, like_remove
 from musicbud.services.taste_import import ImportReport, taste_import
 
@@ -22,12 +32,23 @@ router = Router(tags=["taste"], auth=auth)
 
 
 async def _edge_page(
-    request: AuthenticatedRequest, *, relation: str, kind: str, params: PageParams
+    request: AuthenticatedRequest,
+    *,
+    relation: str,
+    kind: str,
+    params: TasteListParams,
+    sort: LikeSort | None = None,
 ) -> dict[str, object]:
+    user_id, query = request.auth.pk, params.q
     return await offset_page(
         request,
         params,
-        partial(taste_edges_list, user_id=request.auth.pk, relation=relation, kind=kind),
+        partial(
+            taste_edges_list, user_id=user_id, relation=relation, kind=kind, query=query, sort=sort
+        ),
+        count=partial(
+            taste_edges_count, user_id=user_id, relation=relation, kind=kind, query=query
+        ),
     )
 
 
@@ -38,18 +59,20 @@ async def _edge_page(
     summary="My liked items of one kind",
 )
 async def my_likes(
-    request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, params: Query[LikesParams]
 ) -> dict[str, object]:
-    """What I liked, newest first, with where each like came from (`manual`, `spotify`,
-    `lastfm`, `import`, ...)."""
-    return await _edge_page(request, relation=Relation.LIKE, kind=kind.item_kind, params=params)
+    """What I liked, with where each like came from (`manual`, `spotify`, `lastfm`, `import`,
+    ...): newest first, or by `sort`; `q` keeps the items whose name contains it."""
+    return await _edge_page(
+        request, relation=Relation.LIKE, kind=kind.item_kind, params=params, sort=params.sort
+    )
 
 
 @router.get(
     "/me/top/{kind}", response=Page[TopOut], url_name="my-top", summary="My top items of one kind"
 )
 async def my_top(
-    request: AuthenticatedRequest, kind: KindPath, params: Query[PageParams]
+    request: AuthenticatedRequest, kind: KindPath, params: Query[TasteListParams]
 ) -> dict[str, object]:
     """My top list of the kind, by rank (1 first): from a connected service or an import."""
     return await _edge_page(request, relation=Relation.TOP, kind=kind.item_kind, params=params)
@@ -62,7 +85,7 @@ async def my_top(
     summary="Tracks I played",
 )
 async def my_played_tracks(
-    request: AuthenticatedRequest, params: Query[PageParams]
+    request: AuthenticatedRequest, params: Query[TasteListParams]
 ) -> dict[str, object]:
     """Most played first, then most recently played, with play counts."""
     return await _edge_page(request, relation=Relation.PLAYED, kind=ItemKind.TRACK, params=params)
@@ -74,7 +97,7 @@ async def my_played_tracks(
     url_name="my-like",
     summary="Like an item (201 the first time, 200 when already liked)",
 )
-async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[TasteEdge]:
+async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> Status[LikeView]:
     """Likes a catalogue item by its id. 201 the first time, 200 when it was already liked
     (still one like). A like by hand takes over the same item's like from a connected service
     (its sync will not remove it). 404 for an unknown item."""
@@ -83,7 +106,10 @@ async def like(request: AuthenticatedRequest, kind: KindPath, item_id: UUID) -> 
         kind=kind.item_kind,
         public_id=item_id,
     )
-    return Status(HTTPStatus.CREATED if created else HTTPStatus.OK, edge)
+    ref = item_ref(getattr(edge, edge.kind))
+    card = card_of(await item_cards_get([ref]), ref)
+    view = LikeView(item=card, source=edge.source, created_at=edge.created_at)
+    return Status(HTTPStatus.CREATED if created else HTTPStatus.OK, view)
 
 
 @router.delete(

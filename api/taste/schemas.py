@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,15 +13,44 @@ from pydantic import ConfigDict, Field, model_validator
 from api import examples
 from api.catalogue.schemas import ItemOut
 from api.examples import answer_example
+from api.pagination import PageParams
 from api.schemas import InputSchema
 from musicbud.kinds import KIND_SPECS, KINDS
 from musicbud.models import CatalogueItem, ItemKind, Provider, Relation, TasteEdge
+from musicbud.selectors.catalogue import ItemCard, item_card
+from musicbud.selectors.taste import LikeSort
 from musicbud.services.taste_import import ImportEntry
 
 
-def _edge_item(edge: TasteEdge) -> CatalogueItem:
+class TasteListParams(PageParams):
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Only items whose name contains this (case-insensitive).",
+    )
+
+
+class LikesParams(TasteListParams):
+    sort: LikeSort = Field(
+        LikeSort.RECENT,
+        description="recent: newest like first; oldest: oldest first; name: item name A to Z.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LikeView:
+    """A like with its item's card loaded apart (the like written by ``like_add``)."""
+
+    item: ItemCard
+    source: str
+    created_at: datetime
+
+
+def _edge_item(edge: TasteEdge) -> ItemCard:
+    # Loaded with what its card shows (musicbud.selectors.taste.taste_edges_list).
     item: CatalogueItem = getattr(edge, edge.kind)
-    return item
+    return item_card(item)
 
 
 class LikeOut(Schema):
@@ -31,11 +61,11 @@ class LikeOut(Schema):
     liked_at: datetime
 
     @staticmethod
-    def resolve_item(obj: TasteEdge) -> CatalogueItem:
-        return _edge_item(obj)
+    def resolve_item(obj: TasteEdge | LikeView) -> ItemCard:
+        return obj.item if isinstance(obj, LikeView) else _edge_item(obj)
 
     @staticmethod
-    def resolve_liked_at(obj: TasteEdge) -> datetime:
+    def resolve_liked_at(obj: TasteEdge | LikeView) -> datetime:
         return obj.created_at
 
 
@@ -47,7 +77,7 @@ class TopOut(Schema):
     source: str
 
     @staticmethod
-    def resolve_item(obj: TasteEdge) -> CatalogueItem:
+    def resolve_item(obj: TasteEdge) -> ItemCard:
         return _edge_item(obj)
 
 
@@ -59,7 +89,7 @@ class PlayOut(Schema):
     last_played_at: datetime | None
 
     @staticmethod
-    def resolve_item(obj: TasteEdge) -> CatalogueItem:
+    def resolve_item(obj: TasteEdge) -> ItemCard:
         return _edge_item(obj)
 
 

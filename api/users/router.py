@@ -22,6 +22,7 @@ from musicbud.selectors.profile import (
     profile_reads,
     public_profile_get,
     user_search,
+    user_search_count,
 )
 from musicbud.services.profile import profile_change
 
@@ -62,9 +63,15 @@ async def search_users(
     request: AuthenticatedRequest, params: Query[UserSearchParams]
 ) -> dict[str, object]:
     """Active users whose username or display name contains `q` (case-insensitive), username
-    prefix matches first; never includes me. Shows public fields only."""
+    prefix matches first; without `q`, every active user by username. Never includes me.
+    Shows public fields only."""
+    # Without q, every active user but me, by username (a username starts with "").
+    query, me = params.q or "", request.auth.pk
     return await offset_page(
-        request, params, partial(user_search, query=params.q, exclude_id=request.auth.pk)
+        request,
+        params,
+        partial(user_search, query=query, exclude_id=me),
+        count=partial(user_search_count, query=query, exclude_id=me),
     )
 
 

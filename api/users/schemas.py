@@ -122,8 +122,12 @@ class UserSummaryOut(Schema):
 
 
 class UserSearchParams(PageParams):
-    q: str = Field(
+    q: str | None = Field(
+        None,
         min_length=1,
         max_length=80,
-        description="Part of a username or display name (case-insensitive).",
+        description=(
+            "Part of a username or display name (case-insensitive). Left out: everyone, "
+            "by username A to Z."
+        ),
     )

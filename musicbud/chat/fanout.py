@@ -24,8 +24,9 @@ EVENT_TYPE = "chat.event"
 PUBLISH_TIMEOUT_SECONDS = 2.0
 
 
-def channel_group(channel_id: int) -> str:
-    return f"chat.channel.{channel_id}"
+def channel_group(channel: str) -> str:
+    """The layer group of a channel, by its public id (as sockets and events name it)."""
+    return f"chat.channel.{channel}"
 
 
 def user_group(user_id: int) -> str:
@@ -45,12 +46,21 @@ def user_payload(user: User) -> dict[str, str]:
 def message_payload(message: Message) -> dict[str, Any]:
     """A message as REST and the socket show it (``author`` must be loaded)."""
     return {
-        "id": message.pk,
-        "channel": message.channel_id,
-        "conversation": message.conversation_id,
+        **message_place(message),
         "author": user_payload(message.author),
         "content": message.content,
         "created_at": timestamp(message.created_at),
+    }
+
+
+def message_place(message: Message) -> dict[str, str | None]:
+    """A message's public id and its channel's or conversation's (which must be loaded)."""
+    return {
+        "id": str(message.public_id),
+        "channel": str(message.channel.public_id) if message.channel is not None else None,
+        "conversation": (
+            str(message.conversation.public_id) if message.conversation is not None else None
+        ),
     }
 
 
@@ -67,7 +77,7 @@ async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing:
     - ``channel``: the channel the event belongs to (a consumer no longer subscribed drops it);
     - ``author``: the user who wrote it (a consumer whose user blocked the author drops it);
     - ``skip_user``: that user's own sockets drop it (they get their own copy by user group);
-    - ``subscribe`` / ``unsubscribe``: a channel id to join or leave the group of;
+    - ``subscribe`` / ``unsubscribe``: a channel (public id) to join or leave the group of;
     - ``block`` / ``unblock``: a user id to add to or drop from the blocked set.
 
     Called after the database committed what the event reports: a failure to publish is
@@ -92,24 +102,19 @@ def message_groups(message: Message) -> list[str]:
             user_group(message.conversation.user_low_id),
             user_group(message.conversation.user_high_id),
         ]
-    assert message.channel_id is not None  # noqa: S101 - the check constraint
-    return [channel_group(message.channel_id)]
+    assert message.channel is not None  # noqa: S101 - the check constraint
+    return [channel_group(str(message.channel.public_id))]
 
 
 def message_deleted_event(message: Message) -> dict[str, Any]:
-    return {
-        "type": "message_deleted",
-        "id": message.pk,
-        "channel": message.channel_id,
-        "conversation": message.conversation_id,
-    }
+    return {"type": "message_deleted", **message_place(message)}
 
 
 @dataclass(frozen=True, slots=True)
 class MemberEvent:
     """A membership change to fan out once committed."""
 
-    channel_id: int
+    channel: str  # its public id
     user_id: int
     payload: dict[str, Any]
     subscribe: bool = False
@@ -118,13 +123,14 @@ class MemberEvent:
 
 def member_event(membership: Membership, action: str, **flags: bool) -> MemberEvent:
     """``action`` done to ``membership`` (its ``user`` loaded), as its channel hears it."""
+    channel = str(membership.channel.public_id)
     return MemberEvent(
-        channel_id=membership.channel_id,
+        channel=channel,
         user_id=membership.user_id,
         payload={
             "type": "member",
             "action": action,
-            "channel": membership.channel_id,
+            "channel": channel,
             "user": user_payload(membership.user),
             "role": membership.role,
             "state": membership.state,
@@ -136,15 +142,15 @@ def member_event(membership: Membership, action: str, **flags: bool) -> MemberEv
 async def member_event_publish(event: MemberEvent) -> None:
     routing: dict[str, Any] = {}
     if event.subscribe:
-        routing["subscribe"] = event.channel_id
+        routing["subscribe"] = event.channel
     if event.unsubscribe:
-        routing["unsubscribe"] = event.channel_id
+        routing["unsubscribe"] = event.channel
     # The channel's members see it; the member's own sockets get their copy (with the
     # subscription change) through their user group, so they skip the channel's.
     await publish(
-        [channel_group(event.channel_id)],
+        [channel_group(event.channel)],
         event=event.payload,
-        channel=event.channel_id,
+        channel=event.channel,
         skip_user=event.user_id,
     )
     await publish([user_group(event.user_id)], event=event.payload, **routing)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +34,8 @@ class MembershipState(models.TextChoices):
 
 
 class Channel(models.Model):
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=80)
     # The name as two names are compared (``display_text_key``): case, compatibility forms
     # and letters that pass for Latin ones folded away, so no channel can take another's
@@ -64,6 +67,9 @@ class Channel(models.Model):
 class Conversation(models.Model):
     """A direct conversation between two users, stored once (``user_low`` has the lower id)."""
 
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
     user_low = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
@@ -94,6 +100,8 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.ForeignKey(
         Channel, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
@@ -144,6 +152,8 @@ class Message(models.Model):
 
 
 class Membership(models.Model):
+    # The id the API and the socket show: row ids would tell how many there are.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -38,7 +40,7 @@ from musicbud.models import User
 
 @dataclass(frozen=True, slots=True)
 class ChannelView:
-    id: int
+    id: UUID  # the public id, as everywhere a view goes out
     name: str
     description: str
     visibility: str
@@ -52,8 +54,8 @@ class ChannelView:
 
 @dataclass(frozen=True, slots=True)
 class MembershipView:
-    id: int
-    channel_id: int
+    id: UUID
+    channel_id: UUID
     channel_name: str
     user: User
     role: str
@@ -64,7 +66,7 @@ class MembershipView:
 
 @dataclass(frozen=True, slots=True)
 class ConversationView:
-    id: int
+    id: UUID
     user: User
     last_message: Message | None
     unread: int
@@ -74,7 +76,7 @@ class ConversationView:
 class SocketState:
     """What a socket subscribes to and filters by when it opens."""
 
-    channel_ids: list[int]
+    channels: list[str]  # public ids
     blocked_ids: set[int]
 
 
@@ -86,8 +88,9 @@ def active_user(username: str) -> User:
     return user
 
 
-def channel_load(channel_id: int) -> Channel:
-    channel = Channel.objects.select_related("creator").filter(pk=channel_id).first()
+def channel_load(channel_id: UUID) -> Channel:
+    """The channel of that public id; 404 otherwise."""
+    channel = Channel.objects.select_related("creator").filter(public_id=channel_id).first()
     if channel is None:
         raise NotFound(f"No channel with id {channel_id}", code="channel_not_found")
     return channel
@@ -100,8 +103,8 @@ def membership_of(*, channel_id: int, user_id: int) -> Membership | None:
 def membership_view(membership: Membership) -> MembershipView:
     """``membership`` with ``channel``, ``user`` and ``invited_by`` loaded (or loadable)."""
     return MembershipView(
-        id=membership.pk,
-        channel_id=membership.channel_id,
+        id=membership.public_id,
+        channel_id=membership.channel.public_id,
         channel_name=membership.channel.name,
         user=membership.user,
         role=membership.role,
@@ -146,7 +149,7 @@ def _channel_view(channel: Channel) -> ChannelView:
     state = getattr(channel, "my_state", None)
     unread = getattr(channel, "my_unread", None)
     return ChannelView(
-        id=channel.pk,
+        id=channel.public_id,
         name=channel.name,
         description=channel.description,
         visibility=channel.visibility,
@@ -159,18 +162,30 @@ def _channel_view(channel: Channel) -> ChannelView:
     )
 
 
-def channel_view_load(*, user_id: int, channel_id: int) -> ChannelView:
-    channel = _channels(user_id).filter(pk=channel_id).first()
+def channel_view_load(*, user_id: int, channel_id: UUID) -> ChannelView:
+    channel = _channels(user_id).filter(public_id=channel_id).first()
     if channel is None:
         raise NotFound(f"No channel with id {channel_id}", code="channel_not_found")
     return _channel_view(channel)
 
 
 @chat_hop
-def chat_channel_get(*, user: User, channel_id: int) -> ChannelView:
+def chat_channel_get(*, user: User, channel_id: UUID) -> ChannelView:
     """One channel with my role, state and unread count (private channels show their name
     and description to everyone, so people can ask to join; their history is for members)."""
     return channel_view_load(user_id=user.pk, channel_id=channel_id)
+
+
+def _channel_matches(
+    channels: QuerySet[Channel], *, user: User, query: str, mine: bool
+) -> QuerySet[Channel]:
+    if query:
+        channels = channels.filter(name__icontains=query)
+    if mine:
+        channels = channels.filter(
+            memberships__user_id=user.pk, memberships__state=MembershipState.ACTIVE
+        )
+    return channels
 
 
 @chat_hop
@@ -179,30 +194,40 @@ def chat_channels_list(
 ) -> list[ChannelView]:
     """Channels by name (names starting with ``query`` first), ``limit + 1`` from ``offset``;
     ``mine``: only those I am an active member of."""
-    channels = _channels(user.pk)
-    if query:
-        channels = channels.filter(name__icontains=query)
-    if mine:
-        channels = channels.filter(
-            memberships__user_id=user.pk, memberships__state=MembershipState.ACTIVE
-        )
+    channels = _channel_matches(_channels(user.pk), user=user, query=query, mine=mine)
     rows = channels.order_by(F("name").asc(), "pk")[offset : offset + limit + 1]
     return [_channel_view(channel) for channel in rows]
 
 
-def _history(messages: QuerySet[Message], *, before: int | None, limit: int) -> list[Message]:
-    if before is not None:
-        messages = messages.filter(pk__lt=before)
-    return list(
-        messages.filter(deleted_at__isnull=True)
-        .select_related("author")
-        .order_by("-pk")[: limit + 1]
+@chat_hop
+def chat_channels_count(*, user: User, query: str, mine: bool) -> int:
+    """How many channels ``chat_channels_list`` pages through."""
+    return _channel_matches(Channel.objects.all(), user=user, query=query, mine=mine).count()
+
+
+def _row_of(public_id: UUID) -> Subquery:
+    return Subquery(Message.objects.filter(public_id=public_id).values("pk")[:1])
+
+
+def _history(
+    messages: QuerySet[Message], *, before: UUID | None, limit: int, after: UUID | None = None
+) -> list[Message]:
+    """``limit + 1`` messages newest first, older than the message ``before``; with
+    ``after``, the ``limit + 1`` just newer than it, oldest first (a page back towards the
+    newest). Both name a message by public id (one query: its row id is a subquery)."""
+    messages = messages.filter(deleted_at__isnull=True).select_related(
+        "author", "channel", "conversation"
     )
+    if after is not None:
+        return list(messages.filter(pk__gt=_row_of(after)).order_by("pk")[: limit + 1])
+    if before is not None:
+        messages = messages.filter(pk__lt=_row_of(before))
+    return list(messages.order_by("-pk")[: limit + 1])
 
 
 @chat_hop
 def chat_channel_messages(
-    *, user: User, channel_id: int, before: int | None, limit: int
+    *, user: User, channel_id: UUID, before: UUID | None, limit: int, after: UUID | None = None
 ) -> list[Message]:
     """A channel's messages newest first (``limit + 1``, older than ``before``), without
     deleted ones and without those of people I blocked. A private channel's history is for
@@ -217,7 +242,7 @@ def chat_channel_messages(
     messages = Message.objects.filter(channel_id=channel.pk).exclude(
         author_id__in=blocked_ids(user.pk)
     )
-    return _history(messages, before=before, limit=limit)
+    return _history(messages, before=before, after=after, limit=limit)
 
 
 def blocked_between(first: User, second: User) -> Block | None:
@@ -234,7 +259,7 @@ def conversation_between(first: User, second: User) -> Conversation | None:
 
 @chat_hop
 def chat_conversation_messages(
-    *, user: User, username: str, before: int | None, limit: int
+    *, user: User, username: str, before: UUID | None, limit: int, after: UUID | None = None
 ) -> list[Message]:
     """My direct messages with ``username``, newest first (``limit + 1``)."""
     other = active_user(username)
@@ -242,7 +267,10 @@ def chat_conversation_messages(
     if conversation is None:
         return []
     return _history(
-        Message.objects.filter(conversation_id=conversation.pk), before=before, limit=limit
+        Message.objects.filter(conversation_id=conversation.pk),
+        before=before,
+        after=after,
+        limit=limit,
     )
 
 
@@ -261,6 +289,18 @@ def conversation_unread(conversation: Conversation, user_id: int) -> int:
     )
 
 
+def _my_conversations(user: User) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(Q(user_low_id=user.pk) | Q(user_high_id=user.pk))
+
+
+@chat_hop
+def chat_conversations_count(*, user: User) -> int:
+    """How many conversations ``chat_conversations_list`` pages through (those with a
+    message)."""
+    live = Message.objects.filter(conversation_id=OuterRef("pk"), deleted_at__isnull=True)
+    return _my_conversations(user).filter(Exists(live)).count()
+
+
 @chat_hop
 def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[ConversationView]:
     """My conversations that have messages, the most recently active first, each with the
@@ -275,7 +315,7 @@ def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[Conv
         .values("n")
     )
     rows = list(
-        Conversation.objects.filter(Q(user_low_id=user.pk) | Q(user_high_id=user.pk))
+        _my_conversations(user)
         .annotate(
             last_id=Subquery(live.order_by("-pk").values("pk")[:1]),
             # My side's read marker: the pair is stored once, lower user id first.
@@ -289,10 +329,12 @@ def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[Conv
         .select_related("user_low", "user_high")
         .order_by("-last_id")[offset : offset + limit + 1]
     )
-    last_messages = Message.objects.select_related("author").in_bulk([row.last_id for row in rows])
+    last_messages = Message.objects.select_related("author", "channel", "conversation").in_bulk(
+        [row.last_id for row in rows]
+    )
     return [
         ConversationView(
-            id=row.pk,
+            id=row.public_id,
             user=row.user_high if row.user_low_id == user.pk else row.user_low,
             last_message=last_messages.get(row.last_id),
             unread=row.unread,
@@ -301,11 +343,21 @@ def chat_conversations_list(*, user: User, offset: int, limit: int) -> list[Conv
     ]
 
 
+def _invitations(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(user_id=user.pk, state=MembershipState.INVITED)
+
+
+@chat_hop
+def chat_invitations_count(*, user: User) -> int:
+    """How many invitations ``chat_invitations_list`` pages through."""
+    return _invitations(user).count()
+
+
 @chat_hop
 def chat_invitations_list(*, user: User, offset: int, limit: int) -> list[MembershipView]:
     """Invitations waiting for my answer, newest first (``limit + 1``)."""
     rows = (
-        Membership.objects.filter(user_id=user.pk, state=MembershipState.INVITED)
+        _invitations(user)
         .select_related("channel", "user", "invited_by")
         .order_by("-created_at", "-pk")[offset : offset + limit + 1]
     )
@@ -315,22 +367,30 @@ def chat_invitations_list(*, user: User, offset: int, limit: int) -> list[Member
 @chat_hop
 def chat_socket_state(*, user_id: int) -> SocketState:
     """The channels a socket of ``user_id`` listens to and the people whose messages it drops."""
-    channel_ids = list(
-        Membership.objects.filter(user_id=user_id, state=MembershipState.ACTIVE)
+    channels = [
+        str(public_id)
+        for public_id in Membership.objects.filter(user_id=user_id, state=MembershipState.ACTIVE)
         .order_by("channel_id")
-        .values_list("channel_id", flat=True)
-    )
-    return SocketState(channel_ids=channel_ids, blocked_ids=blocked_ids(user_id))
+        .values_list("channel__public_id", flat=True)
+    ]
+    return SocketState(channels=channels, blocked_ids=blocked_ids(user_id))
 
 
 @chat_hop
-def chat_messages_since(*, user_id: int, after: int, limit: int) -> list[Message]:
-    """What a socket missed: messages after ``after`` in my channels and conversations,
-    oldest first (``limit + 1``), without deleted ones and those of people I blocked.
+def chat_messages_since(*, user_id: int, after: UUID | None, limit: int) -> list[Message]:
+    """What a socket missed: messages after the message ``after`` (None: from the first) in
+    my channels and conversations, oldest first (``limit + 1``), without deleted ones and
+    those of people I blocked; an unknown ``after`` is a 404.
 
     One range of the (channel, id) or (conversation, id) index per channel and conversation
     of mine, at most ``limit + 1`` rows each, merged by id: a filter over the whole table
     would walk every other channel's messages after ``after``."""
+    after_row = 0
+    if after is not None:
+        found = Message.objects.filter(public_id=after).values_list("pk", flat=True).first()
+        if found is None:
+            raise NotFound(f"No message with id {after}", code="message_not_found")
+        after_row = int(found)
     channel_ids = Membership.objects.filter(
         user_id=user_id, state=MembershipState.ACTIVE
     ).values_list("channel_id", flat=True)
@@ -338,7 +398,7 @@ def chat_messages_since(*, user_id: int, after: int, limit: int) -> list[Message
         Q(user_low_id=user_id) | Q(user_high_id=user_id)
     ).values_list("pk", flat=True)
     visible = (
-        Message.objects.filter(pk__gt=after, deleted_at__isnull=True)
+        Message.objects.filter(pk__gt=after_row, deleted_at__isnull=True)
         .exclude(author_id__in=blocked_ids(user_id))
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -350,12 +410,16 @@ def chat_messages_since(*, user_id: int, after: int, limit: int) -> list[Message
         return []
     merged = ranges[0].union(*ranges[1:], all=True).order_by("pk") if len(ranges) > 1 else ranges[0]
     ids = list(merged[: limit + 1])
-    return list(Message.objects.filter(pk__in=ids).select_related("author").order_by("pk"))
+    return list(
+        Message.objects.filter(pk__in=ids)
+        .select_related("author", "channel", "conversation")
+        .order_by("pk")
+    )
 
 
 @chat_hop
-def chat_conversation_peer(*, user: User, username: str) -> tuple[int, int]:
-    """(conversation id, the other user's id) of my conversation with ``username``; 404
+def chat_conversation_peer(*, user: User, username: str) -> tuple[UUID, int]:
+    """(conversation public id, the other user's id) of my conversation with ``username``; 404
     without one, 403 when either of us blocked the other."""
     other = active_user(username)
     if other.pk == user.pk:
@@ -365,4 +429,4 @@ def chat_conversation_peer(*, user: User, username: str) -> tuple[int, int]:
     conversation = conversation_between(user, other)
     if conversation is None:
         raise NotFound(f"No conversation with {other.username}", code="conversation_not_found")
-    return conversation.pk, other.pk
+    return conversation.public_id, other.pk

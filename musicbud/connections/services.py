@@ -249,7 +249,7 @@ def _disconnect(*, user: User, provider: str) -> None:
             .first()
         )
         if connection is None:
-            raise NotFound(f"{provider} is not connected", code="not_connected")
+            raise NotFound(f"{provider} is not connected", code="connection_not_found")
         # The provider's edges go through the taste services (versions, outbox, caches);
         # edges from every other source stay.
         taste_edges_apply(user=user, source=provider, wanted=[], replace_source=True)

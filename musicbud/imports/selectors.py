@@ -17,9 +17,12 @@ async def import_get(*, user_id: int, job_id: int) -> ImportJob:
 
 
 @sync_to_async
-def imports_list(*, user_id: int, before: int | None, limit: int) -> list[ImportJob]:
-    """Up to ``limit + 1`` of the user's imports below id ``before``, newest first."""
+def imports_list(*, user_id: int, offset: int, limit: int) -> list[ImportJob]:
+    """Up to ``limit + 1`` of the user's imports from ``offset``, newest first."""
     jobs = ImportJob.objects.filter(user_id=user_id)
-    if before is not None:
-        jobs = jobs.filter(pk__lt=before)
-    return list(jobs.order_by("-pk")[: limit + 1])
+    return list(jobs.order_by("-pk")[offset : offset + limit + 1])
+
+
+async def imports_count(*, user_id: int) -> int:
+    """How many imports ``imports_list`` pages through."""
+    return await ImportJob.objects.filter(user_id=user_id).acount()

@@ -3,8 +3,8 @@ recommendations. The graph layer computes them; this module resolves public ids 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from django.conf import settings
@@ -16,9 +16,13 @@ from graph.types import Bud, BudPage, BudSource, Recommendation, SharedItem
 from musicbud.cache import cached_query
 from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
-from musicbud.kinds import ITEM_MODELS
+from musicbud.kinds import ITEM_MODELS, KINDS
 from musicbud.models import ItemKind
+from musicbud.selectors.catalogue import card_of, item_cards_get
 from musicbud.selectors.users import UserRef, active_user_find
+
+# How many recommendations a list holds at most (its count included).
+RECOMMENDATIONS_MAX = 1_000
 
 # How far (in pages of MAX_LIMIT, 1,000 buds) a bud's score is looked up in my ranking before
 # it is summed from what we share.
@@ -47,9 +51,35 @@ async def buds_page_get(
     The key carries the user's taste generation, so their own taste changes take effect at
     once; changes of other people show when the entry's TTL runs out.
     """
-    return await queries.buds_for_user(
+    page = await queries.buds_for_user(
         user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
     )
+    return await _carded_buds(page)
+
+
+async def _carded_buds(page: BudPage) -> BudPage:
+    """The page with each shared item's card (images, credits) in place of its ref: one
+    batch of queries for the page, so a cached page needs none."""
+    cards = await item_cards_get(shared.item for bud in page.buds for shared in bud.top_shared)
+    return replace(
+        page,
+        buds=[
+            replace(
+                bud,
+                top_shared=[
+                    replace(shared, item=card_of(cards, shared.item)) for shared in bud.top_shared
+                ],
+            )
+            for bud in page.buds
+        ],
+    )
+
+
+async def shared_items_carded(shared: Iterable[SharedItem]) -> list[SharedItem]:
+    """The shared items with their cards in place of their refs (one batch of queries)."""
+    rows = list(shared)
+    cards = await item_cards_get(row.item for row in rows)
+    return [replace(row, item=card_of(cards, row.item)) for row in rows]
 
 
 def buds_page_reads(
@@ -185,14 +215,22 @@ async def _item_id(*, kind: str, public_id: UUID) -> int:
         .afirst()
     )
     if item_id is None:
-        raise NotFound(f"No {kind} with id {public_id}")
+        raise NotFound(f"No {kind} with id {public_id}", code="item_not_found")
     return int(item_id)
 
 
 async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str | None) -> BudPage:
     """The people for whom an item means most; NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
-    return await queries.buds_for_item(kind=kind, item_id=item_id, limit=limit, cursor=cursor)
+    page = await queries.buds_for_item(kind=kind, item_id=item_id, limit=limit, cursor=cursor)
+    return await _carded_buds(page)
+
+
+async def item_bud_total_get(*, kind: str, public_id: UUID) -> int:
+    """How many people the pages of ``item_buds_get`` hold in all; NotFound for an unknown
+    item."""
+    item_id = await _item_id(kind=kind, public_id=public_id)
+    return await queries.item_bud_count(kind=kind, item_id=item_id, exclude_user_id=None)
 
 
 async def item_buds_slice_get(
@@ -213,12 +251,34 @@ async def item_buds_slice_get(
     )
 
 
-async def recommendations_get(
-    *, user_id: int, kind: str, offset: int, limit: int
-) -> list[Recommendation]:
-    """Items of a kind my top buds have and I do not, best first.
+@dataclass(frozen=True, slots=True)
+class RecommendationSlice:
+    """Some consecutive recommendations (with their items' cards), and how many there are."""
 
-    Returns up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
+    recommendations: list[Recommendation]
+    total: int
+
+
+async def recommendations_get(
+    *, user_id: int, kind: str | None, offset: int, limit: int
+) -> RecommendationSlice:
+    """Items (of a kind, or of every kind) my top buds have and I do not, best first, and how
+    many there are (at most ``RECOMMENDATIONS_MAX``).
+
+    The slice holds up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
     """
-    ranked = await queries.recommendations(user_id=user_id, kind=kind, limit=offset + limit + 1)
-    return ranked[offset : offset + limit + 1]
+    kinds = [ItemKind(kind).value] if kind is not None else [spec.kind.value for spec in KINDS]
+    ranked: list[Recommendation] = []
+    for each in kinds:
+        ranked.extend(
+            await queries.recommendations(user_id=user_id, kind=each, limit=RECOMMENDATIONS_MAX)
+        )
+    order = {value: index for index, value in enumerate(kinds)}
+    ranked.sort(key=lambda r: (-r.score, order[r.item.kind], r.item.name, r.item.public_id))
+    ranked = ranked[:RECOMMENDATIONS_MAX]
+    on_page = ranked[offset : offset + limit + 1]
+    cards = await item_cards_get(row.item for row in on_page)
+    return RecommendationSlice(
+        recommendations=[replace(row, item=card_of(cards, row.item)) for row in on_page],
+        total=len(ranked),
+    )

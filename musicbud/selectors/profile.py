@@ -76,7 +76,7 @@ def _profile_load(user_id: int) -> ProfileData:
     try:
         user = User.objects.get(pk=user_id, is_active=True)
     except User.DoesNotExist as exc:
-        raise NotFound("No such user") from exc
+        raise NotFound("No such user", code="user_not_found") from exc
     return ProfileData(
         user_id=user.pk,
         public_id=user.public_id,

@@ -40,7 +40,7 @@ async def active_user_find(
         await User.objects.filter(is_active=True, **lookup).values_list("pk", "public_id").afirst()
     )
     if row is None:
-        raise NotFound(missing)
+        raise NotFound(missing, code="user_not_found")
     return UserRef(pk=row[0], public_id=row[1])
 
 

@@ -63,14 +63,24 @@ def _update(
         return user
     if display_name and (problem := display_text_problem(display_name)) is not None:
         # Whatever the caller validated: a display name never passes for another.
-        raise InvalidInput("Invalid profile", details={"display_name": [problem]})
+        raise InvalidInput(
+            "Invalid profile",
+            details=[{"field": "display_name", "message": problem, "type": "display_text"}],
+        )
     for name, value in changes.items():
         setattr(user, name, value)
     try:
         # The model's own limits are the last word, whatever the caller validated.
         user.clean_fields(exclude=[f.name for f in User._meta.fields if f.name not in changes])
     except ValidationError as exc:
-        raise InvalidInput("Invalid profile", details=exc.message_dict) from exc
+        raise InvalidInput(
+            "Invalid profile",
+            details=[
+                {"field": field, "message": message, "type": "invalid"}
+                for field, messages in exc.message_dict.items()
+                for message in messages
+            ],
+        ) from exc
     with transaction.atomic():
         user.save(update_fields=[*changes, "updated_at"])
         transaction.on_commit(partial(profile_cache_invalidate, user_id=user.pk), robust=True)

@@ -250,7 +250,7 @@ async def _active_user(claims: TokenClaims, *, prefetched: Any = None) -> tuple[
 
 def _principal_checked(claims: TokenClaims, principal: CachedPrincipal | None) -> tuple[User, str]:
     if principal is None:
-        raise TokenRejected("user_not_found", "The token's user no longer exists")
+        raise TokenRejected("token_user_deleted", "The token's user no longer exists")
     if not principal.user.is_active:
         raise TokenRejected("user_inactive", "The token's user is inactive")
     if not hmac.compare_digest(principal.password_stamp, claims.password_stamp):

@@ -62,7 +62,12 @@ def test_my_buds_are_ranked_and_their_shared_items_explain_the_score(
         "id": str(bud_world.artists["band"].public_id),
         "kind": "artist",
         "name": "band",
+        "external_ids": {},
+        "images": [],
+        "artists": [],
+        "album": None,
     }
+    assert (body["count"], body["previous"]) == (3, None)
 
 
 def test_bud_results_expose_no_private_fields(api_client: Client, bud_world: BudWorld) -> None:
@@ -139,6 +144,8 @@ def test_my_buds_query_count_does_not_grow_with_the_page(
     api_client: Client, bud_world: BudWorld, auth_queries: int, django_assert_num_queries
 ) -> None:
     url = reverse("api-v1:my-buds")
+    # The ranking's count is cached apart from its pages (no limit in its key): warm it first.
+    api_client.get(url, {"limit": "2"})
     with CaptureQueriesContext(connection) as small:
         assert len(api_client.get(url, {"limit": "1"}).json()["items"]) == 1
     with CaptureQueriesContext(connection) as large:
@@ -159,7 +166,8 @@ def test_warm_buds_read_makes_no_query_and_no_thread_hop(
         )
 
     cold = read()
-    assert thread_sensitive_hops == ["_buds_for_user"]
+    # The ranking, then the shared items' cards (one hop for every kind).
+    assert thread_sensitive_hops == ["_buds_for_user", "_cards_load"]
     thread_sensitive_hops.clear()
 
     with django_assert_num_queries(0):
@@ -221,7 +229,7 @@ def test_common_items_errors(api_client: Client, bud_world: BudWorld) -> None:
     bad_kind = api_client.get(reverse("api-v1:common-items", args=["ben"]), {"kind": "songs"})
 
     assert unknown.status_code == inactive.status_code == HTTPStatus.NOT_FOUND
-    assert unknown.json()["code"] == "not_found"
+    assert unknown.json()["code"] == "user_not_found"
     assert myself.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert myself.json()["code"] == "same_user"
     assert bad_kind.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
@@ -271,7 +279,17 @@ def test_recommendations_are_what_my_buds_have_and_i_do_not(
     assert [(r["item"]["name"], r["liked_by"]) for r in tracks.json()["items"]] == [("deep", 1)]
     assert [(r["item"]["name"], r["liked_by"]) for r in artists.json()["items"]] == [("other", 1)]
     assert set(tracks.json()["items"][0]) == {"item", "score", "liked_by"}
-    assert missing_kind.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    # Without a kind: every kind, best first.
+    assert missing_kind.status_code == HTTPStatus.OK
+    assert [(r["item"]["kind"], r["item"]["name"]) for r in missing_kind.json()["items"]] == [
+        ("artist", "other"),
+        ("track", "deep"),
+    ]
+    assert [r["score"] for r in missing_kind.json()["items"]] == [
+        artists.json()["items"][0]["score"],
+        tracks.json()["items"][0]["score"],
+    ]
+    assert missing_kind.json()["count"] == 2
 
 
 def test_user_search_exposes_no_private_fields(api_client: Client, bud_world: BudWorld) -> None:

@@ -42,9 +42,14 @@ def test_search_item_shape(api_client: Client) -> None:
                 "kind": "artist",
                 "name": "Björk",
                 "external_ids": {"spotify": "7w29UYBi0qsHi5RTcv3lmA"},
+                "images": [],
+                "artists": [],
+                "album": None,
             }
         ],
+        "count": 1,
         "next": None,
+        "previous": None,
     }
 
 
@@ -57,12 +62,16 @@ def test_search_pages_follow_next_links_with_one_query_each(
 
     pages = []
     next_url: str | None = f"{url}?q=rock&limit=2"
-    while next_url:
-        with django_assert_num_queries(auth_queries + 1):
+    # The rows, and on a page before the last, the count (the last page knows it).
+    for queries in [2, 2, 1]:
+        assert next_url is not None
+        with django_assert_num_queries(auth_queries + queries):
             response = api_client.get(next_url)
         pages.append(_names(response))
+        assert response.json()["count"] == 5
         next_url = response.json()["next"]
 
+    assert next_url is None
     assert pages == [["Rock 0", "Rock 1"], ["Rock 2", "Rock 3"], ["Rock 4"]]
 
 
@@ -131,7 +140,12 @@ def test_the_deepest_allowed_offset_is_served_without_a_next_link(api_client: Cl
     )
 
     assert response.status_code == HTTPStatus.OK
-    assert response.json() == {"items": [], "next": None}
+    assert response.json() == {
+        "items": [],
+        "count": 0,
+        "next": None,
+        "previous": f"{reverse('api-v1:catalogue-search', args=['tracks'])}?cursor=eyJvIjo5OTgwfQ",
+    }
 
 
 @pytest.mark.parametrize("kind", ["track", "songs", "users"])
@@ -163,14 +177,22 @@ def test_track_detail_includes_artists_and_album(
         "kind": "track",
         "name": "Airbag",
         "external_ids": {},
+        "images": [],
         "artists": [
-            {"id": str(artist.public_id), "kind": "artist", "name": "Radiohead", "external_ids": {}}
+            {
+                "id": str(artist.public_id),
+                "kind": "artist",
+                "name": "Radiohead",
+                "external_ids": {},
+                "images": [],
+            }
         ],
         "album": {
             "id": str(album.public_id),
             "kind": "album",
             "name": "OK Computer",
             "external_ids": {},
+            "images": [],
         },
         "genres": [],
         "duration_ms": 284000,
@@ -198,7 +220,7 @@ def test_detail_of_unknown_id_or_wrong_kind_is_404_envelope(api_client: Client) 
 
         assert response.status_code == HTTPStatus.NOT_FOUND
         body = response.json()
-        assert (body["error"], body["status_code"], body["code"]) == (True, 404, "not_found")
+        assert (body["error"], body["status_code"], body["code"]) == (True, 404, "item_not_found")
 
 
 def test_catalogue_requires_authentication(client: Client) -> None:

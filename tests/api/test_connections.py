@@ -162,7 +162,7 @@ def test_unknown_provider_is_a_404(api_client: Client, standin: ProviderStandIn)
         api_client.delete(_url("connection", "myspace")),
         api_client.get(_url("connection-callback", "myspace") + "?code=x&state=y"),
     ):
-        assert_envelope(response, HTTPStatus.NOT_FOUND, "unknown_provider")
+        assert_envelope(response, HTTPStatus.NOT_FOUND, "provider_not_found")
 
 
 def test_connections_need_authentication(client: Client, standin: ProviderStandIn) -> None:
@@ -442,7 +442,7 @@ def test_disconnect_removes_tokens_and_only_that_providers_edges(
     assert_envelope(
         api_client.delete(_url("connection", "spotify")),
         HTTPStatus.NOT_FOUND,
-        "not_connected",
+        "connection_not_found",
         "spotify is not connected",
     )
 

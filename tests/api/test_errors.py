@@ -123,8 +123,8 @@ def test_validation_errors_are_a_422_envelope_listing_each_field(client: Client)
         response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "Validation failed"
     )
     assert [(d["field"], d["type"]) for d in envelope["details"]] == [
-        ("body.payload.name", "string_too_short"),
-        ("body.payload.count", "greater_than_equal"),
+        ("body.name", "string_too_short"),
+        ("body.count", "greater_than_equal"),
     ]
 
 

@@ -140,22 +140,22 @@ def test_import_is_all_or_nothing(api_client: Client, user: User) -> None:
 @pytest.mark.parametrize(
     ("document", "field"),
     [
-        ({"likes": [{"kind": "track"}]}, "body.payload.likes.0"),
-        ({"likes": [{"kind": "track", "provider": "spotify"}]}, "body.payload.likes.0"),
-        ({"likes": [{"kind": "band", "name": "x"}]}, "body.payload.likes.0.kind"),
+        ({"likes": [{"kind": "track"}]}, "body.likes.0"),
+        ({"likes": [{"kind": "track", "provider": "spotify"}]}, "body.likes.0"),
+        ({"likes": [{"kind": "band", "name": "x"}]}, "body.likes.0.kind"),
         (
             {"likes": [{"kind": "track", "provider": "napster", "external_id": "1"}]},
-            "body.payload.likes.0.provider",
+            "body.likes.0.provider",
         ),
-        ({"top": [{"kind": "artist", "name": "x", "rank": 0}]}, "body.payload.top.0.rank"),
-        ({"plays": [{"name": "x", "play_count": 0}]}, "body.payload.plays.0.play_count"),
+        ({"top": [{"kind": "artist", "name": "x", "rank": 0}]}, "body.top.0.rank"),
+        ({"plays": [{"name": "x", "play_count": 0}]}, "body.plays.0.play_count"),
         (
             {"plays": [{"kind": "artist", "name": "x", "play_count": 1}]},
-            "body.payload.plays.0.kind",
+            "body.plays.0.kind",
         ),
-        ({"likes": [{"kind": "track", "name": "x", "extra": 1}]}, "body.payload.likes.0.extra"),
-        ({"loves": []}, "body.payload.loves"),
-        ({}, "body.payload"),
+        ({"likes": [{"kind": "track", "name": "x", "extra": 1}]}, "body.likes.0.extra"),
+        ({"loves": []}, "body.loves"),
+        ({}, "body"),
     ],
 )
 def test_import_rejects_invalid_documents(

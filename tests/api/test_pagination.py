@@ -62,4 +62,4 @@ def test_every_paged_list_serves_its_first_page_without_a_cursor(
     response = api_client.get(url, FILTERS.get(url_name, {}))
 
     assert response.status_code == HTTPStatus.OK
-    assert set(response.json()) == {"items", "next"}
+    assert set(response.json()) == {"items", "count", "next", "previous"}

@@ -182,19 +182,19 @@ def test_patch_profile_leaves_omitted_fields_and_clears_with_empty_string(
 @pytest.mark.parametrize(
     ("payload", "field"),
     [
-        ({"display_name": "x" * 81}, "body.payload.display_name"),
-        ({"bio": "x" * 501}, "body.payload.bio"),
-        ({"avatar_url": "javascript:alert(1)"}, "body.payload.avatar_url"),
-        ({"avatar_url": "ftp://files.example/a.png"}, "body.payload.avatar_url"),
-        ({"avatar_url": "https://" + "a" * 500 + ".example"}, "body.payload.avatar_url"),
-        ({"display_name": "tab\tname"}, "body.payload.display_name"),
-        ({"display_name": "p\u0430ypal"}, "body.payload.display_name"),  # Cyrillic a
-        ({"display_name": "\u3164"}, "body.payload.display_name"),  # Hangul filler: invisible
-        ({"display_name": "ana\u202e"}, "body.payload.display_name"),  # bidi override
-        ({"display_name": "an\u200da"}, "body.payload.display_name"),  # zero-width joiner
-        ({"location": "x" * 101}, "body.payload.location"),
-        ({"first_name": "x" * 151}, "body.payload.first_name"),
-        ({"last_name": "line\nbreak"}, "body.payload.last_name"),
+        ({"display_name": "x" * 81}, "body.display_name"),
+        ({"bio": "x" * 501}, "body.bio"),
+        ({"avatar_url": "javascript:alert(1)"}, "body.avatar_url"),
+        ({"avatar_url": "ftp://files.example/a.png"}, "body.avatar_url"),
+        ({"avatar_url": "https://" + "a" * 500 + ".example"}, "body.avatar_url"),
+        ({"display_name": "tab\tname"}, "body.display_name"),
+        ({"display_name": "p\u0430ypal"}, "body.display_name"),  # Cyrillic a
+        ({"display_name": "\u3164"}, "body.display_name"),  # Hangul filler: invisible
+        ({"display_name": "ana\u202e"}, "body.display_name"),  # bidi override
+        ({"display_name": "an\u200da"}, "body.display_name"),  # zero-width joiner
+        ({"location": "x" * 101}, "body.location"),
+        ({"first_name": "x" * 151}, "body.first_name"),
+        ({"last_name": "line\nbreak"}, "body.last_name"),
     ],
 )
 def test_patch_profile_rejects_invalid_values(
@@ -249,7 +249,7 @@ def test_patch_profile_refuses_a_body_that_is_not_an_object(
     assert set(body_json) == {*ENVELOPE_KEYS, "details"}
     assert body_json["code"] == "validation_error"
     assert [(d["field"], d["type"]) for d in body_json["details"]] == [
-        ("body.payload", "model_attributes_type")
+        ("body", "model_attributes_type")
     ]
     assert (
         User.objects.values("display_name", "bio", "avatar_url", "updated_at").get(pk=user.pk)
@@ -268,8 +268,8 @@ def test_patch_profile_refuses_unknown_fields(api_client: Client, user: User) ->
 
     assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
     assert sorted((d["field"], d["type"]) for d in response.json()["details"]) == [
-        ("body.payload.displayname", "extra_forbidden"),
-        ("body.payload.is_staff", "extra_forbidden"),
+        ("body.displayname", "extra_forbidden"),
+        ("body.is_staff", "extra_forbidden"),
     ]
     assert User.objects.values("display_name", "bio", "email", "is_staff").get(pk=user.pk) == before
 
@@ -363,7 +363,7 @@ def test_public_profile_of_unknown_or_inactive_user_is_404(
     assert response.status_code == HTTPStatus.NOT_FOUND
     body = response.json()
     assert set(body) == ENVELOPE_KEYS
-    assert (body["error"], body["status_code"], body["code"]) == (True, 404, "not_found")
+    assert (body["error"], body["status_code"], body["code"]) == (True, 404, "user_not_found")
 
 
 def test_user_search_ranks_username_prefix_first_and_paginates(
@@ -377,7 +377,8 @@ def test_user_search_ranks_username_prefix_first_and_paginates(
     UserFactory.create(username="classical", display_name="C")
     url = reverse("api-v1:user-search")
 
-    with django_assert_num_queries(auth_queries + 1):
+    # The rows, and before the last page the count.
+    with django_assert_num_queries(auth_queries + 2):
         first = api_client.get(url, {"q": "ROCK", "limit": "2"})
     with django_assert_num_queries(auth_queries + 1):
         second = api_client.get(first.json()["next"])
@@ -385,6 +386,7 @@ def test_user_search_ranks_username_prefix_first_and_paginates(
     assert [u["username"] for u in first.json()["items"]] == ["rocky", "alrock"]
     assert [u["username"] for u in second.json()["items"]] == ["jazzcat", "zz-rockfan"]
     assert second.json()["next"] is None
+    assert first.json()["count"] == second.json()["count"] == 4
     assert set(first.json()["items"][0]) == {"id", "username", "display_name", "avatar_url"}
 
 
@@ -431,9 +433,12 @@ def test_the_profile_service_refuses_a_display_name_that_could_pass_for_another(
     with pytest.raises(InvalidInput) as refused:
         async_to_sync(profile_update)(user=user, display_name="\u0430dmin")
 
-    assert refused.value.details == {
-        "display_name": [
-            "mixes scripts in '\u0430dmin' (CYRILLIC, LATIN), so it could pass for another name"
-        ]
-    }
+    assert refused.value.details == [
+        {
+            "field": "display_name",
+            "message": "mixes scripts in '\u0430dmin' (CYRILLIC, LATIN), so it could pass for "
+            "another name",
+            "type": "display_text",
+        }
+    ]
     assert User.objects.get(pk=user.pk).display_name == before

@@ -34,6 +34,9 @@ def test_put_like_is_created_then_idempotent(api_client: Client, user: User) -> 
         "kind": "track",
         "name": "Teardrop",
         "external_ids": {},
+        "images": [],
+        "artists": [],
+        "album": None,
     }
     assert first.json()["source"] == "manual"
     assert again.json()["liked_at"] == first.json()["liked_at"]
@@ -49,7 +52,7 @@ def test_put_like_of_unknown_item_is_404_and_writes_nothing(api_client: Client) 
     wrong_kind = api_client.put(_like_url("tracks", artist.public_id))
 
     assert unknown.status_code == HTTPStatus.NOT_FOUND
-    assert unknown.json()["code"] == "not_found"
+    assert unknown.json()["code"] == "item_not_found"
     assert wrong_kind.status_code == HTTPStatus.NOT_FOUND
     assert TasteEdge.objects.count() == 0
 
@@ -89,7 +92,7 @@ def test_delete_like_that_does_not_exist_is_204_and_unknown_item_404(api_client:
 
     assert not_liked.status_code == HTTPStatus.NO_CONTENT
     assert unknown.status_code == HTTPStatus.NOT_FOUND
-    assert unknown.json()["code"] == "not_found"
+    assert unknown.json()["code"] == "item_not_found"
 
 
 def test_like_requires_authentication(client: Client) -> None:
@@ -116,14 +119,18 @@ def test_my_likes_lists_newest_first_only_mine_and_that_kind_in_one_query(
     )
     url = reverse("api-v1:my-likes", args=["tracks"])
 
-    with django_assert_num_queries(auth_queries + 1):
+    # The edges with their tracks and albums (joins), the tracks' artists (one prefetch), and
+    # on a page before the last, the count.
+    with django_assert_num_queries(auth_queries + 3):
         first = api_client.get(url, {"limit": "2"})
-    with django_assert_num_queries(auth_queries + 1):
+    with django_assert_num_queries(auth_queries + 2):
         second = api_client.get(first.json()["next"])
 
     assert [e["item"]["name"] for e in first.json()["items"]] == ["T2", "T1"]
     assert [e["item"]["name"] for e in second.json()["items"]] == ["T0"]
     assert second.json()["next"] is None
+    assert (first.json()["count"], second.json()["count"]) == (3, 3)
+    assert (first.json()["previous"], second.json()["previous"]) == (None, f"{url}?limit=2")
     assert set(first.json()["items"][0]) == {"item", "source", "liked_at"}
 
 
@@ -164,7 +171,8 @@ def test_my_played_tracks_most_played_first(
             last_played_at=at,
         )
 
-    with django_assert_num_queries(auth_queries + 1):
+    # The edges with their tracks and albums (joins), then the tracks' artists (prefetch).
+    with django_assert_num_queries(auth_queries + 2):
         response = api_client.get(reverse("api-v1:my-played-tracks"))
 
     assert [

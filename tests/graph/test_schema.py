@@ -28,10 +28,7 @@ def test_the_rules_key_every_node_by_its_public_id() -> None:
     names = {rule.name for rule in schema_rules()}
 
     assert names == {
-        *(
-            f"constraint_unique_{label}_public_id"
-            for label in ("User", *LABELS)
-        ),
+        *(f"constraint_unique_{label}_public_id" for label in ("User", *LABELS)),
         *(f"index_{label}_sql_id" for label in ("User", *LABELS)),
         "constraint_unique_EdgeState_key",
     }

@@ -255,3 +255,19 @@ def test_the_registry_reads_nothing_of_the_project_but_the_models() -> None:
     }
 
     assert imported == {"musicbud.models"}
+
+
+@pytest.mark.parametrize("spec", KINDS, ids=lambda spec: spec.kind.value)
+def test_what_a_kind_lists_is_a_field_of_every_list_item(spec: KindSpec) -> None:
+    from api.catalogue.schemas import CatalogueSearchParams, ItemOut
+
+    # A related item a kind's lists show is an ItemOut field of that name; a filter, a query
+    # parameter of the catalogue list; both are fields of the model.
+    for name in (*spec.list_select, *spec.list_prefetch):
+        assert name in ItemOut.model_fields, f"{spec.kind}: add {name} to ItemOut"
+        spec.model._meta.get_field(name)
+    for name, relation in spec.filters.items():
+        assert name in CatalogueSearchParams.model_fields, f"{spec.kind}: add ?{name}="
+        spec.model._meta.get_field(relation)
+    if spec.images_from is not None:
+        spec.model._meta.get_field(spec.images_from)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -36,14 +38,14 @@ def chat_channel_create(*, user: User, name: str, description: str, visibility: 
             )
     except IntegrityError:  # a concurrent create took the name between check and insert
         raise Conflict(f"A channel named {name!r} exists", code="channel_name_taken") from None
-    return channel_view_load(user_id=user.pk, channel_id=channel.pk)
+    return channel_view_load(user_id=user.pk, channel_id=channel.public_id)
 
 
 @chat_hop
 def chat_channel_update(
     *,
     user: User,
-    channel_id: int,
+    channel_id: UUID,
     name: str | None = None,
     description: str | None = None,
     visibility: str | None = None,
@@ -68,22 +70,23 @@ def chat_channel_update(
             channel.save()
     except IntegrityError:
         raise Conflict(f"A channel named {name!r} exists", code="channel_name_taken") from None
-    return channel_view_load(user_id=user.pk, channel_id=channel.pk)
+    return channel_view_load(user_id=user.pk, channel_id=channel.public_id)
 
 
 @chat_hop
-def _channel_delete(*, user: User, channel_id: int) -> None:
+def _channel_delete(*, user: User, channel_id: UUID) -> None:
     with transaction.atomic():
         channel = channel_load(channel_id)
         staff_membership(channel, user, roles=frozenset({Role.ADMIN}), action="delete the channel")
         channel.delete()
 
 
-async def chat_channel_delete(*, user: User, channel_id: int) -> None:
+async def chat_channel_delete(*, user: User, channel_id: UUID) -> None:
     """Delete a channel with its messages (its admins only); open sockets are told."""
     await _channel_delete(user=user, channel_id=channel_id)
+    channel = str(channel_id)
     await publish(
-        [channel_group(channel_id)],
-        event={"type": "channel_deleted", "channel": channel_id},
-        unsubscribe=channel_id,
+        [channel_group(channel)],
+        event={"type": "channel_deleted", "channel": channel},
+        unsubscribe=channel,
     )

@@ -3,6 +3,8 @@ invitation. Each membership change is fanned out to the channel and the member's
 
 from __future__ import annotations
 
+from uuid import UUID
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -37,7 +39,7 @@ def _other_admins(channel: Channel, user: User) -> bool:
 
 
 @chat_hop
-def _join(*, user: User, channel_id: int) -> tuple[MembershipView, MemberEvent | None]:
+def _join(*, user: User, channel_id: UUID) -> tuple[MembershipView, MemberEvent | None]:
     with transaction.atomic():
         channel = channel_load(channel_id)
         membership = membership_locked(channel_id=channel.pk, user_id=user.pk)
@@ -60,7 +62,7 @@ def _join(*, user: User, channel_id: int) -> tuple[MembershipView, MemberEvent |
         return membership_view(membership), event
 
 
-async def chat_channel_join(*, user: User, channel_id: int) -> MembershipView:
+async def chat_channel_join(*, user: User, channel_id: UUID) -> MembershipView:
     """Join a public channel, or ask to join a private one (pending until approved); an
     invitation is accepted by joining. Joining again changes nothing; banned: 403."""
     view: MembershipView = await published(await _join(user=user, channel_id=channel_id))
@@ -68,12 +70,12 @@ async def chat_channel_join(*, user: User, channel_id: int) -> MembershipView:
 
 
 @chat_hop
-def _leave(*, user: User, channel_id: int) -> MemberEvent:
+def _leave(*, user: User, channel_id: UUID) -> MemberEvent:
     with transaction.atomic():
         channel = channel_load(channel_id)
         membership = membership_locked(channel_id=channel.pk, user_id=user.pk)
         if membership is None or membership.state == MembershipState.BANNED:
-            raise NotFound("You are not a member of this channel", code="not_a_member")
+            raise PermissionDenied("You are not a member of this channel", code="not_a_member")
         others = (
             Membership.objects.filter(channel_id=channel.pk, state=MembershipState.ACTIVE)
             .exclude(user_id=user.pk)
@@ -89,13 +91,13 @@ def _leave(*, user: User, channel_id: int) -> MemberEvent:
         return event
 
 
-async def chat_channel_leave(*, user: User, channel_id: int) -> None:
+async def chat_channel_leave(*, user: User, channel_id: UUID) -> None:
     """Leave a channel (or withdraw a request); the last admin must promote someone first."""
     await member_event_publish(await _leave(user=user, channel_id=channel_id))
 
 
 @chat_hop
-def _invite(*, user: User, channel_id: int, username: str) -> tuple[MembershipView, MemberEvent]:
+def _invite(*, user: User, channel_id: UUID, username: str) -> tuple[MembershipView, MemberEvent]:
     with transaction.atomic():
         channel = channel_load(channel_id)
         staff_membership(channel, user, roles=STAFF_ROLES, action="invite")
@@ -112,7 +114,7 @@ def _invite(*, user: User, channel_id: int, username: str) -> tuple[MembershipVi
             _activate(membership)
             event = member_event(membership, "approved", subscribe=True)
         elif membership.state == MembershipState.BANNED:
-            raise PermissionDenied(f"{target.username} is banned from this channel", code="banned")
+            raise Conflict(f"{target.username} is banned from this channel", code="member_banned")
         else:
             raise Conflict(
                 f"{target.username} is already {membership.state} here", code="already_member"
@@ -121,7 +123,7 @@ def _invite(*, user: User, channel_id: int, username: str) -> tuple[MembershipVi
         return membership_view(membership), event
 
 
-async def chat_member_invite(*, user: User, channel_id: int, username: str) -> MembershipView:
+async def chat_member_invite(*, user: User, channel_id: UUID, username: str) -> MembershipView:
     """Invite someone (admins and moderators); they accept or decline it."""
     view: MembershipView = await published(
         await _invite(user=user, channel_id=channel_id, username=username)
@@ -130,7 +132,7 @@ async def chat_member_invite(*, user: User, channel_id: int, username: str) -> M
 
 
 @chat_hop
-def _approve(*, user: User, channel_id: int, username: str) -> tuple[MembershipView, MemberEvent]:
+def _approve(*, user: User, channel_id: UUID, username: str) -> tuple[MembershipView, MemberEvent]:
     with transaction.atomic():
         channel = channel_load(channel_id)
         staff_membership(channel, user, roles=STAFF_ROLES, action="approve requests")
@@ -142,7 +144,7 @@ def _approve(*, user: User, channel_id: int, username: str) -> tuple[MembershipV
         return membership_view(membership), member_event(membership, "approved", subscribe=True)
 
 
-async def chat_member_approve(*, user: User, channel_id: int, username: str) -> MembershipView:
+async def chat_member_approve(*, user: User, channel_id: UUID, username: str) -> MembershipView:
     """Approve a request to join a private channel (admins and moderators)."""
     view: MembershipView = await published(
         await _approve(user=user, channel_id=channel_id, username=username)
@@ -152,13 +154,13 @@ async def chat_member_approve(*, user: User, channel_id: int, username: str) -> 
 
 @chat_hop
 def _respond(
-    *, user: User, invitation_id: int, accept: bool
+    *, user: User, invitation_id: UUID, accept: bool
 ) -> tuple[MembershipView | None, MemberEvent]:
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update(of=("self",))
             .select_related("channel", "invited_by")
-            .filter(pk=invitation_id, user_id=user.pk, state=MembershipState.INVITED)
+            .filter(public_id=invitation_id, user_id=user.pk, state=MembershipState.INVITED)
             .first()
         )
         if membership is None:
@@ -173,7 +175,7 @@ def _respond(
 
 
 async def chat_invitation_respond(
-    *, user: User, invitation_id: int, accept: bool
+    *, user: User, invitation_id: UUID, accept: bool
 ) -> MembershipView | None:
     """Accept (become a member) or decline (the invitation goes) one of my invitations."""
     view: MembershipView | None = await published(

@@ -4,6 +4,7 @@ and delete (the author; in a channel also its admins and moderators)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -17,7 +18,7 @@ from musicbud.chat.fanout import (
     user_group,
 )
 from musicbud.chat.hops import chat_hop
-from musicbud.chat.models import Conversation, MembershipState, Message
+from musicbud.chat.models import Channel, Conversation, MembershipState, Message
 from musicbud.chat.selectors import (
     active_user,
     blocked_between,
@@ -57,7 +58,9 @@ def _conversation_for(user: User, other: User) -> Conversation:
 
 def _replayed(*, user: User, client_id: str, place: dict[str, int]) -> Message | None:
     existing = (
-        Message.objects.select_related("author").filter(author=user, client_id=client_id).first()
+        Message.objects.select_related("author", "channel", "conversation")
+        .filter(author=user, client_id=client_id)
+        .first()
     )
     if existing is None:
         return None
@@ -72,14 +75,17 @@ def _post(
     user: User,
     content: str,
     client_id: str | None,
-    channel_id: int | None,
+    channel_id: UUID | None,
     username: str | None,
 ) -> PostedMessage:
     content, client_id = clean_content(content), clean_client_id(client_id)
     recipients: tuple[int, ...] = ()
+    channel: Channel | None = None
+    conversation: Conversation | None = None
     if channel_id is not None:
-        active_membership(channel_load(channel_id), user)
-        place = {"channel": channel_id}
+        channel = channel_load(channel_id)
+        active_membership(channel, user)
+        place = {"channel": channel.pk}
     else:
         assert username is not None  # noqa: S101 - the public service requires one of the two
         other = active_user(username)
@@ -94,8 +100,8 @@ def _post(
                 author=user,
                 content=content,
                 client_id=client_id,
-                channel_id=place.get("channel"),
-                conversation_id=place.get("conversation"),
+                channel=channel,
+                conversation=conversation,
             )
     except IntegrityError:
         # The same client_id raced itself: the other send stored it.
@@ -112,7 +118,7 @@ async def chat_message_post(
     user: User,
     content: str,
     client_id: str | None = None,
-    channel_id: int | None = None,
+    channel_id: UUID | None = None,
     username: str | None = None,
 ) -> PostedMessage:
     """Store a message in a channel (active members) or to ``username`` directly, then fan it
@@ -125,10 +131,9 @@ async def chat_message_post(
     )
     if posted.created:
         event = {"type": "message", "message": message_payload(posted.message)}
-        if channel_id is not None:
-            await publish(
-                [channel_group(channel_id)], event=event, channel=channel_id, author=user.pk
-            )
+        if posted.message.channel is not None:
+            channel = str(posted.message.channel.public_id)
+            await publish([channel_group(channel)], event=event, channel=channel, author=user.pk)
         else:
             await publish(
                 [user_group(user_id) for user_id in posted.recipients], event=event, author=user.pk
@@ -137,12 +142,12 @@ async def chat_message_post(
 
 
 @chat_hop
-def _delete(*, user: User, message_id: int) -> tuple[Message, list[str]]:
+def _delete(*, user: User, message_id: UUID) -> tuple[Message, list[str]]:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
-            .select_related("conversation")
-            .filter(pk=message_id, deleted_at__isnull=True)
+            .select_related("conversation", "channel")
+            .filter(public_id=message_id, deleted_at__isnull=True)
             .first()
         )
         if message is None:
@@ -170,8 +175,9 @@ def _delete(*, user: User, message_id: int) -> tuple[Message, list[str]]:
         return message, message_groups(message)
 
 
-async def chat_message_delete(*, user: User, message_id: int) -> None:
+async def chat_message_delete(*, user: User, message_id: UUID) -> None:
     """Mark a message deleted (its author; in a channel also its admins and moderators).
     Its content stays in the database for site staff (admin) and is never served again."""
     message, groups = await _delete(user=user, message_id=message_id)
-    await publish(groups, event=message_deleted_event(message), channel=message.channel_id)
+    channel = str(message.channel.public_id) if message.channel is not None else None
+    await publish(groups, event=message_deleted_event(message), channel=channel)

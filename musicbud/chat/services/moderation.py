@@ -4,6 +4,7 @@ Django admin) ban members and remove messages in bulk. Open sockets hear of it a
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -34,7 +35,7 @@ _DEMOTED = {Role.ADMIN: Role.MODERATOR, Role.MODERATOR: Role.MEMBER}
 
 @chat_hop
 def _moderate(
-    *, user: User, channel_id: int, username: str, action: ModerationAction
+    *, user: User, channel_id: UUID, username: str, action: ModerationAction
 ) -> tuple[MembershipView | None, MemberEvent]:
     with transaction.atomic():
         channel = channel_load(channel_id)
@@ -50,12 +51,13 @@ def _moderate(
         if action == "unban":
             return None, _unban(target, membership)
         if membership is None:
-            raise NotFound(f"{target.username} is not a member", code="not_a_member")
+            raise NotFound(f"{target.username} is not a member", code="member_not_found")
         if membership.state == MembershipState.BANNED:
             # Kicking a banned member would delete the ban record: a ban is lifted by an
             # admin's unban only, never as a side effect.
             raise Conflict(
-                f"{target.username} is banned; an admin lifts a ban with unban", code="banned"
+                f"{target.username} is banned; an admin lifts a ban with unban",
+                code="member_banned",
             )
         if action == "kick":
             if actor.role == Role.MODERATOR and membership.role != Role.MEMBER:
@@ -89,7 +91,7 @@ def _unban(target: User, membership: Membership | None) -> MemberEvent:
 
 
 async def chat_member_moderate(
-    *, user: User, channel_id: int, username: str, action: ModerationAction
+    *, user: User, channel_id: UUID, username: str, action: ModerationAction
 ) -> MembershipView | None:
     """Kick (admins; moderators kick members), ban, unban, promote or demote (admins). A
     kicked or banned member's open sockets leave the channel's group at once; a banned
@@ -108,7 +110,7 @@ def _staff_remove(*, staff: User, message_ids: list[int]) -> list[tuple[Message,
     with transaction.atomic():
         messages = list(
             Message.objects.select_for_update(of=("self",))
-            .select_related("conversation")
+            .select_related("conversation", "channel")
             .filter(pk__in=message_ids, deleted_at__isnull=True)
         )
         now = timezone.now()
@@ -122,7 +124,8 @@ async def chat_messages_remove(*, staff: User, message_ids: list[int]) -> int:
     """Site staff remove messages (the admin's action); members' sockets are told at once."""
     removed = await _staff_remove(staff=staff, message_ids=message_ids)
     for message, groups in removed:
-        await publish(groups, event=message_deleted_event(message), channel=message.channel_id)
+        channel = str(message.channel.public_id) if message.channel is not None else None
+        await publish(groups, event=message_deleted_event(message), channel=channel)
     return len(removed)
 
 

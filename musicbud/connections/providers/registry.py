@@ -72,7 +72,7 @@ def provider_entry(name: str) -> ProviderEntry:
     for entry in PROVIDERS:
         if entry.name == name:
             return entry
-    raise NotFound(f"unknown provider {name!r}", code="unknown_provider")
+    raise NotFound(f"unknown provider {name!r}", code="provider_not_found")
 
 
 def provider_get(name: str) -> Provider[Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import import_module
 from typing import Any
+from uuid import UUID
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -88,7 +90,7 @@ async def silent(socket: WebsocketCommunicator) -> bool:
     return bool(await socket.receive_nothing(timeout=0.3))
 
 
-async def jazz_with(people: dict[str, User], *members: str) -> int:
+async def jazz_with(people: dict[str, User], *members: str) -> UUID:
     channel = await chat_channel_create(
         user=people["ana"], name="jazz", description="", visibility="public"
     )
@@ -181,7 +183,7 @@ async def test_the_session_cookie_opens_a_socket_from_an_allowed_origin_only(peo
 async def test_a_send_is_stored_acked_and_delivered_once(people, open_socket) -> None:
     channel_id = await jazz_with(people, "ben")
     ana, ben = await open_socket(people["ana"]), await open_socket(people["ben"])
-    frame = {"type": "send", "channel": channel_id, "content": " hello ", "client_id": "a-1"}
+    frame = {"type": "send", "channel": str(channel_id), "content": " hello ", "client_id": "a-1"}
 
     await ana.send_json_to(frame)
     ack, own_copy = await frames(ana, 2)
@@ -191,8 +193,8 @@ async def test_a_send_is_stored_acked_and_delivered_once(people, open_socket) ->
 
     stored = await Message.objects.aget(client_id="a-1")
     expected = {
-        "id": stored.pk,
-        "channel": channel_id,
+        "id": str(stored.public_id),
+        "channel": str(channel_id),
         "conversation": None,
         "author": {"username": "ana", "display_name": "Ana"},
         "content": "hello",
@@ -222,14 +224,14 @@ async def test_rest_posts_and_deletes_reach_open_sockets(people, open_socket) ->
     ben = await open_socket(people["ben"])
 
     posted = await chat_message_post(user=people["ana"], channel_id=channel_id, content="hi")
-    await chat_message_delete(user=people["ana"], message_id=posted.message.pk)
+    await chat_message_delete(user=people["ana"], message_id=posted.message.public_id)
 
     assert await frames(ben, 2) == [
         {"type": "message", "message": message_payload(posted.message)},
         {
             "type": "message_deleted",
-            "id": posted.message.pk,
-            "channel": channel_id,
+            "id": str(posted.message.public_id),
+            "channel": str(channel_id),
             "conversation": None,
         },
     ]
@@ -248,7 +250,7 @@ async def test_kicked_and_banned_members_stop_receiving_at_once(people, open_soc
     kicked = await ben.receive_json_from(timeout=TIMEOUT)
     ben_kicked_seen_by_cat, banned = await frames(cat, 2)
     await chat_message_post(user=people["ana"], channel_id=channel_id, content="after")
-    await ben.send_json_to({"type": "typing", "channel": channel_id})
+    await ben.send_json_to({"type": "typing", "channel": str(channel_id)})
     typing_refused = await ben.receive_json_from(timeout=TIMEOUT)
 
     assert (kicked["type"], kicked["action"], kicked["user"]["username"]) == (
@@ -275,7 +277,7 @@ async def test_joining_subscribes_an_open_socket(people, open_socket) -> None:
     joined = await cat.receive_json_from(timeout=TIMEOUT)
     await chat_message_post(user=people["ana"], channel_id=channel_id, content="welcome")
 
-    assert (joined["action"], joined["channel"]) == ("joined", channel_id)
+    assert (joined["action"], joined["channel"]) == ("joined", str(channel_id))
     assert (await cat.receive_json_from(timeout=TIMEOUT))["message"]["content"] == "welcome"
 
 
@@ -285,7 +287,7 @@ async def test_blocked_authors_never_reach_the_blocker(people, open_socket) -> N
     ben = await open_socket(people["ben"])
 
     await chat_block_add(user=people["ana"], username="ben")
-    await ben.send_json_to({"type": "send", "channel": channel_id, "content": "hi all"})
+    await ben.send_json_to({"type": "send", "channel": str(channel_id), "content": "hi all"})
     await frames(ben, 2)
     await ben.send_json_to(
         {"type": "send", "conversation": "ana", "content": "hi ana", "client_id": "x"}
@@ -314,19 +316,21 @@ async def test_malformed_frames_get_errors_and_disturb_nobody(people, open_socke
         "[]",
         json.dumps({"type": "dance"}),
         json.dumps({"type": "send", "content": "where?"}),
-        json.dumps({"type": "send", "channel": channel_id, "conversation": "ben", "content": "x"}),
-        json.dumps({"type": "send", "channel": str(channel_id), "content": "x"}),
-        json.dumps({"type": "resume", "after": -1}),
-        json.dumps({"type": "send", "channel": channel_id, "content": "x" * 40_000}),
+        json.dumps(
+            {"type": "send", "channel": str(channel_id), "conversation": "ben", "content": "x"}
+        ),
+        json.dumps({"type": "send", "channel": 5, "content": "x"}),
+        json.dumps({"type": "resume", "after": "not-an-id"}),
+        json.dumps({"type": "send", "channel": str(channel_id), "content": "x" * 40_000}),
     ]
 
     for text in bad:
         await ana.send_to(text_data=text)
     await ana.send_to(bytes_data=b"\x00\x01")
-    await ana.send_json_to({"type": "send", "channel": channel_id, "content": "   "})
-    await ana.send_json_to({"type": "send", "channel": 999_999, "content": "lost"})
+    await ana.send_json_to({"type": "send", "channel": str(channel_id), "content": "   "})
+    await ana.send_json_to({"type": "send", "channel": str(uuid.uuid4()), "content": "lost"})
     errors = await frames(ana, len(bad) + 3)
-    await ana.send_json_to({"type": "send", "channel": channel_id, "content": "still here"})
+    await ana.send_json_to({"type": "send", "channel": str(channel_id), "content": "still here"})
 
     assert [error["type"] for error in errors] == ["error"] * len(errors)
     assert [error["code"] for error in errors] == [
@@ -348,7 +352,12 @@ async def test_sends_are_rate_limited_per_user(people, open_socket, settings) ->
 
     for index in range(4):
         await ana.send_json_to(
-            {"type": "send", "channel": channel_id, "content": str(index), "client_id": f"r{index}"}
+            {
+                "type": "send",
+                "channel": str(channel_id),
+                "content": str(index),
+                "client_id": f"r{index}",
+            }
         )
     replies = await frames(ana, 7)
 
@@ -367,22 +376,24 @@ async def test_typing_and_read_frames(people, open_socket) -> None:
     await frames(ben, 2)
     await frames(ana, 2)
 
-    await ben.send_json_to({"type": "typing", "channel": channel_id})
+    await ben.send_json_to({"type": "typing", "channel": str(channel_id)})
     typing = await ana.receive_json_from(timeout=TIMEOUT)
-    await ben.send_json_to({"type": "read", "channel": channel_id, "message_id": posted.message.pk})
+    await ben.send_json_to(
+        {"type": "read", "channel": str(channel_id), "message_id": str(posted.message.public_id)}
+    )
     read = await ben.receive_json_from(timeout=TIMEOUT)
 
     assert typing == {
         "type": "typing",
         "user": {"username": "ben", "display_name": "Ben"},
-        "channel": channel_id,
+        "channel": str(channel_id),
         "conversation": None,
     }
     assert read == {
         "type": "read",
-        "channel": channel_id,
+        "channel": str(channel_id),
         "conversation": None,
-        "message_id": posted.message.pk,
+        "message_id": str(posted.message.public_id),
         "unread": 1,
     }
     assert await silent(ben)  # one's own typing is not echoed
@@ -396,13 +407,13 @@ async def test_resume_sends_what_was_missed_in_order(people, open_socket) -> Non
     await chat_message_post(user=people["cat"], username="ben", content="three")
     ben = await open_socket(people["ben"])
 
-    await ben.send_json_to({"type": "resume", "after": seen.message.pk})
+    await ben.send_json_to({"type": "resume", "after": str(seen.message.public_id)})
     missed = await frames(ben, 4)
 
     assert [frame["message"]["content"] for frame in missed[:3]] == ["one", "two", "three"]
     assert missed[3] == {
         "type": "resumed",
-        "after": seen.message.pk,
+        "after": str(seen.message.public_id),
         "count": 3,
         "last": missed[2]["message"]["id"],
         "more": False,
@@ -487,9 +498,13 @@ async def test_every_frame_type_spends_its_own_budget(people, open_socket, setti
     posted = await chat_message_post(user=people["ana"], channel_id=channel_id, content="one")
     ana = await open_socket(people["ana"])
     sent = {
-        "read": {"type": "read", "channel": channel_id, "message_id": posted.message.pk},
-        "resume": {"type": "resume", "after": 0},
-        "typing": {"type": "typing", "channel": channel_id},
+        "read": {
+            "type": "read",
+            "channel": str(channel_id),
+            "message_id": str(posted.message.public_id),
+        },
+        "resume": {"type": "resume", "after": None},
+        "typing": {"type": "typing", "channel": str(channel_id)},
         "invalid": {"type": "shout"},
     }
     answers: dict[str, list[str]] = {}

@@ -126,13 +126,13 @@ async def test_open_sockets_are_told_to_resync_when_redis_returns(
     await asyncio.to_thread(outage_redis.start)
 
     resync = await socket.receive_json_from(timeout=TIMEOUT)
-    await socket.send_json_to({"type": "resume", "after": 0})
+    await socket.send_json_to({"type": "resume", "after": None})
     resumed = [await socket.receive_json_from(timeout=TIMEOUT) for _ in range(2)]
     after = await chat_message_post(user=people["ana"], channel_id=channel.id, content="after")
     delivered = await socket.receive_json_from(timeout=TIMEOUT)
 
     assert resync == {"type": "resync"}
-    assert resumed[0]["message"]["id"] == lost.message.pk
+    assert resumed[0]["message"]["id"] == str(lost.message.public_id)
     assert (resumed[1]["type"], resumed[1]["count"]) == ("resumed", 1)
-    assert delivered["message"]["id"] == after.message.pk
+    assert delivered["message"]["id"] == str(after.message.public_id)
     await socket.disconnect()

@@ -3,6 +3,7 @@ read markers, tickets and every bad input (the socket side is in test_consumer.p
 
 from __future__ import annotations
 
+import uuid
 from http import HTTPStatus
 from typing import Any
 
@@ -41,7 +42,10 @@ def test_create_channel_makes_the_creator_admin(people, client_as, make_channel)
         "state": "active",
         "unread": 0,
     }
-    membership = Membership.objects.get(channel_id=body["id"])
+    membership = Membership.objects.get(channel__public_id=body["id"])
+    # Public ids only: the row ids would tell how many channels there are.
+    assert body["id"] == str(membership.channel.public_id)
+    assert body["id"] != str(membership.channel_id)
     assert (membership.user, membership.role, membership.state) == (
         people["ana"],
         "admin",
@@ -118,7 +122,7 @@ def test_join_public_at_once_private_after_approval(people, client_as, make_chan
     assert_envelope(history_before, HTTPStatus.FORBIDDEN, "not_a_member")
     assert_envelope(refused, HTTPStatus.FORBIDDEN, "not_a_member")
     assert approved.json()["state"] == "active"
-    assert history_after.json() == {"items": [], "next": None}
+    assert history_after.json() == {"items": [], "count": None, "next": None, "previous": None}
 
 
 def test_invitations_are_listed_accepted_and_declined(people, client_as, make_channel) -> None:
@@ -131,7 +135,7 @@ def test_invitations_are_listed_accepted_and_declined(people, client_as, make_ch
     listed = client_as(people["ben"]).get(url("chat-invitations")).json()
     not_mine = post(client_as(people["cat"]), url("chat-invitation-accept", invited.json()["id"]))
     accepted = post(client_as(people["ben"]), url("chat-invitation-accept", invited.json()["id"]))
-    cat_invitation = Membership.objects.get(user=people["cat"]).pk
+    cat_invitation = Membership.objects.get(user=people["cat"]).public_id
     declined = post(client_as(people["cat"]), url("chat-invitation-decline", cat_invitation))
 
     assert invited.status_code == HTTPStatus.CREATED
@@ -172,7 +176,9 @@ def test_moderation_roles(people, client_as, make_channel) -> None:
     assert_envelope(banned_join, HTTPStatus.FORBIDDEN, "banned")
     assert rejoined.json()["state"] == "active"
     assert dict(
-        Membership.objects.filter(channel_id=jazz["id"]).values_list("user__username", "state")
+        Membership.objects.filter(channel__public_id=jazz["id"]).values_list(
+            "user__username", "state"
+        )
     ) == {
         "ana": "active",
         "ben": "active",
@@ -191,7 +197,7 @@ def test_the_last_admin_cannot_leave_others_behind(people, client_as, make_chann
 
     assert_envelope(refused, HTTPStatus.CONFLICT, "last_admin")
     assert left.status_code == HTTPStatus.NO_CONTENT
-    assert_envelope(again, HTTPStatus.NOT_FOUND, "not_a_member")
+    assert_envelope(again, HTTPStatus.FORBIDDEN, "not_a_member")
 
 
 def test_messages_page_newest_first_and_idempotent_sends(people, client_as, make_channel) -> None:
@@ -218,11 +224,11 @@ def test_messages_page_newest_first_and_idempotent_sends(people, client_as, make
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"content": "   "}, "body.payload.content"),
-        ({"content": "x" * 4001}, "body.payload.content"),
-        ({"content": "ok", "client_id": ""}, "body.payload.client_id"),
-        ({"content": 5}, "body.payload.content"),
-        ({"text": "hi"}, "body.payload.content"),
+        ({"content": "   "}, "body.content"),
+        ({"content": "x" * 4001}, "body.content"),
+        ({"content": "ok", "client_id": ""}, "body.client_id"),
+        ({"content": 5}, "body.content"),
+        ({"text": "hi"}, "body.content"),
     ],
 )
 def test_bad_messages_are_422_and_store_nothing(people, client_as, make_channel, body, field):
@@ -254,11 +260,13 @@ def test_non_members_cannot_post_and_a_bad_cursor_is_422(people, client_as, make
 
     refused = post(client_as(people["ben"]), path, {"content": "hi"})
     bad_cursor = client_as(people["ana"]).get(path, {"cursor": "bm90LWpzb24"})
-    missing = client_as(people["ana"]).get(url("chat-channel-messages", 999_999))
+    missing = client_as(people["ana"]).get(url("chat-channel-messages", uuid.uuid4()))
+    by_row_id = client_as(people["ana"]).get(f"/api/v1/chat/channels/{Channel.objects.get().pk}")
 
     assert_envelope(refused, HTTPStatus.FORBIDDEN, "not_a_member")
     assert_envelope(bad_cursor, HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_cursor")
     assert_envelope(missing, HTTPStatus.NOT_FOUND, "channel_not_found")
+    assert_envelope(by_row_id, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
     assert Message.objects.count() == 0
 
 
@@ -279,7 +287,7 @@ def test_deleting_messages(people, client_as, make_channel) -> None:
     assert (own.status_code, by_admin.status_code) == (HTTPStatus.NO_CONTENT, HTTPStatus.NO_CONTENT)
     assert_envelope(again, HTTPStatus.NOT_FOUND, "message_not_found")
     assert client_as(people["cat"]).get(path).json()["items"] == []
-    assert Message.objects.get(pk=by_cat).deleted_by == people["ana"]
+    assert Message.objects.get(public_id=by_cat).deleted_by == people["ana"]
 
 
 def test_direct_messages_list_and_unread(people, client_as) -> None:
@@ -311,7 +319,9 @@ def test_direct_message_bad_input(people, client_as) -> None:
 
     to_self = post(ana, url("chat-conversation-messages", "ana"), {"content": "me"})
     to_nobody = post(ana, url("chat-conversation-messages", "nobody"), {"content": "hi"})
-    no_conversation = post(ana, url("chat-conversation-read", "ben"), {"message_id": 1})
+    no_conversation = post(
+        ana, url("chat-conversation-read", "ben"), {"message_id": str(uuid.uuid4())}
+    )
 
     assert_envelope(to_self, HTTPStatus.UNPROCESSABLE_ENTITY, "same_user")
     assert_envelope(to_nobody, HTTPStatus.NOT_FOUND, "user_not_found")
@@ -359,12 +369,14 @@ def test_channel_read_marker_moves_forward_only(people, client_as, make_channel)
 
     forward = post(ben, url("chat-channel-read", jazz["id"]), {"message_id": ids[1]})
     back = post(ben, url("chat-channel-read", jazz["id"]), {"message_id": ids[0]})
-    elsewhere = post(ben, url("chat-channel-read", jazz["id"]), {"message_id": 999_999})
+    elsewhere = post(ben, url("chat-channel-read", jazz["id"]), {"message_id": str(uuid.uuid4())})
 
     assert forward.json() == {"unread": 1}
     assert back.json() == {"unread": 1}
     assert_envelope(elsewhere, HTTPStatus.NOT_FOUND, "message_not_found")
-    assert Membership.objects.get(user=people["ben"]).last_read_message_id == ids[1]
+    marker = Membership.objects.get(user=people["ben"]).last_read_message
+    assert marker is not None
+    assert str(marker.public_id) == ids[1]
 
 
 def test_ticket_is_issued_for_a_signed_in_user_only(people, client_as) -> None:
@@ -387,7 +399,7 @@ def test_a_ban_is_lifted_by_an_admins_unban_only(people, client_as, make_channel
     private = make_channel(people["ana"], "closed", visibility="private")
     ana, ben = client_as(people["ana"]), client_as(people["ben"])
     post(ana, url("chat-channel-members", private["id"]), {"username": "ben"})
-    post(ben, url("chat-invitation-accept", Membership.objects.get(user=people["ben"]).pk))
+    post(ben, url("chat-invitation-accept", Membership.objects.get(user=people["ben"]).public_id))
     post(ana, url("chat-member-moderate", private["id"], "ben", "promote"))
     post(ana, url("chat-member-moderate", private["id"], "cat", "ban"))
 
@@ -401,9 +413,9 @@ def test_a_ban_is_lifted_by_an_admins_unban_only(people, client_as, make_channel
     unbanned_by_moderator = act(ben, "unban")
     still = Membership.objects.get(user=people["cat"]).state
 
-    assert_envelope(kicked_by_moderator, HTTPStatus.CONFLICT, "banned")
-    assert_envelope(kicked_by_admin, HTTPStatus.CONFLICT, "banned")
-    assert_envelope(invited, HTTPStatus.FORBIDDEN, "banned")
+    assert_envelope(kicked_by_moderator, HTTPStatus.CONFLICT, "member_banned")
+    assert_envelope(kicked_by_admin, HTTPStatus.CONFLICT, "member_banned")
+    assert_envelope(invited, HTTPStatus.CONFLICT, "member_banned")
     assert_envelope(joined, HTTPStatus.FORBIDDEN, "banned")
     assert_envelope(unbanned_by_moderator, HTTPStatus.FORBIDDEN, "channel_role_required")
     assert still == "banned"
@@ -436,9 +448,9 @@ def test_a_channel_name_that_could_pass_for_another_is_422(
     response = post(client_as(people["ben"]), url("chat-channels"), {"name": name})
 
     envelope = assert_envelope(response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error")
-    assert [(d["field"], d["type"]) for d in envelope["details"]] == [("name", "display_text")], (
-        kind
-    )
+    assert [(d["field"], d["type"]) for d in envelope["details"]] == [
+        ("body.name", "display_text")
+    ], kind
     assert Channel.objects.count() == 1
 
 

@@ -497,11 +497,11 @@ def test_common_items_by_username_and_by_relation(legacy: LegacyWorld) -> None:
     ("data", "status", "code"),
     [
         ({}, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),
-        ({"bud_id": "0" * 32}, HTTPStatus.NOT_FOUND, "not_found"),
-        ({"username": "nobody"}, HTTPStatus.NOT_FOUND, "not_found"),
-        ({"username": "eve"}, HTTPStatus.NOT_FOUND, "not_found"),
+        ({"bud_id": "0" * 32}, HTTPStatus.NOT_FOUND, "user_not_found"),
+        ({"username": "nobody"}, HTTPStatus.NOT_FOUND, "user_not_found"),
+        ({"username": "eve"}, HTTPStatus.NOT_FOUND, "user_not_found"),
         # Not a uid: a username, and nobody has it.
-        ({"bud_id": "xyz"}, HTTPStatus.NOT_FOUND, "not_found"),
+        ({"bud_id": "xyz"}, HTTPStatus.NOT_FOUND, "user_not_found"),
         ({"bud_id": "x" * 37}, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error"),
     ],
 )

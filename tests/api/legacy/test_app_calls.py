@@ -121,7 +121,7 @@ def test_bud_profile_takes_a_username_under_bud_id(legacy: LegacyWorld) -> None:
     assert by_name["data"]["bud"]["uid"] == _uid(ben)
     assert [item["name"] for item in common["data"]] == ["hit"]
     missing = legacy.call("POST", "/bud/profile", {"bud_id": "nobody"})
-    assert_envelope(missing, HTTPStatus.NOT_FOUND, "not_found", extra={"success": False})
+    assert_envelope(missing, HTTPStatus.NOT_FOUND, "user_not_found", extra={"success": False})
 
 
 def test_put_on_my_profile_changes_it_as_profile_set_does(legacy: LegacyWorld) -> None:
@@ -181,5 +181,8 @@ def test_an_unknown_or_inactive_user_is_a_404(legacy: LegacyWorld, who: str) -> 
     uid = _uid(legacy.world.users["eve"]) if who == "eve" else who
     for path in (f"/v1/users/{uid}", f"/v1/users/{uid}/liked/tracks"):
         assert_envelope(
-            legacy.call("GET", path), HTTPStatus.NOT_FOUND, "not_found", extra={"success": False}
+            legacy.call("GET", path),
+            HTTPStatus.NOT_FOUND,
+            "user_not_found",
+            extra={"success": False},
         )

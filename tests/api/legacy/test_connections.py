@@ -47,7 +47,7 @@ def test_connect_spotify_then_sync_through_the_legacy_routes(
     )
     me = legacy.world.me
     not_yet = legacy.call("POST", "/v1/spotify/connect/")
-    assert_envelope(not_yet, HTTPStatus.NOT_FOUND, "not_connected", extra={"success": False})
+    assert_envelope(not_yet, HTTPStatus.NOT_FOUND, "connection_not_found", extra={"success": False})
 
     link = legacy.call("GET", "/v1/service/login", {"service": "spotify"})
 

@@ -105,7 +105,7 @@ def test_an_unknown_provider_is_not_found() -> None:
         provider_get("napster")
 
     assert (unknown.value.code, unknown.value.message) == (
-        "unknown_provider",
+        "provider_not_found",
         "unknown provider 'napster'",
     )
 
