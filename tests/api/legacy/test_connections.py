@@ -104,7 +104,7 @@ def test_service_login_connects_youtube_music_and_myanimelist_like_spotify(
     standin.ytmusic.library.liked_videos = [ytmusic_video(1)]
     standin.mal.library.anime = [mal_entry("anime", 1, score=9)]
     not_yet = legacy.call("POST", f"/{provider}/connect")
-    assert_envelope(not_yet, HTTPStatus.NOT_FOUND, "not_connected", extra={"success": False})
+    assert_envelope(not_yet, HTTPStatus.NOT_FOUND, "connection_not_found", extra={"success": False})
 
     link = legacy.call("GET", "/v1/service/login/", {"service": provider})
     with django_capture_on_commit_callbacks(execute=True):
