@@ -28,9 +28,11 @@ api.add_router("/chat/", "api.chat.router.router")
 
 # Order matters where paths overlap: each router declares its fixed paths before its
 # parameterised ones.
+api.add_router("/", "api.accounts.router.router")
 api.add_router("/", "api.users.router.router")
 api.add_router("/", "api.catalogue.router.router")
 api.add_router("/", "api.taste.router.router")
 api.add_router("/", "api.buds.router.router")
 api.add_router("/", "api.connections.router.router")
 api.add_router("/", "api.imports.router.router")
+api.add_router("/", "api.relationships.router.router")

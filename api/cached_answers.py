@@ -4,23 +4,39 @@ reads go ahead with the rate limit's counter, and their bodies are rendered once
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
+import hashlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import resolve, reverse
 from ninja.errors import ConfigError
 from ninja.operation import Operation
 from ninja.renderers import JSONRenderer
 from ninja.utils import contribute_operation_callback
 from pydantic import BaseModel
+from redis.exceptions import RedisError
 
-from fastpath.read_ahead import ReadsAhead, reads_ahead
+from api import metrics
+from api.request_context import client_ip_of, request_id_from_header, request_id_var
+from api.throttling import COUNTED_AHEAD, operation_group, standard_hit_plan
+from fastpath.handler import Scope
+from fastpath.lane import Counted, Planner
+from fastpath.read_ahead import CacheRead, ReadsAhead, reads_ahead
 from fastpath.rendered import rendered_response
+from musicbud.cache import async_cache, run_script, stored_bytes
+from musicbud.selectors.users import user_credential_key
+from musicbud.services.tokens import TokenRejected, access_token_decode
+from musicbud.token_store import ACTIVE_STORED, family_cache_key
 
 Handler = Callable[..., Awaitable[Any]]
 # Ninja's default, which every NinjaAPI of the project renders with (tests compare the bytes).
 RENDERER = JSONRenderer()
+access_logger = logging.getLogger("musicbud.access")
 
 
 def cached_answer(reads: ReadsAhead) -> Callable[[Handler], Handler]:
@@ -60,3 +76,181 @@ def _rendered_once(operation: Operation) -> None:
         return rendered_response(RENDERER, request, schema, answer)
 
     operation.view_func = answered
+
+
+# The cached-read lane (fastpath.lane): a warm read of a lane route answered at the ASGI level
+# after this script, the read's one Redis round trip. KEYS[1] the token family's state,
+# KEYS[2] the user's credential, KEYS[3] the rate-limit counter; ARGV[1] the stored "active",
+# ARGV[2] the stored stamp the token carries, ARGV[3] the limit, ARGV[4] the counter's expiry,
+# then the reads (fastpath.read_ahead: three ARGVs each). Anything but the plain warm case — a
+# family not active (revoked, or not cached), a credential not the token's (another password,
+# an inactive user, not cached), a budget spent, an answer not cached — answers {0} having
+# counted nothing: the full path then answers (and counts) as it always does.
+LANE_SCRIPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {0} end
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return {0} end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[3]) then return {0} end
+local result = {0}
+for i = 5, #ARGV, 3 do
+    local generation = ''
+    if ARGV[i] ~= '' then
+        generation = redis.call('GET', ARGV[i]) or '0'
+    end
+    local value = redis.call('GET', ARGV[i + 1] .. generation .. ARGV[i + 2])
+    if not value then return {0} end
+    result[#result + 1] = generation
+    result[#result + 1] = value
+end
+redis.call('SET', KEYS[3], 0, 'EX', ARGV[4], 'NX')
+result[1] = redis.call('INCR', KEYS[3])
+return result
+"""
+LANE_SCRIPT_SHA = hashlib.sha1(LANE_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LaneRoute:
+    """A cached-answer operation the lane serves when its request has no query string:
+    its rate-limit group, its route template (metrics, log) and its reads for a user."""
+
+    group: str
+    route: str
+    reads: Callable[[int], Sequence[CacheRead]]
+
+
+def lane_routes() -> dict[str, LaneRoute]:
+    """Path -> lane route: ``GET /api/v1/me/profile`` and ``GET /api/v1/me/buds`` (the first
+    page, default filters). Read when the first request arrives (the URLconf is loaded)."""
+    from api.buds.router import my_buds, my_buds_cache_reads, page_arguments
+    from api.buds.schemas import BudsParams
+    from api.users.router import my_profile
+    from musicbud.selectors.profile import profile_reads
+
+    defaults = page_arguments(BudsParams.model_validate({}))
+
+    def profile(user_id: int) -> Sequence[CacheRead]:
+        return profile_reads(user_id=user_id)
+
+    def buds(user_id: int) -> Sequence[CacheRead]:
+        return my_buds_cache_reads(user_id=user_id, arguments=defaults)
+
+    routes: dict[str, LaneRoute] = {}
+    for name, view, reads in (("my-profile", my_profile, profile), ("my-buds", my_buds, buds)):
+        path = reverse(f"api-v1:{name}")
+        match = resolve(path)
+        routes[path] = LaneRoute(
+            group=operation_group(view),
+            route="/" + str(match.route).lstrip("^").rstrip("$"),
+            reads=reads,
+        )
+    return routes
+
+
+def lane_planners() -> dict[str, Planner]:
+    """The lane's planners, one per lane route (``config.asgi`` installs the lane)."""
+    return {
+        path: functools.partial(plan_cached_read, route) for path, route in lane_routes().items()
+    }
+
+
+_LANE_HEADERS = frozenset({b"authorization", b"x-request-id", b"x-forwarded-for"})
+_BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+
+
+async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
+    """Check, count and read one request of ``route`` in one round trip; None (nothing
+    counted, nothing changed) for anything the full path must answer."""
+    if scope.get("query_string") or scope.get("root_path") or not async_cache.uses_redis:
+        return None
+    sentry_sdk = sys.modules.get("sentry_sdk")
+    if sentry_sdk is not None and sentry_sdk.get_client().is_active():
+        return None  # the full path tags the request's Sentry scope
+    found: dict[bytes, bytes] = {}
+    for name, value in scope["headers"]:
+        if name in _LANE_HEADERS:
+            if name in found:
+                return None  # repeated: Django would join them
+            found[name] = value
+        elif name in _BODY_HEADERS:
+            return None
+    scheme, _, token = found.get(b"authorization", b"").decode("latin-1").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        claims = access_token_decode(token=token)
+    except TokenRejected:
+        return None
+    user_id = claims.user_id
+    reads = route.reads(user_id)
+    parts = [async_cache.read_parts(read) for read in reads]
+    if any(part is None for part in parts):
+        return None
+    hit = standard_hit_plan(group=route.group, identity=f"user:{user_id}")
+    try:
+        result = await run_script(
+            LANE_SCRIPT,
+            LANE_SCRIPT_SHA,
+            3,
+            async_cache.make_key(family_cache_key(claims.family_id)),
+            async_cache.make_key(user_credential_key(user_id)),
+            hit.counter_key,
+            ACTIVE_STORED,
+            stored_bytes(claims.password_stamp),
+            hit.limit,
+            hit.expire,
+            *(piece for part in parts if part is not None for piece in part),
+        )
+    except (RedisError, OSError):
+        return None  # the full path meets the outage and answers as its policy says
+    count = int(result[0])
+    if count == 0:
+        return None
+    state = hit.state(count)
+    values = {read: (result[1 + 2 * i], result[2 + 2 * i]) for i, read in enumerate(reads)}
+    request_id = request_id_from_header(
+        found[b"x-request-id"].decode("latin-1") if b"x-request-id" in found else None
+    )
+    client = scope.get("client")
+    client_address = client_ip_of(
+        remote_addr=str(client[0]) if client else "",
+        forwarded=found.get(b"x-forwarded-for", b"").decode("latin-1"),
+    )
+
+    def finish(status: int, seconds: float) -> None:
+        token = request_id_var.set(request_id)
+        try:
+            for read in reads:
+                async_cache.lookup_observed(read.key.split(":", 1)[0], hit=True)
+            metrics.request_observed(
+                route=route.route, method="GET", status=status, seconds=seconds
+            )
+            access_logger.info(
+                "%s %s %s",
+                "GET",
+                route.route,
+                status,
+                extra={
+                    "method": "GET",
+                    "route": route.route,
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "user_id": user_id,
+                    "client_ip": client_address,
+                },
+            )
+        finally:
+            metrics.IN_FLIGHT.dec()
+            request_id_var.reset(token)
+
+    return Counted(
+        answer=tuple(value for _, value in values.values()),
+        headers={
+            b"x-request-id": request_id.encode(),
+            **{name.lower().encode(): value.encode() for name, value in state.headers().items()},
+        },
+        handoff={COUNTED_AHEAD: (route.group, state, values)},
+        begin=metrics.IN_FLIGHT.inc,
+        finish=finish,
+    )

@@ -73,6 +73,22 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "email_taken": ErrorCode(_S.CONFLICT, "A user with that email exists."),
     "account_exists": ErrorCode(_S.CONFLICT, "A user with that username or email exists."),
     "wrong_password": ErrorCode(_S.UNPROCESSABLE_ENTITY, "The current password is wrong."),
+    "email_verification_invalid": ErrorCode(
+        _S.BAD_REQUEST, "The verification link is forged or was already used."
+    ),
+    "email_verification_expired": ErrorCode(_S.BAD_REQUEST, "The verification link has expired."),
+    "password_reset_invalid": ErrorCode(
+        _S.BAD_REQUEST, "The reset link is forged or was already used."
+    ),
+    "password_reset_expired": ErrorCode(_S.BAD_REQUEST, "The reset link has expired."),
+    "email_unverified": ErrorCode(_S.FORBIDDEN, "The action waits for a verified email address."),
+    "export_not_found": ErrorCode(_S.NOT_FOUND, "No export of yours with that id."),
+    "export_not_ready": ErrorCode(_S.CONFLICT, "The export is not ready yet."),
+    "export_expired": ErrorCode(_S.GONE, "The export expired; its file is deleted."),
+    "report_target_required": ErrorCode(
+        _S.UNPROCESSABLE_ENTITY, "A report names one username or one message."
+    ),
+    "report_self": ErrorCode(_S.UNPROCESSABLE_ENTITY, "Nobody reports themselves."),
     # --- people, items, taste ---
     "user_not_found": ErrorCode(_S.NOT_FOUND, "No active user by that username or id."),
     "user_required": ErrorCode(_S.UNPROCESSABLE_ENTITY, "Neither a username nor an id was given."),
@@ -149,6 +165,27 @@ ERROR_CODES: dict[str, ErrorCode] = {
         _S.SERVICE_UNAVAILABLE, "The background task runner cannot be reached."
     ),
     # --- chat ---
+    # --- relationships ---
+    "taste_hidden": ErrorCode(
+        _S.FORBIDDEN, "The user's taste_visible_to leaves the requester out."
+    ),
+    "friend_request_not_found": ErrorCode(
+        _S.NOT_FOUND, "No friend request with that id (or from that user) for the requester."
+    ),
+    "friend_request_pending": ErrorCode(
+        _S.CONFLICT, "The requester already asked that user to be friends."
+    ),
+    "friend_request_answered": ErrorCode(
+        _S.CONFLICT, "The friend request is accepted, declined or withdrawn already."
+    ),
+    "already_friends": ErrorCode(_S.CONFLICT, "The two users are friends already."),
+    "friendship_not_found": ErrorCode(
+        _S.NOT_FOUND, "The user named is not the requester's friend."
+    ),
+    "not_friends": ErrorCode(_S.FORBIDDEN, "Only friends may do this (a blend)."),
+    "compare_link_not_found": ErrorCode(
+        _S.NOT_FOUND, "No live compare link with that token (or a block between the two users)."
+    ),
     "channel_not_found": ErrorCode(_S.NOT_FOUND, "No channel with that id."),
     "message_not_found": ErrorCode(_S.NOT_FOUND, "No message with that id here."),
     "conversation_not_found": ErrorCode(_S.NOT_FOUND, "No conversation with that user."),

@@ -91,6 +91,8 @@ ME: JsonObject = {
     **PUBLIC_USER,
     "display_name": "Maya O.",
     "email": "maya@example.org",
+    "email_verified": True,
+    "email_pending": "",
     "is_staff": False,
 }
 

@@ -5,6 +5,7 @@ request to one line."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -170,3 +171,45 @@ class ServerRequestLineFilter(logging.Filter):
         if getattr(record, "status_code", None) is not None:  # django.server
             return False
         return not (isinstance(record.args, Mapping) and "status" in record.args)  # daphne
+
+
+class LoopBatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A ``StreamHandler`` whose lines emitted on an event loop are written together, once per
+    loop turn: a worker answering many requests per turn makes one ``write`` for all their
+    access lines instead of one each (a system call costs as much as a request's own work).
+
+    A line is written at the latest when the loop's next turn starts (``call_soon``), and
+    always before any line emitted off the loop (threads, sync code), so the order is kept.
+    ``flush`` (and ``logging.shutdown``) writes what is pending."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:  # noqa: BLE001 - as logging's own handlers: reported, never raised
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._pending.append(line)
+            self._write_pending()
+            return
+        if not self._pending:
+            loop.call_soon(self.flush)
+        self._pending.append(line)
+
+    def _write_pending(self) -> None:
+        if self._pending:
+            text, self._pending = "".join(self._pending), []
+            self.stream.write(text)
+        super().flush()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_pending()

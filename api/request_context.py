@@ -47,15 +47,22 @@ def client_ip(request: HttpRequest) -> str:
     client is the n-th entry from the right; anything further left is client-supplied and
     can be forged. With 0 the header is ignored.
     """
+    return client_ip_of(
+        remote_addr=request.META.get("REMOTE_ADDR") or "",
+        forwarded=request.META.get("HTTP_X_FORWARDED_FOR", ""),
+    )
+
+
+def client_ip_of(*, remote_addr: str, forwarded: str) -> str:
+    """``client_ip`` from the connection's address and the X-Forwarded-For header's value."""
     proxies: int = settings.TRUSTED_PROXY_COUNT
     if proxies:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         hops = [hop for hop in (part.strip() for part in forwarded.split(",")) if hop]
         if len(hops) >= proxies:
             address = _valid_ip(hops[-proxies])
             if address is not None:
                 return address
-    return _valid_ip(request.META.get("REMOTE_ADDR") or "") or UNKNOWN_CLIENT
+    return _valid_ip(remote_addr) or UNKNOWN_CLIENT
 
 
 class RequestIdFilter(logging.Filter):

@@ -23,6 +23,7 @@ from api.errors import OUTAGE_MESSAGE
 from api.metrics import rate_limit_rejected
 from api.request_context import client_ip
 from fastpath.read_ahead import CacheRead, declared_reads
+from fastpath.read_ahead import keep as read_ahead_keep
 from musicbud.cache import async_cache
 from musicbud.errors import RateLimited, ServiceUnavailable
 
@@ -112,6 +113,58 @@ def _record(request: HttpRequest, state: RateLimitState) -> None:
     current: RateLimitState | None = getattr(request, REQUEST_ATTRIBUTE, None)
     if current is None or state.remaining < current.remaining:
         setattr(request, REQUEST_ATTRIBUTE, state)
+
+
+def operation_group(view_func: Callable[..., Any]) -> str:
+    """The rate-limit group of an operation under the standard policy (one per operation)."""
+    return f"{view_func.__module__}.{view_func.__qualname__}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedHit:
+    """Where one standard-policy hit of ``identity`` is counted now: the counter's full Redis
+    key, the limit, the window's expiry and its end (``time.time()`` based)."""
+
+    group: str
+    counter_key: str
+    limit: int
+    expire: int
+    window: int
+
+    def state(self, count: int) -> RateLimitState:
+        """The state ``_count_hit`` reports for ``count`` hits (the same reset rule)."""
+        period = self.expire - EXPIRATION_FUDGE
+        reset = min(max(self.window - int(time.time()), 1), period)
+        return RateLimitState(
+            group=self.group, limit=self.limit, remaining=max(self.limit - count, 0), reset=reset
+        )
+
+
+def standard_hit_plan(*, group: str, identity: str) -> PlannedHit:
+    """The counter ``enforce_rate_limit(policy="standard")`` would count ``identity``'s hit of
+    ``group`` in, so a script elsewhere (the cached-read lane) can count it the same way."""
+    rate = policy_rate("standard")
+    limit, period = _split_rate(rate)
+    window = _get_window(identity, period)
+    key = async_cache.make_key(_make_cache_key(group, window, rate, identity, None))
+    return PlannedHit(
+        group=group, counter_key=key, limit=limit, expire=period + EXPIRATION_FUDGE, window=window
+    )
+
+
+# Set in a request's ASGI scope by the cached-read lane (api.cached_answers) when it has
+# already counted the request's standard hit and read its cache reads in its one script:
+# (group, RateLimitState, {CacheRead: (generation, stored value)}). The limiter then records
+# that state instead of counting again, and the view takes those values.
+COUNTED_AHEAD = "musicbud.counted_ahead"
+
+
+def _counted_ahead(request: HttpRequest, group: str) -> tuple[RateLimitState, Any] | None:
+    scope = getattr(request, "scope", None)
+    handed = scope.get(COUNTED_AHEAD) if isinstance(scope, dict) else None
+    if handed is None or handed[0] != group:
+        return None
+    return handed[1], handed[2]
 
 
 async def _count_hit(
@@ -206,13 +259,23 @@ def standard_rate_limit(view_func: Callable[..., Any]) -> Callable[..., Any]:
     Applied in "operation" mode, so it runs after authentication (the key is the user when
     there is one) and parameter validation, for sync and async operations alike.
     """
-    group = f"{view_func.__module__}.{view_func.__qualname__}"
+    group = operation_group(view_func)
 
     if iscoroutinefunction(view_func):
         planned_reads = declared_reads(view_func)
 
         @functools.wraps(view_func)
         async def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            handed = _counted_ahead(request, group)
+            if handed is not None:
+                # Counted (under the limit) by the lane's script, with its reads: the same
+                # state, no second hit.
+                state, values = handed
+                _record(request, state)
+                with async_cache.read_ahead():
+                    for read, (generation, value) in values.items():
+                        read_ahead_keep(read, generation, value)
+                    return await view_func(request, *args, **kwargs)
             if planned_reads is None or not settings.FAST_PATH:
                 await enforce_rate_limit(request, group=group, policy="standard")
                 return await view_func(request, *args, **kwargs)

@@ -19,10 +19,14 @@ from config.lifespan import LifespanApp  # noqa: E402
 def build_application() -> LifespanApp:
     """The project's HTTP + lifespan application for the current settings."""
     if settings.FAST_PATH:
+        from api.cached_answers import lane_planners
         from fastpath.handler import HopFreeASGIHandler
+        from fastpath.lane import CachedReadLane
 
         handler = HopFreeASGIHandler()
-        return LifespanApp(handler, before_shutdown=[handler.aclose])
+        # Warm cached reads are answered in front of the handler (fastpath.lane).
+        lane = CachedReadLane(handler, lane_planners, handler_class=HopFreeASGIHandler)
+        return LifespanApp(lane, before_shutdown=[handler.aclose])
     return LifespanApp(ASGIHandler())
 
 

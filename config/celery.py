@@ -14,5 +14,5 @@ app = Celery("musicbud")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 # The packages whose ``tasks`` module holds Celery tasks (each named after its module).
-TASK_PACKAGES = ["musicbud.connections", "musicbud.imports"]
+TASK_PACKAGES = ["musicbud.connections", "musicbud.imports", "musicbud.accounts"]
 app.autodiscover_tasks(TASK_PACKAGES)

@@ -40,6 +40,10 @@ INSECURE_MARKERS = ("insecure", "changeme", "change-me", "secret", "default", "e
 
 StrList = Annotated[list[str], NoDecode]
 
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# What UNVERIFIED_ACCOUNT_BLOCKS may name (musicbud/accounts/README.md).
+UNVERIFIED_ACTIONS = ("chat_send", "report", "export", "connect")
+
 
 class Environment(StrEnum):
     DEV = "dev"
@@ -258,6 +262,25 @@ class AppEnvironment(BaseSettings):
     # An import still queued this long is taken as lost (the broker lost its message).
     IMPORT_STALE_SECONDS: PositiveInt = 3600
 
+    # Mail: smtp://user:pass@host:port (plain, or STARTTLS when the server offers nothing else
+    # is wanted), smtp+tls://... (STARTTLS, port 587 by default), smtp+ssl://... (implicit TLS,
+    # port 465) or console:// (mails written to the log; production refuses it).
+    EMAIL_URL: SecretStr = SecretStr("console://")
+    EMAIL_FROM: str = "musicbud <no-reply@localhost>"
+    EMAIL_TIMEOUT_SECONDS: PositiveFloat = 10.0
+    # Where the links in account mails point: the app's page that reads ?token= (verification)
+    # or ?uid=&token= (password reset) and calls the API.
+    ACCOUNT_LINK_BASE_URL: str = "http://127.0.0.1:8000"
+    PASSWORD_RESET_TTL_SECONDS: PositiveInt = 3600
+    EMAIL_VERIFICATION_TTL_SECONDS: PositiveInt = 7 * 24 * 3600
+    # What an account whose address is not verified yet may not do: any of chat_send, report,
+    # export, connect (comma-separated). Empty: nothing is blocked, the state is only shown.
+    UNVERIFIED_ACCOUNT_BLOCKS: StrList = Field(default_factory=list)
+    # A data export's zip can be downloaded this long, then it is deleted.
+    EXPORT_TTL_SECONDS: PositiveInt = 48 * 3600
+    # Where exports are kept (Django's storage API, the STORAGES "exports" entry).
+    EXPORT_DIR: Path = BASE_DIR / "var" / "exports"
+
     # The task runner (Celery). Unset: tasks run in the process that queues them (the embedded
     # runner, below), so a sync requested through the API completes with nothing else
     # started. Use a Redis database other than REDIS_URL's: the cache's database may be
@@ -277,6 +300,7 @@ class AppEnvironment(BaseSettings):
         "CORS_ORIGINS",
         "CSRF_TRUSTED_ORIGINS",
         "METRICS_ALLOWED_NETWORKS",
+        "UNVERIFIED_ACCOUNT_BLOCKS",
         mode="before",
     )
     @classmethod
@@ -322,6 +346,23 @@ class AppEnvironment(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in {"redis", "rediss"} or not parts.netloc:
             raise ValueError("must be redis://host:port/db (or rediss://)")
+        return value
+
+    @field_validator("EMAIL_URL")
+    @classmethod
+    def _check_email_url(cls, value: SecretStr) -> SecretStr:
+        if PLACEHOLDER not in value.get_secret_value():  # reported with the other placeholders
+            email_settings(value.get_secret_value())
+        return value
+
+    @field_validator("UNVERIFIED_ACCOUNT_BLOCKS")
+    @classmethod
+    def _check_unverified_blocks(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(UNVERIFIED_ACTIONS))
+        if unknown:
+            raise ValueError(
+                f"unknown action {', '.join(unknown)} (choose from {', '.join(UNVERIFIED_ACTIONS)})"
+            )
         return value
 
     @field_validator("PROVIDER_TOKEN_KEYS")
@@ -400,6 +441,11 @@ class AppEnvironment(BaseSettings):
             raise ValueError(
                 "REDIS_URL is required when ENVIRONMENT=prod runs several workers "
                 "(set it, or WEB_CONCURRENCY=1 for a single worker)"
+            )
+        if email_settings(self.EMAIL_URL.get_secret_value())["EMAIL_BACKEND"] != SMTP_BACKEND:
+            raise ValueError(
+                "EMAIL_URL must be smtp://, smtp+tls:// or smtp+ssl:// when ENVIRONMENT=prod "
+                "(console:// only writes mails to the log)"
             )
         if DEV_PROVIDER_TOKEN_KEY in parse_fernet_keys(self.PROVIDER_TOKEN_KEYS.get_secret_value()):
             raise ValueError(
@@ -516,6 +562,40 @@ def parse_jwt_keys(raw: str) -> list[tuple[str, str]]:
     if len(set(kids)) != len(kids):
         raise ValueError("key ids must be unique")
     return pairs
+
+
+def email_settings(url: str) -> dict[str, Any]:
+    """Django's ``EMAIL_*`` settings from ``EMAIL_URL``, parsed by dj-email-url. Its schemes
+    are smtp:// and submission://; ``smtp+tls`` (STARTTLS) and ``smtp+ssl`` (implicit TLS) are
+    spelled here as its ``?tls=1`` and ``?ssl=1``."""
+    import dj_email_url  # type: ignore[import-untyped]  # ships no type information
+
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme not in {"smtp", "smtp+tls", "smtp+ssl", "console"}:
+        raise ValueError(
+            "must be smtp://user:pass@host:port, smtp+tls://..., smtp+ssl://... or console://"
+        )
+    if scheme != "console" and not parts.hostname:
+        raise ValueError("names no host (smtp://user:pass@host:port)")
+    if scheme == "smtp+tls":
+        query = "tls=1"
+        default_port = 587
+    elif scheme == "smtp+ssl":
+        query = "ssl=1"
+        default_port = 465
+    else:
+        query, default_port = "", 25
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a port that is not a number") from None
+    conf: dict[str, Any] = dj_email_url.parse(
+        parts._replace(scheme=scheme.partition("+")[0], query=query).geturl()
+    )
+    if scheme != "console" and port is None:
+        conf["EMAIL_PORT"] = default_port
+    return conf
 
 
 def parse_fernet_keys(raw: str) -> list[str]:

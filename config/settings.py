@@ -13,6 +13,7 @@ from csp.constants import SELF, UNSAFE_INLINE
 from config.environment import (
     BASE_DIR,
     Environment,
+    email_settings,
     load_environment,
     parse_fernet_keys,
     parse_jwt_keys,
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
     "musicbud",
     "musicbud.chat",
     "musicbud.imports",
+    "musicbud.relationships",
+    "musicbud.accounts",
     "graph",
     # The demo, benchmark and evaluation commands and the demo marker's table: development and
     # tests only, like daphne; the production image does not ship the package.
@@ -295,7 +298,32 @@ CELERY_BEAT_SCHEDULE = {
         "task": "musicbud.imports.tasks.imports_lost_fail",
         "schedule": 300.0,
     },
+    # Expired data exports leave the storage, lost export jobs are failed: hourly.
+    "accounts-exports-expire": {
+        "task": "musicbud.accounts.tasks.exports_expire",
+        "schedule": 3600.0,
+    },
 }
+
+# --- mail and accounts ------------------------------------------------------------------------
+# EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS,
+# EMAIL_USE_SSL from EMAIL_URL (dj-email-url); mails leave through musicbud.accounts.mail.
+globals().update(
+    {
+        name: value
+        for name, value in email_settings(ENV.EMAIL_URL.get_secret_value()).items()
+        if name != "EMAIL_FILE_PATH"
+    }
+)
+EMAIL_TIMEOUT = ENV.EMAIL_TIMEOUT_SECONDS
+DEFAULT_FROM_EMAIL = ENV.EMAIL_FROM
+SERVER_EMAIL = ENV.EMAIL_FROM
+ACCOUNT_LINK_BASE_URL = ENV.ACCOUNT_LINK_BASE_URL.rstrip("/")
+# Django's PasswordResetTokenGenerator reads this; the verification generator has its own.
+PASSWORD_RESET_TIMEOUT = ENV.PASSWORD_RESET_TTL_SECONDS
+EMAIL_VERIFICATION_TTL_SECONDS = ENV.EMAIL_VERIFICATION_TTL_SECONDS
+UNVERIFIED_ACCOUNT_BLOCKS = frozenset(ENV.UNVERIFIED_ACCOUNT_BLOCKS)
+EXPORT_TTL_SECONDS = ENV.EXPORT_TTL_SECONDS
 
 # --- HTTP -------------------------------------------------------------------------------------
 API_TITLE = ENV.API_TITLE
@@ -416,6 +444,12 @@ IMPORT_STORAGE: dict[str, Any] = (
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "imports": IMPORT_STORAGE,
+    # Data exports (musicbud.accounts): never served as static or media files; downloaded
+    # only through the authenticated API.
+    "exports": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(ENV.EXPORT_DIR)},
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -452,7 +486,7 @@ LOGGING: dict[str, Any] = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "api.logs.LoopBatchedStreamHandler",
             "formatter": LOG_FORMAT,
             "filters": ["request_id"],
         },

@@ -33,6 +33,13 @@ reads ahead. The package imports only the frameworks, never the project's packag
 - ``read_ahead``: the plan that sends a request's cached reads with the rate limiter's Redis
   script (one round trip fewer per warm read), and an operation's declaration of them
   (``reads_ahead``); follows no framework file.
+- ``lane``: the cached-read lane in front of the handler: a warm cached read whose planner
+  (the project's, ``api.cached_answers``) checked, counted and read it in one Redis script is
+  answered with the bytes the full path gave for the same request shape and stored answer
+  (a template learned from one full-path answer); anything else goes down the full path
+  untouched. Uses Django's ``compress_string`` (GZip's random bytes) and the request signals'
+  receivers as ``handler`` does. Why: Django's request, response and 13 middleware cost more
+  than the rest of a warm read.
 """
 
 # distribution -> (the version audited, the upstream files the package follows)

@@ -15,6 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
+from musicbud.accounts.deletion import account_erase
+from musicbud.accounts.moderation import account_suspend, account_unsuspend
 from musicbud.connections.admin import connections_table  # and registers the connections
 from musicbud.kinds import KINDS
 from musicbud.models import Provider, Relation, TasteEdge, User
@@ -44,6 +46,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         "updated_at",
         "taste",
         "connections",
+        "email_verified_at",
     )
     ordering = ("-date_joined",)
     fieldsets = (
@@ -67,7 +70,7 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("date_joined", "last_login", "updated_at")}),
+        ("Dates", {"fields": ("date_joined", "last_login", "updated_at", "email_verified_at")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "email", "password1", "password2")}),
@@ -128,6 +131,35 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    # Deleting an account here is the account deletion service, as for the person themselves:
+    # every part of their data, their sessions and tokens, their channels handed over.
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        account_erase(user_id=obj.pk, actor_id=request.user.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        for user_id in list(queryset.values_list("pk", flat=True)):
+            account_erase(user_id=user_id, actor_id=request.user.pk)
+
+    def log_deletions(self, request: HttpRequest, queryset: Any) -> Any:
+        # account_erase writes the entry, naming the account by id only (its username is
+        # personal data, and free for someone else once the account is gone).
+        return []
+
+    @admin.action(description="Suspend the selected accounts (ends their logins at once)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = sum(
+            account_suspend(user_id=pk, staff_id=request.user.pk)
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(request, f"{done} account(s) suspended.")
+
+    @admin.action(description="Lift the suspension of the selected accounts")
+    def unsuspend(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        done = sum(account_unsuspend(user_id=pk) for pk in queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{done} suspension(s) lifted.")
+
+    actions = ("suspend", "unsuspend")
 
 
 class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]

@@ -100,6 +100,17 @@ def _encode(value: Any) -> bytes | int:
     return pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
 
 
+def stored_bytes(value: Any) -> bytes:
+    """The bytes Redis holds for ``value`` written through this module (or django-redis)."""
+    encoded = _encode(value)
+    return str(encoded).encode() if isinstance(encoded, int) else encoded
+
+
+def decode_shared(raw: bytes | str) -> Any:
+    """A value read straight from Redis, decoded once per identical bytes (``get(shared=True)``)."""
+    return _decode_shared(raw)
+
+
 def _decode(raw: bytes | str) -> Any:
     try:
         return int(raw)
@@ -125,7 +136,7 @@ def _decode_shared(raw: bytes | str) -> Any:
     return value
 
 
-async def _run_script(script: str, sha: str, *args: Any) -> Any:
+async def run_script(script: str, sha: str, *args: Any) -> Any:
     client = redis_client()
     try:
         return await client.evalsha(sha, *args)
@@ -256,9 +267,9 @@ class AsyncCache:
         planned = [
             (read, parts)
             for read in (reads if read_ahead.in_scope() else ())
-            if (parts := self._read_parts(read)) is not None
+            if (parts := self.read_parts(read)) is not None
         ]
-        result = await _run_script(
+        result = await run_script(
             _INCREMENT_SCRIPT,
             _INCREMENT_SHA,
             1,
@@ -278,7 +289,7 @@ class AsyncCache:
         with read_ahead.scope():
             yield
 
-    def _read_parts(self, read: CacheRead) -> tuple[str, str, str] | None:
+    def read_parts(self, read: CacheRead) -> tuple[str, str, str] | None:
         """(full generation key or "", full key before and after the generation); None when
         the key function does not keep keys verbatim (then the read is not made ahead)."""
         if read.generation_key is None:
@@ -305,12 +316,12 @@ class AsyncCache:
         if ahead is not None:
             raw_generation, raw = ahead
         else:
-            parts = self._read_parts(read)
+            parts = self.read_parts(read)
             if parts is None:  # a KEY_FUNCTION that does not keep the key verbatim: two reads
                 generation = int(await self.get(generation_key, 0))
                 value = await self.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
                 return generation, value
-            raw_generation, raw = await _run_script(
+            raw_generation, raw = await run_script(
                 _GENERATIONAL_GET_SCRIPT, _GENERATIONAL_GET_SHA, 1, *parts
             )
         return int(raw_generation), MISSING if raw is None else _decode_shared(raw)

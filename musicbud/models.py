@@ -50,6 +50,10 @@ class User(AbstractUser):
         error_messages={"unique": "A user with that username already exists."},
     )
     email = models.EmailField(max_length=254)
+    # When ``email`` was shown to be the person's (a verification link opened); None: not yet.
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+    # An address the person asked to change to: it replaces ``email`` once verified.
+    email_pending = models.EmailField(max_length=254, blank=True)
     display_name = models.CharField(max_length=80, blank=True)
     bio = models.TextField(max_length=500, blank=True)
     avatar_url = models.URLField(max_length=500, blank=True)

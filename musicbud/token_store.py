@@ -12,11 +12,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
 
-from musicbud.cache import async_cache
+from musicbud.cache import async_cache, stored_bytes
 from musicbud.models import TokenFamily
 
 ACTIVE = "active"
 REVOKED = "revoked"
+# The bytes Redis holds for an active family (a script compares them: api.cached_answers).
+ACTIVE_STORED = stored_bytes(ACTIVE)
 
 
 class Rotation(StrEnum):

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.http",
     "tests.fixtures.logs",
+    "tests.fixtures.mail",
     "tests.fixtures.providers",
     "tests.fixtures.taste",
 ]

@@ -10,11 +10,16 @@ from django.middleware.csrf import get_token
 from ninja import Router, Status
 
 from api.auth.schemas import (
+    AcceptedOut,
     CsrfOut,
+    EmailChangeIn,
+    EmailVerifyIn,
     LoginIn,
     LogoutIn,
     MeOut,
     PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     PublicUserOut,
     RefreshIn,
     RegisterIn,
@@ -29,7 +34,15 @@ from api.auth.security import (
     require_csrf,
 )
 from api.openapi import also_answers
-from api.throttling import enforce_rate_limit
+from api.throttling import client_key, enforce_rate_limit
+from musicbud.accounts.services import (
+    email_change,
+    email_verification_resend,
+    email_verify,
+    password_reset_confirm,
+    password_reset_request,
+)
+from musicbud.email_address import email_normalize_lenient
 from musicbud.errors import AuthenticationFailed
 from musicbud.models import User
 from musicbud.services.tokens import (
@@ -61,11 +74,12 @@ def _pair_out(pair: TokenPair) -> TokenPairOut:
     summary="Create an account",
 )
 async def register(request: HttpRequest, payload: RegisterIn) -> Status[User]:
-    """Registers a user with a username, an email and a password and answers the public user
-    (201). Username and email are unique case-insensitively: a taken one is a 409
-    `username_taken` / `email_taken`; a weak password or a malformed field is a 422 naming it.
-    Log in afterwards with `POST /api/v1/auth/login`. Limited per client address (the `client`
-    policy)."""
+    """Registers a user with a username, an email and a password, mails a verification link
+    to the address and answers the public user (201). A taken username (case-insensitively) is
+    a 409 `username_taken`; an address that already has an account is never said to be taken:
+    the answer looks the same, nothing is created, and the address's owner gets a mail. A weak
+    password or a malformed field is a 422 naming it. Log in afterwards with
+    `POST /api/v1/auth/login`. Limited per client address (the `client` policy)."""
     await register_rate_limit(request)
     user = await user_register(
         username=payload.username, email=payload.email, password=payload.password
@@ -187,4 +201,111 @@ async def password_change(request: AuthenticatedRequest, payload: PasswordChange
     if request.token_claims is None:
         # Session-authenticated: keep this session, as Django's own password change view does.
         await aupdate_session_auth_hash(request, user)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+ACCEPTED_RESET = "If the address has an account, a mail with a reset link is on its way."
+
+
+@router.post(
+    "/email/verify",
+    auth=None,
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="auth-email-verify",
+    summary="Verify an email address (the link's token)",
+    description=(
+        "Opens a verification link: the address is marked verified, or a pending new address "
+        "replaces the old one (whose owner is told by mail). 400 `email_verification_invalid` "
+        "(forged or already used) or `email_verification_expired`; 409 `email_taken` when a "
+        "pending address was taken meanwhile."
+    ),
+    openapi_extra=also_answers(HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT),
+)
+async def verify_email(request: HttpRequest, payload: EmailVerifyIn) -> Status[None]:
+    await enforce_rate_limit(request, group="auth.email.verify", policy="client")
+    await email_verify(token=payload.token)
+    return Status(HTTPStatus.NO_CONTENT, None)
+
+
+@router.post(
+    "/email/verify/resend",
+    auth=auth,
+    response={HTTPStatus.ACCEPTED: AcceptedOut},
+    url_name="auth-email-verify-resend",
+    summary="Send the verification link again",
+    description="Mails a new link to the address awaiting verification (rate limited).",
+)
+async def resend_verification(request: AuthenticatedRequest) -> Status[AcceptedOut]:
+    await enforce_rate_limit(request, group="auth.email.resend", policy="strict")
+    sent = await email_verification_resend(user_id=request.auth.pk)
+    detail = "A verification mail is on its way." if sent else "The address is already verified."
+    return Status(HTTPStatus.ACCEPTED, AcceptedOut(detail=detail))
+
+
+@router.post(
+    "/email",
+    auth=auth,
+    response={HTTPStatus.ACCEPTED: AcceptedOut},
+    url_name="auth-email-change",
+    summary="Change the email address",
+    description=(
+        "Needs the current password (422 `wrong_password`). The new address gets a "
+        "verification link and replaces the old one only once the link is opened."
+    ),
+)
+async def change_email(
+    request: AuthenticatedRequest, payload: EmailChangeIn
+) -> Status[AcceptedOut]:
+    await enforce_rate_limit(request, group="auth.email.change", policy="strict")
+    await email_change(user_id=request.auth.pk, password=payload.password, email=payload.email)
+    return Status(
+        HTTPStatus.ACCEPTED,
+        AcceptedOut(detail="A verification mail is on its way to the new address."),
+    )
+
+
+@router.post(
+    "/password/reset",
+    auth=None,
+    response={HTTPStatus.ACCEPTED: AcceptedOut},
+    url_name="auth-password-reset",
+    summary="Ask for a password reset link",
+    description=(
+        "Always 202 with the same body, whether the address has an account or not; a mail "
+        "with a single-use link leaves only for an account's address. Rate limited per "
+        "address and per client."
+    ),
+)
+async def password_reset(request: HttpRequest, payload: PasswordResetIn) -> Status[AcceptedOut]:
+    address = email_normalize_lenient(payload.email.strip()).lower()
+    await enforce_rate_limit(
+        request, group="auth.password.reset.address", policy="strict", key=f"email:{address}"
+    )
+    await enforce_rate_limit(
+        request, group="auth.password.reset.ip", policy="client", key=client_key(request)
+    )
+    await password_reset_request(email=payload.email)
+    return Status(HTTPStatus.ACCEPTED, AcceptedOut(detail=ACCEPTED_RESET))
+
+
+@router.post(
+    "/password/reset/confirm",
+    auth=None,
+    response={HTTPStatus.NO_CONTENT: None},
+    url_name="auth-password-reset-confirm",
+    summary="Set a new password with a reset link",
+    description=(
+        "Applies the password rules (422 `validation_error`), sets the password and ends "
+        "every session and token of the account (old refresh tokens are refused). 400 "
+        "`password_reset_invalid` (forged or already used) or `password_reset_expired`."
+    ),
+    openapi_extra=also_answers(HTTPStatus.BAD_REQUEST),
+)
+async def password_reset_confirm_view(
+    request: HttpRequest, payload: PasswordResetConfirmIn
+) -> Status[None]:
+    await enforce_rate_limit(request, group="auth.password.reset.confirm", policy="client")
+    await password_reset_confirm(
+        uid=payload.uid, token=payload.token, new_password=payload.new_password
+    )
     return Status(HTTPStatus.NO_CONTENT, None)

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import Field, JsonValue
+from pydantic import ConfigDict, Field, JsonValue
 
 from api import examples
 from api.examples import answer_example
@@ -80,4 +80,41 @@ class MeOut(PublicUserOut):
     model_config = answer_example(examples.ME)
 
     email: str
+    email_verified: bool = Field(description="Whether ``email`` was shown to be theirs.")
+    email_pending: str = Field(
+        description="An address they asked to change to, until its link is opened; or ''."
+    )
     is_staff: bool
+
+    @staticmethod
+    def resolve_email_verified(obj: User) -> bool:
+        return obj.email_verified_at is not None
+
+
+class EmailVerifyIn(InputSchema):
+    token: str = Field(min_length=1, max_length=200, description="The link's ?token= value.")
+
+
+class EmailChangeIn(InputSchema):
+    password: str = Field(max_length=128, description="The current password.")
+    email: str = Field(max_length=254, description="The new address (verified before it counts).")
+
+
+class PasswordResetIn(InputSchema):
+    email: str = Field(max_length=254)
+
+
+class PasswordResetConfirmIn(InputSchema):
+    uid: str = Field(min_length=1, max_length=40, description="The link's ?uid= value.")
+    token: str = Field(min_length=1, max_length=100, description="The link's ?token= value.")
+    new_password: str = Field(max_length=128)
+
+
+class AcceptedOut(Schema):
+    detail: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"detail": "If the address has an account, a mail is on its way."}]
+        }
+    )

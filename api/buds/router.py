@@ -3,6 +3,7 @@ recommendations."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from api.buds.schemas import (
 )
 from api.cached_answers import cached_answer
 from api.catalogue.schemas import KindPath
+from api.openapi import also_answers
 from api.pagination import Page, PageParams, first_link, next_link, offset_page
 from fastpath.read_ahead import CacheRead
 from graph.types import Recommendation, SharedItem
@@ -40,11 +42,15 @@ BudsPageOut = Page[BudOut]
 
 
 def _my_buds_reads(request: AuthenticatedRequest, params: BudsParams) -> list[CacheRead]:
-    arguments = _page_arguments(params)
+    return my_buds_cache_reads(user_id=request.auth.pk, arguments=page_arguments(params))
+
+
+def my_buds_cache_reads(*, user_id: int, arguments: dict[str, Any]) -> list[CacheRead]:
+    """The cache reads ``my_buds`` makes: the page and the count (the lane reads them too)."""
     return [
-        *buds_page_reads(user_id=request.auth.pk, **arguments),
+        *buds_page_reads(user_id=user_id, **arguments),
         bud_count_get.cache_read(
-            user_id=request.auth.pk, kind=arguments["kind"], source=arguments["source"]
+            user_id=user_id, kind=arguments["kind"], source=arguments["source"]
         ),
     ]
 
@@ -55,7 +61,7 @@ def _ranking_previous(request: AuthenticatedRequest, params: PageParams) -> str 
     return first_link(request) if params.cursor else None
 
 
-def _page_arguments(params: BudsParams) -> dict[str, Any]:
+def page_arguments(params: BudsParams) -> dict[str, Any]:
     return {
         "kind": params.kind.item_kind if params.kind else None,
         "source": params.source,
@@ -77,7 +83,7 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     the shared items that weigh most (never one that weighs nothing). Cached, its count too;
     pages follow a keyset cursor, so none repeats or skips a bud, and `previous` is the first
     page (a ranking is read forward)."""
-    arguments = _page_arguments(params)
+    arguments = page_arguments(params)
     page = await buds_page_get(user_id=request.auth.pk, **arguments)
     count = await bud_count_get(
         user_id=request.auth.pk, kind=arguments["kind"], source=arguments["source"]
@@ -95,6 +101,8 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     response=Page[SharedItemOut],
     url_name="common-items",
     summary="What I share with someone",
+    # 403 taste_hidden: their taste_visible_to leaves me out.
+    openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def common(
     request: AuthenticatedRequest, username: str, params: Query[CommonParams]
@@ -128,11 +136,17 @@ async def item_buds(
     """The users holding the item, ranked by how much of their library it is (and how rare it
     is), best first. 404 for an unknown item."""
     page = await item_buds_get(
-        kind=kind.item_kind, public_id=item_id, limit=params.limit, cursor=params.cursor
+        viewer_id=request.auth.pk,
+        kind=kind.item_kind,
+        public_id=item_id,
+        limit=params.limit,
+        cursor=params.cursor,
     )
     return {
         "items": page.buds,
-        "count": await item_bud_total_get(kind=kind.item_kind, public_id=item_id),
+        "count": await item_bud_total_get(
+            viewer_id=request.auth.pk, kind=kind.item_kind, public_id=item_id
+        ),
         "next": next_link(request, page.next_cursor),
         "previous": _ranking_previous(request, params),
     }

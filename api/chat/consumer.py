@@ -237,6 +237,11 @@ class ChatConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """A layer message from ``musicbud.chat.fanout.publish``."""
         if self.grant is None or event.get("skip_user") == self.user.pk:
             return
+        if event.get("recheck"):
+            # The account's logins were ended (reset, suspension, deletion): check now rather
+            # than at the next periodic check.
+            await self.check_session()
+            return
         channel = event.get("channel")
         if channel is not None and channel not in self.subscribed:
             return  # left, kicked or banned: nothing more from that channel

@@ -13,6 +13,7 @@ from api import examples
 from api.examples import answer_example
 from api.pagination import PageParams
 from api.schemas import InputSchema
+from musicbud.chat.fanout import user_payload
 from musicbud.chat.models import CLIENT_ID_MAX_LENGTH, MESSAGE_MAX_LENGTH, Message
 from musicbud.chat.selectors import MembershipView
 
@@ -106,13 +107,23 @@ class MessageOut(Schema):
     id: UUID
     channel: UUID | None
     conversation: UUID | None
-    author: UserRefOut
+    author: UserRefOut = Field(
+        description='A deleted account shows as username "" and display name "Deleted '
+        'account", with no content.'
+    )
     content: str
     created_at: datetime
 
     @staticmethod
     def resolve_id(obj: Message) -> UUID:
         return obj.public_id
+
+    @staticmethod
+    def resolve_author(obj: object) -> object:
+        if isinstance(obj, dict):
+            return obj["author"]
+        author = obj.author  # type: ignore[attr-defined]
+        return user_payload(author)
 
     @staticmethod
     def resolve_channel(obj: Message) -> UUID | None:
@@ -128,9 +139,17 @@ class ConversationOut(Schema):
     model_config = answer_example(examples.CONVERSATION)
 
     id: UUID
-    user: UserRefOut = Field(description="The other person.")
+    user: UserRefOut = Field(
+        description='The other person ("Deleted account" once they deleted their account).'
+    )
     last_message: MessageOut | None
     unread: int
+
+    @staticmethod
+    def resolve_user(obj: object) -> object:
+        if isinstance(obj, dict):
+            return obj["user"]
+        return user_payload(obj.user)  # type: ignore[attr-defined]
 
 
 class ReadIn(InputSchema):

@@ -25,6 +25,8 @@ from api.legacy.schemas import (
     BudIn,
     BudOut,
     BudProfileOut,
+    BudRequestOut,
+    BudSearchOut,
     ItemOut,
     LegacyPage,
     SearchIn,
@@ -32,10 +34,18 @@ from api.legacy.schemas import (
     item_data,
     user_data,
 )
+from api.throttling import enforce_user_rate_limit
 from graph.scoring import MAX_LIMIT
 from graph.types import BudSource
 from musicbud.kinds import KIND_SPECS, KINDS
 from musicbud.models import ItemKind
+from musicbud.relationships.services.friends import (
+    FriendRequestView,
+    PersonView,
+    friend_remove,
+    friend_request_answer_from,
+    friend_request_send,
+)
 from musicbud.selectors.buds import (
     RankingSlice,
     bud_score_get,
@@ -140,6 +150,7 @@ def _common_cell(word: str, source: BudSource, kind: ItemKind) -> None:
         summary=f"The {plural} a bud and I both have as {word}",
         body=BudIn,
         paged=True,
+        errors=(HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN),
     )
     async def common_cell(request: AuthenticatedRequest) -> HttpResponse:
         async def rows(page: PageRequest) -> PageRows:
@@ -184,7 +195,7 @@ async def bud_profile(request: AuthenticatedRequest) -> HttpResponse:
     bud = _bud(request)
     user_id = request.auth.pk
     score = await bud_score_get(user_id=user_id, **bud)
-    profile = await public_profile_get(**bud)
+    profile = await public_profile_get(viewer_id=user_id, **bud)
     return legacy_response(
         request,
         BudProfileOut,
@@ -197,18 +208,78 @@ async def bud_profile(request: AuthenticatedRequest) -> HttpResponse:
     )
 
 
+def _bud_request_data(view: FriendRequestView) -> dict[str, Any]:
+    def who(person: PersonView) -> dict[str, Any]:
+        return {
+            "uid": person.public_id,
+            "username": person.username,
+            "display_name": person.display_name,
+        }
+
+    return {
+        "id": str(view.id),
+        "sender": who(view.sender),
+        "recipient": who(view.recipient),
+        "status": view.status,
+        "created_at": view.created_at,
+    }
+
+
+async def _bud_request(request: AuthenticatedRequest, payload: SearchIn) -> HttpResponse:
+    """``{userId}`` asks that person (201; 200 when it accepts their request to me);
+    ``{userId, action}`` accepts or rejects their request, or removes the friend."""
+    assert payload.userId is not None  # noqa: S101 - the caller checked
+    other = payload.userId
+    status = HTTPStatus.OK
+    if payload.action is None:
+        result = await friend_request_send(user=request.auth, public_id=other)
+        view: FriendRequestView | None = result.request
+        message = "Bud request sent." if result.created else "Bud request accepted."
+        status = HTTPStatus.CREATED if result.created else HTTPStatus.OK
+    elif payload.action == "remove":
+        await friend_remove(user=request.auth, public_id=other)
+        view, message = None, "Bud removed."
+    else:
+        accept = payload.action == "accept"
+        view = await friend_request_answer_from(
+            user=request.auth, sender_public_id=other, accept=accept
+        )
+        message = "Bud request accepted." if accept else "Bud request rejected."
+    return legacy_response(
+        request,
+        BudRequestOut,
+        {
+            "message": message,
+            "code": status,
+            "successful": True,
+            "data": _bud_request_data(view) if view is not None else None,
+        },
+        status=status,
+    )
+
+
 @legacy_operation(
     router,
     "bud/search",
-    response={HTTPStatus.OK: UsersPage},
-    summary="People whose username or display name contains the query",
+    response={HTTPStatus.OK: BudSearchOut, HTTPStatus.CREATED: BudRequestOut},
+    summary="People whose username or display name contains the query; or a bud request",
     successor="/api/v1/users/search",
     body=SearchIn,
     paged=True,
+    errors=(HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
 )
 async def bud_search(request: AuthenticatedRequest) -> HttpResponse:
+    """With ``userId`` a bud (friend) request in the legacy envelope (as
+    ``/api/v1/friends/requests``); otherwise the search."""
+    payload = legacy_input(request, SearchIn)
+    if payload.userId is not None:
+        await enforce_user_rate_limit(
+            user_id=request.auth.pk, group="friends.request", policy="strict"
+        )
+        return await _bud_request(request, payload)
+
     async def rows(page: PageRequest) -> PageRows:
-        text = legacy_input(request, SearchIn).text
+        text = payload.text
         me = request.auth.pk
         users, count = await counted_rows(
             page,

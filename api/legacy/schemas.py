@@ -4,10 +4,18 @@ page envelope, buds as ``{bud, similarity_score}``. Another user never shows an 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from ninja import Schema
-from pydantic import BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    RootModel,
+    field_validator,
+)
 
 from api import examples
 from api.auth.schemas import USERNAME_DOCUMENTED
@@ -128,6 +136,60 @@ class BudOut(Schema):
 class BudProfileData(Schema):
     bud: UserOut
     similarity_score: float
+
+
+class BudPersonOut(Schema):
+    uid: Uid
+    username: str
+    display_name: str
+
+
+class BudRequestData(Schema):
+    id: str
+    sender: BudPersonOut
+    recipient: BudPersonOut
+    status: str
+    created_at: datetime
+
+
+class BudRequestOut(Schema):
+    """The answer to a bud request (``data`` null once a friend is removed)."""
+
+    model_config = answer_example(
+        {
+            "message": "Bud request sent.",
+            "code": 201,
+            "successful": True,
+            "data": {
+                "id": "3c2e1f0a-5b6d-4e7f-8a9b-0c1d2e3f4a5b",
+                "sender": {
+                    "uid": examples.MAYA_ID.replace("-", ""),
+                    "username": "maya",
+                    "display_name": "Maya",
+                },
+                "recipient": {
+                    "uid": examples.LEO_ID.replace("-", ""),
+                    "username": "leo",
+                    "display_name": "Leo",
+                },
+                "status": "pending",
+                "created_at": "2026-12-07T09:00:00Z",
+            },
+        }
+    )
+
+    message: str
+    code: int
+    successful: bool
+    data: BudRequestData | None
+
+
+class BudSearchOut(RootModel[LegacyPage[UserOut] | BudRequestOut]):
+    """A search's page, or (with ``userId``) a bud request's answer."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.legacy_page(examples.LEGACY_USER)]}
+    )
 
 
 class BudProfileOut(Schema):
@@ -286,12 +348,27 @@ class BudIn(LegacyInput):
             return {"public_id": None, "username": self.bud_id.strip()}
 
 
+# Inline in the body's schema (the legacy document states each body without $defs).
+BudAction = Literal["accept", "reject", "remove"]
+
+
 class SearchIn(LegacyInput):
-    needs = ("query", "q")
+    """A search (``query`` or ``q``), or with ``userId`` a bud (friend) request: alone it asks
+    that person, with ``action`` it accepts or rejects their request or removes the friend."""
+
+    needs = ("query", "q", "userId")
+    # The search's message: a bud request is the newer app's variant.
+    needs_message = "Send query (or q)"
     needs_not_blank = True  # surrounding spaces are trimmed
 
     query: str | None = Field(None, max_length=80)
     q: str | None = Field(None, max_length=80, description="Same as query.")
+    userId: Uid | None = Field(  # noqa: N815 - the name the app sends
+        None, description="A bud request to (or an answer about) the user of this uid."
+    )
+    action: BudAction | None = Field(
+        None, description="With userId: accept or reject their request, or remove the friend."
+    )
 
     @field_validator("query", "q")
     @classmethod

@@ -16,8 +16,8 @@ from api.legacy.schemas import UserAnswerOut, user_data
 from musicbud.errors import NotFound
 from musicbud.kinds import KIND_SPECS
 from musicbud.models import ItemKind, Relation
+from musicbud.relationships.visibility import taste_owner_find
 from musicbud.selectors.profile import public_profile_get
-from musicbud.selectors.users import active_user_find
 
 router = Router(tags=["legacy: users"], auth=auth)
 
@@ -38,7 +38,7 @@ def _public_id(user_id: str) -> uuid.UUID:
     errors=(HTTPStatus.NOT_FOUND,),
 )
 async def user_profile(request: AuthenticatedRequest, user_id: str) -> HttpResponse:
-    profile = await public_profile_get(public_id=_public_id(user_id))
+    profile = await public_profile_get(viewer_id=request.auth.pk, public_id=_public_id(user_id))
     return legacy_response(
         request,
         UserAnswerOut,
@@ -60,10 +60,10 @@ def _user_taste_list(relation: Relation, word: str, kind: ItemKind) -> None:
         response={HTTPStatus.OK: taste_page_schema(relation)},
         summary=f"Another user's {word} {plural}",
         paged=True,
-        errors=(HTTPStatus.NOT_FOUND,),
+        errors=(HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN),
     )
     async def user_taste_list(request: AuthenticatedRequest, user_id: str) -> HttpResponse:
-        user = await active_user_find(public_id=_public_id(user_id))
+        user = await taste_owner_find(viewer_id=request.auth.pk, public_id=_public_id(user_id))
         return await taste_page(
             request, user_id=user.pk, relation=relation, kind=kind, found=f"{word} {plural}"
         )

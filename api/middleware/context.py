@@ -61,7 +61,9 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
                 extra={
                     "method": request.method,
                     "route": route,
-                    "path": request.path,
+                    # A route whose path carries a secret (a compare link's token) logs its
+                    # template instead.
+                    "path": route if "<token>" in route else request.path,
                     "status": response.status_code,
                     "duration_ms": round(seconds * 1000, 2),
                     "user_id": request_user_id(request),

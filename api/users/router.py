@@ -83,5 +83,6 @@ async def search_users(
 )
 async def public_profile(request: AuthenticatedRequest, username: str) -> ProfileData:
     """What anyone signed in may see of `username` (case-insensitive): public fields and taste
-    counts, never the email. 404 for an unknown or inactive user."""
-    return await public_profile_get(username=username)
+    counts (null when their `taste_visible_to` leaves me out), never the email. 404 for an
+    unknown or inactive user, and across a block either way (exactly as for an unknown user)."""
+    return await public_profile_get(viewer_id=request.auth.pk, username=username)

@@ -37,7 +37,10 @@ class PublicProfileOut(Schema):
     bio: str
     avatar_url: str
     joined_at: datetime
-    taste_counts: TasteCountsOut
+    taste_counts: TasteCountsOut | None = Field(
+        description="How many items they like, rank and play, per kind; null when their "
+        "`taste_visible_to` leaves me out (never null on my own profile)."
+    )
 
     @staticmethod
     def resolve_id(obj: Any) -> UUID:

@@ -5,10 +5,11 @@ scored by ``graph.scoring``."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
+from graph.compatibility import PairFacts
 from graph.connection import cypher_read
 from graph.labels import KIND_FOR_LABEL, LABEL_FOR_KIND, TYPE_FOR_RELATION
 from graph.models import CellPopulation
@@ -173,13 +174,15 @@ def _ranked(
     *,
     limit: int,
     cursor: str | None,
+    hidden: frozenset[int],
 ) -> tuple[list[Candidate], str | None]:
     page, next_cursor = top_scored(
         (
             (user, UUID(profiles[user]["public_id"]), score)
             for user, score in candidate_scores(facts, hits).items()
-            # Inactive users still count in the statistics (as in SQL) but are never buds.
-            if _active(profiles[user])
+            # Inactive users still count in the statistics (as in SQL) but are never buds;
+            # the people the viewer may not find are left out before the page is cut.
+            if _active(profiles[user]) and user not in hidden
         ),
         limit=limit,
         cursor=cursor,
@@ -188,12 +191,18 @@ def _ranked(
 
 
 async def buds_for_user(
-    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+    *,
+    user_id: int,
+    kind: str | None,
+    source: BudSource,
+    limit: int,
+    cursor: str | None,
+    hidden: frozenset[int] = frozenset(),
 ) -> BudPage:
     facts, hits, profiles, refs = await _facts(
         user_id=user_id, cells=cells_for(source=source, kind=kind)
     )
-    page, next_cursor = _ranked(facts, hits, profiles, limit=limit, cursor=cursor)
+    page, next_cursor = _ranked(facts, hits, profiles, limit=limit, cursor=cursor, hidden=hidden)
     on_page = {candidate.user_id for candidate in page}
     shared: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
     for user, cell, item in hits:
@@ -206,7 +215,9 @@ async def buds_for_user(
     )
 
 
-async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
+async def bud_count(
+    *, user_id: int, kind: str | None, source: BudSource, hidden: frozenset[int] = frozenset()
+) -> int:
     facts, hits, profiles, _ = await _facts(
         user_id=user_id, cells=cells_for(source=source, kind=kind)
     )
@@ -214,7 +225,7 @@ async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int
     return sum(
         1
         for user, score in candidate_scores(facts, hits).items()
-        if score > 0 and _active(profiles[user])
+        if score > 0 and _active(profiles[user]) and user not in hidden
     )
 
 
@@ -227,7 +238,14 @@ async def common_items(
     return sort_shared(SharedItem(item=refs[key], weight=w) for key, w in weights.items())
 
 
-async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+async def buds_for_item(
+    *,
+    kind: str,
+    item_id: int,
+    limit: int,
+    cursor: str | None,
+    hidden: frozenset[int] = frozenset(),
+) -> BudPage:
     label = LABEL_FOR_KIND[kind]
     rows = await cypher_read(
         f"MATCH (u:User)-[r]->(i:{label} {{sql_id: $item}}) WHERE type(r) IN $types "
@@ -238,7 +256,7 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
     holders: dict[int, list[str]] = defaultdict(list)
     profiles: dict[int, dict[str, Any]] = {}
     for row in rows:
-        if not _active(row):
+        if not _active(row) or int(row["user"]) in hidden:
             continue
         holders[int(row["user"])].append(RELATION_FOR_TYPE[row["rel"]])
         profiles[int(row["user"])] = row
@@ -274,7 +292,9 @@ async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | No
     )
 
 
-async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None) -> int:
+async def item_bud_count(
+    *, kind: str, item_id: int, exclude_user_id: int | None, hidden: frozenset[int] = frozenset()
+) -> int:
     rows = await cypher_read(
         f"MATCH (u:User)-[r]->(i:{LABEL_FOR_KIND[kind]} {{sql_id: $item}}) "
         "WHERE type(r) IN $types "
@@ -282,14 +302,22 @@ async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None
         {"item": item_id, "types": sorted(TYPE_FOR_RELATION.values())},
     )
     # What buds_for_item pages through: every active holder (each scores above 0).
-    return sum(1 for row in rows if _active(row) and row["user"] != exclude_user_id)
+    return sum(
+        1
+        for row in rows
+        if _active(row) and row["user"] != exclude_user_id and int(row["user"]) not in hidden
+    )
 
 
-async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
+async def recommendations(
+    *, user_id: int, kind: str, limit: int, hidden: frozenset[int] = frozenset()
+) -> list[Recommendation]:
     facts, hits, profiles, _ = await _facts(
         user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None)
     )
-    top, _ = _ranked(facts, hits, profiles, limit=BUDS_PER_RECOMMENDATION, cursor=None)
+    top, _ = _ranked(
+        facts, hits, profiles, limit=BUDS_PER_RECOMMENDATION, cursor=None, hidden=hidden
+    )
     buds = {c.user_id: c.score for c in top}
     if not buds:
         return []
@@ -313,3 +341,27 @@ async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recomm
         key=lambda r: (-r.score, r.item.name, r.item.public_id),
     )
     return ranked[: max(1, limit)]
+
+
+async def pair_facts(
+    *, user_ids: Sequence[int], cells: list[Cell], to_name: Callable[[PairFacts], set[str]]
+) -> tuple[PairFacts, dict[str, ItemRef]]:
+    rows = await cypher_read(
+        "MATCH (u:User)-[r]->(i) WHERE u.sql_id IN $users AND type(r) IN $types "
+        "OPTIONAL MATCH (i)<-[r2]-(v:User) WHERE type(r2) = type(r) "
+        "RETURN u.sql_id AS user, type(r) AS rel, labels(i) AS labels, i.sql_id AS item, "
+        "count(v) AS df",
+        {"users": list(user_ids), "types": _types(cells)},
+    )
+    wanted = set(cells)
+    libraries: dict[int, dict[Cell, set[int]]] = {int(user): {} for user in user_ids}
+    df: dict[tuple[Cell, int], int] = {}
+    for row in rows:
+        cell = _cell(row["rel"], row["labels"])
+        if cell not in wanted or cell is None:
+            continue
+        item = int(row["item"])
+        libraries[int(row["user"])].setdefault(cell, set()).add(item)
+        df[(cell, item)] = int(row["df"])
+    facts = PairFacts(libraries=libraries, df=df, users=await _cell_users(cells))
+    return facts, await _item_refs(to_name(facts))

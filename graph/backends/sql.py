@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +12,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 from django.db.models import Q
 
+from graph.compatibility import PairFacts
 from graph.models import CellPopulation, ItemPopularity, UserLibrary, library_column
 from graph.scoring import (
     BUDS_PER_RECOMMENDATION,
@@ -191,7 +192,7 @@ Profile = tuple[UUID, str, str]
 
 
 def _ranked(
-    facts: TasteFacts, *, limit: int, cursor: str | None
+    facts: TasteFacts, *, limit: int, cursor: str | None, hidden: frozenset[int]
 ) -> tuple[list[Scored], str | None, dict[int, Profile]]:
     """One page of active buds, and their (public id, username, display name).
 
@@ -206,7 +207,10 @@ def _ranked(
         (
             (rounded, user)
             for user, score in _candidate_scores(facts)
-            if (rounded := round_score(score)) > 0 and (after is None or rounded <= after[0])
+            # The people the viewer may not find are left out before the page is cut.
+            if user not in hidden
+            and (rounded := round_score(score)) > 0
+            and (after is None or rounded <= after[0])
         ),
         key=lambda row: -row[0],
     )
@@ -232,15 +236,17 @@ def _ranked(
     return page, next_cursor, profiles
 
 
-def _bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
-    # What _ranked pages through: active candidates whose rounded score is positive.
+def _bud_count(*, user_id: int, kind: str | None, source: BudSource, hidden: frozenset[int]) -> int:
+    # What _ranked pages through: active visible candidates whose rounded score is positive.
     facts = _facts(user_id=user_id, cells=cells_for(source=source, kind=kind))
     scores = _candidate_scores(facts, active_only=True)
-    return sum(1 for _, score in scores if round_score(score) > 0)
+    return sum(1 for user, score in scores if user not in hidden and round_score(score) > 0)
 
 
-async def bud_count(*, user_id: int, kind: str | None, source: BudSource) -> int:
-    return await sync_to_async(_bud_count)(user_id=user_id, kind=kind, source=source)
+async def bud_count(
+    *, user_id: int, kind: str | None, source: BudSource, hidden: frozenset[int] = frozenset()
+) -> int:
+    return await sync_to_async(_bud_count)(user_id=user_id, kind=kind, source=source, hidden=hidden)
 
 
 def _item_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
@@ -274,11 +280,17 @@ def _shared_rows(
 
 
 def _buds_for_user(
-    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+    *,
+    user_id: int,
+    kind: str | None,
+    source: BudSource,
+    limit: int,
+    cursor: str | None,
+    hidden: frozenset[int],
 ) -> BudPage:
     cells = cells_for(source=source, kind=kind)
     facts = _facts(user_id=user_id, cells=cells)
-    page, next_cursor, profiles = _ranked(facts, limit=limit, cursor=cursor)
+    page, next_cursor, profiles = _ranked(facts, limit=limit, cursor=cursor, hidden=hidden)
     if not page:
         return BudPage(buds=[], next_cursor=None)
     ids = [user for _, _, user in page]
@@ -302,10 +314,16 @@ def _buds_for_user(
 
 
 async def buds_for_user(
-    *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
+    *,
+    user_id: int,
+    kind: str | None,
+    source: BudSource,
+    limit: int,
+    cursor: str | None,
+    hidden: frozenset[int] = frozenset(),
 ) -> BudPage:
     return await sync_to_async(_buds_for_user)(
-        user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
+        user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor, hidden=hidden
     )
 
 
@@ -328,11 +346,15 @@ async def common_items(
     )
 
 
-def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+def _buds_for_item(
+    *, kind: str, item_id: int, limit: int, cursor: str | None, hidden: frozenset[int]
+) -> BudPage:
     holders: dict[int, list[str]] = defaultdict(list)
-    for user, relation in TasteEdge.objects.filter(
-        kind=kind, user__is_active=True, **{f"{kind}_id": item_id}
-    ).values_list("user_id", "relation"):
+    for user, relation in (
+        TasteEdge.objects.filter(kind=kind, user__is_active=True, **{f"{kind}_id": item_id})
+        .exclude(user_id__in=hidden)
+        .values_list("user_id", "relation")
+    ):
         holders[int(user)].append(relation)
     if not holders:
         return BudPage(buds=[], next_cursor=None)
@@ -370,29 +392,44 @@ def _buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -
     )
 
 
-async def buds_for_item(*, kind: str, item_id: int, limit: int, cursor: str | None) -> BudPage:
+async def buds_for_item(
+    *,
+    kind: str,
+    item_id: int,
+    limit: int,
+    cursor: str | None,
+    hidden: frozenset[int] = frozenset(),
+) -> BudPage:
     return await sync_to_async(_buds_for_item)(
-        kind=kind, item_id=item_id, limit=limit, cursor=cursor
+        kind=kind, item_id=item_id, limit=limit, cursor=cursor, hidden=hidden
     )
 
 
-def _item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None) -> int:
-    # What _buds_for_item pages through: every active holder (each scores above 0).
-    holders = TasteEdge.objects.filter(kind=kind, user__is_active=True, **{f"{kind}_id": item_id})
+def _item_bud_count(
+    *, kind: str, item_id: int, exclude_user_id: int | None, hidden: frozenset[int]
+) -> int:
+    # What _buds_for_item pages through: every active visible holder (each scores above 0).
+    holders = TasteEdge.objects.filter(
+        kind=kind, user__is_active=True, **{f"{kind}_id": item_id}
+    ).exclude(user_id__in=hidden)
     if exclude_user_id is not None:
         holders = holders.exclude(user_id=exclude_user_id)
     return holders.values("user_id").distinct().count()
 
 
-async def item_bud_count(*, kind: str, item_id: int, exclude_user_id: int | None) -> int:
+async def item_bud_count(
+    *, kind: str, item_id: int, exclude_user_id: int | None, hidden: frozenset[int] = frozenset()
+) -> int:
     return await sync_to_async(_item_bud_count)(
-        kind=kind, item_id=item_id, exclude_user_id=exclude_user_id
+        kind=kind, item_id=item_id, exclude_user_id=exclude_user_id, hidden=hidden
     )
 
 
-def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
+def _recommendations(
+    *, user_id: int, kind: str, limit: int, hidden: frozenset[int]
+) -> list[Recommendation]:
     facts = _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None))
-    top, _, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None)
+    top, _, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None, hidden=hidden)
     buds = {user: score for score, _, user in top}
     if not buds:
         return []
@@ -417,5 +454,83 @@ def _recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendat
     return ranked[: max(1, limit)]
 
 
-async def recommendations(*, user_id: int, kind: str, limit: int) -> list[Recommendation]:
-    return await sync_to_async(_recommendations)(user_id=user_id, kind=kind, limit=limit)
+async def recommendations(
+    *, user_id: int, kind: str, limit: int, hidden: frozenset[int] = frozenset()
+) -> list[Recommendation]:
+    return await sync_to_async(_recommendations)(
+        user_id=user_id, kind=kind, limit=limit, hidden=hidden
+    )
+
+
+def _pair_facts(*, user_ids: Sequence[int], cells: list[Cell]) -> PairFacts:
+    relations = sorted({relation for relation, _ in cells})
+    kinds = sorted({kind for _, kind in cells})
+    wanted = set(cells)
+    edges = TasteEdge._meta.db_table
+    popularity = ItemPopularity._meta.db_table
+    item = item_id_sql("e")
+    marks = [", ".join(["%s"] * len(values)) for values in (user_ids, relations, kinds)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.user_id, e.relation, e.kind, {item}, p.holders FROM {edges} e "  # noqa: S608
+            f"LEFT JOIN {popularity} p ON p.relation = e.relation AND p.kind = e.kind "
+            f"AND p.item_id = {item} WHERE e.user_id IN ({marks[0]}) "
+            f"AND e.relation IN ({marks[1]}) AND e.kind IN ({marks[2]})",
+            [*user_ids, *relations, *kinds],
+        )
+        rows = cursor.fetchall()
+    libraries: dict[int, dict[Cell, set[int]]] = {int(user): {} for user in user_ids}
+    df: dict[tuple[Cell, int], int] = {}
+    for user, relation, kind, item_id, holders in rows:
+        cell = (relation, kind)
+        if cell not in wanted:
+            continue
+        libraries[int(user)].setdefault(cell, set()).add(int(item_id))
+        if holders is not None:
+            df[(cell, int(item_id))] = int(holders)
+    users = {
+        (relation, kind): count
+        for relation, kind, count in CellPopulation.objects.filter(
+            relation__in=relations, kind__in=kinds
+        ).values_list("relation", "kind", "users")
+        if (relation, kind) in wanted
+    }
+    return PairFacts(libraries=libraries, df=df, users=users)
+
+
+def _named_refs(keys: Iterable[str]) -> dict[str, ItemRef]:
+    """The items ``keys`` name, every kind in one query (a page's ``_item_refs`` takes one
+    per kind)."""
+    by_kind = item_ids_by_kind(keys)
+    if not by_kind:
+        return {}
+    parts: list[str] = []
+    params: list[Any] = []
+    for kind, ids in sorted(by_kind.items()):
+        table = ITEM_MODELS[kind]._meta.db_table
+        marks = ", ".join(["%s"] * len(ids))
+        parts.append(
+            f"SELECT %s, id, public_id, name FROM {table} WHERE id IN ({marks})"  # noqa: S608
+        )
+        params.extend([kind, *ids])
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    return {
+        item_key(kind, pk): ItemRef(kind=kind, public_id=_public_uuid(public_id), name=name)
+        for kind, pk, public_id, name in rows
+    }
+
+
+def _pair_facts_named(
+    *, user_ids: Sequence[int], cells: list[Cell], to_name: Callable[[PairFacts], set[str]]
+) -> tuple[PairFacts, dict[str, ItemRef]]:
+    facts = _pair_facts(user_ids=user_ids, cells=cells)
+    return facts, _named_refs(to_name(facts))
+
+
+async def pair_facts(
+    *, user_ids: Sequence[int], cells: list[Cell], to_name: Callable[[PairFacts], set[str]]
+) -> tuple[PairFacts, dict[str, ItemRef]]:
+    # One hop for the facts, the choice of the items to name and their names.
+    return await sync_to_async(_pair_facts_named)(user_ids=user_ids, cells=cells, to_name=to_name)

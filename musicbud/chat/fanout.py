@@ -39,7 +39,13 @@ def timestamp(value: datetime) -> str:
     return rendered
 
 
-def user_payload(user: User) -> dict[str, str]:
+# Who wrote a message whose author deleted their account.
+DELETED_AUTHOR = {"username": "", "display_name": "Deleted account"}
+
+
+def user_payload(user: User | None) -> dict[str, str]:
+    if user is None:
+        return dict(DELETED_AUTHOR)
     return {"username": user.username, "display_name": user.display_name}
 
 
@@ -78,7 +84,8 @@ async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing:
     - ``author``: the user who wrote it (a consumer whose user blocked the author drops it);
     - ``skip_user``: that user's own sockets drop it (they get their own copy by user group);
     - ``subscribe`` / ``unsubscribe``: a channel (public id) to join or leave the group of;
-    - ``block`` / ``unblock``: a user id to add to or drop from the blocked set.
+    - ``block`` / ``unblock``: a user id to add to or drop from the blocked set;
+    - ``recheck``: check now that the socket's login is still live (closed if not).
 
     Called after the database committed what the event reports: a failure to publish is
     logged and swallowed, since the data is stored and clients catch up with ``resume``.
@@ -98,10 +105,8 @@ async def publish(groups: list[str], *, event: dict[str, Any] | None, **routing:
 def message_groups(message: Message) -> list[str]:
     """Who hears about ``message``: its channel, or a conversation's two users."""
     if message.conversation is not None:
-        return [
-            user_group(message.conversation.user_low_id),
-            user_group(message.conversation.user_high_id),
-        ]
+        sides = (message.conversation.user_low_id, message.conversation.user_high_id)
+        return [user_group(user_id) for user_id in sides if user_id is not None]
     assert message.channel is not None  # noqa: S101 - the check constraint
     return [channel_group(str(message.channel.public_id))]
 

@@ -65,16 +65,19 @@ class Channel(models.Model):
 
 
 class Conversation(models.Model):
-    """A direct conversation between two users, stored once (``user_low`` has the lower id)."""
+    """A direct conversation between two users, stored once (``user_low`` has the lower id).
+
+    A side is None once that person deleted their account: the other keeps the conversation,
+    whose messages from the deleted account are placeholders without text."""
 
     # The id the API and the socket show: row ids would tell how many there are.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     user_low = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     user_high = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     # Each side's read marker: the newest message that side has read.
     user_low_last_read = models.ForeignKey(
@@ -108,8 +111,13 @@ class Message(models.Model):
     conversation = models.ForeignKey(
         Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="messages"
     )
+    # None once the author deleted their account: the message stays, as a placeholder with
+    # no text, so the conversation around it still reads in order.
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="chat_messages",
     )
     content = models.TextField(max_length=MESSAGE_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -67,7 +67,7 @@ class MembershipView:
 @dataclass(frozen=True, slots=True)
 class ConversationView:
     id: UUID
-    user: User
+    user: User | None  # None: the other person deleted their account
     last_message: Message | None
     unread: int
 
@@ -290,7 +290,15 @@ def conversation_unread(conversation: Conversation, user_id: int) -> int:
 
 
 def _my_conversations(user: User) -> QuerySet[Conversation]:
-    return Conversation.objects.filter(Q(user_low_id=user.pk) | Q(user_high_id=user.pk))
+    """My conversations but those with someone I blocked or who blocked me: a block hides
+    each from the other everywhere (the messages stay, and show again if it is lifted)."""
+    across_block = Block.objects.filter(
+        Q(blocker_id=OuterRef("user_low_id"), blocked_id=OuterRef("user_high_id"))
+        | Q(blocker_id=OuterRef("user_high_id"), blocked_id=OuterRef("user_low_id"))
+    )
+    return Conversation.objects.filter(Q(user_low_id=user.pk) | Q(user_high_id=user.pk)).exclude(
+        Exists(across_block)
+    )
 
 
 @chat_hop

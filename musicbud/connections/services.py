@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
+from musicbud.accounts.services import email_verified_require
 from musicbud.connections.models import (
     AuthorizationState,
     ConnectionStatus,
@@ -109,6 +110,7 @@ async def connection_authorize(*, user: User, provider: str) -> AuthorizationOut
     """Start connecting: the provider URL to send the browser to, the state it carries back
     (random, single-use, bound to the user, valid for ten minutes), and the key the browser
     keeps (a cookie) to prove at the callback that it is the one that started."""
+    email_verified_require(user=user, action="connect")
     return await sync_to_async(_authorize)(user=user, provider=provider)
 
 

@@ -18,8 +18,13 @@ from musicbud.cache_keys import BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.kinds import ITEM_MODELS, KINDS
 from musicbud.models import ItemKind
+from musicbud.relationships.visibility import (
+    hidden_user_ids,
+    taste_owner_find,
+    visible_user_find,
+)
 from musicbud.selectors.catalogue import card_of, item_cards_get
-from musicbud.selectors.users import UserRef, active_user_find
+from musicbud.selectors.users import UserRef
 
 # How many recommendations a list holds at most (its count included).
 RECOMMENDATIONS_MAX = 1_000
@@ -49,10 +54,18 @@ async def buds_page_get(
     The page is immutable by contract: a cached copy is shared by the requests reading it.
 
     The key carries the user's taste generation, so their own taste changes take effect at
-    once; changes of other people show when the entry's TTL runs out.
+    once; changes of other people show when the entry's TTL runs out, but a change of who
+    may see whom (a block, a privacy setting, a friendship) bumps the generation of everyone
+    it concerns (``musicbud.relationships.caches``). The people the user may not find are
+    left out inside the ranking.
     """
     page = await queries.buds_for_user(
-        user_id=user_id, kind=kind, source=source, limit=limit, cursor=cursor
+        user_id=user_id,
+        kind=kind,
+        source=source,
+        limit=limit,
+        cursor=cursor,
+        hidden=await hidden_user_ids(viewer_id=user_id),
     )
     return await _carded_buds(page)
 
@@ -107,7 +120,9 @@ def _count_key(*, user_id: int, kind: str | None, source: BudSource) -> str:
 )
 async def bud_count_get(*, user_id: int, kind: str | None, source: BudSource) -> int:
     """How many buds the pages of ``buds_page_get`` hold in all; cached as they are."""
-    return await queries.bud_count(user_id=user_id, kind=kind, source=source)
+    return await queries.bud_count(
+        user_id=user_id, kind=kind, source=source, hidden=await hidden_user_ids(viewer_id=user_id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +180,18 @@ async def buds_slice_get(
 
 
 async def _other_user(*, user_id: int, username: str | None, public_id: UUID | None) -> UserRef:
-    other = await active_user_find(username=username, public_id=public_id)
+    # Someone who blocked me, or whom I blocked, is an unknown user here.
+    other = await visible_user_find(viewer_id=user_id, username=username, public_id=public_id)
+    if other.pk == user_id:
+        raise InvalidInput("That is you: pick another user", code="same_user")
+    return other
+
+
+async def taste_other_user(
+    *, user_id: int, username: str | None = None, public_id: UUID | None = None
+) -> UserRef:
+    """Another user whose taste I may see (``taste_owner_find``), never myself."""
+    other = await taste_owner_find(viewer_id=user_id, username=username, public_id=public_id)
     if other.pk == user_id:
         raise InvalidInput("That is you: pick another user", code="same_user")
     return other
@@ -180,8 +206,9 @@ async def common_items_get(
     source: BudSource = BudSource.ALL,
 ) -> list[SharedItem]:
     """What I share with the user named (or of that public id) in ``source``, heaviest
-    first; NotFound for an unknown user."""
-    other = await _other_user(user_id=user_id, username=username, public_id=public_id)
+    first; NotFound for an unknown user (or one across a block), PermissionDenied when their
+    taste is hidden from me."""
+    other = await taste_other_user(user_id=user_id, username=username, public_id=public_id)
     return await queries.common_items(user_id=user_id, other_id=other.pk, kind=kind, source=source)
 
 
@@ -219,18 +246,32 @@ async def _item_id(*, kind: str, public_id: UUID) -> int:
     return int(item_id)
 
 
-async def item_buds_get(*, kind: str, public_id: UUID, limit: int, cursor: str | None) -> BudPage:
-    """The people for whom an item means most; NotFound for an unknown item."""
+async def item_buds_get(
+    *, viewer_id: int, kind: str, public_id: UUID, limit: int, cursor: str | None
+) -> BudPage:
+    """The people for whom an item means most, but those ``viewer_id`` may not find;
+    NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
-    page = await queries.buds_for_item(kind=kind, item_id=item_id, limit=limit, cursor=cursor)
+    page = await queries.buds_for_item(
+        kind=kind,
+        item_id=item_id,
+        limit=limit,
+        cursor=cursor,
+        hidden=await hidden_user_ids(viewer_id=viewer_id),
+    )
     return await _carded_buds(page)
 
 
-async def item_bud_total_get(*, kind: str, public_id: UUID) -> int:
-    """How many people the pages of ``item_buds_get`` hold in all; NotFound for an unknown
-    item."""
+async def item_bud_total_get(*, viewer_id: int, kind: str, public_id: UUID) -> int:
+    """How many people the pages of ``item_buds_get`` hold in all (but those ``viewer_id``
+    may not find, as there); NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
-    return await queries.item_bud_count(kind=kind, item_id=item_id, exclude_user_id=None)
+    return await queries.item_bud_count(
+        kind=kind,
+        item_id=item_id,
+        exclude_user_id=None,
+        hidden=await hidden_user_ids(viewer_id=viewer_id),
+    )
 
 
 async def item_buds_slice_get(
@@ -240,11 +281,14 @@ async def item_buds_slice_get(
     something to, those for whom it means most first, and how many there are in all;
     NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
+    hidden = await hidden_user_ids(viewer_id=exclude.pk)
     return await _ranking_slice(
         lambda cursor: queries.buds_for_item(
-            kind=kind, item_id=item_id, limit=MAX_LIMIT, cursor=cursor
+            kind=kind, item_id=item_id, limit=MAX_LIMIT, cursor=cursor, hidden=hidden
         ),
-        lambda: queries.item_bud_count(kind=kind, item_id=item_id, exclude_user_id=exclude.pk),
+        lambda: queries.item_bud_count(
+            kind=kind, item_id=item_id, exclude_user_id=exclude.pk, hidden=hidden
+        ),
         offset=offset,
         limit=limit,
         exclude=exclude.public_id,
@@ -262,16 +306,19 @@ class RecommendationSlice:
 async def recommendations_get(
     *, user_id: int, kind: str | None, offset: int, limit: int
 ) -> RecommendationSlice:
-    """Items (of a kind, or of every kind) my top buds have and I do not, best first, and how
-    many there are (at most ``RECOMMENDATIONS_MAX``).
+    """Items (of a kind, or of every kind) my top buds (those I may find) have and I do not,
+    best first, and how many there are (at most ``RECOMMENDATIONS_MAX``).
 
     The slice holds up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
     """
     kinds = [ItemKind(kind).value] if kind is not None else [spec.kind.value for spec in KINDS]
+    hidden = await hidden_user_ids(viewer_id=user_id)
     ranked: list[Recommendation] = []
     for each in kinds:
         ranked.extend(
-            await queries.recommendations(user_id=user_id, kind=each, limit=RECOMMENDATIONS_MAX)
+            await queries.recommendations(
+                user_id=user_id, kind=each, limit=RECOMMENDATIONS_MAX, hidden=hidden
+            )
         )
     order = {value: index for index, value in enumerate(kinds)}
     ranked.sort(key=lambda r: (-r.score, order[r.item.kind], r.item.name, r.item.public_id))

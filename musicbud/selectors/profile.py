@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -16,7 +16,7 @@ from musicbud.cache import async_cache, cached_query
 from musicbud.cache_keys import PROFILE, profile_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
-from musicbud.selectors.users import active_user_find
+from musicbud.relationships.visibility import taste_visible, visible_user_find, visible_users_q
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,8 @@ class ProfileData:
     last_name: str
     location: str
     date_joined: datetime
-    taste_counts: TasteCounts
+    # None: hidden from the viewer (their taste_visible_to), on someone else's profile only.
+    taste_counts: TasteCounts | None
 
 
 def taste_counts_read(*, user_id: int) -> TasteCounts:
@@ -117,18 +118,23 @@ async def profile_refresh(*, user_id: int) -> ProfileData:
 
 
 async def public_profile_get(
-    *, username: str | None = None, public_id: UUID | None = None
+    *, viewer_id: int, username: str | None = None, public_id: UUID | None = None
 ) -> ProfileData:
-    """An active user's profile by username (case-insensitive) or public id; NotFound
-    otherwise."""
-    user = await active_user_find(username=username, public_id=public_id)
-    return await profile_get(user_id=user.pk)
+    """An active user's profile by username (case-insensitive) or public id, as ``viewer_id``
+    may see it (no taste counts when the owner's ``taste_visible_to`` leaves the viewer out);
+    NotFound otherwise, and across a block either way (as for an unknown user)."""
+    user = await visible_user_find(viewer_id=viewer_id, username=username, public_id=public_id)
+    profile = await profile_get(user_id=user.pk)
+    if user.pk != viewer_id and not await taste_visible(viewer_id=viewer_id, owner_id=user.pk):
+        return replace(profile, taste_counts=None)
+    return profile
 
 
 def _search_matches(*, query: str, exclude_id: int) -> QuerySet[User]:
     return (
         User.objects.filter(is_active=True)
         .filter(Q(username__icontains=query) | Q(display_name__icontains=query))
+        .filter(visible_users_q(viewer_id=exclude_id))
         .exclude(pk=exclude_id)
     )
 
@@ -140,7 +146,8 @@ async def user_search_count(*, query: str, exclude_id: int) -> int:
 
 async def user_search(*, query: str, exclude_id: int, offset: int, limit: int) -> list[User]:
     """Active users whose username or display name contains ``query`` (case-insensitive),
-    those whose username starts with it first, then by username.
+    those whose username starts with it first, then by username; never those the searcher
+    (``exclude_id``) may not find (``musicbud.relationships.visibility``).
 
     Returns up to ``limit + 1`` rows from ``offset`` (the extra one signals a next page).
     """

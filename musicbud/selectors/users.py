@@ -135,16 +135,32 @@ def principal_load(*, user_id: int) -> CachedPrincipal | None:
     )
 
 
+def user_credential_key(user_id: int) -> str:
+    """The key of the user's credential: what a token of the user must carry to be served
+    (``credential_value``), beside the cached user so a Redis script can check it."""
+    return f"{user_cache_key(user_id)}:credential"
+
+
+INACTIVE_CREDENTIAL = "inactive"
+
+
+def credential_value(principal: CachedPrincipal) -> str:
+    """The stamp a token must carry; ``INACTIVE_CREDENTIAL`` (never a stamp: stamps are 16
+    hex digits) for an inactive user."""
+    return principal.password_stamp if principal.user.is_active else INACTIVE_CREDENTIAL
+
+
 async def principal_remember(principal: CachedPrincipal) -> None:
-    """Cache a principal that ``principal_load`` read."""
-    await async_cache.set(
-        user_cache_key(principal.user.pk), principal, settings.USER_CACHE_TTL_SECONDS
-    )
+    """Cache a principal that ``principal_load`` read, and its credential (the cached-read
+    lane's script checks a token's stamp against it before counting anything)."""
+    ttl = settings.USER_CACHE_TTL_SECONDS
+    await async_cache.set(user_cache_key(principal.user.pk), principal, ttl)
+    await async_cache.set(user_credential_key(principal.user.pk), credential_value(principal), ttl)
 
 
 def user_cache_invalidate(*, user_id: int) -> None:
-    """Drop the cached copy (sync: called from ORM signal receivers)."""
-    cache.delete(user_cache_key(user_id))
+    """Drop the cached copy and its credential (sync: called from ORM signal receivers)."""
+    cache.delete_many([user_cache_key(user_id), user_credential_key(user_id)])
 
 
 async def user_has_permission(*, user: User, perm: str) -> bool:

@@ -13,6 +13,10 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from musicbud.accounts.services import (
+    registration_attempt_mail_queue,
+    verification_mail_queue,
+)
 from musicbud.email_address import email_normalize, email_normalize_lenient
 from musicbud.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicbud.models import User, username_validator
@@ -28,7 +32,9 @@ def _field_errors(field: str, exc: ValidationError) -> list[dict[str, Any]]:
 
 
 async def user_register(*, username: str, email: str, password: str) -> User:
-    """Create an active user; 422 listing each bad field, 409 if the username or email is taken."""
+    """Create an active user and mail them a verification link; 422 listing each bad field,
+    409 if the username is taken. A taken address answers like a new account (see
+    ``_register_taken_address``)."""
     return await sync_to_async(_register, thread_sensitive=True)(
         username=username, email=email, password=password
     )
@@ -55,17 +61,33 @@ def _register(*, username: str, email: str, password: str) -> User:
         raise InvalidInput("Validation failed", code="validation_error", details=errors)
 
     if User.objects.filter(username__iexact=username).exists():
+        # Usernames are public (profiles, buds): saying one is taken tells nothing new.
         raise Conflict("A user with that username already exists.", code="username_taken")
-    if User.objects.filter(email__iexact=email).exists():
-        raise Conflict("A user with that email already exists.", code="email_taken")
+    owner = User.objects.filter(email__iexact=email).first()
+    if owner is not None:
+        return _register_taken_address(owner=owner, username=username, password=password)
     try:
         with transaction.atomic():
-            return User.objects.create_user(username=username, email=email, password=password)
+            user = User.objects.create_user(username=username, email=email, password=password)
+            verification_mail_queue(user=user)
+            return user
     except IntegrityError:
         # A concurrent registration won between the checks and the insert.
         raise Conflict(
             "A user with that username or email already exists.", code="account_exists"
         ) from None
+
+
+def _register_taken_address(*, owner: User, username: str, password: str) -> User:
+    """An address that has an account is not said to be taken (that would tell who has an
+    account): the answer looks like a new account's, made with the same work (a password
+    hash, a mail queued), and the address's owner is told by mail instead."""
+    stand_in = User(username=username, email=owner.email, date_joined=timezone.now())
+    stand_in.set_password(password)
+    with transaction.atomic():
+        registration_attempt_mail_queue(user=owner)
+    logger.info("registration with a taken address", extra={"user_id": owner.pk})
+    return stand_in
 
 
 @dataclass(frozen=True, slots=True)

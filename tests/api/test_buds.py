@@ -166,8 +166,9 @@ def test_warm_buds_read_makes_no_query_and_no_thread_hop(
         )
 
     cold = read()
-    # The ranking, then the shared items' cards (one hop for every kind).
-    assert thread_sensitive_hops == ["_buds_for_user", "_cards_load"]
+    # Cold: who I may not find (one query), the ranking, then the shared items' cards (one
+    # hop for every kind).
+    assert thread_sensitive_hops == ["hidden_user_ids_read", "_buds_for_user", "_cards_load"]
     thread_sensitive_hops.clear()
 
     with django_assert_num_queries(0):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import io
 import json
 import logging
 import re
@@ -331,3 +334,53 @@ def test_a_text_line_is_redacted_and_keeps_the_extras() -> None:
         "00:00:00 INFO musicbud.connections.sync: sync failed x job_id=7 "
         f"access_token={REDACTED} detail=password={REDACTED} id=req-1"
     )
+
+
+class CountingStream(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_lines_emitted_in_one_loop_turn_are_written_together_in_order() -> None:
+    from api.logs import LoopBatchedStreamHandler
+
+    stream = CountingStream()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    record = functools.partial(logging.makeLogRecord)
+
+    async def turn() -> list[str]:
+        handler.handle(record({"msg": "one"}))
+        handler.handle(record({"msg": "two"}))
+        written_before_the_next_turn = list(stream.writes)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        return written_before_the_next_turn
+
+    assert asyncio.run(turn()) == []
+    assert stream.writes == ["one\ntwo\n"]
+    handler.handle(record({"msg": "off the loop"}))  # no loop: written at once
+    assert stream.writes == ["one\ntwo\n", "off the loop\n"]
+
+
+def test_a_line_pending_when_the_loop_ends_is_written_by_flush() -> None:
+    from api.logs import LoopBatchedStreamHandler
+
+    stream = CountingStream()
+    handler = LoopBatchedStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    async def emit_and_leave() -> None:
+        handler.handle(logging.makeLogRecord({"msg": "last"}))
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(emit_and_leave())  # the loop stops before its next turn
+    loop.close()
+    handler.flush()  # as logging.shutdown does
+
+    assert stream.getvalue() == "last\n"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from config.environment import (
     PLACEHOLDER,
     AppEnvironment,
+    email_settings,
     format_validation_error,
     load_environment,
     parse_jwt_keys,
@@ -187,6 +188,53 @@ def test_prod_refuses_any_setting_left_at_the_placeholder() -> None:
     )
 
 
+PROD_EMAIL_URL = "smtp+tls://musicbud:a-mail-password@smtp.example.org"
+
+
+def test_email_url_is_parsed_by_scheme() -> None:
+    starttls = email_settings("smtp+tls://me%40x.org:p%40ss@smtp.example.org")
+    assert (starttls["EMAIL_HOST"], starttls["EMAIL_PORT"]) == ("smtp.example.org", 587)
+    assert (starttls["EMAIL_HOST_USER"], starttls["EMAIL_HOST_PASSWORD"]) == ("me@x.org", "p@ss")
+    assert (starttls["EMAIL_USE_TLS"], starttls["EMAIL_USE_SSL"]) == (True, False)
+    implicit = email_settings("smtp+ssl://smtp.example.org")
+    assert (implicit["EMAIL_PORT"], implicit["EMAIL_USE_SSL"]) == (465, True)
+    plain = email_settings("smtp://127.0.0.1:2525")
+    assert (plain["EMAIL_PORT"], plain["EMAIL_USE_TLS"], plain["EMAIL_USE_SSL"]) == (
+        2525,
+        False,
+        False,
+    )
+    assert email_settings("console://")["EMAIL_BACKEND"] == (
+        "django.core.mail.backends.console.EmailBackend"
+    )
+    assert AppEnvironment().EMAIL_URL.get_secret_value() == "console://"
+
+
+def test_a_bad_email_url_is_named() -> None:
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(EMAIL_URL="http://mail.example.org")
+    assert "EMAIL_URL" in format_validation_error(info.value)
+    assert "must be smtp://user:pass@host:port" in format_validation_error(info.value)
+
+
+def test_prod_refuses_console_mail() -> None:
+    prod: dict[str, Any] = {
+        "ENVIRONMENT": "prod",
+        "SECRET_KEY": STRONG_SECRET,
+        "JWT_SECRET_KEYS": STRONG_JWT,
+        "ALLOWED_HOSTS": "api.example.org",
+        "REDIS_URL": "redis://cache:6379/0",
+        "PROVIDER_TOKEN_KEYS": FERNET_KEY,
+    }
+    with pytest.raises(ValidationError) as info:
+        AppEnvironment(**prod)
+    assert format_validation_error(info.value) == (
+        "invalid configuration: EMAIL_URL must be smtp://, smtp+tls:// or smtp+ssl:// when "
+        "ENVIRONMENT=prod (console:// only writes mails to the log)"
+    )
+    assert AppEnvironment(**prod, EMAIL_URL=PROD_EMAIL_URL).is_prod
+
+
 def test_prod_with_several_workers_refuses_to_start_without_redis() -> None:
     prod: dict[str, Any] = {
         "ENVIRONMENT": "prod",
@@ -195,6 +243,7 @@ def test_prod_with_several_workers_refuses_to_start_without_redis() -> None:
         "ALLOWED_HOSTS": "api.example.org",
         "REDIS_URL": None,  # whatever the test run's own environment says
         "PROVIDER_TOKEN_KEYS": FERNET_KEY,
+        "EMAIL_URL": PROD_EMAIL_URL,
     }
 
     with pytest.raises(ValidationError) as info:
@@ -228,6 +277,7 @@ def test_prod_refuses_the_development_provider_token_key() -> None:
         "JWT_SECRET_KEYS": STRONG_JWT,
         "ALLOWED_HOSTS": "api.example.org",
         "REDIS_URL": "redis://cache:6379/0",
+        "EMAIL_URL": PROD_EMAIL_URL,
     }
 
     with pytest.raises(ValidationError) as info:
@@ -283,6 +333,7 @@ def test_prod_refuses_a_provider_variable_left_as_the_placeholder(
         "JWT_SECRET_KEYS": STRONG_JWT,
         "REDIS_URL": "redis://cache:6379/0",
         "PROVIDER_TOKEN_KEYS": FERNET_KEY,
+        "EMAIL_URL": PROD_EMAIL_URL,
     }
 
     with pytest.raises(SystemExit) as refused:

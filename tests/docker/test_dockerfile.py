@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 from tests.fixtures.processes import ROOT
 
@@ -94,3 +97,25 @@ def test_the_image_ships_no_tooling_and_production_runs_none_of_its_commands() -
         "graph_worker",
         "migrate",
     }
+
+
+def test_the_collectstatic_step_starts_with_the_settings_it_is_given(tmp_path: Path) -> None:
+    # The image's one step that loads production settings, run as the build runs it: with
+    # only the variables the step sets (and the venv's python first on PATH), collecting into
+    # a scratch folder. Production refuses to start without each secret and setting it needs.
+    step = next(line for line in stages()["final"] if "collectstatic" in line)
+    command = step.removeprefix("RUN ") + f" --dry-run && echo collected-into {tmp_path}"
+    python_bin = Path(sys.executable).parent
+
+    result = subprocess.run(  # noqa: S603 - the repository's own Dockerfile
+        ["/bin/bash", "-c", command],
+        cwd=ROOT,
+        env={"PATH": f"{python_bin}:/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[-1] == f"collected-into {tmp_path}"

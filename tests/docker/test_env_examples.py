@@ -54,7 +54,8 @@ def test_prod_example_as_is_refuses_to_start() -> None:
     assert result.returncode == 1
     assert result.stderr.strip() == (
         "musicbud: invalid configuration: SECRET_KEY, JWT_SECRET_KEYS, DATABASE_URL, "
-        f"NEO4J_PASSWORD, PROVIDER_TOKEN_KEYS still hold the placeholder {PLACEHOLDER}; "
+        f"NEO4J_PASSWORD, PROVIDER_TOKEN_KEYS, EMAIL_URL still hold the placeholder "
+        f"{PLACEHOLDER}; "
         "production refuses to start until they are set"
     )
 

@@ -29,9 +29,10 @@ print(json.dumps({
     "fast_path": settings.FAST_PATH,
     "middleware": list(settings.MIDDLEWARE),
     "middleware_type": type(settings.MIDDLEWARE).__name__,
-    "handler": type(http_application.app).__module__
+    "front": type(http_application.app).__qualname__,
+    "handler": type(getattr(http_application.app, "app", http_application.app)).__module__
     + "."
-    + type(http_application.app).__qualname__,
+    + type(getattr(http_application.app, "app", http_application.app)).__qualname__,
 }))
 """
 
@@ -51,6 +52,7 @@ def test_off_is_djangos_stock_handler_and_middleware() -> None:
         "middleware": settings.STOCK_MIDDLEWARE,
         "middleware_type": "list",
         "handler": "django.core.handlers.asgi.ASGIHandler",
+        "front": "ASGIHandler",  # no lane: the stock handler serves every request
     }
 
 
@@ -58,6 +60,7 @@ def test_on_swaps_in_the_async_native_middleware_in_the_same_places() -> None:
     report = _report(FAST_PATH="true")
 
     assert report["handler"] == "fastpath.handler.HopFreeASGIHandler"
+    assert report["front"] == "CachedReadLane"
     assert report["middleware_type"] == "MiddlewareSetting"
     # Every other entry is replaced by the fast path's class of the same name, in its place.
     assert report["middleware"] == [

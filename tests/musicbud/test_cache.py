@@ -19,11 +19,11 @@ from redis.exceptions import RedisError
 from fastpath.read_ahead import CacheRead
 from musicbud.cache import (
     MISSING,
-    _run_script,
     async_cache,
     cached_query,
     close_redis_clients,
     redis_client,
+    run_script,
 )
 from tests.conftest import require_service
 
@@ -149,8 +149,8 @@ async def test_a_script_unknown_to_the_server_is_loaded_by_eval() -> None:
     sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
 
     try:
-        first = await _run_script(script, sha, 0)
-        second = await _run_script(script, sha, 0)  # now cached on the server: EVALSHA answers
+        first = await run_script(script, sha, 0)
+        second = await run_script(script, sha, 0)  # now cached on the server: EVALSHA answers
     finally:
         await close_redis_clients()
 

@@ -30,6 +30,8 @@ def production_env(*, host: str, workers: int) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(64),
         "JWT_SECRET_KEYS": f"bench:{secrets.token_urlsafe(48)}",
         "PROVIDER_TOKEN_KEYS": Fernet.generate_key().decode(),
+        # Production refuses console mail; nothing in a benchmark sends any.
+        "EMAIL_URL": "smtp://127.0.0.1:25",
         "ALLOWED_HOSTS": host,
         "SECURE_SSL_REDIRECT": "false",  # TLS ends at the proxy
         "RATE_LIMIT_PER_MINUTE": "1000000000",  # measure the server, not the limiter

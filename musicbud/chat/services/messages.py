@@ -9,6 +9,7 @@ from uuid import UUID
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from musicbud.accounts.services import email_verified_require
 from musicbud.chat.fanout import (
     channel_group,
     message_deleted_event,
@@ -126,6 +127,7 @@ async def chat_message_post(
     again returns the stored message (``created`` False) and sends nothing twice."""
     if (channel_id is None) == (username is None):
         raise InvalidInput("Name a channel or a user, not both", code="validation_error")
+    email_verified_require(user=user, action="chat_send")
     posted = await _post(
         user=user, content=content, client_id=client_id, channel_id=channel_id, username=username
     )

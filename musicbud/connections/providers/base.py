@@ -177,6 +177,12 @@ class Provider(abc.ABC, Generic[S]):
     def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
         """New tokens from the refresh token; ProviderAuthRevoked when it is refused."""
 
+    def token_revoke(self, *, tokens: TokenSet) -> bool:
+        """Revoke the grant at the service, where it offers revocation (account deletion
+        calls this before the tokens are deleted); False when it offers none. Spotify and
+        Last.fm offer none: their grants end when the person removes the app there."""
+        return False
+
     @abc.abstractmethod
     def account_read(self, *, session: ProviderSession) -> Account:
         """The provider account the tokens belong to."""

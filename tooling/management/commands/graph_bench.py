@@ -20,7 +20,14 @@ from musicbud.errors import MusicbudError
 from musicbud.models import ItemKind, TasteEdge, User
 from tooling.arcadedb import embedded_bolt_server_start
 from tooling.demo import DEFAULT_SEED, DEFAULT_TRACKS, demo_seed
-from tooling.graph_benchmark import bench_users, buds_latency
+from tooling.graph_benchmark import (
+    Latency,
+    bench_users,
+    buds_latency,
+    compatibility_latency,
+    private_users_mark,
+    visibility_cost,
+)
 
 # What the API asks by default (every kind) and the most common single kind, per source.
 MEASURED: tuple[tuple[BudSource, str | None], ...] = tuple(
@@ -48,6 +55,12 @@ class Command(BaseCommand):
             "--samples", type=int, default=300, help="users to time (0: skip the latency run)"
         )
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+        parser.add_argument(
+            "--private-share",
+            type=float,
+            default=0.0,
+            help="first make this share of users discoverable by nobody (0.05: 5%%)",
+        )
         parser.add_argument(
             "--rebuild",
             action="store_true",
@@ -84,16 +97,30 @@ class Command(BaseCommand):
             users = bench_users(samples=options["samples"], seed=options["seed"])
             if not users:
                 raise CommandError("no user has taste edges: run seed_demo (or --seed-demo)")
+            if options["private_share"] > 0:
+                private = private_users_mark(
+                    user_ids=list(User.objects.values_list("pk", flat=True)),
+                    share=options["private_share"],
+                    seed=options["seed"],
+                )
+                self.stdout.write(f"privacy: {private} users discoverable by nobody")
             for source, kind in MEASURED:
                 timing = buds_latency(user_ids=users, source=source, kind=kind, limit=20)
-                self.stdout.write(
-                    f"buds_for_user source={source.value} kind={kind or 'any'}: "
-                    f"{timing.samples} users, p50 {timing.p50_ms:.1f} ms, "
-                    f"p95 {timing.p95_ms:.1f} ms, p99 {timing.p99_ms:.1f} ms, "
-                    f"max {timing.max_ms:.1f} ms"
-                )
+                self._report(f"buds_for_user source={source.value} kind={kind or 'any'}", timing)
+            # The default page as a cold /me/buds asks it, without and with the visibility
+            # rule (its query and filter), interleaved user by user in one run.
+            plain, visible = visibility_cost(user_ids=users)
+            self._report("buds_for_user source=all kind=any interleaved", plain)
+            self._report("buds_for_user source=all kind=any interleaved +visibility", visible)
+            self._report("compatibility", compatibility_latency(user_ids=users), unit="pairs")
         if options["rebuild"]:
             self._time_rebuild()
+
+    def _report(self, name: str, timing: Latency, *, unit: str = "users") -> None:
+        self.stdout.write(
+            f"{name}: {timing.samples} {unit}, p50 {timing.p50_ms:.1f} ms, "
+            f"p95 {timing.p95_ms:.1f} ms, p99 {timing.p99_ms:.1f} ms, max {timing.max_ms:.1f} ms"
+        )
 
     def _time_rebuild(self) -> None:
         server = None

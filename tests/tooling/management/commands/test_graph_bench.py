@@ -51,11 +51,16 @@ def test_bench_seeds_the_demo_dataset_and_reports_every_source() -> None:
     assert seeded == _stats()
     timed = [line for line in text.splitlines() if line.startswith("buds_for_user")]
     assert [line.split(":")[0] for line in timed] == [
-        f"buds_for_user source={source} kind={kind}"
-        for source in ("likes", "top", "played", "all")
-        for kind in ("any", "track")
+        *(
+            f"buds_for_user source={source} kind={kind}"
+            for source in ("likes", "top", "played", "all")
+            for kind in ("any", "track")
+        ),
+        "buds_for_user source=all kind=any interleaved",
+        "buds_for_user source=all kind=any interleaved +visibility",
     ]
     assert all(re.search(r": 5 users, p50 [\d.]+ ms, p95 [\d.]+ ms, p99 ", line) for line in timed)
+    assert re.search(r"\ncompatibility: 4 pairs, p50 [\d.]+ ms, p95 [\d.]+ ms, p99 ", text)
 
 
 def test_bench_measures_an_existing_dataset_without_seeding() -> None:
@@ -66,7 +71,8 @@ def test_bench_measures_an_existing_dataset_without_seeding() -> None:
 
     assert "seed_demo" not in out.getvalue()
     assert TasteEdge.objects.count() == 200
-    assert out.getvalue().count(": 3 users, p50 ") == 8
+    assert out.getvalue().count(": 3 users, p50 ") == 10
+    assert out.getvalue().count(": 2 pairs, p50 ") == 1
 
 
 def test_bench_refuses_demo_data_of_other_parameters() -> None:

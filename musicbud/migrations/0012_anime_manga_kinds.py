@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('musicbud', '0010_sync_job_phase_and_total'),
+        ('musicbud', '0011_email_verification'),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""Relationships: privacy, friends and requests, compatibility, compare links."""

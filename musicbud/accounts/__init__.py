@@ -1,0 +1,1 @@
+"""Accounts: mail, email verification, password reset, deletion, data export, reports."""

@@ -1,0 +1,1 @@
+"""Relationship writes, one module per area: blocks, privacy, friends, compare links."""
