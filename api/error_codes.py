@@ -211,5 +211,4 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "frame_too_large": ErrorCode(None, "A socket frame over the size limit."),
     # --- the legacy API ---
     "invalid_page": ErrorCode(_S.NOT_FOUND, "Legacy pages: a page number past the last."),
-    "not_served": ErrorCode(_S.NOT_FOUND, "Legacy routes this server deliberately does not serve."),
 }

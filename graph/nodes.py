@@ -60,12 +60,22 @@ class TrackNode(CatalogueNode):
     __label__ = LABEL_FOR_KIND[ItemKind.TRACK]
 
 
+class AnimeNode(CatalogueNode):
+    __label__ = LABEL_FOR_KIND[ItemKind.ANIME]
+
+
+class MangaNode(CatalogueNode):
+    __label__ = LABEL_FOR_KIND[ItemKind.MANGA]
+
+
 # Each item kind's node class (graph_install_labels installs their constraints and indexes).
 ITEM_NODES: dict[str, type[CatalogueNode]] = {
     ItemKind.TRACK: TrackNode,
     ItemKind.ARTIST: ArtistNode,
     ItemKind.ALBUM: AlbumNode,
     ItemKind.GENRE: GenreNode,
+    ItemKind.ANIME: AnimeNode,
+    ItemKind.MANGA: MangaNode,
 }
 
 

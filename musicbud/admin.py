@@ -19,7 +19,7 @@ from musicbud.accounts.deletion import account_erase
 from musicbud.accounts.moderation import account_suspend, account_unsuspend
 from musicbud.connections.admin import connections_table  # and registers the connections
 from musicbud.kinds import KINDS
-from musicbud.models import Relation, TasteEdge, User
+from musicbud.models import Provider, Relation, TasteEdge, User
 from musicbud.selectors.profile import taste_counts_read
 from musicbud.services.taste import taste_edge_remove
 
@@ -164,7 +164,8 @@ class UserAdmin(DjangoUserAdmin):  # type: ignore[type-arg]
 
 class CatalogueAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "created_at")
-    search_fields = ("name", "spotify_id", "lastfm_id", "ytmusic_id", "public_id")
+    # Every provider's id column of the catalogue (``CatalogueItem``), by the ``Provider`` choices.
+    search_fields = ("name", *(f"{provider}_id" for provider in Provider.values), "public_id")
     readonly_fields = ("public_id", "created_at", "updated_at")
     list_filter = ("created_at",)
     ordering = ("name",)

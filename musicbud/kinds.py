@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from musicbud.models import Album, Artist, CatalogueItem, Genre, ItemKind, Relation, Track
+from musicbud.models import (
+    Album,
+    Anime,
+    Artist,
+    CatalogueItem,
+    Genre,
+    ItemKind,
+    Manga,
+    Relation,
+    Track,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +128,27 @@ KINDS: tuple[KindSpec, ...] = (
         filters={"artist": "artists"},
         legacy_lists=(Relation.LIKE, Relation.TOP),
         legacy_item_buds=True,
+    ),
+    # A MyAnimeList title is one a person chose to list and score: as telling as an artist.
+    KindSpec(
+        kind=ItemKind.ANIME,
+        model=Anime,
+        plural="anime",
+        graph_label="Anime",
+        weight=2.0,
+        match_rank=4,
+        legacy_lists=(Relation.TOP,),
+        admin={"list_display": ("name", "mal_id", "created_at")},
+    ),
+    KindSpec(
+        kind=ItemKind.MANGA,
+        model=Manga,
+        plural="manga",
+        graph_label="Manga",
+        weight=2.0,
+        match_rank=5,
+        legacy_lists=(Relation.TOP,),
+        admin={"list_display": ("name", "mal_id", "created_at")},
     ),
 )
 

@@ -87,6 +87,7 @@ class Provider(models.TextChoices):
     SPOTIFY = "spotify", "Spotify"
     LASTFM = "lastfm", "Last.fm"
     YTMUSIC = "ytmusic", "YouTube Music"
+    MAL = "mal", "MyAnimeList"
 
 
 class CatalogueItem(models.Model):
@@ -97,6 +98,7 @@ class CatalogueItem(models.Model):
     spotify_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     lastfm_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     ytmusic_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    mal_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
     # [{"url", "width", "height"}], widest first, as the provider that brought the item gave them.
     images = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -141,11 +143,27 @@ class Track(CatalogueItem):
         indexes = [models.Index(Lower("name"), name="track_name_lower_idx")]
 
 
+class Anime(CatalogueItem):
+    """An anime title (MyAnimeList's ``anime`` node: its id in ``mal_id``, its pictures)."""
+
+    class Meta(CatalogueItem.Meta):
+        indexes = [models.Index(Lower("name"), name="anime_name_lower_idx")]
+
+
+class Manga(CatalogueItem):
+    """A manga title (MyAnimeList's ``manga`` node: its id in ``mal_id``, its pictures)."""
+
+    class Meta(CatalogueItem.Meta):
+        indexes = [models.Index(Lower("name"), name="manga_name_lower_idx")]
+
+
 class ItemKind(models.TextChoices):
     TRACK = "track", "Track"
     ARTIST = "artist", "Artist"
     ALBUM = "album", "Album"
     GENRE = "genre", "Genre"
+    ANIME = "anime", "Anime"
+    MANGA = "manga", "Manga"
 
 
 def _item_matches_kind() -> models.Q:
@@ -170,6 +188,7 @@ class EdgeSource(models.TextChoices):
     SPOTIFY = "spotify", "Spotify"
     LASTFM = "lastfm", "Last.fm"
     YTMUSIC = "ytmusic", "YouTube Music"
+    MAL = "mal", "MyAnimeList"
     # A history upload of a service (musicbud/imports): ``<provider>_upload``, so that the
     # service's sync and disconnect (which touch only the source named after the provider)
     # never remove what an upload brought.
@@ -200,6 +219,12 @@ class TasteEdge(models.Model):
     )
     genre = models.ForeignKey(
         Genre, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    anime = models.ForeignKey(
+        Anime, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    manga = models.ForeignKey(
+        Manga, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     rank = models.PositiveSmallIntegerField(null=True, blank=True)
     play_count = models.PositiveIntegerField(null=True, blank=True)

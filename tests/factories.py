@@ -17,7 +17,7 @@ import jwt
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 
-from musicbud.models import Album, Artist, Genre, Track, User
+from musicbud.models import Album, Anime, Artist, Genre, Manga, Track, User
 from musicbud.selectors.users import password_stamp
 
 DEFAULT_PASSWORD = "correct-horse-battery-staple-42"
@@ -45,6 +45,22 @@ class GenreFactory(factory.django.DjangoModelFactory[Genre]):
         model = Genre
 
     name = factory.Sequence(lambda n: f"Genre {n}")
+
+
+class AnimeFactory(factory.django.DjangoModelFactory[Anime]):
+    class Meta:
+        model = Anime
+
+    name = factory.Sequence(lambda n: f"Anime {n}")
+    mal_id = factory.Sequence(lambda n: str(100_000 + n))
+
+
+class MangaFactory(factory.django.DjangoModelFactory[Manga]):
+    class Meta:
+        model = Manga
+
+    name = factory.Sequence(lambda n: f"Manga {n}")
+    mal_id = factory.Sequence(lambda n: str(200_000 + n))
 
 
 class ArtistFactory(factory.django.DjangoModelFactory[Artist]):

@@ -1,6 +1,7 @@
-"""The provider sandbox: the music services' stand-ins with a small library each, and the
-development server pointed at them, so connecting Spotify or Last.fm locally needs no account,
-no credentials and no settings (``manage.py provider_sandbox``, ``make run SANDBOX=1``)."""
+"""The provider sandbox: the services' stand-ins with a small library each, and the development
+server pointed at them, so connecting Spotify, Last.fm, YouTube Music or MyAnimeList locally
+needs no account, no credentials and no settings (``manage.py provider_sandbox``,
+``make run SANDBOX=1``)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,12 @@ from pathlib import Path
 
 from django.urls import reverse
 
+from musicbud.connections.providers.registry import PROVIDERS
 from tooling.standins import ProviderStandIn
 from tooling.standins.lastfm import LastfmLibrary
+from tooling.standins.mal import mal_entry
 from tooling.standins.spotify import spotify_library
+from tooling.standins.ytmusic import ytmusic_subscription, ytmusic_video
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STANDIN_PORT = 8765
@@ -59,6 +63,15 @@ def sandbox_standins() -> ProviderStandIn:
             for n, (name, i) in enumerate(tracks * 2)
         ],
     )
+    standin.ytmusic.library.liked_videos = [
+        *(ytmusic_video(i, artist=artists[i % len(artists)]) for i in range(8)),
+        ytmusic_video(8, artist="A Cooking Channel", category="26"),  # not music: skipped
+    ]
+    standin.ytmusic.library.subscriptions = [
+        ytmusic_subscription(i, title=f"{name} - Topic") for i, name in enumerate(artists)
+    ]
+    standin.mal.library.anime = [mal_entry("anime", i, score=4 + i % 7) for i in range(12)]
+    standin.mal.library.manga = [mal_entry("manga", i, score=5 + i % 6) for i in range(6)]
     return standin
 
 
@@ -67,9 +80,11 @@ def sandbox_environment(standin: ProviderStandIn, *, server_url: str) -> dict[st
     provider's credentials and base URLs, and the callbacks back to that server."""
     return {
         **standin.environment(),
-        "SPOTIFY_REDIRECT_URI": server_url
-        + reverse("api-v1:connection-callback", args=["spotify"]),
-        "LASTFM_CALLBACK_URL": server_url + reverse("api-v1:connection-callback", args=["lastfm"]),
+        **{
+            entry.env_prefix + entry.settings.CALLBACK: server_url
+            + reverse("api-v1:connection-callback", args=[entry.name])
+            for entry in PROVIDERS
+        },
     }
 
 
@@ -77,7 +92,8 @@ def sandbox_guide(*, server_url: str, standin_url: str) -> str:
     """How to connect through the sandbox, step by step (printed when it starts)."""
     api = server_url + "/api/v1"
     return f"""\
-Provider sandbox: Spotify and Last.fm stand-ins at {standin_url}, the server at {server_url}.
+Provider sandbox: Spotify and Last.fm stand-ins at {standin_url} (YouTube Music and
+MyAnimeList too), the server at {server_url}.
 No account or credentials needed: the stand-ins accept everyone and answer a small library.
 
   1. Log in (the demo user from `make run`, or your own):
@@ -94,7 +110,8 @@ No account or credentials needed: the stand-ins accept everyone and answer a sma
   4. The first sync runs in the background; follow its phase and progress:
      curl -s {api}/connections/spotify -H "Authorization: Bearer $ACCESS_TOKEN"
   5. Then read the taste it brought: {api}/me/likes/tracks, {api}/me/top/artists, ...
-     (Last.fm: the same with lastfm in place of spotify.)
+     (Last.fm, YouTube Music, MyAnimeList: the same with lastfm, ytmusic or mal in place of
+     spotify; MyAnimeList's taste is in {api}/me/likes/anime, {api}/me/top/manga, ...)
 """
 
 

@@ -25,6 +25,8 @@ class KindPath(StrEnum):
     ARTISTS = "artists"
     ALBUMS = "albums"
     GENRES = "genres"
+    ANIME = "anime"
+    MANGA = "manga"
 
     @property
     def item_kind(self) -> str:

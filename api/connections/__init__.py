@@ -1,1 +1,2 @@
-"""Provider connections: link Spotify and Last.fm accounts, sync taste from them."""
+"""Provider connections: link Spotify, Last.fm, YouTube Music and MyAnimeList accounts, sync
+taste from them."""

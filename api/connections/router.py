@@ -83,7 +83,7 @@ async def disconnect(request: AuthenticatedRequest, provider: str) -> Status[Non
     "/connections/{provider}/authorize",
     response=AuthorizationOut,
     url_name="connection-authorize",
-    summary="Start connecting: where to send the browser (Spotify: PKCE; Last.fm: web auth)",
+    summary="Start connecting: where to send the browser (OAuth 2 with PKCE; Last.fm: web auth)",
     description=(
         "Also sets a cookie (HttpOnly, SameSite=Lax, scoped to the callback's path, valid as "
         "long as the state): the callback is refused in a browser without it. " + _NOT_CONFIGURED

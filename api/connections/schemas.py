@@ -69,7 +69,9 @@ class CallbackQuery(Schema):
     """What the provider appends to the callback URL."""
 
     state: str = Field(max_length=200, description="The state `authorize` answered.")
-    code: str | None = Field(None, max_length=2000, description="Spotify's authorization code.")
+    code: str | None = Field(
+        None, max_length=2000, description="The authorization code (Spotify, Google, MyAnimeList)."
+    )
     token: str | None = Field(None, max_length=200, description="Last.fm's token.")
     error: str | None = Field(None, max_length=200, description="Why access was not granted.")
 

@@ -38,7 +38,6 @@ legacy_api.add_router("/", "api.legacy.me.router")
 legacy_api.add_router("/", "api.legacy.buds.router")
 legacy_api.add_router("/", "api.legacy.connections.router")
 legacy_api.add_router("/", "api.legacy.users.router")
-legacy_api.add_router("/", "api.legacy.unserved.router")
 
 
 _DEPRECATION_HEADERS = {

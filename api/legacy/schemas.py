@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 from ninja import Schema
 from pydantic import (
@@ -22,6 +22,7 @@ from api.auth.schemas import USERNAME_DOCUMENTED
 from api.connections.schemas import ConnectionOut
 from api.examples import answer_example, page_example
 from api.users.schemas import ProfileUpdateIn
+from musicbud.connections.providers.registry import PROVIDER_NAMES
 from musicbud.models import Album, CatalogueItem, Provider, Track
 from musicbud.selectors.catalogue import item_kind
 from musicbud.selectors.profile import ProfileData
@@ -416,17 +417,23 @@ ITEM_ID_INPUTS: dict[str, type[LegacyInput]] = {
 }
 
 
+# Every provider of the registry, as the app names it (``service=spotify``).
+if TYPE_CHECKING:
+    ServiceName = str
+else:
+    ServiceName = Literal[PROVIDER_NAMES]
+_SERVICES = f"{', '.join(PROVIDER_NAMES[:-1])} or {PROVIDER_NAMES[-1]}"
+
+
 class ServiceIn(LegacyInput):
     needs = ("service",)
-    needs_message = "Send service (spotify or lastfm)"
+    needs_message = f"Send service ({_SERVICES})"
 
-    service: Literal["spotify", "lastfm"] | None = Field(
-        None, description="The streaming service: spotify or lastfm."
-    )
+    service: ServiceName | None = Field(None, description=f"The streaming service: {_SERVICES}.")
 
 
 class LikesUpdateIn(Schema):
-    service: Literal["spotify", "lastfm"] | None = Field(
+    service: ServiceName | None = Field(
         None, description="The streaming service to sync; left out, every connected one."
     )
 

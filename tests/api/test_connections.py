@@ -127,6 +127,20 @@ def test_unconfigured_providers_are_listed_and_their_endpoints_answer_409(
                 "connected_at": None,
                 "last_sync": None,
             },
+            {
+                "provider": "ytmusic",
+                "status": "unconfigured",
+                "account": None,
+                "connected_at": None,
+                "last_sync": None,
+            },
+            {
+                "provider": "mal",
+                "status": "unconfigured",
+                "account": None,
+                "connected_at": None,
+                "last_sync": None,
+            },
         ]
     }
     for name in ("connection-authorize", "connection-sync"):

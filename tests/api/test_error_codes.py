@@ -128,7 +128,6 @@ def test_no_two_codes_mean_one_condition() -> None:
             "not_found",
             "no_pending_request",
             "invalid_page",
-            "not_served",
         ):
             assert code.endswith("_not_found"), code
 

@@ -25,7 +25,7 @@ from tests.factories import ArtistFactory, TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-ZERO_COUNTS = {"track": 0, "artist": 0, "album": 0, "genre": 0}
+ZERO_COUNTS = {"track": 0, "artist": 0, "album": 0, "genre": 0, "anime": 0, "manga": 0}
 ENVELOPE_KEYS = {"error", "message", "status_code", "request_id", "timestamp", "code"}
 
 

@@ -5,9 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from musicbud.models import Album, Artist, Genre, ItemKind, Relation, Track, User
+from musicbud.models import (
+    Album,
+    Artist,
+    CatalogueItem,
+    Genre,
+    ItemKind,
+    Relation,
+    Track,
+    User,
+)
 from musicbud.services.taste import taste_edge_set
-from tests.factories import AlbumFactory, ArtistFactory, GenreFactory, TrackFactory, UserFactory
+from tests.factories import (
+    AlbumFactory,
+    AnimeFactory,
+    ArtistFactory,
+    GenreFactory,
+    MangaFactory,
+    TrackFactory,
+    UserFactory,
+)
 
 
 @dataclass
@@ -123,4 +140,41 @@ def build_contract_world() -> TasteWorld:
         taste_edge_set(user=users[name], kind=ItemKind.TRACK, item=gone, relation=Relation.LIKE)
     gone.delete()
     users["gina"] = gina
+    _anime_and_manga(users)
     return world
+
+
+def _anime_and_manga(users: dict[str, User]) -> None:
+    """Titles from MyAnimeList: liked (scored 8 or more) and ranked, shared unevenly, so the
+    anime and manga cells weigh in the scores, the shared items and the recommendations."""
+    anime = {name: AnimeFactory.create(name=name) for name in ("mushishi", "bebop", "monster")}
+    manga = {name: MangaFactory.create(name=name) for name in ("berserk", "yotsuba")}
+    likes: dict[str, list[tuple[str, CatalogueItem]]] = {
+        "alice": [
+            ("anime", anime["mushishi"]),
+            ("anime", anime["bebop"]),
+            ("manga", manga["berserk"]),
+        ],
+        "bob": [("anime", anime["mushishi"]), ("manga", manga["berserk"])],
+        "carol": [("anime", anime["bebop"]), ("anime", anime["monster"])],
+        "erin": [("manga", manga["berserk"]), ("manga", manga["yotsuba"])],
+        "gina": [("anime", anime["mushishi"])],
+    }
+    for name, items in likes.items():
+        for kind, item in items:
+            taste_edge_set(user=users[name], kind=kind, item=item, relation=Relation.LIKE)
+    tops: dict[str, list[tuple[str, CatalogueItem, int]]] = {
+        "alice": [("anime", anime["mushishi"], 1), ("anime", anime["bebop"], 2)],
+        "dave": [("anime", anime["monster"], 1), ("anime", anime["mushishi"], 2)],
+        "bob": [("manga", manga["berserk"], 1)],
+        "frank": [("manga", manga["yotsuba"], 1), ("manga", manga["berserk"], 2)],
+    }
+    for name, ranked in tops.items():
+        for kind, item, rank in ranked:
+            taste_edge_set(
+                user=users[name],
+                kind=kind,
+                item=item,
+                relation=Relation.TOP,
+                rank=rank,
+            )

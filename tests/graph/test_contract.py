@@ -34,9 +34,16 @@ from tooling.bud_eval import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TOLERANCE = 1e-6
-KIND_WEIGHT = {"genre": 1.0, "artist": 2.0, "album": 1.0, "track": 2.0}
+KIND_WEIGHT = {
+    "genre": 1.0,
+    "artist": 2.0,
+    "album": 1.0,
+    "track": 2.0,
+    "anime": 2.0,
+    "manga": 2.0,
+}
 RELATION_WEIGHT = {"like": 1.0, "top": 1.0, "played": 0.5}
-KINDS = ["track", "artist", "album", "genre"]
+KINDS = ["track", "artist", "album", "genre", "anime", "manga"]
 
 
 @pytest.fixture(params=["sql", "neo4j"])
@@ -227,7 +234,7 @@ async def test_bud_count_is_how_many_buds_the_pages_walk(
     counted = []
     for name in ("alice", "bob", "carol", "dave", "frank"):
         user = world.users[name]
-        for kind in (None, "track", "artist"):
+        for kind in (None, "track", "artist", "anime", "manga"):
             count = await queries.bud_count(user_id=user.pk, kind=kind, source=source)
             walked = await all_pages(user_id=user.pk, kind=kind, source=source, limit=1)
 
@@ -246,8 +253,11 @@ def _item_key(kind: str, pk: int) -> str:
         (BudSource.ALL, None),
         (BudSource.ALL, "track"),
         (BudSource.ALL, "artist"),
+        (BudSource.ALL, "anime"),
         (BudSource.LIKES, "track"),
+        (BudSource.LIKES, "manga"),
         (BudSource.TOP, None),
+        (BudSource.TOP, "anime"),
         (BudSource.PLAYED, "track"),
     ],
 )
@@ -385,7 +395,11 @@ async def test_stop_items_weigh_nothing(
     # The hit is shared but weighs nothing: counted, never among the items that explain a bud.
     assert "hit" not in [s.item.name for s in bob.top_shared]
     assert all(s.weight > 0 for s in bob.top_shared)
-    assert bob.shared_count == len(bob.top_shared) + 1
+    shared = await queries.common_items(
+        user_id=alice.pk, other_id=world.users["bob"].pk, kind=None, source=BudSource.ALL
+    )
+    assert [(s.item.name, s.weight) for s in shared][-1] == ("hit", 0.0)
+    assert bob.shared_count == len(shared)
 
 
 async def test_inactive_users_and_deleted_items_are_left_out(world: TasteWorld) -> None:

@@ -317,7 +317,7 @@ def test_the_user_page_shows_taste_counts_and_connections_without_tokens(
     played = f'<a href="{edges}?user__id__exact={listener.pk}&amp;relation=played&amp;kind=track">'
     assert f"{likes}3</a>" in html
     assert f"{played}1</a>" in html
-    assert html.count(f"?user__id__exact={listener.pk}&amp;") == 12  # 3 relations x 4 kinds
+    assert html.count(f"?user__id__exact={listener.pk}&amp;") == 18  # 3 relations x 6 kinds
     assert "Listener at Spotify" in html
     assert "succeeded (" in html
     assert "secret-value" not in html

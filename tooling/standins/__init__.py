@@ -5,8 +5,10 @@ it) and by ``manage.py sync_bench``."""
 from __future__ import annotations
 
 from tooling.standins.lastfm import LastfmStandIn
+from tooling.standins.mal import MalStandIn
 from tooling.standins.server import StandInServer
 from tooling.standins.spotify import SpotifyStandIn
+from tooling.standins.ytmusic import YtmusicStandIn
 
 
 class ProviderStandIn(StandInServer):
@@ -16,3 +18,5 @@ class ProviderStandIn(StandInServer):
         super().__init__(latency_seconds=latency_seconds)
         self.spotify = self.mount(SpotifyStandIn())
         self.lastfm = self.mount(LastfmStandIn())
+        self.ytmusic = self.mount(YtmusicStandIn())
+        self.mal = self.mount(MalStandIn())

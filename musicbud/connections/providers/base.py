@@ -4,6 +4,9 @@ in ``registry``), and the shapes it hands back (:class:`ProviderItem`: an edge t
 from __future__ import annotations
 
 import abc
+import base64
+import hashlib
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -102,6 +105,16 @@ class ProviderSession:
         """A listing stated that it holds ``count`` items (said once per listing)."""
         self.expected += max(count, 0)
         self.on_progress(self.fetched)
+
+
+def pkce_pair(method: str = "S256") -> tuple[str, str]:
+    """A PKCE code verifier (RFC 7636: 43-128 unreserved characters) and its challenge:
+    ``S256`` the verifier's SHA-256, base64url without padding; ``plain`` the verifier."""
+    verifier = secrets.token_urlsafe(64)
+    if method == "plain":
+        return verifier, verifier
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 class Provider(abc.ABC, Generic[S]):

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from musicbud.connections.providers.settings import (
     LastfmSettings,
+    MalSettings,
     ProviderSettings,
     SpotifySettings,
+    YtmusicSettings,
 )
 from musicbud.errors import NotFound
 
@@ -48,6 +50,15 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
     ),
     ProviderEntry(
         "lastfm", "Last.fm", LastfmSettings, "musicbud.connections.providers.lastfm.LastfmProvider"
+    ),
+    ProviderEntry(
+        "ytmusic",
+        "YouTube Music",
+        YtmusicSettings,
+        "musicbud.connections.providers.ytmusic.YtmusicProvider",
+    ),
+    ProviderEntry(
+        "mal", "MyAnimeList", MalSettings, "musicbud.connections.providers.mal.MalProvider"
     ),
 )
 

@@ -40,6 +40,8 @@ class ProviderSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
 
     REQUIRED: ClassVar[tuple[str, ...]] = ()
+    # The field holding our callback URL (where the service sends the browser back).
+    CALLBACK: ClassVar[str] = "REDIRECT_URI"
 
     def configured(self) -> bool:
         return all(getattr(self, name) for name in self.REQUIRED)
@@ -75,9 +77,37 @@ class LastfmSettings(ProviderSettings):
     """Last.fm: its web authentication, then its API (every call signed or keyed)."""
 
     REQUIRED = ("API_KEY", "API_SECRET", "CALLBACK_URL")
+    CALLBACK = "CALLBACK_URL"
 
     API_KEY: str | None = None
     API_SECRET: SecretStr | None = None
     API_URL: BaseUrl = "https://ws.audioscrobbler.com/2.0/"
     AUTH_URL: BaseUrl = "https://www.last.fm/api/auth/"
     CALLBACK_URL: CallbackUrl = None
+
+
+class YtmusicSettings(ProviderSettings):
+    """YouTube Music: Google's OAuth 2.0 (authorization code with PKCE S256, offline access),
+    then the YouTube Data API v3."""
+
+    REQUIRED = ("CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI")
+
+    CLIENT_ID: str | None = None
+    CLIENT_SECRET: SecretStr | None = None
+    REDIRECT_URI: CallbackUrl = None
+    AUTH_URL: BaseUrl = "https://accounts.google.com/o/oauth2/v2/auth"
+    TOKEN_URL: BaseUrl = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    API_URL: BaseUrl = "https://www.googleapis.com/youtube/v3"
+
+
+class MalSettings(ProviderSettings):
+    """MyAnimeList: OAuth 2.0 with PKCE (``plain`` only), then API v2."""
+
+    REQUIRED = ("CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI")
+
+    CLIENT_ID: str | None = None
+    CLIENT_SECRET: SecretStr | None = None
+    REDIRECT_URI: CallbackUrl = None
+    # ``<AUTH_URL>/authorize`` and ``<AUTH_URL>/token``.
+    AUTH_URL: BaseUrl = "https://myanimelist.net/v1/oauth2"
+    API_URL: BaseUrl = "https://api.myanimelist.net/v2"

@@ -3,9 +3,6 @@ object followed through ``next``)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -27,6 +24,7 @@ from musicbud.connections.providers.base import (
     ProviderItem,
     ProviderSession,
     TokenSet,
+    pkce_pair,
 )
 from musicbud.connections.providers.errors import (
     ProviderAuthRevoked,
@@ -151,13 +149,6 @@ def _track_entry(track: _Track) -> CatalogueEntry:
     )
 
 
-def _pkce_pair() -> tuple[str, str]:
-    """A code verifier (RFC 7636: 43-128 unreserved characters) and its S256 challenge."""
-    verifier = secrets.token_urlsafe(64)
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 class SpotifyProvider(Provider[SpotifySettings]):
     name = "spotify"
 
@@ -171,7 +162,7 @@ class SpotifyProvider(Provider[SpotifySettings]):
         return str(self.config.REDIRECT_URI or "")
 
     def authorization_start(self, *, state: str) -> AuthorizationStart:
-        verifier, challenge = _pkce_pair()
+        verifier, challenge = pkce_pair()
         query = urlencode(
             {
                 "client_id": self.config.CLIENT_ID,

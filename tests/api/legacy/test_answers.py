@@ -14,7 +14,14 @@ from django.urls import reverse
 from musicbud.models import Relation, User
 from musicbud.services.taste import taste_edge_set
 from tests.api.legacy.conftest import DART_AGENT, LegacyWorld
-from tests.factories import DEFAULT_PASSWORD, AlbumFactory, ArtistFactory, TrackFactory
+from tests.factories import (
+    DEFAULT_PASSWORD,
+    AlbumFactory,
+    AnimeFactory,
+    ArtistFactory,
+    MangaFactory,
+    TrackFactory,
+)
 from tests.fixtures.http import assert_envelope, bearer
 
 pytestmark = pytest.mark.django_db
@@ -566,10 +573,30 @@ def test_search_pages_users_without_emails(legacy: LegacyWorld) -> None:
     assert [u["username"] for u in either["data"]] == ["ana", "dan"]
 
 
-def test_anime_and_manga_are_not_served(client: Client) -> None:
-    body = legacy_error(client.post("/v1/bud/top/anime/"), HTTPStatus.NOT_FOUND, "not_served")
+@pytest.mark.parametrize(("kind", "factory"), [("anime", AnimeFactory), ("manga", MangaFactory)])
+def test_anime_and_manga_top_lists_answer_like_their_music_siblings(
+    legacy: LegacyWorld, kind: str, factory: Any
+) -> None:
+    me, ben = legacy.world.me, legacy.world.users["ben"]
+    shared, mine = factory.create(name="Mushishi"), factory.create(name="Monster")
+    for rank, item in enumerate((shared, mine), start=1):
+        taste_edge_set(user=me, kind=kind, item=item, relation="top", rank=rank)
+    taste_edge_set(user=ben, kind=kind, item=shared, relation="top", rank=1)
 
-    assert body["message"] == "Anime and manga are not served by this server"
+    top = legacy.call("POST", f"/v1/me/top/{kind}/").json()
+    buds = legacy.call("GET", f"/bud/top/{kind}").json()
+    common = legacy.call("POST", f"/bud/common/top/{kind}", {"username": "ben"}).json()
+
+    assert set(top) == ENVELOPE_KEYS
+    assert [(i["name"], i["rank"], i["kind"]) for i in top["data"]] == [
+        ("Mushishi", 1, kind),
+        ("Monster", 2, kind),
+    ]
+    assert set(top["data"][0]) == ITEM_KEYS | {"rank"}
+    assert (top["data"][0]["artist_name"], top["data"][0]["album_name"]) == (None, None)
+    assert _rows(buds) == _v1_buds(legacy, f"source=top&kind={kind}")
+    assert [row["bud"]["username"] for row in buds["data"]] == ["ben"]
+    assert [i["name"] for i in common["data"]] == ["Mushishi"]
 
 
 # --- a client session, as the Flutter app makes it --------------------------------------------

@@ -17,7 +17,9 @@ from tests.api.legacy.conftest import LegacyWorld
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.providers import browser_at_provider
 from tooling.standins import ProviderStandIn
+from tooling.standins.mal import mal_entry
 from tooling.standins.spotify import spotify_library
+from tooling.standins.ytmusic import ytmusic_video
 
 pytestmark = pytest.mark.django_db
 
@@ -92,8 +94,45 @@ def test_connect_spotify_then_sync_through_the_legacy_routes(
     ]
 
 
+@pytest.mark.parametrize("provider", ["ytmusic", "mal"])
+def test_service_login_connects_youtube_music_and_myanimelist_like_spotify(
+    legacy: LegacyWorld,
+    standin: ProviderStandIn,
+    django_capture_on_commit_callbacks: Capture,
+    provider: str,
+) -> None:
+    standin.ytmusic.library.liked_videos = [ytmusic_video(1)]
+    standin.mal.library.anime = [mal_entry("anime", 1, score=9)]
+    not_yet = legacy.call("POST", f"/{provider}/connect")
+    assert_envelope(not_yet, HTTPStatus.NOT_FOUND, "connection_not_found", extra={"success": False})
+
+    link = legacy.call("GET", "/v1/service/login/", {"service": provider})
+    with django_capture_on_commit_callbacks(execute=True):
+        back = legacy.client.get(
+            _legacy_callback(link.json()["data"]["authorization_link"], provider)
+        )
+
+    assert back["Location"] == f"https://app.example.org/connected?provider={provider}&status=ok"
+    connected = legacy.call("POST", f"/v1/{provider}/connect/")
+    assert connected.status_code == HTTPStatus.OK
+    data = connected.json()["data"]
+    assert (data["provider"], data["status"], data["last_sync"]["status"]) == (
+        provider,
+        "connected",
+        "succeeded",
+    )
+    assert data["last_sync"]["counts"]["like"] == {
+        ("track" if provider == "ytmusic" else "anime"): {
+            "added": 1,
+            "updated": 0,
+            "removed": 0,
+            "unchanged": 0,
+        }
+    }
+
+
 def test_service_login_needs_a_known_service(legacy: LegacyWorld, standin: ProviderStandIn) -> None:
-    for data in ({}, {"service": "ytmusic"}):
+    for data in ({}, {"service": "napster"}):
         response = legacy.call("POST", "/service/login", data)
         body = assert_envelope(
             response, HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", extra={"success": False}

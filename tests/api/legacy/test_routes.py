@@ -20,6 +20,7 @@ from django.urls import clear_url_caches
 from prometheus_client import REGISTRY
 
 import config.urls
+from musicbud.connections.providers.registry import PROVIDER_NAMES
 from musicbud.services.tokens import token_pair_issue
 from tests.api.legacy.conftest import DART_AGENT, LegacyWorld
 from tests.factories import DEFAULT_PASSWORD
@@ -65,7 +66,7 @@ class Route:
 
 
 LIKED = ("artists", "tracks", "genres", "albums")
-TOP = ("artists", "tracks", "genres")
+TOP = ("artists", "tracks", "genres", "anime", "manga")
 V1_BUDS = "/api/v1/me/buds"
 
 CONTRACT: list[Route] = [
@@ -132,11 +133,6 @@ CONTRACT: list[Route] = [
     *(Route(f"users/{{user_id}}/liked/{kind}") for kind in LIKED),
     *(Route(f"users/{{user_id}}/top/{kind}") for kind in TOP),
     Route("users/{user_id}/played/tracks"),
-    *(
-        Route(f"{prefix}/{kind}", status=HTTPStatus.NOT_FOUND, auth=False)
-        for prefix in ("me/top", "bud/top", "bud/common/top")
-        for kind in ("anime", "manga")
-    ),
     Route("service/login", data=lambda w, i: {"service": "spotify"}, standin=True),
     *(
         Route(
@@ -145,7 +141,7 @@ CONTRACT: list[Route] = [
             successor=f"/api/v1/connections/{provider}",
             standin=True,
         )
-        for provider in ("spotify", "lastfm")
+        for provider in PROVIDER_NAMES
     ),
     *(
         Route(
@@ -157,7 +153,7 @@ CONTRACT: list[Route] = [
             auth=False,
             standin=True,
         )
-        for provider in ("spotify", "lastfm")
+        for provider in PROVIDER_NAMES
     ),
     Route(
         "me/likes/update",

@@ -86,6 +86,17 @@ def test_the_variable_names_deployments_set_stay_as_they_were() -> None:
         "LASTFM_API_URL",
         "LASTFM_AUTH_URL",
         "LASTFM_CALLBACK_URL",
+        "YTMUSIC_CLIENT_ID",
+        "YTMUSIC_CLIENT_SECRET",
+        "YTMUSIC_REDIRECT_URI",
+        "YTMUSIC_AUTH_URL",
+        "YTMUSIC_TOKEN_URL",
+        "YTMUSIC_API_URL",
+        "MAL_CLIENT_ID",
+        "MAL_CLIENT_SECRET",
+        "MAL_REDIRECT_URI",
+        "MAL_AUTH_URL",
+        "MAL_API_URL",
     ]
 
 

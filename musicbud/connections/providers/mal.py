@@ -1,0 +1,268 @@
+"""MyAnimeList: OAuth 2.0 authorization code with PKCE — MyAnimeList accepts only the ``plain``
+challenge method, so the challenge is the verifier itself (kept encrypted server side until the
+callback, like every verifier) — then API v2: the anime and manga lists with their list status,
+followed through ``paging.next``. Titles scored 8 or more are likes; the 50 highest-scored (ties:
+most recently updated) are the top list."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from musicbud.connections.providers.base import (
+    Account,
+    AuthorizationStart,
+    CatalogueEntry,
+    Image,
+    Provider,
+    ProviderItem,
+    ProviderSession,
+    TokenSet,
+    pkce_pair,
+)
+from musicbud.connections.providers.errors import (
+    ProviderAuthRevoked,
+    ProviderBadResponse,
+    ProviderRejected,
+)
+from musicbud.connections.providers.settings import MalSettings, secret
+from musicbud.connections.providers.transport import response_json
+from musicbud.models import ItemKind, Relation
+
+# MyAnimeList's authorization server offers no other method (S256 is refused).
+CHALLENGE_METHOD = "plain"
+# The most entries API v2 hands out per page of a user's list.
+PAGE_LIMIT = 1000
+# A title scored this or more (of 10) is a like.
+LIKE_MIN_SCORE = 8
+TOP_SIZE = 50
+# (list kind, the API's list path): anime, then manga.
+LISTS = ((ItemKind.ANIME, "/users/@me/animelist"), (ItemKind.MANGA, "/users/@me/mangalist"))
+
+
+class _Shape(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Picture(_Shape):
+    medium: str | None = None
+    large: str | None = None
+
+
+class _Node(_Shape):
+    id: int
+    title: str
+    main_picture: _Picture | None = None
+
+
+class _ListStatus(_Shape):
+    score: int = 0
+    updated_at: datetime | None = None
+
+
+class ListEntry(_Shape):
+    node: _Node
+    list_status: _ListStatus = _ListStatus()
+
+
+class _Token(_Shape):
+    access_token: str
+    expires_in: int = 3600
+    refresh_token: str | None = None
+
+
+class _User(_Shape):
+    id: int
+    name: str
+
+
+T = TypeVar("T", bound=_Shape)
+
+
+def _parse(model: type[T], body: Any, *, what: str) -> T:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise ProviderBadResponse(
+            f"MyAnimeList sent {what} that does not parse ({where}: {first['msg']})"
+        ) from None
+
+
+def _entry(kind: str, node: _Node) -> CatalogueEntry:
+    picture = node.main_picture
+    # Widest first: "large" then "medium" (MyAnimeList gives no sizes).
+    urls = [url for url in (picture.large, picture.medium) if url] if picture else []
+    return CatalogueEntry(
+        kind=kind,
+        name=node.title,
+        provider_id=str(node.id),
+        images=tuple(Image(url=url) for url in urls),
+    )
+
+
+def list_items(kind: str, entries: list[ListEntry]) -> Iterator[ProviderItem]:
+    """One list's likes (scored ``LIKE_MIN_SCORE`` or more) and top titles (the ``TOP_SIZE``
+    highest scored, ties: most recently updated, then the lower id; unscored titles never)."""
+    for entry in entries:
+        if entry.list_status.score >= LIKE_MIN_SCORE:
+            yield ProviderItem(relation=Relation.LIKE, entry=_entry(kind, entry.node))
+    oldest = datetime.min.replace(tzinfo=UTC)
+    scored = sorted(
+        (entry for entry in entries if entry.list_status.score > 0),
+        key=lambda entry: (
+            -entry.list_status.score,
+            -(entry.list_status.updated_at or oldest).timestamp(),
+            entry.node.id,
+        ),
+    )
+    for rank, entry in enumerate(scored[:TOP_SIZE], start=1):
+        yield ProviderItem(relation=Relation.TOP, entry=_entry(kind, entry.node), rank=rank)
+
+
+class MalProvider(Provider[MalSettings]):
+    name = "mal"
+
+    # --- authorization -------------------------------------------------------------------
+
+    def callback_url(self) -> str:
+        return str(self.config.REDIRECT_URI or "")
+
+    def authorization_start(self, *, state: str) -> AuthorizationStart:
+        verifier, challenge = pkce_pair(CHALLENGE_METHOD)
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.config.CLIENT_ID,
+                "redirect_uri": self.config.REDIRECT_URI,
+                "state": state,
+                "code_challenge": challenge,
+                "code_challenge_method": CHALLENGE_METHOD,
+            }
+        )
+        base = self.config.AUTH_URL.rstrip("/")
+        return AuthorizationStart(url=f"{base}/authorize?{query}", code_verifier=verifier)
+
+    def callback_grant(self, params: Mapping[str, str]) -> str:
+        return params.get("code", "")
+
+    def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
+        return self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": grant,
+                "redirect_uri": self.config.REDIRECT_URI or "",
+                "code_verifier": code_verifier,
+            },
+            previous_refresh="",
+        )
+
+    def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
+        if not tokens.refresh_token:
+            raise ProviderAuthRevoked("MyAnimeList gave no refresh token; authorize again")
+        return self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
+            previous_refresh=tokens.refresh_token,
+        )
+
+    def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
+        credentials = {
+            "client_id": self.config.CLIENT_ID or "",
+            "client_secret": secret(self.config.CLIENT_SECRET),
+        }
+        response = self.transport.request(
+            "POST", f"{self.config.AUTH_URL.rstrip('/')}/token", data=form | credentials
+        )
+        body = response_json(response, label=self.label)
+        if response.status_code != HTTPStatus.OK:
+            error = str(body.get("error", ""))
+            message = str(body.get("message") or body.get("hint") or "")[:200]
+            if error == "invalid_grant":
+                raise ProviderAuthRevoked(
+                    f"MyAnimeList refused the grant ({message or error}); authorize again"
+                )
+            raise ProviderRejected(
+                f"MyAnimeList's token endpoint answered {response.status_code} "
+                f"({error or 'no error code'})"
+            )
+        token = _parse(_Token, body, what="a token answer")
+        return TokenSet(
+            access_token=token.access_token,
+            refresh_token=token.refresh_token or previous_refresh,
+            expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in),
+        )
+
+    # --- API v2 --------------------------------------------------------------------------
+
+    def account_read(self, *, session: ProviderSession) -> Account:
+        user = _parse(_User, self._get(session, self._url("/users/@me"), None), what="a user")
+        return Account(id=str(user.id), display_name=user.name)
+
+    def taste_fetch(self, *, session: ProviderSession) -> Iterator[ProviderItem]:
+        for kind, path in LISTS:
+            yield from list_items(kind, list(self._list(session, path)))
+
+    def _url(self, path: str) -> str:
+        return f"{self.config.API_URL.rstrip('/')}{path}"
+
+    def _list(self, session: ProviderSession, path: str) -> Iterator[ListEntry]:
+        """Every entry of one list, following ``paging.next`` to the end."""
+        url: str | None = self._url(path)
+        query: Mapping[str, str | int] | None = {
+            "fields": "list_status",
+            "limit": PAGE_LIMIT,
+            "nsfw": "true",
+        }
+        seen: set[str] = set()
+        while url is not None:
+            body = self._get(session, url, query)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise ProviderBadResponse(f"MyAnimeList sent a page without data ({path})")
+            entries = [_parse(ListEntry, item, what=f"an entry of {path}") for item in data]
+            session.advance(len(entries))
+            yield from entries
+            paging = body.get("paging")
+            following = paging.get("next") if isinstance(paging, dict) else None
+            if following is None:
+                return
+            if not isinstance(following, str) or following in seen:
+                raise ProviderBadResponse(f"MyAnimeList sent a next link that loops ({path})")
+            if not following.startswith(self.config.API_URL.rstrip("/") + "/"):
+                # The bearer token goes only to the configured API.
+                raise ProviderBadResponse(f"MyAnimeList sent a next page outside its API ({path})")
+            seen.add(following)
+            url, query = following, None
+
+    def _get(
+        self, session: ProviderSession, url: str, params: Mapping[str, str | int] | None
+    ) -> dict[str, Any]:
+        sent = session.tokens
+        response = self._bearer_get(sent, url, params)
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
+            session.tokens = self.token_refresh(tokens=sent)
+            session.refreshed = True
+            response = self._bearer_get(session.tokens, url, params)
+            if response.status_code == HTTPStatus.UNAUTHORIZED:
+                raise ProviderAuthRevoked("MyAnimeList refused a freshly refreshed token")
+        body = response_json(response, label=self.label)
+        if response.status_code != HTTPStatus.OK:
+            error = str(body.get("error", ""))[:100]
+            raise ProviderRejected(
+                f"MyAnimeList answered {response.status_code} on {httpx.URL(url).path}"
+                + (f" ({error})" if error else "")
+            )
+        return body
+
+    def _bearer_get(
+        self, tokens: TokenSet, url: str, params: Mapping[str, str | int] | None
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+        return self.transport.request("GET", url, params=params, headers=headers)
