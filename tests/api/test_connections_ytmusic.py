@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from graph.models import ProjectionOutbox
@@ -17,7 +18,7 @@ from musicbud.connections.token_cipher import token_decrypt, token_encrypt
 from musicbud.models import Artist, TasteEdge, Track, User
 from musicbud.services.taste import taste_edge_set
 from tests.api.test_connections import Capture, _browser_at_provider, _connect, _sync, _url
-from tests.factories import TrackFactory
+from tests.factories import DEFAULT_PASSWORD, TrackFactory
 from tests.fixtures.http import assert_envelope
 from tests.fixtures.taste import taste_edges
 from tooling.standins import ProviderStandIn
@@ -293,3 +294,29 @@ def test_no_token_google_issued_is_in_any_answer_or_row(
     for secret in issued:
         assert all(secret.encode() not in answer for answer in answers)
         assert all(secret not in str(value) for value in row.values())
+
+
+@pytest.mark.parametrize("already_revoked", [False, True])
+def test_deleting_the_account_revokes_the_grant_at_google(
+    api_client: Client,
+    library: ProviderStandIn,
+    connected: ProviderConnection,
+    user: User,
+    django_capture_on_commit_callbacks: Capture,
+    already_revoked: bool,
+) -> None:
+    refresh = token_decrypt(connected.refresh_token)
+    if already_revoked:  # the person removed the app at Google: its 400 ends nothing
+        library.ytmusic.revoke_grants()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.delete(
+            reverse("api-v1:me-delete"),
+            {"password": DEFAULT_PASSWORD},
+            content_type="application/json",
+        )
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    assert library.ytmusic.revoked == ([] if already_revoked else [refresh])
+    assert not User.objects.filter(pk=user.pk).exists()
+    assert ProviderConnection.objects.count() == 0

@@ -105,6 +105,7 @@ class YtmusicStandIn(ServiceStandIn):
         self._access_tokens: dict[str, float] = {}  # token -> expiry (time.time())
         self._refresh_tokens: set[str] = set()
         self._quota: str | None = None  # a 403 reason every API call answers, until reset
+        self.revoked: list[str] = []  # tokens revoked through /revoke, in order
 
     def settings_values(self, base_url: str) -> dict[str, str]:
         return {
@@ -112,6 +113,7 @@ class YtmusicStandIn(ServiceStandIn):
             "CLIENT_SECRET": self.client_secret,
             "AUTH_URL": base_url + AUTH,
             "TOKEN_URL": base_url + OAUTH + "/token",
+            "REVOKE_URL": base_url + OAUTH + "/revoke",
             "API_URL": base_url + API,
         }
 
@@ -137,6 +139,8 @@ class YtmusicStandIn(ServiceStandIn):
             self._authorize(request.query, reply)
         elif path == OAUTH + "/token" and request.method == "POST":
             self._token(request.form, reply)
+        elif path == OAUTH + "/revoke" and request.method == "POST":
+            self._revoke(request.form, reply)
         elif path.startswith(API + "/"):
             self._api(request, path[len(API) :], reply)
         else:
@@ -215,6 +219,23 @@ class YtmusicStandIn(ServiceStandIn):
             reply.json(200, self._issue_tokens(with_refresh=False))
             return
         reply.json(400, {"error": "unsupported_grant_type", "error_description": str(grant)})
+
+    def _revoke(self, form: dict[str, str], reply: Reply) -> None:
+        # Google's revocation endpoint: revoking a refresh token ends the whole grant (its
+        # access tokens too); a token it does not know (or no longer) is 400 invalid_token.
+        token = form.get("token", "")
+        with self.server.lock:
+            known = token in self._refresh_tokens or token in self._access_tokens
+            if known:
+                self.revoked.append(token)
+                self._refresh_tokens.clear()
+                self._access_tokens.clear()
+        if not known:
+            reply.json(
+                400, {"error": "invalid_token", "error_description": "Token expired or revoked"}
+            )
+            return
+        reply.json(200, {})
 
     def _issue_tokens(self, *, with_refresh: bool) -> dict[str, Any]:
         access = self.server.issue("ya29.g-" + secrets.token_urlsafe(24))

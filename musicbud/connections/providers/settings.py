@@ -97,6 +97,8 @@ class YtmusicSettings(ProviderSettings):
     REDIRECT_URI: CallbackUrl = None
     AUTH_URL: BaseUrl = "https://accounts.google.com/o/oauth2/v2/auth"
     TOKEN_URL: BaseUrl = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    # Where a grant is revoked when its account is deleted.
+    REVOKE_URL: BaseUrl = "https://oauth2.googleapis.com/revoke"
     API_URL: BaseUrl = "https://www.googleapis.com/youtube/v3"
 
 

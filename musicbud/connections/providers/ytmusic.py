@@ -199,6 +199,18 @@ class YtmusicProvider(Provider[YtmusicSettings]):
             previous_refresh=tokens.refresh_token,
         )
 
+    def token_revoke(self, *, tokens: TokenSet) -> bool:
+        """Revoke the grant at Google (its revocation endpoint): the refresh token ends the
+        grant with every access token it gave. A 400 means Google no longer knows the token
+        (expired or already revoked): the grant is gone either way."""
+        token = tokens.refresh_token or tokens.access_token
+        if not token:
+            return False
+        response = self.transport.request("POST", self.config.REVOKE_URL, data={"token": token})
+        if response.status_code in {HTTPStatus.OK, HTTPStatus.BAD_REQUEST}:
+            return True
+        raise ProviderRejected(f"Google's revocation endpoint answered {response.status_code}")
+
     def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
         credentials = {
             "client_id": self.config.CLIENT_ID or "",

@@ -91,6 +91,7 @@ def test_the_variable_names_deployments_set_stay_as_they_were() -> None:
         "YTMUSIC_REDIRECT_URI",
         "YTMUSIC_AUTH_URL",
         "YTMUSIC_TOKEN_URL",
+        "YTMUSIC_REVOKE_URL",
         "YTMUSIC_API_URL",
         "MAL_CLIENT_ID",
         "MAL_CLIENT_SECRET",
