@@ -428,12 +428,15 @@ def chat_messages_since(*, user_id: int, after: UUID | None, limit: int) -> list
 @chat_hop
 def chat_conversation_peer(*, user: User, username: str) -> tuple[UUID, int]:
     """(conversation public id, the other user's id) of my conversation with ``username``; 404
-    without one, 403 when either of us blocked the other."""
+    without one or when they blocked me (as for an unknown user: a block is never revealed),
+    403 when I blocked them."""
     other = active_user(username)
     if other.pk == user.pk:
         raise InvalidInput("You cannot message yourself", code="same_user")
-    if blocked_between(user, other) is not None:
-        raise PermissionDenied(f"You and {other.username} cannot message", code="blocked")
+    if (block := blocked_between(user, other)) is not None:
+        if block.blocker_id != user.pk:
+            raise NotFound(f"No user named {other.username!r}", code="user_not_found")
+        raise PermissionDenied(f"You blocked {other.username}", code="blocked")
     conversation = conversation_between(user, other)
     if conversation is None:
         raise NotFound(f"No conversation with {other.username}", code="conversation_not_found")

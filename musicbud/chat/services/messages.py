@@ -48,8 +48,10 @@ def _conversation_for(user: User, other: User) -> Conversation:
     if other.pk == user.pk:
         raise InvalidInput("You cannot message yourself", code="same_user")
     if block := blocked_between(user, other):
-        who = "You blocked" if block.blocker_id == user.pk else "You are blocked by"
-        raise PermissionDenied(f"{who} {other.username}", code="blocked")
+        if block.blocker_id != user.pk:
+            # Never reveal a block: to the person blocked, the blocker is an unknown user.
+            raise NotFound(f"No user named {other.username!r}", code="user_not_found")
+        raise PermissionDenied(f"You blocked {other.username}", code="blocked")
     conversation = conversation_between(user, other)
     if conversation is None:
         low, high = sorted((user.pk, other.pk))

@@ -339,7 +339,11 @@ def test_blocks_refuse_direct_messages_both_ways(people, client_as) -> None:
     after = post(ben, url("chat-conversation-messages", "ana"), {"content": "hi"})
 
     assert (blocked.status_code, again.status_code) == (HTTPStatus.CREATED, HTTPStatus.OK)
-    assert_envelope(from_ben, HTTPStatus.FORBIDDEN, "blocked", "You are blocked by ana")
+    # To ben, ana is now an unknown user (word for word); ana is told she blocked him.
+    assert_envelope(from_ben, HTTPStatus.NOT_FOUND, "user_not_found", "No user named 'ana'")
+    unknown = post(ben, url("chat-conversation-messages", "nobody"), {"content": "hi"})
+    assert_envelope(unknown, HTTPStatus.NOT_FOUND, "user_not_found", "No user named 'nobody'")
+    assert from_ben.json().keys() == unknown.json().keys()
     assert_envelope(from_ana, HTTPStatus.FORBIDDEN, "blocked", "You blocked ben")
     assert unblocked.status_code == HTTPStatus.NO_CONTENT
     assert after.status_code == HTTPStatus.CREATED
