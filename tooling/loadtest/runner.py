@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from config.environment import BASE_DIR
 from musicbud.chat.models import Channel, Membership, MembershipState, Message, Role
+from musicbud.imports.models import ImportJob, ImportStatus
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
 from tooling.benchmark.server import production_env, start_server
 
@@ -29,6 +31,7 @@ USERNAME_PREFIX = "load"
 PASSWORD = "load-correct-horse-battery-42"  # noqa: S105 - throwaway local accounts
 ITEM_PREFIX = "load item "
 ITEMS_PER_USER = 4
+IMPORTS_WAIT_SECONDS = 120  # for the uploads' jobs (run after their answer) to end
 ROOM_SIZE = 5  # members per chat channel: each socket hears its room's messages
 P99_MAX_MS = 1000.0
 Say = Callable[[str], None]
@@ -98,7 +101,7 @@ def accounts_prepare(count: int, say: Say) -> list[dict[str, Any]]:
             {
                 "username": username,
                 "password": PASSWORD,
-                "channel": channel.pk,
+                "channel": str(channel.public_id),
                 "items": [str(track.public_id) for track in items],
             }
         )
@@ -146,17 +149,44 @@ def writes_verify(result: dict[str, Any]) -> tuple[str, list[str]]:
         if extra:
             problems.append(f"{username}: {len(extra)} messages stored, never acknowledged")
         sent += len(client_ids)
+    uploads, upload_problems = _imports_verify(ledger.get("imports", {}))
+    problems += upload_problems
     summary = (
         f"writes verified: {likes_checked} items' like state as last acknowledged, "
-        f"{sent} messages stored exactly once, {ledger['unanswered']} writes unanswered"
+        f"{sent} messages stored exactly once, {uploads} accepted uploads imported once each, "
+        f"{ledger['unanswered']} writes unanswered"
     )
     return summary, problems
+
+
+def _imports_verify(accepted: dict[str, list[int]]) -> tuple[int, list[str]]:
+    """Each accepted upload is one import job of its user that ended ``succeeded`` (jobs run
+    after their answer: waited for, up to ``IMPORTS_WAIT_SECONDS``), and no other job."""
+    deadline = time.monotonic() + IMPORTS_WAIT_SECONDS
+    jobs = ImportJob.objects.filter(user__username__startswith=USERNAME_PREFIX)
+    while (
+        jobs.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING]).exists()
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    problems = []
+    for username, ids in accepted.items():
+        stored = dict(jobs.filter(user__username=username).values_list("pk", "status"))
+        if sorted(stored) != sorted(ids):
+            problems.append(f"{username}: import jobs {sorted(stored)}, accepted {sorted(ids)}")
+        unfinished = sorted(pk for pk, status in stored.items() if status != ImportStatus.SUCCEEDED)
+        if unfinished:
+            problems.append(f"{username}: import jobs {unfinished} did not succeed")
+    for username in set(jobs.values_list("user__username", flat=True)) - set(accepted):
+        problems.append(f"{username}: import jobs stored, none accepted")
+    return sum(len(ids) for ids in accepted.values()), problems
 
 
 def load_messages_clear() -> None:
     """The previous run's load messages go, so this run's are counted alone."""
     with transaction.atomic():
         Message.objects.filter(client_id__startswith="load-").delete()
+        ImportJob.objects.filter(user__username__startswith=USERNAME_PREFIX).delete()
 
 
 def level_run(options: Options, users: int, accounts: list[dict[str, Any]], say: Say) -> Verdict:

@@ -4,9 +4,11 @@ library first, so nothing else may be imported before it (the parent runs Django
 
 Each virtual user logs in, opens the chat socket (a ticket, then ``/ws/chat/``), and then,
 weighted as an app's traffic: reads its profile and buds, pages the catalogue, likes and
-unlikes its own items, sends chat messages over the socket (waiting for each ``ack``) and
-reads the channel's history. Every acknowledged write goes into a ledger that the parent
-checks against the database. At the deadline no new task starts; the ones running finish.
+unlikes its own items, sends chat messages over the socket (waiting for each ``ack``), reads
+the channel's history and uploads a small streaming-history export (a Spotify Account data
+file) as the app's "import my history" does. Every acknowledged write goes into a ledger
+that the parent checks against the database. At the deadline no new task starts; the ones
+running finish.
 """
 
 from gevent import monkey  # type: ignore[import-untyped]
@@ -39,6 +41,8 @@ CATALOGUE = "GET /api/v1/catalogue/tracks"
 LIKE = "PUT /api/v1/me/likes/tracks/{id}"
 UNLIKE = "DELETE /api/v1/me/likes/tracks/{id}"
 HISTORY = "GET /api/v1/chat/channels/{id}/messages"
+UPLOAD = "POST /api/v1/me/imports"
+UPLOAD_STREAMS = 20  # plays in the uploaded export
 CATALOGUE_PAGES = 3
 SOCKET_TIMEOUT_SECONDS = 10
 
@@ -47,7 +51,7 @@ SOCKET_TIMEOUT_SECONDS = 10
 class Account:
     username: str
     password: str
-    channel: int
+    channel: str
     items: list[str]
 
 
@@ -57,6 +61,7 @@ class Ledger:
 
     liked: dict[str, dict[str, bool]] = field(default_factory=dict)
     messages: dict[str, list[str]] = field(default_factory=dict)
+    imports: dict[str, list[str]] = field(default_factory=dict)  # accepted import jobs' ids
     # Writes whose answer never came (a connection error or a timeout): state unknown.
     unanswered: int = 0
 
@@ -207,6 +212,49 @@ class AppUser(FastHttpUser):
             name=HISTORY,
         )
 
+    @task(1)
+    def upload_export(self) -> None:
+        self._guard()
+        body, content_type = _multipart_export(self.account.username)
+        with self.client.post(
+            "/api/v1/me/imports",
+            data=body,
+            headers=self.headers | {"Content-Type": content_type},
+            name=UPLOAD,
+            catch_response=True,
+        ) as answer:
+            if answer.status_code == 202:
+                LEDGER.imports.setdefault(self.account.username, []).append(answer.json()["id"])
+            elif answer.status_code == 409:
+                answer.success()  # my previous upload still runs: one at a time, by rule
+            else:
+                answer.failure(f"answered {answer.status_code}")
+                if answer.status_code == 0:
+                    LEDGER.unanswered += 1
+
+
+def _multipart_export(username: str) -> tuple[str, str]:
+    """A Spotify Account data file (``StreamingHistory_music_0.json``) of ``UPLOAD_STREAMS``
+    plays of the user's own tracks, as the multipart body an app sends."""
+    streams = [
+        {
+            "endTime": f"2026-11-{1 + n % 28:02d} 12:{n % 60:02d}",
+            "artistName": f"Load Artist {username}",
+            "trackName": f"Load Upload {username} {n % 5}",
+            "msPlayed": 61_000,
+        }
+        for n in range(UPLOAD_STREAMS)
+    ]
+    boundary = uuid.uuid4().hex
+    body = (
+        f"--{boundary}\r\n"
+        'Content-Disposition: form-data; name="file"; filename="StreamingHistory_music_0.json"\r\n'
+        "Content-Type: application/json\r\n\r\n"
+        f"{json.dumps(streams)}\r\n"
+        f"--{boundary}--\r\n"
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
 
 def _fire(name: str, started: float, error: Exception | None) -> None:
     events.request.fire(  # type: ignore[no-untyped-call]
@@ -270,6 +318,7 @@ def run(plan: dict[str, Any]) -> dict[str, Any]:
         "ledger": {
             "liked": LEDGER.liked,
             "messages": LEDGER.messages,
+            "imports": LEDGER.imports,
             "unanswered": LEDGER.unanswered,
         },
     }
