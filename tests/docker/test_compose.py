@@ -62,7 +62,22 @@ def test_compose_config_succeeds(config: dict[str, Any]) -> None:
         "redis",
         "neo4j",
     }
-    assert set(config["volumes"]) == {"postgres-data", "redis-data", "neo4j-data", "neo4j-logs"}
+    assert set(config["volumes"]) == {
+        "exports",
+        "postgres-data",
+        "redis-data",
+        "neo4j-data",
+        "neo4j-logs",
+    }
+
+
+def test_app_services_share_the_export_directory(config: dict[str, Any]) -> None:
+    # The task worker writes a data export; the web serves its download: one volume, one path.
+    for name in ("web", "graph-worker", "migrate", "task-worker", "task-scheduler"):
+        service = config["services"][name]
+        assert service["environment"]["EXPORT_DIR"] == "/srv/musicbud/exports", name
+        mounts = {(v["source"], v["target"]) for v in service.get("volumes", [])}
+        assert ("exports", "/srv/musicbud/exports") in mounts, name
 
 
 def test_services_use_the_pinned_major_versions(config: dict[str, Any]) -> None:

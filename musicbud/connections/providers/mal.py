@@ -7,13 +7,12 @@ most recently updated) are the top list."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from musicbud.connections.providers.base import (
     Account,
@@ -31,6 +30,7 @@ from musicbud.connections.providers.errors import (
     ProviderBadResponse,
     ProviderRejected,
 )
+from musicbud.connections.providers.oauth import Shape, shape_parse, token_answer
 from musicbud.connections.providers.settings import MalSettings, secret
 from musicbud.connections.providers.transport import response_json
 from musicbud.models import ItemKind, Relation
@@ -46,54 +46,37 @@ TOP_SIZE = 50
 LISTS = ((ItemKind.ANIME, "/users/@me/animelist"), (ItemKind.MANGA, "/users/@me/mangalist"))
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Picture(_Shape):
+class _Picture(Shape):
     medium: str | None = None
     large: str | None = None
 
 
-class _Node(_Shape):
+class _Node(Shape):
     id: int
     title: str
     main_picture: _Picture | None = None
 
 
-class _ListStatus(_Shape):
+class _ListStatus(Shape):
     score: int = 0
     updated_at: datetime | None = None
 
 
-class ListEntry(_Shape):
+class ListEntry(Shape):
     node: _Node
     list_status: _ListStatus = _ListStatus()
 
 
-class _Token(_Shape):
-    access_token: str
-    expires_in: int = 3600
-    refresh_token: str | None = None
-
-
-class _User(_Shape):
+class _User(Shape):
     id: int
     name: str
 
 
-T = TypeVar("T", bound=_Shape)
+T = TypeVar("T", bound=Shape)
 
 
 def _parse(model: type[T], body: Any, *, what: str) -> T:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise ProviderBadResponse(
-            f"MyAnimeList sent {what} that does not parse ({where}: {first['msg']})"
-        ) from None
+    return shape_parse(model, body, service="MyAnimeList", what=what)
 
 
 def _entry(kind: str, node: _Node) -> CatalogueEntry:
@@ -180,23 +163,8 @@ class MalProvider(Provider[MalSettings]):
         response = self.transport.request(
             "POST", f"{self.config.AUTH_URL.rstrip('/')}/token", data=form | credentials
         )
-        body = response_json(response, label=self.label)
-        if response.status_code != HTTPStatus.OK:
-            error = str(body.get("error", ""))
-            message = str(body.get("message") or body.get("hint") or "")[:200]
-            if error == "invalid_grant":
-                raise ProviderAuthRevoked(
-                    f"MyAnimeList refused the grant ({message or error}); authorize again"
-                )
-            raise ProviderRejected(
-                f"MyAnimeList's token endpoint answered {response.status_code} "
-                f"({error or 'no error code'})"
-            )
-        token = _parse(_Token, body, what="a token answer")
-        return TokenSet(
-            access_token=token.access_token,
-            refresh_token=token.refresh_token or previous_refresh,
-            expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in),
+        return token_answer(
+            response, service="MyAnimeList", label=self.label, previous_refresh=previous_refresh
         )
 
     # --- API v2 --------------------------------------------------------------------------

@@ -7,13 +7,12 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from musicbud.connections.providers.base import (
     Account,
@@ -31,6 +30,7 @@ from musicbud.connections.providers.errors import (
     ProviderBadResponse,
     ProviderRejected,
 )
+from musicbud.connections.providers.oauth import Shape, shape_parse, token_answer
 from musicbud.connections.providers.settings import SpotifySettings, secret
 from musicbud.connections.providers.transport import ProviderTransport, response_json
 from musicbud.models import ItemKind, Relation
@@ -39,24 +39,20 @@ SCOPES = "user-top-read user-library-read user-follow-read user-read-recently-pl
 PAGE_LIMIT = 50
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Image(_Shape):
+class _Image(Shape):
     url: str
     width: int | None = None
     height: int | None = None
 
 
-class _Artist(_Shape):
+class _Artist(Shape):
     id: str | None = None
     name: str
     genres: list[str] = []
     images: list[_Image] = []
 
 
-class _Album(_Shape):
+class _Album(Shape):
     id: str | None = None
     name: str
     images: list[_Image] = []
@@ -64,7 +60,7 @@ class _Album(_Shape):
     release_date: str | None = None
 
 
-class _Track(_Shape):
+class _Track(Shape):
     id: str | None = None
     name: str
     duration_ms: int | None = None
@@ -72,44 +68,29 @@ class _Track(_Shape):
     album: _Album | None = None
 
 
-class _SavedTrack(_Shape):
+class _SavedTrack(Shape):
     track: _Track | None = None
 
 
-class _SavedAlbum(_Shape):
+class _SavedAlbum(Shape):
     album: _Album
 
 
-class _Play(_Shape):
+class _Play(Shape):
     track: _Track
     played_at: datetime
 
 
-class _Token(_Shape):
-    access_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the scheme name
-    expires_in: int = 3600
-    refresh_token: str | None = None
-    scope: str = ""
-
-
-class _Me(_Shape):
+class _Me(Shape):
     id: str
     display_name: str | None = None
 
 
-T = TypeVar("T", bound=_Shape)
+T = TypeVar("T", bound=Shape)
 
 
 def _parse(model: type[T], body: Any, *, what: str) -> T:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise ProviderBadResponse(
-            f"Spotify sent {what} that does not parse ({where}: {first['msg']})"
-        ) from None
+    return shape_parse(model, body, service="Spotify", what=what)
 
 
 def _images(images: list[_Image]) -> tuple[Image, ...]:
@@ -211,25 +192,8 @@ class SpotifyProvider(Provider[SpotifySettings]):
             data=form,
             auth=(self.config.CLIENT_ID or "", secret(self.config.CLIENT_SECRET)),
         )
-        body = response_json(response, label=self.label)
-        if response.status_code != HTTPStatus.OK:
-            error = str(body.get("error", ""))
-            description = str(body.get("error_description", ""))[:200]
-            if error == "invalid_grant":
-                raise ProviderAuthRevoked(
-                    f"Spotify refused the grant ({description or error}); authorize again"
-                )
-            raise ProviderRejected(
-                f"Spotify's token endpoint answered {response.status_code} "
-                f"({error or 'no error code'})"
-            )
-        token = _parse(_Token, body, what="a token answer")
-        return TokenSet(
-            access_token=token.access_token,
-            # A refresh answer may omit the refresh token: the old one stays valid.
-            refresh_token=token.refresh_token or previous_refresh,
-            expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in),
-            scope=token.scope,
+        return token_answer(
+            response, service="Spotify", label=self.label, previous_refresh=previous_refresh
         )
 
     # --- the Web API ---------------------------------------------------------------------

@@ -5,13 +5,11 @@ channels as liked artists, every list followed through ``nextPageToken``."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from musicbud.connections.providers.base import (
     Account,
@@ -30,6 +28,7 @@ from musicbud.connections.providers.errors import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from musicbud.connections.providers.oauth import Shape, shape_parse, token_answer
 from musicbud.connections.providers.settings import YtmusicSettings, secret
 from musicbud.connections.providers.transport import response_json
 from musicbud.models import ItemKind, Relation
@@ -45,17 +44,13 @@ TOPIC_SUFFIX = " - Topic"
 TRY_LATER_REASONS = frozenset({"quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded"})
 
 
-class _Shape(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class _Thumbnail(_Shape):
+class _Thumbnail(Shape):
     url: str
     width: int | None = None
     height: int | None = None
 
 
-class _VideoSnippet(_Shape):
+class _VideoSnippet(Shape):
     title: str
     channelId: str | None = None  # noqa: N815 - the API's names
     channelTitle: str = ""  # noqa: N815
@@ -63,53 +58,39 @@ class _VideoSnippet(_Shape):
     thumbnails: dict[str, _Thumbnail] = {}
 
 
-class _Video(_Shape):
+class _Video(Shape):
     id: str
     snippet: _VideoSnippet
 
 
-class _ResourceId(_Shape):
+class _ResourceId(Shape):
     channelId: str | None = None  # noqa: N815
 
 
-class _SubscriptionSnippet(_Shape):
+class _SubscriptionSnippet(Shape):
     title: str
     resourceId: _ResourceId  # noqa: N815
     thumbnails: dict[str, _Thumbnail] = {}
 
 
-class _Subscription(_Shape):
+class _Subscription(Shape):
     snippet: _SubscriptionSnippet
 
 
-class _ChannelSnippet(_Shape):
+class _ChannelSnippet(Shape):
     title: str = ""
 
 
-class _Channel(_Shape):
+class _Channel(Shape):
     id: str
     snippet: _ChannelSnippet = _ChannelSnippet()
 
 
-class _Token(_Shape):
-    access_token: str
-    expires_in: int = 3600
-    refresh_token: str | None = None
-    scope: str = ""
-
-
-T = TypeVar("T", bound=_Shape)
+T = TypeVar("T", bound=Shape)
 
 
 def _parse(model: type[T], body: Any, *, what: str) -> T:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the body"
-        raise ProviderBadResponse(
-            f"YouTube sent {what} that does not parse ({where}: {first['msg']})"
-        ) from None
+    return shape_parse(model, body, service="YouTube", what=what)
 
 
 def artist_name(channel_title: str) -> str:
@@ -217,25 +198,8 @@ class YtmusicProvider(Provider[YtmusicSettings]):
             "client_secret": secret(self.config.CLIENT_SECRET),
         }
         response = self.transport.request("POST", self.config.TOKEN_URL, data=form | credentials)
-        body = response_json(response, label=self.label)
-        if response.status_code != HTTPStatus.OK:
-            error = str(body.get("error", ""))
-            description = str(body.get("error_description", ""))[:200]
-            if error == "invalid_grant":
-                raise ProviderAuthRevoked(
-                    f"Google refused the grant ({description or error}); authorize again"
-                )
-            raise ProviderRejected(
-                f"Google's token endpoint answered {response.status_code} "
-                f"({error or 'no error code'})"
-            )
-        token = _parse(_Token, body, what="a token answer")
-        return TokenSet(
-            access_token=token.access_token,
-            # A refresh answer carries no refresh token: the old one stays valid.
-            refresh_token=token.refresh_token or previous_refresh,
-            expires_at=datetime.now(UTC) + timedelta(seconds=token.expires_in),
-            scope=token.scope,
+        return token_answer(
+            response, service="Google", label=self.label, previous_refresh=previous_refresh
         )
 
     # --- the YouTube Data API ------------------------------------------------------------
