@@ -72,19 +72,22 @@ pytest-main-rest: $(VENV)/.installed-dev ## the whole suite's second shard: all 
 	$(VENV)/bin/pytest --ignore=tests/api
 
 pytest-stock: $(VENV)/.installed-dev ## the API suite on Django's stock handler (FAST_PATH=false)
-	@# The fast path changes cost, never answers. Its own hop and round-trip counts skip here.
+	@# The fast path changes cost, never answers. Its own hop and round-trip counts skip here,
+	@# and the Celery worker runs (processes of their own, no request handler) are not repeated.
 	@echo "--- API suite with FAST_PATH=false"
 	@$(call own_services,stock,14); \
-	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py
+	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py \
+		--ignore=tests/api/test_connection_runner.py --ignore=tests/api/test_import_runner.py
 
 pytest-sqlite: $(VENV)/.installed-dev ## after a PostgreSQL run: what must also hold on SQLite
-	@# The graph contract suite (the SQL backend answers alike on both) and the ASGI handler's
-	@# connection hygiene (SQLite connections are per thread, not pooled), on the embedded
+	@# The graph contract suite (the SQL backend answers alike on both), the ASGI handler's
+	@# connection hygiene (SQLite connections are per thread, not pooled) and the chat socket
+	@# (its resume reads a UNION whose parts SQLite cannot cut), on the embedded
 	@# defaults. CI is unset there: the PostgreSQL-only tests among them skip, having run in
 	@# the first pass.
-	@echo "--- graph contract suite and ASGI connection hygiene on SQLite"
+	@echo "--- graph contract suite, ASGI connection hygiene and the chat socket on SQLite"
 	env -u DATABASE_URL -u REDIS_URL -u CI $(VENV)/bin/pytest -q -p no:cacheprovider -rs \
-		tests/graph/test_contract.py tests/fastpath/test_handler.py
+		tests/graph/test_contract.py tests/fastpath/test_handler.py tests/api/chat/test_consumer.py
 
 EXAMPLES ?= 100
 contract: $(VENV)/.installed-dev ## schemathesis over the whole API, EXAMPLES per operation (default 100)

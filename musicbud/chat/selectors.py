@@ -5,10 +5,12 @@ Each selector is one thread hop (``chat_hop``) doing all of its queries.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from django.db import connections
 from django.db.models import (
     Case,
     Count,
@@ -416,8 +418,14 @@ def chat_messages_since(*, user_id: int, after: UUID | None, limit: int) -> list
     ]
     if not ranges:
         return []
-    merged = ranges[0].union(*ranges[1:], all=True).order_by("pk") if len(ranges) > 1 else ranges[0]
-    ids = list(merged[: limit + 1])
+    ids: list[int]
+    if len(ranges) == 1:
+        ids = list(ranges[0])
+    elif connections[Message.objects.db].features.supports_slicing_ordering_in_compound:
+        ids = list(ranges[0].union(*ranges[1:], all=True).order_by("pk")[: limit + 1])
+    else:
+        # SQLite cannot cut the parts of a UNION: one query per range, merged here.
+        ids = list(heapq.merge(*(list(part) for part in ranges)))[: limit + 1]
     return list(
         Message.objects.filter(pk__in=ids)
         .select_related("author", "channel", "conversation")

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.test import AsyncClient, Client, override_settings
 from django.urls import reverse
 
@@ -1001,6 +1002,10 @@ def assert_rate_limited(response: Any) -> None:
 
 @override_settings(RATE_LIMIT_STRICT_PER_MINUTE=2)
 def test_look_alike_spellings_of_a_login_share_its_budget(client: Client) -> None:
+    if connection.vendor != "postgresql":
+        # SQLite folds ASCII case only: there the long s names no account, so it cannot
+        # spend (or reach) jess's budget.
+        pytest.skip("PostgreSQL's Unicode case folding is what makes the spellings one login")
     UserFactory.create(username="jess")
     # PostgreSQL's case-insensitive match maps U+017F (long s) to "S": the same account.
     for spelling in ("jess", "JE\u017f\u017f"):
