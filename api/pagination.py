@@ -32,7 +32,7 @@ class PageParams(Schema):
         None,
         max_length=200,
         pattern=r"^[A-Za-z0-9_-]+$",
-        description="The `next` link's cursor, to read the next page.",
+        description="A `next` or `previous` link's cursor, to read that page.",
     )
 
 
@@ -70,7 +70,8 @@ def _offset(cursor: str | None) -> int:
 
 
 def next_link(request: HttpRequest, cursor: str | None) -> str | None:
-    """The request's own path and query with ``cursor`` replaced, or None on the last page."""
+    """The request's own path and query with ``cursor`` replaced (a next page's, or a previous
+    page's read backward), or None without a cursor: no page that way."""
     if cursor is None:
         return None
     query: QueryDict = request.GET.copy()

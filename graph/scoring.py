@@ -7,6 +7,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from uuid import UUID
 
 from graph.cursor import cursor_decode, cursor_encode
@@ -161,11 +162,40 @@ class Candidate:
 Scored = tuple[float, UUID, int]
 
 
+class ScoredPage(NamedTuple):
+    """A page of ``top_scored``, in ranking order, and the cursors of the pages around it
+    (None: there is none)."""
+
+    rows: list[Scored]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a cursor points in a ranking: the key of one row, and which way to read from it
+    (forward: the rows after it; backward: the rows just before it)."""
+
+    score: float
+    public_id: UUID
+    backward: bool = False
+
+    @property
+    def key(self) -> tuple[float, UUID]:
+        """The row's place in the order ``top_scored`` sorts keys by (smallest first)."""
+        return (-self.score, self.public_id)
+
+
 def top_scored(
     scores: Iterable[tuple[int, UUID, float]], *, limit: int, cursor: str | None
-) -> tuple[list[Scored], str | None]:
+) -> ScoredPage:
     """One page of (user id, public id, score) triples: score descending, then public id
-    ascending (the same order in every backend), after an opaque keyset cursor."""
+    ascending (the same order in every backend), from an opaque keyset cursor.
+
+    A forward cursor (or none) reads the ``limit`` rows after its row; a backward one the
+    ``limit`` rows just before it, in the same order. Each page links both ways: the next page
+    reads forward from its last row, the previous one backward from its first, and either is
+    None when no row lies that way (the first page has no previous one)."""
     limit = max(1, min(limit, MAX_LIMIT))
     # A heap, not a sort: thousands of candidates, one page wanted.
     keyed: Iterable[tuple[float, UUID, int]] = (
@@ -173,24 +203,64 @@ def top_scored(
         for user_id, public_id, score in scores
         if score > 0
     )
-    if cursor:
-        score, public_id = decode_cursor(cursor)
-        after = (-score, public_id)
-        keyed = (key for key in keyed if (key[0], key[1]) > after)
-    best = heapq.nsmallest(limit + 1, keyed)
-    page = [(-key[0], key[1], key[2]) for key in best[:limit]]
-    next_cursor = encode_cursor(page[-1][0], page[-1][1]) if len(best) > limit else None
-    return page, next_cursor
+    position = decode_cursor(cursor) if cursor else None
+    if position is None:
+        best = heapq.nsmallest(limit + 1, keyed)
+        page = [_scored(key) for key in best[:limit]]
+        return ScoredPage(page, _forward(page) if len(best) > limit else None, None)
+    at = position.key
+    if position.backward:
+        # The rows before the cursor's, nearest first; the page reads them in ranking order.
+        nearest = heapq.nlargest(limit + 1, (key for key in keyed if key[:2] < at))
+        page = [_scored(key) for key in reversed(nearest[:limit])]
+        # What follows the page is at least the row the cursor was taken from.
+        return ScoredPage(page, _forward(page), _backward(page) if len(nearest) > limit else None)
+    after: list[tuple[float, UUID, int]] = []
+    before = False
+    for key in keyed:
+        if key[:2] > at:
+            after.append(key)
+        else:
+            before = True
+    best = heapq.nsmallest(limit + 1, after)
+    page = [_scored(key) for key in best[:limit]]
+    return ScoredPage(
+        page,
+        _forward(page) if len(best) > limit else None,
+        _backward(page) if before else None,
+    )
 
 
-def encode_cursor(score: float, public_id: UUID) -> str:
-    return cursor_encode({"s": score, "p": str(public_id)})
+def _scored(key: tuple[float, UUID, int]) -> Scored:
+    return (-key[0], key[1], key[2])
 
 
-def decode_cursor(cursor: str) -> tuple[float, UUID]:
+def _forward(page: list[Scored]) -> str | None:
+    """The cursor of the rows after the page (None for an empty page)."""
+    return encode_cursor(page[-1][0], page[-1][1]) if page else None
+
+
+def _backward(page: list[Scored]) -> str | None:
+    """The cursor of the rows before the page (None for an empty page)."""
+    return encode_cursor(page[0][0], page[0][1], backward=True) if page else None
+
+
+def encode_cursor(score: float, public_id: UUID, *, backward: bool = False) -> str:
+    fields: dict[str, object] = {"s": score, "p": str(public_id)}
+    if backward:
+        fields["d"] = "b"
+    return cursor_encode(fields)
+
+
+def decode_cursor(cursor: str) -> Position:
+    """The position a cursor names; one without a direction (issued before cursors had one)
+    reads forward."""
     data = cursor_decode(cursor)
+    direction = data.get("d", "f")
+    if direction not in ("f", "b"):
+        raise InvalidCursor
     try:
-        return float(data["s"]), UUID(str(data["p"]))
+        return Position(float(data["s"]), UUID(str(data["p"])), backward=direction == "b")
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidCursor from exc
 

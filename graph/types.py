@@ -44,8 +44,12 @@ class Bud:
 
 @dataclass(frozen=True, slots=True)
 class BudPage:
+    """A page of a bud ranking and the cursors of the pages next to it (None: none that way;
+    the previous cursor reads the ranking backward, see ``graph.scoring.top_scored``)."""
+
     buds: list[Bud]
     next_cursor: str | None
+    previous_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,14 @@ from __future__ import annotations
 from django.core.cache import cache
 
 # The prefixes of the cached reads (``musicbud.cache.cached_query``): "profile:<user_id>",
-# "buds:<user_id>:<page>:g<generation>" (and a ranking's count, "buds:<user_id>:<kind>:
+# "buds:<user_id>:p<shape>:<page>:g<generation>" (and a ranking's count, "buds:<user_id>:<kind>:
 # <source>:count:g<generation>"). The profile's version names ProfileData's shape:
 # entries cached by code with an older shape are never read.
 PROFILE = "profile:2"
 BUDS = "buds"
+# The shape of a cached bud page (graph.types.BudPage), in its key for the same reason: version
+# 2 added the previous page's cursor.
+BUD_PAGE_SHAPE = 2
 
 
 def profile_key(user_id: int) -> str:

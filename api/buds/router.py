@@ -21,7 +21,7 @@ from api.buds.schemas import (
 from api.cached_answers import cached_answer
 from api.catalogue.schemas import KindPath
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, first_link, next_link, offset_page
+from api.pagination import Page, PageParams, next_link, offset_page
 from fastpath.read_ahead import CacheRead
 from graph.types import Recommendation, SharedItem
 from musicbud.selectors.buds import (
@@ -55,12 +55,6 @@ def my_buds_cache_reads(*, user_id: int, arguments: dict[str, Any]) -> list[Cach
     ]
 
 
-# Rankings are keyset pages read forward (scores move as taste changes; an offset would skip
-# or repeat people): their previous link is the first page's, once past it.
-def _ranking_previous(request: AuthenticatedRequest, params: PageParams) -> str | None:
-    return first_link(request) if params.cursor else None
-
-
 def page_arguments(params: BudsParams) -> dict[str, Any]:
     return {
         "kind": params.kind.item_kind if params.kind else None,
@@ -81,8 +75,9 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
     """Best first by score: shared items weighted by how few others hold them, over both library
     sizes. `kind` and `source` (likes, top, played, all) narrow what counts. Each bud carries
     the shared items that weigh most (never one that weighs nothing). Cached, its count too;
-    pages follow a keyset cursor, so none repeats or skips a bud, and `previous` is the first
-    page (a ranking is read forward)."""
+    pages follow a keyset cursor both ways, so none repeats or skips a bud: `next` reads on
+    from the page's last bud, `previous` the page just before its first (same filters and
+    limit; null on the first page)."""
     arguments = page_arguments(params)
     page = await buds_page_get(user_id=request.auth.pk, **arguments)
     count = await bud_count_get(
@@ -92,7 +87,7 @@ async def my_buds(request: AuthenticatedRequest, params: Query[BudsParams]) -> d
         "items": page.buds,
         "count": count,
         "next": next_link(request, page.next_cursor),
-        "previous": _ranking_previous(request, params),
+        "previous": next_link(request, page.previous_cursor),
     }
 
 
@@ -134,7 +129,8 @@ async def item_buds(
     request: AuthenticatedRequest, kind: KindPath, item_id: UUID, params: Query[PageParams]
 ) -> dict[str, object]:
     """The users holding the item, ranked by how much of their library it is (and how rare it
-    is), best first. 404 for an unknown item."""
+    is), best first. 404 for an unknown item. Keyset pages, as my buds': `previous` is the
+    page just before this one (same limit), null on the first."""
     page = await item_buds_get(
         viewer_id=request.auth.pk,
         kind=kind.item_kind,
@@ -148,7 +144,7 @@ async def item_buds(
             viewer_id=request.auth.pk, kind=kind.item_kind, public_id=item_id
         ),
         "next": next_link(request, page.next_cursor),
-        "previous": _ranking_previous(request, params),
+        "previous": next_link(request, page.previous_cursor),
     }
 
 

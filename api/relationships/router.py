@@ -13,7 +13,7 @@ from ninja.responses import Status
 
 from api.auth import AuthenticatedRequest, auth
 from api.openapi import also_answers
-from api.pagination import Page, PageParams, first_link, next_link, offset_page
+from api.pagination import Page, PageParams, next_link, offset_page
 from api.relationships.schemas import (
     BlendOut,
     BlendParams,
@@ -338,17 +338,14 @@ async def blend(
     description="New likes, new top-list entries, finished syncs and finished history "
     "uploads (imports: `added` says what they added) of my friends whose `taste_visible_to` "
     "lets me see their taste. Cursor paged: new events never shift a page. `count` is null: "
-    "the feed grows while it is read, so a total would be stale at once; `previous` (past the "
-    "first page) leads back to the newest page.",
+    "the feed grows while it is read, so a total would be stale at once. `previous` is the "
+    "page just newer than this one (same limit), null on the first page.",
 )
 async def feed(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
-    events, cursor = await feed_get(
-        user_id=request.auth.pk, cursor=params.cursor, limit=params.limit
-    )
+    page = await feed_get(user_id=request.auth.pk, cursor=params.cursor, limit=params.limit)
     return {
-        "items": events,
+        "items": page.events,
         "count": None,  # the feed grows while it is read (see the description)
-        "next": next_link(request, cursor),
-        # Keyset pages read forward: once past the first, the previous link is the first's.
-        "previous": first_link(request) if params.cursor else None,
+        "next": next_link(request, page.next_cursor),
+        "previous": next_link(request, page.previous_cursor),
     }

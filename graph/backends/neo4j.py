@@ -18,6 +18,7 @@ from graph.scoring import (
     Candidate,
     Cell,
     Scored,
+    ScoredPage,
     TasteFacts,
     build_bud,
     candidate_scores,
@@ -175,8 +176,8 @@ def _ranked(
     limit: int,
     cursor: str | None,
     hidden: frozenset[int],
-) -> tuple[list[Candidate], str | None]:
-    page, next_cursor = top_scored(
+) -> tuple[list[Candidate], ScoredPage]:
+    page = top_scored(
         (
             (user, UUID(profiles[user]["public_id"]), score)
             for user, score in candidate_scores(facts, hits).items()
@@ -187,7 +188,7 @@ def _ranked(
         limit=limit,
         cursor=cursor,
     )
-    return _named(profiles, page), next_cursor
+    return _named(profiles, page.rows), page
 
 
 async def buds_for_user(
@@ -202,7 +203,7 @@ async def buds_for_user(
     facts, hits, profiles, refs = await _facts(
         user_id=user_id, cells=cells_for(source=source, kind=kind)
     )
-    page, next_cursor = _ranked(facts, hits, profiles, limit=limit, cursor=cursor, hidden=hidden)
+    page, ranked = _ranked(facts, hits, profiles, limit=limit, cursor=cursor, hidden=hidden)
     on_page = {candidate.user_id for candidate in page}
     shared: dict[int, list[tuple[Cell, int]]] = defaultdict(list)
     for user, cell, item in hits:
@@ -211,7 +212,8 @@ async def buds_for_user(
     weights = {user: facts.shared_weights(other=user, shared=shared[user]) for user in on_page}
     return BudPage(
         buds=[build_bud(c, shared=weights[c.user_id], items=refs) for c in page],
-        next_cursor=next_cursor,
+        next_cursor=ranked.next_cursor,
+        previous_cursor=ranked.previous_cursor,
     )
 
 
@@ -261,10 +263,10 @@ async def buds_for_item(
         holders[int(row["user"])].append(RELATION_FOR_TYPE[row["rel"]])
         profiles[int(row["user"])] = row
     if not holders:
-        return BudPage(buds=[], next_cursor=None)
+        return BudPage(buds=[], next_cursor=None, previous_cursor=None)
     cells = [(relation, kind) for relation in Relation.values]
     sizes = await _sizes(user_ids=holders, cells=cells)
-    scored, next_cursor = top_scored(
+    scored = top_scored(
         (
             (
                 user,
@@ -281,14 +283,15 @@ async def buds_for_item(
         limit=limit,
         cursor=cursor,
     )
-    page = _named(profiles, scored)
+    page = _named(profiles, scored.rows)
     key = item_key(kind, item_id)
     refs = await _item_refs([key])
     if key not in refs:  # deleted since the first read
-        return BudPage(buds=[], next_cursor=None)
+        return BudPage(buds=[], next_cursor=None, previous_cursor=None)
     return BudPage(
         buds=[build_bud(c, shared={key: c.score}, items=refs) for c in page],
-        next_cursor=next_cursor,
+        next_cursor=scored.next_cursor,
+        previous_cursor=scored.previous_cursor,
     )
 
 

@@ -19,7 +19,7 @@ from graph.scoring import (
     MAX_LIMIT,
     Candidate,
     Cell,
-    Scored,
+    ScoredPage,
     TasteFacts,
     build_bud,
     cells_for,
@@ -189,51 +189,73 @@ def _public_uuid(value: Any) -> UUID:
 
 
 Profile = tuple[UUID, str, str]
+# A row's place in a ranking: (minus its score, its public id), smallest first.
+Key = tuple[float, UUID]
 
 
 def _ranked(
     facts: TasteFacts, *, limit: int, cursor: str | None, hidden: frozenset[int]
-) -> tuple[list[Scored], str | None, dict[int, Profile]]:
+) -> tuple[ScoredPage, dict[int, Profile]]:
     """One page of active buds, and their (public id, username, display name).
 
-    Thousands of users may score; the page needs the best few. Candidates are walked by score
-    and looked up in growing chunks, each ending on a score boundary, until enough active
-    users after the cursor are confirmed: everything not looked up scores strictly lower, so
-    the page equals ranking every candidate by (score, public id).
+    Thousands of users may score; the page needs the best few. Candidates are walked away from
+    the cursor (down the scores reading forward, up them reading backward) and looked up in
+    growing chunks, each ending on a score boundary, until enough active users on the page's
+    side of the cursor are confirmed: everything not looked up lies further away, so the page
+    equals ranking every candidate by (score, public id). A forward page past the first also
+    confirms one active user before it, if there is one: its previous link depends on it.
     """
     limit = max(1, min(limit, MAX_LIMIT))
-    after = decode_cursor(cursor) if cursor else None
-    ordered = sorted(
-        (
-            (rounded, user)
-            for user, score in _candidate_scores(facts)
-            # The people the viewer may not find are left out before the page is cut.
-            if user not in hidden
-            and (rounded := round_score(score)) > 0
-            and (after is None or rounded <= after[0])
-        ),
-        key=lambda row: -row[0],
-    )
+    position = decode_cursor(cursor) if cursor else None
+    candidates = [
+        (rounded, user)
+        for user, score in _candidate_scores(facts)
+        # The people the viewer may not find are left out before the page is cut.
+        if user not in hidden and (rounded := round_score(score)) > 0
+    ]
     found: list[tuple[int, UUID, float]] = []
     profiles: dict[int, Profile] = {}
-    start, chunk = 0, limit + 1
-    while start < len(ordered) and len(found) <= limit:
-        end = min(start + chunk, len(ordered))
-        while end < len(ordered) and ordered[end][0] == ordered[end - 1][0]:
-            end += 1
-        batch = ordered[start:end]
-        rows = User.objects.filter(pk__in=[user for _, user in batch], is_active=True)
-        for pk, public_id, username, display_name in rows.values_list(
-            "pk", "public_id", "username", "display_name"
-        ):
-            profiles[int(pk)] = (_public_uuid(public_id), username, display_name)
-        for score, user in batch:
-            profile = profiles.get(user)
-            if profile and (after is None or (-score, profile[0]) > (-after[0], after[1])):
-                found.append((user, profile[0], score))
-        start, chunk = end, chunk * 2
-    page, next_cursor = top_scored(found, limit=limit, cursor=cursor)
-    return page, next_cursor, profiles
+
+    def walk(ordered: list[tuple[float, int]], keep: Callable[[Key], bool], enough: int) -> None:
+        """Look up ``ordered`` (by score, away from the cursor) chunk by chunk until
+        ``enough`` active users ``keep`` takes (by their key) are found."""
+        kept, start, chunk = 0, 0, limit + 1
+        while start < len(ordered) and kept < enough:
+            end = min(start + chunk, len(ordered))
+            while end < len(ordered) and ordered[end][0] == ordered[end - 1][0]:
+                end += 1
+            batch = ordered[start:end]
+            missing = [user for _, user in batch if user not in profiles]
+            rows = User.objects.filter(pk__in=missing, is_active=True)
+            for pk, public_id, username, display_name in rows.values_list(
+                "pk", "public_id", "username", "display_name"
+            ):
+                profiles[int(pk)] = (_public_uuid(public_id), username, display_name)
+            for score, user in batch:
+                profile = profiles.get(user)
+                if profile and keep((-score, profile[0])):
+                    found.append((user, profile[0], score))
+                    kept += 1
+            start, chunk = end, chunk * 2
+
+    def down(rows: Iterable[tuple[float, int]]) -> list[tuple[float, int]]:
+        return sorted(rows, key=lambda row: -row[0])
+
+    def up(rows: Iterable[tuple[float, int]]) -> list[tuple[float, int]]:
+        return sorted(rows, key=lambda row: row[0])
+
+    if position is None:
+        walk(down(candidates), lambda key: True, limit + 1)
+    else:
+        at, score = position.key, position.score
+        before = up(row for row in candidates if row[0] >= score)
+        if position.backward:
+            walk(before, lambda key: key < at, limit + 1)
+        else:
+            after = down(row for row in candidates if row[0] <= score)
+            walk(after, lambda key: key > at, limit + 1)
+            walk(before, lambda key: key <= at, 1)
+    return top_scored(found, limit=limit, cursor=cursor), profiles
 
 
 def _bud_count(*, user_id: int, kind: str | None, source: BudSource, hidden: frozenset[int]) -> int:
@@ -290,9 +312,10 @@ def _buds_for_user(
 ) -> BudPage:
     cells = cells_for(source=source, kind=kind)
     facts = _facts(user_id=user_id, cells=cells)
-    page, next_cursor, profiles = _ranked(facts, limit=limit, cursor=cursor, hidden=hidden)
+    ranked, profiles = _ranked(facts, limit=limit, cursor=cursor, hidden=hidden)
+    page = ranked.rows
     if not page:
-        return BudPage(buds=[], next_cursor=None)
+        return BudPage(buds=[], next_cursor=None, previous_cursor=None)
     ids = [user for _, _, user in page]
     facts = TasteFacts(
         cells=facts.cells,
@@ -310,7 +333,9 @@ def _buds_for_user(
         _, username, display_name = profiles[user]
         named = Candidate(user, public_id, username, display_name, score)
         buds.append(build_bud(named, shared=weights[user], items=refs))
-    return BudPage(buds=buds, next_cursor=next_cursor)
+    return BudPage(
+        buds=buds, next_cursor=ranked.next_cursor, previous_cursor=ranked.previous_cursor
+    )
 
 
 async def buds_for_user(
@@ -357,7 +382,7 @@ def _buds_for_item(
     ):
         holders[int(user)].append(relation)
     if not holders:
-        return BudPage(buds=[], next_cursor=None)
+        return BudPage(buds=[], next_cursor=None, previous_cursor=None)
     sizes: dict[int, dict[str, int]] = defaultdict(dict)
     for (user, (relation, _)), size in _sizes(
         user_ids=list(holders), cells=[(relation, kind) for relation in Relation.values]
@@ -369,7 +394,7 @@ def _buds_for_item(
             pk__in=holders
         ).values_list("pk", "public_id", "username", "display_name")
     }
-    page, next_cursor = top_scored(
+    ranked = top_scored(
         (
             (user, profiles[user][0], item_bud_score(relations=rels, sizes=sizes[user]))
             for user, rels in holders.items()
@@ -386,9 +411,10 @@ def _buds_for_item(
                 shared={key: score},
                 items=ref,
             )
-            for score, public_id, user in page
+            for score, public_id, user in ranked.rows
         ],
-        next_cursor=next_cursor,
+        next_cursor=ranked.next_cursor,
+        previous_cursor=ranked.previous_cursor,
     )
 
 
@@ -429,8 +455,8 @@ def _recommendations(
     *, user_id: int, kind: str, limit: int, hidden: frozenset[int]
 ) -> list[Recommendation]:
     facts = _facts(user_id=user_id, cells=cells_for(source=BudSource.ALL, kind=None))
-    top, _, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None, hidden=hidden)
-    buds = {user: score for score, _, user in top}
+    top, _ = _ranked(facts, limit=BUDS_PER_RECOMMENDATION, cursor=None, hidden=hidden)
+    buds = {user: score for score, _, user in top.rows}
     if not buds:
         return []
     column = f"{ItemKind(kind).value}_id"

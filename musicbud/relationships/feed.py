@@ -6,6 +6,7 @@ never shift a page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -39,18 +40,46 @@ class FeedEvent:
     key: tuple[datetime, int, int]
 
 
-def _after(cursor: str | None) -> tuple[datetime, int, int] | None:
+# An event's place in the feed: (time, source, id), newest (largest) first.
+Key = tuple[datetime, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Position:
+    """Where a cursor points: an event's key, and which way to read from it (forward: the
+    older events after it; backward: the newer ones just before it)."""
+
+    key: Key
+    backward: bool
+
+
+def _position(cursor: str | None) -> _Position | None:
+    """The position a cursor names (None without one); a cursor without a direction (issued
+    before cursors had one) reads forward."""
     if not cursor:
         return None
     data = cursor_decode(cursor)
+    direction = data.get("d", "f")
+    if direction not in ("f", "b"):
+        raise InvalidCursor
     try:
-        return datetime.fromisoformat(str(data["t"])), int(data["s"]), int(data["i"])
+        key = (datetime.fromisoformat(str(data["t"])), int(data["s"]), int(data["i"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidCursor from exc
+    return _Position(key=key, backward=direction == "b")
 
 
-def _below(field: str, source: int, after: tuple[datetime, int, int] | None) -> Q:
-    """Rows of ``source`` whose (``field``, source, id) comes after the cursor, newest first."""
+def _cursor(event: FeedEvent, *, backward: bool = False) -> str:
+    at, source, pk = event.key
+    fields: dict[str, object] = {"t": at.isoformat(), "s": source, "i": pk}
+    if backward:
+        fields["d"] = "b"
+    return cursor_encode(fields)
+
+
+def _below(field: str, source: int, after: Key | None) -> Q:
+    """Rows of ``source`` whose (``field``, source, id) comes after the key, newest first
+    (they are older)."""
     if after is None:
         return Q()
     at, after_source, after_id = after
@@ -60,6 +89,18 @@ def _below(field: str, source: int, after: tuple[datetime, int, int] | None) -> 
     if source == after_source:
         return below | Q(**{field: at, "id__lt": after_id})
     return below
+
+
+def _above(field: str, source: int, before: Key) -> Q:
+    """Rows of ``source`` whose (``field``, source, id) comes before the key, newest first
+    (they are newer)."""
+    at, before_source, before_id = before
+    above = Q(**{f"{field}__gt": at})
+    if source > before_source:
+        return above | Q(**{field: at})
+    if source == before_source:
+        return above | Q(**{field: at, "id__gt": before_id})
+    return above
 
 
 def _visible_friends(user_id: int) -> list[int]:
@@ -82,39 +123,41 @@ def _added(counts: dict[str, Any]) -> dict[str, int]:
     return added
 
 
-def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEvent], str | None]:
-    after = _after(cursor)
-    friends = _visible_friends(user_id)
-    if not friends:
-        return [], None
-    people = {u.pk: person(u) for u in User.objects.filter(pk__in=friends, is_active=True)}
-    edges = (
-        TasteEdge.objects.filter(
-            _below("created_at", EDGE, after),
-            user_id__in=list(people),
-            relation__in=(Relation.LIKE, Relation.TOP),
-        )
-        .select_related("track", "artist", "album", "genre")
-        .order_by("-created_at", "-id")[: limit + 1]
-    )
-    jobs = (
-        SyncJob.objects.filter(
-            _below("finished_at", SYNC, after),
-            connection__user_id__in=list(people),
-            status=SyncStatus.SUCCEEDED,
-            finished_at__isnull=False,
-        )
-        .select_related("connection")
-        .order_by("-finished_at", "-id")[: limit + 1]
-    )
+# Which rows of a source a read takes: (field, source) -> filter.
+Where = Callable[[str, int], Q]
+
+
+def _sources(people: dict[int, PersonView], where: Where) -> tuple[Any, Any, Any]:
+    """The three sources' rows (taste edges, syncs, imports) ``where`` lets through, unordered."""
+    edges = TasteEdge.objects.filter(
+        where("created_at", EDGE),
+        user_id__in=list(people),
+        relation__in=(Relation.LIKE, Relation.TOP),
+    ).select_related("track", "artist", "album", "genre")
+    jobs = SyncJob.objects.filter(
+        where("finished_at", SYNC),
+        connection__user_id__in=list(people),
+        status=SyncStatus.SUCCEEDED,
+        finished_at__isnull=False,
+    ).select_related("connection")
     imports = ImportJob.objects.filter(
-        _below("finished_at", IMPORT, after),
+        where("finished_at", IMPORT),
         user_id__in=list(people),
         status=ImportStatus.SUCCEEDED,
         finished_at__isnull=False,
-    ).order_by("-finished_at", "-id")[: limit + 1]
+    )
+    return edges, jobs, imports
+
+
+def _events(
+    people: dict[int, PersonView], where: Where, *, count: int, newest_first: bool
+) -> list[FeedEvent]:
+    """The ``count`` events ``where`` lets through that come first, newest first or oldest
+    first."""
+    edges, jobs, imports = _sources(people, where)
+    sign = "-" if newest_first else ""
     events: list[FeedEvent] = []
-    for edge in edges:
+    for edge in edges.order_by(f"{sign}created_at", f"{sign}id")[:count]:
         item = getattr(edge, edge.kind)
         events.append(
             FeedEvent(
@@ -127,7 +170,7 @@ def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEve
                 key=(edge.created_at, EDGE, edge.pk),
             )
         )
-    for job in jobs:
+    for job in jobs.order_by(f"{sign}finished_at", f"{sign}id")[:count]:
         assert job.finished_at is not None  # noqa: S101 - filtered above
         events.append(
             FeedEvent(
@@ -140,7 +183,7 @@ def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEve
                 key=(job.finished_at, SYNC, job.pk),
             )
         )
-    for upload in imports:
+    for upload in imports.order_by(f"{sign}finished_at", f"{sign}id")[:count]:
         assert upload.finished_at is not None  # noqa: S101 - filtered above
         events.append(
             FeedEvent(
@@ -153,23 +196,76 @@ def _feed(*, user_id: int, cursor: str | None, limit: int) -> tuple[list[FeedEve
                 key=(upload.finished_at, IMPORT, upload.pk),
             )
         )
-    events.sort(key=lambda e: e.key, reverse=True)
-    page = events[:limit]
-    next_cursor = None
-    if len(events) > limit:
-        at, source, pk = page[-1].key
-        next_cursor = cursor_encode({"t": at.isoformat(), "s": source, "i": pk})
-    return page, next_cursor
+    events.sort(key=lambda e: e.key, reverse=newest_first)
+    return events[:count]
 
 
-async def feed_get(
+def _feed(
     *, user_id: int, cursor: str | None, limit: int
-) -> tuple[list[FeedEvent], str | None]:
-    """One page of my friends' feed (items with their cards) and the cursor of the next (None
-    on the last)."""
-    events, next_cursor = await sync_to_async(_feed)(user_id=user_id, cursor=cursor, limit=limit)
+) -> tuple[list[FeedEvent], str | None, str | None]:
+    """One page (newest first) and the cursors of the next page (older) and the previous one
+    (newer), None where no event lies that way; the first page has no previous one."""
+    position = _position(cursor)
+    friends = _visible_friends(user_id)
+    if not friends:
+        return [], None, None
+    people = {u.pk: person(u) for u in User.objects.filter(pk__in=friends, is_active=True)}
+    if position is not None and position.backward:
+        at = position.key
+        # The events just newer than the cursor's, nearest first; the page is newest first.
+        nearest = _events(
+            people,
+            lambda field, source: _above(field, source, at),
+            count=limit + 1,
+            newest_first=False,
+        )
+        page = list(reversed(nearest[:limit]))
+        # What follows the page is at least the event the cursor was taken from.
+        return (
+            page,
+            _cursor(page[-1]) if page else None,
+            _cursor(page[0], backward=True) if len(nearest) > limit else None,
+        )
+    after = position.key if position is not None else None
+    events = _events(
+        people,
+        lambda field, source: _below(field, source, after),
+        count=limit + 1,
+        newest_first=True,
+    )
+    page = events[:limit]
+    next_cursor = _cursor(page[-1]) if len(events) > limit else None
+    previous_cursor = None
+    if position is not None and page:
+        first = page[0].key
+        if any(
+            rows.exists()
+            for rows in _sources(people, lambda field, source: _above(field, source, first))
+        ):
+            previous_cursor = _cursor(page[0], backward=True)
+    return page, next_cursor, previous_cursor
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    events: list[FeedEvent]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+async def feed_get(*, user_id: int, cursor: str | None, limit: int) -> FeedPage:
+    """One page of my friends' feed (items with their cards), newest first, and the cursors of
+    the next page (older; None on the last) and the previous one (newer, read backward; None
+    on the first)."""
+    events, next_cursor, previous_cursor = await sync_to_async(_feed)(
+        user_id=user_id, cursor=cursor, limit=limit
+    )
     cards = await item_cards_get(event.item for event in events if event.item is not None)
-    return [
-        replace(event, item=card_of(cards, event.item)) if event.item is not None else event
-        for event in events
-    ], next_cursor
+    return FeedPage(
+        events=[
+            replace(event, item=card_of(cards, event.item)) if event.item is not None else event
+            for event in events
+        ],
+        next_cursor=next_cursor,
+        previous_cursor=previous_cursor,
+    )

@@ -14,7 +14,7 @@ from graph import queries
 from graph.scoring import MAX_LIMIT, round_score
 from graph.types import Bud, BudPage, BudSource, Recommendation, SharedItem
 from musicbud.cache import cached_query
-from musicbud.cache_keys import BUDS, buds_generation_key
+from musicbud.cache_keys import BUD_PAGE_SHAPE, BUDS, buds_generation_key
 from musicbud.errors import InvalidInput, NotFound
 from musicbud.kinds import ITEM_MODELS, KINDS
 from musicbud.models import ItemKind
@@ -37,7 +37,10 @@ SCORE_LOOKUP_PAGES = 10
 def _page_key(
     *, user_id: int, kind: str | None, source: BudSource, limit: int, cursor: str | None
 ) -> str:
-    return f"{user_id}:{kind or 'any'}:{BudSource(source).value}:{limit}:{cursor or ''}"
+    return (
+        f"{user_id}:p{BUD_PAGE_SHAPE}:{kind or 'any'}:{BudSource(source).value}:{limit}:"
+        f"{cursor or ''}"
+    )
 
 
 @cached_query(

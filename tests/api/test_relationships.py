@@ -4,6 +4,7 @@ compare links; and blocks and privacy holding in every listing."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 
 from musicbud.chat.models import Block
 from musicbud.imports.models import ImportFormat, ImportJob, ImportStatus
-from musicbud.models import Relation, User
+from musicbud.models import Relation, TasteEdge, User
 from musicbud.relationships.models import CompareLink, FriendRequest, Friendship, RequestStatus
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
@@ -644,7 +645,9 @@ def test_the_feed_shows_friends_finished_imports_with_what_they_added(
     assert first["previous"] is None
     second = api_client.get(first["next"]).json()
     assert [e["type"] for e in second["items"]] == ["like"]
-    assert second["previous"] == reverse("api-v1:my-feed") + "?limit=1"
+    assert second["previous"].startswith(reverse("api-v1:my-feed") + "?limit=1&cursor=")
+    # Back a page is the first page again, links included (none before it).
+    assert api_client.get(second["previous"]).json() == first
     # Items are cards, as on every list.
     assert set(second["items"][0]["item"]) == {
         "id",
@@ -655,6 +658,66 @@ def test_the_feed_shows_friends_finished_imports_with_what_they_added(
         "artists",
         "album",
     }
+
+
+def test_the_feed_reads_forward_to_page_3_and_back_to_page_1(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
+    _befriend(me, ana)
+    _befriend(me, ben)
+    for _ in range(5):
+        taste_edge_set(user=ana, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
+    # Everything at one instant but one upload: the keyset's source and id decide.
+    now = timezone.now()
+    TasteEdge.objects.filter(user__in=[ana, ben]).update(created_at=now)
+    uploads = [
+        ImportJob.objects.create(
+            user=user,
+            format=ImportFormat.SPOTIFY_EXTENDED,
+            status=ImportStatus.SUCCEEDED,
+            changes={},
+            finished_at=at,
+        )
+        for user, at in ((ana, now), (ben, now - timedelta(minutes=1)))
+    ]
+    edges = TasteEdge.objects.filter(user__in=[ana, ben]).order_by("-id")
+    # Taste events before syncs before imports at one instant, newest (highest id) first.
+    expected = [(e.relation, e.user.username) for e in edges] + [
+        ("import", upload.user.username) for upload in uploads
+    ]
+    assert len(expected) == 13
+    url = reverse("api-v1:my-feed")
+
+    def get(link: str) -> dict[str, Any]:
+        body: dict[str, Any] = api_client.get(link).json()
+        return body
+
+    def events(body: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(e["type"], e["user"]["username"]) for e in body["items"]]
+
+    first = get(f"{url}?limit=3")
+    second = get(first["next"])
+    third = get(second["next"])
+    back_second = get(third["previous"])
+    back_first = get(back_second["previous"])
+
+    assert [events(page) for page in (first, second, third)] == [
+        expected[0:3],
+        expected[3:6],
+        expected[6:9],
+    ]
+    assert first["previous"] is None
+    # Read back, each page is the one read forward, links included.
+    assert (back_second, back_first) == (second, first)
+    assert back_first["previous"] is None
+    assert third["previous"].startswith(f"{url}?limit=3&cursor=")
+    # On to the last page and back from it.
+    fourth = get(third["next"])
+    last = get(fourth["next"])
+    assert events(fourth) + events(last) == expected[9:]
+    assert last["next"] is None
+    assert get(last["previous"]) == fourth
 
 
 def test_a_profile_shows_taste_counts_only_to_whom_the_taste_is_visible(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import math
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -18,6 +19,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from graph import queries
 from graph.models import ProjectionOutbox
+from graph.scoring import encode_cursor
 from graph.types import Bud, BudPage, BudSource
 from musicbud.kinds import ITEM_MODELS
 from musicbud.models import ItemKind, Relation, TasteEdge, Track, User
@@ -224,6 +226,111 @@ async def test_pages_walk_the_whole_ranking_once(world: TasteWorld) -> None:
     assert len(whole.buds) == 4
     assert [b.user_public_id for b in walked] == [b.user_public_id for b in whole.buds]
     assert [b.score for b in walked] == [b.score for b in whole.buds]
+
+
+Fetch = Callable[[str | None], Awaitable[BudPage]]
+
+
+async def walk_both_ways(fetch: Fetch) -> tuple[list[BudPage], list[BudPage]]:
+    """Every page read forward from the first, and read back from the last (in order)."""
+    forward = [await fetch(None)]
+    while forward[-1].next_cursor is not None:
+        forward.append(await fetch(forward[-1].next_cursor))
+    backward = [forward[-1]]
+    while backward[-1].previous_cursor is not None:
+        backward.append(await fetch(backward[-1].previous_cursor))
+    return forward, backward[::-1]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4])
+async def test_pages_read_back_are_the_pages_read_forward(world: TasteWorld, limit: int) -> None:
+    for name in ("alice", "bob", "carol", "dave", "frank"):
+        user = world.users[name]
+
+        async def fetch(cursor: str | None, user_id: int = user.pk) -> BudPage:
+            return await queries.buds_for_user(
+                user_id=user_id, kind=None, source=BudSource.ALL, limit=limit, cursor=cursor
+            )
+
+        forward, backward = await walk_both_ways(fetch)
+
+        # The same pages, links included: each previous link leads to the page before.
+        assert backward == forward
+        assert forward[0].previous_cursor is None
+        assert all(page.previous_cursor is not None for page in forward[1:])
+    # alice's four buds span several pages.
+    alice = world.users["alice"]
+    pages = await walk_both_ways(
+        lambda cursor: queries.buds_for_user(
+            user_id=alice.pk, kind=None, source=BudSource.ALL, limit=limit, cursor=cursor
+        )
+    )
+    assert len(pages[0]) == math.ceil(4 / limit)
+
+
+async def test_previous_links_follow_who_is_left_before_the_page(world: TasteWorld) -> None:
+    alice = world.users["alice"]
+    whole = await queries.buds_for_user(
+        user_id=alice.pk, kind=None, source=BudSource.ALL, limit=50, cursor=None
+    )
+    first_bud, second_bud = [
+        await User.objects.aget(public_id=bud.user_public_id) for bud in whole.buds[:2]
+    ]
+    page_one = await queries.buds_for_user(
+        user_id=alice.pk, kind=None, source=BudSource.ALL, limit=1, cursor=None
+    )
+    after_first = page_one.next_cursor
+
+    async def page(cursor: str | None, hidden: set[int]) -> BudPage:
+        return await queries.buds_for_user(
+            user_id=alice.pk,
+            kind=None,
+            source=BudSource.ALL,
+            limit=1,
+            cursor=cursor,
+            hidden=frozenset(hidden),
+        )
+
+    # The first bud now hidden: the page after it is the first, with no previous page.
+    alone = await page(after_first, {first_bud.pk})
+    # The second hidden instead: the third follows the first, which is before it.
+    third = await page(after_first, {second_bud.pk})
+    back = await page(third.previous_cursor, {second_bud.pk})
+    # Backward from the first bud: nothing, and no crash.
+    nothing = await page(back.previous_cursor or _backward_at(whole.buds[0]), set())
+
+    assert [b.username for b in alone.buds] == [whole.buds[1].username]
+    assert alone.previous_cursor is None
+    assert [b.username for b in third.buds] == [whole.buds[2].username]
+    assert [b.username for b in back.buds] == [whole.buds[0].username]
+    assert back.previous_cursor is None
+    assert back.next_cursor == after_first
+    assert nothing == BudPage(buds=[], next_cursor=None, previous_cursor=None)
+
+
+def _backward_at(bud: Bud) -> str:
+    return encode_cursor(bud.score, bud.user_public_id, backward=True)
+
+
+async def test_item_pages_read_back_are_the_pages_read_forward(world: TasteWorld) -> None:
+    walked = 0
+    for kind, model in ITEM_MODELS.items():
+        async for item in model._default_manager.all():
+            for limit in (1, 2):
+
+                async def fetch(
+                    cursor: str | None, kind: str = kind, pk: int = item.pk, limit: int = limit
+                ) -> BudPage:
+                    return await queries.buds_for_item(
+                        kind=kind, item_id=pk, limit=limit, cursor=cursor
+                    )
+
+                forward, backward = await walk_both_ways(fetch)
+
+                assert backward == forward
+                assert forward[0].previous_cursor is None
+                walked = max(walked, len(forward))
+    assert walked > 2  # some item has more than two pages of holders
 
 
 @pytest.mark.parametrize("source", list(BudSource))
