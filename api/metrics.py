@@ -188,12 +188,14 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         return response
     # The lag is read at scrape time, so it is current whichever process applied the outbox;
     # a database outage must not take the rest of the metrics down with it. Without a
-    # projection nothing is queued, and the gauges stay at 0.
+    # projection nothing is queued: the gauges say 0 (whatever they said before).
     try:
         lag = projection_lag() if projection_queued() else None
     except DatabaseError:
         logger.warning("metrics: projection lag unavailable (database error)", exc_info=True)
     else:
-        if lag is not None:
+        if lag is None:
+            graph_projection_lag_set(seconds=0.0, pending=0)
+        else:
             graph_projection_lag_set(seconds=lag.oldest_age_seconds or 0.0, pending=lag.pending)
     return HttpResponse(render_metrics(), content_type=CONTENT_TYPE_LATEST)
