@@ -244,7 +244,24 @@ def level_run(options: Options, users: int, accounts: list[dict[str, Any]], say:
         server.stop()
     result["load"] = {"before": load_before, "after": os.getloadavg()}
     writes, problems = writes_verify(result)
+    problems += ramp_problems(result, users=users, spawn_rate=options.spawn_rate)
     return Verdict(result=result, writes=writes, problems=problems)
+
+
+LOGIN_ROUTE = "POST /api/v1/auth/login"
+
+
+def ramp_problems(result: dict[str, Any], *, users: int, spawn_rate: float) -> list[str]:
+    """A level counts only if every virtual user started (each logs in once, first): at a
+    modest spawn rate a short run ends before the last ones do, and would pass a user count
+    the server never saw."""
+    started = sum(row["requests"] for row in result["routes"] if row["route"] == LOGIN_ROUTE)
+    if started >= users:
+        return []
+    return [
+        f"only {started} of {users} virtual users started (spawn rate {spawn_rate:g}/s): "
+        "run longer or spawn faster"
+    ]
 
 
 def report(verdict: Verdict) -> str:
