@@ -19,7 +19,8 @@ $(VENV)/.installed-base: requirements/base.txt | $(PY)
 	touch $@
 
 $(VENV)/.installed-dev: requirements/dev.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt
+	@# --no-compile: byte-compiling every installed file costs ~20 s; what runs compiles itself.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements/dev.txt
 	touch $@ $(VENV)/.installed-base
 
 run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command; SANDBOX=1: with the provider stand-ins)
@@ -76,11 +77,14 @@ pytest-main-rest: $(VENV)/.installed-dev ## the whole suite's second shard: all 
 
 pytest-stock: $(VENV)/.installed-dev ## the API suite on Django's stock handler (FAST_PATH=false)
 	@# The fast path changes cost, never answers. Its own hop and round-trip counts skip here,
-	@# and the Celery worker runs (processes of their own, no request handler) are not repeated.
+	@# and the Celery worker runs (processes of their own, no request handler) are not repeated,
+	@# nor is the legacy document's fuzzing (its routes are adapters over the v1 operations that
+	@# are fuzzed here, and tests/api/legacy calls every one of them on this handler).
 	@echo "--- API suite with FAST_PATH=false"
 	@$(call own_services,stock,14); \
 	FAST_PATH=false $(VENV)/bin/pytest -q -p no:cacheprovider -rs tests/api tests/fastpath/test_switch.py \
-		--ignore=tests/api/test_connection_runner.py --ignore=tests/api/test_import_runner.py
+		--ignore=tests/api/test_connection_runner.py --ignore=tests/api/test_import_runner.py \
+		--deselect "tests/api/test_schemathesis.py::test_schemathesis_finds_nothing[legacy-bearer]"
 
 pytest-sqlite: $(VENV)/.installed-dev ## after a PostgreSQL run: what must also hold on SQLite
 	@# The graph contract suite's SQL backend (it answers alike on both databases; the Neo4j
