@@ -26,3 +26,19 @@ def cursor_decode(cursor: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidCursor
     return data
+
+
+# Keyset cursors read forward (the rows after their key) or backward (the rows just before
+# it): "d" is "b" for backward; a cursor without it (issued before cursors had a direction)
+# reads forward.
+def keyset_cursor_encode(fields: Mapping[str, object], *, backward: bool = False) -> str:
+    return cursor_encode({**fields, "d": "b"} if backward else fields)
+
+
+def keyset_cursor_decode(cursor: str) -> tuple[dict[str, Any], bool]:
+    """The fields a keyset cursor carries, and whether it reads backward."""
+    data = cursor_decode(cursor)
+    direction = data.pop("d", "f")
+    if direction not in ("f", "b"):
+        raise InvalidCursor
+    return data, direction == "b"

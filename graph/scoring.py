@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from uuid import UUID
 
-from graph.cursor import cursor_decode, cursor_encode
+from graph.cursor import keyset_cursor_decode, keyset_cursor_encode
 from graph.types import Bud, BudSource, ItemRef, SharedItem
 from musicbud.errors import InvalidCursor
 from musicbud.kinds import KINDS
@@ -246,21 +246,14 @@ def _backward(page: list[Scored]) -> str | None:
 
 
 def encode_cursor(score: float, public_id: UUID, *, backward: bool = False) -> str:
-    fields: dict[str, object] = {"s": score, "p": str(public_id)}
-    if backward:
-        fields["d"] = "b"
-    return cursor_encode(fields)
+    return keyset_cursor_encode({"s": score, "p": str(public_id)}, backward=backward)
 
 
 def decode_cursor(cursor: str) -> Position:
-    """The position a cursor names; one without a direction (issued before cursors had one)
-    reads forward."""
-    data = cursor_decode(cursor)
-    direction = data.get("d", "f")
-    if direction not in ("f", "b"):
-        raise InvalidCursor
+    """The position a cursor names."""
+    data, backward = keyset_cursor_decode(cursor)
     try:
-        return Position(float(data["s"]), UUID(str(data["p"])), backward=direction == "b")
+        return Position(float(data["s"]), UUID(str(data["p"])), backward=backward)
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidCursor from exc
 

@@ -14,7 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db.models import Q
 
-from graph.cursor import cursor_decode, cursor_encode
+from graph.cursor import keyset_cursor_decode, keyset_cursor_encode
 from graph.types import ItemRef
 from musicbud.connections.models import SyncJob, SyncStatus
 from musicbud.errors import InvalidCursor
@@ -58,23 +58,17 @@ def _position(cursor: str | None) -> _Position | None:
     before cursors had one) reads forward."""
     if not cursor:
         return None
-    data = cursor_decode(cursor)
-    direction = data.get("d", "f")
-    if direction not in ("f", "b"):
-        raise InvalidCursor
+    data, backward = keyset_cursor_decode(cursor)
     try:
         key = (datetime.fromisoformat(str(data["t"])), int(data["s"]), int(data["i"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidCursor from exc
-    return _Position(key=key, backward=direction == "b")
+    return _Position(key=key, backward=backward)
 
 
 def _cursor(event: FeedEvent, *, backward: bool = False) -> str:
     at, source, pk = event.key
-    fields: dict[str, object] = {"t": at.isoformat(), "s": source, "i": pk}
-    if backward:
-        fields["d"] = "b"
-    return cursor_encode(fields)
+    return keyset_cursor_encode({"t": at.isoformat(), "s": source, "i": pk}, backward=backward)
 
 
 def _below(field: str, source: int, after: Key | None) -> Q:

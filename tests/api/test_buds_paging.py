@@ -75,17 +75,17 @@ def _query(link: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(link).query)
 
 
-def test_my_buds_read_forward_to_page_3_and_back_to_page_1(
-    api_client: Client, ranking: Ranking
-) -> None:
-    url = reverse("api-v1:my-buds")
-    expected = ranking.close + ranking.far  # on tracks the fans share nothing with me
+Pages = tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]
 
-    first = _get(api_client, f"{url}?kind=tracks&limit=2")
-    second = _get(api_client, first["next"])
-    third = _get(api_client, second["next"])
-    back_second = _get(api_client, third["previous"])
-    back_first = _get(api_client, back_second["previous"])
+
+def _three_and_back(client: Client, start: str, expected: list[str]) -> Pages:
+    """Pages 1-3 read forward from ``start`` (two a page, checked against ``expected``), then
+    pages 2 and 1 read back through ``previous``: (first, second, third, back 2, back 1)."""
+    first = _get(client, start)
+    second = _get(client, first["next"])
+    third = _get(client, second["next"])
+    back_second = _get(client, third["previous"])
+    back_first = _get(client, back_second["previous"])
 
     assert [_usernames(page) for page in (first, second, third)] == [
         expected[0:2],
@@ -93,6 +93,18 @@ def test_my_buds_read_forward_to_page_3_and_back_to_page_1(
         expected[4:6],
     ]
     assert first["previous"] is None
+    return first, second, third, back_second, back_first
+
+
+def test_my_buds_read_forward_to_page_3_and_back_to_page_1(
+    api_client: Client, ranking: Ranking
+) -> None:
+    url = reverse("api-v1:my-buds")
+    expected = ranking.close + ranking.far  # on tracks the fans share nothing with me
+
+    first, second, third, back_second, back_first = _three_and_back(
+        api_client, f"{url}?kind=tracks&limit=2", expected
+    )
     assert first["count"] == len(expected)
     # Read back, each page is the one read forward, its links and count included.
     assert back_second == second
@@ -133,18 +145,9 @@ def test_item_buds_read_forward_to_page_3_and_back_to_page_1(
     # The hit means most to whom it is all they like, least to me (I like three tracks).
     expected = [*ranking.far, *ranking.close, ranking.me.username]
 
-    first = _get(api_client, f"{url}?limit=2")
-    second = _get(api_client, first["next"])
-    third = _get(api_client, second["next"])
-    back_second = _get(api_client, third["previous"])
-    back_first = _get(api_client, back_second["previous"])
-
-    assert [_usernames(page) for page in (first, second, third)] == [
-        expected[0:2],
-        expected[2:4],
-        expected[4:6],
-    ]
-    assert first["previous"] is None
+    first, second, third, back_second, back_first = _three_and_back(
+        api_client, f"{url}?limit=2", expected
+    )
     assert back_second == second
     assert back_first == first
     assert back_first["previous"] is None
