@@ -200,6 +200,7 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
             hit.limit,
             hit.expire,
             *(piece for part in parts if part is not None for piece in part),
+            shared=True,
         )
     except (RedisError, OSError):
         return None  # the full path meets the outage and answers as its policy says

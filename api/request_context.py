@@ -3,6 +3,7 @@ client address."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
@@ -33,6 +34,7 @@ def current_request_id() -> str | None:
     return request_id_var.get()
 
 
+@functools.lru_cache(maxsize=1024)  # a client's address repeats on each of its requests
 def _valid_ip(value: str) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip()))

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from asgiref.sync import async_to_sync, iscoroutinefunction
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject, empty
 from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _make_cache_key, _split_rate
@@ -140,16 +142,39 @@ class PlannedHit:
         )
 
 
+# Planned hits by (group, identity, rate, window): a reader's counter key (two hashes) is
+# made once per window, not per request. Bounded (emptied when full); forgotten when a
+# setting changes (the key depends on the cache's and django-ratelimit's settings).
+_PLANNED_MAX = 4096
+_planned: dict[tuple[str, str, str, int], PlannedHit] = {}
+
+
+@receiver(setting_changed)
+def _forget_planned_hits(**kwargs: Any) -> None:
+    _planned.clear()
+
+
 def standard_hit_plan(*, group: str, identity: str) -> PlannedHit:
     """The counter ``enforce_rate_limit(policy="standard")`` would count ``identity``'s hit of
     ``group`` in, so a script elsewhere (the cached-read lane) can count it the same way."""
     rate = policy_rate("standard")
     limit, period = _split_rate(rate)
     window = _get_window(identity, period)
-    key = async_cache.make_key(_make_cache_key(group, window, rate, identity, None))
-    return PlannedHit(
-        group=group, counter_key=key, limit=limit, expire=period + EXPIRATION_FUDGE, window=window
-    )
+    remembered = (group, identity, rate, window)
+    hit = _planned.get(remembered)
+    if hit is None:
+        key = async_cache.make_key(_make_cache_key(group, window, rate, identity, None))
+        hit = PlannedHit(
+            group=group,
+            counter_key=key,
+            limit=limit,
+            expire=period + EXPIRATION_FUDGE,
+            window=window,
+        )
+        if len(_planned) >= _PLANNED_MAX:
+            _planned.clear()
+        _planned[remembered] = hit
+    return hit
 
 
 # Set in a request's ASGI scope by the cached-read lane (api.cached_answers) when it has

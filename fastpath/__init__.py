@@ -26,7 +26,12 @@ reads ahead. The package imports only the frameworks, never the project's packag
   (``django/core/checks/security/base.py`` tests membership by dotted path).
 - ``redis``: redis-py's asyncio connection with ``send_packed_command`` bounded by
   ``asyncio.timeout`` (``redis/asyncio/connection.py``). Why: ``asyncio.wait_for`` makes a
-  Task per command.
+  Task per command. And ``SharedConnection``: one connection many coroutines pipeline their
+  commands on (redis-py's ``connect``, ``pack_command``, ``read_response`` and its private
+  stream writer ``_writer``); a loop turn's commands go out in one write, one reader task
+  hands out the answers in order, one timer bounds the oldest. Why: a pool checkout, the
+  client's retry and observability wrappers, a timer and a system call per command cost
+  more than the cached-read lane's whole script.
 - ``rendered``: a shared cached answer's body rendered once, by the steps of django-ninja's
   ``Operation._result_to_response`` (``ninja/operation.py``). Why: validating and
   serialising the same answer on every read.

@@ -27,6 +27,7 @@ from redis.exceptions import NoScriptError
 from fastpath import read_ahead
 from fastpath.read_ahead import CacheRead
 from fastpath.redis import Connection as FastPathConnection
+from fastpath.redis import SharedConnection
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -72,9 +73,33 @@ def redis_client() -> aioredis.Redis:
     return client
 
 
+_shared_connections: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[str, SharedConnection]
+] = weakref.WeakKeyDictionary()
+
+
+def shared_redis() -> SharedConnection:
+    """The running loop's one shared (pipelined) connection to the configured Redis, made by
+    ``redis_client()``'s pool (same address, credentials, database and timeouts): for a hot
+    path's single command per request (the cached-read lane's script)."""
+    loop = asyncio.get_running_loop()
+    url = settings.REDIS_URL or ""
+    connections = _shared_connections.setdefault(loop, {})
+    connection = connections.get(url)
+    if connection is None:
+        connection = SharedConnection(
+            redis_client().connection_pool.make_connection,
+            timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+        )
+        connections[url] = connection
+    return connection
+
+
 async def close_redis_clients() -> None:
     """Close the current loop's clients (ASGI lifespan shutdown, test teardown)."""
     loop = asyncio.get_running_loop()
+    for connection in _shared_connections.pop(loop, {}).values():
+        await connection.aclose()
     for client in _clients.pop(loop, {}).values():
         await client.aclose()
 
@@ -136,7 +161,16 @@ def _decode_shared(raw: bytes | str) -> Any:
     return value
 
 
-async def run_script(script: str, sha: str, *args: Any) -> Any:
+async def run_script(script: str, sha: str, *args: Any, shared: bool = False) -> Any:
+    """The script's answer (EVALSHA; EVAL when the server does not know it yet). ``shared``:
+    on the loop's shared connection (``shared_redis``), which does not retry: a failure
+    raises at once."""
+    if shared:
+        connection = shared_redis()
+        try:
+            return await connection.execute("EVALSHA", sha, *args)
+        except NoScriptError:
+            return await connection.execute("EVAL", script, *args)
     client = redis_client()
     try:
         return await client.evalsha(sha, *args)

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -60,8 +61,18 @@ class OwnRedis:
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing is answered."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)  # a paused server cannot exit
             self.process.terminate()
             self.process.wait(10)
             self.process = None

@@ -268,3 +268,32 @@ async def test_concurrent_hits_are_counted_atomically_in_redis(
     assert len(keys) == 1
     assert await redis_counters.get(keys[0]) == b"25"
     assert 0 < await redis_counters.ttl(keys[0]) <= 65
+
+
+def test_a_planned_hit_is_made_once_per_window_and_follows_the_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The lane's plan of a standard hit (``standard_hit_plan``) is remembered per group,
+    identity, rate and window: the same object within a window, a new key in the next one,
+    a new limit once the setting changes."""
+    now = [1_700_000_000.0]
+    monkeypatch.setattr(ratelimit_core.time, "time", lambda: now[0])
+    # The real windows (the suite pins each identity's first window: tests/fixtures/http.py).
+    monkeypatch.setattr(throttling, "_get_window", ratelimit_core._get_window)
+
+    with override_settings(RATE_LIMIT_PER_MINUTE=120):
+        first = throttling.standard_hit_plan(group="g", identity="user:1")
+        again = throttling.standard_hit_plan(group="g", identity="user:1")
+        other = throttling.standard_hit_plan(group="g", identity="user:2")
+        now[0] += 60
+        next_window = throttling.standard_hit_plan(group="g", identity="user:1")
+    with override_settings(RATE_LIMIT_PER_MINUTE=30):
+        tighter = throttling.standard_hit_plan(group="g", identity="user:1")
+
+    assert again is first
+    assert (first.limit, first.expire) == (120, 60 + ratelimit_core.EXPIRATION_FUDGE)
+    assert other.counter_key != first.counter_key
+    assert next_window.window == first.window + 60
+    assert next_window.counter_key != first.counter_key
+    assert tighter.limit == 30
+    assert tighter.counter_key != next_window.counter_key

@@ -21,6 +21,7 @@ from config import lifespan
 from config.asgi import build_application
 from config.lifespan import LifespanApp
 from fastpath.handler import HopFreeASGIHandler
+from musicbud.cache import close_redis_clients
 from tests.conftest import require_service
 from tests.fixtures.asgi import HopRecorder, asgi_request
 
@@ -73,6 +74,7 @@ async def test_lifespan_runs_hooks_without_warnings_or_leftover_tasks(
     events: list[str], count_sync_hops: HopRecorder
 ) -> None:
     app = build_application()
+    await close_redis_clients()  # what earlier tests opened on this loop (a reader task)
     tasks_before = asyncio.all_tasks()
 
     with warnings.catch_warnings(record=True) as caught:
