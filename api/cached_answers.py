@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpRequest
 from django.urls import resolve, reverse
 from ninja.errors import ConfigError
@@ -19,18 +21,19 @@ from ninja.operation import Operation
 from ninja.renderers import JSONRenderer
 from ninja.utils import contribute_operation_callback
 from pydantic import BaseModel
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
+from redis.typing import EncodableT
 
 from api import metrics
 from api.request_context import client_ip_of, request_id_from_header, request_id_var
-from api.throttling import COUNTED_AHEAD, operation_group, standard_hit_plan
+from api.throttling import COUNTED_AHEAD, PlannedHit, operation_group, standard_hit_plan
 from fastpath.handler import Scope
 from fastpath.lane import Counted, Planner
 from fastpath.read_ahead import CacheRead, ReadsAhead, reads_ahead
 from fastpath.rendered import rendered_response
-from musicbud.cache import async_cache, run_script, stored_bytes
+from musicbud.cache import async_cache, shared_redis, stored_bytes
 from musicbud.selectors.users import user_credential_key
-from musicbud.services.tokens import TokenRejected, access_token_decode
+from musicbud.services.tokens import TokenClaims, TokenRejected, access_token_decode
 from musicbud.token_store import ACTIVE_STORED, family_cache_key
 
 Handler = Callable[..., Awaitable[Any]]
@@ -153,6 +156,56 @@ def lane_planners() -> dict[str, Planner]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class LaneCall:
+    """The lane script's call for one token on one route in one rate-limit window: its reads,
+    its arguments after the script and the EVALSHA command packed for the wire."""
+
+    reads: tuple[CacheRead, ...]
+    args: tuple[EncodableT, ...]
+    packed: bytes
+
+
+# Lane calls by (route, token, counter key): a client's token is the same on every request
+# until it expires, and the call is a pure function of the token's claims, the window's
+# counter and the settings. Bounded (emptied when full); forgotten when a setting changes.
+_LANE_CALLS_MAX = 1024
+_lane_calls: dict[tuple[str, str, str], LaneCall] = {}
+
+
+@receiver(setting_changed)
+def _forget_lane_calls(**kwargs: Any) -> None:
+    _lane_calls.clear()
+
+
+def _remember_lane_call(key: tuple[str, str, str], call: LaneCall) -> None:
+    if len(_lane_calls) >= _LANE_CALLS_MAX:
+        _lane_calls.clear()
+    _lane_calls[key] = call
+
+
+def _lane_call(route: LaneRoute, claims: TokenClaims, hit: PlannedHit) -> LaneCall | None:
+    """The call of ``LANE_SCRIPT`` for this token, route and window; None when a read cannot
+    be made ahead (a key function that does not keep keys verbatim)."""
+    reads = tuple(route.reads(claims.user_id))
+    parts = [async_cache.read_parts(read) for read in reads]
+    if any(part is None for part in parts):
+        return None
+    args: tuple[EncodableT, ...] = (
+        3,
+        async_cache.make_key(family_cache_key(claims.family_id)),
+        async_cache.make_key(user_credential_key(claims.user_id)),
+        hit.counter_key,
+        ACTIVE_STORED,
+        stored_bytes(claims.password_stamp),
+        hit.limit,
+        hit.expire,
+        *(piece for part in parts if part is not None for piece in part),
+    )
+    packed = shared_redis().pack("EVALSHA", LANE_SCRIPT_SHA, *args)
+    return LaneCall(reads=reads, args=args, packed=packed)
+
+
 _LANE_HEADERS = frozenset({b"authorization", b"x-request-id", b"x-forwarded-for"})
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 
@@ -182,26 +235,20 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
     except TokenRejected:
         return None
     user_id = claims.user_id
-    reads = route.reads(user_id)
-    parts = [async_cache.read_parts(read) for read in reads]
-    if any(part is None for part in parts):
-        return None
     hit = standard_hit_plan(group=route.group, identity=f"user:{user_id}")
+    call = _lane_calls.get((route.route, token, hit.counter_key))
+    if call is None:
+        call = _lane_call(route, claims, hit)
+        if call is None:
+            return None
+        _remember_lane_call((route.route, token, hit.counter_key), call)
+    reads = call.reads
+    connection = shared_redis()
     try:
-        result = await run_script(
-            LANE_SCRIPT,
-            LANE_SCRIPT_SHA,
-            3,
-            async_cache.make_key(family_cache_key(claims.family_id)),
-            async_cache.make_key(user_credential_key(user_id)),
-            hit.counter_key,
-            ACTIVE_STORED,
-            stored_bytes(claims.password_stamp),
-            hit.limit,
-            hit.expire,
-            *(piece for part in parts if part is not None for piece in part),
-            shared=True,
-        )
+        try:
+            result = await connection.execute_packed(call.packed)
+        except NoScriptError:  # first use on this server (or after SCRIPT FLUSH)
+            result = await connection.execute("EVAL", LANE_SCRIPT, *call.args)
     except (RedisError, OSError):
         return None  # the full path meets the outage and answers as its policy says
     count = int(result[0])
@@ -219,7 +266,7 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
     )
 
     def finish(status: int, seconds: float) -> None:
-        token = request_id_var.set(request_id)
+        context = request_id_var.set(request_id)
         try:
             for read in reads:
                 async_cache.lookup_observed(read.key.split(":", 1)[0], hit=True)
@@ -243,7 +290,7 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
             )
         finally:
             metrics.IN_FLIGHT.dec()
-            request_id_var.reset(token)
+            request_id_var.reset(context)
 
     return Counted(
         answer=tuple(value for _, value in values.values()),

@@ -91,16 +91,28 @@ class SharedConnection:
         self._flush_handle: asyncio.Handle | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._packer: AbstractConnection | None = None
 
     async def execute(self, *args: EncodableT) -> Any:
         """The answer of one command (as ``Redis.execute_command`` gives it, no callbacks)."""
+        return await self.execute_packed(self.pack(*args))
+
+    def pack(self, *args: EncodableT) -> bytes:
+        """The command as it goes on the wire (for ``execute_packed``; redis-py's packing,
+        with the connection's encoding)."""
+        if self._packer is None:
+            self._packer = self._make_connection()  # never connected: its encoder only
+        return b"".join(self._packer.pack_command(*args))
+
+    async def execute_packed(self, packed: bytes) -> Any:
+        """``execute`` of a command ``pack`` made (a caller may keep it for reuse)."""
         connection = self._connection
         if connection is None:
             connection = await self._connect()
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[Any] = loop.create_future()
         self._waiting.append((answer, loop.time() + self.timeout))
-        self._queued.extend(connection.pack_command(*args))
+        self._queued.append(packed)
         if self._flush_handle is None:
             self._flush_handle = loop.call_soon(self._flush, connection)
         if self._watchdog is None:

@@ -161,16 +161,7 @@ def _decode_shared(raw: bytes | str) -> Any:
     return value
 
 
-async def run_script(script: str, sha: str, *args: Any, shared: bool = False) -> Any:
-    """The script's answer (EVALSHA; EVAL when the server does not know it yet). ``shared``:
-    on the loop's shared connection (``shared_redis``), which does not retry: a failure
-    raises at once."""
-    if shared:
-        connection = shared_redis()
-        try:
-            return await connection.execute("EVALSHA", sha, *args)
-        except NoScriptError:
-            return await connection.execute("EVAL", script, *args)
+async def run_script(script: str, sha: str, *args: Any) -> Any:
     client = redis_client()
     try:
         return await client.evalsha(sha, *args)

@@ -25,15 +25,22 @@ from tooling.ports import free_port
 
 
 class Opened:
-    """A pool's ``make_connection``, counting the connections it makes."""
+    """A pool's ``make_connection``, counting the connections opened (``connect``) of those
+    it makes (one is made only to pack commands, never opened)."""
 
     def __init__(self, url: str) -> None:
         self.client = Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.count = 0
 
     def __call__(self) -> AbstractConnection:
-        self.count += 1
         connection: AbstractConnection = self.client.connection_pool.make_connection()
+        connect = connection.connect
+
+        async def counted_connect() -> None:
+            self.count += 1
+            await connect()
+
+        setattr(connection, "connect", counted_connect)  # noqa: B010 - an instance's method
         return connection
 
 
