@@ -2,7 +2,9 @@
 ``python -m tooling.loadtest.scenario PLAN.json RESULT.json``. gevent patches the standard
 library first, so nothing else may be imported before it (the parent runs Django).
 
-Each virtual user logs in, opens the chat socket (a ticket, then ``/ws/chat/``), and then,
+Each virtual user logs in, opens the chat socket (a ticket, then ``/ws/chat/``; a greenlet
+reads it all the time, as the app does, so the server's keep-alive pings are answered and
+other members' events do not pile up), and then,
 weighted as an app's traffic: reads its profile and buds, pages the catalogue, likes and
 unlikes its own items, sends chat messages over the socket (waiting for each ``ack``), reads
 the channel's history and uploads a small streaming-history export (a Spotify Account data
@@ -25,6 +27,7 @@ from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
+import gevent.queue  # type: ignore[import-untyped]  # noqa: E402
 import websocket  # noqa: E402
 from locust import FastHttpUser, between, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
@@ -73,6 +76,16 @@ LEDGER = Ledger()
 STOPPING = False
 
 
+def _read_frames(socket: websocket.WebSocket, events: gevent.queue.Queue[Any]) -> None:
+    """Receive ``socket``'s frames into ``events`` until it closes (websocket-client answers
+    pings as it receives); the error that ended it goes last."""
+    try:
+        while True:
+            events.put(json.loads(socket.recv()))
+    except (OSError, ValueError, websocket.WebSocketException) as exc:
+        events.put(exc)
+
+
 class AppUser(FastHttpUser):
     """One person using the app (one account each; accounts are made by the parent)."""
 
@@ -83,6 +96,10 @@ class AppUser(FastHttpUser):
     def on_start(self) -> None:
         self.account = ACCOUNTS[next(NEXT_ACCOUNT) % len(ACCOUNTS)]
         self.socket: websocket.WebSocket | None = None
+        # The socket's frames (decoded) as its reader greenlet receives them; the exception
+        # that ended the reader last.
+        self.events: gevent.queue.Queue[Any] = gevent.queue.Queue()
+        self.reader: gevent.Greenlet | None = None
         self.turn = 0
         with self.client.post(
             "/api/v1/auth/login",
@@ -116,10 +133,21 @@ class AppUser(FastHttpUser):
         except (OSError, websocket.WebSocketException) as exc:
             error = exc
         _fire(SOCKET_OPEN, started, error)
+        if self.socket is not None and error is None:
+            self.socket.settimeout(None)  # the reader waits as long as the socket is open
+            self.events = gevent.queue.Queue()
+            self.reader = gevent.spawn(_read_frames, self.socket, self.events)
 
-    def on_stop(self) -> None:
+    def _socket_close(self) -> None:
         if self.socket is not None:
             self.socket.close()
+            self.socket = None
+        if self.reader is not None:
+            self.reader.kill(block=False)
+            self.reader = None
+
+    def on_stop(self) -> None:
+        self._socket_close()
 
     def _guard(self) -> None:
         if STOPPING:
@@ -188,7 +216,9 @@ class AppUser(FastHttpUser):
         try:
             self.socket.send(json.dumps(frame))
             while True:  # other members' events arrive on the same socket
-                event = json.loads(self.socket.recv())
+                event = self.events.get(timeout=SOCKET_TIMEOUT_SECONDS)
+                if isinstance(event, Exception):  # the reader ended: the socket is gone
+                    raise event
                 if event.get("client_id") != client_id:
                     continue
                 if event.get("type") == "ack":
@@ -196,11 +226,10 @@ class AppUser(FastHttpUser):
                 else:
                     error = RuntimeError(f"{event.get('type')}: {event.get('code')}")
                 break
-        except (OSError, websocket.WebSocketException) as exc:
-            error = exc
+        except (OSError, websocket.WebSocketException, gevent.queue.Empty) as exc:
+            error = exc if not isinstance(exc, gevent.queue.Empty) else TimeoutError("no ack")
             LEDGER.unanswered += 1
-            self.socket.close()
-            self.socket = None
+            self._socket_close()
         _fire(SOCKET_SEND, started, error)
 
     @task(1)
