@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from http import HTTPStatus
+from typing import IO
 from uuid import UUID
 
-from django.http import FileResponse
+from asgiref.sync import sync_to_async
+from django.http import FileResponse, StreamingHttpResponse
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from ninja import Router, Status
 
 from api.accounts.schemas import AccountDeleteIn, ExportOut, ReportIn, ReportOut
@@ -106,13 +110,31 @@ async def get_export(request: AuthenticatedRequest, export_id: UUID) -> ExportOu
         },
     },
 )
-async def download_export(request: AuthenticatedRequest, export_id: UUID) -> FileResponse:
+async def download_export(request: AuthenticatedRequest, export_id: UUID) -> StreamingHttpResponse:
     handle, name = await export_open(user_id=request.auth.pk, export_id=export_id)
-    response = FileResponse(
-        handle, as_attachment=True, filename=name, content_type="application/zip"
+    # An async iterator, so the ASGI handler streams the zip block by block; a file object
+    # (FileResponse) is a sync iterator, which Django's ASGI handler reads whole into memory
+    # first (with a warning).
+    response = StreamingHttpResponse(_blocks(handle), content_type="application/zip")
+    size = getattr(handle, "size", None)
+    if isinstance(size, int):
+        response["Content-Length"] = str(size)
+    response["Content-Disposition"] = (
+        content_disposition_header(as_attachment=True, filename=name) or "attachment"
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+async def _blocks(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    """``handle``'s bytes in FileResponse's blocks, each read off the loop; closed at the end
+    (the last block sent, or the client gone)."""
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    try:
+        while block := await read(FileResponse.block_size):
+            yield block
+    finally:
+        await sync_to_async(handle.close, thread_sensitive=False)()
 
 
 @router.post(

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 import zipfile
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.db.models import Q
+from django.http import FileResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from config.asgi import build_application
 from graph.models import OutboxOperation, ProjectionOutbox, UserLibrary
 from musicbud.accounts.export import exports_expired_delete, exports_storage
 from musicbud.accounts.models import ExportJob, ExportStatus, Report, ReportStatus, Suspension
@@ -46,6 +50,7 @@ from musicbud.models import EdgeSource, Relation, TasteEdge, TokenFamily, User
 from musicbud.relationships.models import CompareLink, FriendRequest, Friendship, PrivacySettings
 from musicbud.services.taste import taste_edge_set
 from tests.factories import DEFAULT_PASSWORD, TrackFactory, UserFactory
+from tests.fixtures.asgi import AsgiResponse, asgi_request
 from tests.fixtures.http import assert_envelope, bearer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -266,6 +271,15 @@ def test_the_admin_deletes_through_the_same_service_with_a_log_entry(login: Any)
     assert not LogEntry.objects.filter(object_repr="lena").exists()
 
 
+async def _served(path: str, token: str) -> AsgiResponse:
+    app = build_application()
+    try:
+        return await asgi_request(app, path, headers=[("authorization", f"Bearer {token}")])
+    finally:
+        for hook in app.before_shutdown:
+            await hook()
+
+
 def test_export_zip_reads_back_as_the_database(client: Client, login: Any) -> None:
     staff = UserFactory.create(username="staff")
     user = UserFactory.create(username="lena")
@@ -288,10 +302,23 @@ def test_export_zip_reads_back_as_the_database(client: Client, login: Any) -> No
     stranger = login(other)["access_token"]
     assert client.get(state["download_url"], headers=bearer(stranger)).status_code == 404
     assert client.get(state["download_url"]).status_code == 401
-    download = client.get(state["download_url"], headers=bearer(token))
-    assert download.status_code == HTTPStatus.OK
-    assert download["Content-Type"] == "application/zip"
-    archive = zipfile.ZipFile(io.BytesIO(download.getvalue()))
+    # Through the ASGI application, as served: the zip streamed block by block (an async
+    # iterator; Django's ASGI handler would read a sync one whole into memory first, warning).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        download = async_to_sync(_served)(state["download_url"], token)
+    # (Django's: "StreamingHttpResponse must consume synchronous iterators ...")
+    assert [str(w.message) for w in caught if "iterator" in str(w.message)] == []
+    assert download.status == HTTPStatus.OK
+    assert download.headers["content-type"] == "application/zip"
+    assert download.headers["content-length"] == str(len(download.body))
+    stamp = job.created_at.strftime("%Y%m%d")
+    assert download.headers["content-disposition"] == (
+        f'attachment; filename="musicbud-export-{stamp}.zip"'
+    )
+    assert download.headers["cache-control"] == "private, no-store"
+    assert download.body_messages == -(-len(download.body) // FileResponse.block_size)
+    archive = zipfile.ZipFile(io.BytesIO(download.body))
     files = {name: archive.read(name).decode() for name in archive.namelist()}
     expected = {f"{part.name}.json" for part in personal_data_parts() if part.export is not None}
     assert set(files) == expected | {"README.txt"}
