@@ -121,15 +121,19 @@ class SharedConnection:
 
     async def aclose(self) -> None:
         """Drop the connection; commands still waiting fail with ``ConnectionError``. Returns
-        once its socket is closed and its reader has ended (nothing is left running)."""
-        connection, reader = self._connection, self._reader
-        if connection is None:
-            return
-        self._drop(connection, RedisConnectionError("Connection closed by the client"))
-        await connection.disconnect(nowait=True)
+        once its socket is closed and its reader has ended (nothing is left running); a
+        connect under way finishes first (and is closed with the rest)."""
+        async with self._lock:
+            connection, reader = self._connection, self._reader
+            if connection is not None:
+                self._drop(connection, RedisConnectionError("Connection closed by the client"))
+        if connection is not None:
+            await connection.disconnect(nowait=True)
         if reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
+        if self._closing:  # sockets of connections that failed earlier
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def _connect(self) -> AbstractConnection:
         loop = asyncio.get_running_loop()
@@ -143,9 +147,13 @@ class SharedConnection:
                 await connection.connect()  # type: ignore[no-untyped-call]
             except (RedisError, OSError) as error:
                 self._down_until = loop.time() + self.RECONNECT_PAUSE
+                await connection.disconnect(nowait=True)
                 if isinstance(error, RedisError):
                     raise
                 raise RedisConnectionError(str(error)) from error
+            except BaseException:  # cancelled mid-handshake: the socket may be open
+                await asyncio.shield(connection.disconnect(nowait=True))
+                raise
             self._connection = connection
             self._reader = loop.create_task(self._read(connection))
             return connection

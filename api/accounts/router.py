@@ -115,7 +115,7 @@ async def download_export(request: AuthenticatedRequest, export_id: UUID) -> Str
     # An async iterator, so the ASGI handler streams the zip block by block; a file object
     # (FileResponse) is a sync iterator, which Django's ASGI handler reads whole into memory
     # first (with a warning).
-    response = StreamingHttpResponse(_blocks(handle), content_type="application/zip")
+    response = DownloadResponse(handle, content_type="application/zip")
     size = getattr(handle, "size", None)
     if isinstance(size, int):
         response["Content-Length"] = str(size)
@@ -124,6 +124,21 @@ async def download_export(request: AuthenticatedRequest, export_id: UUID) -> Str
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+class DownloadResponse(StreamingHttpResponse):
+    """A file's bytes as an async stream (``_blocks``), the file closed with the response too,
+    as FileResponse closes its own: a response closed before its body is read (the client
+    gone first, a middleware's own answer) never runs ``_blocks`` (closing twice is
+    harmless)."""
+
+    def __init__(self, handle: IO[bytes], *, content_type: str) -> None:
+        super().__init__(_blocks(handle), content_type=content_type)
+        self._handle = handle
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 async def _blocks(handle: IO[bytes]) -> AsyncIterator[bytes]:

@@ -24,6 +24,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from api.accounts.router import DownloadResponse
 from config.asgi import build_application
 from graph.models import OutboxOperation, ProjectionOutbox, UserLibrary
 from musicbud.accounts.export import exports_expired_delete, exports_storage
@@ -458,3 +459,14 @@ def test_a_lost_export_job_does_not_block_the_next(client: Client, login: Any) -
     assert started.json()["status"] == "ready"
     lost.refresh_from_db()
     assert lost.status == ExportStatus.FAILED
+
+
+def test_a_download_closed_unread_closes_its_file() -> None:
+    """A download answer closed before its body is read (the client gone first, a
+    middleware's own answer) still closes the export's file, as FileResponse did."""
+    handle = io.BytesIO(b"PK zip bytes")
+    response = DownloadResponse(handle, content_type="application/zip")
+
+    response.close()
+
+    assert handle.closed

@@ -204,3 +204,23 @@ async def test_closing_fails_what_waits_and_the_next_command_reconnects(
         await waiting
     assert await shared.execute("GET", f"{prefix}k") == b"v"
     assert opened.count == 2
+
+
+async def test_closing_during_a_connect_leaves_nothing_running(
+    machine_redis: tuple[SharedConnection, Opened, str],
+) -> None:
+    shared, opened, _ = machine_redis
+    pending = asyncio.ensure_future(shared.execute("PING"))
+    await asyncio.sleep(0)  # its connect is under way
+
+    await shared.aclose()  # waits for the connect, then closes what it opened
+
+    with pytest.raises(RedisConnectionError, match="closed by the client"):
+        await pending
+    assert opened.count == 1
+    readers = [
+        task
+        for task in asyncio.all_tasks()
+        if getattr(task.get_coro(), "__qualname__", "") == "SharedConnection._read"
+    ]
+    assert readers == []
