@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import IO
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from ninja import Router, Status
@@ -18,7 +16,13 @@ from api.auth import AuthenticatedRequest, auth
 from api.openapi import also_answers
 from api.throttling import enforce_rate_limit
 from musicbud.accounts.deletion import account_delete
-from musicbud.accounts.export import ExportView, export_get, export_open, export_request
+from musicbud.accounts.export import (
+    ExportView,
+    export_blocks,
+    export_get,
+    export_open,
+    export_request,
+)
 from musicbud.accounts.moderation import ReportView, report_create
 from musicbud.accounts.services import email_verified_require
 
@@ -127,29 +131,18 @@ async def download_export(request: AuthenticatedRequest, export_id: UUID) -> Str
 
 
 class DownloadResponse(StreamingHttpResponse):
-    """A file's bytes as an async stream (``_blocks``), the file closed with the response too,
-    as FileResponse closes its own: a response closed before its body is read (the client
-    gone first, a middleware's own answer) never runs ``_blocks`` (closing twice is
-    harmless)."""
+    """An export's bytes as an async stream (``export_blocks``), the file closed with the
+    response too, as FileResponse closes its own: a response closed before its body is read
+    (the client gone first, a middleware's own answer) never reads the stream (closing twice
+    is harmless)."""
 
     def __init__(self, handle: IO[bytes], *, content_type: str) -> None:
-        super().__init__(_blocks(handle), content_type=content_type)
+        super().__init__(export_blocks(handle), content_type=content_type)
         self._handle = handle
 
     def close(self) -> None:
         self._handle.close()
         super().close()
-
-
-async def _blocks(handle: IO[bytes]) -> AsyncIterator[bytes]:
-    """``handle``'s bytes in FileResponse's blocks, each read off the loop; closed at the end
-    (the last block sent, or the client gone)."""
-    read = sync_to_async(handle.read, thread_sensitive=False)
-    try:
-        while block := await read(FileResponse.block_size):
-            yield block
-    finally:
-        await sync_to_async(handle.close, thread_sensitive=False)()
 
 
 @router.post(

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import zipfile
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -156,6 +157,21 @@ async def export_open(*, user_id: int, export_id: UUID) -> tuple[IO[bytes], str]
     """The ready zip of the user's export, opened, and its download name; 404 for another's
     or an unknown export, 409 while it is not ready, 410 once it expired."""
     return await sync_to_async(_open, thread_sensitive=True)(user_id=user_id, export_id=export_id)
+
+
+# The size of each block ``export_blocks`` reads (FileResponse's).
+EXPORT_BLOCK_BYTES = 4096
+
+
+async def export_blocks(handle: IO[bytes]) -> AsyncIterator[bytes]:
+    """An opened export's bytes (``export_open``) in blocks, each read off the loop; the file
+    closed at the end (the last block read, or the reader gone)."""
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    try:
+        while block := await read(EXPORT_BLOCK_BYTES):
+            yield block
+    finally:
+        await sync_to_async(handle.close, thread_sensitive=False)()
 
 
 def _open(*, user_id: int, export_id: UUID) -> tuple[IO[bytes], str]:

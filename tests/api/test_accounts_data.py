@@ -19,7 +19,6 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
 from django.core.files.base import ContentFile
 from django.db.models import Q
-from django.http import FileResponse
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -27,7 +26,11 @@ from django.utils import timezone
 from api.accounts.router import DownloadResponse
 from config.asgi import build_application
 from graph.models import OutboxOperation, ProjectionOutbox, UserLibrary
-from musicbud.accounts.export import exports_expired_delete, exports_storage
+from musicbud.accounts.export import (
+    EXPORT_BLOCK_BYTES,
+    exports_expired_delete,
+    exports_storage,
+)
 from musicbud.accounts.models import ExportJob, ExportStatus, Report, ReportStatus, Suspension
 from musicbud.accounts.personal_data import (
     personal_data_parts,
@@ -318,7 +321,7 @@ def test_export_zip_reads_back_as_the_database(client: Client, login: Any) -> No
         f'attachment; filename="musicbud-export-{stamp}.zip"'
     )
     assert download.headers["cache-control"] == "private, no-store"
-    assert download.body_messages == -(-len(download.body) // FileResponse.block_size)
+    assert download.body_messages == -(-len(download.body) // EXPORT_BLOCK_BYTES)
     archive = zipfile.ZipFile(io.BytesIO(download.body))
     files = {name: archive.read(name).decode() for name in archive.namelist()}
     expected = {f"{part.name}.json" for part in personal_data_parts() if part.export is not None}
