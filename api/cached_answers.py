@@ -236,12 +236,13 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
         return None
     user_id = claims.user_id
     hit = standard_hit_plan(group=route.group, identity=f"user:{user_id}")
-    call = _lane_calls.get((route.route, token, hit.counter_key))
+    remembered = (route.route, token, hit.counter_key)
+    call = _lane_calls.get(remembered)
     if call is None:
         call = _lane_call(route, claims, hit)
         if call is None:
             return None
-        _remember_lane_call((route.route, token, hit.counter_key), call)
+        _remember_lane_call(remembered, call)
     reads = call.reads
     connection = shared_redis()
     try:
