@@ -287,6 +287,14 @@ class HopFreeASGIHandler(ASGIHandler):
         body_file.seek(0)
         return body_file, size > limit
 
+    async def listen_for_disconnect(self, receive: Receive) -> None:
+        """Django's, but a disconnect ends the listener instead of raising ``RequestAborted``
+        (every request ends with one): an exception's traceback keeps the request's frames,
+        and through them the whole request, alive until the garbage collector runs."""
+        message = await receive()
+        if message["type"] != "http.disconnect":
+            raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
+
     # A copy of Django 5.2's ASGIHandler.handle; the changes are marked "hop-free".
     async def serve_http(
         self,
@@ -328,24 +336,27 @@ class HopFreeASGIHandler(ASGIHandler):
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in tasks:
             if task.done():
-                try:
-                    task.result()
-                except RequestAborted:
-                    pass
-                except AssertionError:
+                # hop-free (4): a finished task's error is looked at, not re-raised here: a
+                # re-raised error's traceback would hold this frame, and with it the tasks
+                # that hold the error, in a reference cycle only the collector frees.
+                error = None if task.cancelled() else task.exception()
+                if error is not None and not isinstance(error, RequestAborted):
                     body_file.close()
-                    raise
+                    raise error
             else:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
 
-        try:
-            response = serving.result()
-        except asyncio.CancelledError:
+        if serving.cancelled():
             await self.send_signal(signals.request_finished, executor)
         else:
             # hop-free (3): close in the request's thread only if it has one.
-            await self.close_response(response, executor)
+            await self.close_response(serving.result(), executor)
 
         body_file.close()
+        # hop-free (5): the request is over. Its attributes include closures over the request
+        # itself (the lazy user, messages and CSP nonce), cycles that only the garbage
+        # collector would free, after they had been promoted past its young generations;
+        # dropping them frees the whole request now, by reference counting.
+        request.__dict__.clear()
