@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from psycopg import sql
 
-from tests.fixtures.processes import ROOT, run_manage
+from tests.fixtures.processes import ROOT, run_manage, run_manage_commands
 from tooling.benchmark.server import production_env
 
 
@@ -36,32 +36,31 @@ def project_apps_with_migrations() -> list[str]:
 
 
 def round_trip(database_url: str) -> None:
-    env = {"DATABASE_URL": database_url}
-    result = run_manage("migrate", "--noinput", **env)
-    assert result.returncode == 0, result.stderr
-
     apps = project_apps_with_migrations()
     assert "musicbud" in apps
-    # Dependents first: unapplying an app also unapplies what depends on it.
-    for app in reversed(apps):
-        result = run_manage("migrate", app, "zero", "--noinput", **env)
-        assert result.returncode == 0, result.stderr
-        assert "Unapplying" in result.stdout
+    # Dependents first: unapplying an app also unapplies what depends on it. One interpreter
+    # runs the whole sequence (each command as manage.py would), Django started once.
+    commands = [
+        ["migrate", "--noinput"],
+        *(["migrate", app, "zero", "--noinput"] for app in reversed(apps)),
+        ["showmigrations", "--plan"],
+        ["migrate", "--noinput"],
+        ["showmigrations", "--plan"],
+    ]
+    results = run_manage_commands(*commands, DATABASE_URL=database_url)
+    assert [result.returncode for result in results] == [0] * len(commands), results[-1].stderr
 
-    assert applied_state(apps, env) == {False}
+    _, *unapplied, listed_unapplied, _, listed_applied = results
+    assert all("Unapplying" in result.stdout for result in unapplied)
+    assert applied_state(apps, listed_unapplied.stdout) == {False}
+    assert applied_state(apps, listed_applied.stdout) == {True}
 
-    result = run_manage("migrate", "--noinput", **env)
-    assert result.returncode == 0, result.stderr
-    assert applied_state(apps, env) == {True}
 
-
-def applied_state(apps: list[str], env: dict[str, str]) -> set[bool]:
-    """Whether each migration of ``apps`` is applied, per ``showmigrations --plan``."""
-    listed = run_manage("showmigrations", "--plan", **env)
-    assert listed.returncode == 0, listed.stderr
-    states = re.findall(r"^\[([X ])\]\s+(\w+)\.", listed.stdout, re.MULTILINE)
+def applied_state(apps: list[str], listing: str) -> set[bool]:
+    """Whether each migration of ``apps`` is applied, per ``showmigrations --plan``'s output."""
+    states = re.findall(r"^\[([X ])\]\s+(\w+)\.", listing, re.MULTILINE)
     ours = [mark == "X" for mark, app in states if app in apps]
-    assert ours, listed.stdout
+    assert ours, listing
     return set(ours)
 
 
