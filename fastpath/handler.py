@@ -353,10 +353,12 @@ class HopFreeASGIHandler(ASGIHandler):
         else:
             # hop-free (3): close in the request's thread only if it has one.
             await self.close_response(serving.result(), executor)
+            # hop-free (5): the request is over. Its attributes include closures over the
+            # request itself (the lazy user, messages and CSP nonce), cycles that only the
+            # garbage collector would free, after they had been promoted past its young
+            # generations; dropping them frees the whole request now, by reference counting.
+            # (A cancelled request keeps them: a call it started in a thread may still be
+            # running, and reading it.)
+            request.__dict__.clear()
 
         body_file.close()
-        # hop-free (5): the request is over. Its attributes include closures over the request
-        # itself (the lazy user, messages and CSP nonce), cycles that only the garbage
-        # collector would free, after they had been promoted past its young generations;
-        # dropping them frees the whole request now, by reference counting.
-        request.__dict__.clear()

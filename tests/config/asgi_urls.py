@@ -91,6 +91,28 @@ async def big_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"items": [{"n": n, "name": f"item {n}"} for n in range(500)]})
 
 
+# The slow view's thread says it started, waits for the test, then reads the request it was
+# given and says it is done.
+slow_started = threading.Event()
+slow_release = threading.Event()
+slow_done = threading.Event()
+slow_reads: list[str] = []
+
+
+def _read_request_later(request: HttpRequest) -> None:
+    slow_started.set()
+    slow_release.wait(10)
+    try:
+        slow_reads.append(f"{request.method} {request.path} user={request.user.is_authenticated}")
+    finally:
+        slow_done.set()
+
+
+async def slow_thread_view(request: HttpRequest) -> JsonResponse:
+    await sync_to_async(_read_request_later, thread_sensitive=False)(request)
+    return JsonResponse({"ok": True})
+
+
 urlpatterns = [
     *project_urlpatterns,
     path("asgi-test/db", db_view, name="asgi-test-db"),
@@ -102,4 +124,5 @@ urlpatterns = [
     path("asgi-test/form", form_view, name="asgi-test-form"),
     path("asgi-test/message/read", message_read_view, name="asgi-test-message-read"),
     path("asgi-test/big", big_view, name="asgi-test-big"),
+    path("asgi-test/slow-thread", slow_thread_view, name="asgi-test-slow-thread"),
 ]

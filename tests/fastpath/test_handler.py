@@ -8,7 +8,7 @@ import gc
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from http import HTTPStatus
 from pathlib import Path
@@ -355,6 +355,50 @@ async def test_a_served_request_is_freed_without_the_garbage_collector(
     responses = [kind.__name__ for kind in kinds if issubclass(kind, HttpResponseBase)]
     errors = [kind.__name__ for kind in kinds if issubclass(kind, BaseException)]
     assert (requests, responses, errors) == ([], [], [])
+
+
+async def test_a_request_cancelled_by_a_disconnect_stays_readable_by_its_running_thread(
+    hop_free_app: HopFreeASGIHandler,
+) -> None:
+    # The client leaves while the view waits for a thread: the request is cancelled, but the
+    # thread runs on and reads the request afterwards; the handler must not have emptied it.
+    for event in (asgi_urls.slow_started, asgi_urls.slow_release, asgi_urls.slow_done):
+        event.clear()
+    asgi_urls.slow_reads.clear()
+    target = reverse("asgi-test-slow-thread")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": target,
+        "raw_path": target.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    incoming = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop()
+        await asyncio.to_thread(asgi_urls.slow_started.wait, 10)  # the view is in its thread
+        return {"type": "http.disconnect"}
+
+    sent: list[Mapping[str, Any]] = []
+
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(message)
+
+    await hop_free_app(scope, receive, send)
+    asgi_urls.slow_release.set()
+    await asyncio.to_thread(asgi_urls.slow_done.wait, 10)
+
+    assert sent == []  # nothing answered: the client had gone
+    assert asgi_urls.slow_reads == [f"GET {target} user=False"]
 
 
 async def test_streaming_response_is_closed_once(
