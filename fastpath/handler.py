@@ -357,8 +357,9 @@ class HopFreeASGIHandler(ASGIHandler):
             # request itself (the lazy user, messages and CSP nonce), cycles that only the
             # garbage collector would free, after they had been promoted past its young
             # generations; dropping them frees the whole request now, by reference counting.
-            # (A cancelled request keeps them: a call it started in a thread may still be
-            # running, and reading it.)
+            # (A request cancelled before its answer keeps them: a call it started in a thread
+            # may still be running, and reading it. One cancelled while its answer is sent has
+            # only that answer's own iterator left, which the views here give no request.)
             request.__dict__.clear()
 
         body_file.close()
