@@ -34,7 +34,7 @@ from fastpath.handler import (
 from tests.config import asgi_urls
 from tests.conftest import require_service
 from tests.factories import UserFactory
-from tests.fixtures.asgi import HopRecorder, asgi_request
+from tests.fixtures.asgi import HopRecorder, asgi_request, http_scope
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 
@@ -375,20 +375,7 @@ async def test_a_request_cancelled_by_a_disconnect_stays_readable_by_its_running
         event.clear()
     asgi_urls.slow_reads.clear()
     target = reverse("asgi-test-slow-thread")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": target,
-        "raw_path": target.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"host", b"testserver")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("testserver", 80),
-    }
+    scope = http_scope(target)
     incoming = [{"type": "http.request", "body": b"", "more_body": False}]
 
     async def receive() -> dict[str, Any]:
