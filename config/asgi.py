@@ -2,6 +2,7 @@
 with ``FAST_PATH`` on, Django's stock one off; lifespan by ``LifespanApp``; WebSockets to chat."""
 
 import os
+import sys
 
 import django
 
@@ -13,7 +14,7 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from api.chat.routing import websocket_application  # noqa: E402
-from config.lifespan import LifespanApp  # noqa: E402
+from config.lifespan import ASGIApp, LifespanApp  # noqa: E402
 
 
 def build_application() -> LifespanApp:
@@ -26,8 +27,19 @@ def build_application() -> LifespanApp:
         handler = HopFreeASGIHandler()
         # Warm cached reads are answered in front of the handler (fastpath.lane).
         lane = CachedReadLane(handler, lane_planners, handler_class=HopFreeASGIHandler)
-        return LifespanApp(lane, before_shutdown=[handler.aclose])
-    return LifespanApp(ASGIHandler())
+        return LifespanApp(with_sentry(lane), before_shutdown=[handler.aclose])
+    return LifespanApp(with_sentry(ASGIHandler()))
+
+
+def with_sentry(app: ASGIApp) -> ASGIApp:
+    """``app`` in a Sentry scope per request when Sentry is on (config.sentry); else itself."""
+    # Only where it is set up (with SENTRY_DSN) is the SDK imported at all.
+    sentry_sdk = sys.modules.get("sentry_sdk")
+    if sentry_sdk is None or not sentry_sdk.get_client().is_active():
+        return app
+    from config.sentry import with_request_scopes
+
+    return with_request_scopes(app)
 
 
 http_application = build_application()

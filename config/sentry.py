@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sentry_sdk
+from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
 from sentry_sdk.integrations.django import DjangoIntegration
+
+from config.lifespan import ASGIApp
 
 
 def sentry_init(
@@ -30,3 +33,22 @@ def sentry_init(
         include_local_variables=False,
         transport=transport,
     )
+
+
+def with_request_scopes(app: ASGIApp) -> ASGIApp:
+    """``app`` with each HTTP request in its own Sentry isolation scope.
+
+    The Django integration opens that scope by patching ``ASGIHandler.__call__``, which the
+    hop-free handler overrides: without this, every request's event processor (which holds the
+    request) piled up on the one process-wide scope — the worker kept every request it ever
+    served, and an error event could carry another request's URL, headers and request id.
+    Around Django's own handler the integration's scope is already open and the middleware
+    passes straight through (it does not nest), as it does for lifespan messages.
+    """
+    # mechanism_type names the integration on captured errors (left at "asgi", the SDK also
+    # warns wherever Starlette is installed, as in the development environment).
+    middleware = SentryAsgiMiddleware(
+        app, mechanism_type="django", span_origin=DjangoIntegration.origin
+    )
+    scoped: ASGIApp = middleware._run_asgi3
+    return scoped

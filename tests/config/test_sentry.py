@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import secrets
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -9,14 +10,19 @@ from typing import Any
 
 import pytest
 import sentry_sdk
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connections
 from django.test import AsyncClient, Client
 from django.urls import reverse
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.transport import Transport
 
+from config.asgi import build_application
 from config.sentry import sentry_init
+from tests.fastpath.test_handler import live_requests
+from tests.fixtures.asgi import asgi_request
 
 
 class CapturingTransport(Transport):
@@ -116,3 +122,49 @@ def test_events_carry_no_frame_locals(sentry_events: CapturingTransport) -> None
     assert all("vars" not in frame for frame in frames)
     assert password not in str(event)
     assert refresh_token not in str(event)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.urls("tests.api.probe")
+async def test_the_served_application_gives_each_request_a_scope_of_its_own(
+    sentry_events: CapturingTransport,
+) -> None:
+    # The Django integration opens a request's scope in ASGIHandler.__call__, which the
+    # hop-free handler overrides; without a scope of its own, each request left its event
+    # processor (holding the request) on the process-wide scope: kept alive for good, and
+    # applied to every later event.
+    app = build_application()
+    try:
+        await asgi_request(app, reverse("health-live"))  # first-use work
+        # Collected first: Django's stock handler (FAST_PATH off) leaves each request as
+        # cyclic garbage, which is not what this counts.
+        gc.collect()
+        live_before = live_requests()
+        for number in range(5):
+            response = await asgi_request(
+                app, reverse("health-live"), headers=[("X-Request-ID", f"sentry-ok-{number}")]
+            )
+            assert response.status == HTTPStatus.OK
+        del response
+        gc.collect()
+        assert live_requests() == live_before
+
+        failed = await asgi_request(
+            app, reverse("probe:probe-boom"), headers=[("X-Request-ID", "sentry-boom-01")]
+        )
+    finally:
+        for hook in app.before_shutdown:
+            await hook()
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
+    sentry_sdk.capture_message("outside any request")
+    sentry_sdk.flush()
+
+    assert failed.status == HTTPStatus.INTERNAL_SERVER_ERROR
+    [error, outside] = sentry_events.events()
+    assert error["tags"]["request_id"] == "sentry-boom-01"
+    assert error["request"]["url"] == f"http://testserver{reverse('probe:probe-boom')}"
+    assert [value["type"] for value in error["exception"]["values"]] == ["RuntimeError"]
+    # Nothing of the requests was left on the process-wide scope.
+    assert outside["message"] == "outside any request"
+    assert "request_id" not in outside.get("tags", {})
+    assert "request" not in outside
