@@ -32,7 +32,8 @@ def build_application() -> LifespanApp:
 
 
 def with_sentry(app: ASGIApp) -> ASGIApp:
-    """``app`` in a Sentry scope per request when Sentry is on (config.sentry); else itself."""
+    """``app`` in a Sentry scope per request or socket when Sentry is on (config.sentry);
+    else ``app`` itself."""
     # Only where it is set up (with SENTRY_DSN) is the SDK imported at all.
     sentry_sdk = sys.modules.get("sentry_sdk")
     if sentry_sdk is None or not sentry_sdk.get_client().is_active():
@@ -48,6 +49,6 @@ application = ProtocolTypeRouter(
     {
         "http": http_application,
         "lifespan": http_application,
-        "websocket": websocket_application,
+        "websocket": with_sentry(websocket_application),
     }
 )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sentry_sdk
+from django.core.signals import request_finished, request_started
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.threading import ThreadingIntegration
 
 from config.lifespan import ASGIApp
 
@@ -24,8 +26,18 @@ def sentry_init(
         dsn=dsn,
         environment=environment,
         release=release,
-        traces_sample_rate=traces_sample_rate,
-        integrations=[DjangoIntegration()],
+        # 0.0 turns tracing off altogether (None): at 0.0 the SDK would still make an unsampled
+        # transaction per request and honour a caller's sampled trace header.
+        traces_sample_rate=traces_sample_rate or None,
+        integrations=[
+            # The request signals' receivers stay Django's own: wrapped in the SDK's span
+            # makers, the hop-free handler cannot tell they are loop-safe and sends both
+            # signals through a thread on every request.
+            DjangoIntegration(signals_denylist=[request_started, request_finished]),
+            # asgiref already carries the context into the threads it runs code in; copying
+            # the scope into every new thread kept the request it started under alive.
+            ThreadingIntegration(propagate_scope=False),
+        ],
         # No user identity, no request bodies and no frame locals (a login's locals hold the
         # password, a refresh's the token: the denylist only knows exact key names) in
         # events; headers and cookies go through the SDK's denylist scrubber.
@@ -36,19 +48,18 @@ def sentry_init(
 
 
 def with_request_scopes(app: ASGIApp) -> ASGIApp:
-    """``app`` with each HTTP request in its own Sentry isolation scope.
+    """``app`` with each HTTP request or WebSocket in its own Sentry isolation scope.
 
     The Django integration opens that scope by patching ``ASGIHandler.__call__``, which the
-    hop-free handler overrides: without this, every request's event processor (which holds the
-    request) piled up on the one process-wide scope — the worker kept every request it ever
-    served, and an error event could carry another request's URL, headers and request id.
+    hop-free handler overrides: without this, every request added its event processor (which
+    holds the request) to the one process-wide scope — the SDK keeps the last 20 — and its
+    request-id tag too, so an error event carried another request's tag and processors.
     Around Django's own handler the integration's scope is already open and the middleware
     passes straight through (it does not nest), as it does for lifespan messages.
     """
     # mechanism_type names the integration on captured errors (left at "asgi", the SDK also
     # warns wherever Starlette is installed, as in the development environment).
-    middleware = SentryAsgiMiddleware(
-        app, mechanism_type="django", span_origin=DjangoIntegration.origin
+    middleware: ASGIApp = SentryAsgiMiddleware(
+        app, mechanism_type="django", span_origin=DjangoIntegration.origin, asgi_version=3
     )
-    scoped: ASGIApp = middleware._run_asgi3
-    return scoped
+    return middleware

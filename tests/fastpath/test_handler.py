@@ -34,7 +34,7 @@ from fastpath.handler import (
 from tests.config import asgi_urls
 from tests.conftest import require_service
 from tests.factories import UserFactory
-from tests.fixtures.asgi import HopRecorder, asgi_request, http_scope
+from tests.fixtures.asgi import HopRecorder, asgi_request, http_scope, live_requests
 
 pytestmark = pytest.mark.urls("tests.config.asgi_urls")
 
@@ -307,11 +307,6 @@ def test_postgresql_connections_return_to_the_pool_after_each_request(
     assert stats["pool_size"] <= connection.settings_dict["OPTIONS"]["pool"]["max_size"]
     # Each request was closed in its own thread (where its connection was).
     assert count_sync_hops.thread_sensitive.count(CLOSE) == 30
-
-
-def live_requests() -> int:
-    """How many Django requests are alive (tracked by the collector) right now."""
-    return sum(1 for obj in gc.get_objects() if issubclass(type(obj), HttpRequest))
 
 
 @contextlib.contextmanager
