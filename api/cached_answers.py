@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +24,12 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.typing import EncodableT
 
 from api import metrics
-from api.request_context import client_ip_of, request_id_from_header, request_id_var
+from api.request_context import (
+    client_ip_of,
+    request_id_from_header,
+    request_id_var,
+    sentry_active,
+)
 from api.throttling import COUNTED_AHEAD, PlannedHit, operation_group, standard_hit_plan
 from fastpath.handler import Scope
 from fastpath.lane import Counted, Planner
@@ -215,8 +219,7 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
     counted, nothing changed) for anything the full path must answer."""
     if scope.get("query_string") or scope.get("root_path") or not async_cache.uses_redis:
         return None
-    sentry_sdk = sys.modules.get("sentry_sdk")
-    if sentry_sdk is not None and sentry_sdk.get_client().is_active():
+    if sentry_active():
         return None  # the full path tags the request's Sentry scope
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:

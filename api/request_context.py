@@ -7,6 +7,7 @@ import functools
 import ipaddress
 import logging
 import re
+import sys
 import uuid
 from contextvars import ContextVar
 
@@ -21,6 +22,15 @@ UNKNOWN_CLIENT = "unknown"
 # Each ASGI request runs in its own task (its own context copy), and asgiref copies the
 # context into sync_to_async threads, so concurrent requests never see each other's id.
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def sentry_active() -> bool:
+    """Whether the Sentry SDK is set up and on (config.sentry, with SENTRY_DSN).
+
+    Read from ``sys.modules``: a worker without Sentry never loads the SDK (~5 MB) to learn
+    that it is off."""
+    sentry_sdk = sys.modules.get("sentry_sdk")
+    return sentry_sdk is not None and bool(sentry_sdk.get_client().is_active())
 
 
 def request_id_from_header(value: str | None) -> str:

@@ -2,7 +2,6 @@
 with ``FAST_PATH`` on, Django's stock one off; lifespan by ``LifespanApp``; WebSockets to chat."""
 
 import os
-import sys
 
 import django
 
@@ -14,6 +13,7 @@ from django.conf import settings  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 from api.chat.routing import websocket_application  # noqa: E402
+from api.request_context import sentry_active  # noqa: E402
 from config.lifespan import ASGIApp, LifespanApp  # noqa: E402
 
 
@@ -34,9 +34,7 @@ def build_application() -> LifespanApp:
 def with_sentry(app: ASGIApp) -> ASGIApp:
     """``app`` in a Sentry scope per request or socket when Sentry is on (config.sentry);
     else ``app`` itself."""
-    # Only where it is set up (with SENTRY_DSN) is the SDK imported at all.
-    sentry_sdk = sys.modules.get("sentry_sdk")
-    if sentry_sdk is None or not sentry_sdk.get_client().is_active():
+    if not sentry_active():
         return app
     from config.sentry import with_request_scopes
 

@@ -52,8 +52,8 @@ def with_request_scopes(app: ASGIApp) -> ASGIApp:
 
     The Django integration opens that scope by patching ``ASGIHandler.__call__``, which the
     hop-free handler overrides: without this, every request added its event processor (which
-    holds the request) to the one process-wide scope — the SDK keeps the last 20 — and its
-    request-id tag too, so an error event carried another request's tag and processors.
+    holds the request) to the one process-wide scope — up to 21, until the SDK clears the list —
+    and its request-id tag too, so an error event carried another request's tag and processors.
     Around Django's own handler the integration's scope is already open and the middleware
     passes straight through (it does not nest), as it does for lifespan messages.
     """

@@ -13,7 +13,13 @@ from django.http.response import HttpResponseBase
 
 from api import metrics
 from api.middleware.base import AsyncNativeMiddleware, route_template
-from api.request_context import REQUEST_ID_HEADER, client_ip, request_id_from_header, request_id_var
+from api.request_context import (
+    REQUEST_ID_HEADER,
+    client_ip,
+    request_id_from_header,
+    request_id_var,
+    sentry_active,
+)
 from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
 
 access_logger = logging.getLogger("musicbud.access")
@@ -26,12 +32,9 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
         request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
-        # Sentry is imported only where it is set up (config.sentry, with SENTRY_DSN): a worker
-        # without it does not load the SDK (~5 MB) to learn that it is off.
-        sentry_sdk = sys.modules.get("sentry_sdk")
-        if sentry_sdk is not None and sentry_sdk.get_client().is_active():
-            # The Django integration gives every request its own isolation scope.
-            sentry_sdk.get_isolation_scope().set_tag("request_id", request_id)
+        if sentry_active():
+            # Every request has its own isolation scope (config.sentry.with_request_scopes).
+            sys.modules["sentry_sdk"].get_isolation_scope().set_tag("request_id", request_id)
         metrics.IN_FLIGHT.inc()
         return token, time.perf_counter()
 

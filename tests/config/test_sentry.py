@@ -130,8 +130,8 @@ async def test_the_served_application_gives_each_request_a_scope_of_its_own(
 ) -> None:
     # The Django integration opens a request's scope in ASGIHandler.__call__, which the
     # hop-free handler overrides; without a scope of its own, each request left its event
-    # processor (holding the request) on the process-wide scope: kept alive for good, and
-    # applied to every later event.
+    # processor (holding the request) on the process-wide scope: kept alive (up to 21, until
+    # the SDK clears the list) and applied to later events.
     app = build_application()
     try:
         # The first request starts what lives on (the shared Redis connection's reader task,
