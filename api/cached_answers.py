@@ -118,18 +118,24 @@ LANE_SCRIPT_SHA = hashlib.sha1(LANE_SCRIPT.encode(), usedforsecurity=False).hexd
 @dataclass(frozen=True, slots=True)
 class LaneRoute:
     """A cached-answer operation the lane serves when its request has no query string:
-    its rate-limit group, its route template (metrics, log) and its reads for a user."""
+    its rate-limit group, its route template (metrics, log), its reads for a user and, for a
+    legacy route, its usage metric (``observed(user_agent, status)``)."""
 
     group: str
     route: str
     reads: Callable[[int], Sequence[CacheRead]]
+    observed: Callable[[str, int], None] | None = None
 
 
 def lane_routes() -> dict[str, LaneRoute]:
-    """Path -> lane route: ``GET /api/v1/me/profile`` and ``GET /api/v1/me/buds`` (the first
-    page, default filters). Read when the first request arrives (the URLconf is loaded)."""
+    """Path -> lane route: ``GET /api/v1/me/profile``, ``GET /api/v1/me/buds`` (the first
+    page, default filters) and the legacy profile (``/me/profile`` and ``/v1/me/profile``,
+    each with and without the trailing slash). Read when the first request arrives (the
+    URLconf is loaded)."""
     from api.buds.router import my_buds, my_buds_cache_reads, page_arguments
     from api.buds.schemas import BudsParams
+    from api.legacy.me import me_profile
+    from api.legacy.operations import ROUTES, legacy_observed
     from api.users.router import my_profile
     from musicbud.selectors.profile import profile_reads
 
@@ -141,14 +147,26 @@ def lane_routes() -> dict[str, LaneRoute]:
     def buds(user_id: int) -> Sequence[CacheRead]:
         return my_buds_cache_reads(user_id=user_id, arguments=defaults)
 
+    legacy = ROUTES["me/profile"]
+    served: list[tuple[str, Handler, Callable[[int], Sequence[CacheRead]], Any]] = [
+        (reverse("api-v1:my-profile"), my_profile, profile, None),
+        (reverse("api-v1:my-buds"), my_buds, buds, None),
+        *(
+            (f"/{prefix}{legacy.path}{slash}", me_profile, profile, legacy)
+            for prefix in ("", "v1/")
+            for slash in ("", "/")
+        ),
+    ]
     routes: dict[str, LaneRoute] = {}
-    for name, view, reads in (("my-profile", my_profile, profile), ("my-buds", my_buds, buds)):
-        path = reverse(f"api-v1:{name}")
+    for path, view, reads, legacy_route in served:
         match = resolve(path)
         routes[path] = LaneRoute(
             group=operation_group(view),
             route="/" + str(match.route).lstrip("^").rstrip("$"),
             reads=reads,
+            observed=None
+            if legacy_route is None
+            else functools.partial(legacy_observed, legacy_route),
         )
     return routes
 
@@ -210,7 +228,7 @@ def _lane_call(route: LaneRoute, claims: TokenClaims, hit: PlannedHit) -> LaneCa
     return LaneCall(reads=reads, args=args, packed=packed)
 
 
-_LANE_HEADERS = frozenset({b"authorization", b"x-request-id", b"x-forwarded-for"})
+_LANE_HEADERS = frozenset({b"authorization", b"x-request-id", b"x-forwarded-for", b"user-agent"})
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
 
 
@@ -277,6 +295,8 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
             metrics.request_observed(
                 route=route.route, method="GET", status=status, seconds=seconds
             )
+            if route.observed is not None:
+                route.observed(found.get(b"user-agent", b"").decode("latin-1"), status)
             access_logger.info(
                 "%s %s %s",
                 "GET",

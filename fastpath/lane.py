@@ -31,7 +31,7 @@ from typing import Any
 from django.core import signals
 from django.core.signals import setting_changed
 from django.dispatch import receiver
-from django.middleware.gzip import GZipMiddleware
+from django.middleware.gzip import GZipMiddleware, re_accepts_gzip
 from django.utils.text import compress_string
 
 from fastpath.handler import Receive, Scope, Send, loop_receivers
@@ -114,8 +114,17 @@ def _remember(table: OrderedDict[tuple[Any, ...], Any], key: tuple[Any, ...], va
             table.popitem(last=False)
 
 
-def _learn(messages: list[Mapping[str, Any]], dynamic: Mapping[bytes, bytes]) -> Template | None:
-    """The template of a captured 200 answer; None for anything else (not kept)."""
+def _learn(
+    messages: list[Mapping[str, Any]], dynamic: Mapping[bytes, bytes], scope: Scope
+) -> Template | None:
+    """The template of a captured 200 answer; None for anything else (not kept).
+
+    GZip compresses a body of 200 bytes or more for a client that accepts it, unless the
+    compressed body (with its 0-100 random bytes) is not shorter: a draw, for a body near the
+    limit. So an answer GZip left uncompressed for such a client (its ``Vary`` names
+    Accept-Encoding) is not learned — a later, compressed one is, and the lane then draws as
+    GZip does (``_answer``). A compressed answer with an ETag is not learned either (GZip weakens
+    a strong one only when it compresses)."""
     if not messages or messages[0].get("type") != "http.response.start":
         return None
     start = messages[0]
@@ -125,11 +134,15 @@ def _learn(messages: list[Mapping[str, Any]], dynamic: Mapping[bytes, bytes]) ->
     if messages[-1].get("type") != "http.response.body" or messages[-1].get("more_body"):
         return None
     headers: list[tuple[bytes, Any]] = []
-    gzipped = False
+    gzipped = etag = varies_by_encoding = False
     for name, value in start.get("headers", ()):
         lowered = bytes(name).lower()
         if lowered == b"set-cookie":
             return None  # a per-response value the lane would not reproduce
+        etag = etag or lowered == b"etag"
+        if lowered == b"vary":
+            varies = {part.strip().lower() for part in bytes(value).split(b",")}
+            varies_by_encoding = varies_by_encoding or b"accept-encoding" in varies
         if lowered == CONTENT_ENCODING:
             if bytes(value) != b"gzip":
                 return None
@@ -138,9 +151,19 @@ def _learn(messages: list[Mapping[str, Any]], dynamic: Mapping[bytes, bytes]) ->
             headers.append((bytes(name), _DYNAMIC))
         else:
             headers.append((bytes(name), bytes(value)))
+    if gzipped and etag:
+        return None
+    if not gzipped and varies_by_encoding and _accepts_gzip(scope):
+        return None  # GZip's draw left it uncompressed: learn from a compressed one
     if gzipped:
         body = gzip.decompress(body)
     return Template(status=200, headers=tuple(headers), body=body, gzipped=gzipped)
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    # As GZipMiddleware reads it: Django joins a repeated header's values with commas.
+    accepted = b",".join(value for name, value in scope["headers"] if name == b"accept-encoding")
+    return bool(re_accepts_gzip.search(accepted.decode("latin-1")))
 
 
 class CachedReadLane:
@@ -206,8 +229,15 @@ class CachedReadLane:
     @staticmethod
     async def _answer(template: Template, own: Mapping[bytes, bytes], send: Send) -> None:
         body = template.body
+        template_headers = template.headers
         if template.gzipped:
-            body = compress_string(body, max_random_bytes=GZipMiddleware.max_random_bytes)
+            compressed = compress_string(body, max_random_bytes=GZipMiddleware.max_random_bytes)
+            if len(compressed) < len(body):
+                body = compressed
+            else:  # as GZip: the body as it is when compressing does not shorten it
+                template_headers = tuple(
+                    header for header in template_headers if header[0].lower() != CONTENT_ENCODING
+                )
         headers = [
             (
                 name,
@@ -217,7 +247,7 @@ class CachedReadLane:
                 if name.lower() == CONTENT_LENGTH
                 else own[name.lower()],
             )
-            for name, value in template.headers
+            for name, value in template_headers
         ]
         await send({"type": "http.response.start", "status": template.status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -244,6 +274,6 @@ class CachedReadLane:
             await send(message)
 
         await self.app({**scope, **counted.handoff}, receive, capturing_send)
-        template = _learn(messages, counted.headers)
+        template = _learn(messages, counted.headers, scope)
         if template is not None:
             _remember(_templates, shape, template)

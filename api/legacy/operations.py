@@ -474,12 +474,15 @@ def legacy_answer(
     response["Sunset"] = _sunset_header(settings.LEGACY_API_SUNSET)
     if route.successor is not None:
         response["Link"] = f'<{route.successor}>; rel="successor-version"'
-    metrics.legacy_request_observed(
-        route=route.path,
-        client=client_family(request.headers.get("User-Agent", "")),
-        status=response.status_code,
-    )
+    legacy_observed(route, request.headers.get("User-Agent", ""), response.status_code)
     return response
+
+
+def legacy_observed(route: LegacyRoute, user_agent: str, status: int) -> None:
+    """The legacy usage metric of one answer: its route, the client's family, its status."""
+    metrics.legacy_request_observed(
+        route=route.path, client=client_family(user_agent), status=status
+    )
 
 
 def legacy_view(

@@ -9,7 +9,8 @@ from __future__ import annotations
 import gzip
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 
@@ -23,7 +24,7 @@ from api.throttling import operation_group, standard_hit_plan
 from config.asgi import build_application
 from config.lifespan import LifespanApp
 from fastpath.handler import HopFreeASGIHandler
-from fastpath.lane import forget_templates
+from fastpath.lane import _DYNAMIC, CachedReadLane, Template, _learn, forget_templates
 from musicbud.cache import redis_client
 from musicbud.cache_keys import profile_key
 from musicbud.services.tokens import TokenType, _encode, access_token_decode
@@ -36,6 +37,16 @@ pytestmark = [fast_path_only, pytest.mark.django_db(transaction=True)]
 ORIGIN = "https://app.example"
 PROFILE = "api-v1:my-profile"
 BUDS = "api-v1:my-buds"
+# The legacy profile (the deployed apps' read of the same cached answer), at the root and under
+# /v1/, with and without the trailing slash: each its own lane path.
+LEGACY_PROFILE = "/me/profile"
+LEGACY_PATHS = [LEGACY_PROFILE, "/me/profile/", "/v1/me/profile", "/v1/me/profile/"]
+DART = "Dart/3.5 (dart:io)"
+
+
+def url_of(target: str) -> str:
+    """A URL name's path, or the (legacy) path itself."""
+    return reverse(target) if ":" in target else target
 
 
 @pytest.fixture
@@ -79,15 +90,25 @@ async def both(
 
 async def counter(token_headers: list[tuple[str, str]], url_name: str) -> int:
     from api.buds.router import my_buds
+    from api.legacy.me import me_profile
     from api.users.router import my_profile
 
-    view = my_profile if url_name == PROFILE else my_buds
+    view = {PROFILE: my_profile, BUDS: my_buds}.get(url_name, me_profile)
     claims = access_token_decode(token=token_headers[0][1].split(" ", 1)[1])
     plan = standard_hit_plan(group=operation_group(view), identity=f"user:{claims.user_id}")
     return int(await redis_client().get(plan.counter_key) or 0)
 
 
-@pytest.mark.parametrize("url_name", [PROFILE, BUDS])
+async def long_bio(token_headers: list[tuple[str, str]]) -> None:
+    """A profile GZip always shortens, even with its 100 random bytes (one near 200 bytes is
+    compressed or not by the draw, on either path)."""
+    from musicbud.models import User
+
+    claims = access_token_decode(token=token_headers[0][1].split(" ", 1)[1])
+    await User.objects.filter(pk=claims.user_id).aupdate(bio="Shoegaze and synthpop. " * 20)
+
+
+@pytest.mark.parametrize("url_name", [PROFILE, BUDS, *LEGACY_PATHS])
 @pytest.mark.parametrize(
     "extra",
     [[], [("origin", ORIGIN)], [("accept-encoding", "gzip")]],
@@ -97,8 +118,9 @@ async def test_a_hit_is_the_full_paths_answer_in_one_round_trip(
     apps: tuple[Any, Any], count_redis_commands: list[str], url_name: str, extra: Any
 ) -> None:
     lane_app, full = apps
-    url = reverse(url_name)
+    url = url_of(url_name)
     token = await bearer_headers(full)
+    await long_bio(token)
     headers = [*token, *extra]
     await asgi_request(full, url, headers=headers)  # fills the caches
     await asgi_request(lane_app, url, headers=headers)  # the full path: the shape reaches the view
@@ -150,12 +172,12 @@ async def test_a_miss_goes_the_full_path(apps: tuple[Any, Any]) -> None:
     assert int(served.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 3
 
 
-@pytest.mark.parametrize("url_name", [PROFILE, BUDS])
+@pytest.mark.parametrize("url_name", [PROFILE, BUDS, LEGACY_PROFILE])
 async def test_a_revoked_token_is_refused_alike_and_spends_nothing(
     apps: tuple[Any, Any], url_name: str
 ) -> None:
     lane_app, full = apps
-    url = reverse(url_name)
+    url = url_of(url_name)
     token = await bearer_headers(full)
     await asgi_request(lane_app, url, headers=token)
     await asgi_request(lane_app, url, headers=token)
@@ -288,3 +310,160 @@ async def test_the_in_flight_gauge_comes_back_after_learned_and_served_answers(
         assert (await asgi_request(lane_app, url, headers=token)).status == HTTPStatus.OK
 
     assert metrics.IN_FLIGHT._value.get() == before
+
+
+ROUTES = {
+    PROFILE: "/api/v1/me/profile",
+    LEGACY_PROFILE: "/me/profile",
+    "/v1/me/profile/": "/v1/me/profile/",
+}
+
+
+def observed(route: str) -> dict[str, float]:
+    """The metrics one cached read of ``route`` moves, as they stand."""
+    from prometheus_client import REGISTRY
+
+    samples = {
+        "requests": (
+            "musicbud_http_requests_total",
+            {"route": route, "method": "GET", "status": "200"},
+        ),
+        "latencies": (
+            "musicbud_http_request_duration_seconds_count",
+            {"route": route, "method": "GET"},
+        ),
+        "legacy dart": (
+            "musicbud_legacy_requests_total",
+            {"route": "me/profile", "client": "dart", "status": "200"},
+        ),
+        "profile cache hits": (
+            "musicbud_cache_lookups_total",
+            {"cache": "profile", "result": "hit"},
+        ),
+    }
+    return {name: REGISTRY.get_sample_value(*sample) or 0.0 for name, sample in samples.items()}
+
+
+@pytest.mark.parametrize("url_name", [PROFILE, LEGACY_PROFILE, "/v1/me/profile/"])
+async def test_a_hit_is_metered_and_logged_as_the_full_path_does(
+    apps: tuple[Any, Any], count_redis_commands: list[str], json_logs: Any, url_name: str
+) -> None:
+    """The lane's own answer moves the metrics the full path moves (the request, its latency,
+    the cache hit and, for a legacy path, the legacy usage by client family) and writes the
+    same access line."""
+    lane_app, full = apps
+    url = url_of(url_name)
+    route = ROUTES[url_name]
+    token = await bearer_headers(full)
+    headers = [*token, ("user-agent", DART), ("x-request-id", "lane-observed-1")]
+    await asgi_request(lane_app, url, headers=headers)  # the full path: the shape reaches the view
+    await asgi_request(lane_app, url, headers=headers)  # counted by the lane, the template learned
+
+    def access_line() -> dict[str, Any]:
+        [line] = [line for line in json_logs() if line["logger"] == "musicbud.access"][-1:]
+        return {key: value for key, value in line.items() if key not in {"ts", "duration_ms"}}
+
+    before = observed(route)
+    count_redis_commands.clear()
+    served = await asgi_request(lane_app, url, headers=headers)
+    assert count_redis_commands == ["EVALSHA"]  # the lane answered
+    by_lane = observed(route)
+    lane_line = access_line()
+    reference = await asgi_request(full, url, headers=headers)
+    by_full_path = observed(route)
+    full_line = access_line()
+
+    assert served.status == reference.status == HTTPStatus.OK
+    legacy = 1.0 if url_name != PROFILE else 0.0
+    expected = {"requests": 1.0, "latencies": 1.0, "legacy dart": legacy, "profile cache hits": 1.0}
+    assert {name: by_lane[name] - before[name] for name in before} == expected
+    assert {name: by_full_path[name] - by_lane[name] for name in before} == expected
+    assert lane_line == full_line
+    assert lane_line["route"] == route
+    assert lane_line["path"] == url
+    assert lane_line["request_id"] == "lane-observed-1"
+    assert lane_line["status"] == HTTPStatus.OK
+
+
+def start(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": 200, "headers": headers}
+
+
+def gzip_scope(accept: bytes | None) -> dict[str, Any]:
+    headers = [] if accept is None else [(b"accept-encoding", accept)]
+    return {"type": "http", "path": "/me/profile", "headers": headers}
+
+
+BODY = b'{"bio": "' + b"x" * 250 + b'"}'
+
+
+@pytest.mark.parametrize(("accept", "learned"), [(b"gzip, br", False), (b"br", True), (None, True)])
+def test_an_answer_gzip_left_uncompressed_by_its_draw_is_not_learned(
+    accept: bytes | None, learned: bool
+) -> None:
+    """Left uncompressed for a client that accepts gzip (``Vary`` names Accept-Encoding): the
+    draw of GZip's random bytes, not the shape's answer. For any other client it is the
+    answer."""
+    answer: list[Mapping[str, Any]] = [
+        start([(b"Content-Length", b"260"), (b"Vary", b"origin, Accept-Encoding")]),
+        {"type": "http.response.body", "body": BODY},
+    ]
+
+    template = _learn(answer, {}, gzip_scope(accept))
+
+    assert (template is not None) is learned
+    if template is not None:
+        assert (template.body, template.gzipped) == (BODY, False)
+
+
+def test_a_compressed_answer_is_learned_but_not_with_an_etag() -> None:
+    compressed = gzip.compress(BODY)
+    headers = [(b"Vary", b"Accept-Encoding"), (b"Content-Encoding", b"gzip")]
+    body = {"type": "http.response.body", "body": compressed}
+
+    template = _learn([start(headers), body], {}, gzip_scope(b"gzip"))
+    with_etag = _learn([start([*headers, (b"ETag", b'W/"1"')]), body], {}, gzip_scope(b"gzip"))
+
+    assert template is not None
+    assert (template.body, template.gzipped) == (BODY, True)
+    assert with_etag is None
+
+
+async def test_a_body_gzip_cannot_shorten_is_sent_as_it_is() -> None:
+    """As GZip: when the compressed body (random bytes included) is not shorter, the body goes
+    uncompressed, without Content-Encoding; a body it shortens goes compressed."""
+    incompressible = bytes(range(256))  # gzip adds ~20 bytes to it, whatever the draw
+    template = Template(
+        status=200,
+        headers=(
+            (b"Content-Length", _DYNAMIC),
+            (b"Vary", b"Accept-Encoding"),
+            (b"Content-Encoding", b"gzip"),
+            (b"X-Request-ID", _DYNAMIC),
+        ),
+        body=incompressible,
+        gzipped=True,
+    )
+    sent: list[Mapping[str, Any]] = []
+
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(message)
+
+    own = {b"x-request-id": b"r-1"}
+    await CachedReadLane._answer(template, own, send)
+    await CachedReadLane._answer(replace(template, body=BODY), own, send)
+
+    assert sent[0]["headers"] == [
+        (b"Content-Length", b"256"),
+        (b"Vary", b"Accept-Encoding"),
+        (b"X-Request-ID", b"r-1"),
+    ]
+    assert sent[1]["body"] == incompressible
+    assert [name for name, _ in sent[2]["headers"]] == [
+        b"Content-Length",
+        b"Vary",
+        b"Content-Encoding",
+        b"X-Request-ID",
+    ]
+    assert gzip.decompress(sent[3]["body"]) == BODY
+    assert dict(sent[2]["headers"])[b"Content-Length"] == str(len(sent[3]["body"])).encode()
