@@ -100,8 +100,13 @@ def request_observed(*, route: str, method: str, status: int, seconds: float) ->
     _latency_child(route, method).observe(seconds)
 
 
+@lru_cache(maxsize=1024)
+def _legacy_child(route: str, client: str, status: int) -> Any:
+    return LEGACY_REQUESTS.labels(route=route, client=client, status=str(status))
+
+
 def legacy_request_observed(*, route: str, client: str, status: int) -> None:
-    LEGACY_REQUESTS.labels(route=route, client=client, status=str(status)).inc()
+    _legacy_child(route, client, status).inc()
 
 
 def unhandled_error(*, route: str, method: str) -> None:

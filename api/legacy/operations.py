@@ -438,6 +438,7 @@ _CLIENT_FAMILIES = (
 )
 
 
+@functools.lru_cache(maxsize=256)  # an app's few User-Agents, on every request
 def client_family(user_agent: str) -> str:
     """A few fixed families, so the metric's label values stay bounded."""
     lowered = user_agent.lower()
