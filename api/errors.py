@@ -190,8 +190,24 @@ def handled_exception_response(request: HttpRequest, exc: BaseException) -> Json
     """The envelope middleware's answer to an exception a view raised: a domain error's
     envelope, or the 503 of an outage; None for any other exception (Django's to handle)."""
     if isinstance(exc, MusicbudError):
-        return domain_error_response(request, exc)
-    return service_outage_response(request, exc)
+        return answered(exc, domain_error_response(request, exc))
+    response = service_outage_response(request, exc)
+    return response if response is None else answered(exc, response)
+
+
+def answered(exc: BaseException | None, response: JsonResponse) -> JsonResponse:
+    """``response``, the answer to ``exc``, once ``exc`` (and the exceptions it chains) no
+    longer hold their tracebacks. A traceback keeps the frames it passed through, and
+    several of those hold the exception itself — asgiref's hop keeps it in its future and in
+    the ``exc_info`` it carries to the thread — so an answered 404 or 422 would leave its
+    exception, frames, request and response to the cycle collector. Anything logged has
+    its traceback already (a log record keeps it); an unhandled exception keeps its own."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        exc = exc.__cause__ or exc.__context__
+    return response
 
 
 async def exception_response(request: HttpRequest, exc: Exception) -> HttpResponseBase:
@@ -224,7 +240,7 @@ class ErrorReportFilter(SafeExceptionReporterFilter):
 def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(MusicbudError)
     def _domain(request: HttpRequest, exc: MusicbudError) -> JsonResponse:
-        return domain_error_response(request, exc)
+        return answered(exc, domain_error_response(request, exc))
 
     @api.exception_handler(ValidationError)
     def _validation(request: HttpRequest, exc: ValidationError) -> JsonResponse:
@@ -237,12 +253,15 @@ def install_exception_handlers(api: NinjaAPI) -> None:
             }
             for err in exc.errors
         ]
-        return error_response(
-            request,
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            "Validation failed",
-            code="validation_error",
-            details=details,
+        return answered(
+            exc,
+            error_response(
+                request,
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "Validation failed",
+                code="validation_error",
+                details=details,
+            ),
         )
 
     @api.exception_handler(AuthenticationError)
@@ -251,27 +270,32 @@ def install_exception_handlers(api: NinjaAPI) -> None:
             request, HTTPStatus.UNAUTHORIZED, "Authentication required", code="not_authenticated"
         )
         response["WWW-Authenticate"] = "Bearer"
-        return response
+        return answered(exc, response)
 
     @api.exception_handler(HttpError)
     def _http(request: HttpRequest, exc: HttpError) -> JsonResponse:
-        return error_response(
-            request, exc.status_code, str(exc), code=status_error_code(exc.status_code)
+        return answered(
+            exc,
+            error_response(
+                request, exc.status_code, str(exc), code=status_error_code(exc.status_code)
+            ),
         )
 
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
-        return error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found")
+        return answered(
+            exc, error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found")
+        )
 
     @api.exception_handler(RedisError)
     def _redis_down(request: HttpRequest, exc: RedisError) -> JsonResponse:
-        return backing_service_unavailable(request, exc)
+        return answered(exc, backing_service_unavailable(request, exc))
 
     @api.exception_handler(Exception)
     def _unhandled(request: HttpRequest, exc: Exception) -> JsonResponse:
         outage = service_outage_response(request, exc)
         if outage is not None:
-            return outage
+            return answered(exc, outage)
         # Django's handling logs the traceback, fires got_request_exception (metrics,
         # Sentry) and answers through handler500.
         raise exc
@@ -282,27 +306,30 @@ def install_exception_handlers(api: NinjaAPI) -> None:
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     if isinstance(exception, RequestDataTooBig):
-        return error_response(
-            request,
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-            "Request body is too large",
-            code="request_too_large",
-        )
-    if isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
-        return error_response(
-            request, HTTPStatus.BAD_REQUEST, "Too many parameters", code="bad_request"
-        )
-    return error_response(request, HTTPStatus.BAD_REQUEST, "Bad request", code="bad_request")
+        status, message = HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "Request body is too large"
+    elif isinstance(exception, TooManyFieldsSent | TooManyFilesSent):
+        status, message = HTTPStatus.BAD_REQUEST, "Too many parameters"
+    else:
+        status, message = HTTPStatus.BAD_REQUEST, "Bad request"
+    return answered(
+        exception, error_response(request, status, message, code=status_error_code(status))
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(
-        request, HTTPStatus.FORBIDDEN, "Permission denied", code="permission_denied"
+    return answered(
+        exception,
+        error_response(
+            request, HTTPStatus.FORBIDDEN, "Permission denied", code="permission_denied"
+        ),
     )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found")
+    return answered(
+        exception,
+        error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found"),
+    )
 
 
 def server_error(request: HttpRequest) -> JsonResponse:
