@@ -42,9 +42,10 @@ reads ahead. The package imports only the frameworks, never the project's packag
   (the project's, ``api.cached_answers``) checked, counted and read it in one Redis script is
   answered with the bytes the full path gave for the same request shape and stored answer
   (a template learned from one full-path answer); anything else goes down the full path
-  untouched. Uses Django's ``compress_string`` (GZip's random bytes) and the request signals'
-  receivers as ``handler`` does. Why: Django's request, response and 13 middleware cost more
-  than the rest of a warm read.
+  untouched. Uses Django's ``compress_string`` (GZip's random bytes) and ``re_accepts_gzip``,
+  and follows ``GZipMiddleware.process_response`` (a body compression does not shorten is
+  sent as it is; ``Vary``), and calls the request signals' receivers as ``handler`` does. Why:
+  Django's request, response and 13 middleware cost more than the rest of a warm read.
 """
 
 # distribution -> (the version audited, the upstream files the package follows)
@@ -58,6 +59,7 @@ AUDITED: dict[str, tuple[str, tuple[str, ...]]] = {
             "django/utils/deprecation.py",
             "django/middleware/csrf.py",
             "django/core/checks/security/base.py",
+            "django/middleware/gzip.py",
         ),
     ),
     "django-ninja": ("1.7.1", ("ninja/operation.py",)),
