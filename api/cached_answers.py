@@ -129,9 +129,9 @@ class LaneRoute:
 
 def lane_routes() -> dict[str, LaneRoute]:
     """Path -> lane route: ``GET /api/v1/me/profile``, ``GET /api/v1/me/buds`` (the first
-    page, default filters) and the legacy profile (``/me/profile`` and ``/v1/me/profile``,
-    each with and without the trailing slash). Read when the first request arrives (the
-    URLconf is loaded)."""
+    page, default filters) and, while the legacy API is mounted, the legacy profile
+    (``/me/profile`` and ``/v1/me/profile``, each with and without the trailing slash). Read
+    when the first request arrives (the URLconf is loaded)."""
     from api.buds.router import my_buds, my_buds_cache_reads, page_arguments
     from api.buds.schemas import BudsParams
     from api.legacy.me import me_profile
@@ -147,16 +147,17 @@ def lane_routes() -> dict[str, LaneRoute]:
     def buds(user_id: int) -> Sequence[CacheRead]:
         return my_buds_cache_reads(user_id=user_id, arguments=defaults)
 
-    legacy = ROUTES["me/profile"]
     served: list[tuple[str, Handler, Callable[[int], Sequence[CacheRead]], Any]] = [
         (reverse("api-v1:my-profile"), my_profile, profile, None),
         (reverse("api-v1:my-buds"), my_buds, buds, None),
-        *(
+    ]
+    if settings.LEGACY_API_ENABLED:  # otherwise not mounted (config.urls)
+        legacy = ROUTES["me/profile"]
+        served += [
             (f"/{prefix}{legacy.path}{slash}", me_profile, profile, legacy)
             for prefix in ("", "v1/")
             for slash in ("", "/")
-        ),
-    ]
+        ]
     routes: dict[str, LaneRoute] = {}
     for path, view, reads, legacy_route in served:
         match = resolve(path)

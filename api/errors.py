@@ -200,13 +200,19 @@ def answered(exc: BaseException | None, response: JsonResponse) -> JsonResponse:
     longer hold their tracebacks. A traceback keeps the frames it passed through, and
     several of those hold the exception itself — asgiref's hop keeps it in its future and in
     the ``exc_info`` it carries to the thread — so an answered 404 or 422 would leave its
-    exception, frames, request and response to the cycle collector. Anything logged has
-    its traceback already (a log record keeps it); an unhandled exception keeps its own."""
+    exception, frames, request and response to the cycle collector. Only for what is
+    logged before its answer is built (a log record keeps the traceback it was given) or
+    not logged with a traceback at all: Django logs a 400's and a 403's exception after
+    handler400/403 answer it, so those keep theirs; an unhandled exception keeps its own."""
+    chained: list[BaseException | None] = [exc]
     seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc.__traceback__ = None
-        exc = exc.__cause__ or exc.__context__
+    while chained:
+        current = chained.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        chained += [current.__cause__, current.__context__]
     return response
 
 
@@ -311,21 +317,19 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Jso
         status, message = HTTPStatus.BAD_REQUEST, "Too many parameters"
     else:
         status, message = HTTPStatus.BAD_REQUEST, "Bad request"
-    return answered(
-        exception, error_response(request, status, message, code=status_error_code(status))
-    )
+    # Not ``answered``: Django logs the exception, traceback included, once this returns.
+    return error_response(request, status, message, code=status_error_code(status))
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return answered(
-        exception,
-        error_response(
-            request, HTTPStatus.FORBIDDEN, "Permission denied", code="permission_denied"
-        ),
+    # Not ``answered``: Django logs the exception, traceback included, once this returns.
+    return error_response(
+        request, HTTPStatus.FORBIDDEN, "Permission denied", code="permission_denied"
     )
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    # Django logs a 404 without its traceback.
     return answered(
         exception,
         error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found"),

@@ -142,7 +142,8 @@ def _learn(
         etag = etag or lowered == b"etag"
         if lowered == b"vary":
             varies = {part.strip().lower() for part in bytes(value).split(b",")}
-            varies_by_encoding = varies_by_encoding or b"accept-encoding" in varies
+            # "*" (patch_vary_headers collapses to it) varies by Accept-Encoding too.
+            varies_by_encoding = varies_by_encoding or bool({b"accept-encoding", b"*"} & varies)
         if lowered == CONTENT_ENCODING:
             if bytes(value) != b"gzip":
                 return None

@@ -438,9 +438,24 @@ _CLIENT_FAMILIES = (
 )
 
 
-@functools.lru_cache(maxsize=256)  # an app's few User-Agents, on every request
+# An app's few User-Agents recur on every request: their families are remembered (bounded,
+# and only short ones: the header is the client's to choose).
+_REMEMBERED_USER_AGENT_MAX = 256
+
+
+@functools.lru_cache(maxsize=256)
+def _remembered_client_family(user_agent: str) -> str:
+    return _client_family(user_agent)
+
+
 def client_family(user_agent: str) -> str:
     """A few fixed families, so the metric's label values stay bounded."""
+    if len(user_agent) <= _REMEMBERED_USER_AGENT_MAX:
+        return _remembered_client_family(user_agent)
+    return _client_family(user_agent)
+
+
+def _client_family(user_agent: str) -> str:
     lowered = user_agent.lower()
     for needle, family in _CLIENT_FAMILIES:
         if needle in lowered:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -154,10 +155,20 @@ def test_domain_permission_error_is_a_403_envelope(client: Client) -> None:
     )
 
 
-def test_django_permission_denied_is_a_403_envelope(client: Client) -> None:
+def test_django_permission_denied_is_a_403_envelope(client: Client, caplog: Any) -> None:
+    caplog.set_level(logging.WARNING, logger="django.request")
+
     response = client.get(reverse("probe:probe-django-forbidden"))
 
     assert_envelope(response, HTTPStatus.FORBIDDEN, "permission_denied", "Permission denied")
+    # Django logs it once handler403 has answered: with its traceback, down to the view.
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert (
+        record.getMessage()
+        == "Forbidden (Permission denied): /api/v1/probe-api/probe/django-forbidden"
+    )
+    assert record.exc_info is not None
+    assert traceback.extract_tb(record.exc_info[2])[-1].name == "django_forbidden"
 
 
 @pytest.mark.django_db

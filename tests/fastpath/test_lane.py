@@ -138,6 +138,10 @@ async def test_a_hit_is_the_full_paths_answer_in_one_round_trip(
     assert served.status == HTTPStatus.OK
     assert int(served.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 4
     assert int(reference.headers["ratelimit-remaining"]) == settings.RATE_LIMIT_PER_MINUTE - 5
+    assert int(served.headers["content-length"]) == len(served.body)
+    assert ("content-encoding" in served.headers) == ("content-encoding" in reference.headers)
+    if ("accept-encoding", "gzip") in extra and url_name != BUDS:  # the long bio's profile
+        assert served.headers["content-encoding"] == "gzip"
     if "content-encoding" in reference.headers:  # bodies of 200 bytes or more
         # Django's GZip adds 0-100 random bytes (BREACH): equal once decompressed.
         assert served.headers["content-encoding"] == "gzip"
@@ -467,3 +471,42 @@ async def test_a_body_gzip_cannot_shorten_is_sent_as_it_is() -> None:
     ]
     assert gzip.decompress(sent[3]["body"]) == BODY
     assert dict(sent[2]["headers"])[b"Content-Length"] == str(len(sent[3]["body"])).encode()
+
+
+async def test_without_the_legacy_api_the_lane_serves_the_v1_reads(settings: Any) -> None:
+    """The legacy routes unmounted (LEGACY_API_ENABLED off): the lane's table has no legacy
+    path, every request is answered (liveness, the v1 profile from the lane), the legacy
+    profile is the ordinary 404."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import config.urls
+
+    if not settings.REDIS_URL:
+        require_service("redis", "REDIS_URL is not set")
+    settings.LEGACY_API_ENABLED = False
+    importlib.reload(config.urls)
+    clear_url_caches()
+    forget_templates()
+    lane_app = build_application()
+    full = HopFreeASGIHandler()
+    try:
+        token = await bearer_headers(full)
+        live = await asgi_request(lane_app, reverse("health-live"))
+        profiles = [await asgi_request(lane_app, reverse(PROFILE), headers=token) for _ in range(3)]
+        legacy = await asgi_request(lane_app, LEGACY_PROFILE, headers=token)
+    finally:
+        for hook in lane_app.before_shutdown:
+            await hook()
+        await full.aclose()
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
+        settings.LEGACY_API_ENABLED = True
+        importlib.reload(config.urls)
+        clear_url_caches()
+
+    assert live.status == HTTPStatus.OK
+    assert [answer.status for answer in profiles] == [HTTPStatus.OK] * 3
+    assert legacy.status == HTTPStatus.NOT_FOUND
+    assert legacy.json()["code"] == "not_found"
+    assert "deprecation" not in legacy.headers
