@@ -300,10 +300,10 @@ def test_a_taste_hidden_from_me_is_a_403_wherever_it_would_show(
     _privacy(ana, taste_visible_to=audience)
 
     # Her profile still answers, as v1's does (which drops its taste counts: this one has
-    # none); her taste and what we share do not.
+    # none); her taste, what we share and how alike we are do not.
     assert legacy.call("GET", f"/users/{uid}").json() == profile
     for path, data in _lookups(uid, "ana"):
-        if path.removeprefix("users/") == uid or path == BUD_PROFILE:
+        if path.removeprefix("users/") == uid:
             continue
         _taste_hidden(legacy.call("POST", f"/{path}", data))
     # She still sees her own.
@@ -318,6 +318,23 @@ def test_a_taste_hidden_from_me_is_a_403_wherever_it_would_show(
         assert sorted(item["name"] for item in common["data"]) == ["rare1", "rare2"]
         shown = legacy.call("POST", "/bud/profile", {"bud_id": uid}).json()
         assert shown["data"]["similarity_score"] > 0
+
+
+def test_how_alike_we_are_is_never_shown_of_someone_hiding_both(legacy: LegacyWorld) -> None:
+    """Not listed and taste hidden: v1 shows our score nowhere (not among my buds, a 403 for
+    compatibility); bud/profile, which summed it from what we share, does not either."""
+    ana = legacy.world.users["ana"]
+
+    _privacy(ana, discoverable="nobody", taste_visible_to="nobody")
+
+    v1_buds = legacy.client.get("/api/v1/me/buds", headers=legacy.headers).json()
+    assert [bud["user"]["username"] for bud in v1_buds["items"]] == ["ben", "cat"]
+    compatibility = legacy.client.get("/api/v1/users/ana/compatibility", headers=legacy.headers)
+    assert_envelope(compatibility, HTTPStatus.FORBIDDEN, "taste_hidden", TASTE_HIDDEN)
+    for data in ({"bud_id": ana.public_id.hex}, {"bud_id": "ana"}, {"username": "ANA"}):
+        _taste_hidden(legacy.call("POST", "/v1/bud/profile/", data))
+    # Her profile alone still answers.
+    assert legacy.call("GET", f"/users/{ana.public_id.hex}").status_code == HTTPStatus.OK
 
 
 def test_a_hidden_taste_leaves_the_person_in_lists_as_v1_does(
