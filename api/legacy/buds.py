@@ -189,9 +189,11 @@ for _spec in KINDS:
     response={HTTPStatus.OK: BudProfileOut},
     summary="A bud's profile and how alike our taste is",
     body=BudIn,
-    errors=(HTTPStatus.NOT_FOUND,),
+    errors=(HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN),
 )
 async def bud_profile(request: AuthenticatedRequest) -> HttpResponse:
+    """The score is their taste, as v1's compatibility: 403 ``taste_hidden`` when their
+    ``taste_visible_to`` leaves me out (their profile alone is ``users/{uid}``)."""
     bud = _bud(request)
     user_id = request.auth.pk
     score = await bud_score_get(user_id=user_id, **bud)

@@ -21,7 +21,6 @@ from musicbud.models import ItemKind
 from musicbud.relationships.visibility import (
     hidden_user_ids,
     taste_owner_find,
-    visible_user_find,
 )
 from musicbud.selectors.catalogue import card_of, item_cards_get
 from musicbud.selectors.users import UserRef
@@ -182,14 +181,6 @@ async def buds_slice_get(
     )
 
 
-async def _other_user(*, user_id: int, username: str | None, public_id: UUID | None) -> UserRef:
-    # Someone who blocked me, or whom I blocked, is an unknown user here.
-    other = await visible_user_find(viewer_id=user_id, username=username, public_id=public_id)
-    if other.pk == user_id:
-        raise InvalidInput("That is you: pick another user", code="same_user")
-    return other
-
-
 async def taste_other_user(
     *, user_id: int, username: str | None = None, public_id: UUID | None = None
 ) -> UserRef:
@@ -220,8 +211,11 @@ async def bud_score_get(
 ) -> float:
     """How alike my taste and that user's are: their score in my ranking (every taste, every
     kind; its cached pages, from the first), or for someone ranked beyond
-    ``SCORE_LOOKUP_PAGES`` the weights of what we share, which add up to the same score."""
-    other = await _other_user(user_id=user_id, username=username, public_id=public_id)
+    ``SCORE_LOOKUP_PAGES`` (or not listed: not discoverable by me) the weights of what we
+    share, which add up to the same score. It is their taste, as compatibility is: NotFound
+    for an unknown user (or one across a block), PermissionDenied when their taste is hidden
+    from me (``taste_other_user``)."""
+    other = await taste_other_user(user_id=user_id, username=username, public_id=public_id)
     cursor: str | None = None
     for _ in range(SCORE_LOOKUP_PAGES):
         page = await buds_page_get(
