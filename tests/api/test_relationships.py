@@ -20,15 +20,10 @@ from musicbud.relationships.models import CompareLink, FriendRequest, Friendship
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 from tests.fixtures.http import assert_envelope
+from tests.fixtures.relationships import block, logged_in, privacy_set
 from tests.fixtures.taste import BudWorld
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _names(response: Any, path: tuple[str, ...] = ("user", "username")) -> list[str]:
@@ -39,24 +34,6 @@ def _names(response: Any, path: tuple[str, ...] = ("user", "username")) -> list[
             row = row[key]
         names.append(row)
     return names
-
-
-def _block(blocker: User, blocked: User) -> None:
-    response = _client(blocker).post(
-        reverse("api-v1:chat-blocks"),
-        {"username": blocked.username},
-        content_type="application/json",
-    )
-    assert response.status_code == HTTPStatus.CREATED, response.content
-
-
-def _privacy(user: User, **changes: str) -> dict[str, Any]:
-    response = _client(user).patch(
-        reverse("api-v1:my-privacy"), changes, content_type="application/json"
-    )
-    assert response.status_code == HTTPStatus.OK, response.content
-    body: dict[str, Any] = response.json()
-    return body
 
 
 # --- privacy ---------------------------------------------------------------------------------
@@ -71,11 +48,11 @@ def test_privacy_defaults_to_everyone_and_a_patch_changes_only_what_it_names(
         "taste_visible_to": "everyone",
     }
 
-    assert _privacy(user, discoverable="friends") == {
+    assert privacy_set(user, discoverable="friends") == {
         "discoverable": "friends",
         "taste_visible_to": "everyone",
     }
-    assert _privacy(user, taste_visible_to="nobody") == {
+    assert privacy_set(user, taste_visible_to="nobody") == {
         "discoverable": "friends",
         "taste_visible_to": "nobody",
     }
@@ -101,11 +78,11 @@ def test_a_block_hides_both_people_from_each_others_buds_at_once(
     assert _names(api_client.get(url)) == ["ben", "ana", "cat"]  # cached now
     ana = bud_world.users["ana"]
 
-    _block(ana, bud_world.me)
+    block(ana, bud_world.me)
 
     # Ana blocked me: gone from my cached page on the next request, and I from hers.
     assert _names(api_client.get(url)) == ["ben", "cat"]
-    assert bud_world.me.username not in _names(_client(ana).get(url))
+    assert bud_world.me.username not in _names(logged_in(ana).get(url))
 
 
 def test_discoverable_nobody_leaves_every_listing_on_the_next_request(
@@ -114,7 +91,7 @@ def test_discoverable_nobody_leaves_every_listing_on_the_next_request(
     url = reverse("api-v1:my-buds")
     assert _names(api_client.get(url)) == ["ben", "ana", "cat"]
 
-    _privacy(bud_world.users["ben"], discoverable="nobody")
+    privacy_set(bud_world.users["ben"], discoverable="nobody")
 
     assert _names(api_client.get(url)) == ["ana", "cat"]
     track = bud_world.tracks["hit"]
@@ -122,7 +99,7 @@ def test_discoverable_nobody_leaves_every_listing_on_the_next_request(
     assert "ben" not in _names(item_buds)
     assert _names(api_client.get(reverse("api-v1:user-search"), {"q": "be"}), ("username",)) == []
 
-    _privacy(bud_world.users["ben"], discoverable="everyone")
+    privacy_set(bud_world.users["ben"], discoverable="everyone")
     assert _names(api_client.get(url)) == ["ben", "ana", "cat"]
 
 
@@ -130,7 +107,7 @@ def test_discoverable_friends_shows_me_to_friends_only(
     api_client: Client, bud_world: BudWorld
 ) -> None:
     ben = bud_world.users["ben"]
-    _privacy(ben, discoverable="friends")
+    privacy_set(ben, discoverable="friends")
     url = reverse("api-v1:my-buds")
     assert _names(api_client.get(url)) == ["ana", "cat"]
 
@@ -140,7 +117,7 @@ def test_discoverable_friends_shows_me_to_friends_only(
     # A friendship made by the services bumps the pages; here, through the API, below.
     FriendRequest.objects.all().delete()
     Friendship.objects.all().delete()
-    sent = _client(ben).post(
+    sent = logged_in(ben).post(
         reverse("api-v1:friend-requests"),
         {"username": bud_world.me.username},
         content_type="application/json",
@@ -154,7 +131,7 @@ def test_discoverable_friends_shows_me_to_friends_only(
 def test_taste_hidden_from_me_is_a_403_for_common_items_and_compatibility(
     api_client: Client, bud_world: BudWorld
 ) -> None:
-    _privacy(bud_world.users["ana"], taste_visible_to="nobody")
+    privacy_set(bud_world.users["ana"], taste_visible_to="nobody")
 
     common = api_client.get(reverse("api-v1:common-items", args=["ana"]))
     assert_envelope(common, HTTPStatus.FORBIDDEN, "taste_hidden")
@@ -165,7 +142,7 @@ def test_taste_hidden_from_me_is_a_403_for_common_items_and_compatibility(
 def test_across_a_block_a_person_is_exactly_an_unknown_user(
     api_client: Client, bud_world: BudWorld
 ) -> None:
-    _block(bud_world.users["ana"], bud_world.me)
+    block(bud_world.users["ana"], bud_world.me)
 
     for name in ("ana", "nobody-at-all"):
         for url in (
@@ -228,7 +205,7 @@ def test_every_listing_route_leaves_out_blocked_and_hidden_people(bud_world: Bud
     became discoverable by nobody: neither appears in any. A listing added later fails here
     until it is probed or said to show no people."""
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
-    client = _client(me)
+    client = logged_in(me)
     before = {
         kind: [
             row["item"]["name"]
@@ -245,8 +222,8 @@ def test_every_listing_route_leaves_out_blocked_and_hidden_people(bud_world: Bud
     )
     assert said.status_code == HTTPStatus.CREATED, said.content
     assert _names(client.get(reverse("api-v1:chat-conversations"))) == ["ana"]
-    _block(ana, me)
-    _privacy(ben, discoverable="nobody")
+    block(ana, me)
+    privacy_set(ben, discoverable="nobody")
     hit = bud_world.tracks["hit"].public_id
     band = bud_world.artists["band"].public_id
     probes: dict[str, list[str]] = {
@@ -323,7 +300,7 @@ def test_every_listing_route_leaves_out_blocked_and_hidden_people(bud_world: Bud
 
 def test_a_friend_request_its_acceptance_and_the_friend_list(bud_world: BudWorld) -> None:
     me, ana = bud_world.me, bud_world.users["ana"]
-    sent = _client(me).post(
+    sent = logged_in(me).post(
         reverse("api-v1:friend-requests"), {"username": "ANA"}, content_type="application/json"
     )
     assert sent.status_code == HTTPStatus.CREATED
@@ -336,47 +313,47 @@ def test_a_friend_request_its_acceptance_and_the_friend_list(bud_world: BudWorld
     assert body["to"]["username"] == "ana"
     assert body["status"] == "pending"
 
-    again = _client(me).post(
+    again = logged_in(me).post(
         reverse("api-v1:friend-requests"), {"username": "ana"}, content_type="application/json"
     )
     assert_envelope(again, HTTPStatus.CONFLICT, "friend_request_pending")
-    incoming = _client(ana).get(reverse("api-v1:friend-requests"), {"direction": "incoming"})
+    incoming = logged_in(ana).get(reverse("api-v1:friend-requests"), {"direction": "incoming"})
     assert [r["id"] for r in incoming.json()["items"]] == [body["id"]]
-    assert _client(me).get(reverse("api-v1:friend-requests")).json()["items"] == []
+    assert logged_in(me).get(reverse("api-v1:friend-requests")).json()["items"] == []
 
     # Only ana may accept it.
-    mine = _client(me).post(reverse("api-v1:friend-request-accept", args=[body["id"]]))
+    mine = logged_in(me).post(reverse("api-v1:friend-request-accept", args=[body["id"]]))
     assert_envelope(mine, HTTPStatus.NOT_FOUND, "friend_request_not_found")
-    accepted = _client(ana).post(reverse("api-v1:friend-request-accept", args=[body["id"]]))
+    accepted = logged_in(ana).post(reverse("api-v1:friend-request-accept", args=[body["id"]]))
     assert accepted.json()["status"] == "accepted"
-    twice = _client(ana).post(reverse("api-v1:friend-request-accept", args=[body["id"]]))
+    twice = logged_in(ana).post(reverse("api-v1:friend-request-accept", args=[body["id"]]))
     assert_envelope(twice, HTTPStatus.CONFLICT, "friend_request_answered")
 
-    friends = _client(me).get(reverse("api-v1:my-friends")).json()["items"]
+    friends = logged_in(me).get(reverse("api-v1:my-friends")).json()["items"]
     assert [(f["user"]["username"], f["compatibility"]) for f in friends] == [("ana", 66)]
-    theirs = _client(ana).get(reverse("api-v1:my-friends")).json()["items"]
+    theirs = logged_in(ana).get(reverse("api-v1:my-friends")).json()["items"]
     assert [(f["user"]["username"], f["compatibility"]) for f in theirs] == [(me.username, 66)]
 
-    asked_friend = _client(ana).post(
+    asked_friend = logged_in(ana).post(
         reverse("api-v1:friend-requests"),
         {"username": me.username},
         content_type="application/json",
     )
     assert_envelope(asked_friend, HTTPStatus.CONFLICT, "already_friends")
 
-    removed = _client(ana).delete(reverse("api-v1:my-friend", args=[me.username]))
+    removed = logged_in(ana).delete(reverse("api-v1:my-friend", args=[me.username]))
     assert removed.status_code == HTTPStatus.NO_CONTENT
     assert Friendship.objects.count() == 0
-    gone = _client(ana).delete(reverse("api-v1:my-friend", args=[me.username]))
+    gone = logged_in(ana).delete(reverse("api-v1:my-friend", args=[me.username]))
     assert_envelope(gone, HTTPStatus.NOT_FOUND, "friendship_not_found")
 
 
 def test_crossing_requests_make_friends(bud_world: BudWorld) -> None:
     me, ben = bud_world.me, bud_world.users["ben"]
-    first = _client(me).post(
+    first = logged_in(me).post(
         reverse("api-v1:friend-requests"), {"username": "ben"}, content_type="application/json"
     )
-    crossing = _client(ben).post(
+    crossing = logged_in(ben).post(
         reverse("api-v1:friend-requests"),
         {"username": me.username},
         content_type="application/json",
@@ -392,25 +369,25 @@ def test_crossing_requests_make_friends(bud_world: BudWorld) -> None:
 def test_decline_and_cancel(bud_world: BudWorld) -> None:
     me, cat, dan = bud_world.me, bud_world.users["cat"], bud_world.users["dan"]
     to_cat = (
-        _client(me)
+        logged_in(me)
         .post(
             reverse("api-v1:friend-requests"), {"username": "cat"}, content_type="application/json"
         )
         .json()["id"]
     )
     to_dan = (
-        _client(me)
+        logged_in(me)
         .post(
             reverse("api-v1:friend-requests"), {"username": "dan"}, content_type="application/json"
         )
         .json()["id"]
     )
 
-    declined = _client(cat).post(reverse("api-v1:friend-request-decline", args=[to_cat]))
+    declined = logged_in(cat).post(reverse("api-v1:friend-request-decline", args=[to_cat]))
     assert declined.json()["status"] == "declined"
-    not_mine = _client(dan).delete(reverse("api-v1:friend-request", args=[to_dan]))
+    not_mine = logged_in(dan).delete(reverse("api-v1:friend-request", args=[to_dan]))
     assert_envelope(not_mine, HTTPStatus.NOT_FOUND, "friend_request_not_found")
-    cancelled = _client(me).delete(reverse("api-v1:friend-request", args=[to_dan]))
+    cancelled = logged_in(me).delete(reverse("api-v1:friend-request", args=[to_dan]))
     assert cancelled.status_code == HTTPStatus.NO_CONTENT
     assert dict(FriendRequest.objects.values_list("to_user__username", "status")) == {
         "cat": "declined",
@@ -424,8 +401,8 @@ def test_blocking_ends_the_friendship_and_pending_requests(bud_world: BudWorld) 
     Friendship.objects.create(low_id=min(me.pk, ana.pk), high_id=max(me.pk, ana.pk))
     FriendRequest.objects.create(from_user=ben, to_user=me)
 
-    _block(me, ana)
-    _block(me, ben)
+    block(me, ana)
+    block(me, ben)
 
     assert Friendship.objects.count() == 0
     assert list(FriendRequest.objects.values_list("status", flat=True)) == ["cancelled"]
@@ -435,7 +412,7 @@ def test_blocking_ends_the_friendship_and_pending_requests(bud_world: BudWorld) 
 def test_friend_requests_are_rate_limited(user: User, settings: Any) -> None:
     settings.RATE_LIMIT_STRICT_PER_MINUTE = 2
     others = UserFactory.create_batch(3)
-    client = _client(user)
+    client = logged_in(user)
     statuses = [
         client.post(
             reverse("api-v1:friend-requests"),
@@ -455,7 +432,7 @@ def test_friend_requests_are_rate_limited(user: User, settings: Any) -> None:
 def test_compatibility_is_symmetric_and_explained(api_client: Client, bud_world: BudWorld) -> None:
     me, ana = bud_world.me, bud_world.users["ana"]
     mine = api_client.get(reverse("api-v1:compatibility", args=["ana"])).json()
-    theirs = _client(ana).get(reverse("api-v1:compatibility", args=[me.username])).json()
+    theirs = logged_in(ana).get(reverse("api-v1:compatibility", args=[me.username])).json()
 
     # By hand (musicbud/relationships/README.md): my self-dot 2*(1/3+1/2+1)/3 + 2*1 = 3.2222,
     # ana's 2*(1/2+1+1)/3 = 1.6667, ours 2*(1/2+1)/3 = 1; cosine 1/sqrt(3.2222*1.6667) =
@@ -478,8 +455,8 @@ def test_identical_libraries_score_100_and_nothing_shared_0(db: None) -> None:
             taste_edge_set(user=person, kind="track", item=track, relation=Relation.LIKE)
     taste_edge_set(user=third, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
 
-    same = _client(first).get(reverse("api-v1:compatibility", args=[second.username])).json()
-    apart = _client(first).get(reverse("api-v1:compatibility", args=[third.username])).json()
+    same = logged_in(first).get(reverse("api-v1:compatibility", args=[second.username])).json()
+    apart = logged_in(first).get(reverse("api-v1:compatibility", args=[third.username])).json()
 
     assert same["score"] == 100
     assert apart["score"] == 0
@@ -499,17 +476,17 @@ def test_a_compare_link_overrides_privacy_until_revoked(
     bud_world: BudWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     me, ana = bud_world.me, bud_world.users["ana"]
-    _privacy(ana, discoverable="nobody", taste_visible_to="nobody")
-    created = _client(ana).post(reverse("api-v1:my-compare-links"))
+    privacy_set(ana, discoverable="nobody", taste_visible_to="nobody")
+    created = logged_in(ana).post(reverse("api-v1:my-compare-links"))
     assert created.status_code == HTTPStatus.CREATED
     token = created.json()["token"]
     assert len(token) == 32  # 192 bits
     assert created.json()["url"] == f"/api/v1/compare/{token}"
-    listed = _client(ana).get(reverse("api-v1:my-compare-links")).json()["items"]
+    listed = logged_in(ana).get(reverse("api-v1:my-compare-links")).json()["items"]
     assert [link["token"] for link in listed] == [token]
 
     with caplog.at_level(logging.INFO):
-        seen = _client(me).get(reverse("api-v1:compare", args=[token]))
+        seen = logged_in(me).get(reverse("api-v1:compare", args=[token]))
     assert seen.status_code == HTTPStatus.OK
     assert seen.json()["owner"]["username"] == "ana"
     assert seen.json()["compatibility"]["score"] == 66
@@ -520,13 +497,13 @@ def test_a_compare_link_overrides_privacy_until_revoked(
     assert [getattr(r, "path", None) for r in compare_lines] == ["/api/v1/compare/<token>"]
     assert not [r for r in caplog.records if token in str(vars(r))]
 
-    revoked = _client(ana).delete(reverse("api-v1:my-compare-link", args=[token]))
+    revoked = logged_in(ana).delete(reverse("api-v1:my-compare-link", args=[token]))
     assert revoked.status_code == HTTPStatus.NO_CONTENT
     with caplog.at_level(logging.INFO):
-        gone = _client(me).get(reverse("api-v1:compare", args=[token]))
+        gone = logged_in(me).get(reverse("api-v1:compare", args=[token]))
     assert_envelope(gone, HTTPStatus.NOT_FOUND, "compare_link_not_found")
     assert not [r for r in caplog.records if token in str(vars(r))]
-    assert _client(ana).get(reverse("api-v1:my-compare-links")).json()["items"] == []
+    assert logged_in(ana).get(reverse("api-v1:my-compare-links")).json()["items"] == []
     # Metrics label routes by template: the token is in no series.
     scrape = Client().get(reverse("metrics")).content.decode()
     assert 'route="/api/v1/compare/<token>"' in scrape
@@ -535,14 +512,14 @@ def test_a_compare_link_overrides_privacy_until_revoked(
 
 def test_a_compare_link_across_a_block_or_expired_is_unknown(bud_world: BudWorld) -> None:
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
-    token = _client(ana).post(reverse("api-v1:my-compare-links")).json()["token"]
-    _block(ana, me)
-    blocked = _client(me).get(reverse("api-v1:compare", args=[token]))
+    token = logged_in(ana).post(reverse("api-v1:my-compare-links")).json()["token"]
+    block(ana, me)
+    blocked = logged_in(me).get(reverse("api-v1:compare", args=[token]))
     assert_envelope(blocked, HTTPStatus.NOT_FOUND, "compare_link_not_found")
 
-    assert _client(ben).get(reverse("api-v1:compare", args=[token])).status_code == HTTPStatus.OK
+    assert logged_in(ben).get(reverse("api-v1:compare", args=[token])).status_code == HTTPStatus.OK
     CompareLink.objects.update(expires_at="2000-01-01T00:00:00Z")
-    expired = _client(ben).get(reverse("api-v1:compare", args=[token]))
+    expired = logged_in(ben).get(reverse("api-v1:compare", args=[token]))
     assert_envelope(expired, HTTPStatus.NOT_FOUND, "compare_link_not_found")
 
 
@@ -585,7 +562,7 @@ def test_the_feed_shows_friends_whose_taste_i_may_see_newest_first(
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
     _befriend(me, ana)
     _befriend(me, ben)
-    _privacy(ben, taste_visible_to="nobody")
+    privacy_set(ben, taste_visible_to="nobody")
     new = TrackFactory.create(name="new")
     taste_edge_set(user=ana, kind="track", item=new, relation=Relation.LIKE)
     taste_edge_set(user=ana, kind="track", item=new, relation="top", rank=2)
@@ -611,7 +588,7 @@ def test_the_feed_shows_friends_finished_imports_with_what_they_added(
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
     _befriend(me, ana)
     _befriend(me, ben)
-    _privacy(ben, taste_visible_to="nobody")
+    privacy_set(ben, taste_visible_to="nobody")
     added = {"played": {"track": {"added": 2300, "updated": 4}}, "like": {"track": {"added": 0}}}
     for user, status in ((ana, ImportStatus.SUCCEEDED), (ben, ImportStatus.SUCCEEDED)):
         ImportJob.objects.create(
@@ -728,12 +705,12 @@ def test_a_profile_shows_taste_counts_only_to_whom_the_taste_is_visible(
     shown = api_client.get(url).json()["taste_counts"]
     assert shown is not None
     assert sum(shown["likes"].values()) > 0
-    _privacy(ana, taste_visible_to="friends")
+    privacy_set(ana, taste_visible_to="friends")
     assert api_client.get(url).json()["taste_counts"] is None
     _befriend(me, ana)
     assert api_client.get(url).json()["taste_counts"] == shown
-    _privacy(ana, taste_visible_to="nobody")
+    privacy_set(ana, taste_visible_to="nobody")
     assert api_client.get(url).json()["taste_counts"] is None
     # My own profile always has mine.
-    own = _client(ana).get(reverse("api-v1:user-profile", args=["ana"])).json()
+    own = logged_in(ana).get(reverse("api-v1:user-profile", args=["ana"])).json()
     assert own["taste_counts"] == shown

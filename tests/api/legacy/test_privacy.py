@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import Client
-from django.urls import reverse
 
 import api.legacy.api  # noqa: F401 - adding its routers declares the legacy ROUTES
 from api.legacy.operations import ROUTES
@@ -33,6 +32,7 @@ from musicbud.services.tokens import token_pair_issue
 from tests.api.legacy.conftest import LegacyWorld
 from tests.factories import AlbumFactory, GenreFactory
 from tests.fixtures.http import assert_envelope
+from tests.fixtures.relationships import block, privacy_set, unblock
 
 pytestmark = pytest.mark.django_db
 
@@ -74,37 +74,10 @@ def test_every_legacy_route_showing_a_person_is_probed_here() -> None:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _v1(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def _block(blocker: User, blocked: User) -> None:
-    response = _v1(blocker).post(
-        reverse("api-v1:chat-blocks"),
-        {"username": blocked.username},
-        content_type="application/json",
-    )
-    assert response.status_code == HTTPStatus.CREATED, response.content
-
-
 def _sides(legacy: LegacyWorld, blocker: str) -> tuple[User, User]:
     """(blocker, blocked): ana blocks me (``they``) or I block ana (``i``)."""
     me, ana = legacy.world.me, legacy.world.users["ana"]
     return (ana, me) if blocker == "they" else (me, ana)
-
-
-def _unblock(blocker: User, blocked: User) -> None:
-    response = _v1(blocker).delete(reverse("api-v1:chat-block", args=[blocked.username]))
-    assert response.status_code == HTTPStatus.NO_CONTENT, response.content
-
-
-def _privacy(user: User, **changes: str) -> None:
-    response = _v1(user).patch(
-        reverse("api-v1:my-privacy"), changes, content_type="application/json"
-    )
-    assert response.status_code == HTTPStatus.OK, response.content
 
 
 def _as(legacy: LegacyWorld, user: User) -> LegacyWorld:
@@ -206,7 +179,7 @@ def test_across_a_block_every_lookup_is_the_404_of_an_unknown_user(
     for path, data in lookups:
         assert legacy.call("POST", f"/{path}", data).status_code == HTTPStatus.OK, path
 
-    _block(*_sides(legacy, blocker))
+    block(*_sides(legacy, blocker))
 
     for path, data in lookups:
         response = legacy.call("POST", f"/{path}", data)
@@ -228,7 +201,7 @@ def test_across_a_block_bud_requests_are_the_404_of_an_unknown_user(
     legacy: LegacyWorld, blocker: str
 ) -> None:
     me, ana = legacy.world.me, legacy.world.users["ana"]
-    _block(*_sides(legacy, blocker))
+    block(*_sides(legacy, blocker))
 
     hers = _as(legacy, ana)
     for action in ({}, {"action": "accept"}, {"action": "reject"}, {"action": "remove"}):
@@ -260,7 +233,7 @@ def test_across_a_block_both_leave_each_others_lists_at_once_and_come_back(
     assert _names(before[BUD_SEARCH]) == ["ana", "ben", "dan"]
     assert me.username in _names(theirs_before)
 
-    _block(*_sides(legacy, blocker))
+    block(*_sides(legacy, blocker))
 
     after = _lists(legacy, items, "n")
     # Exactly the lists before, but ana: the others keep their rows, scores and order.
@@ -279,7 +252,7 @@ def test_across_a_block_both_leave_each_others_lists_at_once_and_come_back(
     past = legacy.call("GET", "/bud/liked/aio", {"page_size": 1, "page": 3})
     _legacy_error(past, HTTPStatus.NOT_FOUND, "invalid_page", "Invalid page.")
 
-    _unblock(*_sides(legacy, blocker))
+    unblock(*_sides(legacy, blocker))
 
     assert _lists(legacy, items, "n") == before
 
@@ -297,7 +270,7 @@ def test_a_taste_hidden_from_me_is_a_403_wherever_it_would_show(
     bud_profile = legacy.call("POST", "/bud/profile", {"bud_id": uid}).json()
     assert bud_profile["data"]["similarity_score"] > 0
 
-    _privacy(ana, taste_visible_to=audience)
+    privacy_set(ana, taste_visible_to=audience)
 
     # Her profile still answers, as v1's does (which drops its taste counts: this one has
     # none); her taste, what we share and how alike we are do not.
@@ -325,7 +298,7 @@ def test_how_alike_we_are_is_never_shown_of_someone_hiding_both(legacy: LegacyWo
     compatibility); bud/profile, which summed it from what we share, does not either."""
     ana = legacy.world.users["ana"]
 
-    _privacy(ana, discoverable="nobody", taste_visible_to="nobody")
+    privacy_set(ana, discoverable="nobody", taste_visible_to="nobody")
 
     v1_buds = legacy.client.get("/api/v1/me/buds", headers=legacy.headers).json()
     assert [bud["user"]["username"] for bud in v1_buds["items"]] == ["ben", "cat"]
@@ -344,7 +317,7 @@ def test_a_hidden_taste_leaves_the_person_in_lists_as_v1_does(
     score, not her taste), in item buds and in search; so does the legacy layer."""
     before = _lists(legacy, items, "n")
 
-    _privacy(legacy.world.users["ana"], taste_visible_to="nobody")
+    privacy_set(legacy.world.users["ana"], taste_visible_to="nobody")
 
     assert _lists(legacy, items, "n") == before
     v1 = legacy.client.get("/api/v1/me/buds?source=likes", headers=legacy.headers).json()
@@ -372,7 +345,7 @@ def test_someone_not_discoverable_by_me_leaves_bud_lists_and_search(
         for path, data in _lookups(ben.public_id.hex, "ben")
     }
 
-    _privacy(ben, discoverable=audience)
+    privacy_set(ben, discoverable=audience)
 
     after = _lists(legacy, items, "n")
     assert {path: body["data"] for path, body in after.items()} == {
