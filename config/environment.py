@@ -120,6 +120,11 @@ class AppEnvironment(BaseSettings):
     DB_POOL_TIMEOUT_SECONDS: PositiveFloat = 3.0
     DB_CONNECT_TIMEOUT_SECONDS: Annotated[int, Field(ge=1, le=60)] = 3
     DB_CONN_MAX_AGE: Annotated[int, Field(ge=0)] = 0
+    # PostgreSQL's JIT compiles a query whose estimated cost passes jit_above_cost: for this
+    # API's short queries (the bud rankings' and the privacy filters' subqueries, estimated
+    # high) the compile costs 100-300 ms where the query runs in milliseconds. Off unless
+    # asked for.
+    DB_JIT: bool = False
 
     REDIS_URL: str | None = None
     # Both Redis clients: a pooled connection idle this long is PINGed before use, and a

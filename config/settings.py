@@ -113,6 +113,7 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
     _db["OPTIONS"] = {
         "connect_timeout": ENV.DB_CONNECT_TIMEOUT_SECONDS,
+        **({} if ENV.DB_JIT else {"options": "-c jit=off"}),
         "pool": {
             "min_size": ENV.DB_POOL_MIN_SIZE,
             "max_size": ENV.DB_POOL_MAX_SIZE,

@@ -112,3 +112,18 @@ def test_waiting_for_the_database_is_bounded_by_typed_settings() -> None:
 
     assert options["connect_timeout"] == settings.ENV.DB_CONNECT_TIMEOUT_SECONDS
     assert options["pool"]["timeout"] == settings.ENV.DB_POOL_TIMEOUT_SECONDS
+
+
+@pytest.mark.django_db
+def test_postgresql_jit_is_off_on_the_projects_connections() -> None:
+    """The JIT's compile (100-300 ms for a query estimated costly) is off unless DB_JIT."""
+    assert AppEnvironment().DB_JIT is False
+    assert AppEnvironment(DB_JIT="true").DB_JIT is True
+    if connection.vendor != "postgresql":
+        require_service("PostgreSQL", "DATABASE_URL does not point at PostgreSQL")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        row = cursor.fetchone()
+
+    assert row == ("off",)
+    assert settings.DATABASES["default"]["OPTIONS"]["options"] == "-c jit=off"
