@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from asgiref.sync import sync_to_async
@@ -16,17 +16,18 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.core.handlers.exception import response_for_exception
 from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.debug import SafeExceptionReporterFilter
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError, ValidationErrorContext
 from redis.exceptions import RedisError
 
 from api.request_context import current_request_id
 from musicbud.errors import AuthenticationFailed, MusicbudError, RateLimited
 
 logger = logging.getLogger(__name__)
+AnswerT = TypeVar("AnswerT", bound=HttpResponseBase)
 
 OUTAGE_MESSAGE = "A backing service is unavailable; try again shortly"
 
@@ -195,7 +196,7 @@ def handled_exception_response(request: HttpRequest, exc: BaseException) -> Json
     return response if response is None else answered(exc, response)
 
 
-def answered(exc: BaseException | None, response: JsonResponse) -> JsonResponse:
+def answered(exc: BaseException | None, response: AnswerT) -> AnswerT:
     """``response``, the answer to ``exc``, once ``exc`` (and the exceptions it chains) no
     longer hold their tracebacks. A traceback keeps the frames it passed through, and
     several of those hold the exception itself — asgiref's hop keeps it in its future and in
@@ -243,10 +244,31 @@ class ErrorReportFilter(SafeExceptionReporterFilter):
         return super().cleanse_special_types(request, value)
 
 
+class AnsweringNinjaAPI(NinjaAPI):
+    """A NinjaAPI whose answered exceptions leave no reference cycle behind: whatever its
+    exception handlers answer (an exception they raise again goes on to Django with its
+    traceback), and the pydantic errors behind a 422."""
+
+    def on_exception(self, request: HttpRequest, exc: Exception | type[Exception]) -> HttpResponse:
+        response = super().on_exception(request, exc)
+        return answered(exc, response) if isinstance(exc, Exception) else response
+
+    def validation_error_from_error_contexts(
+        self, error_contexts: list[ValidationErrorContext[Any]]
+    ) -> ValidationError:
+        """Ninja's 422 error, its pydantic errors then let go of their tracebacks: each
+        traceback holds the frame of Ninja's that holds the error contexts (and the request's
+        response), a cycle per invalid request the collector would have to free."""
+        error = super().validation_error_from_error_contexts(error_contexts)
+        for context in error_contexts:
+            context.pydantic_validation_error.__traceback__ = None
+        return error
+
+
 def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(MusicbudError)
     def _domain(request: HttpRequest, exc: MusicbudError) -> JsonResponse:
-        return answered(exc, domain_error_response(request, exc))
+        return domain_error_response(request, exc)
 
     @api.exception_handler(ValidationError)
     def _validation(request: HttpRequest, exc: ValidationError) -> JsonResponse:
@@ -259,15 +281,12 @@ def install_exception_handlers(api: NinjaAPI) -> None:
             }
             for err in exc.errors
         ]
-        return answered(
-            exc,
-            error_response(
-                request,
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                "Validation failed",
-                code="validation_error",
-                details=details,
-            ),
+        return error_response(
+            request,
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "Validation failed",
+            code="validation_error",
+            details=details,
         )
 
     @api.exception_handler(AuthenticationError)
@@ -276,32 +295,27 @@ def install_exception_handlers(api: NinjaAPI) -> None:
             request, HTTPStatus.UNAUTHORIZED, "Authentication required", code="not_authenticated"
         )
         response["WWW-Authenticate"] = "Bearer"
-        return answered(exc, response)
+        return response
 
     @api.exception_handler(HttpError)
     def _http(request: HttpRequest, exc: HttpError) -> JsonResponse:
-        return answered(
-            exc,
-            error_response(
-                request, exc.status_code, str(exc), code=status_error_code(exc.status_code)
-            ),
+        return error_response(
+            request, exc.status_code, str(exc), code=status_error_code(exc.status_code)
         )
 
     @api.exception_handler(Http404)
     def _not_found(request: HttpRequest, exc: Http404) -> JsonResponse:
-        return answered(
-            exc, error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found")
-        )
+        return error_response(request, HTTPStatus.NOT_FOUND, "Not found", code="not_found")
 
     @api.exception_handler(RedisError)
     def _redis_down(request: HttpRequest, exc: RedisError) -> JsonResponse:
-        return answered(exc, backing_service_unavailable(request, exc))
+        return backing_service_unavailable(request, exc)
 
     @api.exception_handler(Exception)
     def _unhandled(request: HttpRequest, exc: Exception) -> JsonResponse:
         outage = service_outage_response(request, exc)
         if outage is not None:
-            return answered(exc, outage)
+            return outage
         # Django's handling logs the traceback, fires got_request_exception (metrics,
         # Sentry) and answers through handler500.
         raise exc

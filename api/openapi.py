@@ -11,11 +11,10 @@ from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
-from ninja import NinjaAPI
-from ninja.errors import ValidationError, ValidationErrorContext
 from ninja.openapi.schema import OpenAPISchema
 
 from api.error_codes import ERROR_CODES
+from api.errors import AnsweringNinjaAPI
 
 ENVELOPE = "ErrorEnvelope"
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
@@ -260,27 +259,15 @@ def document_security(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-class DocumentedNinjaAPI(NinjaAPI):
+class DocumentedNinjaAPI(AnsweringNinjaAPI):
     """A NinjaAPI whose OpenAPI document lists every answer of every operation, with the
     answers' examples and the ways to authenticate explained; built once per process (the
-    routes do not change while it runs) and shared by every request that asks for it. Its
-    validation errors leave no reference cycle behind (below)."""
+    routes do not change while it runs) and shared by every request that asks for it."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._documents: dict[tuple[str | None, tuple[tuple[str, Any], ...]], OpenAPISchema] = {}
         self._documents_lock = threading.Lock()
-
-    def validation_error_from_error_contexts(
-        self, error_contexts: list[ValidationErrorContext[Any]]
-    ) -> ValidationError:
-        """Ninja's 422 error, its pydantic errors then let go of their tracebacks: each
-        traceback holds the frame of Ninja's that holds the error contexts (and the request's
-        response), a cycle per invalid request the collector would have to free."""
-        error = super().validation_error_from_error_contexts(error_contexts)
-        for context in error_contexts:
-            context.pydantic_validation_error.__traceback__ = None
-        return error
 
     def get_openapi_schema(
         self,
