@@ -129,6 +129,16 @@ def _without(body: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [row for row, who in zip(body["data"], _names(body), strict=True) if who != name]
 
 
+def _rows(lists: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each list's rows, by its route."""
+    return {path: body["data"] for path, body in lists.items()}
+
+
+def _rows_without(lists: dict[str, dict[str, Any]], name: str) -> dict[str, list[dict[str, Any]]]:
+    """Each list's rows but that person's, in their order, by its route."""
+    return {path: _without(body, name) for path, body in lists.items()}
+
+
 @pytest.fixture
 def items(legacy: LegacyWorld) -> dict[str, str]:
     """An item of every kind with legacy item buds that ana holds (with others, for the
@@ -237,9 +247,7 @@ def test_across_a_block_both_leave_each_others_lists_at_once_and_come_back(
 
     after = _lists(legacy, items, "n")
     # Exactly the lists before, but ana: the others keep their rows, scores and order.
-    assert {path: body["data"] for path, body in after.items()} == {
-        path: _without(body, "ana") for path, body in before.items()
-    }
+    assert _rows(after) == _rows_without(before, "ana")
     assert _names(after["bud/liked/aio"]) == ["ben", "cat"]
     assert after["bud/track"]["message"] == "No buds found."
     assert _names(after[BUD_SEARCH]) == ["ben", "dan"]
@@ -348,9 +356,7 @@ def test_someone_not_discoverable_by_me_leaves_bud_lists_and_search(
     privacy_set(ben, discoverable=audience)
 
     after = _lists(legacy, items, "n")
-    assert {path: body["data"] for path, body in after.items()} == {
-        path: _without(body, "ben") for path, body in before.items()
-    }
+    assert _rows(after) == _rows_without(before, "ben")
     assert _names(after["bud/liked/aio"]) == ["ana", "cat"]
     assert after["bud/played/tracks"]["message"] == "No buds found."
     assert _names(after[BUD_SEARCH]) == ["ana", "dan"]
