@@ -8,6 +8,7 @@ import contextlib
 import functools
 import hashlib
 import pickle
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
@@ -131,11 +132,6 @@ def stored_bytes(value: Any) -> bytes:
     return str(encoded).encode() if isinstance(encoded, int) else encoded
 
 
-def decode_shared(raw: bytes | str) -> Any:
-    """A value read straight from Redis, decoded once per identical bytes (``get(shared=True)``)."""
-    return _decode_shared(raw)
-
-
 def _decode(raw: bytes | str) -> Any:
     try:
         return int(raw)
@@ -143,22 +139,83 @@ def _decode(raw: bytes | str) -> Any:
         return pickle.loads(raw if isinstance(raw, bytes) else raw.encode())  # noqa: S301 - our own cache, written by us or django-redis
 
 
-# Decoded immutable values by their stored bytes: a hot entry (a profile, a page of buds) is
-# read on every request and changes rarely; identical bytes decode to an equal value, so one
-# object serves until the entry changes (then its bytes differ). Bounded; per process.
-_SHARED_MAX = 256
-_shared: OrderedDict[bytes | str, Any] = OrderedDict()
+class DecodedMemo:
+    """Decoded immutable values (``shared`` reads) by key, with the stored bytes they came from.
 
+    A hot entry (a profile, a page of buds) is read on every request and changes rarely: while
+    a key's stored bytes stay the same, one decoded object serves every read. One value per
+    key (an entry that changed replaces the old one), the least recently used dropped first,
+    bounded by entries and by stored bytes (a page of buds decodes to ~7 times its bytes).
+    Per process; thread-safe (event loops of other threads share it)."""
 
-def _decode_shared(raw: bytes | str) -> Any:
-    value = _shared.get(raw, MISSING)
-    if value is MISSING:
+    def __init__(self, *, max_entries: int, max_bytes: int) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: OrderedDict[str, tuple[bytes | str, Any]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def decode(self, key: str, raw: bytes | str) -> Any:
+        """``raw`` decoded: the object decoded before from the same bytes under ``key``, if
+        still kept; else a fresh one, kept in place of the key's previous one."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] == raw:
+                self._entries.move_to_end(key)
+                return entry[1]
         value = _decode(raw)
-        _shared[raw] = value
-        if len(_shared) > _SHARED_MAX:
-            with contextlib.suppress(KeyError):  # another thread's loop evicted it first
-                _shared.popitem(last=False)
-    return value
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous[0])
+            if len(raw) <= self.max_bytes:
+                self._entries[key] = (raw, value)
+                self._bytes += len(raw)
+            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
+                _, (dropped, _) = self._entries.popitem(last=False)
+                self._bytes -= len(dropped)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def stored_bytes(self) -> int:
+        """The stored bytes of the values kept (what the byte bound counts)."""
+        return self._bytes
+
+
+_decoded = DecodedMemo(max_entries=256, max_bytes=512 * 1024)
+
+
+_ABANDONED: Any = object()
+"""A flight's result when its computation failed or was cancelled: each waiter computes its own."""
+_flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def single_flight(key: str, compute: Callable[[], Awaitable[T]]) -> T:
+    """``compute()``'s value, computed once for the callers of one event loop that ask for the
+    same ``key`` while it runs: the first computes, the others wait and get the same object
+    (so only for immutable values). When the computation fails or its caller is cancelled,
+    the waiters compute again (one of them, the others wait for it): a failure is each
+    caller's own, never handed to another request."""
+    loop = asyncio.get_running_loop()
+    flights = _flights.setdefault(loop, {})
+    while (pending := flights.get(key)) is not None:
+        # shield: a waiter cancelled (its client gone) does not cancel the computation.
+        value = await asyncio.shield(pending)
+        if value is not _ABANDONED:
+            return value  # type: ignore[no-any-return]
+    flight: asyncio.Future[Any] = loop.create_future()
+    flights[key] = flight
+    outcome: Any = _ABANDONED
+    try:
+        outcome = await compute()
+        return outcome  # type: ignore[no-any-return]
+    finally:
+        del flights[key]
+        flight.set_result(outcome)
 
 
 async def run_script(script: str, sha: str, *args: Any) -> Any:
@@ -225,15 +282,15 @@ class AsyncCache:
         return str(key_func(key, key_prefix, version))
 
     async def get(self, key: str, default: Any = None, *, shared: bool = False) -> Any:
-        """The value, or ``default``. ``shared``: the value is immutable, so identical stored
-        bytes may give the same object (decoded once per process, see ``_decode_shared``)."""
+        """The value, or ``default``. ``shared``: the value is immutable, so reads of unchanged
+        stored bytes may give the same object (decoded once per process, see ``DecodedMemo``)."""
         if not self.uses_redis:
             return django_cache.get(key, default)
         ahead = read_ahead.take(CacheRead(key))
         raw = ahead[1] if ahead is not None else await redis_client().get(self.make_key(key))
         if raw is None:
             return default
-        return _decode_shared(raw) if shared else _decode(raw)
+        return _decoded.decode(key, raw) if shared else _decode(raw)
 
     async def get_many(self, *keys: str, raw: Collection[str] = ()) -> list[Any]:
         """The values of ``keys`` in order, ``MISSING`` for absent ones, in one round trip
@@ -349,7 +406,9 @@ class AsyncCache:
             raw_generation, raw = await run_script(
                 _GENERATIONAL_GET_SCRIPT, _GENERATIONAL_GET_SHA, 1, *parts
             )
-        return int(raw_generation), MISSING if raw is None else _decode_shared(raw)
+        # One decoded value per entry, whatever its generation: a new one replaces the old.
+        value = MISSING if raw is None else _decoded.decode(f"{key_prefix}{key_suffix}", raw)
+        return int(raw_generation), value
 
     def lookup_observed(self, name: str, *, hit: bool) -> None:
         """Tell the lookup listeners about a hit or miss in the named cache."""
@@ -392,16 +451,21 @@ class AsyncCache:
         *,
         shared: bool = False,
     ) -> T:
-        """The cached value, or ``factory()``'s, stored. ``shared`` as for ``get``."""
+        """The cached value, or ``factory()``'s, stored. ``shared`` as for ``get``; a shared
+        value missing is computed once for the concurrent misses (``single_flight``)."""
         value = await self.get(key, MISSING, shared=shared)
         hit = value is not MISSING
         # The cache's name is the key's prefix ("profile:12" -> "profile"): bounded labels.
         self.lookup_observed(key.split(":", 1)[0], hit=hit)
         if hit:
             return value  # type: ignore[no-any-return]
-        value = await factory()
-        await self.set(key, value, expire)
-        return value
+
+        async def compute() -> T:
+            computed = await factory()
+            await self.set(key, computed, expire)
+            return computed
+
+        return await (single_flight(key, compute) if shared else compute())
 
 
 async_cache = AsyncCache()
@@ -460,9 +524,14 @@ class CachedQuery(Generic[P, T]):
         async_cache.lookup_observed(self._prefix, hit=value is not MISSING)
         if value is not MISSING:
             return value  # type: ignore[no-any-return]
-        value = await self._func(*args, **kwargs)
-        await async_cache.set(f"{read.key}{generation}", value, expire)
-        return value
+        key = f"{read.key}{generation}"
+
+        async def compute() -> T:
+            computed = await self._func(*args, **kwargs)
+            await async_cache.set(key, computed, expire)
+            return computed
+
+        return await (single_flight(key, compute) if self._shared else compute())
 
 
 def cached_query(
@@ -479,7 +548,8 @@ def cached_query(
     ``key`` builds the key suffix from the call's arguments (default: their ``repr``). With
     ``generation`` (the key of a counter, from the arguments) the entry is read together with
     the counter and stored under its value, so bumping the counter drops every such entry at
-    once. ``shared`` as for ``AsyncCache.get``: the result is immutable by contract.
+    once. ``shared`` as for ``AsyncCache.get``: the result is immutable by contract, so the
+    calls that miss the same entry at once share one computation (``single_flight``).
     """
 
     def decorate(func: Callable[P, Awaitable[T]]) -> CachedQuery[P, T]:

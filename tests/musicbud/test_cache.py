@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import uuid
 import warnings
+import weakref
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -205,6 +208,74 @@ async def test_shared_reads_of_an_unchanged_entry_give_one_object(backend: str) 
     # Redis: identical stored bytes decode once; in memory every read is a fresh copy.
     assert (first is second) is (backend == "redis")
     assert await async_cache.get("profile:1") is not changed  # unshared reads: own copy
+
+
+@dataclass(frozen=True)
+class Page:
+    """A cached value an outside reference can watch (a weak reference to it)."""
+
+    items: tuple[str, ...]
+
+
+async def test_a_changed_entry_does_not_keep_its_old_decoded_value(backend: str) -> None:
+    await async_cache.set("page:1", Page(("a",)))
+    await async_cache.set("page:1:0:x", Page(("g0",)))
+    old = weakref.ref(await async_cache.get("page:1", shared=True))
+    _, old_generation = await async_cache.get_generational("gen:1", "page:1:", ":x")
+    old_generational = weakref.ref(old_generation)
+    del old_generation
+    await async_cache.set("page:1", Page(("b",)))
+    await async_cache.set("page:1:1:x", Page(("g1",)))
+    await async_cache.increment("gen:1")
+
+    assert await async_cache.get("page:1", shared=True) == Page(("b",))
+    assert await async_cache.get_generational("gen:1", "page:1:", ":x") == (1, Page(("g1",)))
+    gc.collect()
+    assert old() is None  # one decoded value per key: the new bytes replaced it
+    assert old_generational() is None  # and per entry across generations
+
+
+@pytest.mark.parametrize("generational", [False, True])
+async def test_concurrent_misses_of_a_shared_query_compute_it_once(
+    backend: str, generational: bool
+) -> None:
+    calls: list[int] = []
+
+    @cached_query(
+        "ranked",
+        ttl=60,
+        key=lambda *, user: str(user),
+        generation=(lambda *, user: f"ranked:{user}:gen") if generational else None,
+        shared=True,
+    )
+    async def ranked(*, user: int) -> Page:
+        calls.append(user)
+        await asyncio.sleep(0.05)  # the ranking query
+        return Page(("bud",))
+
+    pages = await asyncio.gather(*(ranked(user=1) for _ in range(8)))
+
+    assert calls == [1]
+    assert all(page is pages[0] for page in pages)
+    assert await ranked(user=1) == Page(("bud",))  # from the cache now
+    assert calls == [1]
+
+
+async def test_concurrent_misses_of_an_unshared_query_each_get_their_own_value(
+    backend: str,
+) -> None:
+    calls: list[int] = []
+
+    @cached_query("mutable", ttl=60, key=lambda *, user: str(user))
+    async def mutable(*, user: int) -> list[str]:
+        calls.append(user)
+        await asyncio.sleep(0.05)
+        return ["item"]
+
+    values = await asyncio.gather(*(mutable(user=1) for _ in range(3)))
+
+    assert calls == [1, 1, 1]  # a mutable value is never handed to another caller
+    assert len({id(value) for value in values}) == 3
 
 
 async def test_reads_ahead_ride_with_the_increment_and_are_used_once(
