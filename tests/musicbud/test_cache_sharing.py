@@ -90,7 +90,9 @@ async def test_other_keys_are_computed_on_their_own() -> None:
         await asyncio.sleep(0.01)
         return key
 
-    results = await asyncio.gather(*(single_flight(k, lambda k=k: compute_for(k)) for k in "ab"))
+    results = await asyncio.gather(
+        single_flight("a", lambda: compute_for("a")), single_flight("b", lambda: compute_for("b"))
+    )
 
     assert results == ["a", "b"]
     assert sorted(calls) == ["a", "b"]
