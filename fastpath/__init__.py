@@ -35,6 +35,9 @@ reads ahead. The package imports only the frameworks, never the project's packag
 - ``rendered``: a shared cached answer's body rendered once, by the steps of django-ninja's
   ``Operation._result_to_response`` (``ninja/operation.py``). Why: validating and
   serialising the same answer on every read.
+- ``bounded``: the least-recently-used map, bounded by entries and by size, of the
+  per-process memos (``rendered``'s bodies, ``musicbud.cache``'s decoded entries); follows
+  no framework file.
 - ``read_ahead``: the plan that sends a request's cached reads with the rate limiter's Redis
   script (one round trip fewer per warm read), and an operation's declaration of them
   (``reads_ahead``); follows no framework file.

@@ -4,9 +4,7 @@ validated and serialised on first use only (follows django-ninja 1.7's ``ninja/o
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-from collections import OrderedDict
 from collections.abc import Hashable
 from decimal import Decimal
 from typing import Any
@@ -16,11 +14,15 @@ from django.http import HttpRequest, HttpResponse
 from ninja.renderers import BaseRenderer
 from pydantic import BaseModel
 
+from fastpath.bounded import BoundedLRU
+
 # (schema, the answer's key) -> (the objects the key names by identity, body). The objects are
 # kept, so their ids cannot be reused while the entry exists, and compared by identity on
-# lookup. Bounded; per process.
-_BODIES_MAX = 256
-_bodies: OrderedDict[tuple[type[BaseModel], Hashable], tuple[list[Any], bytes]] = OrderedDict()
+# lookup. Per process, bounded by entries and by the bodies' bytes: the objects an entry
+# keeps weigh several times its body (a page of buds: ~10 KB of body, ~50 KB of objects).
+_bodies: BoundedLRU[tuple[type[BaseModel], Hashable], tuple[list[Any], bytes]] = BoundedLRU(
+    max_entries=256, max_size=512 * 1024
+)
 # Compared by value in an answer's key (immutable); anything else but a dict by identity.
 _VALUES = (str, int, float, bool, type(None), UUID, Decimal, datetime.date, datetime.time)
 
@@ -58,9 +60,6 @@ def rendered_response(
         body = renderer.render(request, validated.model_dump(context=context), response_status=200)
         if isinstance(body, str):
             body = body.encode(renderer.charset)
-        _bodies[memo_key] = (held, body)
-        if len(_bodies) > _BODIES_MAX:
-            with contextlib.suppress(KeyError):  # another thread's loop evicted it first
-                _bodies.popitem(last=False)
+        _bodies.put(memo_key, (held, body), len(body))
     content_type = f"{renderer.media_type}; charset={renderer.charset}"
     return HttpResponse(body, status=200, content_type=content_type)

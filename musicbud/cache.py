@@ -8,9 +8,7 @@ import contextlib
 import functools
 import hashlib
 import pickle
-import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -26,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 
 from fastpath import read_ahead
+from fastpath.bounded import BoundedLRU
 from fastpath.read_ahead import CacheRead
 from fastpath.redis import Connection as FastPathConnection
 from fastpath.redis import SharedConnection
@@ -146,42 +145,30 @@ class DecodedMemo:
     a key's stored bytes stay the same, one decoded object serves every read. One value per
     key (an entry that changed replaces the old one), the least recently used dropped first,
     bounded by entries and by stored bytes (a page of buds decodes to ~7 times its bytes).
-    Per process; thread-safe (event loops of other threads share it)."""
+    Per process, shared by the threads' event loops."""
 
     def __init__(self, *, max_entries: int, max_bytes: int) -> None:
-        self.max_entries, self.max_bytes = max_entries, max_bytes
-        self._entries: OrderedDict[str, tuple[bytes | str, Any]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._kept: BoundedLRU[str, tuple[bytes | str, Any]] = BoundedLRU(
+            max_entries=max_entries, max_size=max_bytes
+        )
 
     def decode(self, key: str, raw: bytes | str) -> Any:
         """``raw`` decoded: the object decoded before from the same bytes under ``key``, if
         still kept; else a fresh one, kept in place of the key's previous one."""
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] == raw:
-                self._entries.move_to_end(key)
-                return entry[1]
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == raw:
+            return kept[1]
         value = _decode(raw)
-        with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= len(previous[0])
-            if len(raw) <= self.max_bytes:
-                self._entries[key] = (raw, value)
-                self._bytes += len(raw)
-            while len(self._entries) > self.max_entries or self._bytes > self.max_bytes:
-                _, (dropped, _) = self._entries.popitem(last=False)
-                self._bytes -= len(dropped)
+        self._kept.put(key, (raw, value), len(raw))
         return value
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._kept)
 
     @property
     def stored_bytes(self) -> int:
         """The stored bytes of the values kept (what the byte bound counts)."""
-        return self._bytes
+        return self._kept.size
 
 
 _decoded = DecodedMemo(max_entries=256, max_bytes=512 * 1024)

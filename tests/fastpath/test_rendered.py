@@ -6,11 +6,14 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from django.test import RequestFactory
 from ninja import Schema
 from ninja.renderers import JSONRenderer
 from pydantic import model_validator
 
+from fastpath import rendered
+from fastpath.bounded import BoundedLRU
 from fastpath.rendered import rendered_response
 
 validations: list[str] = []
@@ -66,3 +69,21 @@ def test_another_scalar_or_a_new_value_is_rendered_afresh() -> None:
     assert other_link["next"] == "/p?cursor=y"
     assert new_value == {"items": [{"name": "c"}], "next": None}
     assert validations == ["page", "page", "page"]
+
+
+def test_the_bodies_kept_are_bounded_by_their_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    small = rendered_response(
+        JSONRenderer(), RequestFactory().get("/"), PageOut, {"items": [], "next": None}
+    )
+    bodies: BoundedLRU[Any, Any] = BoundedLRU(max_entries=100, max_size=len(small.content) * 2)
+    monkeypatch.setattr(rendered, "_bodies", bodies)
+    answers: list[dict[str, Any]] = [{"items": [], "next": None, "n": n} for n in range(3)]
+    validations.clear()
+
+    for answer in answers:
+        _render(answer)
+    _render(answers[2])  # still kept
+    _render(answers[0])  # dropped for the third: rendered again
+
+    assert validations == ["page", "page", "page", "page"]
+    assert len(bodies) == 2
