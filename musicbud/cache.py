@@ -174,8 +174,10 @@ class DecodedMemo:
 _decoded = DecodedMemo(max_entries=256, max_bytes=512 * 1024)
 
 
-_ABANDONED: Any = object()
-"""A flight's result when its computation failed or was cancelled: each waiter computes its own."""
+_CANCELLED: Any = object()
+"""A flight's result when its caller was cancelled: the waiters start a new one."""
+_FAILED: Any = object()
+"""A flight's result when its computation raised: each waiter computes its own."""
 _flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -183,22 +185,32 @@ _flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio
 
 async def single_flight(key: str, compute: Callable[[], Awaitable[T]]) -> T:
     """``compute()``'s value, computed once for the callers of one event loop that ask for the
-    same ``key`` while it runs: the first computes, the others wait and get the same object
-    (so only for immutable values). When the computation fails or its caller is cancelled,
-    the waiters compute again (one of them, the others wait for it): a failure is each
-    caller's own, never handed to another request."""
+    same ``key`` while it runs: the first computes (in its own task and context: the value
+    must depend on ``key`` only), the others wait and get the same object (so only for
+    immutable values). ``compute`` must not ask for its own key (it would wait for itself).
+
+    A failure is each caller's own, never handed to another request: when the computation
+    raises, every waiter computes its own at once (a failing database is not queued behind
+    one caller at a time); when its caller is cancelled (its client gone), the waiters start
+    a new shared computation."""
     loop = asyncio.get_running_loop()
     flights = _flights.setdefault(loop, {})
     while (pending := flights.get(key)) is not None:
         # shield: a waiter cancelled (its client gone) does not cancel the computation.
         value = await asyncio.shield(pending)
-        if value is not _ABANDONED:
+        if value is _FAILED:
+            return await compute()
+        if value is not _CANCELLED:
             return value  # type: ignore[no-any-return]
     flight: asyncio.Future[Any] = loop.create_future()
     flights[key] = flight
-    outcome: Any = _ABANDONED
+    outcome: Any = _CANCELLED
     try:
         outcome = await compute()
+    except Exception:
+        outcome = _FAILED
+        raise
+    else:
         return outcome  # type: ignore[no-any-return]
     finally:
         del flights[key]
@@ -388,8 +400,8 @@ class AsyncCache:
             parts = self.read_parts(read)
             if parts is None:  # a KEY_FUNCTION that does not keep the key verbatim: two reads
                 generation = int(await self.get(generation_key, 0))
-                value = await self.get(f"{key_prefix}{generation}{key_suffix}", MISSING)
-                return generation, value
+                key = f"{key_prefix}{generation}{key_suffix}"
+                return generation, await self.get(key, MISSING, shared=True)
             raw_generation, raw = await run_script(
                 _GENERATIONAL_GET_SCRIPT, _GENERATIONAL_GET_SHA, 1, *parts
             )

@@ -218,6 +218,7 @@ class Page:
 
 
 async def test_a_changed_entry_does_not_keep_its_old_decoded_value(backend: str) -> None:
+    # (In memory every read is its own copy: nothing to keep. Redis reads share one.)
     await async_cache.set("page:1", Page(("a",)))
     await async_cache.set("page:1:0:x", Page(("g0",)))
     old = weakref.ref(await async_cache.get("page:1", shared=True))
@@ -255,8 +256,9 @@ async def test_concurrent_misses_of_a_shared_query_compute_it_once(
 
     pages = await asyncio.gather(*(ranked(user=1) for _ in range(8)))
 
+    # (A caller whose read came after the value was stored takes it from the cache.)
     assert calls == [1]
-    assert all(page is pages[0] for page in pages)
+    assert pages == [Page(("bud",))] * 8
     assert await ranked(user=1) == Page(("bud",))  # from the cache now
     assert calls == [1]
 
