@@ -199,6 +199,7 @@ BUD: JsonObject = {
         SHARED_ITEM,
         {"item": ARTIST, "weight": 0.0101},
     ],
+    "taste_hidden": False,
 }
 RECOMMENDATION: JsonObject = {
     "item": ALBUM,

@@ -40,6 +40,9 @@ class Bud:
     score: float
     shared_count: int
     top_shared: list[SharedItem] = field(default_factory=list)
+    # Set by the reads that show a page to someone (musicbud.selectors.buds): this person's
+    # taste is hidden from the viewer, so ``top_shared`` is left empty.
+    taste_hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)

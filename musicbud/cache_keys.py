@@ -13,8 +13,8 @@ from django.core.cache import cache
 PROFILE = "profile:2"
 BUDS = "buds"
 # The shape of a cached bud page (graph.types.BudPage), in its key for the same reason: version
-# 2 added the previous page's cursor.
-BUD_PAGE_SHAPE = 2
+# 2 added the previous page's cursor, 3 a bud's ``taste_hidden``.
+BUD_PAGE_SHAPE = 3
 
 
 def profile_key(user_id: int) -> str:

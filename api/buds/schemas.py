@@ -39,7 +39,11 @@ class BudOut(Schema):
     shared_count: int = Field(description="How many items we share.")
     top_shared: list[SharedItemOut] = Field(
         description="The shared items weighing most (up to 5; items that weigh nothing are left "
-        "out: everyone has them)."
+        "out: everyone has them). Empty when `taste_hidden`."
+    )
+    taste_hidden: bool = Field(
+        description="Their `taste_visible_to` leaves me out: they are listed (they let me find "
+        "them) with their score, but not the items we share."
     )
 
     @staticmethod

@@ -1,12 +1,14 @@
 """The one visibility rule: who may see whom. Blocks hide people from each other both ways,
 everywhere; ``discoverable`` decides who finds me in listings (buds, item buds, search, the
 buds recommendations are drawn from); ``taste_visible_to`` who sees my taste (lists, common
-items, compatibility). Every listing of v1 and the legacy API goes through these functions;
+items, compatibility: in a listing a person is shown without the items we share). Every
+listing of v1 and the legacy API goes through these functions;
 the graph queries take ``hidden_user_ids`` and leave those people out inside their ranking,
 before any page is cut (never a post-filter: pages stay full and counts agree)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -139,6 +141,37 @@ def taste_visible_read(*, viewer_id: int, owner_id: int) -> bool:
 
 async def taste_visible(*, viewer_id: int, owner_id: int) -> bool:
     return await sync_to_async(taste_visible_read)(viewer_id=viewer_id, owner_id=owner_id)
+
+
+def taste_hidden_among_read(*, viewer_id: int, public_ids: Iterable[UUID]) -> frozenset[UUID]:
+    """Those of ``public_ids`` whose ``taste_visible_to`` leaves ``viewer_id`` out (sync: one
+    query, two when someone shows their taste to friends only). For the rows of a listing:
+    the people in it are already visible (no block either way)."""
+    rows = list(
+        PrivacySettings.objects.filter(user__public_id__in=list(public_ids))
+        .exclude(taste_visible_to=Audience.EVERYONE)
+        .exclude(user_id=viewer_id)
+        .values_list("user_id", "user__public_id", "taste_visible_to")
+    )
+    if not rows:
+        return frozenset()
+    friends = (
+        friend_ids_read(user_id=viewer_id)
+        if any(audience == Audience.FRIENDS for _, _, audience in rows)
+        else set()
+    )
+    return frozenset(
+        public_id
+        for user_id, public_id, audience in rows
+        if not _audience_allows(audience, friends=user_id in friends)
+    )
+
+
+async def taste_hidden_among(*, viewer_id: int, public_ids: Iterable[UUID]) -> frozenset[UUID]:
+    """``taste_hidden_among_read`` from async code (one hop)."""
+    return await sync_to_async(taste_hidden_among_read)(
+        viewer_id=viewer_id, public_ids=list(public_ids)
+    )
 
 
 def _unknown(username: str | None, public_id: UUID | None) -> NotFound:

@@ -20,6 +20,7 @@ from musicbud.kinds import ITEM_MODELS, KINDS
 from musicbud.models import ItemKind
 from musicbud.relationships.visibility import (
     hidden_user_ids,
+    taste_hidden_among,
     taste_owner_find,
 )
 from musicbud.selectors.catalogue import card_of, item_cards_get
@@ -59,7 +60,8 @@ async def buds_page_get(
     once; changes of other people show when the entry's TTL runs out, but a change of who
     may see whom (a block, a privacy setting, a friendship) bumps the generation of everyone
     it concerns (``musicbud.relationships.caches``). The people the user may not find are
-    left out inside the ranking.
+    left out inside the ranking; those whose taste is hidden from the user are listed without
+    the items we share (``taste_hidden``).
     """
     page = await queries.buds_for_user(
         user_id=user_id,
@@ -69,6 +71,19 @@ async def buds_page_get(
         cursor=cursor,
         hidden=await hidden_user_ids(viewer_id=user_id),
     )
+    taste_hidden = await taste_hidden_among(
+        viewer_id=user_id, public_ids=(bud.user_public_id for bud in page.buds)
+    )
+    if taste_hidden:
+        page = replace(
+            page,
+            buds=[
+                replace(bud, top_shared=[], taste_hidden=True)
+                if bud.user_public_id in taste_hidden
+                else bud
+                for bud in page.buds
+            ],
+        )
     return await _carded_buds(page)
 
 

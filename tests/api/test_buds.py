@@ -23,7 +23,7 @@ from tests.fixtures.taste import BudWorld
 
 pytestmark = pytest.mark.django_db
 
-BUD_KEYS = {"user", "score", "shared_count", "top_shared"}
+BUD_KEYS = {"user", "score", "shared_count", "top_shared", "taste_hidden"}
 BUD_USER_KEYS = {"id", "username", "display_name"}
 
 
@@ -47,6 +47,7 @@ def test_my_buds_are_ranked_and_their_shared_items_explain_the_score(
     }
     assert shared == {"ben": ["band", "hit"], "ana": ["rare1", "rare2"], "cat": ["hit"]}
     for bud in body["items"]:
+        assert bud["taste_hidden"] is False
         assert bud["shared_count"] == len(bud["top_shared"])
         assert bud["score"] == pytest.approx(sum(s["weight"] for s in bud["top_shared"]), abs=1e-6)
     # Two rare tracks say more than the one song everybody likes.
@@ -166,9 +167,14 @@ def test_warm_buds_read_makes_no_query_and_no_thread_hop(
         )
 
     cold = read()
-    # Cold: who I may not find (one query), the ranking, then the shared items' cards (one
-    # hop for every kind).
-    assert thread_sensitive_hops == ["hidden_user_ids_read", "_buds_for_user", "_cards_load"]
+    # Cold: who I may not find (one query), the ranking, whose taste on the page is hidden
+    # from me, then the shared items' cards (one hop for every kind).
+    assert thread_sensitive_hops == [
+        "hidden_user_ids_read",
+        "_buds_for_user",
+        "taste_hidden_among_read",
+        "_cards_load",
+    ]
     thread_sensitive_hops.clear()
 
     with django_assert_num_queries(0):

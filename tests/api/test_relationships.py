@@ -139,6 +139,56 @@ def test_taste_hidden_from_me_is_a_403_for_common_items_and_compatibility(
     assert_envelope(compat, HTTPStatus.FORBIDDEN, "taste_hidden")
 
 
+def _rows(client: Client) -> dict[str, tuple[float, int, list[str], bool]]:
+    response = client.get(reverse("api-v1:my-buds"))
+    assert response.status_code == HTTPStatus.OK, response.content
+    return {
+        bud["user"]["username"]: (
+            bud["score"],
+            bud["shared_count"],
+            sorted(shared["item"]["name"] for shared in bud["top_shared"]),
+            bud["taste_hidden"],
+        )
+        for bud in response.json()["items"]
+    }
+
+
+def test_a_bud_whose_taste_is_hidden_from_me_is_listed_without_what_we_share(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    ana = bud_world.users["ana"]
+    before = _rows(api_client)  # cached: the change below must drop this page
+    score, count = before["ana"][:2]
+    assert before["ana"] == (score, 2, ["rare1", "rare2"], False)
+
+    privacy_set(ana, taste_visible_to="nobody")
+    hidden = _rows(api_client)
+    assert hidden["ana"] == (score, count, [], True)  # listed: she lets me find her
+    assert {name: row for name, row in hidden.items() if name != "ana"} == {
+        name: row for name, row in before.items() if name != "ana"
+    }
+    her_buds = _rows(logged_in(ana))  # hiding her taste hides nothing from her
+    assert {name: row[2:] for name, row in her_buds.items()} == {
+        bud_world.me.username: (["rare1", "rare2"], False),
+        "dan": (["deep"], False),
+    }
+
+    privacy_set(ana, taste_visible_to="friends")
+    assert _rows(api_client)["ana"] == (score, count, [], True)  # we are not friends
+    sent = logged_in(ana).post(
+        reverse("api-v1:friend-requests"),
+        {"username": bud_world.me.username},
+        content_type="application/json",
+    )
+    accepted = api_client.post(reverse("api-v1:friend-request-accept", args=[sent.json()["id"]]))
+    assert accepted.status_code == HTTPStatus.OK
+    assert _rows(api_client)["ana"] == before["ana"]
+
+    Friendship.objects.all().delete()  # (the services' removal bumps the pages, as above)
+    privacy_set(ana, taste_visible_to="everyone")
+    assert _rows(api_client)["ana"] == before["ana"]
+
+
 def test_across_a_block_a_person_is_exactly_an_unknown_user(
     api_client: Client, bud_world: BudWorld
 ) -> None:

@@ -35,15 +35,17 @@ async def privacy_get(*, user_id: int) -> PrivacyView:
 def _privacy_write(*, user_id: int, changes: dict[str, str]) -> tuple[PrivacyView, set[int]]:
     with transaction.atomic():
         settings, _ = PrivacySettings.objects.select_for_update().get_or_create(user_id=user_id)
-        before = settings.discoverable
+        before = (settings.discoverable, settings.taste_visible_to)
         for field, value in changes.items():
             setattr(settings, field, Audience(value).value)
         settings.save()
     view = PrivacyView(
         discoverable=settings.discoverable, taste_visible_to=settings.taste_visible_to
     )
-    # Whoever may have me among their buds has cached pages to drop when I appear or vanish.
-    affected = co_holder_ids_read(user_id=user_id) if settings.discoverable != before else set()
+    # Whoever may have me among their buds has cached pages to drop when I appear or vanish,
+    # or my row shows or hides the items we share.
+    changed = (settings.discoverable, settings.taste_visible_to) != before
+    affected = co_holder_ids_read(user_id=user_id) if changed else set()
     return view, affected
 
 
