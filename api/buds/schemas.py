@@ -42,8 +42,9 @@ class BudOut(Schema):
         "out: everyone has them). Empty when `taste_hidden`."
     )
     taste_hidden: bool = Field(
-        description="Their `taste_visible_to` leaves me out: they are listed (they let me find "
-        "them) with their score, but not the items we share."
+        description="In my buds: their `taste_visible_to` leaves me out, so they are listed "
+        "(they let me find them) with their score but not the items we share. Always false in "
+        "an item's buds, which leave such people out."
     )
 
     @staticmethod

@@ -185,7 +185,8 @@ async def cancel_request(request: AuthenticatedRequest, request_id: UUID) -> Sta
     url_name="my-friends",
     summary="My friends, newest friendship first, each with our compatibility score",
     description="Each friend with when we became friends and our compatibility (0-100, as "
-    "`GET /users/{username}/compatibility`).",
+    "`GET /users/{username}/compatibility`; null for a friend whose `taste_visible_to` is "
+    "`nobody`, as that answers 403 `taste_hidden`).",
 )
 async def my_friends(request: AuthenticatedRequest, params: Query[PageParams]) -> dict[str, object]:
     return await offset_page(
@@ -320,7 +321,8 @@ async def compare(request: AuthenticatedRequest, token: str) -> dict[str, Any]:
     summary="A track list drawn from a friend's taste and mine",
     description="What we share first, then each side's favourites in turn (mine, theirs, "
     "...), each row saying whose taste it came from; stable within a day. 403 `not_friends` "
-    "unless we are friends; 404 for an unknown user or across a block.",
+    "unless we are friends, 403 `taste_hidden` when their `taste_visible_to` is `nobody`; 404 "
+    "for an unknown user or across a block.",
     openapi_extra=also_answers(HTTPStatus.FORBIDDEN),
 )
 async def blend(

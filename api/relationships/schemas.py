@@ -89,7 +89,11 @@ class RequestsParams(PageParams):
 class FriendOut(Schema):
     user: PersonOut
     since: datetime
-    compatibility: int = Field(ge=0, le=100, description="Our compatibility score (0-100).")
+    compatibility: int | None = Field(
+        ge=0,
+        le=100,
+        description="Our compatibility score (0-100); null when their taste is hidden from me.",
+    )
     model_config = _examples(
         {"user": PERSON_EXAMPLE, "since": "2026-12-07T09:00:00.000Z", "compatibility": 64}
     )

@@ -15,7 +15,11 @@ from django.utils import timezone
 from graph.types import ItemRef
 from musicbud.errors import PermissionDenied
 from musicbud.models import ItemKind, Relation, TasteEdge, Track
-from musicbud.relationships.visibility import are_friends_read, visible_user_find_read
+from musicbud.relationships.visibility import (
+    are_friends_read,
+    taste_visible_read,
+    visible_user_find_read,
+)
 from musicbud.selectors.catalogue import card_of, item_cards_get
 
 BLEND_MAX = 100
@@ -55,6 +59,8 @@ def _blend(*, user_id: int, username: str, limit: int) -> list[BlendRow]:
         raise PermissionDenied(
             f"A blend is for friends: befriend {other.username}", code="not_friends"
         )
+    if not taste_visible_read(viewer_id=user_id, owner_id=other.pk):  # nobody: not even friends
+        raise PermissionDenied("This person keeps their taste to themselves", code="taste_hidden")
     low, high = sorted((user_id, other.pk))
     day = timezone.now().date()
     mine, theirs = _favourites(user_id), _favourites(other.pk)

@@ -24,6 +24,7 @@ from musicbud.relationships.services.friends import (
 from musicbud.relationships.visibility import (
     blocked_between_read,
     friendship_q,
+    taste_hidden_among,
     taste_owner_find,
 )
 from musicbud.selectors.catalogue import card_of, item_cards_get
@@ -66,7 +67,7 @@ async def friend_request_count(*, user_id: int, direction: str) -> int:
 class FriendView:
     user: PersonView
     since: datetime
-    compatibility: int
+    compatibility: int | None  # None: their taste is hidden from me
 
 
 def _friends(*, user_id: int, offset: int, limit: int) -> list[tuple[int, User, datetime]]:
@@ -84,13 +85,18 @@ def _friends(*, user_id: int, offset: int, limit: int) -> list[tuple[int, User, 
 
 
 async def friends_list(*, user_id: int, offset: int, limit: int) -> list[FriendView]:
-    """My friends, newest friendship first, each with our compatibility score; up to
-    ``limit + 1`` from ``offset``."""
+    """My friends, newest friendship first, each with our compatibility score (None for a
+    friend whose taste is hidden from me); up to ``limit + 1`` from ``offset``."""
     rows = await sync_to_async(_friends)(user_id=user_id, offset=offset, limit=limit)
+    hidden = await taste_hidden_among(
+        viewer_id=user_id, public_ids=[other.public_id for _, other, _ in rows]
+    )
     friends: list[FriendView] = []
     for other_id, other, since in rows:
-        answer = await queries.compatibility_of(first=user_id, second=other_id)
-        friends.append(FriendView(user=person(other), since=since, compatibility=answer.score))
+        score = None
+        if other.public_id not in hidden:
+            score = (await queries.compatibility_of(first=user_id, second=other_id)).score
+        friends.append(FriendView(user=person(other), since=since, compatibility=score))
     return friends
 
 

@@ -1,8 +1,9 @@
 """The one visibility rule: who may see whom. Blocks hide people from each other both ways,
 everywhere; ``discoverable`` decides who finds me in listings (buds, item buds, search, the
 buds recommendations are drawn from); ``taste_visible_to`` who sees my taste (lists, common
-items, compatibility: in a listing a person is shown without the items we share). Every
-listing of v1 and the legacy API goes through these functions;
+items, compatibility; an item's buds and recommendations, which are someone's taste, leave
+them out; my buds list them without the items we share). Every listing of v1 and the legacy
+API goes through these functions;
 the graph queries take ``hidden_user_ids`` and leave those people out inside their ranking,
 before any page is cut (never a post-filter: pages stay full and counts agree)."""
 
@@ -67,39 +68,50 @@ def visible_users_q(*, viewer_id: int) -> Q:
     return visible
 
 
-def _hidden_sql() -> str:
-    # The rule of _hidden_parts as one plain statement: on a cold /me/buds page its cost is
-    # the round trip, not Django compiling three querysets with subqueries (measured ~8x).
-    block = Block._meta.db_table
+def _audience_sql(column: str) -> str:
+    # Whose ``column`` (discoverable, taste_visible_to) leaves %(me)s out: nobody, or friends
+    # without a friendship.
     privacy = PrivacySettings._meta.db_table
     friendship = Friendship._meta.db_table
     return (
-        f"SELECT blocked_id FROM {block} WHERE blocker_id = %(me)s "  # noqa: S608
-        f"UNION ALL SELECT blocker_id FROM {block} WHERE blocked_id = %(me)s "
-        f"UNION ALL SELECT p.user_id FROM {privacy} p WHERE p.user_id <> %(me)s "
-        f"AND p.discoverable <> %(everyone)s AND (p.discoverable = %(nobody)s "
+        f"SELECT p.user_id FROM {privacy} p WHERE p.user_id <> %(me)s "  # noqa: S608
+        f"AND p.{column} <> %(everyone)s AND (p.{column} = %(nobody)s "
         f"OR NOT EXISTS (SELECT 1 FROM {friendship} f WHERE "
         f"(f.low_id = p.user_id AND f.high_id = %(me)s) "
         f"OR (f.high_id = p.user_id AND f.low_id = %(me)s)))"
     )
 
 
-def hidden_user_ids_read(*, viewer_id: int) -> frozenset[int]:
+def _hidden_sql(*, taste: bool) -> str:
+    # The rule of _hidden_parts as one plain statement: on a cold /me/buds page its cost is
+    # the round trip, not Django compiling three querysets with subqueries (measured ~8x).
+    block = Block._meta.db_table
+    statement = (
+        f"SELECT blocked_id FROM {block} WHERE blocker_id = %(me)s "  # noqa: S608
+        f"UNION ALL SELECT blocker_id FROM {block} WHERE blocked_id = %(me)s "
+        f"UNION ALL {_audience_sql('discoverable')}"
+    )
+    return f"{statement} UNION ALL {_audience_sql('taste_visible_to')}" if taste else statement
+
+
+def hidden_user_ids_read(*, viewer_id: int, taste: bool = False) -> frozenset[int]:
     """Everyone ``viewer_id`` must not find in a listing (sync: one query): whoever blocked
     them or whom they blocked, whoever is discoverable by nobody, and whoever is discoverable
     by friends only and is not their friend (``visible_users_q`` is the same rule as a
-    filter)."""
+    filter). ``taste``: also whoever's ``taste_visible_to`` leaves them out, for listings
+    that are someone's taste (an item's buds: who holds it; recommendations: what my buds
+    hold)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _hidden_sql(),
+            _hidden_sql(taste=taste),
             {"me": viewer_id, "everyone": Audience.EVERYONE, "nobody": Audience.NOBODY},
         )
         return frozenset(int(pk) for (pk,) in cursor.fetchall())
 
 
-async def hidden_user_ids(*, viewer_id: int) -> frozenset[int]:
+async def hidden_user_ids(*, viewer_id: int, taste: bool = False) -> frozenset[int]:
     """``hidden_user_ids_read`` from async code (one hop, one query)."""
-    return await sync_to_async(hidden_user_ids_read)(viewer_id=viewer_id)
+    return await sync_to_async(hidden_user_ids_read)(viewer_id=viewer_id, taste=taste)
 
 
 def blocked_between_read(first_id: int, second_id: int) -> bool:

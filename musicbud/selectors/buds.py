@@ -71,8 +71,12 @@ async def buds_page_get(
         cursor=cursor,
         hidden=await hidden_user_ids(viewer_id=user_id),
     )
-    taste_hidden = await taste_hidden_among(
-        viewer_id=user_id, public_ids=(bud.user_public_id for bud in page.buds)
+    taste_hidden = (
+        await taste_hidden_among(
+            viewer_id=user_id, public_ids=(bud.user_public_id for bud in page.buds)
+        )
+        if page.buds
+        else frozenset()
     )
     if taste_hidden:
         page = replace(
@@ -269,7 +273,7 @@ async def item_buds_get(
         item_id=item_id,
         limit=limit,
         cursor=cursor,
-        hidden=await hidden_user_ids(viewer_id=viewer_id),
+        hidden=await hidden_user_ids(viewer_id=viewer_id, taste=True),
     )
     return await _carded_buds(page)
 
@@ -282,7 +286,7 @@ async def item_bud_total_get(*, viewer_id: int, kind: str, public_id: UUID) -> i
         kind=kind,
         item_id=item_id,
         exclude_user_id=None,
-        hidden=await hidden_user_ids(viewer_id=viewer_id),
+        hidden=await hidden_user_ids(viewer_id=viewer_id, taste=True),
     )
 
 
@@ -293,7 +297,7 @@ async def item_buds_slice_get(
     something to, those for whom it means most first, and how many there are in all;
     NotFound for an unknown item."""
     item_id = await _item_id(kind=kind, public_id=public_id)
-    hidden = await hidden_user_ids(viewer_id=exclude.pk)
+    hidden = await hidden_user_ids(viewer_id=exclude.pk, taste=True)
     return await _ranking_slice(
         lambda cursor: queries.buds_for_item(
             kind=kind, item_id=item_id, limit=MAX_LIMIT, cursor=cursor, hidden=hidden
@@ -324,7 +328,8 @@ async def recommendations_get(
     The slice holds up to ``limit + 1`` from ``offset`` (the extra one signals a next page).
     """
     kinds = [ItemKind(kind).value] if kind is not None else [spec.kind.value for spec in KINDS]
-    hidden = await hidden_user_ids(viewer_id=user_id)
+    # Drawn from the buds I may find and whose taste I may see: their items are their taste.
+    hidden = await hidden_user_ids(viewer_id=user_id, taste=True)
     ranked: list[Recommendation] = []
     for each in kinds:
         ranked.extend(

@@ -183,10 +183,59 @@ def test_a_bud_whose_taste_is_hidden_from_me_is_listed_without_what_we_share(
     accepted = api_client.post(reverse("api-v1:friend-request-accept", args=[sent.json()["id"]]))
     assert accepted.status_code == HTTPStatus.OK
     assert _rows(api_client)["ana"] == before["ana"]
+    ended = api_client.delete(reverse("api-v1:my-friend", args=["ana"]))
+    assert ended.status_code == HTTPStatus.NO_CONTENT
+    assert _rows(api_client)["ana"] == (score, count, [], True)
 
-    Friendship.objects.all().delete()  # (the services' removal bumps the pages, as above)
     privacy_set(ana, taste_visible_to="everyone")
     assert _rows(api_client)["ana"] == before["ana"]
+
+
+def test_a_hidden_taste_leaves_item_buds_and_recommendations(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    rare1 = reverse("api-v1:item-buds", args=["tracks", bud_world.tracks["rare1"].public_id])
+    tracks = reverse("api-v1:recommendations")
+    me = bud_world.me.username
+
+    def recommended() -> list[str]:
+        items = api_client.get(tracks, {"kind": "tracks"}).json()["items"]
+        return [row["item"]["name"] for row in items]
+
+    # (ana and I hold as much and as little: tied, ordered by public id.)
+    assert (sorted(_names(api_client.get(rare1))), api_client.get(rare1).json()["count"]) == (
+        sorted(["ana", me]),
+        2,
+    )
+    assert recommended() == ["deep"]  # ana's
+
+    privacy_set(bud_world.users["ana"], taste_visible_to="nobody")
+
+    # Who holds an item, and what my buds hold, are their taste.
+    assert (_names(api_client.get(rare1)), api_client.get(rare1).json()["count"]) == ([me], 1)
+    assert recommended() == []
+
+
+def test_a_friend_whose_taste_is_hidden_has_no_blend_and_no_compatibility_in_my_list(
+    api_client: Client, bud_world: BudWorld
+) -> None:
+    me, ana = bud_world.me, bud_world.users["ana"]
+    _befriend(me, ana)
+    blend = reverse("api-v1:friend-blend", args=["ana"])
+    friends = reverse("api-v1:my-friends")
+    shown = api_client.get(friends).json()["items"][0]["compatibility"]
+    assert isinstance(shown, int)
+
+    privacy_set(ana, taste_visible_to="friends")  # we are friends: nothing changes
+    assert api_client.get(blend).status_code == HTTPStatus.OK
+    assert api_client.get(friends).json()["items"][0]["compatibility"] == shown
+
+    privacy_set(ana, taste_visible_to="nobody")
+    assert_envelope(api_client.get(blend), HTTPStatus.FORBIDDEN, "taste_hidden")
+    row = api_client.get(friends).json()["items"][0]
+    assert (row["user"]["username"], row["compatibility"]) == ("ana", None)
+    compat = api_client.get(reverse("api-v1:compatibility", args=["ana"]))
+    assert_envelope(compat, HTTPStatus.FORBIDDEN, "taste_hidden")  # as the list says
 
 
 def test_across_a_block_a_person_is_exactly_an_unknown_user(

@@ -318,16 +318,24 @@ def test_how_alike_we_are_is_never_shown_of_someone_hiding_both(legacy: LegacyWo
     assert legacy.call("GET", f"/users/{ana.public_id.hex}").status_code == HTTPStatus.OK
 
 
-def test_a_hidden_taste_leaves_the_person_in_lists_as_v1_does(
+def test_a_hidden_taste_leaves_item_buds_but_not_my_bud_lists_as_on_v1(
     legacy: LegacyWorld, items: dict[str, str]
 ) -> None:
-    """``taste_visible_to`` is not ``discoverable``: v1 still lists ana among my buds (her
-    score, not her taste), in item buds and in search; so does the legacy layer."""
+    """``taste_visible_to`` is not ``discoverable``: ana stays among my buds (her score; the
+    legacy rows carry no shared items, v1's leave them out) and in search, as on v1; an
+    item's buds are who holds it, her taste, so she leaves those, as on v1."""
     before = _lists(legacy, items, "n")
+    assert all("ana" in _names(before[path]) for path in ITEM_BUDS)
 
     privacy_set(legacy.world.users["ana"], taste_visible_to="nobody")
 
-    assert _lists(legacy, items, "n") == before
+    after = _lists(legacy, items, "n")
+    assert {path: rows for path, rows in _rows(after).items() if path not in ITEM_BUDS} == {
+        path: rows for path, rows in _rows(before).items() if path not in ITEM_BUDS
+    }
+    assert {path: after[path]["data"] for path in ITEM_BUDS} == {
+        path: _without(before[path], "ana") for path in ITEM_BUDS
+    }
     v1 = legacy.client.get("/api/v1/me/buds?source=likes", headers=legacy.headers).json()
     assert [(b["user"]["username"], b["score"]) for b in v1["items"]] == [
         (row["bud"]["username"], row["similarity_score"]) for row in before["bud/liked/aio"]["data"]
