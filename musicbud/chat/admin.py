@@ -17,6 +17,7 @@ from musicbud.chat.services.checks import clean_name
 from musicbud.chat.services.moderation import chat_memberships_ban, chat_messages_remove
 from musicbud.display_text import display_text_key
 from musicbud.errors import InvalidInput
+from musicbud.relationships.admin import PairDeletionAdmin
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -133,7 +134,10 @@ class ConversationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Block)
-class BlockAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class BlockAdmin(PairDeletionAdmin):
+    # Blocks are made by people (the block service ends their friendship and requests too);
+    # staff may lift one.
+    pair_fields = ("blocker_id", "blocked_id")
     list_display = ("blocker", "blocked", "created_at")
     search_fields = ("blocker__username", "blocked__username")
     raw_id_fields = ("blocker", "blocked")

@@ -238,6 +238,46 @@ def test_a_friend_whose_taste_is_hidden_has_no_blend_and_no_compatibility_in_my_
     assert_envelope(compat, HTTPStatus.FORBIDDEN, "taste_hidden")  # as the list says
 
 
+def test_a_friendship_or_block_deleted_in_the_admin_holds_on_the_next_request(
+    api_client: Client, bud_world: BudWorld, django_capture_on_commit_callbacks: Any
+) -> None:
+    me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
+    staff = logged_in(UserFactory.create(is_staff=True, is_superuser=True))
+    privacy_set(ana, taste_visible_to="friends")
+    sent = logged_in(ana).post(
+        reverse("api-v1:friend-requests"),
+        {"username": me.username},
+        content_type="application/json",
+    )
+    accepted = api_client.post(reverse("api-v1:friend-request-accept", args=[sent.json()["id"]]))
+    assert accepted.status_code == HTTPStatus.OK
+    block(ben, me)
+    before = _rows(api_client)  # cached: each deletion below must drop this page
+    assert (before["ana"][2:], "ben" in before) == ((["rare1", "rare2"], False), False)
+    assert staff.get(reverse("admin:chat_block_add")).status_code == HTTPStatus.FORBIDDEN
+
+    # The pages drop after the admin's transaction commits.
+    with django_capture_on_commit_callbacks(execute=True) as dropped:
+        deleted = staff.post(
+            reverse("admin:relationships_friendship_delete", args=[Friendship.objects.get().pk]),
+            {"post": "yes"},
+        )
+    assert (deleted.status_code, len(dropped)) == (HTTPStatus.FOUND, 1)
+    assert _rows(api_client)["ana"][2:] == ([], True)  # friends-only taste: no longer mine
+
+    with django_capture_on_commit_callbacks(execute=True) as dropped:
+        lifted = staff.post(
+            reverse("admin:chat_block_changelist"),
+            {
+                "action": "delete_selected",
+                "_selected_action": [Block.objects.get().pk],
+                "post": "yes",
+            },
+        )
+    assert (lifted.status_code, len(dropped)) == (HTTPStatus.FOUND, 1)
+    assert _rows(api_client)["ben"][3] is False  # listed again at once
+
+
 def test_across_a_block_a_person_is_exactly_an_unknown_user(
     api_client: Client, bud_world: BudWorld
 ) -> None:
