@@ -76,9 +76,11 @@ async def my_privacy(request: AuthenticatedRequest) -> PrivacyView:
     url_name="my-privacy",
     summary="Change my privacy settings",
     description="Omitted fields stay. Takes effect on the next request of anyone: cached "
-    "bud pages I could appear in are dropped at once.",
+    "bud pages I could appear in are dropped at once (so a change is rate limited by the "
+    "strict policy: each drops the pages of everyone holding an item I hold).",
 )
 async def change_my_privacy(request: AuthenticatedRequest, payload: PrivacyIn) -> PrivacyView:
+    await enforce_user_rate_limit(user_id=request.auth.pk, group="privacy.change", policy="strict")
     changes = {k: v for k, v in payload.model_dump(exclude_unset=True).items() if v is not None}
     return await privacy_change(user_id=request.auth.pk, changes=changes)
 

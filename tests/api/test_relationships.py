@@ -59,6 +59,21 @@ def test_privacy_defaults_to_everyone_and_a_patch_changes_only_what_it_names(
     assert api_client.get(url).json() == {"discoverable": "friends", "taste_visible_to": "nobody"}
 
 
+def test_privacy_changes_are_rate_limited(user: User, settings: Any) -> None:
+    # Each change drops the cached bud pages of everyone holding an item I hold.
+    settings.RATE_LIMIT_STRICT_PER_MINUTE = 2
+    client = logged_in(user)
+    statuses = [
+        client.patch(
+            reverse("api-v1:my-privacy"), {"discoverable": value}, content_type="application/json"
+        ).status_code
+        for value in ("friends", "nobody", "everyone")
+    ]
+
+    assert statuses == [HTTPStatus.OK, HTTPStatus.OK, HTTPStatus.TOO_MANY_REQUESTS]
+    assert client.get(reverse("api-v1:my-privacy")).json()["discoverable"] == "nobody"
+
+
 def test_a_bad_privacy_value_is_a_422_and_changes_nothing(api_client: Client, user: User) -> None:
     response = api_client.patch(
         reverse("api-v1:my-privacy"), {"discoverable": "aliens"}, content_type="application/json"
