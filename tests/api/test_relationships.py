@@ -20,7 +20,7 @@ from musicbud.relationships.models import CompareLink, FriendRequest, Friendship
 from musicbud.services.taste import taste_edge_set
 from tests.factories import TrackFactory, UserFactory
 from tests.fixtures.http import assert_envelope
-from tests.fixtures.relationships import block, logged_in, privacy_set
+from tests.fixtures.relationships import befriend, block, logged_in, privacy_set
 from tests.fixtures.taste import BudWorld
 
 pytestmark = pytest.mark.django_db
@@ -132,13 +132,7 @@ def test_discoverable_friends_shows_me_to_friends_only(
     # A friendship made by the services bumps the pages; here, through the API, below.
     FriendRequest.objects.all().delete()
     Friendship.objects.all().delete()
-    sent = logged_in(ben).post(
-        reverse("api-v1:friend-requests"),
-        {"username": bud_world.me.username},
-        content_type="application/json",
-    )
-    accepted = api_client.post(reverse("api-v1:friend-request-accept", args=[sent.json()["id"]]))
-    assert accepted.status_code == HTTPStatus.OK
+    befriend(ben, bud_world.me)
 
     assert _names(api_client.get(url)) == ["ben", "ana", "cat"]
 
@@ -190,13 +184,7 @@ def test_a_bud_whose_taste_is_hidden_from_me_is_listed_without_what_we_share(
 
     privacy_set(ana, taste_visible_to="friends")
     assert _rows(api_client)["ana"] == (score, count, [], True)  # we are not friends
-    sent = logged_in(ana).post(
-        reverse("api-v1:friend-requests"),
-        {"username": bud_world.me.username},
-        content_type="application/json",
-    )
-    accepted = api_client.post(reverse("api-v1:friend-request-accept", args=[sent.json()["id"]]))
-    assert accepted.status_code == HTTPStatus.OK
+    befriend(ana, bud_world.me)
     assert _rows(api_client)["ana"] == before["ana"]
     ended = api_client.delete(reverse("api-v1:my-friend", args=["ana"]))
     assert ended.status_code == HTTPStatus.NO_CONTENT
@@ -235,7 +223,7 @@ def test_a_friend_whose_taste_is_hidden_has_no_blend_and_no_compatibility_in_my_
     api_client: Client, bud_world: BudWorld
 ) -> None:
     me, ana = bud_world.me, bud_world.users["ana"]
-    _befriend(me, ana)
+    _friendship_row(me, ana)
     blend = reverse("api-v1:friend-blend", args=["ana"])
     friends = reverse("api-v1:my-friends")
     shown = api_client.get(friends).json()["items"][0]["compatibility"]
@@ -259,13 +247,7 @@ def test_a_friendship_or_block_deleted_in_the_admin_holds_on_the_next_request(
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
     staff = logged_in(UserFactory.create(is_staff=True, is_superuser=True))
     privacy_set(ana, taste_visible_to="friends")
-    sent = logged_in(ana).post(
-        reverse("api-v1:friend-requests"),
-        {"username": me.username},
-        content_type="application/json",
-    )
-    accepted = api_client.post(reverse("api-v1:friend-request-accept", args=[sent.json()["id"]]))
-    assert accepted.status_code == HTTPStatus.OK
+    befriend(ana, me)
     block(ben, me)
     before = _rows(api_client)  # cached: each deletion below must drop this page
     assert (before["ana"][2:], "ben" in before) == ((["rare1", "rare2"], False), False)
@@ -680,7 +662,8 @@ def test_a_compare_link_across_a_block_or_expired_is_unknown(bud_world: BudWorld
 # --- blend and feed --------------------------------------------------------------------------
 
 
-def _befriend(first: User, second: User) -> None:
+def _friendship_row(first: User, second: User) -> None:
+    """A friendship row written directly (no request, no invalidation: for tests of reads)."""
     low, high = sorted((first.pk, second.pk))
     Friendship.objects.create(low_id=low, high_id=high)
 
@@ -691,7 +674,7 @@ def test_a_blend_puts_what_we_share_first_then_takes_turns(
     me, ana = bud_world.me, bud_world.users["ana"]
     url = reverse("api-v1:friend-blend", args=["ana"])
     assert_envelope(api_client.get(url), HTTPStatus.FORBIDDEN, "not_friends")
-    _befriend(me, ana)
+    _friendship_row(me, ana)
     # Ranks decide each side's favourites: my hit, ana's deep.
     taste_edge_set(user=me, kind="track", item=bud_world.tracks["hit"], relation="top", rank=1)
     taste_edge_set(user=ana, kind="track", item=bud_world.tracks["deep"], relation="top", rank=1)
@@ -714,8 +697,8 @@ def test_the_feed_shows_friends_whose_taste_i_may_see_newest_first(
     api_client: Client, bud_world: BudWorld
 ) -> None:
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
-    _befriend(me, ana)
-    _befriend(me, ben)
+    _friendship_row(me, ana)
+    _friendship_row(me, ben)
     privacy_set(ben, taste_visible_to="nobody")
     new = TrackFactory.create(name="new")
     taste_edge_set(user=ana, kind="track", item=new, relation=Relation.LIKE)
@@ -740,8 +723,8 @@ def test_the_feed_shows_friends_finished_imports_with_what_they_added(
     api_client: Client, bud_world: BudWorld
 ) -> None:
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
-    _befriend(me, ana)
-    _befriend(me, ben)
+    _friendship_row(me, ana)
+    _friendship_row(me, ben)
     privacy_set(ben, taste_visible_to="nobody")
     added = {"played": {"track": {"added": 2300, "updated": 4}}, "like": {"track": {"added": 0}}}
     for user, status in ((ana, ImportStatus.SUCCEEDED), (ben, ImportStatus.SUCCEEDED)):
@@ -795,8 +778,8 @@ def test_the_feed_reads_forward_to_page_3_and_back_to_page_1(
     api_client: Client, bud_world: BudWorld
 ) -> None:
     me, ana, ben = bud_world.me, bud_world.users["ana"], bud_world.users["ben"]
-    _befriend(me, ana)
-    _befriend(me, ben)
+    _friendship_row(me, ana)
+    _friendship_row(me, ben)
     for _ in range(5):
         taste_edge_set(user=ana, kind="track", item=TrackFactory.create(), relation=Relation.LIKE)
     # Everything at one instant but one upload: the keyset's source and id decide.
@@ -861,7 +844,7 @@ def test_a_profile_shows_taste_counts_only_to_whom_the_taste_is_visible(
     assert sum(shown["likes"].values()) > 0
     privacy_set(ana, taste_visible_to="friends")
     assert api_client.get(url).json()["taste_counts"] is None
-    _befriend(me, ana)
+    _friendship_row(me, ana)
     assert api_client.get(url).json()["taste_counts"] == shown
     privacy_set(ana, taste_visible_to="nobody")
     assert api_client.get(url).json()["taste_counts"] is None
