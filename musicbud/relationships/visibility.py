@@ -39,14 +39,17 @@ def friend_ids_read(*, user_id: int) -> set[int]:
     }
 
 
-def _hidden_parts(viewer_id: int) -> list[QuerySet[Any, tuple[int]]]:
+def _left_out(viewer_id: int, column: str) -> QuerySet[Any, tuple[int]]:
+    """The ids of the users whose ``column`` (``discoverable``, ``taste_visible_to``) leaves
+    ``viewer_id`` out: ``nobody``, or ``friends`` without a friendship (a subquery;
+    ``_audience_sql`` is the same rule as plain SQL)."""
     friends_low = Friendship.objects.filter(high_id=viewer_id).values("low_id")
     friends_high = Friendship.objects.filter(low_id=viewer_id).values("high_id")
-    private = (
+    return (
         PrivacySettings.objects.filter(
-            Q(discoverable=Audience.NOBODY)
+            Q(**{column: Audience.NOBODY})
             | (
-                Q(discoverable=Audience.FRIENDS)
+                Q(**{column: Audience.FRIENDS})
                 & ~Q(user_id__in=friends_low)
                 & ~Q(user_id__in=friends_high)
             )
@@ -54,9 +57,12 @@ def _hidden_parts(viewer_id: int) -> list[QuerySet[Any, tuple[int]]]:
         .exclude(user_id=viewer_id)
         .values_list("user_id")
     )
+
+
+def _hidden_parts(viewer_id: int) -> list[QuerySet[Any, tuple[int]]]:
     blocked = Block.objects.filter(blocker_id=viewer_id).values_list("blocked_id")
     blockers = Block.objects.filter(blocked_id=viewer_id).values_list("blocker_id")
-    return [blocked, blockers, private]
+    return [blocked, blockers, _left_out(viewer_id, "discoverable")]
 
 
 def visible_users_q(*, viewer_id: int) -> Q:
@@ -70,7 +76,7 @@ def visible_users_q(*, viewer_id: int) -> Q:
 
 def _audience_sql(column: str) -> str:
     # Whose ``column`` (discoverable, taste_visible_to) leaves %(me)s out: nobody, or friends
-    # without a friendship.
+    # without a friendship (``_left_out``'s rule as plain SQL).
     privacy = PrivacySettings._meta.db_table
     friendship = Friendship._meta.db_table
     return (
@@ -157,25 +163,12 @@ async def taste_visible(*, viewer_id: int, owner_id: int) -> bool:
 
 def taste_hidden_among_read(*, viewer_id: int, public_ids: Iterable[UUID]) -> frozenset[UUID]:
     """Those of ``public_ids`` whose ``taste_visible_to`` leaves ``viewer_id`` out (sync: one
-    query, two when someone shows their taste to friends only). For the rows of a listing:
-    the people in it are already visible (no block either way)."""
-    rows = list(
-        PrivacySettings.objects.filter(user__public_id__in=list(public_ids))
-        .exclude(taste_visible_to=Audience.EVERYONE)
-        .exclude(user_id=viewer_id)
-        .values_list("user_id", "user__public_id", "taste_visible_to")
-    )
-    if not rows:
-        return frozenset()
-    friends = (
-        friend_ids_read(user_id=viewer_id)
-        if any(audience == Audience.FRIENDS for _, _, audience in rows)
-        else set()
-    )
+    query). For the rows of a listing: the people in it are already visible (no block either
+    way)."""
     return frozenset(
-        public_id
-        for user_id, public_id, audience in rows
-        if not _audience_allows(audience, friends=user_id in friends)
+        User.objects.filter(
+            public_id__in=list(public_ids), pk__in=_left_out(viewer_id, "taste_visible_to")
+        ).values_list("public_id", flat=True)
     )
 
 
