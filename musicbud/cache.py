@@ -28,6 +28,7 @@ from fastpath.bounded import BoundedLRU
 from fastpath.read_ahead import CacheRead
 from fastpath.redis import Connection as FastPathConnection
 from fastpath.redis import SharedConnection
+from musicbud.single_flight import single_flight
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -172,49 +173,6 @@ class DecodedMemo:
 
 
 _decoded = DecodedMemo(max_entries=256, max_bytes=512 * 1024)
-
-
-_CANCELLED: Any = object()
-"""A flight's result when its caller was cancelled: the waiters start a new one."""
-_FAILED: Any = object()
-"""A flight's result when its computation raised: each waiter computes its own."""
-_flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Future[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-async def single_flight(key: str, compute: Callable[[], Awaitable[T]]) -> T:
-    """``compute()``'s value, computed once for the callers of one event loop that ask for the
-    same ``key`` while it runs: the first computes (in its own task and context: the value
-    must depend on ``key`` only), the others wait and get the same object (so only for
-    immutable values). ``compute`` must not ask for its own key (it would wait for itself).
-
-    A failure is each caller's own, never handed to another request: when the computation
-    raises, every waiter computes its own at once (a failing database is not queued behind
-    one caller at a time); when its caller is cancelled (its client gone), the waiters start
-    a new shared computation."""
-    loop = asyncio.get_running_loop()
-    flights = _flights.setdefault(loop, {})
-    while (pending := flights.get(key)) is not None:
-        # shield: a waiter cancelled (its client gone) does not cancel the computation.
-        value = await asyncio.shield(pending)
-        if value is _FAILED:
-            return await compute()
-        if value is not _CANCELLED:
-            return value  # type: ignore[no-any-return]
-    flight: asyncio.Future[Any] = loop.create_future()
-    flights[key] = flight
-    outcome: Any = _CANCELLED
-    try:
-        outcome = await compute()
-    except Exception:
-        outcome = _FAILED
-        raise
-    else:
-        return outcome  # type: ignore[no-any-return]
-    finally:
-        del flights[key]
-        flight.set_result(outcome)
 
 
 async def run_script(script: str, sha: str, *args: Any) -> Any:
@@ -458,6 +416,18 @@ class AsyncCache:
         self.lookup_observed(key.split(":", 1)[0], hit=hit)
         if hit:
             return value  # type: ignore[no-any-return]
+        return await self.fill(key, factory, expire, shared=shared)
+
+    async def fill(
+        self,
+        key: str,
+        factory: Callable[[], Awaitable[T]],
+        expire: int | None,
+        *,
+        shared: bool = False,
+    ) -> T:
+        """``factory()``'s value, stored under ``key`` (a miss's second half). ``shared``: the
+        value is immutable, so concurrent misses of ``key`` compute it once (``single_flight``)."""
 
         async def compute() -> T:
             computed = await factory()
@@ -523,14 +493,12 @@ class CachedQuery(Generic[P, T]):
         async_cache.lookup_observed(self._prefix, hit=value is not MISSING)
         if value is not MISSING:
             return value  # type: ignore[no-any-return]
-        key = f"{read.key}{generation}"
-
-        async def compute() -> T:
-            computed = await self._func(*args, **kwargs)
-            await async_cache.set(key, computed, expire)
-            return computed
-
-        return await (single_flight(key, compute) if self._shared else compute())
+        return await async_cache.fill(
+            f"{read.key}{generation}",
+            lambda: self._func(*args, **kwargs),
+            expire,
+            shared=self._shared,
+        )
 
 
 def cached_query(

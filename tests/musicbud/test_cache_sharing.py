@@ -8,7 +8,8 @@ import pickle
 
 import pytest
 
-from musicbud.cache import DecodedMemo, single_flight
+from musicbud.cache import DecodedMemo
+from musicbud.single_flight import single_flight
 
 
 def _raw(value: object) -> bytes:
