@@ -273,9 +273,12 @@ class AsyncCache:
             return
         await redis_client().set(self.make_key(key), _encode(value), ex=expire)
 
-    async def add(self, key: str, value: Any, expire: int) -> bool:
-        """Store ``value`` only if ``key`` is absent (SET NX); True if it was stored."""
+    async def add(self, key: str, value: Any, expire: int | None) -> bool:
+        """Store ``value`` only if ``key`` is absent (SET NX); True if it was stored.
+        ``expire`` as for ``set`` (``<= 0``: nothing is stored)."""
         read_ahead.drop()
+        if expire is not None and expire <= 0:
+            return False
         if not self.uses_redis:
             return bool(django_cache.add(key, value, expire))
         stored = await redis_client().set(self.make_key(key), _encode(value), ex=expire, nx=True)
@@ -426,12 +429,15 @@ class AsyncCache:
         *,
         shared: bool = False,
     ) -> T:
-        """``factory()``'s value, stored under ``key`` (a miss's second half). ``shared``: the
-        value is immutable, so concurrent misses of ``key`` compute it once (``single_flight``)."""
+        """``factory()``'s value, stored under ``key`` unless a value was stored there while it
+        was computed (a miss's second half). That one is kept: it is as fresh or fresher (a
+        write's refresh stores the new value; a slow computation started before that write
+        must not overwrite it for a whole TTL). ``shared``: the value is immutable, so
+        concurrent misses of ``key`` compute it once (``single_flight``)."""
 
         async def compute() -> T:
             computed = await factory()
-            await self.set(key, computed, expire)
+            await self.add(key, computed, expire)
             return computed
 
         return await (single_flight(key, compute) if shared else compute())

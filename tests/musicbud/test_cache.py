@@ -263,6 +263,36 @@ async def test_concurrent_misses_of_a_shared_query_compute_it_once(
     assert calls == [1]
 
 
+@pytest.mark.parametrize("shared", [False, True])
+async def test_a_value_stored_while_a_miss_is_computed_is_kept(backend: str, shared: bool) -> None:
+    # A read missed and computes from the old row; a write meanwhile stores the new value (as
+    # profile_refresh does). The slow computation must not overwrite it for a whole TTL.
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def old_row() -> dict[str, str]:
+        started.set()
+        await release.wait()
+        return {"bio": "old"}
+
+    filling = asyncio.create_task(async_cache.get_or_set("p", old_row, 60, shared=shared))
+    await started.wait()
+    await async_cache.set("p", {"bio": "new"}, 60)
+    release.set()
+
+    assert await filling == {"bio": "old"}  # its caller overlapped the write
+    assert await async_cache.get("p") == {"bio": "new"}
+
+
+async def test_add_stores_only_when_absent_and_never_with_a_spent_expiry(backend: str) -> None:
+    assert await async_cache.add("a", 1, 60) is True
+    assert await async_cache.add("a", 2, 60) is False
+    assert await async_cache.get("a") == 1
+    assert await async_cache.add("b", 1, 0) is False
+    assert await async_cache.get("b", MISSING) is MISSING
+    assert await async_cache.add("c", 1, None) is True
+    assert await async_cache.get("c") == 1
+
+
 async def test_concurrent_misses_of_an_unshared_query_each_get_their_own_value(
     backend: str,
 ) -> None:
