@@ -19,19 +19,16 @@ from musicbud.connections.providers.base import (
     AuthorizationStart,
     CatalogueEntry,
     Image,
-    Provider,
     ProviderItem,
     ProviderSession,
-    TokenSet,
     pkce_pair,
 )
 from musicbud.connections.providers.errors import (
-    ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
 )
-from musicbud.connections.providers.oauth import Shape, shape_parse, token_answer
-from musicbud.connections.providers.settings import MalSettings, secret
+from musicbud.connections.providers.oauth import OAuthCodeProvider, Shape, shape_parse
+from musicbud.connections.providers.settings import MalSettings
 from musicbud.connections.providers.transport import response_json
 from musicbud.models import ItemKind, Relation
 
@@ -110,13 +107,14 @@ def list_items(kind: str, entries: list[ListEntry]) -> Iterator[ProviderItem]:
         yield ProviderItem(relation=Relation.TOP, entry=_entry(kind, entry.node), rank=rank)
 
 
-class MalProvider(Provider[MalSettings]):
+class MalProvider(OAuthCodeProvider[MalSettings]):
     name = "mal"
+    authority = api_name = "MyAnimeList"
 
     # --- authorization -------------------------------------------------------------------
 
-    def callback_url(self) -> str:
-        return str(self.config.REDIRECT_URI or "")
+    def token_url(self) -> str:
+        return f"{self.config.AUTH_URL.rstrip('/')}/token"
 
     def authorization_start(self, *, state: str) -> AuthorizationStart:
         verifier, challenge = pkce_pair(CHALLENGE_METHOD)
@@ -132,40 +130,6 @@ class MalProvider(Provider[MalSettings]):
         )
         base = self.config.AUTH_URL.rstrip("/")
         return AuthorizationStart(url=f"{base}/authorize?{query}", code_verifier=verifier)
-
-    def callback_grant(self, params: Mapping[str, str]) -> str:
-        return params.get("code", "")
-
-    def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
-        return self._token_request(
-            {
-                "grant_type": "authorization_code",
-                "code": grant,
-                "redirect_uri": self.config.REDIRECT_URI or "",
-                "code_verifier": code_verifier,
-            },
-            previous_refresh="",
-        )
-
-    def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise ProviderAuthRevoked("MyAnimeList gave no refresh token; authorize again")
-        return self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
-            previous_refresh=tokens.refresh_token,
-        )
-
-    def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
-        credentials = {
-            "client_id": self.config.CLIENT_ID or "",
-            "client_secret": secret(self.config.CLIENT_SECRET),
-        }
-        response = self.transport.request(
-            "POST", f"{self.config.AUTH_URL.rstrip('/')}/token", data=form | credentials
-        )
-        return token_answer(
-            response, service="MyAnimeList", label=self.label, previous_refresh=previous_refresh
-        )
 
     # --- API v2 --------------------------------------------------------------------------
 
@@ -212,14 +176,7 @@ class MalProvider(Provider[MalSettings]):
     def _get(
         self, session: ProviderSession, url: str, params: Mapping[str, str | int] | None
     ) -> dict[str, Any]:
-        sent = session.tokens
-        response = self._bearer_get(sent, url, params)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            session.tokens = self.token_refresh(tokens=sent)
-            session.refreshed = True
-            response = self._bearer_get(session.tokens, url, params)
-            if response.status_code == HTTPStatus.UNAUTHORIZED:
-                raise ProviderAuthRevoked("MyAnimeList refused a freshly refreshed token")
+        response = self._authorized_get(session, url, params)
         body = response_json(response, label=self.label)
         if response.status_code != HTTPStatus.OK:
             error = str(body.get("error", ""))[:100]
@@ -228,9 +185,3 @@ class MalProvider(Provider[MalSettings]):
                 + (f" ({error})" if error else "")
             )
         return body
-
-    def _bearer_get(
-        self, tokens: TokenSet, url: str, params: Mapping[str, str | int] | None
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        return self.transport.request("GET", url, params=params, headers=headers)

@@ -56,14 +56,19 @@ def secret(value: SecretStr | None) -> str:
     return value.get_secret_value() if value is not None else ""
 
 
-class SpotifySettings(ProviderSettings):
-    """Spotify: Authorization Code with PKCE, then the Web API."""
+class OAuthClientSettings(ProviderSettings):
+    """A service reached as an OAuth 2.0 client: the credentials it issued us and our callback."""
 
     REQUIRED = ("CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI")
 
     CLIENT_ID: str | None = None
     CLIENT_SECRET: SecretStr | None = None
     REDIRECT_URI: CallbackUrl = None
+
+
+class SpotifySettings(OAuthClientSettings):
+    """Spotify: Authorization Code with PKCE, then the Web API."""
+
     ACCOUNTS_URL: BaseUrl = "https://accounts.spotify.com"
     API_URL: BaseUrl = "https://api.spotify.com/v1"
     # short_term (~4 weeks) | medium_term (~6 months) | long_term (~1 year) for top items.
@@ -86,15 +91,10 @@ class LastfmSettings(ProviderSettings):
     CALLBACK_URL: CallbackUrl = None
 
 
-class YtmusicSettings(ProviderSettings):
+class YtmusicSettings(OAuthClientSettings):
     """YouTube Music: Google's OAuth 2.0 (authorization code with PKCE S256, offline access),
     then the YouTube Data API v3."""
 
-    REQUIRED = ("CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI")
-
-    CLIENT_ID: str | None = None
-    CLIENT_SECRET: SecretStr | None = None
-    REDIRECT_URI: CallbackUrl = None
     AUTH_URL: BaseUrl = "https://accounts.google.com/o/oauth2/v2/auth"
     TOKEN_URL: BaseUrl = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
     # Where a grant is revoked when its account is deleted.
@@ -102,14 +102,9 @@ class YtmusicSettings(ProviderSettings):
     API_URL: BaseUrl = "https://www.googleapis.com/youtube/v3"
 
 
-class MalSettings(ProviderSettings):
+class MalSettings(OAuthClientSettings):
     """MyAnimeList: OAuth 2.0 with PKCE (``plain`` only), then API v2."""
 
-    REQUIRED = ("CLIENT_ID", "CLIENT_SECRET", "REDIRECT_URI")
-
-    CLIENT_ID: str | None = None
-    CLIENT_SECRET: SecretStr | None = None
-    REDIRECT_URI: CallbackUrl = None
     # ``<AUTH_URL>/authorize`` and ``<AUTH_URL>/token``.
     AUTH_URL: BaseUrl = "https://myanimelist.net/v1/oauth2"
     API_URL: BaseUrl = "https://api.myanimelist.net/v2"

@@ -3,7 +3,6 @@ object followed through ``next``)."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -19,20 +18,17 @@ from musicbud.connections.providers.base import (
     AuthorizationStart,
     CatalogueEntry,
     Image,
-    Provider,
     ProviderItem,
     ProviderSession,
-    TokenSet,
     pkce_pair,
 )
 from musicbud.connections.providers.errors import (
-    ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
 )
-from musicbud.connections.providers.oauth import Shape, shape_parse, token_answer
-from musicbud.connections.providers.settings import SpotifySettings, secret
-from musicbud.connections.providers.transport import ProviderTransport, response_json
+from musicbud.connections.providers.oauth import OAuthCodeProvider, Shape, shape_parse
+from musicbud.connections.providers.settings import SpotifySettings
+from musicbud.connections.providers.transport import response_json
 from musicbud.models import ItemKind, Relation
 
 SCOPES = "user-top-read user-library-read user-follow-read user-read-recently-played"
@@ -130,17 +126,15 @@ def _track_entry(track: _Track) -> CatalogueEntry:
     )
 
 
-class SpotifyProvider(Provider[SpotifySettings]):
+class SpotifyProvider(OAuthCodeProvider[SpotifySettings]):
     name = "spotify"
-
-    def __init__(self, transport: ProviderTransport | None = None) -> None:
-        super().__init__(transport)
-        self._refresh_lock = threading.Lock()
+    authority = api_name = "Spotify"
+    basic_client_auth = True
 
     # --- authorization -------------------------------------------------------------------
 
-    def callback_url(self) -> str:
-        return str(self.config.REDIRECT_URI or "")
+    def token_url(self) -> str:
+        return f"{self.config.ACCOUNTS_URL.rstrip('/')}/api/token"
 
     def authorization_start(self, *, state: str) -> AuthorizationStart:
         verifier, challenge = pkce_pair()
@@ -157,44 +151,6 @@ class SpotifyProvider(Provider[SpotifySettings]):
         )
         base = self.config.ACCOUNTS_URL.rstrip("/")
         return AuthorizationStart(url=f"{base}/authorize?{query}", code_verifier=verifier)
-
-    def callback_grant(self, params: Mapping[str, str]) -> str:
-        return params.get("code", "")
-
-    def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
-        return self._token_request(
-            {
-                "grant_type": "authorization_code",
-                "code": grant,
-                "redirect_uri": self.config.REDIRECT_URI or "",
-                "client_id": self.config.CLIENT_ID or "",
-                "code_verifier": code_verifier,
-            },
-            previous_refresh="",
-        )
-
-    def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise ProviderAuthRevoked("Spotify gave no refresh token; authorize again")
-        return self._token_request(
-            {
-                "grant_type": "refresh_token",
-                "refresh_token": tokens.refresh_token,
-                "client_id": self.config.CLIENT_ID or "",
-            },
-            previous_refresh=tokens.refresh_token,
-        )
-
-    def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
-        response = self.transport.request(
-            "POST",
-            f"{self.config.ACCOUNTS_URL.rstrip('/')}/api/token",
-            data=form,
-            auth=(self.config.CLIENT_ID or "", secret(self.config.CLIENT_SECRET)),
-        )
-        return token_answer(
-            response, service="Spotify", label=self.label, previous_refresh=previous_refresh
-        )
 
     # --- the Web API ---------------------------------------------------------------------
 
@@ -319,18 +275,7 @@ class SpotifyProvider(Provider[SpotifySettings]):
         *,
         params: Mapping[str, str | int] | None = None,
     ) -> dict[str, Any]:
-        sent = session.tokens
-        response = self._bearer_get(sent, url, params)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            # Expired access token: refresh once and carry on. Pages fetched side by side
-            # share one refresh: whoever comes second finds the new token already there.
-            with self._refresh_lock:
-                if session.tokens is sent:
-                    session.tokens = self.token_refresh(tokens=sent)
-                    session.refreshed = True
-            response = self._bearer_get(session.tokens, url, params)
-            if response.status_code == HTTPStatus.UNAUTHORIZED:
-                raise ProviderAuthRevoked("Spotify refused a freshly refreshed token")
+        response = self._authorized_get(session, url, params)
         body = response_json(response, label=self.label)
         if response.status_code != HTTPStatus.OK:
             error = body.get("error")
@@ -340,12 +285,6 @@ class SpotifyProvider(Provider[SpotifySettings]):
                 + (f": {str(message)[:200]}" if message else "")
             )
         return body
-
-    def _bearer_get(
-        self, tokens: TokenSet, url: str, params: Mapping[str, str | int] | None
-    ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        return self.transport.request("GET", url, params=params, headers=headers)
 
 
 def _checked_page(page: object, path: str) -> dict[str, Any]:

@@ -16,20 +16,18 @@ from musicbud.connections.providers.base import (
     AuthorizationStart,
     CatalogueEntry,
     Image,
-    Provider,
     ProviderItem,
     ProviderSession,
     TokenSet,
     pkce_pair,
 )
 from musicbud.connections.providers.errors import (
-    ProviderAuthRevoked,
     ProviderBadResponse,
     ProviderRejected,
     ProviderUnavailable,
 )
-from musicbud.connections.providers.oauth import Shape, shape_parse, token_answer
-from musicbud.connections.providers.settings import YtmusicSettings, secret
+from musicbud.connections.providers.oauth import OAuthCodeProvider, Shape, shape_parse
+from musicbud.connections.providers.settings import YtmusicSettings
 from musicbud.connections.providers.transport import response_json
 from musicbud.models import ItemKind, Relation
 
@@ -131,13 +129,15 @@ def _error_reason(body: dict[str, Any]) -> tuple[str, str]:
     return str(reason), str(error.get("message", ""))[:200]
 
 
-class YtmusicProvider(Provider[YtmusicSettings]):
+class YtmusicProvider(OAuthCodeProvider[YtmusicSettings]):
     name = "ytmusic"
+    authority = "Google"
+    api_name = "YouTube"
 
     # --- authorization (Google OAuth 2.0) --------------------------------------------------
 
-    def callback_url(self) -> str:
-        return str(self.config.REDIRECT_URI or "")
+    def token_url(self) -> str:
+        return str(self.config.TOKEN_URL)
 
     def authorization_start(self, *, state: str) -> AuthorizationStart:
         verifier, challenge = pkce_pair("S256")
@@ -158,28 +158,6 @@ class YtmusicProvider(Provider[YtmusicSettings]):
         )
         return AuthorizationStart(url=f"{self.config.AUTH_URL}?{query}", code_verifier=verifier)
 
-    def callback_grant(self, params: Mapping[str, str]) -> str:
-        return params.get("code", "")
-
-    def code_exchange(self, *, grant: str, code_verifier: str) -> TokenSet:
-        return self._token_request(
-            {
-                "grant_type": "authorization_code",
-                "code": grant,
-                "redirect_uri": self.config.REDIRECT_URI or "",
-                "code_verifier": code_verifier,
-            },
-            previous_refresh="",
-        )
-
-    def token_refresh(self, *, tokens: TokenSet) -> TokenSet:
-        if not tokens.refresh_token:
-            raise ProviderAuthRevoked("Google gave no refresh token; authorize again")
-        return self._token_request(
-            {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token},
-            previous_refresh=tokens.refresh_token,
-        )
-
     def token_revoke(self, *, tokens: TokenSet) -> bool:
         """Revoke the grant at Google (its revocation endpoint): the refresh token ends the
         grant with every access token it gave. A 400 means Google no longer knows the token
@@ -191,16 +169,6 @@ class YtmusicProvider(Provider[YtmusicSettings]):
         if response.status_code in {HTTPStatus.OK, HTTPStatus.BAD_REQUEST}:
             return True
         raise ProviderRejected(f"Google's revocation endpoint answered {response.status_code}")
-
-    def _token_request(self, form: dict[str, str], *, previous_refresh: str) -> TokenSet:
-        credentials = {
-            "client_id": self.config.CLIENT_ID or "",
-            "client_secret": secret(self.config.CLIENT_SECRET),
-        }
-        response = self.transport.request("POST", self.config.TOKEN_URL, data=form | credentials)
-        return token_answer(
-            response, service="Google", label=self.label, previous_refresh=previous_refresh
-        )
 
     # --- the YouTube Data API ------------------------------------------------------------
 
@@ -272,15 +240,7 @@ class YtmusicProvider(Provider[YtmusicSettings]):
         self, session: ProviderSession, path: str, params: Mapping[str, str]
     ) -> dict[str, Any]:
         url = f"{self.config.API_URL.rstrip('/')}{path}"
-        sent = session.tokens
-        response = self._bearer_get(sent, url, params)
-        if response.status_code == HTTPStatus.UNAUTHORIZED:
-            # Expired access token (Google's last an hour): refresh once and carry on.
-            session.tokens = self.token_refresh(tokens=sent)
-            session.refreshed = True
-            response = self._bearer_get(session.tokens, url, params)
-            if response.status_code == HTTPStatus.UNAUTHORIZED:
-                raise ProviderAuthRevoked("YouTube refused a freshly refreshed token")
+        response = self._authorized_get(session, url, params)
         body = response_json(response, label=self.label)
         if response.status_code == HTTPStatus.OK:
             return body
@@ -295,7 +255,3 @@ class YtmusicProvider(Provider[YtmusicSettings]):
             + (f" ({reason})" if reason else "")
             + (f": {message}" if message else "")
         )
-
-    def _bearer_get(self, tokens: TokenSet, url: str, params: Mapping[str, str]) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        return self.transport.request("GET", url, params=params, headers=headers)
