@@ -22,7 +22,7 @@ from musicbud.services.taste import taste_edge_set
 from tests.docker.test_gunicorn_conf import load_conf
 from tests.factories import TrackFactory
 from tests.fixtures.http import assert_envelope
-from tests.fixtures.processes import run_python
+from tests.fixtures.processes import run_python, run_pythons
 
 # Every scrape also reads the projection lag from the outbox table.
 pytestmark = [pytest.mark.urls("tests.api.probe"), pytest.mark.django_db]
@@ -235,8 +235,8 @@ def test_metrics_from_several_processes_are_merged(
     def run(script: str) -> str:
         return run_python(script, env).stdout
 
-    first_pid = int(run(worker).split()[-1])
-    second_pid = int(run(worker).split()[-1])
+    # The workers are independent: they run side by side, as a server's do.
+    first_pid, second_pid = (int(out.split()[-1]) for out in run_pythons(worker, worker, env=env))
     text = run(scraper)
 
     labels = {"method": "GET", "route": "/health/live", "status": "200"}

@@ -200,23 +200,24 @@ async def all_pages(**kwargs: Any) -> list[Bud]:
 # --- the contract ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", list(BudSource))
-async def test_buds_for_user_match_the_formula(world: TasteWorld, source: BudSource) -> None:
-    # Every kind (and none) against one world: building it is most of a case's cost. Every
-    # mismatch is collected, so a failure names each kind and user it concerns.
+async def test_buds_for_user_match_the_formula(world: TasteWorld) -> None:
+    # Every source and kind (and none) against one world: building it is most of a case's
+    # cost. Every mismatch is collected, so a failure names each source, kind and user it
+    # concerns.
     ref = await reference()
     mismatches = []
-    for kind in [None, *KINDS]:
-        for name in ("alice", "bob", "carol", "dave", "frank"):
-            user = world.users[name]
-            page = await queries.buds_for_user(
-                user_id=user.pk, kind=kind, source=source, limit=50, cursor=None
-            )
-            try:
-                assert page.next_cursor is None
-                assert_same(flatten(page.buds), ref.buds(user.pk, _cells(source, kind)))
-            except AssertionError as mismatch:
-                mismatches.append(f"kind={kind} user={name}: {mismatch}")
+    for source in BudSource:
+        for kind in [None, *KINDS]:
+            for name in ("alice", "bob", "carol", "dave", "frank"):
+                user = world.users[name]
+                page = await queries.buds_for_user(
+                    user_id=user.pk, kind=kind, source=source, limit=50, cursor=None
+                )
+                try:
+                    assert page.next_cursor is None
+                    assert_same(flatten(page.buds), ref.buds(user.pk, _cells(source, kind)))
+                except AssertionError as mismatch:
+                    mismatches.append(f"source={source} kind={kind} user={name}: {mismatch}")
     assert not mismatches, "\n".join(mismatches)
 
 
@@ -247,8 +248,19 @@ async def walk_both_ways(fetch: Fetch) -> tuple[list[BudPage], list[BudPage]]:
     return forward, backward[::-1]
 
 
-@pytest.mark.parametrize("limit", [1, 2, 3, 4])
-async def test_pages_read_back_are_the_pages_read_forward(world: TasteWorld, limit: int) -> None:
+async def test_pages_read_back_are_the_pages_read_forward(world: TasteWorld) -> None:
+    # Every page size against one world (building it is most of a case's cost); each size is
+    # checked to its first failure, and every failure names its size.
+    failures = []
+    for limit in (1, 2, 3, 4):
+        try:
+            await _pages_read_back_at(world, limit)
+        except AssertionError as failure:
+            failures.append(f"limit={limit}: {failure}")
+    assert not failures, "\n".join(failures)
+
+
+async def _pages_read_back_at(world: TasteWorld, limit: int) -> None:
     for name in ("alice", "bob", "carol", "dave", "frank"):
         user = world.users[name]
 
@@ -338,11 +350,19 @@ async def test_item_pages_read_back_are_the_pages_read_forward(world: TasteWorld
     assert walked > 2  # some item has more than two pages of holders
 
 
-@pytest.mark.parametrize("source", list(BudSource))
-async def test_bud_count_is_how_many_buds_the_pages_walk(
-    world: TasteWorld, source: BudSource
-) -> None:
+async def test_bud_count_is_how_many_buds_the_pages_walk(world: TasteWorld) -> None:
+    # Every source against one world, as above: each to its first failure, each failure named.
     ref = await reference()
+    failures = []
+    for source in BudSource:
+        try:
+            await _bud_counts_walked(world, ref, source)
+        except AssertionError as failure:
+            failures.append(f"source={source}: {failure}")
+    assert not failures, "\n".join(failures)
+
+
+async def _bud_counts_walked(world: TasteWorld, ref: Reference, source: BudSource) -> None:
     counted = []
     for name in ("alice", "bob", "carol", "dave", "frank"):
         user = world.users[name]
