@@ -3,22 +3,12 @@ other keep both channels (the later one's key carries its id)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("chat", "0001_initial")]
 AFTER = [("chat", "0002_channel_name_key")]
-
-
-@pytest.fixture
-def executor() -> Iterator[MigrationExecutor]:
-    executor = MigrationExecutor(connection)
-    yield executor
-    executor = MigrationExecutor(connection)  # the graph as the test left it
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -14,8 +14,7 @@ AFTER = [("chat", "0003_public_ids")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_existing_chat_rows_get_distinct_public_ids() -> None:
-    executor = MigrationExecutor(connection)
+def test_existing_chat_rows_get_distinct_public_ids(executor: MigrationExecutor) -> None:
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
     # The users' table is today's (only chat went back): rows by id.
