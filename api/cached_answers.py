@@ -35,7 +35,7 @@ from fastpath.handler import Scope
 from fastpath.lane import Counted, Planner
 from fastpath.read_ahead import CacheRead, ReadsAhead, reads_ahead
 from fastpath.rendered import rendered_response
-from musicbud.cache import async_cache, shared_redis, stored_bytes
+from musicbud.cache import async_cache, cache_name, shared_redis, stored_bytes
 from musicbud.selectors.users import user_credential_key
 from musicbud.services.tokens import TokenClaims, TokenRejected, access_token_decode
 from musicbud.token_store import ACTIVE_STORED, family_cache_key
@@ -292,7 +292,7 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
         context = request_id_var.set(request_id)
         try:
             for read in reads:
-                async_cache.lookup_observed(read.key.split(":", 1)[0], hit=True)
+                async_cache.lookup_observed(cache_name(read.key), hit=True)
             metrics.request_observed(
                 route=route.route, method="GET", status=status, seconds=seconds
             )

@@ -415,8 +415,7 @@ class AsyncCache:
         value missing is computed once for the concurrent misses (``single_flight``)."""
         value = await self.get(key, MISSING, shared=shared)
         hit = value is not MISSING
-        # The cache's name is the key's prefix ("profile:12" -> "profile"): bounded labels.
-        self.lookup_observed(key.split(":", 1)[0], hit=hit)
+        self.lookup_observed(cache_name(key), hit=hit)
         if hit:
             return value  # type: ignore[no-any-return]
         return await self.fill(key, factory, expire, shared=shared)
@@ -430,10 +429,12 @@ class AsyncCache:
         shared: bool = False,
     ) -> T:
         """``factory()``'s value, stored under ``key`` unless a value was stored there while it
-        was computed (a miss's second half). That one is kept: it is as fresh or fresher (a
-        write's refresh stores the new value; a slow computation started before that write
-        must not overwrite it for a whole TTL). ``shared``: the value is immutable, so
-        concurrent misses of ``key`` compute it once (``single_flight``)."""
+        was computed (a miss's second half): a write's refresh (``CachedQuery.store``) is not
+        overwritten by a computation that began before the write. A read invalidated by
+        deleting its key could keep a value computed before the deletion (a miss that stored
+        after it first): such reads take a generation, which a change bumps, so a computation
+        that began before the change stores where nothing reads. ``shared``: the value is
+        immutable, so concurrent misses of ``key`` compute it once (``single_flight``)."""
 
         async def compute() -> T:
             computed = await factory()
@@ -444,6 +445,12 @@ class AsyncCache:
 
 
 async_cache = AsyncCache()
+
+
+def cache_name(key: str) -> str:
+    """The name of the cache a key or prefix belongs to, its first part ("profile:2:12" ->
+    "profile"): the lookups' metric label, so a bounded set."""
+    return key.split(":", 1)[0]
 
 
 def _default_suffix(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
@@ -483,6 +490,17 @@ class CachedQuery(Generic[P, T]):
         # The generation ends the key: "<prefix>:<suffix>:g<generation>".
         return CacheRead(f"{self._prefix}:{suffix}:g", self._generation(*args, **kwargs))
 
+    async def store(self, value: T, /, *args: P.args, **kwargs: P.kwargs) -> None:
+        """Store ``value`` as the answer to this call, over what is cached (a write's refresh,
+        so the writer reads its own change), under the current generation."""
+        expire = self._ttl() if callable(self._ttl) else self._ttl
+        read = self.cache_read(*args, **kwargs)
+        if read.generation_key is None:
+            await async_cache.set(read.key, value, expire)
+            return
+        generation = int(await async_cache.get(read.generation_key, 0))
+        await async_cache.set(f"{read.key}{generation}", value, expire)
+
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
         call_ttl = kwargs.pop("cache_ttl", None)
         expire = call_ttl if isinstance(call_ttl, int) else self._ttl
@@ -496,7 +514,7 @@ class CachedQuery(Generic[P, T]):
         generation, value = await async_cache.get_generational(
             read.generation_key, read.key, read.key_suffix
         )
-        async_cache.lookup_observed(self._prefix, hit=value is not MISSING)
+        async_cache.lookup_observed(cache_name(self._prefix), hit=value is not MISSING)
         if value is not MISSING:
             return value  # type: ignore[no-any-return]
         return await async_cache.fill(

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-# The prefixes of the cached reads (``musicbud.cache.cached_query``): "profile:<user_id>",
-# "buds:<user_id>:p<shape>:<page>:g<generation>" (and a ranking's count, "buds:<user_id>:<kind>:
-# <source>:count:g<generation>"). The profile's version names ProfileData's shape:
-# entries cached by code with an older shape are never read.
+# The prefixes of the cached reads (``musicbud.cache.cached_query``): "profile:<version>:
+# <user_id>:g<generation>", "buds:<user_id>:p<shape>:<page>:g<generation>" (and a ranking's
+# count, "buds:<user_id>:<kind>:<source>:count:g<generation>"). The profile's version names
+# ProfileData's shape: entries cached by code with an older shape are never read.
 PROFILE = "profile:2"
 BUDS = "buds"
 # The shape of a cached bud page (graph.types.BudPage), in its key for the same reason: version
@@ -17,8 +17,11 @@ BUDS = "buds"
 BUD_PAGE_SHAPE = 3
 
 
-def profile_key(user_id: int) -> str:
-    return f"{PROFILE}:{user_id}"
+# A change bumps a generation instead of deleting the entry: a read that began before the
+# change and stores after it stores under the old generation, which nothing reads again (a
+# deleted key would take its stale value for a whole TTL).
+def profile_generation_key(user_id: int) -> str:
+    return f"{PROFILE}:{user_id}:gen"
 
 
 # A taste change bumps the user's generation, which ends every bud page key of theirs: all
@@ -28,16 +31,19 @@ def buds_generation_key(user_id: int) -> str:
     return f"{BUDS}:{user_id}:gen"
 
 
+def _generation_bump(key: str) -> None:
+    # add() is atomic (SET NX), so concurrent first bumps cannot both reset the counter.
+    cache.add(key, 0, timeout=None)
+    cache.incr(key)
+
+
 def profile_cache_invalidate(*, user_id: int) -> None:
     """Drop the cached profile (sync: services run in a worker thread; shares keys with
     ``async_cache``)."""
-    cache.delete(profile_key(user_id))
+    _generation_bump(profile_generation_key(user_id))
 
 
 def taste_caches_invalidate(*, user_id: int) -> None:
     """Drop what a taste change makes stale: the profile's counts and every cached bud page."""
-    cache.delete(profile_key(user_id))
-    generation = buds_generation_key(user_id)
-    # add() is atomic (SET NX), so concurrent first bumps cannot both reset the counter.
-    cache.add(generation, 0, timeout=None)
-    cache.incr(generation)
+    _generation_bump(profile_generation_key(user_id))
+    _generation_bump(buds_generation_key(user_id))

@@ -12,8 +12,8 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Lower
 
 from fastpath.read_ahead import CacheRead
-from musicbud.cache import async_cache, cached_query
-from musicbud.cache_keys import PROFILE, profile_key
+from musicbud.cache import cached_query
+from musicbud.cache_keys import PROFILE, profile_generation_key
 from musicbud.errors import NotFound
 from musicbud.models import ItemKind, Relation, TasteEdge, User
 from musicbud.relationships.visibility import taste_visible, visible_user_find, visible_users_q
@@ -98,6 +98,7 @@ def _profile_load(user_id: int) -> ProfileData:
     PROFILE,
     ttl=lambda: settings.PROFILE_CACHE_TTL_SECONDS,
     key=lambda *, user_id: str(user_id),
+    generation=lambda *, user_id: profile_generation_key(user_id),
     shared=True,
 )
 async def profile_get(*, user_id: int) -> ProfileData:
@@ -113,7 +114,7 @@ def profile_reads(*, user_id: int) -> list[CacheRead]:
 async def profile_refresh(*, user_id: int) -> ProfileData:
     """Reload the profile and cache it (after a write, so the writer reads its own change)."""
     profile = await sync_to_async(_profile_load)(user_id)
-    await async_cache.set(profile_key(user_id), profile, settings.PROFILE_CACHE_TTL_SECONDS)
+    await profile_get.store(profile, user_id=user_id)
     return profile
 
 

@@ -15,7 +15,6 @@ from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from musicbud.cache_keys import profile_key
 from musicbud.errors import InvalidInput
 from musicbud.models import Relation, User
 from musicbud.selectors.profile import profile_get
@@ -24,6 +23,14 @@ from musicbud.services.taste import taste_edge_set
 from tests.factories import ArtistFactory, TrackFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+def cached_profile(user_id: int) -> Any:
+    """The profile cached under the user's current generation; None when there is none."""
+    read = profile_get.cache_read(user_id=user_id)
+    assert read.generation_key is not None
+    return cache.get(f"{read.key}{cache.get(read.generation_key, 0)}")
+
 
 ZERO_COUNTS = {"track": 0, "artist": 0, "album": 0, "genre": 0, "anime": 0, "manga": 0}
 ENVELOPE_KEYS = {"error", "message", "status_code", "request_id", "timestamp", "code"}
@@ -278,18 +285,18 @@ def test_profile_update_drops_the_cached_profile_after_commit(
     user: User, django_capture_on_commit_callbacks
 ) -> None:
     async_to_sync(profile_get)(user_id=user.pk)
-    assert cache.get(profile_key(user.pk)) is not None
+    assert cached_profile(user.pk) is not None
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         async_to_sync(profile_update)(user=user, bio="New")
         # A concurrent reader re-caches the still-committed (old) row before the commit ...
         async_to_sync(profile_get)(user_id=user.pk)
-    assert cache.get(profile_key(user.pk)) is not None
+    assert cached_profile(user.pk) is not None
     # ... and the after-commit invalidation drops it again.
     for callback in callbacks:
         callback()
 
-    assert cache.get(profile_key(user.pk)) is None
+    assert cached_profile(user.pk) is None
     assert async_to_sync(profile_get)(user_id=user.pk).bio == "New"
 
 
@@ -419,7 +426,9 @@ def test_a_changed_cache_entry_is_rendered_on_the_next_read(api_client: Client, 
     cached = async_to_sync(profile_get)(user_id=user.pk)
 
     # Another worker refreshed the entry (as profile_refresh does after a write).
-    cache.set(profile_key(user.pk), dataclasses.replace(cached, display_name="Elsewhere"))
+    async_to_sync(profile_get.store)(
+        dataclasses.replace(cached, display_name="Elsewhere"), user_id=user.pk
+    )
     second = api_client.get(reverse("api-v1:my-profile")).json()
 
     assert first["display_name"] == user.display_name

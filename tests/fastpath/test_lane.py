@@ -26,7 +26,7 @@ from config.lifespan import LifespanApp
 from fastpath.handler import HopFreeASGIHandler
 from fastpath.lane import _DYNAMIC, CachedReadLane, Template, _learn, forget_templates
 from musicbud.cache import redis_client
-from musicbud.cache_keys import profile_key
+from musicbud.cache_keys import profile_cache_invalidate
 from musicbud.services.tokens import TokenType, _encode, access_token_decode
 from musicbud.token_store import family_revoke
 from tests.api.test_hot_paths import bearer_headers
@@ -165,11 +165,9 @@ async def test_a_miss_goes_the_full_path(apps: tuple[Any, Any]) -> None:
     await asgi_request(lane_app, url, headers=token)
     await asgi_request(lane_app, url, headers=token)  # a template exists
 
-    from musicbud.cache import async_cache
-
-    await async_cache.delete(profile_key(claims.user_id))
+    await sync_to_async(profile_cache_invalidate)(user_id=claims.user_id)
     served = await asgi_request(lane_app, url, headers=[*token, ("x-request-id", "lane-miss-1")])
-    await async_cache.delete(profile_key(claims.user_id))
+    await sync_to_async(profile_cache_invalidate)(user_id=claims.user_id)
     reference = await asgi_request(full, url, headers=[*token, ("x-request-id", "lane-miss-1")])
 
     assert comparable(served) == comparable(reference)

@@ -476,6 +476,57 @@ async def test_cached_query_with_a_generation_is_dropped_when_the_counter_moves(
     assert await async_cache.get("pages:1:2:g1") == [2]
 
 
+async def test_a_computation_begun_before_a_generation_bump_is_not_read_after_it(
+    backend: str,
+) -> None:
+    # A read misses and computes from the old row; the change commits and bumps the
+    # generation (as the profile's and the buds' invalidations do); the old value lands under
+    # the old generation, so the next read computes the new one instead of keeping the old.
+    rows = ["old"]
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @cached_query("row", ttl=60, generation=lambda *, user: f"row:{user}:gen")
+    async def row(*, user: int) -> str:
+        value = rows[-1]
+        started.set()
+        await release.wait()
+        return value
+
+    reading = asyncio.create_task(row(user=1))
+    await started.wait()
+    rows.append("new")
+    await async_cache.increment("row:1:gen")
+    release.set()
+
+    assert await reading == "old"
+    assert await row(user=1) == "new"
+    assert await row(user=1) == "new"  # from the cache now
+
+
+async def test_store_overwrites_the_answer_of_the_current_generation(backend: str) -> None:
+    calls: list[int] = []
+
+    @cached_query("mine", ttl=60, key=lambda *, user: str(user), generation=lambda *, user: "g")
+    async def mine(*, user: int) -> str:
+        calls.append(user)
+        return "computed"
+
+    @cached_query("plain", ttl=60, key=lambda *, user: str(user))
+    async def plain(*, user: int) -> str:
+        calls.append(user)
+        return "computed"
+
+    assert await mine(user=1) == "computed"
+    await async_cache.increment("g")
+    await mine.store("refreshed", user=1)
+    await plain.store("refreshed", user=1)
+
+    assert (await mine(user=1), await plain(user=1)) == ("refreshed", "refreshed")
+    assert calls == [1]
+    assert await async_cache.get("mine:1:g1") == "refreshed"
+    assert await async_cache.get("mine:1:g0") == "computed"
+
+
 async def test_cached_query_reads_a_callable_ttl_at_call_time(backend: str) -> None:
     ttl = [60]
 
