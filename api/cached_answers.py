@@ -28,7 +28,7 @@ from api.request_context import (
     client_ip_of,
     request_id_from_header,
     request_id_var,
-    sentry_active,
+    sentry_request_tag,
 )
 from api.throttling import COUNTED_AHEAD, PlannedHit, operation_group, standard_hit_plan
 from fastpath.handler import Scope
@@ -238,8 +238,6 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
     counted, nothing changed) for anything the full path must answer."""
     if scope.get("query_string") or scope.get("root_path") or not async_cache.uses_redis:
         return None
-    if sentry_active():
-        return None  # the full path tags the request's Sentry scope
     found: dict[bytes, bytes] = {}
     for name, value in scope["headers"]:
         if name in _LANE_HEADERS:
@@ -282,6 +280,7 @@ async def plan_cached_read(route: LaneRoute, scope: Scope) -> Counted | None:
     request_id = request_id_from_header(
         found[b"x-request-id"].decode("latin-1") if b"x-request-id" in found else None
     )
+    sentry_request_tag(request_id)
     client = scope.get("client")
     client_address = client_ip_of(
         remote_addr=str(client[0]) if client else "",

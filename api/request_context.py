@@ -33,6 +33,15 @@ def sentry_active() -> bool:
     return sentry_sdk is not None and bool(sentry_sdk.get_client().is_active())
 
 
+def sentry_request_tag(request_id: str) -> None:
+    """With Sentry on, tag the request's scope with its id, so an error reported while it is
+    answered names it (each request has its own isolation scope:
+    ``config.sentry.with_request_scopes``). The full path and the cached-read lane both call
+    this."""
+    if sentry_active():
+        sys.modules["sentry_sdk"].get_isolation_scope().set_tag("request_id", request_id)
+
+
 def request_id_from_header(value: str | None) -> str:
     """The caller's ``X-Request-ID`` when it is a sane token, otherwise a fresh UUID4."""
     if value and _SANE_REQUEST_ID.fullmatch(value):

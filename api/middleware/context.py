@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ from api.request_context import (
     client_ip,
     request_id_from_header,
     request_id_var,
-    sentry_active,
+    sentry_request_tag,
 )
 from api.throttling import REQUEST_ATTRIBUTE, RateLimitState, request_user_id
 
@@ -32,9 +31,7 @@ class RequestContextMiddleware(AsyncNativeMiddleware):
         request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
-        if sentry_active():
-            # Every request has its own isolation scope (config.sentry.with_request_scopes).
-            sys.modules["sentry_sdk"].get_isolation_scope().set_tag("request_id", request_id)
+        sentry_request_tag(request_id)
         metrics.IN_FLIGHT.inc()
         return token, time.perf_counter()
 

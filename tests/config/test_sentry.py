@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -21,7 +21,16 @@ from sentry_sdk.transport import Transport
 
 from config.asgi import build_application
 from config.sentry import sentry_init
-from tests.fixtures.asgi import HopRecorder, asgi_request, live_requests
+from fastpath.lane import forget_templates
+from tests.api.test_hot_paths import bearer_headers
+from tests.conftest import require_service
+from tests.fixtures.asgi import (
+    HopRecorder,
+    asgi_request,
+    fast_path_only,
+    http_scope,
+    live_requests,
+)
 
 
 class CapturingTransport(Transport):
@@ -173,3 +182,47 @@ async def test_the_served_application_gives_each_request_a_scope_of_its_own(
     assert outside["message"] == "outside any request"
     assert "request_id" not in outside.get("tags", {})
     assert "request" not in outside
+
+
+@fast_path_only
+@pytest.mark.django_db(transaction=True)
+async def test_with_sentry_on_warm_reads_still_take_the_lane_and_are_tagged(
+    sentry_events: CapturingTransport, count_redis_commands: list[str], settings: Any
+) -> None:
+    # The lane once stood aside whenever Sentry was on (only the full path tagged the
+    # request's scope): a deployment with SENTRY_DSN served its cached reads at the stock
+    # path's speed. It now tags the scope itself, so an error while it answers names the
+    # request as the full path's would.
+    if not settings.REDIS_URL:
+        require_service("redis", "REDIS_URL is not set")
+    forget_templates()
+    app = build_application()
+    url = reverse("api-v1:my-profile")
+    try:
+        token = await bearer_headers(app)
+        for _ in range(3):  # the cache filled, the shape seen to reach the view, learned
+            assert (await asgi_request(app, url, headers=token)).status == HTTPStatus.OK
+        count_redis_commands.clear()
+
+        served = await asgi_request(app, url, headers=[*token, ("x-request-id", "lane-ok-01")])
+        assert served.status == HTTPStatus.OK
+        assert count_redis_commands == ["EVALSHA"]  # the lane's one round trip
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def client_gone(message: Mapping[str, Any]) -> None:
+            raise ConnectionResetError("the client went away")
+
+        scope = http_scope(url, headers=[*token, ("x-request-id", "lane-gone-01")])
+        with pytest.raises(ConnectionResetError):
+            await app(scope, receive, client_gone)
+    finally:
+        for hook in app.before_shutdown:
+            await hook()
+        await sync_to_async(connections.close_all, thread_sensitive=True)()
+    sentry_sdk.flush()
+
+    [event] = sentry_events.events()
+    assert event["tags"]["request_id"] == "lane-gone-01"
+    assert [value["type"] for value in event["exception"]["values"]] == ["ConnectionResetError"]
