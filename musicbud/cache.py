@@ -490,9 +490,23 @@ class CachedQuery(Generic[P, T]):
         # The generation ends the key: "<prefix>:<suffix>:g<generation>".
         return CacheRead(f"{self._prefix}:{suffix}:g", self._generation(*args, **kwargs))
 
+    async def refresh(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """The answer computed afresh and stored over what is cached (after a write, so the
+        writer reads its own change). The generation is read before the computation: a
+        change that commits meanwhile bumps it, so this value, which may predate that
+        change, lands where nothing reads."""
+        read = self.cache_read(*args, **kwargs)
+        key = read.key
+        if read.generation_key is not None:
+            key += str(int(await async_cache.get(read.generation_key, 0)))
+        value = await self._func(*args, **kwargs)
+        await async_cache.set(key, value, self._ttl() if callable(self._ttl) else self._ttl)
+        return value
+
     async def store(self, value: T, /, *args: P.args, **kwargs: P.kwargs) -> None:
-        """Store ``value`` as the answer to this call, over what is cached (a write's refresh,
-        so the writer reads its own change), under the current generation."""
+        """Store ``value`` as the answer to this call under the current generation, over what
+        is cached. Only for a value known to be current: one computed before a change would
+        land under the change's generation (``refresh`` reads the generation first)."""
         expire = self._ttl() if callable(self._ttl) else self._ttl
         read = self.cache_read(*args, **kwargs)
         if read.generation_key is None:

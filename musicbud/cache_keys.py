@@ -31,19 +31,22 @@ def buds_generation_key(user_id: int) -> str:
     return f"{BUDS}:{user_id}:gen"
 
 
-def _generation_bump(key: str) -> None:
+def _generation_bump(key: str) -> int:
+    """The counter under ``key`` moved on by one; the generation it retired."""
     # add() is atomic (SET NX), so concurrent first bumps cannot both reset the counter.
     cache.add(key, 0, timeout=None)
-    cache.incr(key)
+    return int(cache.incr(key)) - 1
 
 
 def profile_cache_invalidate(*, user_id: int) -> None:
     """Drop the cached profile (sync: services run in a worker thread; shares keys with
-    ``async_cache``)."""
-    _generation_bump(profile_generation_key(user_id))
+    ``async_cache``): a new generation, and the retired one's entry deleted (nothing would
+    read it again, but it holds the person's details: an erased account's go at once)."""
+    retired = _generation_bump(profile_generation_key(user_id))
+    cache.delete(f"{PROFILE}:{user_id}:g{retired}")  # profile_get's key of that generation
 
 
 def taste_caches_invalidate(*, user_id: int) -> None:
     """Drop what a taste change makes stale: the profile's counts and every cached bud page."""
-    _generation_bump(profile_generation_key(user_id))
+    profile_cache_invalidate(user_id=user_id)
     _generation_bump(buds_generation_key(user_id))

@@ -113,9 +113,7 @@ def profile_reads(*, user_id: int) -> list[CacheRead]:
 
 async def profile_refresh(*, user_id: int) -> ProfileData:
     """Reload the profile and cache it (after a write, so the writer reads its own change)."""
-    profile = await sync_to_async(_profile_load)(user_id)
-    await profile_get.store(profile, user_id=user_id)
-    return profile
+    return await profile_get.refresh(user_id=user_id)
 
 
 async def public_profile_get(

@@ -17,6 +17,7 @@ from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db.models import Q
 from django.test import Client
@@ -52,6 +53,7 @@ from musicbud.imports.models import ImportFormat, ImportJob
 from musicbud.imports.services import import_storage
 from musicbud.models import EdgeSource, Relation, TasteEdge, TokenFamily, User
 from musicbud.relationships.models import CompareLink, FriendRequest, Friendship, PrivacySettings
+from musicbud.selectors.profile import profile_get
 from musicbud.services.taste import taste_edge_set
 from tests.factories import DEFAULT_PASSWORD, TrackFactory, UserFactory
 from tests.fixtures.asgi import AsgiResponse, asgi_request
@@ -181,6 +183,11 @@ def test_deleting_my_account_leaves_nothing_in_any_table(
         if not model._default_manager.filter(**{field.attname: user_id}).exists()
     ]
     assert unused == []  # the walk below proves something for every foreign key
+    mine = client.get(reverse("api-v1:my-profile"), headers=bearer(token["access_token"]))
+    assert mine.status_code == HTTPStatus.OK
+    cached = profile_get.cache_read(user_id=user_id)
+    cached_key = f"{cached.key}{cache.get(cached.generation_key, 0)}"
+    assert cache.get(cached_key).email == "lena@example.org"
 
     wrong = delete_me(client, token["access_token"], password="not-it")
     assert_envelope(wrong, HTTPStatus.UNPROCESSABLE_ENTITY, "wrong_password")
@@ -196,6 +203,7 @@ def test_deleting_my_account_leaves_nothing_in_any_table(
         if model._default_manager.filter(**{field.attname: user_id}).exists()
     ]
     assert left == []
+    assert cache.get(cached_key) is None  # the cached profile (names, email) went with it
     # Their channel message is a placeholder; the other member's rows stay.
     said = Message.objects.get(pk=rows["said"].pk)
     assert (said.author_id, said.content) == (None, "")

@@ -289,10 +289,11 @@ def test_profile_update_drops_the_cached_profile_after_commit(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         async_to_sync(profile_update)(user=user, bio="New")
-        # A concurrent reader re-caches the still-committed (old) row before the commit ...
+        # A read re-caches the profile before the commit (one on another connection would
+        # read the old row: this one, on the test's, sees the change) ...
         async_to_sync(profile_get)(user_id=user.pk)
     assert cached_profile(user.pk) is not None
-    # ... and the after-commit invalidation drops it again.
+    # ... and the after-commit bump retires it.
     for callback in callbacks:
         callback()
 

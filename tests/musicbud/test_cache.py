@@ -503,6 +503,30 @@ async def test_a_computation_begun_before_a_generation_bump_is_not_read_after_it
     assert await row(user=1) == "new"  # from the cache now
 
 
+async def test_a_refresh_reads_the_generation_before_it_computes(backend: str) -> None:
+    # A write's refresh loads the row; another change commits and bumps the generation before
+    # it stores. Its value may predate that change: it must land under the old generation.
+    rows = ["old"]
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @cached_query("own", ttl=60, generation=lambda *, user: f"own:{user}:gen")
+    async def own(*, user: int) -> str:
+        value = rows[-1]
+        started.set()
+        await release.wait()
+        return value
+
+    refreshing = asyncio.create_task(own.refresh(user=1))
+    await started.wait()
+    rows.append("new")
+    await async_cache.increment("own:1:gen")
+    release.set()
+
+    assert await refreshing == "old"
+    started.clear()
+    assert await own(user=1) == "new"
+
+
 async def test_store_overwrites_the_answer_of_the_current_generation(backend: str) -> None:
     calls: list[int] = []
 
