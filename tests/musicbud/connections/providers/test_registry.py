@@ -11,6 +11,7 @@ from django.utils.module_loading import import_string
 from config.environment import AppEnvironment
 from musicbud.connections.models import AuthorizationState, ProviderConnection
 from musicbud.connections.providers.base import Provider
+from musicbud.connections.providers.oauth import OAuthCodeProvider
 from musicbud.connections.providers.registry import PROVIDERS, ProviderEntry, provider_get
 from musicbud.connections.providers.settings import ProviderSettings
 from musicbud.errors import NotFound
@@ -34,6 +35,10 @@ def test_its_client_is_a_provider_of_that_name(entry: ProviderEntry) -> None:
     assert issubclass(client, Provider), f"{entry.client} is not a base.Provider"
     assert client.name == entry.name
     assert provider_get(entry.name).label == entry.label
+    if issubclass(client, OAuthCodeProvider):
+        # Its errors name them: without them an error would become an AttributeError.
+        named = {name: getattr(client, name, "") for name in ("authority", "api_name")}
+        assert all(named.values()), f"{entry.client} must name both: {named}"
 
 
 def test_its_settings_block_names_its_required_fields(entry: ProviderEntry) -> None:
