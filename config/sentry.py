@@ -8,6 +8,7 @@ import sentry_sdk
 from django.core.signals import request_finished, request_started
 from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
 from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import ignore_logger
 from sentry_sdk.integrations.threading import ThreadingIntegration
 
 from config.lifespan import ASGIApp
@@ -45,6 +46,9 @@ def sentry_init(
         include_local_variables=False,
         transport=transport,
     )
+    # The access log's one line per request would be a breadcrumb per request (the SDK's
+    # logging integration keeps INFO records): the event already carries its request.
+    ignore_logger("musicbud.access")
 
 
 def with_request_scopes(app: ASGIApp) -> ASGIApp:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import secrets
 from collections.abc import Iterator, Mapping
 from http import HTTPStatus
@@ -226,3 +227,25 @@ async def test_with_sentry_on_warm_reads_still_take_the_lane_and_are_tagged(
     [event] = sentry_events.events()
     assert event["tags"]["request_id"] == "lane-gone-01"
     assert [value["type"] for value in event["exception"]["values"]] == ["ConnectionResetError"]
+
+
+def test_the_access_log_leaves_no_breadcrumbs(sentry_events: CapturingTransport) -> None:
+    # One per request, on every request: the event already carries its request.
+    loggers = [logging.getLogger("musicbud.access"), logging.getLogger("musicbud.elsewhere")]
+    levels = [logger.level for logger in loggers]
+    try:
+        for logger in loggers:
+            logger.setLevel(logging.INFO)
+        with sentry_sdk.isolation_scope():
+            loggers[0].info("GET /api/v1/me/profile 200")
+            loggers[1].info("a step worth a breadcrumb")
+            sentry_sdk.capture_message("probe")
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+    sentry_sdk.flush()
+
+    [event] = sentry_events.events()
+    crumbs = [crumb.get("message") for crumb in event["breadcrumbs"]["values"]]
+    assert "a step worth a breadcrumb" in crumbs
+    assert "GET /api/v1/me/profile 200" not in crumbs
