@@ -429,7 +429,7 @@ class AsyncCache:
         shared: bool = False,
     ) -> T:
         """``factory()``'s value, stored under ``key`` unless a value was stored there while it
-        was computed (a miss's second half): a write's refresh (``CachedQuery.store``) is not
+        was computed (a miss's second half): a write's refresh (``CachedQuery.refresh``) is not
         overwritten by a computation that began before the write. A read invalidated by
         deleting its key could keep a value computed before the deletion (a miss that stored
         after it first): such reads take a generation, which a change bumps, so a computation
@@ -490,36 +490,35 @@ class CachedQuery(Generic[P, T]):
         # The generation ends the key: "<prefix>:<suffix>:g<generation>".
         return CacheRead(f"{self._prefix}:{suffix}:g", self._generation(*args, **kwargs))
 
+    def _expire(self) -> int:
+        return self._ttl() if callable(self._ttl) else self._ttl
+
+    async def _current_key(self, *args: P.args, **kwargs: P.kwargs) -> str:
+        """This call's key under the generation its counter holds now."""
+        read = self.cache_read(*args, **kwargs)
+        if read.generation_key is None:
+            return read.key
+        return f"{read.key}{int(await async_cache.get(read.generation_key, 0))}"
+
     async def refresh(self, *args: P.args, **kwargs: P.kwargs) -> T:
         """The answer computed afresh and stored over what is cached (after a write, so the
         writer reads its own change). The generation is read before the computation: a
         change that commits meanwhile bumps it, so this value, which may predate that
         change, lands where nothing reads."""
-        read = self.cache_read(*args, **kwargs)
-        key = read.key
-        if read.generation_key is not None:
-            key += str(int(await async_cache.get(read.generation_key, 0)))
+        key = await self._current_key(*args, **kwargs)
         value = await self._func(*args, **kwargs)
-        await async_cache.set(key, value, self._ttl() if callable(self._ttl) else self._ttl)
+        await async_cache.set(key, value, self._expire())
         return value
 
     async def store(self, value: T, /, *args: P.args, **kwargs: P.kwargs) -> None:
         """Store ``value`` as the answer to this call under the current generation, over what
         is cached. Only for a value known to be current: one computed before a change would
         land under the change's generation (``refresh`` reads the generation first)."""
-        expire = self._ttl() if callable(self._ttl) else self._ttl
-        read = self.cache_read(*args, **kwargs)
-        if read.generation_key is None:
-            await async_cache.set(read.key, value, expire)
-            return
-        generation = int(await async_cache.get(read.generation_key, 0))
-        await async_cache.set(f"{read.key}{generation}", value, expire)
+        await async_cache.set(await self._current_key(*args, **kwargs), value, self._expire())
 
     async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
         call_ttl = kwargs.pop("cache_ttl", None)
-        expire = call_ttl if isinstance(call_ttl, int) else self._ttl
-        if callable(expire):
-            expire = expire()
+        expire = call_ttl if isinstance(call_ttl, int) else self._expire()
         read = self.cache_read(*args, **kwargs)
         if read.generation_key is None:
             return await async_cache.get_or_set(
